@@ -1,0 +1,52 @@
+"""The data layers, one module per layer; :data:`LAYERS` is the registry every part uses."""
+
+from __future__ import annotations
+
+from gisgrid.errors import UnknownLayerError
+from gisgrid.layers import (
+    grids,
+    households,
+    incidents,
+    organisation,
+    service_points,
+    townships,
+    villages,
+)
+from gisgrid.layers.schema import Field, Layer
+
+#: every layer by name, in load order (a layer only refers to layers before it)
+LAYERS: dict[str, Layer] = {
+    layer.name: layer
+    for layer in (
+        townships.LAYER,
+        villages.LAYER,
+        grids.LAYER,
+        households.LAYER,
+        service_points.LAYER,
+        incidents.LAYER,
+        organisation.COUNTY_LEADERS,
+        organisation.LEADER_TOWNSHIPS,
+        organisation.PAIRINGS,
+        organisation.FIRST_SECRETARIES,
+        organisation.VOLUNTEER_TEAMS,
+        organisation.VOLUNTEER_ACTIVITIES,
+    )
+}
+
+
+def get_layer(name: str) -> Layer:
+    """The layer declared under ``name``.
+
+    Raises
+    ------
+    UnknownLayerError
+        Naming the layers there are.
+    """
+    try:
+        return LAYERS[name]
+    except KeyError:
+        known = ", ".join(LAYERS)
+        raise UnknownLayerError(f"unknown layer '{name}'; the layers are: {known}") from None
+
+
+__all__ = ["LAYERS", "Field", "Layer", "get_layer"]

@@ -1,0 +1,206 @@
+"""组织 the county's organisation: leaders ↔ townships (联乡), unit pairings (结对),
+first secretaries (第一书记), volunteer teams and their activities (志愿服务)."""
+
+from __future__ import annotations
+
+from gisgrid.layers.schema import Field, Layer
+
+UNIT_KINDS = ("agency", "institution", "enterprise")
+PAIRING_KINDS = ("weak_village", "urban_community")
+ACTIVITY_KINDS = (
+    "epidemic_prevention",  # 疫情防控
+    "dispute_mediation",  # 矛盾纠纷
+    "environment",  # 环境卫生整治
+    "drowning_prevention",  # 防溺水
+    "practical_help",  # 我为群众办实事
+    "other",
+)
+
+ID = r"[A-Za-z0-9_-]{1,40}"
+ID_HINT = "letters, digits, _ or -, at most 40"
+
+COUNTY_LEADERS = Layer(
+    name="county_leaders",
+    label_zh="县级领导",
+    description="County leaders; each is responsible for one or more townships (联乡).",
+    fields=(
+        Field(
+            "id",
+            "str",
+            required=True,
+            label_zh="编号",
+            pattern=ID,
+            hint=ID_HINT,
+            description="leader id",
+        ),
+        Field("name", "str", required=True, label_zh="姓名", description="name"),
+        Field("post", "str", required=True, label_zh="职务", description="post"),
+    ),
+    key=("id",),
+)
+
+LEADER_TOWNSHIPS = Layer(
+    name="leader_townships",
+    label_zh="县级领导联乡",
+    description="Which county leader is responsible for which township.",
+    fields=(
+        Field(
+            "leader_id",
+            "str",
+            required=True,
+            label_zh="领导编号",
+            pattern=ID,
+            hint=ID_HINT,
+            description="county leader id",
+        ),
+        Field(
+            "township_code",
+            "str",
+            required=True,
+            label_zh="乡镇代码",
+            pattern=r"\d{9}",
+            description="township code",
+        ),
+    ),
+    key=("leader_id", "township_code"),
+)
+
+PAIRINGS = Layer(
+    name="pairings",
+    label_zh="结对联创",
+    description="Agencies and enterprises paired with weak villages and urban communities.",
+    fields=(
+        Field("unit_name", "str", required=True, label_zh="结对单位", description="unit name"),
+        Field(
+            "unit_kind",
+            "str",
+            required=True,
+            label_zh="单位类型",
+            choices=UNIT_KINDS,
+            description="agency, institution or enterprise",
+        ),
+        Field(
+            "village_code",
+            "str",
+            required=True,
+            label_zh="村（社区）代码",
+            pattern=r"\d{12}",
+            description="paired village or community",
+        ),
+        Field(
+            "kind",
+            "str",
+            required=True,
+            label_zh="结对类型",
+            choices=PAIRING_KINDS,
+            description="weak_village (集体经济薄弱村) or urban_community (城市社区)",
+        ),
+    ),
+    key=("unit_name", "village_code"),
+)
+
+FIRST_SECRETARIES = Layer(
+    name="first_secretaries",
+    label_zh="驻村第一书记",
+    description="First secretaries sent to villages.",
+    fields=(
+        Field(
+            "id", "str", required=True, label_zh="编号", pattern=ID, hint=ID_HINT, description="id"
+        ),
+        Field("name", "str", required=True, label_zh="姓名", description="name"),
+        Field("unit", "str", required=True, label_zh="派出单位", description="sending unit"),
+        Field(
+            "village_code",
+            "str",
+            required=True,
+            label_zh="任职村",
+            pattern=r"\d{12}",
+            description="village served",
+        ),
+        Field("start_on", "date", label_zh="任职日期", description="start date"),
+    ),
+    key=("id",),
+)
+
+VOLUNTEER_TEAMS = Layer(
+    name="volunteer_teams",
+    label_zh="志愿服务队",
+    description="Party-member volunteer teams (长工精神志愿服务队), placed at their base.",
+    fields=(
+        Field(
+            "id",
+            "str",
+            required=True,
+            label_zh="编号",
+            pattern=ID,
+            hint=ID_HINT,
+            description="team id",
+        ),
+        Field("name", "str", required=True, label_zh="队名", description="team name"),
+        Field(
+            "village_code",
+            "str",
+            required=True,
+            label_zh="所在村（社区）",
+            pattern=r"\d{12}",
+            description="village of the team's base",
+        ),
+        Field("leader_name", "str", label_zh="队长", description="team leader"),
+        Field(
+            "members",
+            "int",
+            required=True,
+            label_zh="队员人数",
+            minimum=1,
+            maximum=1000,
+            description="number of volunteers",
+        ),
+    ),
+    key=("id",),
+    geometry_type="Point",
+)
+
+VOLUNTEER_ACTIVITIES = Layer(
+    name="volunteer_activities",
+    label_zh="志愿服务活动",
+    description="Volunteer activities: team, place, date and kind.",
+    fields=(
+        Field(
+            "id",
+            "str",
+            required=True,
+            label_zh="编号",
+            pattern=ID,
+            hint=ID_HINT,
+            description="activity id",
+        ),
+        Field(
+            "team_id",
+            "str",
+            required=True,
+            label_zh="服务队",
+            pattern=ID,
+            hint=ID_HINT,
+            description="team that held it",
+        ),
+        Field(
+            "kind",
+            "str",
+            required=True,
+            label_zh="类型",
+            choices=ACTIVITY_KINDS,
+            description="kind of activity",
+        ),
+        Field("held_on", "date", required=True, label_zh="日期", description="date held"),
+        Field(
+            "participants",
+            "int",
+            label_zh="参与人数",
+            minimum=0,
+            maximum=100000,
+            description="volunteers taking part",
+        ),
+    ),
+    key=("id",),
+    geometry_type="Point",
+)

@@ -1,0 +1,487 @@
+"""How a layer is declared, once, and how any input is checked against that declaration.
+
+Each module in :mod:`gisgrid.layers` declares one :class:`Layer`: its columns, their types,
+required fields, allowed values, key, and geometry type. Stores, importers, exporters and the
+API all read that one declaration; nothing else lists a layer's columns.
+
+Validation never stops at the first problem: it collects every :class:`~gisgrid.errors.Problem`
+so a planner can fix a whole file in one go, and raises one
+:class:`~gisgrid.errors.ValidationError`. Nothing is written when it raises.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gisgrid import crs as crsmod
+from gisgrid.errors import Problem, ValidationError
+
+FieldType = Literal["str", "int", "float", "bool", "date", "datetime"]
+GeometryType = Literal["MultiPolygon", "Point"]
+
+#: a generous box around the People's Republic (lon, lat); used to catch wrong CRS and swaps
+CHINA_BOUNDS = (73.0, 3.0, 136.0, 54.0)
+
+PANDAS_DTYPES: dict[FieldType, str] = {
+    "str": "object",
+    "int": "Int64",
+    "float": "float64",
+    "bool": "boolean",
+    "date": "datetime64[ms]",
+    "datetime": "datetime64[ms]",
+}
+
+_TRUE = {"true", "1", "yes", "y", "t", "是", "真"}
+_FALSE = {"false", "0", "no", "n", "f", "否", "假"}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One attribute column of a layer.
+
+    Parameters
+    ----------
+    name
+        Column name in frames, stores and exchange files.
+    type
+        One of ``str``, ``int``, ``float``, ``bool``, ``date``, ``datetime``.
+    required
+        A value must be present in every feature.
+    label_zh
+        Chinese label for user interfaces.
+    description
+        English description for the README and the API schema.
+    pattern
+        Regular expression a ``str`` value must match in full.
+    choices
+        Allowed values of a ``str`` field.
+    minimum, maximum
+        Inclusive range of a numeric field.
+    assigned
+        Filled by gisgrid (assignment), never required on import.
+    default
+        Value used when the column is absent from an input (only for optional or bool fields).
+    hint
+        How a well-formed value looks, for error messages (derived for digit codes).
+    """
+
+    name: str
+    type: FieldType
+    required: bool = False
+    label_zh: str = ""
+    description: str = ""
+    pattern: str | None = None
+    choices: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    assigned: bool = False
+    default: object = None
+    hint: str = ""
+
+    @property
+    def dtype(self) -> str:
+        return PANDAS_DTYPES[self.type]
+
+
+RowCheck = Callable[[pd.DataFrame], Iterable[tuple[int, str | None, str]]]
+"""A layer-specific check over the coerced frame: yields (row position, field, message)."""
+
+
+@dataclass(frozen=True)
+class Layer:
+    """The declaration of one data layer.
+
+    Parameters
+    ----------
+    name
+        Table name in every store and the layer name on the command line.
+    label_zh
+        Chinese name for user interfaces.
+    description
+        One line on what the layer holds.
+    fields
+        The attribute columns, in order.
+    key
+        The column(s) whose values identify a feature; unique within the layer.
+    geometry_type
+        ``MultiPolygon`` or ``Point``; ``None`` for a table without geometry.
+    checks
+        Further checks that involve several columns of a row or several rows.
+    """
+
+    name: str
+    label_zh: str
+    description: str
+    fields: tuple[Field, ...]
+    key: tuple[str, ...]
+    geometry_type: GeometryType | None = None
+    checks: tuple[RowCheck, ...] = field(default_factory=tuple)
+
+    @property
+    def columns(self) -> list[str]:
+        """Attribute column names in declared order (without geometry)."""
+        return [f.name for f in self.fields]
+
+    @property
+    def spatial(self) -> bool:
+        return self.geometry_type is not None
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    def empty(self) -> pd.DataFrame:
+        """An empty frame with the declared columns, dtypes and geometry."""
+        data = {f.name: pd.Series([], dtype=f.dtype) for f in self.fields}
+        if self.spatial:
+            return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([], crs=crsmod.STORAGE_CRS))
+        return pd.DataFrame(data)
+
+    def conform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Cast a frame read back from a store to the declared columns and dtypes.
+
+        Stores lose some dtype detail (GeoPackage has no nullable integer or boolean); this
+        puts it back, so that what is read equals what was written. Use :meth:`validate` for
+        untrusted input: this method assumes the values are already valid.
+        """
+        out = {}
+        n = len(frame)
+        for f in self.fields:
+            col = frame[f.name] if f.name in frame.columns else pd.Series([None] * n)
+            out[f.name] = _cast(col.reset_index(drop=True), f)
+        if self.spatial:
+            geoms = frame.geometry.values if n else gpd.GeoSeries([]).values
+            return gpd.GeoDataFrame(
+                out, geometry=gpd.GeoSeries(geoms, crs=crsmod.STORAGE_CRS).reset_index(drop=True)
+            )
+        return pd.DataFrame(out)
+
+    def validate(self, frame: pd.DataFrame, *, crs: str | None = None) -> pd.DataFrame:
+        """Check an input frame against the declaration and return it in canonical form.
+
+        Canonical form: exactly the declared columns in order, declared dtypes, geometry in
+        EPSG:4326 (polygons promoted to MultiPolygon), index 0..n-1. Columns not declared are
+        dropped.
+
+        Parameters
+        ----------
+        frame
+            The input, a GeoDataFrame for spatial layers.
+        crs
+            CRS of the coordinates when the input does not say (or to override what it says):
+            any EPSG code, ``cgcs2000``, ``gcj02`` or ``bd09``. EPSG:4490 (CGCS2000) is taken as
+            equal to EPSG:4326: the two agree within about a metre.
+
+        Raises
+        ------
+        ValidationError
+            With every problem found, naming the feature and the field.
+        """
+        problems: list[Problem] = []
+        frame = frame.reset_index(drop=True)
+        n = len(frame)
+        keys = self._feature_keys(frame)
+
+        def add(i: int | None, fld: str | None, msg: str) -> None:
+            problems.append(Problem(i, keys[i] if i is not None else None, fld, msg))
+
+        out: dict[str, pd.Series] = {}
+        for f in self.fields:
+            if f.name not in frame.columns:
+                if f.required and not f.assigned and f.type != "bool":
+                    add(None, f.name, "required column is missing")
+                    continue
+                out[f.name] = _cast(pd.Series([f.default] * n), f)
+                continue
+            out[f.name] = _coerce_field(frame[f.name], f, add)
+
+        if problems and any(p.index is None for p in problems):
+            raise ValidationError(self.name, problems)
+
+        result = pd.DataFrame(out)
+        key_cols = [k for k in self.key if k in result.columns]
+        if key_cols and n:
+            dup = result.duplicated(subset=key_cols, keep=False)
+            has_key = result[key_cols].notna().all(axis=1)
+            for i in np.flatnonzero((dup & has_key).to_numpy()):
+                add(int(i), ",".join(key_cols), "duplicate key: another feature has the same")
+        for check in self.checks:
+            for i, fld, msg in check(result):
+                add(i, fld, msg)
+
+        if self.spatial:
+            geoms = _validate_geometry(frame, self.geometry_type, crs, add)  # type: ignore[arg-type]
+            result = gpd.GeoDataFrame(result, geometry=geoms)
+        if problems:
+            problems.sort(key=lambda p: -1 if p.index is None else p.index)
+            raise ValidationError(self.name, problems)
+        return result
+
+    def _feature_keys(self, frame: pd.DataFrame) -> list[str | None]:
+        if not self.key or any(k not in frame.columns for k in self.key):
+            return [None] * len(frame)
+        parts = [frame[k].astype("object").where(frame[k].notna(), "") for k in self.key]
+        joined = parts[0].astype(str)
+        for p in parts[1:]:
+            joined = joined + "/" + p.astype(str)
+        return [s if s.strip("/") else None for s in joined.tolist()]
+
+
+def _is_missing(values: pd.Series) -> np.ndarray:
+    missing = values.isna().to_numpy()
+    if values.dtype == object or pd.api.types.is_string_dtype(values):
+        blank = values.astype("object").map(lambda v: isinstance(v, str) and v.strip() == "")
+        missing = missing | blank.to_numpy(dtype=bool)
+    return missing
+
+
+def _cast(values: pd.Series, f: Field) -> pd.Series:
+    """Cast values already known to be valid; used on store reads and defaults."""
+    if f.type == "str":
+        return _strings(values, values.isna().to_numpy())
+    if f.type == "int":
+        return pd.to_numeric(values, errors="coerce").round().astype("Int64")
+    if f.type == "float":
+        return pd.to_numeric(values, errors="coerce").astype("float64")
+    if f.type == "bool":
+        if values.dtype == object or pd.api.types.is_string_dtype(values):
+            mapped = values.astype("object").map(_parse_bool)
+            return mapped.astype("boolean")
+        return values.astype("float64").astype("boolean")
+    ts = pd.to_datetime(values, errors="coerce")
+    if getattr(ts.dt, "tz", None) is not None:
+        ts = ts.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+    if f.type == "date":
+        ts = ts.dt.normalize()
+    return ts.astype("datetime64[ms]")
+
+
+def _parse_bool(v: object) -> object:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return pd.NA
+    if isinstance(v, bool | np.bool_):
+        return bool(v)
+    s = str(v).strip().lower()
+    if s in _TRUE:
+        return True
+    if s in _FALSE:
+        return False
+    if s == "":
+        return pd.NA
+    return "invalid"
+
+
+def _coerce_field(
+    raw: pd.Series, f: Field, add: Callable[[int | None, str | None, str], None]
+) -> pd.Series:
+    """Coerce one column to its declared type, reporting every value that does not fit."""
+    missing = _is_missing(raw)
+    if f.required and not f.assigned:
+        for i in np.flatnonzero(missing):
+            add(int(i), f.name, "required value is missing")
+
+    if f.type == "str":
+        out = raw.astype("object").map(lambda v: v.strip() if isinstance(v, str) else v)
+        out = out.map(
+            lambda v: (
+                str(int(v)) if isinstance(v, float) and v.is_integer() else v
+            )  # codes read from spreadsheets as numbers
+        )
+        out = _strings(out, missing)
+        present = ~missing
+        if f.pattern is not None:
+            rx = re.compile(f.pattern)
+            bad = present & ~out.map(lambda v: v is not None and rx.fullmatch(v) is not None)
+            for i in np.flatnonzero(bad.to_numpy(dtype=bool)):
+                add(int(i), f.name, f"'{out.iat[i]}' is not well-formed ({_pattern_text(f)})")
+        if f.choices is not None:
+            bad = present & ~out.isin(f.choices)
+            for i in np.flatnonzero(bad.to_numpy(dtype=bool)):
+                allowed = ", ".join(f.choices)
+                add(int(i), f.name, f"'{out.iat[i]}' is not one of: {allowed}")
+        return out
+
+    if f.type in ("int", "float"):
+        num = pd.to_numeric(raw.astype("object").where(~missing, None), errors="coerce")
+        bad = ~missing & num.isna().to_numpy()
+        for i in np.flatnonzero(bad):
+            add(int(i), f.name, f"'{raw.iat[i]}' is not a number")
+        if f.type == "int":
+            frac = ~missing & ~bad & (num.fillna(0) % 1 != 0).to_numpy()
+            for i in np.flatnonzero(frac):
+                add(int(i), f.name, f"'{raw.iat[i]}' is not a whole number")
+        arr = num.to_numpy(dtype="float64", na_value=np.nan)
+        if f.minimum is not None:
+            for i in np.flatnonzero(arr < f.minimum):
+                add(int(i), f.name, f"{raw.iat[i]} is below the minimum {f.minimum:g}")
+        if f.maximum is not None:
+            for i in np.flatnonzero(arr > f.maximum):
+                add(int(i), f.name, f"{raw.iat[i]} is above the maximum {f.maximum:g}")
+        if f.type == "int":
+            return num.round().astype("Int64")
+        return num.astype("float64")
+
+    if f.type == "bool":
+        if raw.dtype == bool or str(raw.dtype) == "boolean":
+            out = raw.astype("boolean")
+        else:
+            parsed = raw.astype("object").map(_parse_bool)
+            bad = ~missing & parsed.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+            for i in np.flatnonzero(bad):
+                add(int(i), f.name, f"'{raw.iat[i]}' is not true/false")
+            out = parsed.where(~bad, pd.NA).astype("boolean")
+        if f.default is not None:
+            out = out.fillna(bool(f.default))
+        return out
+
+    # date / datetime
+    obj = raw.astype("object").where(~missing, None)
+    ts = pd.to_datetime(obj, errors="coerce", format="mixed")
+    bad = ~missing & ts.isna().to_numpy()
+    for i in np.flatnonzero(bad):
+        add(int(i), f.name, f"'{raw.iat[i]}' is not a date (use YYYY-MM-DD)")
+    if getattr(ts.dt, "tz", None) is not None:
+        ts = ts.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+    if f.type == "date":
+        ts = ts.dt.normalize()
+    return ts.astype("datetime64[ms]")
+
+
+def _strings(values: pd.Series, missing: np.ndarray) -> pd.Series:
+    """An object series of str or None (``Series.where(..., None)`` would bring NaN back)."""
+    items = [None if m else str(v) for v, m in zip(values.tolist(), missing, strict=True)]
+    return pd.Series(items, dtype="object")
+
+
+def _pattern_text(f: Field) -> str:
+    if f.hint:
+        return f.hint
+    digits = re.fullmatch(r"\\d\{(\d+)\}", f.pattern or "")
+    if digits:
+        return f"must be {digits.group(1)} digits"
+    return f"must match the pattern {f.pattern}"
+
+
+def _validate_geometry(
+    frame: pd.DataFrame,
+    geometry_type: GeometryType,
+    crs: str | None,
+    add: Callable[[int | None, str | None, str], None],
+) -> gpd.GeoSeries:
+    """Check and normalise geometries: CRS to EPSG:4326, type, emptiness, validity, place."""
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns:
+        add(None, "geometry", f"the input has no geometry; this layer needs {geometry_type}")
+        return gpd.GeoSeries([None] * len(frame), crs=crsmod.STORAGE_CRS)
+    geoms = frame.geometry.values.copy()
+    source = crs if crs is not None else frame.crs
+    if source is None:
+        add(
+            None,
+            "geometry",
+            "the input has no CRS: give one with --crs (EPSG:4326, EPSG:4490, gcj02, bd09 …)",
+        )
+        return gpd.GeoSeries(geoms, crs=crsmod.STORAGE_CRS)
+    try:
+        name = crsmod.normalize_crs(source)
+    except ValueError as exc:
+        add(None, "geometry", str(exc))
+        return gpd.GeoSeries(geoms, crs=crsmod.STORAGE_CRS)
+    arr = np.asarray(geoms, dtype=object)
+    if name in ("gcj02", "bd09"):
+        fn = crsmod.gcj02_to_wgs84 if name == "gcj02" else crsmod.bd09_to_wgs84
+        arr = crsmod.transform_geometry_array(arr, fn)
+    elif name not in (crsmod.STORAGE_CRS, crsmod.CGCS2000):
+        # CGCS2000 (EPSG:4490) is kept as is: it agrees with WGS84 within about a metre.
+        arr = np.asarray(
+            gpd.GeoSeries(arr, crs=name).to_crs(crsmod.STORAGE_CRS).values, dtype=object
+        )
+
+    is_none = shapely.is_missing(arr)
+    is_empty = ~is_none & shapely.is_empty(arr)
+    for i in np.flatnonzero(is_none):
+        add(int(i), "geometry", "geometry is missing")
+    for i in np.flatnonzero(is_empty):
+        add(int(i), "geometry", "geometry is empty")
+    ok = ~is_none & ~is_empty
+
+    types = shapely.get_type_id(arr)
+    if geometry_type == "MultiPolygon":
+        wrong = ok & ~np.isin(types, [3, 6])
+        promote = ok & (types == 3)
+        if promote.any():
+            promoted = np.empty(int(promote.sum()), dtype=object)
+            promoted[:] = [shapely.MultiPolygon([g]) for g in arr[promote]]
+            arr[promote] = promoted
+    else:
+        single_multipoint = ok & (types == 4) & (shapely.get_num_geometries(arr) == 1)
+        if single_multipoint.any():
+            arr[single_multipoint] = shapely.get_geometry(arr[single_multipoint], 0)
+        types = shapely.get_type_id(arr)
+        wrong = ok & (types != 0)
+    for i in np.flatnonzero(wrong):
+        got = shapely.get_type_id(arr[i])
+        add(
+            int(i),
+            "geometry",
+            f"wrong geometry type {_TYPE_NAMES.get(got, got)}, need {geometry_type}",
+        )
+    ok &= ~wrong
+
+    invalid = ok & ~shapely.is_valid(arr)
+    for i in np.flatnonzero(invalid):
+        add(int(i), "geometry", f"invalid geometry: {shapely.is_valid_reason(arr[i])}")
+    ok &= ~invalid
+
+    if ok.any():
+        bounds = shapely.bounds(arr[ok])
+        idx = np.flatnonzero(ok)
+        x0, y0, x1, y1 = CHINA_BOUNDS
+        inside = (
+            (bounds[:, 0] >= x0)
+            & (bounds[:, 2] <= x1)
+            & (bounds[:, 1] >= y0)
+            & (bounds[:, 3] <= y1)
+        )
+        swapped = (
+            (bounds[:, 1] >= x0)
+            & (bounds[:, 3] <= x1)
+            & (bounds[:, 0] >= y0)
+            & (bounds[:, 2] <= y1)
+        )
+        for j in np.flatnonzero(~inside):
+            i = int(idx[j])
+            b = bounds[j]
+            if swapped[j]:
+                msg = (
+                    f"coordinates ({b[0]:.5f}, {b[1]:.5f}) look like (lat, lon): "
+                    "longitude and latitude are swapped"
+                )
+            else:
+                msg = (
+                    f"coordinates ({b[0]:.5f}, {b[1]:.5f}) are outside China: "
+                    "wrong CRS? (give the right one with --crs)"
+                )
+            add(i, "geometry", msg)
+    return gpd.GeoSeries(arr, crs=crsmod.STORAGE_CRS)
+
+
+_TYPE_NAMES = {
+    0: "Point",
+    1: "LineString",
+    2: "LinearRing",
+    3: "Polygon",
+    4: "MultiPoint",
+    5: "MultiLineString",
+    6: "MultiPolygon",
+    7: "GeometryCollection",
+}
