@@ -1,0 +1,276 @@
+"""A fine mesh of cells over the county and balanced region growing on it.
+
+Every boundary in the sample county is a union of mesh cells, so boundaries at all levels
+share their edges exactly (they are the same cell edges) and no slivers can arise. The mesh
+is the polygonised union of Voronoi edges and the county outline: one noding of all the
+lines, so neighbouring cells share identical vertices, including along the outline.
+
+Regions grow from seeds across the cell adjacency graph, each taking its cheapest frontier
+cell in turn while the least-filled region goes first: regions stay connected, reach about
+their target size, and their boundaries wander along cell edges like real ones do.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from scipy.spatial import Delaunay, cKDTree
+
+
+@dataclass(frozen=True)
+class Mesh:
+    """Cells (metric CRS polygons), their centroids and adjacency."""
+
+    cells: np.ndarray  # shapely Polygons
+    centroids: np.ndarray  # (n, 2)
+    areas: np.ndarray  # m²
+    neighbours: list[np.ndarray]  # cell → adjacent cells
+    noise: np.ndarray  # a smooth random field sampled at each cell, about 0..1
+
+
+def build_mesh(
+    outline: shapely.MultiPolygon,
+    *,
+    n_cells: int,
+    density: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    rng: np.random.Generator,
+) -> Mesh:
+    """Cells over ``outline`` (metric CRS), denser where ``density(x, y)`` is higher.
+
+    Parameters
+    ----------
+    outline
+        County outline in a metric CRS.
+    n_cells
+        About how many cells to make.
+    density
+        Relative density of cells at points, vectorised.
+    rng
+        Random generator: the same state gives the same mesh.
+    """
+    x0, y0, x1, y1 = outline.bounds
+    area_box = (x1 - x0) * (y1 - y0)
+    fill = outline.area / area_box
+    seeds = np.empty((0, 2))
+    shapely.prepare(outline)
+    # rejection sampling against the density inside the outline
+    while len(seeds) < n_cells:
+        m = int((n_cells - len(seeds)) / fill * 3) + 100
+        xy = rng.uniform([x0, y0], [x1, y1], size=(m, 2))
+        inside = shapely.contains_xy(outline, xy[:, 0], xy[:, 1])
+        xy = xy[inside]
+        d = density(xy[:, 0], xy[:, 1])
+        keep = rng.uniform(0, d.max(), size=len(xy)) < d
+        seeds = np.vstack([seeds, xy[keep]])
+    seeds = seeds[:n_cells]
+    envelope = shapely.box(x0 - 1000, y0 - 1000, x1 + 1000, y1 + 1000)
+    # two Lloyd steps make cells rounder (straighter boundaries) but keep most of the
+    # density pattern; seeds that drift out of the outline stay where they were
+    for _ in range(2):
+        cells = shapely.voronoi_polygons(
+            shapely.multipoints(seeds), extend_to=envelope, ordered=True
+        )
+        moved = shapely.get_coordinates(
+            shapely.centroid(shapely.intersection(shapely.get_parts(cells), outline))
+        )
+        ok = (
+            shapely.contains_xy(outline, moved[:, 0], moved[:, 1])
+            if len(moved) == len(seeds)
+            else None
+        )
+        if ok is None:
+            break
+        seeds = np.where(ok[:, None], moved, seeds)
+    edges = shapely.voronoi_polygons(
+        shapely.multipoints(seeds), extend_to=envelope, only_edges=True
+    )
+    lines = shapely.union_all([edges, outline.boundary])
+    faces = np.asarray(shapely.get_parts(shapely.polygonize(shapely.get_parts(lines))))
+    reps = shapely.point_on_surface(faces)
+    inside = shapely.contains(outline, reps)
+    faces = faces[inside]
+    reps = reps[inside]
+    rep_xy = shapely.get_coordinates(reps)
+    # each face lies in the Voronoi cell of its nearest seed
+    _, owner = cKDTree(seeds).query(rep_xy)
+    neighbours = _shared_edge_neighbours(faces, owner, _delaunay_neighbours(seeds))
+    centroids = shapely.get_coordinates(shapely.centroid(faces))
+    noise = smooth_noise(centroids, rng=rng, scale=6000.0)
+    return Mesh(faces, centroids, shapely.area(faces), neighbours, noise)
+
+
+def _shared_edge_neighbours(
+    faces: np.ndarray, owner: np.ndarray, seed_adj: list[np.ndarray]
+) -> list[np.ndarray]:
+    """Faces that share an edge (not just a corner), found among faces of neighbouring seeds."""
+    faces_of_seed: dict[int, list[int]] = {}
+    for f, s in enumerate(owner):
+        faces_of_seed.setdefault(int(s), []).append(f)
+    a_list, b_list = [], []
+    for f, s in enumerate(owner):
+        cands: set[int] = set(faces_of_seed[int(s)])
+        for t in seed_adj[int(s)]:
+            cands.update(faces_of_seed.get(int(t), ()))
+        for g in cands:
+            if g > f:
+                a_list.append(f)
+                b_list.append(g)
+    a = np.asarray(a_list)
+    b = np.asarray(b_list)
+    boundaries = shapely.boundary(faces)
+    shared = shapely.length(shapely.intersection(boundaries[a], boundaries[b])) > 0
+    a, b = a[shared], b[shared]
+    out: list[list[int]] = [[] for _ in range(len(faces))]
+    for i, j in zip(a.tolist(), b.tolist(), strict=True):
+        out[i].append(j)
+        out[j].append(i)
+    return [np.asarray(sorted(x), dtype=np.int64) for x in out]
+
+
+def _delaunay_neighbours(points: np.ndarray) -> list[np.ndarray]:
+    tri = Delaunay(points)
+    indptr, indices = tri.vertex_neighbor_vertices
+    return [indices[indptr[i] : indptr[i + 1]] for i in range(len(points))]
+
+
+def smooth_noise(xy: np.ndarray, *, rng: np.random.Generator, scale: float) -> np.ndarray:
+    """A smooth random field in 0..1 at points: a sum of random plane waves."""
+    value = np.zeros(len(xy))
+    for octave in (1.0, 2.3, 5.1):
+        for _ in range(4):
+            angle = rng.uniform(0, 2 * np.pi)
+            k = 2 * np.pi * octave / scale
+            phase = rng.uniform(0, 2 * np.pi)
+            value += (
+                np.sin(k * (xy[:, 0] * np.cos(angle) + xy[:, 1] * np.sin(angle)) + phase) / octave
+            )
+    lo, hi = value.min(), value.max()
+    return (value - lo) / (hi - lo) if hi > lo else value
+
+
+def choose_seeds(
+    xy: np.ndarray, weights: np.ndarray, k: int, *, rng: np.random.Generator, steps: int = 8
+) -> np.ndarray:
+    """Indices of ``k`` well-spread cells: weighted k-means on cell centroids."""
+    n = len(xy)
+    if k >= n:
+        return np.arange(n)
+    p = weights / weights.sum()
+    centres = xy[rng.choice(n, size=k, replace=False, p=p)]
+    for _ in range(steps):
+        _, lab = cKDTree(centres).query(xy)
+        for j in range(k):
+            members = lab == j
+            if members.any():
+                centres[j] = np.average(xy[members], axis=0, weights=weights[members])
+    _, nearest = cKDTree(xy).query(centres)
+    nearest = np.asarray(nearest)
+    # distinct cells even when two centres snap to the same one
+    taken: set[int] = set()
+    out = []
+    order = np.argsort(cKDTree(centres).query(xy[nearest], k=1)[0])
+    for j in order:
+        c = int(nearest[j])
+        if c in taken:
+            _, cand = cKDTree(xy).query(centres[j], k=min(n, 32))
+            c = next(int(i) for i in np.atleast_1d(cand) if int(i) not in taken)
+        taken.add(c)
+        out.append(c)
+    return np.asarray(out)
+
+
+def grow_regions(
+    mesh: Mesh,
+    cells: np.ndarray,
+    seeds: np.ndarray,
+    targets: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    roughness: float = 0.6,
+    weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """Partition ``cells`` into connected regions grown from ``seeds``.
+
+    Parameters
+    ----------
+    mesh
+        The mesh.
+    cells
+        Cell indices to partition (the parent region).
+    seeds
+        One cell per region (each in ``cells``).
+    targets
+        Relative target size (in cell weight) per region.
+    rng
+        Random generator.
+    roughness
+        How much the smooth noise bends boundaries (0 = compact discs).
+    weights
+        What a cell counts towards its region's size (all cells, by global index);
+        default 1 per cell, so regions are smaller where cells are denser.
+
+    Returns
+    -------
+    numpy.ndarray
+        Region number (0..k-1) for each of ``cells``, in the order of ``cells``.
+    """
+    k = len(seeds)
+    local = {int(c): i for i, c in enumerate(cells)}
+    label = np.full(len(cells), -1, dtype=np.int64)
+    weight = np.ones(len(cells)) if weights is None else weights[cells]
+    targets = np.asarray(targets, dtype=float)
+    targets = targets / targets.sum() * weight.sum()
+    filled = np.zeros(k)
+    frontiers: list[list[tuple[float, int]]] = [[] for _ in range(k)]
+    jitter = rng.uniform(0.97, 1.03, size=len(cells))
+    cost_factor = (1 + roughness * mesh.noise[cells]) * jitter
+    queue: list[tuple[float, int]] = []
+    for r, s in enumerate(seeds):
+        li = local[int(s)]
+        label[li] = r
+        filled[r] += weight[li]
+        _push_neighbours(mesh, li, cells, local, label, frontiers[r], r, seeds, cost_factor)
+        heapq.heappush(queue, (filled[r] / targets[r], r))
+    while queue:
+        _, r = heapq.heappop(queue)
+        front = frontiers[r]
+        while front and label[front[0][1]] != -1:
+            heapq.heappop(front)
+        if not front:
+            continue  # boxed in: other regions take the rest
+        _, li = heapq.heappop(front)
+        label[li] = r
+        filled[r] += weight[li]
+        _push_neighbours(mesh, li, cells, local, label, front, r, seeds, cost_factor)
+        heapq.heappush(queue, (filled[r] / targets[r], r))
+    if (label == -1).any():
+        # cells cut off from every seed (islands): join the region of the nearest labelled cell
+        done = np.flatnonzero(label != -1)
+        todo = np.flatnonzero(label == -1)
+        _, nearest = cKDTree(mesh.centroids[cells[done]]).query(mesh.centroids[cells[todo]])
+        label[todo] = label[done[nearest]]
+    return label
+
+
+def _push_neighbours(
+    mesh: Mesh,
+    li: int,
+    cells: np.ndarray,
+    local: dict[int, int],
+    label: np.ndarray,
+    front: list[tuple[float, int]],
+    region: int,
+    seeds: np.ndarray,
+    cost_factor: np.ndarray,
+) -> None:
+    seed_xy = mesh.centroids[int(seeds[region])]
+    for nb in mesh.neighbours[int(cells[li])]:
+        lj = local.get(int(nb))
+        if lj is None or label[lj] != -1:
+            continue
+        d = float(np.hypot(*(mesh.centroids[int(nb)] - seed_xy)))
+        heapq.heappush(front, (d * cost_factor[lj], lj))
