@@ -20,6 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from scipy.spatial import cKDTree
 
 from gisgrid import __version__
 from gisgrid import crs as crsmod
@@ -36,12 +37,14 @@ from gisgrid.sample.county import (
     allocate,
     build_hierarchy,
     geoms_to_lonlat,
+    number_and_name,
     to_lonlat_transformer,
     to_metric_transformer,
 )
 from gisgrid.sample.defects import plant_boundary_defects
 from gisgrid.sample.names import person_names, phone_numbers
 from gisgrid.sample.people import (
+    GROUP_MIN,
     PARTY_MEMBER_SHARE,
     choose_backbones,
     household_attributes,
@@ -122,9 +125,9 @@ def build_sample_county(
 
     # smooth level-3 edges, keeping shared edges and the outline; rebuild the levels above
     l3_m = shapely.coverage_simplify(h.level3.geoms, SMOOTHING_M, simplify_boundary=False)
-    l3_table = h.level3.table
-    l2_codes = h.level2.table["code"].tolist()
-    l2_m = _union_children(l2_codes, l3_table["parent_code"].to_numpy(), l3_m)
+    l2_m = _union_children(
+        h.level2.table["code"].tolist(), h.level3.table["parent_code"].to_numpy(), l3_m
+    )
     v_codes = h.villages.table["code"].tolist()
     v_m = _union_children(v_codes, h.level2.table["village_code"].to_numpy(), l2_m)
     t_codes = h.townships.table["code"].tolist()
@@ -137,6 +140,10 @@ def build_sample_county(
     v_ll = _multi(geoms_to_lonlat(v_m))
     l2_ll = _multi(geoms_to_lonlat(l2_m))
     l3_clean_ll = geoms_to_lonlat(l3_m)
+    l2_table, l3_table = number_and_name(
+        h.villages.table, h.level2.table, h.level3.table, l2_ll, l3_clean_ll
+    )
+    l2_codes = l2_table["code"].tolist()
 
     say("planting boundary defects")
     kind_of_village = dict(zip(v_codes, h.villages.table["kind"], strict=True))
@@ -159,21 +166,19 @@ def build_sample_county(
     # --- grids with their responsible persons (格上定人) -------------------------------
     say("staffing the grids")
     vt = h.villages.table
-    n1, n2, n3 = len(vt), len(h.level2.table), len(l3_table)
+    n1, n2, n3 = len(vt), len(l2_table), len(l3_table)
     grid_frame = pd.DataFrame(
         {
             "code": vt["code"].tolist() + l2_codes + l3_table["code"].tolist(),
             "level": [1] * n1 + [2] * n2 + [3] * n3,
             "parent_code": [None] * n1 + [None] * n2 + l3_table["parent_code"].tolist(),
             "village_code": vt["code"].tolist()
-            + h.level2.table["village_code"].tolist()
+            + l2_table["village_code"].tolist()
             + l3_table["village_code"].tolist(),
-            "name": vt["name"].tolist()
-            + h.level2.table["name"].tolist()
-            + l3_table["name"].tolist(),
+            "name": vt["name"].tolist() + l2_table["name"].tolist() + l3_table["name"].tolist(),
         }
     )
-    grid_frame.loc[n1 : n1 + n2 - 1, "parent_code"] = h.level2.table["village_code"].to_numpy()
+    grid_frame.loc[n1 : n1 + n2 - 1, "parent_code"] = l2_table["village_code"].to_numpy()
     n_grids = len(grid_frame)
     grid_frame["responsible_name"] = person_names(rng, n_grids)
     grid_frame["responsible_phone"] = phone_numbers(rng, n_grids)
@@ -201,7 +206,9 @@ def build_sample_county(
     # --- households --------------------------------------------------------------------
     say(f"placing {households:,} households in hamlets")
     w = rng.lognormal(0.0, 0.3, n3)
-    counts = allocate(households, w, np.zeros(n3, dtype=np.int64), np.full(n3, households))
+    # every grid can link its own households when there are enough to go round
+    least = min(GROUP_MIN, households // n3)
+    counts = allocate(households, w, np.full(n3, least), np.full(n3, households))
     urban = (l3_table["village_code"].map(kind_of_village) == "community").to_numpy()
     sigma = np.where(urban, 45.0, 90.0)
     centres = [h.mesh.centroids[c] for c in h.level3.cells]
@@ -274,12 +281,16 @@ def build_sample_county(
     over: list[dict[str, Any]] = []
     taken_groups: set[int] = set()
     taken_villages: set[str] = set()
-    # runs of the same village are consecutive groups: move members from A to B
+    # move members from a group A to the nearest group B of the same grid
+    bb_xy = xy[backbone_of_group]
+    _, nn = cKDTree(bb_xy).query(bb_xy, k=2)
+    bb_grid = intended[backbone_of_group]
     cand_pairs = [
-        (a, a + 1)
-        for a in range(len(backbone_of_group) - 1)
-        if village_of[backbone_of_group[a]] == village_of[backbone_of_group[a + 1]]
-        and linked_count[a] + linked_count[a + 1] >= 15
+        (a, int(nn[a, 1]))
+        for a in range(len(backbone_of_group))
+        if bb_grid[a] is not None
+        and bb_grid[a] == bb_grid[int(nn[a, 1])]
+        and linked_count[a] + linked_count[int(nn[a, 1])] >= 15
         and rural_hh[backbone_of_group[a]]
     ]
     for idx in rng.permutation(len(cand_pairs)):

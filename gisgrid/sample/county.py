@@ -128,9 +128,61 @@ def _partition(
     return groups, geoms, seeds
 
 
-def _reading_sorted(geoms: np.ndarray) -> np.ndarray:
-    pts = shapely.get_coordinates(shapely.point_on_surface(geoms))
-    return reading_order(pts[:, 0], pts[:, 1])
+def number_and_name(
+    villages: pd.DataFrame,
+    level2: pd.DataFrame,
+    level3: pd.DataFrame,
+    level2_lonlat: np.ndarray,
+    level3_lonlat: np.ndarray,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Final codes and names of level-2 and level-3 grids, numbered on the stored polygons.
+
+    Children are numbered in reading order (:func:`gisgrid.sample.codes.reading_order`) of
+    the representative points of their EPSG:4326 polygons, the geometry users see. Level-3
+    names count villager groups through the village: 一组, 二组, …; community grids are
+    第一网格, ….
+
+    Returns
+    -------
+    tuple of pandas.DataFrame
+        New level-2 and level-3 tables, row for row as given.
+    """
+    kind = dict(zip(villages["code"], villages["kind"], strict=True))
+    vname = dict(zip(villages["code"], villages["name"], strict=True))
+
+    def renumber(table: pd.DataFrame, geoms: np.ndarray, parent: str) -> dict[str, str]:
+        pts = shapely.get_coordinates(shapely.point_on_surface(geoms))
+        mapping: dict[str, str] = {}
+        for p, idx in table.groupby(parent).indices.items():
+            order = reading_order(pts[idx, 0], pts[idx, 1])
+            for new, j in zip(child_codes(p, len(idx)), order, strict=True):
+                mapping[table["code"].iat[idx[j]]] = new
+        return mapping
+
+    l2 = level2.copy()
+    l2["code"] = l2["code"].map(renumber(level2, level2_lonlat, "village_code"))
+    l3 = level3.copy()
+    l3["parent_code"] = l3["parent_code"].map(dict(zip(level2["code"], l2["code"], strict=True)))
+    l3["code"] = l3["code"].map(renumber(l3, level3_lonlat, "parent_code"))
+    seq2 = l2["code"].str[-3:].astype(int)
+    l2["name"] = [
+        h if kind[v] == "village" else f"{vname[v]}第{n}片区"
+        for h, v, n in zip(l2["hamlet"], l2["village_code"], seq2, strict=True)
+    ]
+    order = l3["code"].argsort(kind="stable")
+    group_no = np.empty(len(l3), dtype=np.int64)
+    group_no[order.to_numpy()] = (
+        l3["village_code"].iloc[order].groupby(l3["village_code"].iloc[order]).cumcount().to_numpy()
+        + 1
+    )
+    l3["group_no"] = group_no
+    l3["name"] = [
+        f"{vname[v]}{chinese_number(n)}组"
+        if kind[v] == "village"
+        else f"{vname[v]}第{chinese_number(n)}网格"
+        for v, n in zip(l3["village_code"], group_no, strict=True)
+    ]
+    return l2.drop(columns="hamlet"), l3
 
 
 def build_hierarchy(
@@ -221,12 +273,10 @@ def build_hierarchy(
     hamlets = iter(hamlet_names(rng, LEVEL2_TOTAL))
     for vi, vrow in villages.table.iterrows():
         groups, geoms, _ = _partition(mesh, villages.cells[vi], int(k2[vi]), rng, roughness=0.3)
-        order = _reading_sorted(geoms)
-        for seq, (code, region) in enumerate(
-            zip(child_codes(vrow["code"], len(order)), order, strict=True), start=1
+        for code, region in zip(
+            child_codes(vrow["code"], len(groups)), range(len(groups)), strict=True
         ):
-            name = next(hamlets) if vrow["kind"] == "village" else f"{vrow['name']}第{seq}片区"
-            l2_rows.append({"code": code, "village_code": vrow["code"], "name": name})
+            l2_rows.append({"code": code, "village_code": vrow["code"], "hamlet": next(hamlets)})
             l2_cells.append(groups[region])
             l2_geoms.append(geoms[region])
     level2 = Unit(pd.DataFrame(l2_rows), l2_cells, np.asarray(l2_geoms, dtype=object))
@@ -240,29 +290,14 @@ def build_hierarchy(
         np.ones(n2, dtype=np.int64),
         np.maximum(sizes2 // 3, 1),
     )
-    kind_of = dict(zip(villages.table["code"], villages.table["kind"], strict=True))
-    vname_of = dict(zip(villages.table["code"], villages.table["name"], strict=True))
-    seq_in_village: dict[str, int] = {}
     l3_rows, l3_cells, l3_geoms = [], [], []
     for pi, prow in level2.table.iterrows():
         groups, geoms, _ = _partition(mesh, level2.cells[pi], int(k3[pi]), rng, roughness=0.2)
-        order = _reading_sorted(geoms)
-        v_code = prow["village_code"]
-        for code, region in zip(child_codes(prow["code"], len(order)), order, strict=True):
-            n = seq_in_village.get(v_code, 0) + 1
-            seq_in_village[v_code] = n
-            if kind_of[v_code] == "village":
-                name = f"{vname_of[v_code]}{chinese_number(n)}组"
-            else:
-                name = f"{vname_of[v_code]}第{chinese_number(n)}网格"
+        for code, region in zip(
+            child_codes(prow["code"], len(groups)), range(len(groups)), strict=True
+        ):
             l3_rows.append(
-                {
-                    "code": code,
-                    "parent_code": prow["code"],
-                    "village_code": v_code,
-                    "name": name,
-                    "group_no": n,
-                }
+                {"code": code, "parent_code": prow["code"], "village_code": prow["village_code"]}
             )
             l3_cells.append(groups[region])
             l3_geoms.append(geoms[region])

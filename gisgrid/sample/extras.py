@@ -235,7 +235,7 @@ def incident_times_and_status(
     days = rng.uniform(0, 365, size=n)
     # summer has more disputes over water and more drowning and environment cases
     bump = rng.random(n) < 0.25
-    days[bump] = (end.dayofyear - 200 + rng.normal(0, 30, bump.sum())) % 365
+    days[bump] = (end.day_of_year - 200 + rng.normal(0, 30, bump.sum())) % 365
     hours = rng.uniform(7.5, 20.5, size=n)
     times = end - pd.to_timedelta(days, unit="D")
     times = times.normalize() + pd.to_timedelta(hours, unit="h")

@@ -74,16 +74,8 @@ def build_mesh(
         cells = shapely.voronoi_polygons(
             shapely.multipoints(seeds), extend_to=envelope, ordered=True
         )
-        moved = shapely.get_coordinates(
-            shapely.centroid(shapely.intersection(shapely.get_parts(cells), outline))
-        )
-        ok = (
-            shapely.contains_xy(outline, moved[:, 0], moved[:, 1])
-            if len(moved) == len(seeds)
-            else None
-        )
-        if ok is None:
-            break
+        moved = shapely.get_coordinates(shapely.centroid(shapely.get_parts(cells)))
+        ok = shapely.contains_xy(outline, moved[:, 0], moved[:, 1])
         seeds = np.where(ok[:, None], moved, seeds)
     edges = shapely.voronoi_polygons(
         shapely.multipoints(seeds), extend_to=envelope, only_edges=True
@@ -163,10 +155,11 @@ def choose_seeds(
     centres = xy[rng.choice(n, size=k, replace=False, p=p)]
     for _ in range(steps):
         _, lab = cKDTree(centres).query(xy)
-        for j in range(k):
-            members = lab == j
-            if members.any():
-                centres[j] = np.average(xy[members], axis=0, weights=weights[members])
+        total = np.bincount(lab, weights=weights, minlength=k)
+        sx = np.bincount(lab, weights=weights * xy[:, 0], minlength=k)
+        sy = np.bincount(lab, weights=weights * xy[:, 1], minlength=k)
+        has = total > 0
+        centres[has] = np.column_stack([sx[has] / total[has], sy[has] / total[has]])
     _, nearest = cKDTree(xy).query(centres)
     nearest = np.asarray(nearest)
     # distinct cells even when two centres snap to the same one

@@ -15,11 +15,13 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import Transformer
+from scipy.spatial import cKDTree
 
 from gisgrid.sample.names import person_names
 
 PARTY_MEMBER_SHARE = 0.06  # of ordinary households, besides the backbones
 GROUP_MIN, GROUP_MAX = 6, 11  # a backbone and its 5..10 linked households
+HAMLET_REACH_M = 700.0  # hamlets of one villager group lie within this of each other
 
 
 @dataclass
@@ -88,8 +90,11 @@ def place_in_grids(
         poly = grids_lonlat[i]
         shapely.prepare(poly)
         c = centres[i]
-        k = min(len(c), 1 + int(rng.poisson(1.0)), 4)
-        hub = c[rng.choice(len(c), size=k, replace=False)]
+        first = c[int(rng.integers(len(c)))]
+        # a villager group is one hamlet or a few close together
+        near = c[np.hypot(*(c - first).T) < HAMLET_REACH_M]
+        k = min(len(near), 1 + int(rng.poisson(1.0)), 4)
+        hub = near[rng.choice(len(near), size=k, replace=False)]
         weights = rng.dirichlet(np.ones(k) * 2.0)
         got_xy = np.empty((0, 2))
         got_ll = np.empty((0, 2))
@@ -117,8 +122,30 @@ def place_in_grids(
     return Placed(np.vstack(out_xy), np.vstack(out_ll), np.concatenate(out_g))
 
 
+def _groups_in_pool(pool: np.ndarray, xy: np.ndarray) -> list[np.ndarray]:
+    """Cut a pool into compact groups of 6–11 by recursive coordinate bisection."""
+    n = len(pool)
+    g = min(max(round(n / 8.5), -(-n // GROUP_MAX)), n // GROUP_MIN)
+    if g <= 1:
+        return [pool]
+    g_left = g // 2
+    g_right = g - g_left
+    lower = max(GROUP_MIN * g_left, n - GROUP_MAX * g_right)
+    upper = min(GROUP_MAX * g_left, n - GROUP_MIN * g_right)
+    n_left = min(max(round(n * g_left / g), lower), upper)
+    pts = xy[pool]
+    axis = int(np.argmax(np.ptp(pts, axis=0)))
+    ordered = pool[np.argsort(pts[:, axis], kind="stable")]
+    return _groups_in_pool(ordered[:n_left], xy) + _groups_in_pool(ordered[n_left:], xy)
+
+
 def link_groups(village_idx: np.ndarray, grid_idx: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """Group number per household: runs of 6–11 along a Z-curve within each village.
+    """Group number per household: compact groups of 6–11 within a grid where possible.
+
+    In each village every grid with at least six households is a pool; the households of a
+    smaller grid join the pool of the nearest such grid. Each pool is cut into compact
+    groups by recursive coordinate bisection, so a backbone household and the households
+    linked to it are neighbours.
 
     Raises
     ------
@@ -126,23 +153,29 @@ def link_groups(village_idx: np.ndarray, grid_idx: np.ndarray, xy: np.ndarray) -
         When a village has fewer households than one group needs.
     """
     group = np.full(len(xy), -1, dtype=np.int64)
-    z = _morton(xy)
     next_group = 0
     for v in np.unique(village_idx):
         members = np.flatnonzero(village_idx == v)
-        members = members[np.lexsort((z[members], grid_idx[members]))]
-        n = len(members)
-        if n < GROUP_MIN:
-            raise ValueError(f"a village has only {n} households: too few to link")
-        g = round(n / 8.5)
-        g = min(max(g, -(-n // GROUP_MAX)), n // GROUP_MIN)
-        sizes = np.full(g, n // g)
-        sizes[: n % g] += 1
-        start = 0
-        for s in sizes:
-            group[members[start : start + s]] = next_group
-            next_group += 1
-            start += s
+        if len(members) < GROUP_MIN:
+            raise ValueError(f"a village has only {len(members)} households: too few to link")
+        grids, inverse, sizes = np.unique(
+            grid_idx[members], return_inverse=True, return_counts=True
+        )
+        centres = np.column_stack(
+            [np.bincount(inverse, weights=xy[members, k]) / sizes for k in (0, 1)]
+        )
+        big = np.flatnonzero(sizes >= GROUP_MIN)
+        if len(big) == 0:
+            target = np.zeros(len(grids), dtype=np.int64)
+            big = np.array([0])
+        else:
+            _, nearest = cKDTree(centres[big]).query(centres)
+            target = big[np.asarray(nearest)]
+        pool_of = target[inverse]
+        for b in big:
+            for members_group in _groups_in_pool(members[pool_of == b], xy):
+                group[members_group] = next_group
+                next_group += 1
     return group
 
 
