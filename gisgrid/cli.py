@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -50,9 +49,25 @@ def _run(action: Callable[[], Any]) -> Any:
 
 
 @app.command("layers")
-def layers_command(store: StoreOption = None) -> None:
+def layers_command(
+    store: StoreOption = None,
+    markdown: Annotated[
+        bool,
+        typer.Option(
+            "--markdown",
+            help="print the exchange format of every layer as Markdown (for the README)",
+        ),
+    ] = False,
+) -> None:
     """List the layers, their features in the store, and what each holds."""
     from gisgrid.stores import open_store
+
+    if markdown:
+        from gisgrid.layers.docs import exchange_format_markdown
+
+        # plain print: rich would read [brackets] as markup and wrap long table rows
+        typer.echo(exchange_format_markdown(), nl=False)
+        return
 
     def action() -> None:
         st = open_store(store)
@@ -186,6 +201,6 @@ def main() -> None:  # pragma: no cover - console entry for `python -m gisgrid`
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()
 
 __all__ = ["app"]

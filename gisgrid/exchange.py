@@ -75,7 +75,11 @@ def read_exchange_file(
     elif source_layer not in names:
         raise InputFileError(f"{path} has no layer '{source_layer}' (it has: {', '.join(names)})")
     try:
-        frame = pyogrio.read_dataframe(path, layer=source_layer, read_geometry=decl.spatial)
+        # times as text: GDAL would take local times as UTC when others in the column carry
+        # an offset; validation reads them (local unless an offset is given)
+        frame = pyogrio.read_dataframe(
+            path, layer=source_layer, read_geometry=decl.spatial, datetime_as_string=True
+        )
     except Exception as exc:
         raise InputFileError(f"{path}: cannot read layer '{source_layer}' ({exc})") from exc
     return frame
@@ -126,9 +130,9 @@ def import_file(
             clash = frame.set_index(list(decl.key)).index.isin(
                 existing.set_index(list(decl.key)).index
             )
-            for i in clash.nonzero()[0]:
-                key = "/".join(str(frame.at[int(i), k]) for k in decl.key)
-                problems.append(Problem(int(i), key, ",".join(decl.key), "already in the store"))
+            for i in clash.nonzero()[0].tolist():
+                key = "/".join(str(frame.at[i, k]) for k in decl.key)
+                problems.append(Problem(i, key, ",".join(decl.key), "already in the store"))
     if layer == "households":
         known: set[str] = set()
         if mode == "append":
@@ -159,9 +163,8 @@ def export_layer(store: Store, layer: str, path: str | Path) -> int:
             out[f.name] = out[f.name].where(frame[f.name].notna(), None)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    kwargs: dict[str, object] = {"driver": driver}
-    if driver == "GPKG":
-        kwargs["layer"] = layer
+    # name the layer (a GeoJSON's "name" member too), not after the temporary file
+    kwargs: dict[str, object] = {"driver": driver, "layer": layer}
     if decl.spatial:
         kwargs["geometry_type"] = decl.geometry_type
     try:

@@ -31,11 +31,6 @@ AREA_TOLERANCE_M2 = 1.0  # anything smaller is floating-point noise, not a gap o
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
-def sample_county():
-    return build_sample_county(seed=2023, households=30_000)
-
-
 def metric(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
     return geoms.to_crs(crsmod.METRIC_CRS)
 

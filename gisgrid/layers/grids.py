@@ -9,6 +9,7 @@ row (see :func:`gisgrid.sample.codes.reading_order`).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pandas as pd
 
@@ -22,8 +23,10 @@ PHONE_PATTERN = r"1\d{10}|0\d{2,3}-?\d{7,8}"
 
 def _code_structure(frame: pd.DataFrame) -> Iterator[tuple[int, str | None, str]]:
     for i in frame.index:
-        code, level = frame.at[i, "code"], frame.at[i, "level"]
-        parent, village = frame.at[i, "parent_code"], frame.at[i, "village_code"]
+        code: Any = frame.at[i, "code"]
+        level: Any = frame.at[i, "level"]
+        parent: Any = frame.at[i, "parent_code"]
+        village: Any = frame.at[i, "village_code"]
         if code is None or pd.isna(level):
             continue
         level = int(level)

@@ -52,7 +52,7 @@ def references(frame: pd.DataFrame, known_backbones: set[str]) -> Iterator[tuple
     backbones = set(frame.loc[frame["backbone"].fillna(False).astype(bool), "id"]) | known_backbones
     ref = frame["backbone_id"]
     bad = ref.notna() & ~ref.isin(backbones)
-    for i in np.flatnonzero(bad.to_numpy(dtype=bool)):
+    for i in np.flatnonzero(bad.to_numpy(dtype=bool)).tolist():
         yield int(i), "backbone_id", f"'{ref.iat[i]}' is not a backbone household"
 
 

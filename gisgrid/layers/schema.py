@@ -39,6 +39,9 @@ PANDAS_DTYPES: dict[FieldType, str] = {
     "datetime": "datetime64[ms]",
 }
 
+#: times without an offset are local times of the county
+LOCAL_TZ = "Asia/Shanghai"
+
 _TRUE = {"true", "1", "yes", "y", "t", "是", "真"}
 _FALSE = {"false", "0", "no", "n", "f", "否", "假"}
 
@@ -213,7 +216,7 @@ class Layer:
         if key_cols and n:
             dup = result.duplicated(subset=key_cols, keep=False)
             has_key = result[key_cols].notna().all(axis=1)
-            for i in np.flatnonzero((dup & has_key).to_numpy()):
+            for i in _positions(dup & has_key):
                 add(int(i), ",".join(key_cols), "duplicate key: another feature has the same")
         for check in self.checks:
             for i, fld, msg in check(result):
@@ -235,6 +238,11 @@ class Layer:
         for p in parts[1:]:
             joined = joined + "/" + p.astype(str)
         return [s if s.strip("/") else None for s in joined.tolist()]
+
+
+def _positions(mask: object) -> list[int]:
+    """Positions where a boolean mask (array or Series) is true, as Python ints."""
+    return [int(i) for i in np.flatnonzero(np.asarray(mask, dtype=bool))]
 
 
 def _is_missing(values: pd.Series) -> np.ndarray:
@@ -260,7 +268,7 @@ def _cast(values: pd.Series, f: Field) -> pd.Series:
         return values.astype("float64").astype("boolean")
     ts = pd.to_datetime(values, errors="coerce")
     if getattr(ts.dt, "tz", None) is not None:
-        ts = ts.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+        ts = ts.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None)
     if f.type == "date":
         ts = ts.dt.normalize()
     return ts.astype("datetime64[ms]")
@@ -270,6 +278,9 @@ def _parse_bool(v: object) -> object:
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return pd.NA
     if isinstance(v, bool | np.bool_):
+        return bool(v)
+    if isinstance(v, int | float | np.integer | np.floating) and v in (0, 1):
+        # 1/0, also as 1.0/0.0: how GDAL reads a true/false column that has nulls
         return bool(v)
     s = str(v).strip().lower()
     if s in _TRUE:
@@ -287,7 +298,7 @@ def _coerce_field(
     """Coerce one column to its declared type, reporting every value that does not fit."""
     missing = _is_missing(raw)
     if f.required and not f.assigned:
-        for i in np.flatnonzero(missing):
+        for i in _positions(missing):
             add(int(i), f.name, "required value is missing")
 
     if f.type == "str":
@@ -302,11 +313,11 @@ def _coerce_field(
         if f.pattern is not None:
             rx = re.compile(f.pattern)
             bad = present & ~out.map(lambda v: v is not None and rx.fullmatch(v) is not None)
-            for i in np.flatnonzero(bad.to_numpy(dtype=bool)):
+            for i in _positions(bad):
                 add(int(i), f.name, f"'{out.iat[i]}' is not well-formed ({_pattern_text(f)})")
         if f.choices is not None:
             bad = present & ~out.isin(f.choices)
-            for i in np.flatnonzero(bad.to_numpy(dtype=bool)):
+            for i in _positions(bad):
                 allowed = ", ".join(f.choices)
                 add(int(i), f.name, f"'{out.iat[i]}' is not one of: {allowed}")
         return out
@@ -314,18 +325,18 @@ def _coerce_field(
     if f.type in ("int", "float"):
         num = pd.to_numeric(raw.astype("object").where(~missing, None), errors="coerce")
         bad = ~missing & num.isna().to_numpy()
-        for i in np.flatnonzero(bad):
+        for i in _positions(bad):
             add(int(i), f.name, f"'{raw.iat[i]}' is not a number")
         if f.type == "int":
             frac = ~missing & ~bad & (num.fillna(0) % 1 != 0).to_numpy()
-            for i in np.flatnonzero(frac):
+            for i in _positions(frac):
                 add(int(i), f.name, f"'{raw.iat[i]}' is not a whole number")
         arr = num.to_numpy(dtype="float64", na_value=np.nan)
         if f.minimum is not None:
-            for i in np.flatnonzero(arr < f.minimum):
+            for i in _positions(arr < f.minimum):
                 add(int(i), f.name, f"{raw.iat[i]} is below the minimum {f.minimum:g}")
         if f.maximum is not None:
-            for i in np.flatnonzero(arr > f.maximum):
+            for i in _positions(arr > f.maximum):
                 add(int(i), f.name, f"{raw.iat[i]} is above the maximum {f.maximum:g}")
         if f.type == "int":
             return num.round().astype("Int64")
@@ -337,7 +348,7 @@ def _coerce_field(
         else:
             parsed = raw.astype("object").map(_parse_bool)
             bad = ~missing & parsed.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
-            for i in np.flatnonzero(bad):
+            for i in _positions(bad):
                 add(int(i), f.name, f"'{raw.iat[i]}' is not true/false")
             out = parsed.where(~bad, pd.NA).astype("boolean")
         if f.default is not None:
@@ -346,15 +357,33 @@ def _coerce_field(
 
     # date / datetime
     obj = raw.astype("object").where(~missing, None)
-    ts = pd.to_datetime(obj, errors="coerce", format="mixed")
+    try:
+        ts = pd.to_datetime(obj, errors="coerce", format="mixed")
+        if getattr(ts.dt, "tz", None) is not None:
+            ts = ts.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None)
+    except ValueError:  # local times mixed with times that carry an offset
+        ts = pd.Series([_local_time(v) for v in obj], dtype="datetime64[ms]")
     bad = ~missing & ts.isna().to_numpy()
-    for i in np.flatnonzero(bad):
+    for i in _positions(bad):
         add(int(i), f.name, f"'{raw.iat[i]}' is not a date (use YYYY-MM-DD)")
-    if getattr(ts.dt, "tz", None) is not None:
-        ts = ts.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
     if f.type == "date":
         ts = ts.dt.normalize()
     return ts.astype("datetime64[ms]")
+
+
+def _local_time(value: object) -> pd.Timestamp | None:
+    """One value as a local (Asia/Shanghai) time without offset; None when it is no time."""
+    if value is None:
+        return None
+    try:
+        ts = pd.Timestamp(value)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        return None
+    if ts is pd.NaT:
+        return None
+    if ts.tzinfo is not None:
+        ts = ts.tz_convert(LOCAL_TZ).tz_localize(None)
+    return ts
 
 
 def _strings(values: pd.Series, missing: np.ndarray) -> pd.Series:
@@ -408,9 +437,9 @@ def _validate_geometry(
 
     is_none = shapely.is_missing(arr)
     is_empty = ~is_none & shapely.is_empty(arr)
-    for i in np.flatnonzero(is_none):
+    for i in _positions(is_none):
         add(int(i), "geometry", "geometry is missing")
-    for i in np.flatnonzero(is_empty):
+    for i in _positions(is_empty):
         add(int(i), "geometry", "geometry is empty")
     ok = ~is_none & ~is_empty
 
@@ -428,7 +457,7 @@ def _validate_geometry(
             arr[single_multipoint] = shapely.get_geometry(arr[single_multipoint], 0)
         types = shapely.get_type_id(arr)
         wrong = ok & (types != 0)
-    for i in np.flatnonzero(wrong):
+    for i in _positions(wrong):
         got = shapely.get_type_id(arr[i])
         add(
             int(i),
@@ -438,7 +467,7 @@ def _validate_geometry(
     ok &= ~wrong
 
     invalid = ok & ~shapely.is_valid(arr)
-    for i in np.flatnonzero(invalid):
+    for i in _positions(invalid):
         add(int(i), "geometry", f"invalid geometry: {shapely.is_valid_reason(arr[i])}")
     ok &= ~invalid
 
@@ -458,7 +487,7 @@ def _validate_geometry(
             & (bounds[:, 0] >= y0)
             & (bounds[:, 2] <= y1)
         )
-        for j in np.flatnonzero(~inside):
+        for j in _positions(~inside):
             i = int(idx[j])
             b = bounds[j]
             if swapped[j]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pandas as pd
 
@@ -14,7 +15,8 @@ VILLAGE_KINDS = ("village", "community")
 def _code_in_township(frame: pd.DataFrame) -> Iterator[tuple[int, str | None, str]]:
     both = frame["code"].notna() & frame["township_code"].notna()
     for i in frame.index[both]:
-        code, township = frame.at[i, "code"], frame.at[i, "township_code"]
+        code: Any = frame.at[i, "code"]
+        township: Any = frame.at[i, "township_code"]
         if not str(code).startswith(str(township)):
             yield int(i), "township_code", f"code {code} does not lie in township {township}"
 

@@ -219,7 +219,7 @@ def build_sample_county(
         counts_inner[int(np.argmax(counts_inner))] -= 1
     placed = place_in_grids(counts_inner, l3_ll, centres, sigma, forbidden, to_ll, rng)
     # households in the planted gaps: outside every level-3 grid
-    out_ll = []
+    out_ll: list[np.ndarray] = []
     for gap in gaps_ll:
         shapely.prepare(gap)
     gap_grid = [str(d["grid_code"]) for d in defects.gaps]
@@ -269,7 +269,9 @@ def build_sample_county(
     backbone_of_group = choose_backbones(group, xy)
     is_backbone = np.zeros(n_hh, dtype=bool)
     is_backbone[backbone_of_group] = True
-    backbone_id = np.where(is_backbone, None, hh["id"].to_numpy()[backbone_of_group[group]])
+    backbone_id: np.ndarray = np.asarray(
+        np.where(is_backbone, None, hh["id"].to_numpy()[backbone_of_group[group]]), dtype=object
+    )
     party = is_backbone | (rng.random(n_hh) < PARTY_MEMBER_SHARE)
 
     # --- planted household defects ----------------------------------------------------
@@ -300,7 +302,7 @@ def build_sample_county(
             continue
         members_a = np.flatnonzero((group == a) & ~is_backbone & inside)
         move = members_a[: linked_count[a] - 3]
-        backbone_id[move] = hh["id"].iat[int(backbone_of_group[b_])]
+        backbone_id[move] = str(hh["id"].iat[int(backbone_of_group[b_])])
         group[move] = b_
         linked_count[a] -= len(move)
         linked_count[b_] += len(move)
@@ -309,7 +311,7 @@ def build_sample_county(
         )
         over.append(
             {
-                "backbone_id": hh["id"].iat[int(backbone_of_group[b_])],
+                "backbone_id": str(hh["id"].iat[int(backbone_of_group[b_])]),
                 "linked": int(linked_count[b_]),
             }
         )
@@ -330,7 +332,7 @@ def build_sample_county(
         group[m] = -1
         linked_count[gi] -= 1
         taken_groups.add(gi)
-        unlinked.append(hh["id"].iat[m])
+        unlinked.append(str(hh["id"].iat[m]))
         if len(unlinked) == 12:
             break
     mismatch: list[dict[str, str]] = []
@@ -348,7 +350,7 @@ def build_sample_county(
             continue
         registered = neighbours[int(rng.integers(len(neighbours)))]
         hh.loc[i, "village_code"] = registered
-        mismatch.append({"id": hh["id"].iat[i], "registered": registered, "located": here})
+        mismatch.append({"id": str(hh["id"].iat[i]), "registered": registered, "located": here})
         if len(mismatch) == 10:
             break
 
@@ -385,13 +387,13 @@ def build_sample_county(
     # --- service points ---------------------------------------------------------------
     say("placing service points, incidents and volunteer teams")
     clean_l3 = np.ones(n3, dtype=bool)
-    touched = set()
+    touched: set[str] = set()
     for d in defects.gaps + defects.nesting:
         touched.add(d["grid_code"])
     for d in defects.overlaps:
         touched.update(d["grid_codes"])
     for d in defects.gaps + defects.nesting:
-        touched.add(d.get("neighbour_code") or d.get("into_code"))
+        touched.add(str(d.get("neighbour_code") or d.get("into_code")))
     clean_l3 &= ~np.isin(l3_codes, list(touched))
     hh_per_grid = pd.Series(intended[inside]).value_counts()
     l3_pop = pd.Series(l3_codes).map(hh_per_grid).fillna(0).to_numpy()
@@ -509,7 +511,8 @@ def build_sample_county(
         np.ones(len(v_codes), dtype=np.int64),
         np.full(len(v_codes), 20),
     )
-    team_rows, team_pts = [], []
+    team_rows: list[dict[str, Any]] = []
+    team_pts: list[shapely.Point] = []
     for v, kv in zip(v_codes, teams_per_village, strict=True):
         for j in range(int(kv)):
             team_rows.append(

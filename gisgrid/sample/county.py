@@ -155,8 +155,8 @@ def number_and_name(
         mapping: dict[str, str] = {}
         for p, idx in table.groupby(parent).indices.items():
             order = reading_order(pts[idx, 0], pts[idx, 1])
-            for new, j in zip(child_codes(p, len(idx)), order, strict=True):
-                mapping[table["code"].iat[idx[j]]] = new
+            for new, j in zip(child_codes(str(p), len(idx)), order, strict=True):
+                mapping[str(table["code"].iat[idx[j]])] = new
         return mapping
 
     l2 = level2.copy()
@@ -177,9 +177,9 @@ def number_and_name(
     )
     l3["group_no"] = group_no
     l3["name"] = [
-        f"{vname[v]}{chinese_number(n)}组"
+        f"{vname[v]}{chinese_number(int(n))}组"
         if kind[v] == "village"
-        else f"{vname[v]}第{chinese_number(n)}网格"
+        else f"{vname[v]}第{chinese_number(int(n))}网格"
         for v, n in zip(l3["village_code"], group_no, strict=True)
     ]
     return l2.drop(columns="hamlet"), l3
@@ -271,7 +271,7 @@ def build_hierarchy(
     )
     l2_rows, l2_cells, l2_geoms = [], [], []
     hamlets = iter(hamlet_names(rng, LEVEL2_TOTAL))
-    for vi, vrow in villages.table.iterrows():
+    for vi, vrow in enumerate(villages.table.to_dict("records")):
         groups, geoms, _ = _partition(mesh, villages.cells[vi], int(k2[vi]), rng, roughness=0.3)
         for code, region in zip(
             child_codes(vrow["code"], len(groups)), range(len(groups)), strict=True
@@ -291,7 +291,7 @@ def build_hierarchy(
         np.maximum(sizes2 // 3, 1),
     )
     l3_rows, l3_cells, l3_geoms = [], [], []
-    for pi, prow in level2.table.iterrows():
+    for pi, prow in enumerate(level2.table.to_dict("records")):
         groups, geoms, _ = _partition(mesh, level2.cells[pi], int(k3[pi]), rng, roughness=0.2)
         for code, region in zip(
             child_codes(prow["code"], len(groups)), range(len(groups)), strict=True

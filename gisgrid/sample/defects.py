@@ -25,9 +25,9 @@ MIN_SEPARATION = 3000.0  # metres between planted defects
 class BoundaryDefects:
     """What was planted; geometries in EPSG:4326, areas in m²."""
 
-    gaps: list[dict[str, object]] = field(default_factory=list)
-    overlaps: list[dict[str, object]] = field(default_factory=list)
-    nesting: list[dict[str, object]] = field(default_factory=list)
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+    overlaps: list[dict[str, Any]] = field(default_factory=list)
+    nesting: list[dict[str, Any]] = field(default_factory=list)
     discs: list[shapely.Polygon] = field(default_factory=list)
     gap_polygons: list[shapely.Geometry] = field(default_factory=list)
 

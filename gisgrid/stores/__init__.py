@@ -21,7 +21,7 @@ def open_store(location: str | None = None) -> Store:
             from gisgrid.stores.postgis import PostGISStore
         except ImportError as exc:  # the PostGIS store arrives with its own issue
             raise ConfigError(f"the PostGIS store is not available: {exc}") from exc
-        return PostGISStore(location)  # type: ignore[no-any-return]
+        return PostGISStore(location)
     if "://" in location:
         raise ConfigError(f"unknown store URL {location!r}: give a .gpkg path or postgresql://…")
     from gisgrid.stores.geopackage import GeoPackageStore

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Make a fresh Debian/Ubuntu machine with Python 3.11 ready for gisgrid:
+#   1. the Debian packages gisgrid needs (only the missing ones; sudo when not root),
+#   2. a virtual environment in .venv made with python3.11,
+#   3. gisgrid installed into it in editable mode with its dev tools (pip install -e '.[dev]').
+# Idempotent: when everything is there it checks and returns in a second or two.
+#
+# usage: scripts/setup.sh [--with-test-deps] [--dry-run]
+#   --with-test-deps  also install the Debian packages only the tests need
+#   --dry-run         print what would be installed or created, change nothing
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Debian packages gisgrid needs at run time (python3.11-venv is added when `python3.11 -m venv`
+# cannot make a venv). The wheels of pyogrio, shapely and pyproj bundle GDAL, GEOS and PROJ.
+DEB_PACKAGES=()
+# Debian packages only the tests need. Empty for now; later issues add here:
+# postgresql-15-postgis-3 (the PostGIS store), chromium and fonts-noto-cjk (map screenshots).
+DEB_TEST_PACKAGES=()
+
+PYTHON="${PYTHON:-python3.11}"
+VENV=".venv"
+STAMP="$VENV/.gisgrid-setup"
+
+with_test_deps=0
+dry_run=0
+for arg in "$@"; do
+    case "$arg" in
+        --with-test-deps) with_test_deps=1 ;;
+        --dry-run) dry_run=1 ;;
+        -h | --help)
+            awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+            exit 0
+            ;;
+        *)
+            echo "setup.sh: unknown option $arg (try --help)" >&2
+            exit 2
+            ;;
+    esac
+done
+
+say() { printf '==> %s\n' "$*"; }
+
+run() {
+    if [ "$dry_run" = 1 ]; then
+        printf '[dry run] %s\n' "$*"
+    else
+        "$@"
+    fi
+}
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then
+        run "$@"
+    elif command -v sudo >/dev/null 2>&1; then
+        run sudo "$@"
+    else
+        echo "setup.sh: need root to run: $* (and sudo is not installed)" >&2
+        exit 1
+    fi
+}
+
+is_installed() {
+    dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'
+}
+
+apt_updated=0
+apt_install() {
+    # install the packages among "$@" that are missing; apt-get update at most once
+    local missing=()
+    local pkg
+    for pkg in "$@"; do
+        is_installed "$pkg" || missing+=("$pkg")
+    done
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    if ! command -v apt-get >/dev/null 2>&1; then
+        echo "setup.sh: missing Debian packages ${missing[*]}, and this is no Debian/Ubuntu" >&2
+        exit 1
+    fi
+    say "installing Debian packages: ${missing[*]}"
+    if [ "$apt_updated" = 0 ]; then
+        as_root apt-get update
+        apt_updated=1
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+# 1. Debian packages ------------------------------------------------------------------------
+packages=("${DEB_PACKAGES[@]}")
+if [ "$with_test_deps" = 1 ]; then
+    packages+=("${DEB_TEST_PACKAGES[@]}")
+fi
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+    packages+=(python3.11)
+fi
+apt_install "${packages[@]}"
+
+# 2. the virtual environment ----------------------------------------------------------------
+venv_ok() {
+    [ -x "$VENV/bin/python" ] &&
+        "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null
+}
+if ! venv_ok; then
+    say "creating $VENV with $PYTHON"
+    if [ "$dry_run" = 1 ]; then
+        run "$PYTHON" -m venv "$VENV"
+    else
+        rm -rf "$VENV"
+        if ! "$PYTHON" -m venv "$VENV" 2>/dev/null; then
+            # Debian splits ensurepip out of the interpreter
+            rm -rf "$VENV"
+            apt_install python3.11-venv
+            "$PYTHON" -m venv "$VENV"
+        fi
+    fi
+fi
+
+# 3. gisgrid and its Python dependencies ------------------------------------------------------
+# Reinstall only when pyproject.toml changed since the last successful install (or the
+# package cannot be imported): pip's own no-op check takes far longer.
+wanted="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$wanted" ] && [ -x "$VENV/bin/gisgrid" ] &&
+    [ -x "$VENV/bin/pytest" ] &&
+    "$VENV/bin/python" -c 'import importlib.metadata as m; m.version("gisgrid")' 2>/dev/null; then
+    say "gisgrid is installed in $VENV"
+else
+    say "installing gisgrid and its dependencies into $VENV"
+    run "$VENV/bin/python" -m pip install --quiet -e '.[dev]'
+    if [ "$dry_run" = 0 ]; then
+        echo "$wanted" >"$STAMP"
+    fi
+fi
+say "ready: activate with 'source $VENV/bin/activate', or use ./run demo / ./run test"

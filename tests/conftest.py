@@ -1,0 +1,480 @@
+"""Shared fixtures: small REAL input files for every layer, and a store in a temporary folder.
+
+The little county drawn here lies around Huarong (lon 112.40-112.85, lat 29.30-29.70): three
+townships side by side, four villages (one of them an urban community), each village its own
+level-1 grid, and inside the first village two level-2 grids of two level-3 grids each. All
+polygons are axis-parallel boxes on a shared lattice, so they tile exactly. Households, service
+points, incidents and the organisation tables are a handful of rows each; every person is
+synthetic.
+
+Tests get:
+
+* :func:`input_frames` — fresh raw input frames per layer, as a planner would type them (codes
+  as text, dates as ``YYYY-MM-DD`` text, booleans as ``true``/``false``, any mix of it);
+* :func:`canonical` — those frames validated into canonical form;
+* :func:`write_input` — writes a frame to a real GeoJSON or GeoPackage file with pyogrio;
+* :func:`bad_input` — a real file with exactly one kind of bad input, and what the error
+  must say about it;
+* :func:`tmp_store` — an empty :class:`~gisgrid.stores.geopackage.GeoPackageStore` in
+  ``tmp_path``; :func:`filled_store` — the same holding every layer (a copy of
+  :func:`filled_store_file`, written once per session);
+* :func:`run_gisgrid` — the real ``gisgrid`` command as a subprocess.
+
+When the environment says ``CI=true``, a skipped test fails the run (see
+:func:`pytest_sessionfinish`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+from shapely.geometry import LineString, Point, Polygon, box
+
+from gisgrid.layers import LAYERS
+from gisgrid.stores.geopackage import GeoPackageStore
+
+# --- the little county ---------------------------------------------------------------------
+
+TOWNSHIP_CODES = ("430623901", "430623902", "430623903")
+#: (code, name, township, kind, credit_village, (x0, y0, x1, y1))
+VILLAGE_ROWS = (
+    ("430623901001", "测试一村", "430623901", "village", "true", (112.40, 29.50, 112.55, 29.70)),
+    ("430623901002", "测试社区", "430623901", "community", "false", (112.40, 29.30, 112.55, 29.50)),
+    ("430623902001", "测试二村", "430623902", "village", "是", (112.55, 29.30, 112.70, 29.70)),
+    ("430623903001", "测试三村", "430623903", "village", None, (112.70, 29.30, 112.85, 29.70)),
+)
+TOWNSHIP_BOXES = {
+    "430623901": (112.40, 29.30, 112.55, 29.70),
+    "430623902": (112.55, 29.30, 112.70, 29.70),
+    "430623903": (112.70, 29.30, 112.85, 29.70),
+}
+V1 = "430623901001"
+#: level-2 grids of the first village: west and east halves
+LEVEL2_BOXES = {
+    V1 + "001": (112.40, 29.50, 112.475, 29.70),
+    V1 + "002": (112.475, 29.50, 112.55, 29.70),
+}
+#: level-3 grids: each level-2 grid cut into a north and a south half (numbered north first)
+LEVEL3_BOXES = {
+    V1 + "001001": (112.40, 29.60, 112.475, 29.70),
+    V1 + "001002": (112.40, 29.50, 112.475, 29.60),
+    V1 + "002001": (112.475, 29.60, 112.55, 29.70),
+    V1 + "002002": (112.475, 29.50, 112.55, 29.60),
+}
+
+
+def _townships() -> gpd.GeoDataFrame:
+    names = ("测试一镇", "测试二镇", "测试三镇")
+    return gpd.GeoDataFrame(
+        {"code": list(TOWNSHIP_CODES), "name": list(names)},
+        geometry=[box(*TOWNSHIP_BOXES[c]) for c in TOWNSHIP_CODES],
+        crs="EPSG:4326",
+    )
+
+
+def _villages() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "code": [r[0] for r in VILLAGE_ROWS],
+            "name": [r[1] for r in VILLAGE_ROWS],
+            "township_code": [r[2] for r in VILLAGE_ROWS],
+            "kind": [r[3] for r in VILLAGE_ROWS],
+            "credit_village": [r[4] for r in VILLAGE_ROWS],
+        },
+        geometry=[box(*r[5]) for r in VILLAGE_ROWS],
+        crs="EPSG:4326",
+    )
+
+
+def _grids() -> gpd.GeoDataFrame:
+    rows: list[dict[str, Any]] = []
+    for code, name, _township, _kind, _credit, bounds in VILLAGE_ROWS:
+        rows.append(
+            {"code": code, "level": 1, "parent_code": None, "village_code": code,
+             "name": f"{name}一级网格", "responsible_name": "赵测试",
+             "responsible_phone": "13800000001", "responsible_role": "网格长",
+             "valid_from": "2023-01-01", "valid_to": None, "geometry": box(*bounds)}
+        )  # fmt: skip
+    for n, (code, bounds) in enumerate(LEVEL2_BOXES.items()):
+        rows.append(
+            {"code": code, "level": 2, "parent_code": V1, "village_code": V1,
+             "name": f"第{n + 1}自然村", "responsible_name": "钱测试" if n == 0 else None,
+             "responsible_phone": "0730-4201234" if n == 0 else None,
+             "responsible_role": "网格员", "valid_from": "2023-01-01",
+             "valid_to": "2025-12-31" if n == 1 else None, "geometry": box(*bounds)}
+        )  # fmt: skip
+    for n, (code, bounds) in enumerate(LEVEL3_BOXES.items()):
+        rows.append(
+            {"code": code, "level": 3, "parent_code": code[:15], "village_code": V1,
+             "name": f"第{n + 1}村民小组", "responsible_name": f"孙测试{n + 1}",
+             "responsible_phone": f"1390000000{n}", "responsible_role": "网格员",
+             "valid_from": "2024-03-01", "valid_to": None, "geometry": box(*bounds)}
+        )  # fmt: skip
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
+
+
+def _households() -> gpd.GeoDataFrame:
+    # H001 and H007 are backbone households; H002-H006 are linked to H001, H008 to H007;
+    # H009 is linked to no one. All in the first village.
+    rows: list[dict[str, Any]] = []
+    spots = [
+        (112.430, 29.650), (112.432, 29.652), (112.428, 29.648), (112.435, 29.655),
+        (112.425, 29.645), (112.440, 29.640), (112.500, 29.550), (112.505, 29.555),
+        (112.520, 29.680),
+    ]  # fmt: skip
+    for n, (x, y) in enumerate(spots):
+        hid = f"H{n + 1:03d}"
+        backbone = hid in ("H001", "H007")
+        link = {"H008": "H007", "H009": None}.get(hid, None if backbone else "H001")
+        rows.append(
+            {
+                "id": hid,
+                "head_name": f"测试户主{n + 1}",
+                "house_number": f"测试村{n + 1}号",
+                "village_code": V1,
+                "members": n % 5 + 2,
+                "elderly": n % 3,
+                "party_member": "true" if backbone or hid == "H003" else "false",
+                "backbone": "true" if backbone else "false",
+                "backbone_id": link,
+                "credit_rating": ("AAA", "AA", "A", None)[n % 4],
+                "geometry": Point(x, y),
+            }
+        )
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
+
+
+def _service_points() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "id": ["SP001", "SP002", "SP003"],
+            "kind": ["village_centre", "elder_care", "township_centre"],
+            "name": ["测试一村便民服务站", "岁月港湾测试点", "测试一镇便民服务中心"],
+            "village_code": [V1, V1, None],
+            "watcher": [None, "李守望", "周测试"],
+        },
+        geometry=[Point(112.47, 29.60), Point(112.44, 29.66), Point(112.45, 29.40)],
+        crs="EPSG:4326",
+    )
+
+
+def _incidents() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "id": ["E001", "E002", "E003"],
+            "kind": ["dispute", "petition", "illegal_construction"],
+            "reported_at": ["2024-03-01T09:30:00", "2024-05-12 14:05:00", "2024-07-20T08:00:00"],
+            "status": ["registered", "closed", "handling"],
+            "description": ["邻里纠纷（测试）", None, "违建（测试）"],
+        },
+        geometry=[Point(112.45, 29.62), Point(112.60, 29.40), Point(112.50, 29.52)],
+        crs="EPSG:4326",
+    )
+
+
+def _county_leaders() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"id": ["L01", "L02"], "name": ["吴测试", "郑测试"], "post": ["县委书记", "副县长"]}
+    )
+
+
+def _leader_townships() -> pd.DataFrame:
+    return pd.DataFrame({"leader_id": ["L01", "L01", "L02"], "township_code": list(TOWNSHIP_CODES)})
+
+
+def _pairings() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "unit_name": ["县测试局", "测试公司"],
+            "unit_kind": ["agency", "enterprise"],
+            "village_code": [V1, "430623901002"],
+            "kind": ["weak_village", "urban_community"],
+        }
+    )
+
+
+def _first_secretaries() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": ["FS01", "FS02"],
+            "name": ["冯测试", "陈测试"],
+            "unit": ["县测试局", "县测试办"],
+            "village_code": [V1, "430623902001"],
+            "start_on": ["2023-05-01", None],
+        }
+    )
+
+
+def _volunteer_teams() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "id": ["VT01", "VT02"],
+            "name": ["长工精神志愿服务队（测试一）", "长工精神志愿服务队（测试二）"],
+            "village_code": [V1, "430623902001"],
+            "leader_name": ["褚测试", None],
+            "members": [20, 12],
+        },
+        geometry=[Point(112.46, 29.61), Point(112.62, 29.50)],
+        crs="EPSG:4326",
+    )
+
+
+def _volunteer_activities() -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {
+            "id": ["VA01", "VA02", "VA03"],
+            "team_id": ["VT01", "VT01", "VT02"],
+            "kind": ["environment", "drowning_prevention", "practical_help"],
+            "held_on": ["2024-04-01", "2024-06-15", "2024-09-09"],
+            "participants": [12, None, 8],
+        },
+        geometry=[Point(112.46, 29.62), Point(112.47, 29.58), Point(112.63, 29.45)],
+        crs="EPSG:4326",
+    )
+
+
+_BUILDERS: dict[str, Callable[[], pd.DataFrame]] = {
+    "townships": _townships,
+    "villages": _villages,
+    "grids": _grids,
+    "households": _households,
+    "service_points": _service_points,
+    "incidents": _incidents,
+    "county_leaders": _county_leaders,
+    "leader_townships": _leader_townships,
+    "pairings": _pairings,
+    "first_secretaries": _first_secretaries,
+    "volunteer_teams": _volunteer_teams,
+    "volunteer_activities": _volunteer_activities,
+}
+
+
+def raw_frame(layer: str) -> Any:
+    """A fresh raw input frame for ``layer`` (a new object on every call: mutate freely).
+
+    A GeoDataFrame for spatial layers, a DataFrame for tables.
+    """
+    return _BUILDERS[layer]()
+
+
+def write_frame(frame: pd.DataFrame, path: Path, *, layer: str | None = None) -> Path:
+    """Write ``frame`` to a real GeoJSON or GeoPackage file (chosen by the suffix) with pyogrio."""
+    driver = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG"}[path.suffix]
+    kwargs: dict[str, Any] = {"driver": driver}
+    if driver == "GPKG" and layer is not None:
+        kwargs["layer"] = layer
+    pyogrio.write_dataframe(frame, path, **kwargs)
+    return path
+
+
+# --- fixtures ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def input_frames() -> Callable[[str], Any]:
+    """``input_frames(layer)``: a fresh raw input frame as a planner would type it."""
+    return raw_frame
+
+
+@pytest.fixture
+def canonical() -> Callable[[str], Any]:
+    """``canonical(layer)``: the fixture input for ``layer`` validated into canonical form."""
+
+    def make(layer: str) -> Any:
+        return LAYERS[layer].validate(raw_frame(layer))
+
+    return make
+
+
+@pytest.fixture
+def write_input(tmp_path: Path) -> Callable[..., Path]:
+    """``write_input(layer, suffix=".geojson", frame=None, name=None)``: a real input file.
+
+    Writes ``frame`` (default: the fixture input of ``layer``) to ``tmp_path`` as GeoJSON or
+    GeoPackage (layer named like the gisgrid layer) and returns its path.
+    """
+
+    def make(
+        layer: str,
+        suffix: str = ".geojson",
+        frame: pd.DataFrame | None = None,
+        name: str | None = None,
+    ) -> Path:
+        data = raw_frame(layer) if frame is None else frame
+        path = tmp_path / f"{name or layer}{suffix}"
+        return write_frame(data, path, layer=layer)
+
+    return make
+
+
+#: bowtie: two triangles crossing at (112.625, 29.5): self-intersecting, invalid
+BOWTIE = Polygon([(112.55, 29.30), (112.70, 29.70), (112.70, 29.30), (112.55, 29.70)])
+
+
+def _bad_input(case: str) -> tuple[str, pd.DataFrame, str, tuple[int | None, str | None, str, str]]:
+    """(layer, frame, suffix, (feature index, feature key, field, words)) of a bad input."""
+    if case == "missing_column":
+        frame = raw_frame("villages").drop(columns="kind")
+        return "villages", frame, ".geojson", (None, None, "kind", "required column is missing")
+    if case == "bad_code":
+        frame = raw_frame("villages")
+        frame.loc[2, "code"] = "43062390200A"
+        return "villages", frame, ".geojson", (2, "43062390200A", "code", "12 digits")
+    if case == "no_crs":
+        frame = raw_frame("villages").set_crs(None, allow_override=True)
+        return "villages", frame, ".gpkg", (None, None, "geometry", "give one with --crs")
+    replace: dict[str, tuple[str, int, Any, str, str]] = {
+        # case: (layer, feature index, geometry, suffix, words)
+        "invalid_geometry": ("townships", 1, BOWTIE, ".gpkg", "Self-intersection"),
+        "wrong_geometry_type": (
+            "grids", 4, LineString([(112.40, 29.50), (112.475, 29.70)]), ".geojson",
+            "wrong geometry type LineString",
+        ),
+        "outside_china": ("households", 5, Point(-122.42, 37.77), ".geojson", "outside China"),
+        "swapped": ("service_points", 1, Point(29.66, 112.44), ".gpkg", "swapped"),
+    }  # fmt: skip
+    layer, index, geometry, suffix, words = replace[case]
+    frame = raw_frame(layer)
+    geoms = list(frame.geometry)
+    geoms[index] = geometry
+    frame.geometry = gpd.GeoSeries(geoms, crs="EPSG:4326")
+    key = str(frame.at[index, LAYERS[layer].key[0]])
+    return layer, frame, suffix, (index, key, "geometry", words)
+
+
+@pytest.fixture
+def bad_input(tmp_path: Path) -> Callable[[str], tuple[str, Path, tuple[Any, ...]]]:
+    """``bad_input(case)``: ``(layer, real file, (index, key, field, words))`` of a bad input.
+
+    Cases: missing_column, bad_code, no_crs, invalid_geometry, wrong_geometry_type,
+    outside_china, swapped. Exactly one feature (or the whole file, index None) is bad.
+    """
+
+    def make(case: str) -> tuple[str, Path, tuple[Any, ...]]:
+        layer, frame, suffix, expected = _bad_input(case)
+        path = tmp_path / "bad" / f"{case}{suffix}"
+        path.parent.mkdir(exist_ok=True)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "'crs' was not provided", UserWarning)
+            write_frame(frame, path, layer=layer)
+        return layer, path, expected
+
+    return make
+
+
+@pytest.fixture
+def tmp_store(tmp_path: Path) -> GeoPackageStore:
+    """An empty GeoPackage store at ``tmp_path/store/test.gpkg`` (the file does not exist yet)."""
+    return GeoPackageStore(tmp_path / "store" / "test.gpkg")
+
+
+@pytest.fixture(scope="session")
+def filled_store_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A GeoPackage holding every layer of the little county, written once per session.
+
+    Never write to it: use :func:`filled_store`, which works on a copy.
+    """
+    store = GeoPackageStore(tmp_path_factory.mktemp("template") / "filled.gpkg")
+    store.write(
+        {name: decl.validate(raw_frame(name)) for name, decl in LAYERS.items()},
+        meta={"county": "测试县", "built": str(date(2024, 1, 1))},
+    )
+    return store.path
+
+
+@pytest.fixture
+def filled_store(tmp_store: GeoPackageStore, filled_store_file: Path) -> GeoPackageStore:
+    """The temporary store holding every layer of the little county (a private copy)."""
+    tmp_store.path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(filled_store_file, tmp_store.path)
+    return tmp_store
+
+
+@pytest.fixture
+def run_gisgrid(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``run_gisgrid(*args, store=None)``: the real command as ``python -m gisgrid``.
+
+    Runs in ``tmp_path`` with ``GISGRID_STORE`` set to ``store`` when given (else unset), a
+    wide terminal so messages are not wrapped, and returns the completed process (text).
+    """
+
+    def run(*args: str | os.PathLike[str], store: Path | None = None) -> Any:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GISGRID_")}
+        env.update({"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"})
+        if store is not None:
+            env["GISGRID_STORE"] = str(store)
+        return subprocess.run(
+            [sys.executable, "-m", "gisgrid", *map(str, args)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    return run
+
+
+# --- CI: a skipped test is a failure -----------------------------------------------------------
+
+
+def _ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+_CI_REASONS = pytest.StashKey[list[str]]()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With ``CI=true``, a skipped test, or a run where no test passed, fails the run."""
+    if not _ci():
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    stats: dict[str, list[Any]] = getattr(reporter, "stats", {})
+    reasons: list[str] = []
+    for report in stats.get("skipped", []):
+        longrepr = report.longrepr
+        why = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reasons.append(f"SKIPPED {report.nodeid}: {why}")
+    if not stats.get("passed"):
+        reasons.append("no test passed")
+    if reasons:
+        session.config.stash[_CI_REASONS] = reasons
+        if session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Say why CI failed a run that pytest alone would have passed."""
+    reasons = config.stash.get(_CI_REASONS, [])
+    if reasons:
+        terminalreporter.write_sep("=", "CI=true: skips are failures", red=True)
+        for line in reasons:
+            terminalreporter.write_line(line)
+
+
+# --- the generated sample county ------------------------------------------------------------
+
+#: households in the test county: enough that every level-3 grid links its own (6 x 2,860)
+SAMPLE_HOUSEHOLDS = 30_000
+
+
+@pytest.fixture(scope="session")
+def sample_county() -> Any:
+    """The Huarong sample county (seed 2023, 30,000 households), generated once per session."""
+    from gisgrid.sample import build_sample_county
+
+    return build_sample_county(seed=2023, households=SAMPLE_HOUSEHOLDS)
