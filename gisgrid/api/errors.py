@@ -1,0 +1,82 @@
+"""Domain errors → HTTP statuses, in one place. Every error body is JSON:
+
+``{"error": {"type": "...", "code": "...", "message": "...", "problems": [...]}}``
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from gisgrid.crs import CrsError
+from gisgrid.errors import (
+    ConfigError,
+    GisgridError,
+    InputFileError,
+    NotFoundError,
+    StoreError,
+    UnknownLayerError,
+    ValidationError,
+)
+from gisgrid.locate import LocateError
+
+
+class ConflictError(GisgridError):
+    """A key that already exists (e.g. an incident id)."""
+
+
+STATUS: dict[type[GisgridError], int] = {
+    ValidationError: 422,
+    LocateError: 422,
+    CrsError: 422,
+    NotFoundError: 404,
+    UnknownLayerError: 404,
+    ConflictError: 409,
+    InputFileError: 400,
+    ConfigError: 400,
+    StoreError: 503,
+}
+
+
+def status_of(exc: GisgridError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def error_body(
+    kind: str, message: str, *, code: str | None = None, problems: list[Any] | None = None
+) -> dict[str, Any]:
+    return {"error": {"type": kind, "code": code, "message": message, "problems": problems or []}}
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+
+    @app.exception_handler(GisgridError)
+    async def gisgrid_error(_request: Request, exc: GisgridError) -> JSONResponse:
+        problems = [p.as_dict() for p in getattr(exc, "problems", [])]
+        body = error_body(
+            type(exc).__name__, str(exc), code=getattr(exc, "code", None), problems=problems
+        )
+        return JSONResponse(body, status_code=status_of(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def request_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"location": list(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
+            for e in exc.errors()
+        ]
+        first = problems[0] if problems else {"location": [], "message": "invalid request"}
+        where = ".".join(str(p) for p in first["location"])
+        body = error_body(
+            "RequestValidationError",
+            f"{where}: {first['message']}",
+            code="invalid_request",
+            problems=problems,
+        )
+        return JSONResponse(body, status_code=422)

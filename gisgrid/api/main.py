@@ -1,0 +1,47 @@
+"""The gisgrid web app: pages for leaders and field staff, and the HTTP API.
+
+``create_app()`` builds it; ``gisgrid serve`` runs it with uvicorn. The store is opened and
+the grids loaded in the lifespan, and closed at shutdown. Offline: no page loads anything
+from outside this server (the OpenAPI document is at ``/openapi.json``; the CDN-based
+Swagger UI is switched off).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from gisgrid import __version__
+from gisgrid.api import errors
+from gisgrid.api.routes import households, incidents, layers, locate
+from gisgrid.api.state import AppState
+from gisgrid.stores import open_store
+
+
+def create_app(*, store: str | None = None) -> FastAPI:
+    """The FastAPI app on ``store`` (a GeoPackage path or postgresql:// URL; default
+    ``GISGRID_STORE`` or ``./gisgrid.gpkg``)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        st = open_store(store)
+        app.state.gisgrid = AppState.load(st)
+        try:
+            yield
+        finally:
+            st.close()
+
+    app = FastAPI(
+        title="gisgrid 网格化基层治理",
+        summary="Grids, households, incidents and coverage checks of one county.",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    errors.install(app)
+    for module in (layers, locate, households, incidents):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,111 @@
+"""Layers as GeoJSON: filters by bbox, level, village and township, paging, simplification."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, Query
+
+from gisgrid.api import geojson
+from gisgrid.api.deps import State
+from gisgrid.errors import ConfigError
+from gisgrid.layers import LAYERS, get_layer
+
+router = APIRouter(prefix="/api/layers", tags=["layers 图层"])
+
+#: the most features one page may hold; households are personal data: smaller pages
+MAX_LIMIT = {"households": 1000}
+DEFAULT_MAX_LIMIT = 5000
+
+
+def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
+    """``minlon,minlat,maxlon,maxlat`` → a tuple, or a clear error."""
+    if bbox is None:
+        return None
+    parts = bbox.split(",")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        raise ConfigError(
+            f"bbox must be four numbers minlon,minlat,maxlon,maxlat: {bbox!r}"
+        ) from None
+    if len(values) != 4:
+        raise ConfigError(f"bbox must be four numbers minlon,minlat,maxlon,maxlat: {bbox!r}")
+    x0, y0, x1, y1 = values
+    if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
+        raise ConfigError(f"bbox out of range or min > max: {bbox!r}")
+    return x0, y0, x1, y1
+
+
+@router.get("", summary="The layers and their feature counts 图层列表")
+def list_layers(state: State) -> list[dict[str, Any]]:
+    present = set(state.store.layer_names())
+    return [
+        {
+            "name": name,
+            "label_zh": decl.label_zh,
+            "description": decl.description,
+            "geometry_type": decl.geometry_type,
+            "key": list(decl.key),
+            "features": state.store.count(name) if name in present else 0,
+        }
+        for name, decl in LAYERS.items()
+    ]
+
+
+@router.get("/{layer}", summary="A layer as a GeoJSON FeatureCollection 图层要素")
+def read_layer(
+    state: State,
+    layer: str,
+    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS84)")] = None,
+    level: Annotated[int | None, Query(ge=1, le=3, description="grid level (grids only)")] = None,
+    village: Annotated[str | None, Query(pattern=r"^\d{12}$", description="12-digit code")] = None,
+    township: Annotated[str | None, Query(pattern=r"^\d{9}$", description="9-digit code")] = None,
+    limit: Annotated[int, Query(ge=1, le=DEFAULT_MAX_LIMIT)] = 500,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    simplify: Annotated[float, Query(ge=0, le=500, description="metres (polygons)")] = 0.0,
+) -> dict[str, Any]:
+    decl = get_layer(layer)
+    most = MAX_LIMIT.get(layer, DEFAULT_MAX_LIMIT)
+    if limit > most:
+        raise ConfigError(f"limit for {layer} is at most {most}")
+    columns = set(decl.columns)
+    where: dict[str, object] = {}
+    if level is not None:
+        if "level" not in columns:
+            raise ConfigError(f"{layer} has no level")
+        where["level"] = level
+    frame = state.store.read(layer, bbox=parse_bbox(bbox), where=where or None)
+    frame = _filter_area(frame, layer, village=village, township=township)
+    matched = len(frame)
+    page = frame.iloc[offset : offset + limit]
+    if simplify and decl.spatial:
+        page = geojson.simplify(page, simplify)
+    return geojson.feature_collection(page, matched=matched, offset=offset, key=decl.key)
+
+
+def _filter_area(
+    frame: pd.DataFrame, layer: str, *, village: str | None, township: str | None
+) -> pd.DataFrame:
+    """Keep features of one village or township, by their codes."""
+    if village is None and township is None:
+        return frame
+    if layer == "villages" or layer == "townships":
+        column = "code"
+    elif "village_code" in frame.columns:
+        column = "village_code"
+    elif "township_code" in frame.columns:
+        column = "township_code"
+    else:
+        raise ConfigError(f"{layer} cannot be filtered by village or township")
+    codes = frame[column].astype("string")
+    keep = pd.Series(True, index=frame.index)
+    if village is not None:
+        if layer == "townships":
+            keep &= codes == village[:9]
+        else:
+            keep &= codes.str.startswith(village).fillna(False)
+    if township is not None:
+        keep &= codes.str.startswith(township).fillna(False)
+    return frame[keep.to_numpy(dtype=bool)]

@@ -1,0 +1,24 @@
+"""Where is this point, and who is responsible for it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+
+from gisgrid.api.deps import State
+
+router = APIRouter(prefix="/api", tags=["locate 定位"])
+
+
+@router.get("/locate", summary="Township, village, grids and responsible persons at a point")
+def locate(
+    state: State,
+    lon: Annotated[float, Query(description="longitude, given FIRST")],
+    lat: Annotated[float, Query(description="latitude")],
+    crs: Annotated[
+        Literal["wgs84", "cgcs2000", "gcj02", "bd09"],
+        Query(description="wgs84/cgcs2000 (GPS), gcj02 (Amap, Tencent, WeChat), bd09 (Baidu)"),
+    ] = "wgs84",
+) -> dict[str, Any]:
+    return state.locator.locate(lon, lat, crs=crs)
