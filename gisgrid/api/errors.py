@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from gisgrid.crs import CrsError
 from gisgrid.errors import (
@@ -39,6 +40,35 @@ STATUS: dict[type[GisgridError], int] = {
     ConfigError: 400,
     StoreError: 503,
 }
+
+
+class ErrorDetail(BaseModel):
+    type: str
+    code: str | None
+    message: str
+    problems: list[dict[str, Any]]
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx answer of the API has this shape."""
+
+    error: ErrorDetail
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the given error statuses, all with :class:`ErrorBody`."""
+    text = {
+        400: "bad parameter",
+        404: "not found",
+        409: "already exists",
+        422: "invalid input",
+        503: "store unavailable",
+    }
+    return {s: {"model": ErrorBody, "description": text.get(s, "error")} for s in statuses}
+
+
+#: what any endpoint of the API may answer besides success
+COMMON_ERRORS = documented(400, 404, 422, 503)
 
 
 def status_of(exc: GisgridError) -> int:

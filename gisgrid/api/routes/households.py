@@ -12,10 +12,11 @@ import numpy as np
 from fastapi import APIRouter, Path, Query
 
 from gisgrid.api.deps import State
+from gisgrid.api.errors import COMMON_ERRORS
 from gisgrid.api.geojson import _plain
 from gisgrid.errors import NotFoundError
 
-router = APIRouter(prefix="/api/households", tags=["households 农户"])
+router = APIRouter(prefix="/api/households", tags=["households 农户"], responses=COMMON_ERRORS)
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"
 PUBLIC = (

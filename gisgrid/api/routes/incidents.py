@@ -16,13 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from gisgrid import crs as crsmod
 from gisgrid.api import geojson
 from gisgrid.api.deps import State
-from gisgrid.api.errors import ConflictError
-from gisgrid.api.routes.layers import parse_bbox
+from gisgrid.api.errors import COMMON_ERRORS, ConflictError, documented
+from gisgrid.api.routes.layers import BBOX_PATTERN, BBOX_TEXT, parse_bbox
 from gisgrid.errors import ConfigError
 from gisgrid.layers import get_layer
 from gisgrid.layers.incidents import INCIDENT_KINDS, STATUSES
 
-router = APIRouter(prefix="/api/incidents", tags=["incidents 事件"])
+router = APIRouter(prefix="/api/incidents", tags=["incidents 事件"], responses=COMMON_ERRORS)
 LAYER = get_layer("incidents")
 
 
@@ -50,7 +50,12 @@ class IncidentFeature(BaseModel):
     properties: IncidentProperties
 
 
-@router.post("", status_code=201, summary="Report an incident: validated, routed and stored")
+@router.post(
+    "",
+    status_code=201,
+    summary="Report an incident: validated, routed and stored",
+    responses=documented(409),
+)
 def report(
     state: State,
     feature: IncidentFeature,
@@ -91,7 +96,7 @@ def list_incidents(
     until: Annotated[dt.date | None, Query(description="reported on or before")] = None,
     village: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
     township: Annotated[str | None, Query(pattern=r"^\d{9}$")] = None,
-    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat")] = None,
+    bbox: Annotated[str | None, Query(pattern=BBOX_PATTERN, description=BBOX_TEXT)] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:

@@ -5,18 +5,24 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from gisgrid.api import geojson
 from gisgrid.api.deps import State
+from gisgrid.api.errors import COMMON_ERRORS
 from gisgrid.errors import ConfigError
 from gisgrid.layers import LAYERS, get_layer
 
-router = APIRouter(prefix="/api/layers", tags=["layers 图层"])
+router = APIRouter(prefix="/api/layers", tags=["layers 图层"], responses=COMMON_ERRORS)
 
 #: the most features one page may hold; households are personal data: smaller pages
 MAX_LIMIT = {"households": 1000}
 DEFAULT_MAX_LIMIT = 5000
+
+
+_NUMBER = r"-?\d+(\.\d+)?"
+BBOX_PATTERN = rf"^{_NUMBER},{_NUMBER},{_NUMBER},{_NUMBER}$"
+BBOX_TEXT = "minlon,minlat,maxlon,maxlat (WGS84 degrees)"
 
 
 def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
@@ -57,8 +63,8 @@ def list_layers(state: State) -> list[dict[str, Any]]:
 @router.get("/{layer}", summary="A layer as a GeoJSON FeatureCollection 图层要素")
 def read_layer(
     state: State,
-    layer: str,
-    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS84)")] = None,
+    layer: Annotated[str, Path(json_schema_extra={"enum": list(LAYERS)})],
+    bbox: Annotated[str | None, Query(pattern=BBOX_PATTERN, description=BBOX_TEXT)] = None,
     level: Annotated[int | None, Query(ge=1, le=3, description="grid level (grids only)")] = None,
     village: Annotated[str | None, Query(pattern=r"^\d{12}$", description="12-digit code")] = None,
     township: Annotated[str | None, Query(pattern=r"^\d{9}$", description="9-digit code")] = None,

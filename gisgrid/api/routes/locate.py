@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 
 from gisgrid.api.deps import State
+from gisgrid.api.errors import COMMON_ERRORS
 
-router = APIRouter(prefix="/api", tags=["locate 定位"])
+router = APIRouter(prefix="/api", tags=["locate 定位"], responses=COMMON_ERRORS)
 
 
 @router.get("/locate", summary="Township, village, grids and responsible persons at a point")
