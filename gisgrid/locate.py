@@ -18,6 +18,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import Transformer
 from scipy.spatial import cKDTree
 
 from gisgrid import crs as crsmod
@@ -37,7 +38,7 @@ class LocateError(GisgridError):
         self.code = code
 
 
-def _person(row: pd.Series | None) -> dict[str, Any] | None:
+def _person(row: dict[str, Any] | None) -> dict[str, Any] | None:
     if row is None:
         return None
     return {
@@ -68,9 +69,20 @@ class Locator:
         self._lock = threading.RLock()
         self.level3 = self.grids[self.grids["level"] == 3].reset_index(drop=True)
         self.by_code = self.grids.set_index("code", drop=False)
+        # plain records: pandas row access costs more than the geometry work per request
+        self._records = {
+            rec["code"]: rec for rec in self.grids.drop(columns="geometry").to_dict("records")
+        }
+        self._l3_codes = self.level3["code"].to_numpy(dtype=object)
+        self._l3_tree = shapely.STRtree(self.level3.geometry.values)
+        self._villages = self.villages.drop(columns="geometry").to_dict("records")
+        self._townships = self.townships.drop(columns="geometry").to_dict("records")
         self._village_tree = shapely.STRtree(self.villages.geometry.values)
         self._township_tree = shapely.STRtree(self.townships.geometry.values)
         shapely.prepare(self.county)
+        self._to_metric = Transformer.from_crs(
+            crsmod.STORAGE_CRS, crsmod.METRIC_CRS, always_xy=True
+        )
         try:  # the fast engine when it is there
             from gisgrid.assign import GridIndex  # type: ignore[attr-defined]
 
@@ -78,11 +90,16 @@ class Locator:
         except ImportError:
             self._index = None
         sp = self.service_points
-        self._kinds: dict[str, tuple[cKDTree, pd.DataFrame]] = {}
+        self._kinds: dict[str, tuple[cKDTree, list[dict[str, Any]]]] = {}
         if len(sp):
             xy = shapely.get_coordinates(crsmod.to_metric(sp.geometry).values)
+            lon = sp.geometry.x.to_numpy()
+            lat = sp.geometry.y.to_numpy()
+            records = sp.drop(columns="geometry").to_dict("records")
+            for k, (rec, x, y) in enumerate(zip(records, lon, lat, strict=True)):
+                rec["lon"], rec["lat"], rec["_k"] = round(float(x), 7), round(float(y), 7), k
             for kind, idx in sp.groupby("kind").indices.items():
-                self._kinds[str(kind)] = (cKDTree(xy[idx]), sp.iloc[idx].reset_index(drop=True))
+                self._kinds[str(kind)] = (cKDTree(xy[idx]), [records[i] for i in idx])
 
     @classmethod
     def from_store(cls, store: Store) -> Locator:
@@ -115,6 +132,15 @@ class Locator:
             if self._index is not None:
                 return np.asarray(self._index.assign(pts), dtype=object)
             return assign_points_exact(pts, self.level3)
+
+    def _level3_code(self, point: shapely.Point) -> str | None:
+        """One point's level-3 code: covering grids, smallest code wins (the rule)."""
+        if self._index is not None:
+            return self.level3_codes(np.array([point.x]), np.array([point.y]))[0]
+        hits = self._l3_tree.query(point, predicate="covered_by")
+        if len(hits) == 0:
+            return None
+        return str(min(self._l3_codes[hits]))
 
     def locate(self, lon: float, lat: float, *, crs: str = "wgs84") -> dict[str, Any]:
         """Where a point is and who is responsible for it.
@@ -162,13 +188,13 @@ class Locator:
             raise LocateError(
                 f"({wlon:.6f}, {wlat:.6f}) is outside the county", code="outside_county"
             )
-        code3 = self.level3_codes(np.array([wlon]), np.array([wlat]))[0]
-        g3 = self.by_code.loc[code3] if code3 is not None else None
-        g2 = self._grid(g3["parent_code"]) if g3 is not None else None
         with self._lock:
-            village = self._cover(self._village_tree, self.villages, point)
-            township = self._cover(self._township_tree, self.townships, point)
-        g1 = self._grid(village["code"]) if village is not None else None
+            code3 = self._level3_code(point)
+            village = self._cover(self._village_tree, self._villages, point)
+            township = self._cover(self._township_tree, self._townships, point)
+        g3 = self._records.get(code3) if code3 is not None else None
+        g2 = self._records.get(g3["parent_code"]) if g3 is not None else None
+        g1 = self._records.get(village["code"]) if village is not None else None
         return {
             "input": {"lon": lon, "lat": lat, "crs": crs},
             "wgs84": {"lon": round(wlon, 7), "lat": round(wlat, 7)},
@@ -185,33 +211,27 @@ class Locator:
 
     def nearest_services(self, lon: float, lat: float) -> dict[str, Any]:
         """The nearest service point of each kind, with its distance in metres."""
-        pt = crsmod.to_metric(gpd.GeoSeries([shapely.Point(lon, lat)], crs=crsmod.STORAGE_CRS))
-        xy = shapely.get_coordinates(pt.values)[0]
+        xy = self._to_metric.transform(lon, lat)
         out: dict[str, Any] = {}
-        for kind, (tree, frame) in sorted(self._kinds.items()):
+        for kind, (tree, records) in sorted(self._kinds.items()):
             d, i = tree.query(xy)
-            row = frame.iloc[int(i)]
+            rec = records[int(i)]
             out[kind] = {
-                "id": row["id"],
-                "name": row["name"],
-                "watcher": row["watcher"],
+                "id": rec["id"],
+                "name": rec["name"],
+                "watcher": rec["watcher"],
                 "distance_m": round(float(d), 1),
-                "lon": round(row.geometry.x, 7),
-                "lat": round(row.geometry.y, 7),
+                "lon": rec["lon"],
+                "lat": rec["lat"],
             }
         return out
 
-    def _grid(self, code: Any) -> pd.Series | None:
-        if code is None or code not in self.by_code.index:
-            return None
-        return self.by_code.loc[code]
-
     @staticmethod
     def _cover(
-        tree: shapely.STRtree, frame: gpd.GeoDataFrame, point: shapely.Point
-    ) -> pd.Series | None:
+        tree: shapely.STRtree, records: list[dict[str, Any]], point: shapely.Point
+    ) -> dict[str, Any] | None:
+        """The covering feature with the smallest code, or ``None``."""
         hits = tree.query(point, predicate="covered_by")
         if len(hits) == 0:
             return None
-        rows = frame.iloc[np.sort(hits)]
-        return rows.sort_values("code").iloc[0]
+        return min((records[int(i)] for i in hits), key=lambda r: str(r["code"]))

@@ -1,0 +1,131 @@
+"""``/api/locate`` latency under load: p50 and p99 at 200 requests/s on the embedded store.
+
+Starts ``gisgrid serve`` on a free loopback port and drives it from a separate load-generator
+process (bench/_loadgen.py, open loop: latency counted from each request's scheduled time).
+Points are real household positions of the sample county, half given in WGS84 and half in
+GCJ-02 as a phone map app would. The baseline measured in the same run is the in-process
+``Locator.locate`` call the endpoint wraps, so the ratio shows what HTTP and the server add.
+Goal: p99 under 20 ms.
+
+    .venv/bin/python bench/api_locate.py [--store S.gpkg] [--rate 200] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+
+from gisgrid import crs as crsmod
+from gisgrid.locate import Locator
+from gisgrid.sample import build_sample_county, write_sample_county
+from gisgrid.stores import open_store
+
+HERE = Path(__file__).resolve().parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--store", help="a GeoPackage holding a county (default: build the sample)")
+    ap.add_argument("--rate", type=float, default=200.0)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        store_path = a.store
+        if store_path is None:
+            store_path = str(Path(tmp) / "county.gpkg")
+            print("building the sample county (150,000 households) …", flush=True)
+            write_sample_county(open_store(store_path), build_sample_county())
+        store = open_store(store_path)
+        hh = store.read("households", columns=["id"]).sample(2000, random_state=0)
+        x, y = hh.geometry.x.to_numpy(), hh.geometry.y.to_numpy()
+        gx, gy = crsmod.wgs84_to_gcj02(x, y)
+        paths = []
+        for i in range(len(x)):
+            if i % 2:
+                paths.append(f"/api/locate?lon={gx[i]:.7f}&lat={gy[i]:.7f}&crs=gcj02")
+            else:
+                paths.append(f"/api/locate?lon={x[i]:.7f}&lat={y[i]:.7f}")
+        paths_file = Path(tmp) / "paths.json"
+        paths_file.write_text(json.dumps(paths))
+
+        # baseline: the same lookups in process
+        locator = Locator.from_store(store)
+        times = []
+        for i in range(1000):
+            t = time.perf_counter()
+            locator.locate(float(x[i]), float(y[i]))
+            times.append(time.perf_counter() - t)
+        base = np.array(times) * 1000
+
+        port = free_port()
+        env = {k: v for k, v in os.environ.items() if k != "GISGRID_STORE"}
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gisgrid", "serve", "--store", store_path, "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/api/layers", timeout=2)
+                    break
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise SystemExit("the server did not start") from None
+                    time.sleep(0.3)
+            load = subprocess.run(
+                [
+                    sys.executable,
+                    str(HERE / "_loadgen.py"),
+                    str(paths_file),
+                    "--port",
+                    str(port),
+                    "--rate",
+                    str(a.rate),
+                    "--seconds",
+                    str(a.seconds),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+    stats = json.loads(load.stdout)
+    print(
+        f"in-process Locator.locate: p50 {np.percentile(base, 50):.2f} ms, "
+        f"p99 {np.percentile(base, 99):.2f} ms (baseline, same run)"
+    )
+    print(
+        f"/api/locate at {a.rate:.0f} req/s for {a.seconds:.0f} s: {stats['requests']} requests, "
+        f"{stats['ok']} ok, achieved {stats['rate_achieved']:.0f} req/s"
+    )
+    print(
+        f"  p50 {stats['p50_ms']:.2f} ms  p90 {stats['p90_ms']:.2f} ms  "
+        f"p99 {stats['p99_ms']:.2f} ms  max {stats['max_ms']:.1f} ms"
+    )
+    print(f"  ratio p50 HTTP / in-process: {stats['p50_ms'] / np.percentile(base, 50):.1f}x")
+    print(f"goal p99 < 20 ms: {'met' if stats['p99_ms'] < 20 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
