@@ -163,6 +163,9 @@ class GeoPackageStore:
                     if decl.spatial:
                         kwargs["geometry_type"] = decl.geometry_type
                         kwargs["promote_to_multi"] = decl.geometry_type == "MultiPolygon"
+                    if not tmp.exists():
+                        # GeoPackage 1.2 opens without warnings in the GDAL of older QGIS
+                        kwargs["dataset_options"] = {"VERSION": "1.2"}
                     pyogrio.write_dataframe(out, tmp, **kwargs)
                 if meta:
                     self._write_meta(tmp, meta)
