@@ -353,3 +353,23 @@ def test_the_same_seed_gives_the_same_county(sample_county):
     assert again.manifest == sample_county.manifest
     for name in ("grids", "households", "incidents"):
         assert_geodataframe_equal(again.frames[name], sample_county.frames[name])
+
+
+def test_allocate_is_proportional_within_bounds_and_exact():
+    from gisgrid.sample.county import allocate
+
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        n = int(rng.integers(1, 60))
+        w = rng.lognormal(0, 0.5, n)
+        lo = rng.integers(0, 6, n)
+        hi = lo + rng.integers(0, 40, n)
+        total = int(rng.integers(lo.sum(), hi.sum() + 1))
+        got = allocate(total, w, lo, hi)
+        assert got.sum() == total
+        assert (got >= lo).all() and (got <= hi).all()
+    # without caps every share is within one of its ideal: no element hoards the remainder
+    w = rng.lognormal(0, 0.3, 2860)
+    got = allocate(30_000, w, np.full(2860, 6), np.full(2860, 30_000))
+    ideal = 6 + w / w.sum() * (30_000 - 6 * 2860)
+    assert np.abs(got - ideal).max() < 1

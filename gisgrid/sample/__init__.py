@@ -283,18 +283,22 @@ def build_sample_county(
     over: list[dict[str, Any]] = []
     taken_groups: set[int] = set()
     taken_villages: set[str] = set()
-    # move members from a group A to the nearest group B of the same grid
+    # move members from a group A to a near group B of the same village (backbones within
+    # 600 m, so every moved link stays far below the checks' longest-link limit)
     bb_xy = xy[backbone_of_group]
-    _, nn = cKDTree(bb_xy).query(bb_xy, k=2)
-    bb_grid = intended[backbone_of_group]
-    cand_pairs = [
-        (a, int(nn[a, 1]))
-        for a in range(len(backbone_of_group))
-        if bb_grid[a] is not None
-        and bb_grid[a] == bb_grid[int(nn[a, 1])]
-        and linked_count[a] + linked_count[int(nn[a, 1])] >= 15
-        and rural_hh[backbone_of_group[a]]
-    ]
+    bb_village = village_of[backbone_of_group]
+    dist, nn = cKDTree(bb_xy).query(bb_xy, k=min(8, len(bb_xy)))
+    cand_pairs: list[tuple[int, int]] = []
+    for a in range(len(backbone_of_group)):
+        if intended[backbone_of_group[a]] is None or not rural_hh[backbone_of_group[a]]:
+            continue
+        for d, near_group in zip(dist[a, 1:], nn[a, 1:], strict=True):
+            g = int(near_group)
+            if d > 600:
+                break
+            if bb_village[g] == bb_village[a] and linked_count[a] + linked_count[g] >= 15:
+                cand_pairs.append((a, g))
+                break
     for idx in rng.permutation(len(cand_pairs)):
         a, b_ = cand_pairs[int(idx)]
         va = village_of[backbone_of_group[a]]

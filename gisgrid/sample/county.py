@@ -70,32 +70,39 @@ def geoms_to_lonlat(geoms: np.ndarray) -> np.ndarray:
 
 
 def allocate(total: int, weights: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Split ``total`` into integers proportional to ``weights`` within ``lo``..``hi``."""
+    """Split ``total`` into integers proportional to ``weights`` within ``lo``..``hi``.
+
+    Largest-remainder apportionment: each share above ``lo`` is the weight's part of what
+    is left; shares that would pass ``hi`` are held at ``hi`` and the rest re-shared
+    (water-filling); the floors are then topped up by the largest fractional parts.
+    """
     weights = np.asarray(weights, dtype=float)
     lo = np.asarray(lo, dtype=np.int64)
     hi = np.maximum(np.asarray(hi, dtype=np.int64), lo)
     if not lo.sum() <= total <= hi.sum():
         raise ValueError(f"cannot split {total} within bounds {lo.sum()}..{hi.sum()}")
     out = lo.copy()
-    rest = total - out.sum()
-    while rest > 0:
+    rest = total - int(out.sum())
+    capped = np.zeros(len(out), dtype=bool)
+    while True:
         room = hi - out
-        w = np.where(room > 0, weights, 0.0)
-        share = w / w.sum() * rest
-        add = np.minimum(np.floor(share).astype(np.int64), room)
-        if add.sum() == 0:
-            # hand out the remainder one by one by largest fractional share
-            order = np.argsort(-(share - np.floor(share)), kind="stable")
-            for i in order:
-                if rest == 0:
-                    break
-                if room[i] > 0:
-                    out[i] += 1
-                    room[i] -= 1
-                    rest -= 1
-            continue
-        out += add
-        rest -= int(add.sum())
+        active = ~capped & (room > 0)
+        ideal = np.zeros(len(out))
+        if rest > 0 and active.any():
+            w = np.where(active, weights, 0.0)
+            ideal = w / w.sum() * rest if w.sum() > 0 else active / active.sum() * rest
+        over = active & (ideal > room)
+        if not over.any():
+            break
+        out[over] = hi[over]
+        rest -= int(room[over].sum())
+        capped |= over
+    base = np.floor(ideal).astype(np.int64)
+    out += base
+    rest -= int(base.sum())
+    if rest > 0:
+        order = np.argsort(-(ideal - base), kind="stable")
+        out[order[:rest]] += 1
     return out
 
 
