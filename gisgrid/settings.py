@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: the repository's data/boundaries folder (the package is installed editable from the repo)
@@ -27,6 +29,76 @@ class SampleSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GISGRID_", extra="ignore")
 
     boundaries_dir: Path = REPO_ROOT / "data" / "boundaries"
+
+
+class ServiceRule(BaseModel):
+    """How far a household may live from the nearest service point of one kind.
+
+    Parameters
+    ----------
+    max_m
+        Distance in metres (measured in the metric CRS) beyond which a household is reported.
+    elderly_only
+        Check only households with members aged 60 or more (e.g. elder-care points).
+    only_villages_with_points
+        Check only households standing in villages that have a point of this kind (for
+        pilots such as the 岁月港湾 elder-care points, which a county-wide check would report
+        for nearly everyone).
+    """
+
+    max_m: float = Field(gt=0)
+    elderly_only: bool = False
+    only_villages_with_points: bool = False
+
+
+def _default_service_rules() -> dict[str, ServiceRule]:
+    return {
+        "village_centre": ServiceRule(max_m=2_000),
+        "township_centre": ServiceRule(max_m=8_000),
+        "clinic": ServiceRule(max_m=3_000),
+        "elder_care": ServiceRule(max_m=1_000, elderly_only=True, only_villages_with_points=True),
+    }
+
+
+class CheckSettings(BaseSettings):
+    """Thresholds of ``gisgrid check``, from ``GISGRID_CHECK_*`` environment variables.
+
+    Areas are in m², distances in m, both measured in the metric CRS. The defaults suit a
+    rural Hunan county; the README section "Checks" says why each was chosen. Dict fields
+    take JSON, e.g. ``GISGRID_CHECK_SERVICE_RULES='{"clinic": {"max_m": 2500}}'`` (which
+    replaces the whole set of rules).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GISGRID_CHECK_", extra="ignore")
+
+    #: gaps and overlaps smaller than this (each part) are drawing noise, not findings
+    sliver_m2: float = Field(default=10.0, ge=0)
+    #: a grid may stick out of its parent by this much before it is reported
+    nesting_tolerance_m2: float = Field(default=10.0, ge=0)
+    #: a backbone household (党员骨干户) looks after this many households at least …
+    min_links: int = Field(default=5, ge=0)
+    #: … and at most
+    max_links: int = Field(default=10, ge=1)
+    #: a link between a household and its backbone household longer than this is reported
+    max_link_m: float = Field(default=1_500.0, gt=0)
+    #: service kinds checked and how far is too far (see :class:`ServiceRule`)
+    service_rules: dict[str, ServiceRule] = Field(default_factory=_default_service_rules)
+    #: level-3 grids with fewer households than this are candidates to merge …
+    min_households: int = Field(default=15, ge=0)
+    #: … and with more than this, candidates to split
+    max_households: int = Field(default=150, ge=1)
+    #: the date the six-no (六无) year ends on; empty: the sample manifest's date, else today
+    as_of: dt.date | None = None
+    #: length of the six-no window in months, ending on ``as_of``
+    six_no_months: int = Field(default=12, ge=1)
+
+    @model_validator(mode="after")
+    def _bands_are_ordered(self) -> CheckSettings:
+        if self.min_links > self.max_links:
+            raise ValueError("min_links must not exceed max_links")
+        if self.min_households > self.max_households:
+            raise ValueError("min_households must not exceed max_households")
+        return self
 
 
 def default_store() -> str:

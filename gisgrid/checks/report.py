@@ -1,0 +1,264 @@
+"""The check report: one result per check, a stable JSON document, a bilingual summary."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from gisgrid.layers.service_points import SERVICE_LABELS_ZH
+
+#: the checks, in report order (the JSON document has exactly these keys, and ``meta``)
+CHECKS = (
+    "invalid_geometries",
+    "gaps",
+    "overlaps",
+    "nesting",
+    "households_outside",
+    "village_mismatch",
+    "linkage",
+    "unstaffed_grids",
+    "service_coverage",
+    "workload",
+    "six_no",
+)
+
+#: (Chinese, English) label of each check
+LABELS: dict[str, tuple[str, str]] = {
+    "invalid_geometries": ("无效几何", "invalid geometries"),
+    "gaps": ("覆盖空隙", "gaps in the coverage"),
+    "overlaps": ("同级重叠", "overlaps between siblings"),
+    "nesting": ("越出上级", "outside their parent"),
+    "households_outside": ("网格外农户", "households outside every level-3 grid"),
+    "village_mismatch": ("户籍村与所在村不符", "registered in another village"),
+    "linkage": ("党员联户问题", "party-member linkage problems"),
+    "unstaffed_grids": ("无负责人网格", "grids without a responsible person"),
+    "service_coverage": ("服务覆盖不足", "service coverage shortfalls"),
+    "workload": ("网格户数超出范围", "grids outside the household band"),
+    "six_no": ("未达六无村", "villages not six-no"),
+}
+
+LEVEL_LABELS = {
+    "county": ("县", "county"),
+    "township": ("乡镇", "township"),
+    "village": ("村（社区）", "village"),
+    "level1": ("一级网格", "level-1 grid"),
+    "level2": ("二级网格", "level-2 grid"),
+    "level3": ("三级网格", "level-3 grid"),
+}
+
+LINK_LABELS = {
+    "under": ("联系户过少", "backbone linking too few"),
+    "over": ("联系户过多", "backbone linking too many"),
+    "unlinked": ("未联系骨干户", "linked to nobody"),
+    "long_link": ("联系距离过远", "link too long"),
+    "bad_link": ("联系对象无效", "link to a wrong household"),
+}
+
+Lang = Literal["zh", "en", "both"]
+#: items shown per check in the summary
+SHOWN = 5
+
+
+@dataclass
+class CheckResult:
+    """The findings of one check.
+
+    Parameters
+    ----------
+    name
+        One of :data:`CHECKS`.
+    items
+        The findings, sorted; ``count`` is their number.
+    extra
+        Figures beside the items (e.g. per level or per kind), placed before ``items``.
+    seconds
+        Time the check took.
+    """
+
+    name: str
+    items: list[dict[str, Any]]
+    extra: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def count(self) -> int:
+        return len(self.items)
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"count": n, **extra, "items": [...]}``."""
+        return {"count": self.count, **self.extra, "items": self.items}
+
+
+@dataclass
+class CheckReport:
+    """All eleven checks and the ``meta`` block (as_of, settings, counts, seconds)."""
+
+    results: dict[str, CheckResult]
+    meta: dict[str, Any]
+
+    def __getitem__(self, name: str) -> CheckResult:
+        return self.results[name]
+
+    def __iter__(self) -> Iterator[CheckResult]:
+        return iter(self.results[name] for name in CHECKS)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain JSON-able data: ``meta`` then one key per check."""
+        return {"meta": self.meta} | {name: self.results[name].to_dict() for name in CHECKS}
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The JSON document (UTF-8 text, Chinese kept as is, keys in a fixed order)."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent, allow_nan=False)
+
+    def summary(self, lang: Lang = "both") -> str:
+        """A short human summary: one line per check and its first findings.
+
+        Parameters
+        ----------
+        lang
+            ``"zh"`` Chinese labels, ``"en"`` English, ``"both"`` (default) both.
+        """
+        return "\n".join(_summary_lines(self, lang))
+
+
+# --- summary ---------------------------------------------------------------------------------
+
+
+def _t(pair: tuple[str, str], lang: Lang) -> str:
+    zh, en = pair
+    return {"zh": zh, "en": en}.get(lang, f"{zh} {en}")
+
+
+def _n(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _more(items: list[Any], lang: Lang) -> list[str]:
+    if len(items) <= SHOWN:
+        return []
+    rest = len(items) - SHOWN
+    return ["       " + _t((f"……另有 {rest} 项", f"… and {rest} more"), lang)]
+
+
+def _detail(result: CheckResult, lang: Lang) -> list[str]:
+    items = result.items
+    name = result.name
+    lines: list[str] = []
+    m2 = "m²"
+
+    def level(key: str) -> str:
+        return _t(LEVEL_LABELS[key], lang)
+
+    if name == "invalid_geometries":
+        for d in items[:SHOWN]:
+            reason = _t((d["reason_zh"], d["reason"]), lang)
+            lines.append(f"{d['layer']} {d['code']}: {reason}")
+    elif name == "gaps":
+        for d in sorted(items, key=lambda d: -d["area_m2"])[:SHOWN]:
+            lines.append(
+                f"{level(d['parent_level'])} {d['parent_code']} "
+                + _t(("未被下级覆盖", "not covered by its children"), lang)
+                + f": {_n(d['area_m2'])} {m2}"
+            )
+    elif name == "overlaps":
+        for d in items[:SHOWN]:
+            lines.append(
+                f"{level(d['level'])} {d['codes'][0]} × {d['codes'][1]}: {_n(d['area_m2'])} {m2}"
+            )
+    elif name == "nesting":
+        for d in items[:SHOWN]:
+            lines.append(
+                f"{level(d['level'])} {d['code']} "
+                + _t(("越出", "outside"), lang)
+                + f" {d['parent_code']}: {_n(d['outside_area_m2'])} {m2}"
+            )
+    elif name == "households_outside":
+        for d in items[:SHOWN]:
+            far = "?" if d["distance_m"] is None else _n(d["distance_m"])
+            lines.append(
+                f"{d['id']}: "
+                + _t(("距最近网格", "nearest grid"), lang)
+                + f" {d['nearest_grid_code']} {far} m"
+            )
+    elif name == "village_mismatch":
+        for d in items[:SHOWN]:
+            lines.append(
+                f"{d['id']}: "
+                + _t(("户籍", "registered"), lang)
+                + f" {d['registered']}, "
+                + _t(("位于", "stands in"), lang)
+                + f" {d['located']}"
+            )
+    elif name == "linkage":
+        for problem, pair in LINK_LABELS.items():
+            found = [d for d in items if d["problem"] == problem]
+            if found:
+                shown = ", ".join(d["id"] for d in found[:SHOWN])
+                tail = " …" if len(found) > SHOWN else ""
+                lines.append(f"{_t(pair, lang)}: {len(found)} ({shown}{tail})")
+        return ["       " + line for line in lines]
+    elif name == "unstaffed_grids":
+        for d in items[:SHOWN]:
+            lines.append(f"{level('level' + str(d['level']))} {d['code']} {d['name'] or ''}")
+    elif name == "service_coverage":
+        for kind, fig in result.extra.get("by_kind", {}).items():
+            label = _t((SERVICE_LABELS_ZH.get(kind, kind), kind), lang)
+            who = _t(("有老人的农户", "households with elderly"), lang)
+            hh = _t(("户", "households"), lang)
+            if fig["elderly_only"]:
+                lines.append(
+                    f"{label} > {_n(fig['max_m'])} m: {_n(fig['households_beyond'])} {who}"
+                )
+            else:
+                lines.append(
+                    f"{label} > {_n(fig['max_m'])} m: {_n(fig['households_beyond'])} {hh}"
+                    f" ({who} {_n(fig['elderly_households_beyond'])})"
+                )
+        missing = [d for d in items if d["problem"] == "no_village_centre"]
+        if missing:
+            lines.append(
+                _t(("无村便民服务站的村", "villages without a village centre"), lang)
+                + f": {len(missing)}"
+            )
+        return ["       " + line for line in lines]
+    elif name == "workload":
+        low, high = result.extra.get("band", (None, None))
+        few = sum(d["problem"] == "too_few" for d in items)
+        many = len(items) - few
+        lines.append(
+            _t((f"少于 {low} 户（可合并）", f"fewer than {low} households (merge?)"), lang)
+            + f": {few}"
+        )
+        lines.append(
+            _t((f"多于 {high} 户（可拆分）", f"more than {high} households (split?)"), lang)
+            + f": {many}"
+        )
+        return ["       " + line for line in lines]
+    elif name == "six_no":
+        clean = len(result.extra.get("six_no_villages", []))
+        total = result.extra.get("villages", 0)
+        lines.append(_t(("六无村", "six-no villages"), lang) + f": {clean} / {total}")
+        for d in sorted(items, key=lambda d: (-d["incidents"], d["village_code"]))[:SHOWN]:
+            lines.append(f"{d['village_code']} {d['name'] or ''}: {d['incidents']}")
+        return ["       " + line for line in lines] + _more(items, lang)
+    return ["       " + line for line in lines] + _more(items, lang)
+
+
+def _summary_lines(report: CheckReport, lang: Lang) -> list[str]:
+    meta = report.meta
+    title = _t(("网格检查报告", "grid check report"), lang)
+    as_of = _t(("截至", "as of"), lang)
+    took = _t(("用时", "took"), lang)
+    seconds = meta.get("seconds", {}).get("total")
+    head = f"{title} · {as_of} {meta.get('as_of')}"
+    if seconds is not None:
+        head += f" · {took} {seconds:.1f} s"
+    lines = [head]
+    for number, result in enumerate(report, start=1):
+        label = _t(LABELS[result.name], lang)
+        lines.append(f"{number:>3}. {label}: {result.count}")
+        if result.count or result.name in ("service_coverage", "six_no"):
+            lines += _detail(result, lang)
+    return lines
