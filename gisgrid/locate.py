@@ -84,7 +84,7 @@ class Locator:
             crsmod.STORAGE_CRS, crsmod.METRIC_CRS, always_xy=True
         )
         try:  # the fast engine when it is there
-            from gisgrid.assign import GridIndex  # type: ignore[attr-defined]
+            from gisgrid.assign import GridIndex
 
             self._index: Any = GridIndex.from_grids(self.level3)
         except ImportError:

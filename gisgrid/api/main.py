@@ -8,6 +8,7 @@ Swagger UI is switched off).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,7 +16,7 @@ from fastapi import FastAPI
 
 from gisgrid import __version__
 from gisgrid.api import errors
-from gisgrid.api.routes import households, incidents, layers, locate
+from gisgrid.api.routes import households, incidents, layers, locate, pages, reports
 from gisgrid.api.state import AppState
 from gisgrid.stores import open_store
 
@@ -27,10 +28,15 @@ def create_app(*, store: str | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         st = open_store(store)
-        app.state.gisgrid = AppState.load(st)
+        state = AppState.load(st)
+        app.state.gisgrid = state
+        # read the layers and run the checks before the first leader opens the dashboard
+        warm = threading.Thread(target=state.warm, name="gisgrid-warm", daemon=True)
+        warm.start()
         try:
             yield
         finally:
+            warm.join(timeout=60)
             st.close()
 
     app = FastAPI(
@@ -42,6 +48,6 @@ def create_app(*, store: str | None = None) -> FastAPI:
         redoc_url=None,
     )
     errors.install(app)
-    for module in (layers, locate, households, incidents):
+    for module in (layers, locate, households, incidents, reports, pages):
         app.include_router(module.router)
     return app

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+
+import shapely
 
 from gisgrid.locate import Locator
 from gisgrid.search import HouseholdSearch
 from gisgrid.stores.base import Store
+
+#: what the dashboard and the check report read
+REPORT_LAYERS = ("townships", "villages", "grids", "households", "service_points", "incidents")
 
 
 @dataclass
@@ -22,10 +30,69 @@ class AppState:
     locator: Locator
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     _search: HouseholdSearch | None = None
+    _frames: dict[str, Any] | None = None
+    _report: dict[str, Any] | None = None
+    _pages: dict[tuple[Any, ...], str] = field(default_factory=dict)
+    _cache_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def load(cls, store: Store) -> AppState:
         return cls(store=store, locator=Locator.from_store(store))
+
+    def frames(self) -> dict[str, Any]:
+        """The layers the dashboard and report need, read once and kept until a write."""
+        with self._cache_lock:
+            if self._frames is None:
+                frames = {name: self.store.read(name) for name in REPORT_LAYERS}
+                # points not assigned yet (before `gisgrid assign`) get their grid in memory
+                for name in ("households", "incidents", "service_points"):
+                    frame = frames[name]
+                    todo = frame["grid_code"].isna().to_numpy()
+                    if todo.any() and len(frame):
+                        pts = frame.geometry.values[todo]
+                        codes = self.locator.level3_codes(shapely.get_x(pts), shapely.get_y(pts))
+                        frame.loc[todo, "grid_code"] = codes
+                self._frames = frames
+            return self._frames
+
+    def report(self) -> dict[str, Any]:
+        """The check report of the whole county (computed on first use, kept until a write)."""
+        frames = self.frames()
+        with self._cache_lock:
+            if self._report is None:
+                from gisgrid.checks import run_checks
+
+                as_of = None
+                manifest = self.store.get_meta("sample_manifest")
+                if isinstance(manifest, dict) and manifest.get("as_of"):
+                    as_of = dt.date.fromisoformat(manifest["as_of"])
+                self._report = run_checks(frames, as_of=as_of).to_dict()
+            return self._report
+
+    def page(self, key: tuple[Any, ...], build: Callable[[], str]) -> str:
+        """A rendered page from the cache, built on first use."""
+        with self._cache_lock:
+            cached = self._pages.get(key)
+        if cached is None:
+            cached = build()
+            with self._cache_lock:
+                self._pages[key] = cached
+        return cached
+
+    def warm(self) -> None:
+        """Fill the caches (layers, report, search index); errors surface on first use."""
+        try:
+            self.report()
+            _ = self.search
+        except Exception:
+            pass
+
+    def changed(self) -> None:
+        """Forget what was computed from the store: call after every write."""
+        with self._cache_lock:
+            self._frames = None
+            self._report = None
+            self._pages.clear()
 
     @property
     def search(self) -> HouseholdSearch:

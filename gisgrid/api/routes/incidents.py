@@ -83,6 +83,7 @@ def report(
         if state.store.count("incidents", where={"id": new_id}):
             raise ConflictError(f"incident {new_id} already exists")
         state.store.write({"incidents": clean}, mode="append")
+        state.changed()
     out = geojson.feature_collection(clean, matched=1, offset=0, key=LAYER.key)["features"][0]
     return {"incident": out, "routing": routing}
 

@@ -1,0 +1,192 @@
+"""Pages: the leaders' dashboard, the coverage and incident maps, the household finder.
+
+Every page is served from this app with its assets (Leaflet and plugins from the packages
+installed at set-up, under ``/assets/``): nothing is loaded from the internet.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+
+import jinja2
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+
+from gisgrid import dashboard
+from gisgrid.api.deps import State
+from gisgrid.api.errors import COMMON_ERRORS
+from gisgrid.errors import ConfigError, NotFoundError
+
+router = APIRouter(tags=["pages 页面"], responses=COMMON_ERRORS)
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(FilePath(__file__).resolve().parent.parent / "templates"),
+    autoescape=True,
+)
+TOWNSHIP = r"^\d{9}$"
+VILLAGE = r"^\d{12}$"
+GRID = r"^\d{12}(\d{3}){1,2}$"
+
+
+def _fmt(value: Any, column: str) -> dict[str, Any]:
+    if column == "linkage_share":
+        return {"text": f"{float(value):.1%}", "bad": float(value) < 0.95}
+    if column == "six_no":
+        if isinstance(value, bool):
+            return {"text": "达标" if value else "未达标", "bad": not value}
+        return {"text": str(value), "bad": False}
+    if column in ("unstaffed_grids", "gaps", "beyond_service"):
+        return {"text": str(value), "bad": int(value) > 0}
+    return {"text": str(value), "bad": False}
+
+
+@router.get("/", response_class=HTMLResponse, summary="Dashboard 领导驾驶舱")
+def dashboard_page(
+    state: State,
+    township: Annotated[str | None, Query(pattern=TOWNSHIP)] = None,
+    village: Annotated[str | None, Query(pattern=VILLAGE)] = None,
+) -> HTMLResponse:
+    frames = state.frames()
+    report = state.report()
+    names = dict(zip(frames["townships"]["code"], frames["townships"]["name"], strict=True))
+    names |= dict(zip(frames["villages"]["code"], frames["villages"]["name"], strict=True))
+    if village is not None:
+        if village not in names:
+            raise NotFoundError(f"no village {village}")
+        township = village[:9]
+    if township is not None and township not in names:
+        raise NotFoundError(f"no township {township}")
+    crumbs = [("全县 County", "/")]
+    if township:
+        crumbs.append((names[township], f"/?township={township}"))
+    if village:
+        crumbs.append((names[village], f"/?village={village}"))
+    if village:
+        level, within, link = "grid", village, None
+        map_url = f"/maps/coverage?village={village}"
+        links = [
+            ("农户查找 Finder", f"/finder?village={village}"),
+            ("事件地图 Incidents", f"/maps/incidents?village={village}"),
+        ]
+    elif township:
+        level, within, link = "village", township, "/?village="
+        map_url = f"/maps/coverage?township={township}"
+        links = [("事件地图 Incidents", f"/maps/incidents?township={township}")]
+    else:
+        level, within, link = "township", None, "/?township="
+        map_url = "/maps/coverage"
+        links = [
+            ("事件地图 Incidents", "/maps/incidents"),
+            ("检查报告 Report (JSON)", "/api/check"),
+        ]
+    table = dashboard.area_table(frames, report, level=level, within=within)
+    headers = [dashboard.LABELS_ZH[c] for c in dashboard.COLUMNS]
+    if level == "grid":
+        headers.insert(2, "负责人")
+    rows = []
+    for rec in table.to_dict("records"):
+        cells = []
+        for column in dashboard.COLUMNS:
+            cell = _fmt(rec[column], column)
+            if column == "code" and link:
+                cell["url"] = f"{link}{rec['code']}"
+            cells.append(cell)
+            if column == "name" and level == "grid":
+                person = rec.get("responsible_name") or "（无）"
+                cells.append(
+                    {
+                        "text": f"{person} {rec.get('responsible_phone') or ''}".strip(),
+                        "bad": rec.get("responsible_name") is None,
+                    }
+                )
+        rows.append(cells)
+    t = dashboard.totals(frames, report)
+    f = t["findings"]
+    cards = [
+        ("乡镇", t["townships"], False),
+        ("村（社区）", t["villages"], False),
+        ("三级网格", t["grids"][3], False),
+        ("农户", f"{t['households']:,}", False),
+        ("联户覆盖率", f"{t['linkage_share']:.1%}", t["linkage_share"] < 0.95),
+        ("网格缝隙", f.get("gaps", 0), f.get("gaps", 0) > 0),
+        ("网格重叠", f.get("overlaps", 0), f.get("overlaps", 0) > 0),
+        ("无负责人网格", f.get("unstaffed_grids", 0), f.get("unstaffed_grids", 0) > 0),
+        ("网格外农户", f.get("households_outside", 0), f.get("households_outside", 0) > 0),
+        ("未达六无村", f.get("six_no", 0), f.get("six_no", 0) > 0),
+    ]
+    title = "网格化基层治理驾驶舱" + (f" · {names[village or township]}" if township else "")
+    html = TEMPLATES.get_template("dashboard.html").render(
+        title=title,
+        crumbs=crumbs,
+        cards=cards,
+        headers=headers,
+        rows=rows,
+        map_url=map_url,
+        links=links,
+    )
+    return HTMLResponse(html)
+
+
+@router.get("/maps/{kind}", response_class=HTMLResponse, summary="A map page 地图")
+def map_page(
+    state: State,
+    kind: Annotated[str, Path(pattern=r"^(coverage|incidents|finder)$")],
+    township: Annotated[str | None, Query(pattern=TOWNSHIP)] = None,
+    village: Annotated[str | None, Query(pattern=VILLAGE)] = None,
+    grid: Annotated[str | None, Query(pattern=GRID)] = None,
+    indicator: Annotated[str, Query(pattern=r"^[a-z_]{1,30}$")] = "households",
+    lang: Annotated[str, Query(pattern=r"^(zh|en)$")] = "zh",
+) -> HTMLResponse:
+    from gisgrid.cartography import build_map, render_page
+
+    if sum(x is not None for x in (township, village, grid)) > 1:
+        raise ConfigError("give at most one of township, village, grid")
+
+    def build() -> str:
+        report = state.report() if kind == "coverage" else None
+        m = build_map(
+            kind,
+            state.store,
+            township=township,
+            village=village,
+            grid=grid,
+            indicator=indicator,
+            lang=lang,
+            report=report,
+        )
+        return render_page(m, asset_base="/assets/").html
+
+    key = (kind, township, village, grid, indicator, lang)
+    return HTMLResponse(state.page(key, build))
+
+
+@router.get("/finder", response_class=HTMLResponse, summary="Household finder 农户查找")
+def finder_page(
+    state: State,
+    village: Annotated[str | None, Query(pattern=VILLAGE)] = None,
+    grid: Annotated[str | None, Query(pattern=GRID)] = None,
+) -> Response:
+    if village is None and grid is None:
+        villages = state.frames()["villages"].sort_values("code")
+        items = "".join(
+            f'<li><a href="/finder?village={c}">{n}</a></li>'
+            for c, n in zip(villages["code"], villages["name"], strict=True)
+        )
+        return HTMLResponse(
+            '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            "<title>农户查找 · 选择村（社区）</title></head><body>"
+            f"<h1>选择村（社区） Choose a village</h1><ul>{items}</ul></body></html>"
+        )
+    target = f"/maps/finder?village={village}" if village else f"/maps/finder?grid={grid}"
+    return RedirectResponse(target, status_code=307)
+
+
+@router.get("/assets/{path:path}", summary="Front-end assets from installed packages")
+def asset(path: str) -> FileResponse:
+    from gisgrid.cartography import asset_files
+
+    files = asset_files()
+    if path not in files:
+        raise NotFoundError(f"no asset {path}")
+    return FileResponse(files[path])
