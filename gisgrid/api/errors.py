@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gisgrid.crs import CrsError
 from gisgrid.errors import (
@@ -69,6 +70,10 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 #: what any endpoint of the API may answer besides success
 COMMON_ERRORS = documented(400, 404, 422, 503)
+#: the success answer of a page: HTML (errors stay JSON, as everywhere)
+HTML_PAGE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "an HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}
+}
 
 
 def status_of(exc: GisgridError) -> int:
@@ -94,6 +99,12 @@ def install(app: FastAPI) -> None:
             type(exc).__name__, str(exc), code=getattr(exc, "code", None), problems=problems
         )
         return JSONResponse(body, status_code=status_of(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # routing's own answers (no such path, wrong method) in the same shape as ours
+        body = error_body("HTTPException", str(exc.detail), code=f"http_{exc.status_code}")
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def request_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

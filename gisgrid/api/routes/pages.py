@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from gisgrid import dashboard
 from gisgrid.api.deps import State
-from gisgrid.api.errors import COMMON_ERRORS
+from gisgrid.api.errors import COMMON_ERRORS, HTML_PAGE
 from gisgrid.errors import ConfigError, NotFoundError
 
 router = APIRouter(tags=["pages 页面"], responses=COMMON_ERRORS)
@@ -40,7 +40,7 @@ def _fmt(value: Any, column: str) -> dict[str, Any]:
     return {"text": str(value), "bad": False}
 
 
-@router.get("/", response_class=HTMLResponse, summary="Dashboard 领导驾驶舱")
+@router.get("/", responses=HTML_PAGE, summary="Dashboard 领导驾驶舱")
 def dashboard_page(
     state: State,
     township: Annotated[str | None, Query(pattern=TOWNSHIP)] = None,
@@ -127,7 +127,7 @@ def dashboard_page(
     return HTMLResponse(html)
 
 
-@router.get("/maps/{kind}", response_class=HTMLResponse, summary="A map page 地图")
+@router.get("/maps/{kind}", responses=HTML_PAGE, summary="A map page 地图")
 def map_page(
     state: State,
     kind: Annotated[str, Path(pattern=r"^(coverage|incidents|finder)$")],
@@ -160,7 +160,11 @@ def map_page(
     return HTMLResponse(state.page(key, build))
 
 
-@router.get("/finder", response_class=HTMLResponse, summary="Household finder 农户查找")
+@router.get(
+    "/finder",
+    responses=HTML_PAGE | {307: {"description": "to the finder map of the village or grid"}},
+    summary="Household finder 农户查找",
+)
 def finder_page(
     state: State,
     village: Annotated[str | None, Query(pattern=VILLAGE)] = None,
@@ -182,7 +186,11 @@ def finder_page(
     return RedirectResponse(target, status_code=307)
 
 
-@router.get("/assets/{path:path}", summary="Front-end assets from installed packages")
+@router.get(
+    "/assets/{path:path}",
+    responses={200: {"description": "a file: script, style sheet or image"}},
+    summary="Front-end assets from installed packages",
+)
 def asset(path: str) -> FileResponse:
     from gisgrid.cartography import asset_files
 

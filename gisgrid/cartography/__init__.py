@@ -1,0 +1,121 @@
+"""Interactive maps (folium + Leaflet) that work offline: coverage, incidents, finder.
+
+``build_map(kind, store, …)`` reads the area from a store and returns a folium map;
+:func:`save_map` writes it with its assets beside it; :func:`render_page` gives the HTML
+with assets under any URL prefix (the web app serves them from
+:func:`~gisgrid.cartography.assets.install_assets`'s folder). Nothing on a page points
+outside the machine unless the user chose a tile basemap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import folium
+
+from gisgrid.cartography.assets import (
+    ASSET_DIRNAME,
+    OfflineAssetError,
+    asset_files,
+    external_urls,
+    install_assets,
+)
+from gisgrid.cartography.builders import (
+    INDICATORS,
+    MAP_KINDS,
+    TILES,
+    MapOptionError,
+    Page,
+    coverage_map,
+    finder_map,
+    incident_map,
+    render_page,
+    save_map,
+)
+from gisgrid.cartography.data import AreaData, MapScopeError, check_report, load_area
+from gisgrid.stores.base import Store
+
+
+def county_name(store: Store) -> str | None:
+    """The county's name from the store's metadata (the sample county records it)."""
+    meta = store.get_meta("sample_manifest")
+    if isinstance(meta, dict):
+        county = meta.get("county")
+        if isinstance(county, dict) and county.get("name"):
+            return str(county["name"])
+    name = store.get_meta("county")
+    return str(name) if isinstance(name, str) else None
+
+
+def build_map(
+    kind: str,
+    store: Store,
+    *,
+    township: str | None = None,
+    village: str | None = None,
+    grid: str | None = None,
+    indicator: str = "households",
+    tiles: str | None = None,
+    lang: str = "zh",
+    report: Any = "auto",
+) -> folium.Map:
+    """Build one of the maps from a store.
+
+    Parameters
+    ----------
+    kind
+        ``coverage``, ``incidents`` or ``finder``.
+    store
+        The store to read.
+    township, village, grid
+        At most one: the area (default: the whole county; the finder needs a village or
+        grid).
+    indicator
+        The coverage map's first colouring of level-3 grids.
+    tiles
+        ``none`` (default), ``osm``, ``tianditu`` or ``custom`` (see
+        :mod:`gisgrid.cartography.settings`).
+    lang
+        ``zh`` (default) or ``en``.
+    report
+        The check report to draw on the coverage map: ``"auto"`` runs
+        :func:`gisgrid.checks.check_store` when it is available, ``None`` draws none.
+    """
+    if kind not in MAP_KINDS:
+        raise MapOptionError(f"the map kinds are {', '.join(MAP_KINDS)}, not {kind!r}")
+    if kind == "finder" and not (village or grid):
+        raise MapOptionError("the finder is for one village or grid: give --village or --grid")
+    if report == "auto":
+        report = check_report(store) if kind == "coverage" else None
+    data = load_area(store, township=township, village=village, grid=grid, report=report)
+    name = county_name(store)
+    if kind == "coverage":
+        return coverage_map(data, indicator=indicator, tiles=tiles, lang=lang, county_name=name)
+    if kind == "incidents":
+        return incident_map(data, tiles=tiles, lang=lang, county_name=name)
+    linked = store.read("households", where={"backbone": True})
+    return finder_map(data, tiles=tiles, lang=lang, all_households=linked)
+
+
+__all__ = [
+    "ASSET_DIRNAME",
+    "INDICATORS",
+    "MAP_KINDS",
+    "TILES",
+    "AreaData",
+    "MapOptionError",
+    "MapScopeError",
+    "OfflineAssetError",
+    "Page",
+    "asset_files",
+    "build_map",
+    "county_name",
+    "coverage_map",
+    "external_urls",
+    "finder_map",
+    "incident_map",
+    "install_assets",
+    "load_area",
+    "render_page",
+    "save_map",
+]

@@ -1,0 +1,202 @@
+"""The words on the maps: Simplified Chinese first, English on request (``--lang en``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from gisgrid.layers.incidents import INCIDENT_LABELS_ZH, STATUS_LABELS_ZH
+from gisgrid.layers.service_points import SERVICE_LABELS_ZH
+
+Lang = Literal["zh", "en"]
+LANGS: tuple[Lang, ...] = ("zh", "en")
+
+#: key → (Chinese, English)
+_STRINGS: dict[str, tuple[str, str]] = {
+    # titles
+    "title_coverage": ("网格覆盖图", "Grid coverage map"),
+    "title_incidents": ("事件分布图", "Incident map"),
+    "title_finder": ("农户查找", "Household finder"),
+    # layer groups and layers
+    "group_boundaries": ("行政区划与网格", "Divisions and grids"),
+    "group_indicator": ("三级网格着色", "Level-3 grids coloured by"),
+    "group_service": ("服务点", "Service points"),
+    "group_households": ("农户", "Households"),
+    "group_checks": ("核查问题", "Check findings"),
+    "group_incidents": ("事件类型", "Incident kinds"),
+    "group_analysis": ("分析", "Analysis"),
+    "group_basemap": ("底图", "Basemap"),
+    "townships": ("乡镇界", "Townships"),
+    "villages": ("村（社区）界 · 一级网格", "Villages · level-1 grids"),
+    "grids2": ("二级网格", "Level-2 grids"),
+    "grids3": ("三级网格", "Level-3 grids"),
+    "households_dots": ("农户分布（放大后显示）", "Households (shown when zoomed in)"),
+    "households_zoom_hint": ("放大到第{z}级显示农户", "zoom to level {z} to see households"),
+    "households_outside": ("不在任何网格内的农户", "Households outside every grid"),
+    "links": ("联户关系线", "Link lines to backbone households"),
+    "heat": ("事件热力图", "Incident heat map"),
+    "six_no": ("六无创建状态", "Six-no status"),
+    "layers": ("图层", "Layers"),
+    "legend": ("图例", "Legend"),
+    "none": ("不着色", "No colour"),
+    "no_data": ("无数据", "no data"),
+    # indicators
+    "ind_households": ("农户数", "Households"),
+    "ind_linkage": ("联户率", "Linked to a backbone household"),
+    "ind_distance": ("距最近服务点（米）", "Distance to nearest service point (m)"),
+    "ind_incidents": ("事件数", "Incidents"),
+    # popups
+    "code": ("编码", "Code"),
+    "name": ("名称", "Name"),
+    "level": ("层级", "Level"),
+    "level_1": ("一级网格", "level-1 grid"),
+    "level_2": ("二级网格", "level-2 grid"),
+    "level_3": ("三级网格", "level-3 grid"),
+    "township": ("乡镇", "Township"),
+    "village": ("村（社区）", "Village"),
+    "kind_village": ("村", "village"),
+    "kind_community": ("社区", "community"),
+    "credit_village": ("信用村", "Credit village"),
+    "responsible": ("网格负责人", "Responsible person"),
+    "phone": ("联系电话", "Phone"),
+    "unstaffed": ("未配备负责人", "no responsible person"),
+    "households": ("农户数", "Households"),
+    "linkage": ("联户率", "Linkage share"),
+    "distance": ("距最近服务点", "To nearest service point"),
+    "incidents": ("事件数", "Incidents"),
+    "watcher": ("负责人（守望者）", "Responsible (watcher)"),
+    "kind": ("类型", "Kind"),
+    "status": ("状态", "Status"),
+    "reported_at": ("上报时间", "Reported"),
+    "description": ("描述", "Description"),
+    "grid": ("所在网格", "Grid"),
+    "yes": ("是", "yes"),
+    "no": ("否", "no"),
+    "metres": ("米", "m"),
+    "area_m2": ("面积（平方米）", "Area (m²)"),
+    # check findings
+    "check_gaps": ("网格缝隙", "Gaps between grids"),
+    "check_overlaps": ("网格重叠", "Overlapping grids"),
+    "check_nesting": ("越出上级网格", "Grids outside their parent"),
+    "check_households_outside": ("不在任何网格内的农户", "Households outside every grid"),
+    "grid_code": ("网格编码", "Grid code"),
+    "grid_codes": ("涉及网格", "Grids"),
+    "parent_code": ("上级网格", "Parent grid"),
+    "neighbour_code": ("相邻网格", "Neighbouring grid"),
+    "into_code": ("越入网格", "Reaches into"),
+    "outside_area_m2": ("越界面积（平方米）", "Area outside (m²)"),
+    "id": ("编号", "Id"),
+    "head_name": ("户主", "Head of household"),
+    "house_number": ("门牌号", "House number"),
+    # incidents
+    "month": ("月份", "Month"),
+    "all_months": ("全部月份", "All months"),
+    "prev": ("上一月", "previous month"),
+    "next": ("下一月", "next month"),
+    "six_no_ok": ("六无达标（无六类事件）", "Six-no met (none of the six kinds)"),
+    "six_no_fail": ("有六类事件", "Has incidents of the six kinds"),
+    "six_no_kinds": ("六类事件", "Six-no incidents"),
+    "six_petition": ("非正常上访", "Abnormal petitions"),
+    "six_criminal": ("刑事案件", "Criminal cases"),
+    "six_accident": ("安全环保事故", "Safety or environmental accidents"),
+    "six_lawsuit": ("诉讼", "Lawsuits"),
+    "six_illegal_construction": ("违法建设", "Illegal construction"),
+    "six_overdue_loan": ("逾期贷款", "Overdue loans"),
+    "shown": ("显示事件：", "Incidents shown: "),
+    # finder
+    "search_placeholder": ("输入户主姓名或门牌号", "Head of household or house number"),
+    "search": ("查找", "Search"),
+    "no_match": ("没有找到", "No match"),
+    "matches": ("找到 {n} 户", "{n} found"),
+    "members": ("家庭人口", "Members"),
+    "elderly": ("60岁以上", "Aged 60+"),
+    "party_member": ("党员户", "Party member"),
+    "backbone": ("党员骨干户", "Backbone household"),
+    "backbone_of": ("联系骨干户", "Backbone household"),
+    "linked_households": ("所联系农户", "Households it looks after"),
+    "not_linked": ("未联系骨干户", "not linked to a backbone household"),
+    "credit_rating": ("信用等级", "Credit rating"),
+    "nearest_service": ("最近的服务点", "Nearest service points"),
+    "locate_me": ("定位我的位置", "Locate me"),
+    "locating": ("正在定位……", "Locating…"),
+    "you_are_here": ("您的位置", "You are here"),
+    "not_in_grid": ("不在本村任何网格内", "not inside any grid of this village"),
+    "locate_failed": ("无法定位：", "Cannot locate: "),
+    "call": ("拨打", "Call"),
+    "legend_backbone": ("党员骨干户", "Backbone household"),
+    "legend_linked": ("已联系农户", "Linked household"),
+    "legend_unlinked": ("未联系农户", "Unlinked household"),
+    "accuracy": ("精度约 {m} 米", "accuracy about {m} m"),
+}
+
+_SERVICE_EN = {
+    "township_centre": "Township service centre",
+    "village_centre": "Village service station",
+    "elder_care": "Elder-care point",
+    "volunteer_base": "Volunteer station",
+    "clinic": "Clinic",
+    "other": "Other",
+}
+_INCIDENT_EN = {
+    "dispute": "Dispute",
+    "security": "Public security",
+    "criminal": "Criminal case",
+    "safety": "Safety accident",
+    "environment": "Environmental accident",
+    "petition": "Abnormal petition",
+    "lawsuit": "Lawsuit",
+    "illegal_construction": "Illegal construction",
+    "overdue_loan": "Overdue loan",
+    "other": "Other",
+}
+_STATUS_EN = {
+    "registered": "registered",
+    "dispatched": "dispatched",
+    "handling": "being handled",
+    "verifying": "verifying",
+    "closed": "closed",
+}
+
+
+def check_lang(lang: str) -> Lang:
+    """``lang`` if it is one of :data:`LANGS`, else :class:`ValueError`."""
+    if lang not in LANGS:
+        raise ValueError(f"language must be one of {', '.join(LANGS)}, not {lang!r}")
+    return lang
+
+
+def strings(lang: Lang) -> dict[str, str]:
+    """Every UI string in ``lang``."""
+    i = LANGS.index(check_lang(lang))
+    return {key: pair[i] for key, pair in _STRINGS.items()}
+
+
+def text(key: str, lang: Lang) -> str:
+    """One UI string."""
+    return _STRINGS[key][LANGS.index(lang)]
+
+
+def service_label(kind: str, lang: Lang) -> str:
+    """Label of a service point kind."""
+    return (SERVICE_LABELS_ZH if lang == "zh" else _SERVICE_EN).get(kind, kind)
+
+
+def incident_label(kind: str, lang: Lang) -> str:
+    """Label of an incident kind."""
+    return (INCIDENT_LABELS_ZH if lang == "zh" else _INCIDENT_EN).get(kind, kind)
+
+
+def status_label(status: str, lang: Lang) -> str:
+    """Label of a case flow stage."""
+    return (STATUS_LABELS_ZH if lang == "zh" else _STATUS_EN).get(status, status)
+
+
+__all__ = [
+    "LANGS",
+    "Lang",
+    "check_lang",
+    "incident_label",
+    "service_label",
+    "status_label",
+    "strings",
+    "text",
+]
