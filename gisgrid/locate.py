@@ -136,7 +136,8 @@ class Locator:
     def _level3_code(self, point: shapely.Point) -> str | None:
         """One point's level-3 code: covering grids, smallest code wins (the rule)."""
         if self._index is not None:
-            return self.level3_codes(np.array([point.x]), np.array([point.y]))[0]
+            code = self._index.locate(point.x, point.y)
+            return None if code is None else str(code)
         hits = self._l3_tree.query(point, predicate="covered_by")
         if len(hits) == 0:
             return None

@@ -15,9 +15,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # Debian packages gisgrid needs at run time (python3.11-venv is added when `python3.11 -m venv`
 # cannot make a venv). The wheels of pyogrio, shapely and pyproj bundle GDAL, GEOS and PROJ.
 DEB_PACKAGES=()
-# Debian packages only the tests need. Empty for now; later issues add here:
-# postgresql-15-postgis-3 (the PostGIS store), chromium and fonts-noto-cjk (map screenshots).
-DEB_TEST_PACKAGES=()
+# Debian packages only the tests need. chromium and fonts-noto-cjk: the map tests open every
+# map in headless Chromium (driven by Python playwright, no browser download) and read its
+# Chinese labels. postgresql-15 and postgresql-15-postgis-3: the PostGIS store's tests start a
+# throwaway PostgreSQL cluster with PostGIS (tests/postgis_server.py), unless
+# GISGRID_TEST_DATABASE_URL names a server.
+DEB_TEST_PACKAGES=(chromium fonts-noto-cjk postgresql-15 postgresql-15-postgis-3)
 
 PYTHON="${PYTHON:-python3.11}"
 VENV=".venv"

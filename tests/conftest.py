@@ -31,7 +31,7 @@ import shutil
 import subprocess
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -478,3 +478,42 @@ def sample_county() -> Any:
     from gisgrid.sample import build_sample_county
 
     return build_sample_county(seed=2023, households=SAMPLE_HOUSEHOLDS)
+
+
+# --- PostGIS ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """A real PostGIS server for the session (see ``tests/postgis_server.py``).
+
+    ``GISGRID_TEST_DATABASE_URL`` when set, else a throwaway cluster started here and removed
+    afterwards. Without either the PostGIS tests are skipped, which fails a run with CI=true.
+    """
+    from postgis_server import PostGISServer, ServerUnavailable
+
+    try:
+        server = PostGISServer.from_environment()
+    except ServerUnavailable as exc:
+        pytest.skip(f"no PostGIS server: {exc}")
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def pg_url(pg_server: Any) -> Iterator[str]:
+    """URL of a fresh database of its own with PostGIS, not initialised; dropped afterwards."""
+    url = pg_server.fresh_database()
+    yield url
+    pg_server.drop_database(url)
+
+
+@pytest.fixture
+def pg_store(pg_url: str) -> Iterator[Any]:
+    """An empty, initialised :class:`~gisgrid.stores.postgis.PostGISStore` of its own."""
+    from gisgrid.stores.postgis import PostGISStore
+
+    store = PostGISStore(pg_url)
+    store.init()
+    yield store
+    store.close()

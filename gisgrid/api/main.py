@@ -48,6 +48,7 @@ def create_app(*, store: str | None = None) -> FastAPI:
         redoc_url=None,
     )
     errors.install(app)
+    app.include_router(layers.health)
     for module in (layers, locate, households, incidents, reports, pages):
         app.include_router(module.router)
     return app

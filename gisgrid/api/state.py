@@ -33,6 +33,7 @@ class AppState:
     _frames: dict[str, Any] | None = None
     _report: dict[str, Any] | None = None
     _pages: dict[tuple[Any, ...], str] = field(default_factory=dict)
+    warmed: threading.Event = field(default_factory=threading.Event)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -84,8 +85,10 @@ class AppState:
         try:
             self.report()
             _ = self.search
-        except Exception:
+        except Exception:  # a request will raise it again, with its own status
             pass
+        finally:
+            self.warmed.set()
 
     def changed(self) -> None:
         """Forget what was computed from the store: call after every write."""

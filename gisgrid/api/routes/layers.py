@@ -13,6 +13,7 @@ from gisgrid.api.errors import COMMON_ERRORS
 from gisgrid.errors import ConfigError
 from gisgrid.layers import LAYERS, get_layer
 
+health = APIRouter(tags=["service 服务"], responses=COMMON_ERRORS)
 router = APIRouter(prefix="/api/layers", tags=["layers 图层"], responses=COMMON_ERRORS)
 
 #: the most features one page may hold; households are personal data: smaller pages
@@ -42,6 +43,11 @@ def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
     if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
         raise ConfigError(f"bbox out of range or min > max: {bbox!r}")
     return x0, y0, x1, y1
+
+
+@health.get("/api/health", summary="Is the service up, and are its caches warm")
+def service_health(state: State) -> dict[str, Any]:
+    return {"status": "ok", "warm": state.warmed.is_set(), "store": state.store.url}
 
 
 @router.get("", summary="The layers and their feature counts 图层列表")
