@@ -432,3 +432,60 @@ def test_fuzzing_the_api_finds_no_5xx_and_answers_match_the_schema(api_schema, p
         case.call_and_validate(excluded_checks=[positive_data_acceptance])
 
     fuzz()
+
+
+# --- the real server on PostGIS --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pg_county_url(pg_server, sample_county) -> Iterator[str]:
+    """The sample county in a fresh PostGIS database of its own."""
+    from gisgrid.stores.postgis import PostGISStore
+
+    url = pg_server.fresh_database()
+    store = PostGISStore(url)
+    store.init()
+    write_sample_county(store, sample_county)
+    store.close()
+    yield url
+    pg_server.drop_database(url)
+
+
+def _post(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"content-type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_the_real_server_on_postgis(pg_county_url, frames):
+    from gisgrid.stores.postgis import PostGISStore
+
+    hh = frames["households"].iloc[:40]
+    level3 = frames["grids"][frames["grids"]["level"] == 3]
+    expected = assign_points_exact(hh.geometry, level3)
+    with gisgrid_server(pg_county_url) as base:
+        with urllib.request.urlopen(f"{base}/api/layers", timeout=30) as r:
+            listed = {i["name"]: i["features"] for i in json.loads(r.read())}
+        assert listed["households"] == len(frames["households"])
+        for (_, row), code in zip(hh.iterrows(), expected, strict=True):
+            url = f"{base}/api/locate?lon={row.geometry.x}&lat={row.geometry.y}"
+            with urllib.request.urlopen(url, timeout=30) as r:
+                body = json.loads(r.read())
+            assert (body["grids"]["level3"] or {}).get("code") == code
+        store = PostGISStore(pg_county_url)
+        before = store.count("incidents")
+        x, y = hh.geometry.iloc[0].x, hh.geometry.iloc[0].y
+        status, body = _post(f"{base}/api/incidents", incident(x, y, id="PG-1"))
+        assert status == 201, body
+        assert store.count("incidents") == before + 1
+        stored = store.read("incidents", where={"id": "PG-1"})
+        assert stored["grid_code"].iat[0] == expected[0]
+        status, body = _post(f"{base}/api/incidents", incident(x, y, kind="bogus"))
+        assert status == 422 and body["error"]["problems"]
+        assert store.count("incidents") == before + 1
+        store.close()
