@@ -609,13 +609,20 @@ def test_finder_on_a_phone(
     assert selected["id"] == target["id"] and selected["lines"] == 1
     ring = page.locator("path.gg-highlight")
     assert ring.count() == 1
-    rb = ring.bounding_box()
-    assert rb is not None
-    at = page.evaluate(
-        f"window.gisgrid.map.latLngToContainerPoint([{target.geometry.y}, {target.geometry.x}])"
+    # the map pans to the household: wait until the ring's centre sits on the household's
+    # point (both in page coordinates), within 3 px; a misplaced ring never gets there
+    page.wait_for_function(
+        """([lat, lng]) => {
+            const m = window.gisgrid.map;
+            const ring = document.querySelector("path.gg-highlight").getBoundingClientRect();
+            const box = m.getContainer().getBoundingClientRect();
+            const p = m.latLngToContainerPoint([lat, lng]);
+            return Math.abs(ring.x + ring.width / 2 - (p.x + box.left)) < 3
+                && Math.abs(ring.y + ring.height / 2 - (p.y + box.top)) < 3;
+        }""",
+        arg=[target.geometry.y, target.geometry.x],
+        timeout=10_000,
     )
-    assert abs(rb["x"] + rb["width"] / 2 - at["x"]) < 3
-    assert abs(rb["y"] + rb["height"] / 2 - at["y"]) < 3
     _screenshot(page, "finder-phone-found")
 
     # by house number too
