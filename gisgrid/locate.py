@@ -22,7 +22,7 @@ from pyproj import Transformer
 from scipy.spatial import cKDTree
 
 from gisgrid import crs as crsmod
-from gisgrid.assign import assign_points_exact
+from gisgrid.assign import GridIndex
 from gisgrid.errors import GisgridError
 from gisgrid.layers.schema import CHINA_BOUNDS
 from gisgrid.stores.base import Store
@@ -73,8 +73,6 @@ class Locator:
         self._records = {
             rec["code"]: rec for rec in self.grids.drop(columns="geometry").to_dict("records")
         }
-        self._l3_codes = self.level3["code"].to_numpy(dtype=object)
-        self._l3_tree = shapely.STRtree(self.level3.geometry.values)
         self._villages = self.villages.drop(columns="geometry").to_dict("records")
         self._townships = self.townships.drop(columns="geometry").to_dict("records")
         self._village_tree = shapely.STRtree(self.villages.geometry.values)
@@ -83,12 +81,7 @@ class Locator:
         self._to_metric = Transformer.from_crs(
             crsmod.STORAGE_CRS, crsmod.METRIC_CRS, always_xy=True
         )
-        try:  # the fast engine when it is there
-            from gisgrid.assign import GridIndex
-
-            self._index: Any = GridIndex.from_grids(self.level3)
-        except ImportError:
-            self._index = None
+        self._index = GridIndex.from_grids(self.level3) if len(self.level3) else None
         sp = self.service_points
         self._kinds: dict[str, tuple[cKDTree, list[dict[str, Any]]]] = {}
         if len(sp):
@@ -128,20 +121,17 @@ class Locator:
     def level3_codes(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """Level-3 grid codes (or ``None``) of points, by the assignment rule."""
         pts = gpd.GeoSeries(shapely.points(lon, lat), crs=crsmod.STORAGE_CRS)
+        if self._index is None:
+            return np.full(len(pts), None, dtype=object)
         with self._lock:
-            if self._index is not None:
-                return np.asarray(self._index.assign(pts), dtype=object)
-            return assign_points_exact(pts, self.level3)
+            return np.asarray(self._index.assign(pts), dtype=object)
 
     def _level3_code(self, point: shapely.Point) -> str | None:
         """One point's level-3 code: covering grids, smallest code wins (the rule)."""
-        if self._index is not None:
-            code = self._index.locate(point.x, point.y)
-            return None if code is None else str(code)
-        hits = self._l3_tree.query(point, predicate="covered_by")
-        if len(hits) == 0:
+        if self._index is None:
             return None
-        return str(min(self._l3_codes[hits]))
+        code = self._index.locate(point.x, point.y)
+        return None if code is None else str(code)
 
     def locate(self, lon: float, lat: float, *, crs: str = "wgs84") -> dict[str, Any]:
         """Where a point is and who is responsible for it.

@@ -30,7 +30,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from gisgrid import crs as crsmod
-from gisgrid.assign import assign_points_exact
+from gisgrid.assign import assign_points
 from gisgrid.errors import GisgridError
 from gisgrid.layers.incidents import SIX_NO_KINDS
 from gisgrid.stores.base import Store
@@ -104,7 +104,7 @@ def _assigned(points: gpd.GeoDataFrame, grids3: gpd.GeoDataFrame) -> np.ndarray:
         return stored.to_numpy(dtype=object)
     if len(points) == 0 or len(grids3) == 0:
         return np.full(len(points), None, dtype=object)
-    return assign_points_exact(points.geometry, grids3[["code", "geometry"]])
+    return assign_points(points.geometry, grids3[["code", "geometry"]])
 
 
 def load_area(

@@ -11,10 +11,10 @@ A polygon that is not valid is reported by the ``invalid_geometries`` check and,
 other checks, repaired with :func:`shapely.make_valid` (keeping its polygonal parts). Missing,
 empty and non-polygonal geometries take part in no geometric check.
 
-Points are assigned with the assignment engine of :mod:`gisgrid.assign` (the fast
-``assign_points`` when it is there, else the reference ``assign_points_exact``: both follow
-the same rule, see that module): households to level-3 grids and to villages, incidents
-and service points without a ``village_code`` to villages.
+Points are assigned with :func:`gisgrid.assign.assign_points`, which follows the rule of
+that module and equals the reference ``assign_points_exact`` point by point: households to
+level-3 grids and to villages, incidents and service points without a ``village_code`` to
+villages.
 """
 
 from __future__ import annotations
@@ -71,15 +71,13 @@ _LOCATION = re.compile(r"\[\s*([-+0-9.eE]+)[ ,]+([-+0-9.eE]+)\s*\]")
 
 
 def assignment_engine() -> tuple[str, AssignFunc]:
-    """The point → polygon engine: ``assign_points`` if present, else ``assign_points_exact``.
+    """The point → polygon engine: :func:`gisgrid.assign.assign_points`.
 
-    Both take ``(points, polygons)`` in EPSG:4326 with a ``code`` column and return the code
-    of each point by the documented rule of :mod:`gisgrid.assign` (``None`` when outside).
+    It takes ``(points, polygons)`` in EPSG:4326 with a ``code`` column and returns the code
+    of each point by the documented rule of :mod:`gisgrid.assign` (``None`` when outside);
+    its answers equal the reference ``assign_points_exact`` point by point (tests/test_assign).
     """
-    fast = getattr(assignmod, "assign_points", None)
-    if fast is not None:
-        return "assign_points", fast
-    return "assign_points_exact", assignmod.assign_points_exact
+    return "assign_points", assignmod.assign_points
 
 
 # --- geometry helpers -------------------------------------------------------------------
