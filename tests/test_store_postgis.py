@@ -27,6 +27,7 @@ from geopandas.testing import assert_geodataframe_equal
 from pandas.testing import assert_frame_equal
 from postgis_server import PostGISServer
 from psycopg import sql
+from psycopg.types.json import Jsonb
 from shapely.geometry import MultiPolygon, Polygon, box
 from test_store_geopackage import households_geojson
 
@@ -73,9 +74,17 @@ def table_digest(url: str) -> dict[str, str]:
                 "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", (SCHEMA,)
             )
         ]
+        with_fid = {
+            r[0]
+            for r in conn.execute(
+                "SELECT table_name FROM information_schema.columns "
+                "WHERE table_schema = %s AND column_name = 'fid'",
+                (SCHEMA,),
+            )
+        }
         digest = {}
         for name in names:
-            order = sql.SQL("ORDER BY t.fid") if name in LAYERS else sql.SQL("")
+            order = sql.SQL("ORDER BY t.fid") if name in with_fid else sql.SQL("")
             statement = sql.SQL(
                 "SELECT count(*), md5(coalesce(string_agg(t::text, E'\\n' {}), '')) FROM {} t"
             ).format(order, ident(SCHEMA, name))
@@ -438,8 +447,16 @@ def test_the_schema_follows_the_layer_declarations(readonly: PostGISStore) -> No
     for table_name, column, udt_name, nullable in rows:
         columns.setdefault(table_name, {})[column] = (udt_name, nullable)
     for name, decl in LAYERS.items():
-        have = columns[name]
         expected = {"fid"} | set(decl.columns) | ({"geom"} if decl.spatial else set())
+        have = columns[name]
+        if name in pgmod.ASSIGNABLE_LAYERS:
+            # the grid codes apart; the view reads as the layer (nullability: the tables')
+            view, grid = columns[f"{name}_with_grid"], columns[f"{name}_grid"]
+            assert set(view) == expected, name
+            assert set(have) == expected - {"grid_code"}, name
+            assert grid == {"fid": ("int8", False), "grid_code": ("text", False)}
+            assert geometry[f"{name}_with_grid"] == ("POINT", 4326)
+            have = have | {"grid_code": ("text", True)}
         assert set(have) == expected, name
         for f in decl.fields:
             assert have[f.name][0] == udt[COPY_TYPES[f.type]], (name, f.name)
@@ -499,16 +516,40 @@ def older_gisgrid(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.undo()
 
 
+def _write_as_version_1(url: str, frames: dict[str, Any], meta: dict[str, Any]) -> None:
+    """Write as gisgrid did with schema version 1: every declared column (grid_code too) in
+    the layer's own table, by COPY, in one transaction."""
+    with psycopg.connect(url) as conn, conn.transaction():
+        for name, decl in LAYERS.items():
+            if name not in frames:
+                continue
+            columns, types, rows = pgmod._copy_rows(decl, decl.conform(frames[name]))
+            statement = pgmod.query(
+                "copy_layer",
+                table=pgmod.table(name),
+                columns=sql.SQL(", ").join(ident(c) for c in columns),
+            )
+            with conn.cursor() as cur, cur.copy(statement) as copy:
+                copy.set_types(types)
+                for row in rows:
+                    copy.write_row(row)
+        for key, value in meta.items():
+            conn.execute(pgmod.query("put_meta"), (key, Jsonb(value)))
+
+
 def test_a_newer_gisgrid_upgrades_an_older_schema_keeping_the_data(
     pg_url: str, older_gisgrid: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     old = PostGISStore(pg_url)
     assert old.init().after == 1
-    frames = canonical_frames()
-    old.write(frames, meta={"county": "测试县"})
-    old.assign_in_database("households")
-    assigned = old.read("households")
     old.close()
+    frames = canonical_frames()
+    level3 = frames["grids"][frames["grids"]["level"] == 3]
+    for name in set(pgmod.ASSIGNABLE_LAYERS) & set(frames):  # as the old assignment left them
+        frames[name]["grid_code"] = assign_points_exact(frames[name].geometry, level3)
+        frames[name] = LAYERS[name].conform(frames[name])
+    assert frames["households"]["grid_code"].notna().sum() >= 5
+    _write_as_version_1(pg_url, frames, {"county": "测试县"})
     before = table_digest(pg_url)
 
     monkeypatch.undo()  # now the current gisgrid
@@ -522,12 +563,12 @@ def test_a_newer_gisgrid_upgrades_an_older_schema_keeping_the_data(
         assert (result.before, result.after) == (1, latest_version())
         assert result.applied[0].startswith("0002_")
         after = table_digest(pg_url)
-        assert {k: v for k, v in after.items() if k != "schema_version"} == {
-            k: v for k, v in before.items() if k != "schema_version"
+        moved = {"schema_version", *pgmod.ASSIGNABLE_LAYERS}  # version 3 moved grid_code out
+        assert {k: v for k, v in after.items() if k not in moved and k in before} == {
+            k: v for k, v in before.items() if k not in moved
         }
         for name, frame in frames.items():
-            expected = assigned if name == "households" else frame
-            assert_same(expected, new.read(name))
+            assert_same(frame, new.read(name))
         assert new.get_meta("county") == "测试县"
         # the second migration's rules hold from now on
         bad = frames["townships"].copy()
@@ -540,7 +581,7 @@ def test_a_newer_gisgrid_upgrades_an_older_schema_keeping_the_data(
                 "SELECT reloptions FROM pg_class WHERE oid = 'gisgrid.households'::regclass"
             ).fetchone()
         assert [v[0] for v in versions] == list(range(1, latest_version() + 1))
-        assert options == (["fillfactor=50"],)
+        assert options == (None,)  # the room version 2 kept for updates in place is given back
     finally:
         new.close()
 
@@ -604,7 +645,7 @@ def _role_url(url: str, role: str, password: str) -> str:
 def test_a_role_with_only_data_privileges_can_use_an_initialised_store(
     filled: PostGISStore, tmp_path: Path
 ) -> None:
-    """The README's minimum: USAGE on the schema, SELECT/INSERT/UPDATE/DELETE on its tables."""
+    """The README's minimum: USAGE on the schema, SELECT/INSERT/UPDATE/DELETE/TRUNCATE."""
     url = filled._conninfo
     role = f"clerk_{secrets.token_hex(4)}"
     with psycopg.connect(url, autocommit=True) as conn:
@@ -612,7 +653,8 @@ def test_a_role_with_only_data_privileges_can_use_an_initialised_store(
         conn.execute(sql.SQL("GRANT USAGE ON SCHEMA gisgrid TO {}").format(ident(role)))
         conn.execute(
             sql.SQL(
-                "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA gisgrid TO {}"
+                "GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA gisgrid "
+                "TO {}"
             ).format(ident(role))
         )
     clerk = PostGISStore(_role_url(url, role, "clerk-pw"))
@@ -620,7 +662,8 @@ def test_a_role_with_only_data_privileges_can_use_an_initialised_store(
         assert clerk.count("households") == 9
         import_file(clerk, "households", households_geojson(tmp_path / "h.geojson", 20, bad=0))
         assert clerk.count("households") == 29
-        assert clerk.assign_in_database("households") == 29
+        assert clerk.assign_in_database("households") == 29  # a refill, by a non-owner
+        assert "households_grid_pkey" in _primary_keys(url)
         clerk.write({"incidents": LAYERS["incidents"].validate(raw_frame("incidents"))})
         assert clerk.init().applied == ()  # nothing to do: no privilege needed
     finally:
@@ -860,17 +903,47 @@ def test_assignment_equals_the_reference_on_adversarial_points(filled: PostGISSt
     assert answer["exactly on a corner"] == p + "002"
 
 
-def test_assignment_twice_touches_no_row(sample_store: PostGISStore) -> None:
-    def versions() -> list[tuple[Any, ...]]:
-        with psycopg.connect(sample_store._conninfo) as conn:
-            return conn.execute(
-                "SELECT fid, xmin::text FROM gisgrid.households ORDER BY fid"
-            ).fetchall()
+def _row_versions(store: PostGISStore, name: str) -> dict[int, str]:
+    with psycopg.connect(store._conninfo) as conn:
+        rows = conn.execute(
+            sql.SQL("SELECT fid, xmin::text FROM {}").format(ident(SCHEMA, name))
+        ).fetchall()
+    return {int(fid): str(xmin) for fid, xmin in rows}
 
+
+def test_assignment_writes_only_what_changes(sample_store: PostGISStore) -> None:
+    """Never the points' rows; all codes at first; none the second time; after an import of
+    a few, only theirs (the row-by-row path), and the answer stays the reference's."""
+    points = _row_versions(sample_store, "households")
     first = sample_store.assign_in_database("households")
-    before = versions()
+    assert _row_versions(sample_store, "households") == points
+    codes = _row_versions(sample_store, "households_grid")
+    assert len(codes) == first > 0
+    assert "households_grid_pkey" in _primary_keys(sample_store._conninfo)
     assert sample_store.assign_in_database("households") == first
-    assert versions() == before
+    assert _row_versions(sample_store, "households_grid") == codes
+
+    some = sample_store.read("households").iloc[:25].copy()
+    some["id"] = [f"N{i:03d}" for i in range(len(some))]
+    some["grid_code"] = None
+    some.loc[some.index[:5], "grid_code"] = "430623000000000000"  # wrong: assignment mends it
+    sample_store.write({"households": some}, mode="append")
+    _assert_as_reference(sample_store, "households")
+    after = _row_versions(sample_store, "households_grid")
+    assert {f: v for f, v in after.items() if f in codes} == codes
+    assert len(after) == len(codes) + 25
+
+    # a grid taken away: its households lose their code, nobody else's row is touched
+    grids = sample_store.read("grids")
+    households = sample_store.read("households")
+    gone = households["grid_code"].dropna().iloc[0]
+    sample_store.write({"grids": grids[grids["code"] != gone]}, mode="replace")
+    _assert_as_reference(sample_store, "households")
+    lost = set(households.index[households["grid_code"] == gone])
+    fids = sorted(_row_versions(sample_store, "households"))  # reads keep fid order
+    last = _row_versions(sample_store, "households_grid")
+    assert set(after) - set(last) == {fids[i] for i in lost} and len(lost) > 0
+    assert last == {f: v for f, v in after.items() if f in last}
 
 
 def test_assignment_follows_the_grids(filled: PostGISStore) -> None:
@@ -880,6 +953,30 @@ def test_assignment_follows_the_grids(filled: PostGISStore) -> None:
     filled.write({"grids": grids[grids["level"] < 3].reset_index(drop=True)}, mode="replace")
     assert filled.assign_in_database("households") == 0
     assert filled.read("households")["grid_code"].isna().all()
+
+
+def _primary_keys(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT conname FROM pg_constraint WHERE contype = 'p' "
+            "AND connamespace = 'gisgrid'::regnamespace"
+        ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def test_assignment_drops_codes_of_points_that_are_gone(filled: PostGISStore) -> None:
+    """A code row whose household was deleted behind gisgrid's back (SQL, QGIS) goes away."""
+    first = filled.assign_in_database("households")
+    with psycopg.connect(filled._conninfo) as conn:
+        conn.execute(
+            "INSERT INTO gisgrid.households_grid (fid, grid_code) "
+            "VALUES (999999, '430623101001001001')"
+        )
+    assert filled.assign_in_database("households") == first
+    with psycopg.connect(filled._conninfo) as conn:
+        left = conn.execute("SELECT fid FROM gisgrid.households_grid WHERE fid > 1000")
+        assert left.fetchall() == []
+    assert {"households_grid_pkey", "households_pkey"} <= _primary_keys(filled._conninfo)
 
 
 def test_assignment_of_a_layer_without_grid_code_is_refused(filled: PostGISStore) -> None:
@@ -898,18 +995,32 @@ def test_assignment_in_an_uninitialised_database_says_init(pg_url: str) -> None:
 
 def test_the_fixed_width_helpers() -> None:
     fid = np.array([1, 2, 2**40], dtype=np.int64)
-    payload = pgmod._assignment_payload(fid, np.array([430623101001001001, -1, 7]))
+    codes = np.array([b"430623101001001001", b"012345678901234567", b"430623101001001002"])
+    payload = pgmod._grid_rows_payload(fid, codes.astype("S18"))
     assert payload.startswith(b"PGCOPY\n\xff\r\n\x00") and payload.endswith(b"\xff\xff")
-    assert len(payload) == 19 + 3 * 26 + 2
-    record = (7).to_bytes(8, "big") + (-1).to_bytes(8, "big", signed=True)
-    record += shapely.to_wkb(shapely.Point(112.5, 29.5), byte_order=1)
+    assert len(payload) == 19 + 3 * (2 + 4 + 8 + 4 + 18) + 2
+    second = payload[19 + 36 : 19 + 72]
+    assert second[:2] == (2).to_bytes(2, "big") and second[6:14] == (2).to_bytes(8, "big")
+    assert second[14:18] == (18).to_bytes(4, "big") and second[18:] == b"012345678901234567"
+    record = (7).to_bytes(8, "big") + shapely.to_wkb(shapely.Point(112.5, 29.5), byte_order=1)
     points = pgmod._parse_points(1, record)
-    assert (points.fid.tolist(), points.code.tolist()) == ([7], [-1])
-    assert (points.x.tolist(), points.y.tolist()) == ([112.5], [29.5])
+    assert (points.fid.tolist(), points.x.tolist(), points.y.tolist()) == ([7], [112.5], [29.5])
     with pytest.raises(StoreError):
         pgmod._parse_points(2, record)  # fewer bytes than records
     with pytest.raises(StoreError):
-        pgmod._parse_points(1, record[:16] + b"\x00" + record[17:])  # big endian: not ours
+        pgmod._parse_points(1, record[:8] + b"\x00" + record[9:])  # big endian: not ours
+    # current codes: aligned with the points by fid, in any order; codes of gone points apart
+    codes = b"".join(
+        f.to_bytes(8, "big") + c.to_bytes(8, "big")
+        for f, c in ((9, 430623101001001002), (5, 430623101001001001), (4, 12))
+    )
+    current, stray = pgmod._current_codes(np.array([5, 1, 9, 7]), 3, codes)
+    assert current.tolist() == [430623101001001001, -1, 430623101001001002, -1]
+    assert stray.tolist() == [4]
+    current, stray = pgmod._current_codes(np.array([], dtype=np.int64), 3, codes)
+    assert (current.tolist(), sorted(stray.tolist())) == ([], [4, 5, 9])
+    with pytest.raises(StoreError):
+        pgmod._current_codes(np.array([5]), 4, codes)
     with pytest.raises(StoreError, match="18 digits"):
         pgmod._codes_as_numbers(["43062310100100100A"])
     assert pgmod._codes_as_numbers(["012345678901234567"]).tolist() == [12345678901234567]
@@ -917,31 +1028,10 @@ def test_the_fixed_width_helpers() -> None:
 
 def test_every_named_query_parses() -> None:
     names = pgmod._queries()
-    assert {"select_layer", "copy_layer", "points_out", "apply_assignment"} <= set(names)
+    assert {"select_layer", "copy_layer", "points_out", "copy_grid"} <= set(names)
     for name, text in names.items():
         assert text and not text.startswith("--"), name
         assert pgmod.query(name).as_string() if "{" not in text else True
-
-
-def test_the_covering_engine_equals_the_reference_without_a_database(sample_county: Any) -> None:
-    """assign_covering alone, also on points exactly on its own strip lines."""
-    grids = sample_county.frames["grids"]
-    level3 = grids[grids["level"] == 3].sort_values("code").reset_index(drop=True)
-    rng = np.random.default_rng(11)
-    edges = _edge_points(level3, rng, 20_000)
-    x0, y0, x1, y1 = level3.total_bounds
-    anywhere = rng.uniform([x0 - 0.01, y0 - 0.01], [x1 + 0.01, y1 + 0.01], size=(20_000, 2))
-    heights = shapely.bounds(level3.geometry.values)
-    h = float(np.median(heights[:, 3] - heights[:, 1]))
-    lines = np.column_stack([rng.uniform(x0, x1, 2_000), y0 + h * rng.integers(0, 40, 2_000)])
-    xy = np.vstack([edges, anywhere, lines, [[np.nan, 29.5]]])
-    k = pgmod.assign_covering(xy[:, 0], xy[:, 1], level3.geometry.values)
-    codes = level3["code"].to_numpy(dtype=object)
-    got = np.where(k >= 0, codes[np.maximum(k, 0)], None)
-    points = gpd.GeoSeries(shapely.points(np.nan_to_num(xy, nan=0.0)), crs="EPSG:4326")
-    expected = assign_points_exact(points, level3)
-    expected[-1] = None  # the NaN point: no grid
-    assert [i for i in range(len(xy)) if got[i] != expected[i]] == []
 
 
 # --- the gisgrid command against PostGIS -----------------------------------------------------

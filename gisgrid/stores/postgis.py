@@ -18,10 +18,13 @@ gisgrid (``gisgrid init`` upgrades it and keeps the data).
 ``COPY`` (geometries as EWKB), never row by row. One gisgrid writer at a time (an advisory
 lock, like the GeoPackage store's lock file); readers never wait.
 
-**Assignment** (:meth:`PostGISStore.assign_in_database`) fills ``grid_code`` of a point layer
-inside one transaction: the points (as one binary value) and the level-3 grids come out, the
-rule of :mod:`gisgrid.assign` decides with GEOS (:func:`assign_covering`), and the answer goes
-back by binary COPY and one set-based ``UPDATE`` of the rows that change.
+**Grid codes** of the point layers (households, service points, incidents) are kept apart,
+in ``<layer>_grid`` tables (fid, grid_code); reads go through the views ``<layer>_with_grid``
+that join them in, so the layer reads exactly as the exchange format has it.
+:meth:`PostGISStore.assign_in_database` fills them inside one transaction: the points (as
+one binary value) and the level-3 grids come out, :class:`~gisgrid.assign.GridIndex` decides
+by the rule of :mod:`gisgrid.assign`, and only what changes goes back by binary COPY (or, for
+a few rows, one DELETE and one INSERT). The points' own rows are never rewritten.
 
 All SQL is in ``sql/queries.sql`` and ``sql/migrations/``; values are bound as parameters and
 identifiers quoted by :func:`ident`, the one helper that does it.
@@ -51,6 +54,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from gisgrid import __version__
 from gisgrid import crs as crsmod
+from gisgrid.assign import GridIndex
 from gisgrid.errors import ConfigError, StoreError
 from gisgrid.layers import LAYERS, get_layer
 from gisgrid.layers.schema import Field, FieldType, Layer
@@ -105,6 +109,20 @@ def table(layer: str) -> sql.Identifier:
     """The schema-qualified table of a declared layer."""
     get_layer(layer)
     return ident(SCHEMA, layer)
+
+
+def grid_table(layer: str) -> sql.Identifier:
+    """The table of a point layer's grid codes, ``<layer>_grid`` (fid, grid_code)."""
+    if layer not in ASSIGNABLE_LAYERS:
+        raise ConfigError(f"{layer} has no grid codes")
+    return ident(SCHEMA, f"{layer}_grid")
+
+
+def source(layer: str) -> sql.Identifier:
+    """What reads of a layer select from: the table, or for a point layer with grid codes
+    the view ``<layer>_with_grid`` that joins them in."""
+    get_layer(layer)
+    return ident(SCHEMA, f"{layer}_with_grid" if layer in ASSIGNABLE_LAYERS else layer)
 
 
 @functools.cache
@@ -228,11 +246,14 @@ def _ewkb(geoms: Any) -> list[bytes | None]:
     return list(shapely.to_wkb(flat, include_srid=True))
 
 
-def _copy_rows(decl: Layer, frame: pd.DataFrame) -> tuple[list[str], list[str], Iterable[Any]]:
-    """Columns, binary COPY types and rows of a canonical frame."""
-    columns = list(decl.columns)
-    types = [COPY_TYPES[f.type] for f in decl.fields]
-    values = [_column_values(frame[f.name], f) for f in decl.fields]
+def _copy_rows(
+    decl: Layer, frame: pd.DataFrame, *, omit: Sequence[str] = ()
+) -> tuple[list[str], list[str], Iterable[Any]]:
+    """Columns, binary COPY types and rows of a canonical frame (without the ``omit`` ones)."""
+    fields = [f for f in decl.fields if f.name not in omit]
+    columns = [f.name for f in fields]
+    types = [COPY_TYPES[f.type] for f in fields]
+    values = [_column_values(frame[f.name], f) for f in fields]
     if decl.spatial:
         columns.append(GEOMETRY_COLUMN)
         types.append("bytea")  # EWKB bytes, read by geometry's binary input
@@ -322,52 +343,54 @@ def _refusal(exc: psycopg.errors.IntegrityError) -> str:
 
 #: one point as ``points_out`` sends it (int8send is big endian, ST_AsBinary NDR little)
 _POINT_RECORD = np.dtype(
-    [("fid", ">i8"), ("code", ">i8"), ("order", "u1"), ("type", "<u4"), ("x", "<f8"),
-     ("y", "<f8")]
-)  # fmt: skip
-#: a (fid bigint, code bigint) row of binary COPY input
-_ASSIGN_ROW = np.dtype(
-    [("n", ">i2"), ("l1", ">i4"), ("fid", ">i8"), ("l2", ">i4"), ("code", ">i8")]
+    [("fid", ">i8"), ("order", "u1"), ("type", "<u4"), ("x", "<f8"), ("y", "<f8")]
 )
+#: one grid code as ``grid_codes_out`` sends it
+_CODE_RECORD = np.dtype([("fid", ">i8"), ("code", ">i8")])
+#: a (fid bigint, grid_code text of 18 digits) row of binary COPY input
+_GRID_ROW = np.dtype([("n", ">i2"), ("l1", ">i4"), ("fid", ">i8"), ("l2", ">i4"), ("code", "S18")])
+
+
+def _records(count: int, data: bytes | None, dtype: np.dtype) -> np.ndarray:
+    """``count`` fixed-width records sent as one value."""
+    data = data or b""
+    if len(data) != count * dtype.itemsize:
+        raise StoreError(f"unexpected answer from the database: {len(data)} bytes for {count}")
+    return np.frombuffer(data, dtype=dtype)
 
 
 @dataclass(frozen=True)
 class _Points:
-    """A point layer as ``points_out`` sends it: fid, current grid code (-1: none), x, y."""
+    """A point layer as ``points_out`` sends it: fid, x, y."""
 
     fid: np.ndarray
-    code: np.ndarray
     x: np.ndarray
     y: np.ndarray
 
 
 def _parse_points(count: int, data: bytes | None) -> _Points:
     """The ``points_out`` query's answer (``count`` records) as arrays."""
-    size = _POINT_RECORD.itemsize
-    data = data or b""
-    if len(data) != count * size:
-        raise StoreError(f"unexpected answer from the database: {len(data)} bytes for {count}")
-    rows = np.frombuffer(data, dtype=_POINT_RECORD)
+    rows = _records(count, data, _POINT_RECORD)
     if count and not ((rows["order"] == 1).all() and (rows["type"] == 1).all()):
         raise StoreError("unexpected answer from the database: not 2D points")
     return _Points(
-        rows["fid"].astype(np.int64),
-        rows["code"].astype(np.int64),
-        rows["x"].astype(np.float64),
-        rows["y"].astype(np.float64),
+        rows["fid"].astype(np.int64), rows["x"].astype(np.float64), rows["y"].astype(np.float64)
     )
 
 
-def _assignment_payload(fid: np.ndarray, code: np.ndarray) -> bytes:
-    """Binary COPY input of (fid, code) rows; code -1 stands for no grid."""
-    rows = np.empty(len(fid), dtype=_ASSIGN_ROW)
-    rows["n"] = 2
-    rows["l1"] = 8
-    rows["fid"] = fid
-    rows["l2"] = 8
-    rows["code"] = code
-    header = _COPY_SIGNATURE + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
-    return header + rows.tobytes() + b"\xff\xff"
+def _current_codes(
+    fid: np.ndarray, count: int, data: bytes | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``grid_codes_out`` answer aligned with the points ``fid``: each point's current
+    code as a number (-1: none), and the fids of codes whose point is gone."""
+    rows = _records(count, data, _CODE_RECORD)
+    code_fid, code = rows["fid"].astype(np.int64), rows["code"].astype(np.int64)
+    current = np.full(len(fid), -1, dtype=np.int64)
+    order = np.argsort(fid, kind="stable")
+    at = np.minimum(np.searchsorted(fid[order], code_fid), max(len(fid) - 1, 0))
+    found = fid[order][at] == code_fid if len(fid) else np.zeros(len(code_fid), dtype=bool)
+    current[order[at[found]]] = code[found]
+    return current, code_fid[~found]
 
 
 def _codes_as_numbers(codes: Sequence[str]) -> np.ndarray:
@@ -377,85 +400,19 @@ def _codes_as_numbers(codes: Sequence[str]) -> np.ndarray:
     return np.asarray([int(c) for c in codes], dtype=np.int64)
 
 
-def _box_candidates(
-    x: np.ndarray, y: np.ndarray, bounds: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Every (point, grid) pair whose point lies in the grid's closed bounding box.
+def _grid_rows_payload(fid: np.ndarray, code: np.ndarray) -> bytes:
+    """Binary COPY input of ``<layer>_grid`` rows: fids and their codes.
 
-    A raster of square cells over the boxes: each box lists the cells it touches, each point
-    looks in its own cell. A point on a box's edge falls in a cell of that box: both cell
-    numbers come from the same (monotonic) arithmetic on the same coordinate.
+    ``code`` holds 18-byte strings (``S18``), checked by :func:`_codes_as_numbers` before.
     """
-    x0, y0, x1, y1 = bounds.T
-    ox, oy = float(x0.min()), float(y0.min())
-    side = max(float(np.median(y1 - y0)), float(np.median(x1 - x0)), 1e-6)
-    nx = int((float(x1.max()) - ox) / side) + 1
-    ny = int((float(y1.max()) - oy) / side) + 1
-
-    def cell_x(v: np.ndarray) -> np.ndarray:
-        return np.floor((v - ox) / side).astype(np.int64)
-
-    def cell_y(v: np.ndarray) -> np.ndarray:
-        return np.floor((v - oy) / side).astype(np.int64)
-
-    # the cells of each box, grouped by cell
-    ix0, ix1, iy0, iy1 = cell_x(x0), cell_x(x1), cell_y(y0), cell_y(y1)
-    width = ix1 - ix0 + 1
-    per_box = width * (iy1 - iy0 + 1)
-    box = np.repeat(np.arange(len(bounds)), per_box)
-    local = np.arange(len(box)) - np.repeat(np.cumsum(per_box) - per_box, per_box)
-    cell = (np.repeat(iy0, per_box) + local // np.repeat(width, per_box)) * nx + (
-        np.repeat(ix0, per_box) + local % np.repeat(width, per_box)
-    )
-    order = np.argsort(cell, kind="stable")
-    box_of = box[order]
-    start = np.searchsorted(cell[order], np.arange(nx * ny + 1))
-    # each point against the boxes of its cell
-    inside = (x >= ox) & (x <= x1.max()) & (y >= oy) & (y <= y1.max())
-    pts = np.flatnonzero(inside)
-    pcell = cell_y(y[pts]) * nx + cell_x(x[pts])
-    first, count = start[pcell], start[pcell + 1] - start[pcell]
-    pt = np.repeat(pts, count)
-    offset = np.arange(len(pt)) - np.repeat(np.cumsum(count) - count, count)
-    grid = box_of[np.repeat(first, count) + offset]
-    keep = (x[pt] >= x0[grid]) & (x[pt] <= x1[grid]) & (y[pt] >= y0[grid]) & (y[pt] <= y1[grid])
-    return pt[keep], grid[keep]
-
-
-def assign_covering(x: np.ndarray, y: np.ndarray, grids: Sequence[Any] | np.ndarray) -> np.ndarray:
-    """Position in ``grids`` of the grid each point (x, y) goes to, -1 where none covers it.
-
-    The rule of :mod:`gisgrid.assign`: a grid covers a point inside it or on its boundary;
-    of several, the first in ``grids`` wins, so pass them sorted by code (smallest first).
-    For a point, *covers* is *intersects*. Candidates are the points in each grid's closed
-    bounding box (:func:`_box_candidates`); then each grid, prepared once, tests its
-    candidates with GEOS (robust predicates: exact on edges and vertices).
-    """
-    geoms = np.asarray(grids, dtype=object)
-    out = np.full(len(x), -1, dtype=np.int64)
-    if len(x) == 0 or len(geoms) == 0:
-        return out
-    bounds = shapely.bounds(geoms)
-    usable = np.flatnonzero(np.isfinite(bounds).all(axis=1))
-    finite = np.isfinite(x) & np.isfinite(y)
-    if len(usable) == 0 or not finite.any():
-        return out
-    pt, box = _box_candidates(
-        np.where(finite, x, np.inf), np.where(finite, y, np.inf), bounds[usable]
-    )
-    grid = usable[box]
-    order = np.argsort(grid, kind="stable")
-    pt, grid = pt[order], grid[order]
-    starts = np.flatnonzero(np.r_[True, grid[1:] != grid[:-1]])
-    ends = np.r_[starts[1:], len(grid)]
-    # largest position first: a smaller one (a smaller code) covering the point overwrites it
-    for a, b in zip(starts[::-1].tolist(), ends[::-1].tolist(), strict=True):
-        geom = geoms[grid[a]]
-        shapely.prepare(geom)
-        members = pt[a:b]
-        hit = shapely.intersects_xy(geom, x[members], y[members])
-        out[members[hit]] = grid[a]
-    return out
+    rows = np.empty(len(fid), dtype=_GRID_ROW)
+    rows["n"] = 2
+    rows["l1"] = 8
+    rows["fid"] = fid
+    rows["l2"] = 18
+    rows["code"] = code
+    header = _COPY_SIGNATURE + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+    return header + rows.tobytes() + b"\xff\xff"
 
 
 # --- the store ---------------------------------------------------------------------------------
@@ -683,7 +640,7 @@ class PostGISStore:
         statement = query(
             "select_layer",
             columns=sql.SQL(", ").join(selected),
-            table=table(layer),
+            table=source(layer),
             condition=condition,
         )
         with self._connection(f"reading {layer} from") as conn:
@@ -709,7 +666,7 @@ class PostGISStore:
     def count(self, layer: str, *, where: Where | None = None) -> int:
         decl = get_layer(layer)
         condition, params = _condition(decl, where, None)
-        statement = query("count_layer", table=table(layer), condition=condition)
+        statement = query("count_layer", table=source(layer), condition=condition)
         with self._connection(f"counting {layer} in") as conn:
             if not self._usable(conn, writing=False):
                 return 0
@@ -742,8 +699,13 @@ class PostGISStore:
                     if name not in frames:
                         continue
                     decl = decls[name]
-                    columns, types, rows = _copy_rows(decl, decl.conform(frames[name]))
+                    frame = decl.conform(frames[name])
+                    with_grid = name in ASSIGNABLE_LAYERS
+                    omit = ("grid_code",) if with_grid else ()
+                    columns, types, rows = _copy_rows(decl, frame, omit=omit)
                     if mode == "replace":
+                        if with_grid:
+                            conn.execute(query("delete_layer", table=grid_table(name)))
                         conn.execute(query("delete_layer", table=table(name)))
                     statement = query(
                         "copy_layer",
@@ -754,6 +716,8 @@ class PostGISStore:
                         copy.set_types(types)
                         for row in rows:
                             copy.write_row(row)
+                    if with_grid:
+                        self._write_grid_codes(conn, name, frame)
                 for key, value in (meta or {}).items():
                     conn.execute(query("put_meta"), (key, Jsonb(value)))
         except StoreError:
@@ -767,17 +731,35 @@ class PostGISStore:
             raise StoreError(f"another gisgrid process is writing to {self.url}")
 
     # assignment ------------------------------------------------------------------------------
+    def _write_grid_codes(
+        self, conn: psycopg.Connection[Any], layer: str, frame: pd.DataFrame
+    ) -> None:
+        """The grid codes a written frame brings (an import that has them), by its key."""
+        have = frame["grid_code"].notna().to_numpy()
+        if not have.any():
+            return
+        (key,) = get_layer(layer).key
+        conn.execute(
+            query("insert_grid_codes", grid=grid_table(layer), table=table(layer), key=ident(key)),
+            (
+                [str(v) for v in frame[key].to_numpy()[have]],
+                [str(v) for v in frame["grid_code"].to_numpy()[have]],
+            ),
+        )
+
     def assign_in_database(self, layer: str) -> int:
         """Fill ``grid_code`` of every feature of ``layer`` from the level-3 grids.
 
         The rule of :mod:`gisgrid.assign`, exactly: a grid covers a point inside it or on its
         boundary; of several, the smallest code wins; none gives NULL. One transaction
-        (repeatable read, holding the writer lock): the points (``fid``, x, y, all in one
-        binary value) and the level-3 grids come out, the decision is :func:`assign_covering`
-        (GEOS, robust on edges and vertices — PostGIS' own point-in-polygon shortcut for
-        ``ST_Covers`` is not, and decides a few points on edges differently), the answer goes
-        back by binary COPY into a temporary table and one ``UPDATE`` of the rows whose grid
-        changes. The point layers keep room on their pages, so that update happens in place.
+        (repeatable read, holding the writer lock): the points (fid, current code, x, y, all
+        in one binary value) and the level-3 grids come out; :class:`~gisgrid.assign.GridIndex`
+        decides, the engine proven equal to the reference (PostGIS' own point-in-polygon
+        shortcut for ``ST_Covers`` is not robust and decides a few points on edges
+        differently); only what changes goes back, to the layer's ``<layer>_grid`` table.
+        When a quarter of the points or more change (a first assignment, new grids
+        everywhere) that table is emptied and refilled by one binary COPY; otherwise the
+        changed rows are deleted and inserted anew. The points' own rows are never written.
 
         Parameters
         ----------
@@ -794,25 +776,67 @@ class PostGISStore:
             raise ConfigError(
                 f"only {', '.join(ASSIGNABLE_LAYERS)} are assigned to grids, not {layer}"
             )
-        target = table(layer)
+        grid = grid_table(layer)
         with self._connection(f"assigning {layer} in") as conn, conn.transaction():
             conn.execute(query("repeatable_read"))
             self._usable(conn, writing=True)
             self._lock_writes(conn)
-            grid_rows = conn.execute(query("level3_grids")).fetchall()
-            numbers = _codes_as_numbers([str(r[0]) for r in grid_rows])
-            grids = shapely.from_wkb(np.asarray([r[1] for r in grid_rows], dtype=object))
+            index = self._grid_index(conn)
             with conn.cursor() as cur:
-                found = cur.execute(query("points_out", table=target), binary=True).fetchone()
-                count, data = (int(found[0]), found[1]) if found else (0, None)
-                points = _parse_points(count, data)
-                k = assign_covering(points.x, points.y, grids)
-                new = np.where(k >= 0, numbers[np.maximum(k, 0)], -1) if len(numbers) else k
-                changed = new != points.code
-                if changed.any():  # only the rows whose grid changes go back
-                    conn.execute(query("create_assignment"))
-                    with cur.copy(query("copy_assignment")) as copy:
-                        copy.write(_assignment_payload(points.fid[changed], new[changed]))
-                    conn.execute(query("analyze_assignment"))
-                    conn.execute(query("apply_assignment", table=target))
-        return int((k >= 0).sum())
+                row = cur.execute(query("points_out", table=table(layer)), binary=True).fetchone()
+                points = _parse_points(*(row or (0, None)))
+                row = cur.execute(query("grid_codes_out", grid=grid), binary=True).fetchone()
+                current, stray = _current_codes(points.fid, *(row or (0, None)))
+            rank = index.lookup(points.x, points.y).rank
+            numbers = np.r_[_codes_as_numbers(index.codes.tolist()), -1]
+            text = np.r_[np.asarray(index.codes, dtype="S18"), np.array([b""], dtype="S18")]
+            new = numbers[rank]  # rank -1: the last entry, no grid
+            changed = np.flatnonzero(new != current)
+            if len(changed) * 4 >= len(new) and len(changed):
+                self._refill_grid_codes(
+                    conn, layer, _grid_rows_payload(points.fid[rank >= 0], text[rank[rank >= 0]])
+                )
+            elif len(changed) or len(stray):
+                gone = np.r_[points.fid[changed], stray]
+                conn.execute(query("delete_grid_codes", grid=grid), (gone.tolist(),))
+                has = changed[rank[changed] >= 0]
+                conn.execute(
+                    query("insert_grid_rows", grid=grid),
+                    (points.fid[has].tolist(), [c.decode() for c in text[rank[has]].tolist()]),
+                )
+        return int((rank >= 0).sum())
+
+    @staticmethod
+    def _refill_grid_codes(conn: psycopg.Connection[Any], layer: str, payload: bytes) -> None:
+        """Replace all grid codes of ``layer`` by the binary COPY ``payload``.
+
+        TRUNCATE, not DELETE: no dead rows left in the table and its index. A role that owns
+        the table also drops its primary key during the COPY and builds it anew, twice as
+        fast as keeping it up to date row by row (PostgreSQL's advice for bulk loads).
+        """
+        grid = grid_table(layer)
+        pkey = ident(f"{layer}_grid_pkey")
+        found = conn.execute(query("owns"), (f"{SCHEMA}.{layer}_grid",)).fetchone()
+        owner = bool(found and found[0])
+        conn.execute(query("truncate_grid", grid=grid))
+        if owner:
+            conn.execute(query("drop_primary_key", grid=grid, constraint=pkey))
+        with conn.cursor() as cur, cur.copy(query("copy_grid", grid=grid)) as copy:
+            copy.write(payload)
+        if owner:
+            conn.execute(query("add_primary_key", grid=grid, constraint=pkey))
+
+    @staticmethod
+    def _grid_index(conn: psycopg.Connection[Any]) -> GridIndex:
+        """The level-3 grids of the store as a :class:`~gisgrid.assign.GridIndex`."""
+        rows = conn.execute(query("level3_grids")).fetchall()
+        grids = gpd.GeoDataFrame(
+            {"code": [str(r[0]) for r in rows]},
+            geometry=gpd.GeoSeries(
+                shapely.from_wkb(np.asarray([r[1] for r in rows], dtype=object))
+                if rows
+                else np.empty(0, dtype=object),
+                crs=crsmod.STORAGE_CRS,
+            ),
+        )
+        return GridIndex.from_grids(grids)

@@ -113,32 +113,45 @@ ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
 SELECT code, ST_AsBinary(geom) FROM gisgrid.grids WHERE level = 3 ORDER BY code
 
 -- name: points_out
--- Every point of a layer as one value, 37 bytes a row: the fid and the current grid code as
--- int8send (big endian; -1 for none: codes are 18 digits, which fit), then the point as
--- little-endian WKB. One value moves far faster than a million rows.
-SELECT
-    count(*),
-    string_agg(
-        int8send(fid) || int8send(coalesce(grid_code::bigint, -1)) || ST_AsBinary(geom, 'NDR'),
-        ''::bytea
-    )
+-- Every point of a layer as one value, 29 bytes a row: the fid as int8send (big endian),
+-- then the point as little-endian WKB. One value moves far faster than a million rows.
+SELECT count(*), string_agg(int8send(fid) || ST_AsBinary(geom, 'NDR'), ''::bytea)
 FROM {table}
 
--- name: create_assignment
--- The rows whose grid changes: fid and the new code as a number (-1: no grid).
-CREATE TEMPORARY TABLE gisgrid_assignment (fid bigint NOT NULL, code bigint NOT NULL)
-ON COMMIT DROP
+-- name: grid_codes_out
+-- The grid codes of a point layer the same way, 16 bytes a row: fid and code as int8send
+-- (codes are 18 digits, which fit).
+SELECT count(*), string_agg(int8send(fid) || int8send(grid_code::bigint), ''::bytea)
+FROM {grid}
 
--- name: copy_assignment
-COPY gisgrid_assignment (fid, code) FROM STDIN (FORMAT BINARY)
+-- name: owns
+-- Whether the current role may alter the table (owns it, or is a member of its owner).
+SELECT pg_has_role(c.relowner, 'USAGE') FROM pg_class AS c WHERE c.oid = %s::regclass
 
--- name: analyze_assignment
-ANALYZE gisgrid_assignment
+-- name: drop_primary_key
+ALTER TABLE {grid} DROP CONSTRAINT {constraint}
 
--- name: apply_assignment
--- One set-based UPDATE of the rows that change (level-3 codes are 18 digits: lpad restores
--- any leading zero).
-UPDATE {table} AS t
-SET grid_code = CASE WHEN a.code < 0 THEN NULL ELSE lpad(a.code::text, 18, '0') END
-FROM gisgrid_assignment AS a
-WHERE t.fid = a.fid
+-- name: add_primary_key
+ALTER TABLE {grid} ADD CONSTRAINT {constraint} PRIMARY KEY (fid)
+
+-- name: insert_grid_codes
+-- The grid codes a write brings, matched to the rows just written by the layer's key.
+INSERT INTO {grid} (fid, grid_code)
+SELECT t.fid, v.grid_code
+FROM unnest(%s::text[], %s::text[]) AS v (layer_key, grid_code)
+JOIN {table} AS t ON t.{key} = v.layer_key
+
+-- name: truncate_grid
+-- Assignment refilling a layer's grid codes. TRUNCATE, not DELETE: no dead rows left in the
+-- table and its index (a DELETE then COPY of a million rows takes five times as long).
+TRUNCATE {grid}
+
+-- name: copy_grid
+COPY {grid} (fid, grid_code) FROM STDIN (FORMAT BINARY)
+
+-- name: delete_grid_codes
+DELETE FROM {grid} WHERE fid = ANY(%s::int8[])
+
+-- name: insert_grid_rows
+INSERT INTO {grid} (fid, grid_code)
+SELECT * FROM unnest(%s::int8[], %s::text[])
