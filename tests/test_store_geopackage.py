@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -202,6 +203,10 @@ def test_bbox_outside_everything_is_empty(filled_store: GeoPackageStore) -> None
         ("households", {"credit_rating": ("AAA", "AA")}),
         ("households", {"credit_rating": None}),
         ("leader_townships", {"leader_id": "L01"}),
+        ("first_secretaries", {"start_on": "2023-05-01"}),
+        ("incidents", {"reported_at": "2024-05-12 14:05:00"}),
+        ("incidents", {"reported_at": [pd.Timestamp("2024-05-12 14:05"), "2024-03-01T09:30"]}),
+        ("grids", {"valid_to": None}),
     ],
 )
 def test_attribute_query(
@@ -213,7 +218,8 @@ def test_attribute_query(
         if value is None:
             mask &= frame[column].isna()
         elif isinstance(value, list | tuple):
-            mask &= frame[column].isin(list(value)).fillna(False).astype(bool)
+            wanted = [pd.Timestamp(v) for v in value] if column == "reported_at" else list(value)
+            mask &= frame[column].isin(wanted).fillna(False).astype(bool)
         else:
             mask &= (frame[column] == value).fillna(False).astype(bool)
     expected = frame[mask].reset_index(drop=True)
@@ -221,6 +227,20 @@ def test_attribute_query(
     got = filled_store.read(name, where=where)
     assert_same(expected, got)
     assert filled_store.count(name, where=where) == len(expected)
+
+
+def test_dates_written_by_other_tools_are_found(filled_store: GeoPackageStore) -> None:
+    """Other tools (QGIS, sqlite3) may write times without milliseconds, or with a Z."""
+    with sqlite3.connect(filled_store.path) as db:
+        # the GeoPackage's R-tree triggers name these functions (GDAL and QGIS provide them);
+        # they only run when a geometry or fid changes, which does not happen here
+        for function in ("ST_IsEmpty", "ST_MinX", "ST_MaxX", "ST_MinY", "ST_MaxY"):
+            db.create_function(function, 1, lambda geom: None)
+        db.execute("UPDATE first_secretaries SET start_on = '2023-05-01T00:00:00'")
+        db.execute("UPDATE incidents SET reported_at = '2024-05-12T14:05:00Z' WHERE id = 'E002'")
+    assert filled_store.count("first_secretaries", where={"start_on": "2023-05-01"}) > 1
+    found = filled_store.read("incidents", where={"reported_at": "2024-05-12 14:05:00"})
+    assert found["id"].tolist() == ["E002"]
 
 
 def test_empty_list_matches_nothing(filled_store: GeoPackageStore) -> None:

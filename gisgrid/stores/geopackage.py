@@ -45,18 +45,34 @@ def where_clause(layer_name: str, where: Where | None) -> str | None:
     layer = get_layer(layer_name)
     parts = []
     for column, value in where.items():
-        layer.field(column)  # KeyError for undeclared columns: never a name from outside
+        f = layer.field(column)  # KeyError for undeclared columns: never a name from outside
         name = '"' + column + '"'
+        literal = sql_literal
+        # dates and times are text in a GeoPackage ('2024-03-01T09:30:00.000' as GDAL writes
+        # them, '2024-03-01' as other tools may): compared as SQLite dates and times, not text
+        if f.type == "date":
+            name, literal = f"date({name})", _date_literal
+        elif f.type == "datetime":
+            name, literal = f"julianday({name})", _datetime_literal
         if value is None:
             parts.append(f"{name} IS NULL")
         elif isinstance(value, list | tuple | set | frozenset):
             if not value:
                 parts.append("0 = 1")
             else:
-                parts.append(f"{name} IN ({', '.join(sql_literal(v) for v in value)})")
+                parts.append(f"{name} IN ({', '.join(literal(v) for v in value)})")
         else:
-            parts.append(f"{name} = {sql_literal(value)}")
+            parts.append(f"{name} = {literal(value)}")
     return " AND ".join(parts)
+
+
+def _date_literal(value: object) -> str:
+    return sql_literal(pd.Timestamp(value).strftime("%Y-%m-%d"))  # type: ignore[arg-type]
+
+
+def _datetime_literal(value: object) -> str:
+    stamp = pd.Timestamp(value).isoformat(sep=" ")  # type: ignore[arg-type]
+    return f"julianday({sql_literal(stamp)})"
 
 
 class GeoPackageStore:
