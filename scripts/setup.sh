@@ -19,8 +19,9 @@ DEB_PACKAGES=()
 # map in headless Chromium (driven by Python playwright, no browser download) and read its
 # Chinese labels. postgresql-15 and postgresql-15-postgis-3: the PostGIS store's tests start a
 # throwaway PostgreSQL cluster with PostGIS (tests/postgis_server.py), unless
-# GISGRID_TEST_DATABASE_URL names a server.
-DEB_TEST_PACKAGES=(chromium fonts-noto-cjk postgresql-15 postgresql-15-postgis-3)
+# GISGRID_TEST_DATABASE_URL names a server. gdal-bin: Debian's own, older GDAL (ogrinfo) must
+# open the GeoPackage store as QGIS on a county PC would.
+DEB_TEST_PACKAGES=(chromium fonts-noto-cjk postgresql-15 postgresql-15-postgis-3 gdal-bin)
 
 PYTHON="${PYTHON:-python3.11}"
 VENV=".venv"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -348,6 +350,28 @@ def test_file_is_a_plain_geopackage(filled_store: GeoPackageStore, canonical: Fr
         header = fh.read(100)
     assert header.startswith(b"SQLite format 3\x00")
     assert header[68:72] == b"GPKG"  # the GeoPackage application id
+
+
+def test_debians_own_gdal_opens_the_store(filled_store: GeoPackageStore, canonical: Frames) -> None:
+    """An older GDAL than pyogrio's (Debian's ogrinfo, as QGIS on a county PC would have)
+    reads every layer without a warning, with the counts written."""
+    ogrinfo = shutil.which("ogrinfo")
+    if ogrinfo is None:
+        pytest.skip("Debian's gdal-bin is not installed (./run test installs it)")
+    found = subprocess.run(
+        [ogrinfo, "-ro", "-so", "-al", str(filled_store.path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert found.returncode == 0, found.stderr
+    assert "Warning" not in found.stderr and "ERROR" not in found.stderr, found.stderr
+    counts = dict(
+        re.findall(r"^Layer name: (\w+)$.*?^Feature Count: (\d+)$", found.stdout, re.M | re.S)
+    )
+    assert counts == {name: str(len(canonical(name))) for name in LAYERS}
+    assert found.stdout.count('EPSG",4326') >= sum(d.spatial for d in LAYERS.values())
 
 
 def test_open_store_picks_the_geopackage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
