@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -31,12 +29,9 @@ from gisgrid.sample import build_sample_county, write_sample_county
 from gisgrid.stores import open_store
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from servers import gisgrid_server  # noqa: E402  (the tests' own server starter)
 
 
 def main() -> None:
@@ -73,35 +68,14 @@ def main() -> None:
             times.append(time.perf_counter() - t)
         base = np.array(times) * 1000
 
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if k != "GISGRID_STORE"}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gisgrid", "serve", "--store", store_path, "--port", str(port)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    with urllib.request.urlopen(
-                        f"http://127.0.0.1:{port}/api/health", timeout=2
-                    ) as r:
-                        if json.loads(r.read())["warm"]:
-                            break  # measure the served app, not its start-up
-                except OSError:
-                    pass
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("the server did not start")
-                time.sleep(0.3)
+        with gisgrid_server(store_path, timeout=120, warm=True) as base_url:
             load = subprocess.run(
                 [
                     sys.executable,
                     str(HERE / "_loadgen.py"),
                     str(paths_file),
                     "--port",
-                    str(port),
+                    str(urlsplit(base_url).port),
                     "--rate",
                     str(a.rate),
                     "--seconds",
@@ -111,9 +85,6 @@ def main() -> None:
                 capture_output=True,
                 text=True,
             )
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
     stats = json.loads(load.stdout)
     print(
         f"in-process Locator.locate: p50 {np.percentile(base, 50):.2f} ms, "

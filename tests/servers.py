@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -20,8 +21,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def gisgrid_server(store: str, *, timeout: float = 90.0) -> Iterator[str]:
-    """Run ``gisgrid serve --store STORE`` until the block ends; yields its base URL."""
+def gisgrid_server(store: str, *, timeout: float = 90.0, warm: bool = False) -> Iterator[str]:
+    """Run ``gisgrid serve --store STORE`` until the block ends; yields its base URL.
+
+    Ready when it answers; with ``warm``, only once ``/api/health`` says its caches are warm
+    (the benchmarks measure the served app, not its start-up).
+    """
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "GISGRID_STORE"}
     proc = subprocess.Popen(
@@ -35,8 +40,8 @@ def gisgrid_server(store: str, *, timeout: float = 90.0) -> Iterator[str]:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                with urllib.request.urlopen(f"{base}/api/layers", timeout=2) as r:
-                    if r.status == 200:
+                with urllib.request.urlopen(f"{base}/api/health", timeout=2) as r:
+                    if r.status == 200 and (not warm or json.loads(r.read())["warm"]):
                         break
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass

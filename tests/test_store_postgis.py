@@ -1086,19 +1086,36 @@ def test_cli_on_an_unreachable_server(run_gisgrid: Run) -> None:
     assert "cannot connect to the PostGIS store postgresql://nobody:***@127.0.0.1:1/x" in text
 
 
-def test_cli_demo_into_postgis(pg_url: str, run_gisgrid: Run, tmp_path: Path) -> None:
-    result = run_gisgrid("demo", "--store", pg_url, "--households", "5000", "--out", tmp_path / "m")
-    text = ok(result)
-    assert "sample county written to postgresql://" in text
+def test_cli_demo_into_postgis_equals_the_geopackage(
+    pg_url: str, run_gisgrid: Run, tmp_path: Path
+) -> None:
+    """The same demo into PostGIS and into a GeoPackage: every layer (grid codes included)
+    and the check report come out the same."""
+    gpkg = tmp_path / "county.gpkg"
+    for store_arg, out in ((pg_url, "pg"), (str(gpkg), "gpkg")):
+        text = ok(run_gisgrid("demo", "--store", store_arg, "--households", "5000", "--out", out))
+        assert "sample county written to" in text
     store = PostGISStore(pg_url)
+    embedded = open_store(str(gpkg))
     try:
         assert store.count("households") == 5000
         assert store.count("grids", where={"level": 3}) == 2860
         manifest = store.get_meta("sample_manifest")
         assert manifest["households"] == 5000
-        assert json.dumps(manifest, ensure_ascii=False)
+        assert manifest == embedded.get_meta("sample_manifest")
+        for name in LAYERS:
+            assert_same(embedded.read(name), store.read(name))
+        assert store.read("households")["grid_code"].notna().sum() > 4900
     finally:
         store.close()
+    reports = []
+    for store_arg in (pg_url, str(gpkg)):
+        result = run_gisgrid("check", "--json", "--store", store_arg)
+        ok(result)
+        report = json.loads(result.stdout)
+        del report["meta"]["seconds"]
+        reports.append(report)
+    assert reports[0] == reports[1]
 
 
 def test_cli_init_on_a_geopackage_has_nothing_to_do(run_gisgrid: Run, tmp_path: Path) -> None:
