@@ -16,7 +16,8 @@ gisgrid (``gisgrid init`` upgrades it and keeps the data).
 **Writes** are one transaction each: every layer of the call (``DELETE`` then ``COPY`` for
 ``replace``, ``COPY`` for ``append``) and the metadata, all or nothing. Rows go in by binary
 ``COPY`` (geometries as EWKB), never row by row. One gisgrid writer at a time (an advisory
-lock, like the GeoPackage store's lock file); readers never wait.
+lock, like the GeoPackage store's lock file); readers never wait, except while an
+assignment refills a layer's grid codes (a second or two for a million points).
 
 **Grid codes** of the point layers (households, service points, incidents) are kept apart,
 in ``<layer>_grid`` tables (fid, grid_code); reads go through the views ``<layer>_with_grid``
