@@ -21,6 +21,7 @@ score  match
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,8 +52,19 @@ def _romanise(names: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(initials, dtype=object), np.asarray(fulls, dtype=object)
 
 
+#: numpy's variable-width UTF-8 strings: its vectorised string functions (np.strings) run in C
+_TEXT = np.dtypes.StringDType()
+
+
+def _text(values: Any) -> np.ndarray:
+    return np.asarray(values, dtype=object).astype(_TEXT)
+
+
 class HouseholdSearch:
     """An in-memory search index over households.
+
+    The columns are kept as numpy strings, so that each kind of match is one vectorised pass
+    over all households (np.strings, in C).
 
     Parameters
     ----------
@@ -66,8 +78,13 @@ class HouseholdSearch:
         self.numbers = households["house_number"].fillna("").astype(str).to_numpy(dtype=object)
         self.villages = households["village_code"].fillna("").astype(str).to_numpy(dtype=object)
         self.initials, self.pinyin = _romanise(households["head_name"])
-        self._names = pd.Series(self.names)
-        self._numbers = pd.Series(self.numbers)
+        self._ids, self._names, self._numbers = (
+            _text(self.ids),
+            _text(self.names),
+            _text(self.numbers),
+        )
+        self._villages = _text(self.villages)
+        self._initials, self._pinyin = _text(self.initials), _text(self.pinyin)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -90,28 +107,28 @@ class HouseholdSearch:
         score = np.zeros(len(self.ids), dtype=np.int64)
 
         def better(mask: np.ndarray, value: int) -> None:
-            np.maximum(score, np.where(mask, value, 0), out=score)
+            score[mask & (score < value)] = value
 
-        better(self.ids == q, 100)
-        better((self.names == q) | (self.numbers == q), 95)
-        better(self._names.str.startswith(q, na=False).to_numpy(), 85)
-        better(self._numbers.str.contains(q, regex=False, na=False).to_numpy(), 80)
-        better(self._names.str.contains(q, regex=False, na=False).to_numpy(), 75)
+        better(self._ids == q, 100)
+        better((self._names == q) | (self._numbers == q), 95)
+        better(np.strings.startswith(self._names, q), 85)
+        better(np.strings.find(self._numbers, q) >= 0, 80)
+        better(np.strings.find(self._names, q) >= 0, 75)
         lowered = q.lower().replace(" ", "")
         if lowered.isascii() and lowered.isalpha():
-            better(pd.Series(self.initials).str.startswith(lowered).to_numpy(), 70)
-            better(pd.Series(self.pinyin).str.startswith(lowered).to_numpy(), 65)
+            better(np.strings.startswith(self._initials, lowered), 70)
+            better(np.strings.startswith(self._pinyin, lowered), 65)
         elif len(q) >= 2 and not q.isascii():
             np.maximum(score, self._fuzzy(q), out=score)
         if village:
-            score[~pd.Series(self.villages).str.startswith(village).to_numpy()] = 0
+            score[~np.strings.startswith(self._villages, village)] = 0
         hits = np.flatnonzero(score > 0)
         order = np.lexsort((self.ids[hits], -score[hits]))[:limit]
         return [Hit(str(self.ids[hits[i]]), int(score[hits[i]])) for i in order]
 
     def _fuzzy(self, q: str) -> np.ndarray:
         """40–60 for names holding the query's characters in order (张明 finds 张小明)."""
-        first = self._names.str.contains(q[0], regex=False, na=False).to_numpy()
+        first = np.strings.find(self._names, q[0]) >= 0
         out = np.zeros(len(self.names), dtype=np.int64)
         for i in np.flatnonzero(first):
             name = self.names[i]
