@@ -753,8 +753,9 @@ class PostGISStore:
 
         The rule of :mod:`gisgrid.assign`, exactly: a grid covers a point inside it or on its
         boundary; of several, the smallest code wins; none gives NULL. One transaction
-        (repeatable read, holding the writer lock): the points (fid, current code, x, y, all
-        in one binary value) and the level-3 grids come out; :class:`~gisgrid.assign.GridIndex`
+        (repeatable read, holding the writer lock): the points (fid, x, y, all in one binary
+        value), their current codes (the same way) and the level-3 grids come out;
+        :class:`~gisgrid.assign.GridIndex`
         decides, the engine proven equal to the reference (PostGIS' own point-in-polygon
         shortcut for ``ST_Covers`` is not robust and decides a few points on edges
         differently); only what changes goes back, to the layer's ``<layer>_grid`` table.
@@ -793,6 +794,7 @@ class PostGISStore:
             text = np.r_[np.asarray(index.codes, dtype="S18"), np.array([b""], dtype="S18")]
             new = numbers[rank]  # rank -1: the last entry, no grid
             changed = np.flatnonzero(new != current)
+            # a refill costs about one row write per point, a row-by-row change about four
             if len(changed) * 4 >= len(new) and len(changed):
                 self._refill_grid_codes(
                     conn, layer, _grid_rows_payload(points.fid[rank >= 0], text[rank[rank >= 0]])
