@@ -26,6 +26,7 @@ When the environment says ``CI=true``, a skipped test fails the run (see
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -40,6 +41,8 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 import pytest
+from geopandas.testing import assert_geodataframe_equal
+from pandas.testing import assert_frame_equal
 from shapely.geometry import LineString, Point, Polygon, box
 
 from gisgrid.layers import LAYERS
@@ -259,6 +262,21 @@ _BUILDERS: dict[str, Callable[[], pd.DataFrame]] = {
     "volunteer_teams": _volunteer_teams,
     "volunteer_activities": _volunteer_activities,
 }
+
+
+def assert_same(expected: pd.DataFrame, got: pd.DataFrame) -> None:
+    """Two layer frames are equal, of the same kind (GeoDataFrame or not), CRS included."""
+    if isinstance(expected, gpd.GeoDataFrame):
+        assert isinstance(got, gpd.GeoDataFrame)
+        assert_geodataframe_equal(expected, got, check_crs=True)
+    else:
+        assert not isinstance(got, gpd.GeoDataFrame)
+        assert_frame_equal(expected, got)
+
+
+def sha256(path: Path) -> str:
+    """The file's content as a digest: a store left byte for byte as it was."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def raw_frame(layer: str) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 from collections.abc import Callable
@@ -11,11 +10,9 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pytest
 import shapely
-from geopandas.testing import assert_geodataframe_equal
-from pandas.testing import assert_frame_equal
+from conftest import assert_same, sha256
 
 from gisgrid import crs as crsmod
 from gisgrid.cli import app
@@ -27,17 +24,6 @@ from gisgrid.stores.geopackage import GeoPackageStore
 Run = Callable[..., subprocess.CompletedProcess[str]]
 Frames = Callable[[str], Any]  # DataFrame, GeoDataFrame for spatial layers
 WriteInput = Callable[..., Path]
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def assert_same(expected: pd.DataFrame, got: pd.DataFrame) -> None:
-    if isinstance(expected, gpd.GeoDataFrame):
-        assert_geodataframe_equal(expected, got, check_crs=True)
-    else:
-        assert_frame_equal(expected, got)
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:

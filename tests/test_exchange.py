@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -15,8 +14,7 @@ import pyogrio
 import pyproj
 import pytest
 import shapely
-from geopandas.testing import assert_geodataframe_equal
-from pandas.testing import assert_frame_equal
+from conftest import assert_same, sha256
 from shapely.geometry import box
 
 from gisgrid import crs as crsmod
@@ -28,18 +26,6 @@ from gisgrid.stores.geopackage import GeoPackageStore
 Frames = Callable[[str], Any]  # DataFrame, GeoDataFrame for spatial layers
 WriteInput = Callable[..., Path]
 FORMATS = [".geojson", ".gpkg"]
-
-
-def assert_same(expected: pd.DataFrame, got: pd.DataFrame) -> None:
-    if isinstance(expected, gpd.GeoDataFrame):
-        assert_geodataframe_equal(expected, got, check_crs=True)
-    else:
-        assert not isinstance(got, gpd.GeoDataFrame)
-        assert_frame_equal(expected, got)
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def feature_collection(path: Path, features: list[dict[str, Any]]) -> Path:

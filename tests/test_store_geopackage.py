@@ -18,8 +18,7 @@ import pandas as pd
 import pyogrio
 import pytest
 import shapely
-from geopandas.testing import assert_geodataframe_equal
-from pandas.testing import assert_frame_equal
+from conftest import assert_same, sha256
 from shapely.geometry import MultiPolygon, Polygon, box
 
 from gisgrid.errors import ConfigError, StoreError, ValidationError
@@ -29,21 +28,6 @@ from gisgrid.stores import open_store
 from gisgrid.stores.geopackage import GeoPackageStore
 
 Frames = Callable[[str], Any]  # DataFrame, GeoDataFrame for spatial layers
-
-
-def assert_same(expected: pd.DataFrame, got: pd.DataFrame) -> None:
-    if isinstance(expected, gpd.GeoDataFrame):
-        assert isinstance(got, gpd.GeoDataFrame)
-        assert_geodataframe_equal(expected, got, check_crs=True)
-    else:
-        assert not isinstance(got, gpd.GeoDataFrame)
-        assert_frame_equal(expected, got)
-
-
-def sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def leftovers(store: GeoPackageStore) -> list[str]:

@@ -22,9 +22,7 @@ import pandas as pd
 import psycopg
 import pytest
 import shapely
-from conftest import BOWTIE, LEVEL3_BOXES, V1, raw_frame
-from geopandas.testing import assert_geodataframe_equal
-from pandas.testing import assert_frame_equal
+from conftest import BOWTIE, LEVEL3_BOXES, V1, assert_same, raw_frame
 from postgis_server import PostGISServer
 from psycopg import sql
 from psycopg.types.json import Jsonb
@@ -50,15 +48,6 @@ from gisgrid.stores.postgis import (
 )
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
-
-
-def assert_same(expected: pd.DataFrame, got: pd.DataFrame) -> None:
-    if isinstance(expected, gpd.GeoDataFrame):
-        assert isinstance(got, gpd.GeoDataFrame)
-        assert_geodataframe_equal(expected, got, check_crs=True)
-    else:
-        assert not isinstance(got, gpd.GeoDataFrame)
-        assert_frame_equal(expected, got)
 
 
 def canonical_frames() -> dict[str, pd.DataFrame]:
@@ -97,34 +86,43 @@ def table_digest(url: str) -> dict[str, str]:
 # --- fixtures ------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def filled_template(pg_server: PostGISServer) -> str:
-    """A database holding every layer of the little county and metadata: copy, never write."""
+def _template(pg_server: PostGISServer, frames: Any, **write: Any) -> str:
+    """A new initialised database holding ``frames``, to copy from (never to write to)."""
     url = pg_server.fresh_database()
     store = PostGISStore(url)
     store.init()
-    store.write(canonical_frames(), meta={"county": "测试县", "built": "2024-01-01"})
+    store.write(frames, **write)
     store.close()
     return pg_server.name_of(url)
+
+
+def _copy_of(pg_server: PostGISServer, template: str, *, drop: bool) -> Iterator[PostGISStore]:
+    """A store on a new database copied from ``template``; closed (and dropped) afterwards."""
+    url = pg_server.create_database(template=template)
+    store = PostGISStore(url)
+    yield store
+    store.close()
+    if drop:
+        pg_server.drop_database(url)
+
+
+@pytest.fixture(scope="module")
+def filled_template(pg_server: PostGISServer) -> str:
+    """A database holding every layer of the little county and metadata: copy, never write."""
+    meta = {"county": "测试县", "built": "2024-01-01"}
+    return _template(pg_server, canonical_frames(), meta=meta)
 
 
 @pytest.fixture
 def filled(pg_server: PostGISServer, filled_template: str) -> Iterator[PostGISStore]:
     """A private copy of the little county in PostGIS."""
-    url = pg_server.create_database(template=filled_template)
-    store = PostGISStore(url)
-    yield store
-    store.close()
-    pg_server.drop_database(url)
+    yield from _copy_of(pg_server, filled_template, drop=True)
 
 
 @pytest.fixture(scope="module")
 def readonly(pg_server: PostGISServer, filled_template: str) -> Iterator[PostGISStore]:
     """The little county in PostGIS, shared by the tests that only read."""
-    url = pg_server.create_database(template=filled_template)
-    store = PostGISStore(url)
-    yield store
-    store.close()
+    yield from _copy_of(pg_server, filled_template, drop=False)
 
 
 @pytest.fixture(scope="module")
@@ -752,21 +750,12 @@ def _assert_as_reference(store: PostGISStore, layer: str) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def sample_template(pg_server: PostGISServer, sample_county: Any) -> str:
-    url = pg_server.fresh_database()
-    store = PostGISStore(url)
-    store.init()
-    store.write(sample_county.frames, mode="replace")
-    store.close()
-    return pg_server.name_of(url)
+    return _template(pg_server, sample_county.frames, mode="replace")
 
 
 @pytest.fixture
 def sample_store(pg_server: PostGISServer, sample_template: str) -> Iterator[PostGISStore]:
-    url = pg_server.create_database(template=sample_template)
-    store = PostGISStore(url)
-    yield store
-    store.close()
-    pg_server.drop_database(url)
+    yield from _copy_of(pg_server, sample_template, drop=True)
 
 
 def test_assignment_equals_the_reference_on_the_sample_county(

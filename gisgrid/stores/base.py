@@ -11,10 +11,29 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import pandas as pd
 
+from gisgrid.errors import StoreError
+from gisgrid.layers import get_layer
+from gisgrid.layers.schema import Layer
+
 WriteMode = Literal["replace", "append"]
 #: attribute filters: column → value, or column → list of values (any of them)
 Where = Mapping[str, object]
 BBox = tuple[float, float, float, float]
+
+
+def layers_to_write(frames: Mapping[str, pd.DataFrame], mode: str) -> dict[str, Layer]:
+    """The declarations of the layers a write brings, before anything is written.
+
+    Raises
+    ------
+    StoreError
+        An unknown write mode.
+    UnknownLayerError
+        An undeclared layer (:func:`gisgrid.layers.get_layer`).
+    """
+    if mode not in ("replace", "append"):
+        raise StoreError(f"unknown write mode {mode!r}")
+    return {name: get_layer(name) for name in frames}
 
 
 @runtime_checkable

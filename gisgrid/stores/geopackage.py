@@ -24,7 +24,7 @@ import pyogrio
 from gisgrid import crs as crsmod
 from gisgrid.errors import StoreError
 from gisgrid.layers import get_layer
-from gisgrid.stores.base import BBox, Where, WriteMode
+from gisgrid.stores.base import BBox, Where, WriteMode, layers_to_write
 
 META_TABLE = "gisgrid_meta"
 
@@ -161,9 +161,7 @@ class GeoPackageStore:
         mode: WriteMode = "replace",
         meta: Mapping[str, Any] | None = None,
     ) -> None:
-        if mode not in ("replace", "append"):
-            raise StoreError(f"unknown write mode {mode!r}")
-        decls = {name: get_layer(name) for name in frames}
+        decls = layers_to_write(frames, mode)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._writer_lock():
             tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.tmp.gpkg")

@@ -59,7 +59,7 @@ from gisgrid.assign import GridIndex
 from gisgrid.errors import ConfigError, StoreError
 from gisgrid.layers import LAYERS, get_layer
 from gisgrid.layers.schema import Field, FieldType, Layer
-from gisgrid.stores.base import BBox, Where, WriteMode
+from gisgrid.stores.base import BBox, Where, WriteMode, layers_to_write
 
 #: the PostgreSQL schema holding gisgrid's tables (the SQL files name it too)
 SCHEMA = "gisgrid"
@@ -689,9 +689,7 @@ class PostGISStore:
         mode: WriteMode = "replace",
         meta: Mapping[str, Any] | None = None,
     ) -> None:
-        if mode not in ("replace", "append"):
-            raise StoreError(f"unknown write mode {mode!r}")
-        decls = {name: get_layer(name) for name in frames}
+        decls = layers_to_write(frames, mode)
         try:
             with self._connection("writing to") as conn, conn.transaction():
                 self._usable(conn, writing=True)
@@ -718,7 +716,7 @@ class PostGISStore:
                         for row in rows:
                             copy.write_row(row)
                     if with_grid:
-                        self._write_grid_codes(conn, name, frame)
+                        self._write_grid_codes(conn, decl, frame)
                 for key, value in (meta or {}).items():
                     conn.execute(query("put_meta"), (key, Jsonb(value)))
         except StoreError:
@@ -732,16 +730,16 @@ class PostGISStore:
             raise StoreError(f"another gisgrid process is writing to {self.url}")
 
     # assignment ------------------------------------------------------------------------------
-    def _write_grid_codes(
-        self, conn: psycopg.Connection[Any], layer: str, frame: pd.DataFrame
-    ) -> None:
+    @staticmethod
+    def _write_grid_codes(conn: psycopg.Connection[Any], decl: Layer, frame: pd.DataFrame) -> None:
         """The grid codes a written frame brings (an import that has them), by its key."""
         have = frame["grid_code"].notna().to_numpy()
         if not have.any():
             return
-        (key,) = get_layer(layer).key
+        (key,) = decl.key
+        grid, rows = grid_table(decl.name), table(decl.name)
         conn.execute(
-            query("insert_grid_codes", grid=grid_table(layer), table=table(layer), key=ident(key)),
+            query("insert_grid_codes", grid=grid, table=rows, key=ident(key)),
             (
                 [str(v) for v in frame[key].to_numpy()[have]],
                 [str(v) for v in frame["grid_code"].to_numpy()[have]],

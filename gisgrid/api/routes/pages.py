@@ -26,6 +26,14 @@ TEMPLATES = jinja2.Environment(
 TOWNSHIP = r"^\d{9}$"
 VILLAGE = r"^\d{12}$"
 GRID = r"^\d{12}(\d{3}){1,2}$"
+#: the dashboard's cards of check findings: (label, check)
+FINDING_CARDS = (
+    ("网格缝隙", "gaps"),
+    ("网格重叠", "overlaps"),
+    ("无负责人网格", "unstaffed_grids"),
+    ("网格外农户", "households_outside"),
+    ("未达六无村", "six_no"),
+)
 
 
 def _fmt(value: Any, column: str) -> dict[str, Any]:
@@ -108,12 +116,9 @@ def dashboard_page(
         ("三级网格", t["grids"][3], False),
         ("农户", f"{t['households']:,}", False),
         ("联户覆盖率", f"{t['linkage_share']:.1%}", t["linkage_share"] < 0.95),
-        ("网格缝隙", f.get("gaps", 0), f.get("gaps", 0) > 0),
-        ("网格重叠", f.get("overlaps", 0), f.get("overlaps", 0) > 0),
-        ("无负责人网格", f.get("unstaffed_grids", 0), f.get("unstaffed_grids", 0) > 0),
-        ("网格外农户", f.get("households_outside", 0), f.get("households_outside", 0) > 0),
-        ("未达六无村", f.get("six_no", 0), f.get("six_no", 0) > 0),
     ]
+    for label, check in FINDING_CARDS:  # a finding is bad as soon as there is one
+        cards.append((label, f.get(check, 0), f.get(check, 0) > 0))
     title = "网格化基层治理驾驶舱" + (f" · {names[village or township]}" if township else "")
     html = TEMPLATES.get_template("dashboard.html").render(
         title=title,
