@@ -99,11 +99,8 @@ class AppState:
 
     @property
     def search(self) -> HouseholdSearch:
-        """Built on first use: 150,000 households take about a second."""
+        """Built on first use from the households :meth:`frames` already read (the web app
+        writes no households, so it outlives :meth:`changed`); 150,000 take about a second."""
         if self._search is None:
-            self._search = HouseholdSearch(
-                self.store.read(
-                    "households", columns=["id", "head_name", "house_number", "village_code"]
-                )
-            )
+            self._search = HouseholdSearch(self.frames()["households"])
         return self._search
