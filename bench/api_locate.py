@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from gisgrid import crs as crsmod
-from gisgrid.locate import Locator
+from gisgrid.analysis.locate import Locator
 from gisgrid.sample import build_sample_county, write_sample_county
 from gisgrid.stores import open_store
 

@@ -3,8 +3,8 @@
 On the same data in the same run (goal: at least 4x faster than sjoin):
 
 * ``geopandas.sjoin(households, grids, predicate="within")``;
-* gisgrid: building the :class:`~gisgrid.assign.GridIndex`, assigning with it, and
-  :func:`~gisgrid.assign.assign_points` end to end (build included);
+* gisgrid: building the :class:`~gisgrid.analysis.assign.GridIndex`, assigning with it, and
+  :func:`~gisgrid.analysis.assign.assign_points` end to end (build included);
 
 each the best of ``--repeat`` (5) runs, taken in turns so that a busy machine slows all alike.
 The households are clustered like the sample county's (Gaussian hamlets around the sample's
@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _yardstick import yardstick_seconds
 
 from gisgrid import crs as crsmod
-from gisgrid.assign import (
+from gisgrid.analysis.assign import (
     PATH_GEOS,
     PATH_OUTSIDE,
     PATH_RUN,

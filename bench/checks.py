@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _yardstick import yardstick_seconds
 
-from gisgrid.checks import CHECKS, check_store, run_checks
-from gisgrid.checks.context import LAYER_COLUMNS
+from gisgrid.analysis.checks import CHECKS, check_store, run_checks
+from gisgrid.analysis.checks.context import LAYER_COLUMNS
 from gisgrid.sample import DEFAULT_HOUSEHOLDS, build_sample_county
 from gisgrid.settings import CheckSettings
 from gisgrid.stores import open_store

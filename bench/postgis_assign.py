@@ -17,7 +17,7 @@ Measured in one run, on one database:
   best of ``--repeat`` runs each and their ratio (goal: at least 3x), twice: the first
   assignment (no codes yet) and the assignment after ``--imported`` more households were
   imported;
-* the answers compared: ours equals :func:`gisgrid.assign.assign_points_exact` household by
+* the answers compared: ours equals :func:`gisgrid.analysis.assign.assign_points_exact` household by
   household; the naive UPDATE equals it except where several grids cover a point (it then
   keeps any one of them, not the smallest code);
 * PostGIS' ``ST_Covers`` on points lying on grid edges, against GEOS: why the decision in
@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from _yardstick import yardstick_seconds
 from postgis_server import PostGISServer
 
-from gisgrid.assign import assign_points_exact
+from gisgrid.analysis.assign import assign_points_exact
 from gisgrid.layers import LAYERS
 from gisgrid.sample import build_sample_county, write_sample_county
 from gisgrid.stores import postgis as pgmod

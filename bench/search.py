@@ -1,6 +1,6 @@
 """Household search on the sample county: time per query, against pandas string methods.
 
-The index (:class:`gisgrid.search.HouseholdSearch`) answers each query with vectorised
+The index (:class:`gisgrid.analysis.search.HouseholdSearch`) answers each query with vectorised
 passes over numpy strings. The baseline measured in the same run makes the same passes with
 pandas' ``.str`` methods over object columns (how gisgrid searched before), and both must
 give the same answers. Queries: names, name prefixes, house numbers, ids, pinyin initials
@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _yardstick import yardstick_seconds
 
+from gisgrid.analysis.search import Hit, HouseholdSearch
 from gisgrid.sample import build_sample_county
-from gisgrid.search import Hit, HouseholdSearch
 
 
 def pandas_search(index: HouseholdSearch, query: str, village: str | None) -> list[Hit]:

@@ -191,7 +191,7 @@ def _assign(st: Any) -> None:
     """Assign every point layer of the store and print what happened (``gisgrid assign``)."""
     from rich.markup import escape
 
-    from gisgrid.assign import assign_store
+    from gisgrid.analysis.assign import assign_store
 
     report = assign_store(st)
     where = escape(report.store)  # a path may hold [brackets]
@@ -248,7 +248,7 @@ def check_command(
     are not errors: the exit code is 0 whatever the report finds. Thresholds come from
     GISGRID_CHECK_* environment variables (see the README, section Checks).
     """
-    from gisgrid.checks import check_store
+    from gisgrid.analysis.checks import check_store
     from gisgrid.errors import ConfigError
     from gisgrid.stores import open_store
 
@@ -279,7 +279,7 @@ def _write_report(report: Any, path: Path) -> None:
 
 def _demo_check(st: Any, out_dir: Path) -> None:
     """The demo's check step: print the summary, write ``out_dir/check-report.json``."""
-    from gisgrid.checks import check_store
+    from gisgrid.analysis.checks import check_store
 
     report = check_store(st)
     typer.echo(report.summary())

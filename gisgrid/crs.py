@@ -31,7 +31,7 @@ import numpy as np
 import pyproj
 import shapely
 
-from gisgrid.errors import GisgridError
+from gisgrid.errors import CrsError
 
 __all__ = [
     "BD09",
@@ -94,12 +94,6 @@ _BD_DLAT = 0.006
 # three to five steps reach 1e-12 degrees.
 _INVERSE_TOLERANCE = 1e-12
 _INVERSE_MAX_STEPS = 30
-
-
-class CrsError(GisgridError, ValueError):
-    """A CRS name or a frame's CRS that gisgrid cannot use."""
-
-    exit_code = 2
 
 
 # ---------------------------------------------------------------------------------------

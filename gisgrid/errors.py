@@ -1,6 +1,18 @@
-"""Domain errors. The CLI turns them into messages and exit codes, the API into HTTP statuses.
+"""Every error gisgrid raises on purpose, in one module.
 
-Every error gisgrid raises on purpose is a :class:`GisgridError`; anything else is a bug.
+Each class carries its ``gisgrid`` exit code; the API maps each class to an HTTP status in
+one table (:data:`gisgrid.api.errors.STATUS`, which a test proves covers every class here).
+Anything that is not a :class:`GisgridError` is a bug.
+
+=====  =====================================================================================
+exit   meaning
+=====  =====================================================================================
+2      bad option, setting, store URL, CRS, map option or unknown layer
+3      an input file cannot be read at all
+4      the input has problems, or the store refused the data; nothing was written
+5      the store cannot be read or written (or another process is writing it)
+6      something asked for is not in the store (a code, an id, level-3 grids)
+=====  =====================================================================================
 """
 
 from __future__ import annotations
@@ -21,10 +33,40 @@ class ConfigError(GisgridError):
     exit_code = 2
 
 
-class UnknownLayerError(GisgridError):
+class UnknownLayerError(ConfigError):
     """A layer name that no layer module declares."""
 
+
+class CrsError(ConfigError, ValueError):
+    """A CRS name or a frame's CRS that gisgrid cannot use."""
+
+
+class MapOptionError(ConfigError):
+    """A map option that is not allowed (kind, indicator, tiles, language)."""
+
+
+class AssignmentInputError(GisgridError):
+    """Points or grids that cannot be joined (wrong CRS, wrong geometry type)."""
+
     exit_code = 2
+
+
+class LocateError(GisgridError):
+    """A point that cannot be located: out of range, swapped, or outside the county.
+
+    Parameters
+    ----------
+    message
+        What is wrong, in plain words.
+    code
+        A stable machine-readable reason (``out_of_range``, ``swapped``, ``outside``, …).
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class InputFileError(GisgridError):
@@ -104,7 +146,35 @@ class StoreError(GisgridError):
     exit_code = 5
 
 
+class StoreConstraintError(GisgridError):
+    """The store refused the data: a rule of its schema (key, reference, validity).
+
+    The data broke a rule, the store itself is fine: this is not a :class:`StoreError`.
+    """
+
+    exit_code = 4
+
+
+class ConflictError(GisgridError):
+    """A key that already exists (e.g. an incident id)."""
+
+    exit_code = 4
+
+
+class OfflineAssetError(GisgridError):
+    """A map needs a script or style sheet that has no local copy, or links outside.
+
+    An installation fault, never the caller's: the API answers 500.
+    """
+
+    exit_code = 5
+
+
 class NotFoundError(GisgridError):
     """A code, id or layer asked for does not exist in the store."""
 
     exit_code = 6
+
+
+class UnknownAreaError(NotFoundError):
+    """An unknown township, village or grid code was asked for (a page, a map, a report)."""

@@ -28,8 +28,8 @@ from schemathesis.checks import positive_data_acceptance
 from servers import gisgrid_server
 
 from gisgrid import crs as crsmod
+from gisgrid.analysis.assign import assign_points_exact
 from gisgrid.api import create_app
-from gisgrid.assign import assign_points_exact
 from gisgrid.sample import write_sample_county
 from gisgrid.stores.geopackage import GeoPackageStore
 

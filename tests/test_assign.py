@@ -1,8 +1,8 @@
 """Assignment: the fast engine gives the reference's answer point by point, and the store and
 command use it.
 
-The reference is :func:`gisgrid.assign.assign_points_exact` (GEOS ``covered_by``, smallest
-code wins). The engine (:class:`gisgrid.assign.GridIndex`) is compared with it on random
+The reference is :func:`gisgrid.analysis.assign.assign_points_exact` (GEOS ``covered_by``, smallest
+code wins). The engine (:class:`gisgrid.analysis.assign.GridIndex`) is compared with it on random
 points and on points chosen to break it: vertices, edge midpoints, points 1e-9° either side
 of edges, points at random places along edges, holes and their rings, overlaps, points on the
 raster's own lines, missing and empty points; on a synthetic coverage with a multipolygon
@@ -29,7 +29,7 @@ from geopandas.testing import assert_geodataframe_equal
 from pandas.testing import assert_frame_equal, assert_series_equal
 from shapely.geometry import LineString, Point, Polygon, box
 
-from gisgrid.assign import (
+from gisgrid.analysis.assign import (
     ASSIGNED_LAYERS,
     EXACT,
     NONE,
@@ -37,13 +37,12 @@ from gisgrid.assign import (
     PATH_OUTSIDE,
     PATH_RUN,
     PATH_SETTLED,
-    AssignmentInputError,
     GridIndex,
     assign_points,
     assign_points_exact,
     assign_store,
 )
-from gisgrid.errors import NotFoundError
+from gisgrid.errors import AssignmentInputError, NotFoundError
 from gisgrid.layers import LAYERS
 from gisgrid.sample import write_sample_county
 from gisgrid.stores.geopackage import GeoPackageStore

@@ -33,8 +33,8 @@ import shapely
 from shapely.geometry import LineString, Point, Polygon, box
 
 from gisgrid import crs as crsmod
-from gisgrid.checks import CHECKS, check_store, run_checks
-from gisgrid.checks.six_no import window
+from gisgrid.analysis.checks import CHECKS, check_store, run_checks
+from gisgrid.analysis.checks.six_no import window
 from gisgrid.errors import ConfigError, NotFoundError
 from gisgrid.layers.incidents import SIX_NO_KINDS
 from gisgrid.sample import write_sample_county

@@ -27,9 +27,6 @@ from shapely.ops import polylabel
 
 from gisgrid.cartography import (
     ASSET_DIRNAME,
-    MapOptionError,
-    MapScopeError,
-    OfflineAssetError,
     build_map,
     external_urls,
     load_area,
@@ -52,6 +49,7 @@ from gisgrid.cartography.encode import (
     encode_polygon,
     simplify_coverage,
 )
+from gisgrid.errors import MapOptionError, OfflineAssetError, UnknownAreaError
 from gisgrid.sample import write_sample_county
 from gisgrid.stores.geopackage import GeoPackageStore
 
@@ -206,7 +204,7 @@ def sample_store(sample_county: Any, tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.fixture(scope="module")
 def report(sample_store: GeoPackageStore) -> Any:
-    from gisgrid.checks import check_store
+    from gisgrid.analysis.checks import check_store
 
     return check_store(sample_store)
 
@@ -336,7 +334,7 @@ def test_map_options_are_checked(sample_store: GeoPackageStore, monkeypatch: Any
         build_map("finder", sample_store)
     with pytest.raises(MapOptionError, match="kinds"):
         build_map("pie", sample_store)
-    with pytest.raises(MapScopeError, match="999"):
+    with pytest.raises(UnknownAreaError, match="999"):
         build_map("coverage", sample_store, village="430623999999", report=None)
     with pytest.raises(MapOptionError, match="indicator"):
         build_map("coverage", sample_store, village="430623101001", indicator="x", report=None)

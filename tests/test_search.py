@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from pypinyin import Style, pinyin
 
-from gisgrid.search import Hit, HouseholdSearch
+from gisgrid.analysis.search import Hit, HouseholdSearch
 
 
 def _romanised(name: str) -> tuple[str, str]:
@@ -19,7 +19,7 @@ def _romanised(name: str) -> tuple[str, str]:
 
 
 def reference_score(row: dict[str, str], query: str, village: str | None) -> int:
-    """The score table of gisgrid.search, one household at a time, as written there."""
+    """The score table of gisgrid.analysis.search, one household at a time, as written there."""
     q = query.strip()
     if not q or (village and not row["village_code"].startswith(village)):
         return 0

@@ -29,8 +29,8 @@ from psycopg.types.json import Jsonb
 from shapely.geometry import MultiPolygon, Polygon, box
 from test_store_geopackage import households_geojson
 
-from gisgrid.assign import assign_points_exact
-from gisgrid.errors import ConfigError, StoreError, ValidationError
+from gisgrid.analysis.assign import assign_points_exact
+from gisgrid.errors import ConfigError, StoreConstraintError, StoreError, ValidationError
 from gisgrid.exchange import import_file
 from gisgrid.layers import LAYERS
 from gisgrid.stores import open_store
@@ -40,7 +40,6 @@ from gisgrid.stores.postgis import (
     COPY_TYPES,
     SCHEMA,
     PostGISStore,
-    StoreConstraintError,
     ident,
     latest_version,
     migrations,

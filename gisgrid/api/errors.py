@@ -13,33 +13,25 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gisgrid.crs import CrsError
-from gisgrid.errors import (
-    ConfigError,
-    GisgridError,
-    InputFileError,
-    NotFoundError,
-    StoreError,
-    UnknownLayerError,
-    ValidationError,
-)
-from gisgrid.locate import LocateError
+from gisgrid import errors
 
-
-class ConflictError(GisgridError):
-    """A key that already exists (e.g. an incident id)."""
-
-
-STATUS: dict[type[GisgridError], int] = {
-    ValidationError: 422,
-    LocateError: 422,
-    CrsError: 422,
-    NotFoundError: 404,
-    UnknownLayerError: 404,
-    ConflictError: 409,
-    InputFileError: 400,
-    ConfigError: 400,
-    StoreError: 503,
+#: every error class of :mod:`gisgrid.errors` → its HTTP status (a test proves none is missing)
+STATUS: dict[type[errors.GisgridError], int] = {
+    errors.GisgridError: 500,
+    errors.ConfigError: 400,
+    errors.UnknownLayerError: 404,
+    errors.CrsError: 422,
+    errors.MapOptionError: 400,
+    errors.AssignmentInputError: 422,
+    errors.LocateError: 422,
+    errors.InputFileError: 400,
+    errors.ValidationError: 422,
+    errors.StoreError: 503,
+    errors.StoreConstraintError: 422,
+    errors.ConflictError: 409,
+    errors.OfflineAssetError: 500,
+    errors.NotFoundError: 404,
+    errors.UnknownAreaError: 404,
 }
 
 
@@ -63,6 +55,7 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "not found",
         409: "already exists",
         422: "invalid input",
+        500: "server fault",
         503: "store unavailable",
     }
     return {s: {"model": ErrorBody, "description": text.get(s, "error")} for s in statuses}
@@ -76,11 +69,12 @@ HTML_PAGE: dict[int | str, dict[str, Any]] = {
 }
 
 
-def status_of(exc: GisgridError) -> int:
+def status_of(exc: errors.GisgridError) -> int:
+    """The HTTP status of ``exc``: its own class's entry, else its nearest ancestor's."""
     for cls in type(exc).__mro__:
         if cls in STATUS:
             return STATUS[cls]
-    return 400
+    return 500  # unreachable: GisgridError itself is in STATUS
 
 
 def error_body(
@@ -92,12 +86,13 @@ def error_body(
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
 
-    @app.exception_handler(GisgridError)
-    async def gisgrid_error(_request: Request, exc: GisgridError) -> JSONResponse:
-        problems = [p.as_dict() for p in getattr(exc, "problems", [])]
-        body = error_body(
-            type(exc).__name__, str(exc), code=getattr(exc, "code", None), problems=problems
+    @app.exception_handler(errors.GisgridError)
+    async def gisgrid_error(_request: Request, exc: errors.GisgridError) -> JSONResponse:
+        problems = (
+            [p.as_dict() for p in exc.problems] if isinstance(exc, errors.ValidationError) else []
         )
+        code = exc.code if isinstance(exc, errors.LocateError) else None
+        body = error_body(type(exc).__name__, str(exc), code=code, problems=problems)
         return JSONResponse(body, status_code=status_of(exc))
 
     @app.exception_handler(StarletteHTTPException)

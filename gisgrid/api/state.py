@@ -10,8 +10,8 @@ from typing import Any
 
 import shapely
 
-from gisgrid.locate import Locator
-from gisgrid.search import HouseholdSearch
+from gisgrid.analysis.locate import Locator
+from gisgrid.analysis.search import HouseholdSearch
 from gisgrid.stores.base import Store
 
 #: what the dashboard and the check report read
@@ -61,7 +61,7 @@ class AppState:
         frames = self.frames()
         with self._cache_lock:
             if self._report is None:
-                from gisgrid.checks import run_checks
+                from gisgrid.analysis.checks import run_checks
 
                 as_of = None
                 manifest = self.store.get_meta("sample_manifest")

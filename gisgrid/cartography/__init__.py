@@ -13,18 +13,11 @@ from typing import Any
 
 import folium
 
-from gisgrid.cartography.assets import (
-    ASSET_DIRNAME,
-    OfflineAssetError,
-    asset_files,
-    external_urls,
-    install_assets,
-)
+from gisgrid.cartography.assets import ASSET_DIRNAME, asset_files, external_urls, install_assets
 from gisgrid.cartography.builders import (
     INDICATORS,
     MAP_KINDS,
     TILES,
-    MapOptionError,
     Page,
     coverage_map,
     finder_map,
@@ -32,7 +25,8 @@ from gisgrid.cartography.builders import (
     render_page,
     save_map,
 )
-from gisgrid.cartography.data import AreaData, MapScopeError, check_report, load_area
+from gisgrid.cartography.data import AreaData, check_report, load_area
+from gisgrid.errors import MapOptionError, OfflineAssetError, UnknownAreaError
 from gisgrid.stores.base import Store
 
 
@@ -79,7 +73,7 @@ def build_map(
         ``zh`` (default) or ``en``.
     report
         The check report to draw on the coverage map: ``"auto"`` runs
-        :func:`gisgrid.checks.check_store` when it is available, ``None`` draws none.
+        :func:`gisgrid.analysis.checks.check_store` when it is available, ``None`` draws none.
     """
     if kind not in MAP_KINDS:
         raise MapOptionError(f"the map kinds are {', '.join(MAP_KINDS)}, not {kind!r}")
@@ -104,9 +98,9 @@ __all__ = [
     "TILES",
     "AreaData",
     "MapOptionError",
-    "MapScopeError",
     "OfflineAssetError",
     "Page",
+    "UnknownAreaError",
     "asset_files",
     "build_map",
     "county_name",

@@ -34,17 +34,11 @@ from typing import Any
 
 from branca.element import CssLink, Figure, JavascriptLink, Link
 
-from gisgrid.errors import GisgridError
+from gisgrid.errors import OfflineAssetError
 
 #: folder written next to a saved map, holding the assets it links to
 ASSET_DIRNAME = "gisgrid-assets"
 _STATIC = Path(__file__).resolve().parent / "static"
-
-
-class OfflineAssetError(GisgridError):
-    """A map needs a script or style sheet that has no local copy, or links outside."""
-
-    exit_code = 5
 
 
 @dataclass(frozen=True)

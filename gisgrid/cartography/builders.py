@@ -29,7 +29,6 @@ from shapely.ops import polylabel
 from gisgrid.cartography import i18n
 from gisgrid.cartography.assets import (
     ASSET_DIRNAME,
-    OfflineAssetError,
     OfflineFigure,
     check_offline,
     icon_svg,
@@ -46,7 +45,7 @@ from gisgrid.cartography.data import (
 )
 from gisgrid.cartography.encode import Grid, encode_coords, encode_polygon, simplify_coverage
 from gisgrid.cartography.settings import MapSettings
-from gisgrid.errors import GisgridError
+from gisgrid.errors import MapOptionError, OfflineAssetError
 from gisgrid.layers.incidents import INCIDENT_KINDS, STATUSES
 from gisgrid.layers.service_points import SERVICE_KINDS
 
@@ -87,12 +86,6 @@ _INDICATOR_STYLE: dict[str, tuple[str, str, tuple[str, ...], tuple[float, ...] |
     "incidents": ("inc", "int", ("#f2f0f7", "#cbc9e2", "#9e9ac8", "#756bb1", "#54278f"),
                   (1, 2, 3, 5)),
 }  # fmt: skip
-
-
-class MapOptionError(GisgridError):
-    """A map option that is not allowed (kind, indicator, tiles, language)."""
-
-    exit_code = 2
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Maps read the store and the analysis results; they never change the store. Households,
 service points and incidents are assigned to level-3 grids by the store's ``grid_code``
-when ``gisgrid assign`` has filled it, else by the reference rule of :mod:`gisgrid.assign`.
+when ``gisgrid assign`` has filled it, else by the reference rule of :mod:`gisgrid.analysis.assign`.
 
 Indicators of a grid (the coverage map colours level-3 grids by one of them):
 
@@ -30,17 +30,10 @@ import shapely
 from scipy.spatial import cKDTree
 
 from gisgrid import crs as crsmod
-from gisgrid.assign import assign_points
-from gisgrid.errors import GisgridError
+from gisgrid.analysis.assign import assign_points
+from gisgrid.errors import UnknownAreaError
 from gisgrid.layers.incidents import SIX_NO_KINDS
 from gisgrid.stores.base import Store
-
-
-class MapScopeError(GisgridError):
-    """An unknown township, village or grid code was asked for."""
-
-    exit_code = 2
-
 
 #: the six 六无 categories and the incident kinds each holds (safety and environment are one)
 SIX_NO_CATEGORIES: dict[str, tuple[str, ...]] = {
@@ -130,12 +123,12 @@ def load_area(
 
     Raises
     ------
-    MapScopeError
+    UnknownAreaError
         When more than one area is given or its code is not in the store.
     """
     given = [(k, v) for k, v in (("township", township), ("village", village), ("grid", grid)) if v]
     if len(given) > 1:
-        raise MapScopeError("give at most one of --township, --village, --grid")
+        raise UnknownAreaError("give at most one of --township, --village, --grid")
     scope, code = given[0] if given else ("county", None)
 
     townships = store.read("townships")
@@ -143,12 +136,12 @@ def load_area(
     if scope == "township":
         villages = villages[villages["township_code"] == code]
         if villages.empty:
-            raise MapScopeError(f"no township {code} with villages in {store.url}")
+            raise UnknownAreaError(f"no township {code} with villages in {store.url}")
     elif scope in ("village", "grid"):
         assert code is not None
         villages = villages[villages["code"] == code[:12]]
         if villages.empty:
-            raise MapScopeError(f"no village {code[:12]} in {store.url}")
+            raise UnknownAreaError(f"no village {code[:12]} in {store.url}")
     townships = townships[townships["code"].isin(villages["township_code"])]
     village_codes = sorted(villages["code"])
 
@@ -160,7 +153,7 @@ def load_area(
         assert code is not None
         grids = grids[grids["code"].str.startswith(code)]
         if grids.empty:
-            raise MapScopeError(f"no grid {code} in {store.url}")
+            raise UnknownAreaError(f"no grid {code} in {store.url}")
 
     # points: read around the area, assign against every level-3 grid around it
     box = None
@@ -364,7 +357,7 @@ def _checks_of(report: Mapping[str, Any]) -> dict[str, Any]:
 def findings_from_report(report: Any) -> list[Finding]:
     """The drawable findings of a check report (gaps, overlaps, nesting, households outside).
 
-    The report is what :func:`gisgrid.checks.check_store` returns (anything with
+    The report is what :func:`gisgrid.analysis.checks.check_store` returns (anything with
     ``to_json()``), its JSON text, or the parsed mapping: each check has ``count`` and
     ``items``; items carry a GeoJSON ``geometry`` where drawable and other fields (codes,
     areas in m²) that the popup lists.
@@ -390,8 +383,8 @@ def findings_from_report(report: Any) -> list[Finding]:
 
 
 def check_report(store: Store) -> Any:
-    """The check report of the store (:func:`gisgrid.checks.check_store`)."""
-    from gisgrid.checks import check_store
+    """The check report of the store (:func:`gisgrid.analysis.checks.check_store`)."""
+    from gisgrid.analysis.checks import check_store
 
     return check_store(store)
 
@@ -401,7 +394,7 @@ __all__ = [
     "SIX_NO_CATEGORIES",
     "AreaData",
     "Finding",
-    "MapScopeError",
+    "UnknownAreaError",
     "check_report",
     "findings_from_report",
     "grid_indicators",

@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from gisgrid import crs as crsmod
 from gisgrid.api import geojson
 from gisgrid.api.deps import State
-from gisgrid.api.errors import COMMON_ERRORS, ConflictError, documented
+from gisgrid.api.errors import COMMON_ERRORS, documented
 from gisgrid.api.routes.layers import BBOX_PATTERN, BBOX_TEXT, parse_bbox
-from gisgrid.errors import ConfigError
+from gisgrid.errors import ConfigError, ConflictError
 from gisgrid.layers import get_layer
 from gisgrid.layers.incidents import INCIDENT_KINDS, STATUSES
 

@@ -13,7 +13,7 @@ import jinja2
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
-from gisgrid import dashboard
+from gisgrid.analysis import indicators as dashboard
 from gisgrid.api.deps import State
 from gisgrid.api.errors import COMMON_ERRORS, HTML_PAGE
 from gisgrid.errors import ConfigError, NotFoundError

@@ -2,7 +2,7 @@
 and the nearest service point of each kind.
 
 Used by the web app's ``/api/locate`` (a field worker's phone position) and by incident
-routing. The level-3 grid follows the assignment rule of :mod:`gisgrid.assign`; the level-2
+routing. The level-3 grid follows the assignment rule of :mod:`gisgrid.analysis.assign`; the level-2
 and level-1 grids follow from its codes. A point in no level-3 grid (a gap) still gets the
 village and township that cover it.
 """
@@ -22,20 +22,10 @@ from pyproj import Transformer
 from scipy.spatial import cKDTree
 
 from gisgrid import crs as crsmod
-from gisgrid.assign import GridIndex
-from gisgrid.errors import GisgridError
+from gisgrid.analysis.assign import GridIndex
+from gisgrid.errors import LocateError
 from gisgrid.layers.schema import CHINA_BOUNDS
 from gisgrid.stores.base import Store
-
-
-class LocateError(GisgridError):
-    """A point that cannot be located: out of range, swapped, or outside the county."""
-
-    exit_code = 2
-
-    def __init__(self, message: str, *, code: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def _person(row: dict[str, Any] | None) -> dict[str, Any] | None:

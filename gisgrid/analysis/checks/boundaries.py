@@ -26,7 +26,7 @@ level3     level-3 grids (``parent_code``)     their level-2 grid
 * Without an outline the county is the union of the townships: its gaps are the holes
   enclosed by townships.
 
-The overlays run on the stored EPSG:4326 coordinates (see :mod:`gisgrid.checks.context`)
+The overlays run on the stored EPSG:4326 coordinates (see :mod:`gisgrid.analysis.checks.context`)
 snapped to a grid of 1e-8 degrees (about 1 mm, :data:`GRID_DEG`), which keeps the results free
 of needle-thin slivers that nearly collinear edges leave; the pieces are measured in m² in the
 metric CRS. Every part smaller than ``sliver_m2`` is drawing noise, not a finding, and is
@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from gisgrid.checks.context import (
+from gisgrid.analysis.checks.context import (
     CheckContext,
     PolygonLayer,
     area,

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gisgrid.checks.context import CheckContext, metres, point_geojson, texts
+from gisgrid.analysis.checks.context import CheckContext, metres, point_geojson, texts
 
 LINK_PROBLEMS = ("under", "over", "unlinked", "long_link", "bad_link")
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
-from gisgrid.checks.context import CheckContext, lonlat_to_xy, metres, points_lonlat, texts
+from gisgrid.analysis.checks.context import CheckContext, lonlat_to_xy, metres, points_lonlat, texts
 from gisgrid.errors import ConfigError
 from gisgrid.layers.service_points import SERVICE_KINDS
 

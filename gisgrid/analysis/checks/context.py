@@ -11,7 +11,7 @@ A polygon that is not valid is reported by the ``invalid_geometries`` check and,
 other checks, repaired with :func:`shapely.make_valid` (keeping its polygonal parts). Missing,
 empty and non-polygonal geometries take part in no geometric check.
 
-Points are assigned with :func:`gisgrid.assign.assign_points`, which follows the rule of
+Points are assigned with :func:`gisgrid.analysis.assign.assign_points`, which follows the rule of
 that module and equals the reference ``assign_points_exact`` point by point: households to
 level-3 grids and to villages, incidents and service points without a ``village_code`` to
 villages.
@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gisgrid import assign as assignmod
 from gisgrid import crs as crsmod
+from gisgrid.analysis import assign as assignmod
 from gisgrid.errors import ConfigError
 from gisgrid.layers import LAYERS
 from gisgrid.settings import CheckSettings
@@ -71,10 +71,10 @@ _LOCATION = re.compile(r"\[\s*([-+0-9.eE]+)[ ,]+([-+0-9.eE]+)\s*\]")
 
 
 def assignment_engine() -> tuple[str, AssignFunc]:
-    """The point → polygon engine: :func:`gisgrid.assign.assign_points`.
+    """The point → polygon engine: :func:`gisgrid.analysis.assign.assign_points`.
 
     It takes ``(points, polygons)`` in EPSG:4326 with a ``code`` column and returns the code
-    of each point by the documented rule of :mod:`gisgrid.assign` (``None`` when outside);
+    of each point by the documented rule of :mod:`gisgrid.analysis.assign` (``None`` when outside);
     its answers equal the reference ``assign_points_exact`` point by point (tests/test_assign).
     """
     return "assign_points", assignmod.assign_points
@@ -368,7 +368,7 @@ class CheckContext:
 
     # points --------------------------------------------------------------------------
     def assign(self, points: gpd.GeoSeries, polygons: PolygonLayer) -> np.ndarray:
-        """The code of the polygon covering each point (rule of :mod:`gisgrid.assign`)."""
+        """The code of the polygon covering each point (rule of :mod:`gisgrid.analysis.assign`)."""
         out = np.full(len(points), None, dtype=object)
         target = polygons.frame()
         if len(points) == 0 or len(target) == 0:

@@ -58,7 +58,7 @@ def area_table(
     frames
         ``townships``, ``villages``, ``grids``, ``households``, ``incidents`` (canonical).
     report
-        The check report as a dict (:meth:`gisgrid.checks.CheckReport.to_dict`).
+        The check report as a dict (:meth:`gisgrid.analysis.checks.CheckReport.to_dict`).
     level
         Rows are townships (county view), villages (of a township) or level-2/3 grids (of a
         village).

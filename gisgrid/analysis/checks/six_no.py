@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gisgrid.checks.context import CheckContext, texts
+from gisgrid.analysis.checks.context import CheckContext, texts
 from gisgrid.layers.incidents import SIX_NO_KINDS
 from gisgrid.layers.schema import LOCAL_TZ
 

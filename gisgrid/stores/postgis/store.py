@@ -23,9 +23,10 @@ assignment refills a layer's grid codes (a second or two for a million points).
 in ``<layer>_grid`` tables (fid, grid_code); reads go through the views ``<layer>_with_grid``
 that join them in, so the layer reads exactly as the exchange format has it.
 :meth:`PostGISStore.assign_in_database` fills them inside one transaction: the points (as
-one binary value) and the level-3 grids come out, :class:`~gisgrid.assign.GridIndex` decides
-by the rule of :mod:`gisgrid.assign`, and only what changes goes back by binary COPY (or, for
-a few rows, one DELETE and one INSERT). The points' own rows are never rewritten.
+one binary value) and the level-3 grids come out,
+:class:`~gisgrid.analysis.assign.GridIndex` decides by the rule of
+:mod:`gisgrid.analysis.assign`, and only what changes goes back by binary COPY (or, for a few
+rows, one DELETE and one INSERT). The points' own rows are never rewritten.
 
 All SQL is in ``sql/queries.sql`` and ``sql/migrations/``; values are bound as parameters and
 identifiers quoted by :func:`ident`, the one helper that does it.
@@ -55,8 +56,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from gisgrid import __version__
 from gisgrid import crs as crsmod
-from gisgrid.assign import GridIndex
-from gisgrid.errors import ConfigError, StoreError
+from gisgrid.analysis.assign import GridIndex
+from gisgrid.errors import ConfigError, StoreConstraintError, StoreError
 from gisgrid.layers import LAYERS, get_layer
 from gisgrid.layers.schema import Field, FieldType, Layer
 from gisgrid.stores.base import BBox, Where, WriteMode, layers_to_write
@@ -85,14 +86,8 @@ ASSIGNABLE_LAYERS = tuple(
 _LOCK_MIGRATIONS = 0x67697367726964_01
 _LOCK_WRITES = 0x67697367726964_02
 
-_SQL_DIR = resources.files("gisgrid.stores") / "sql"
+_SQL_DIR = resources.files("gisgrid.stores.postgis") / "sql"
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
-
-
-class StoreConstraintError(StoreError):
-    """The database refused the data: a rule of its schema (key, reference, validity)."""
-
-    exit_code = 4
 
 
 # --- SQL: the one identifier helper, the named queries, the migrations ----------------------
@@ -749,11 +744,11 @@ class PostGISStore:
     def assign_in_database(self, layer: str) -> int:
         """Fill ``grid_code`` of every feature of ``layer`` from the level-3 grids.
 
-        The rule of :mod:`gisgrid.assign`, exactly: a grid covers a point inside it or on its
-        boundary; of several, the smallest code wins; none gives NULL. One transaction
+        The rule of :mod:`gisgrid.analysis.assign`, exactly: a grid covers a point inside it or
+        on its boundary; of several, the smallest code wins; none gives NULL. One transaction
         (repeatable read, holding the writer lock): the points (fid, x, y, all in one binary
         value), their current codes (the same way) and the level-3 grids come out;
-        :class:`~gisgrid.assign.GridIndex`
+        :class:`~gisgrid.analysis.assign.GridIndex`
         decides, the engine proven equal to the reference (PostGIS' own point-in-polygon
         shortcut for ``ST_Covers`` is not robust and decides a few points on edges
         differently); only what changes goes back, to the layer's ``<layer>_grid`` table.
@@ -830,7 +825,7 @@ class PostGISStore:
 
     @staticmethod
     def _grid_index(conn: psycopg.Connection[Any]) -> GridIndex:
-        """The level-3 grids of the store as a :class:`~gisgrid.assign.GridIndex`."""
+        """The level-3 grids of the store as a :class:`~gisgrid.analysis.assign.GridIndex`."""
         rows = conn.execute(query("level3_grids")).fetchall()
         grids = gpd.GeoDataFrame(
             {"code": [str(r[0]) for r in rows]},

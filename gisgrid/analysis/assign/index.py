@@ -1,20 +1,5 @@
-"""Point → level-3 grid assignment: who is in which grid.
+"""The fast engine: :class:`GridIndex` answers by the rule of :mod:`.rule`, point by point.
 
-The rule, the same in every engine and every store:
-
-* A point belongs to a level-3 grid when the grid **covers** it: inside, or on its boundary
-  (an edge or a vertex). Holes are outside; every part of a multipolygon counts.
-* When several grids cover the point (on an edge or vertex they share, or inside an
-  overlap), it goes to the one with the **smallest code** (string order of the 18-digit
-  codes). The rule does not depend on the order of the inputs. Overlaps are reported by the
-  checks.
-* When no grid covers it, the point gets no grid (null), and is reported.
-
-:func:`assign_points_exact` is the reference: an STRtree query with the exact ``covered_by``
-predicate. Faster engines must give the same answer point by point.
-
-The fast engine
----------------
 :class:`GridIndex` is built once from the grids and answers by the same rule, point by point,
 without a polygon test for almost every point. It lays a raster of square cells (side ``c``,
 in degrees) over the grids' extent; rows of the raster are *strips*.
@@ -67,20 +52,14 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import shapely
 
-from gisgrid import crs as crsmod
-from gisgrid.errors import GisgridError, NotFoundError
-from gisgrid.layers import get_layer
-
-#: the layers whose points carry a ``grid_code`` filled by assignment
-ASSIGNED_LAYERS: tuple[str, ...] = ("households", "incidents", "service_points")
+from gisgrid.analysis.assign.rule import check_grids, check_points
+from gisgrid.errors import AssignmentInputError
 
 #: cell value: settled, in no grid
 NONE = -1
@@ -108,87 +87,6 @@ _CELLS_PER_SEGMENT = 30  # default raster: about this many cells per ring segmen
 _DEFAULT_CELLS = (4096, 1 << 22)  # ... within these bounds
 _MAX_RUN_PIECES = 48  # runs with more pieces send their points to GEOS
 _PAIRS_PER_CHUNK = 1 << 21
-
-
-class AssignmentInputError(GisgridError):
-    """Points or grids that cannot be joined (wrong CRS, wrong geometry type)."""
-
-    exit_code = 2
-
-
-def _check_crs(what: str, crs: Any) -> None:
-    if crs is None:
-        raise AssignmentInputError(f"{what} have no CRS; gisgrid joins in EPSG:4326")
-    if crsmod.normalize_crs(crs) not in (crsmod.STORAGE_CRS, crsmod.CGCS2000):
-        raise AssignmentInputError(f"{what} are in {crs}, not EPSG:4326")
-
-
-def _check_points(points: gpd.GeoSeries) -> None:
-    _check_crs("points", points.crs)
-    # type id -1 is a missing geometry, 0 a point (empty or not)
-    if (shapely.get_type_id(np.asarray(points.values, dtype=object)) > 0).any():
-        raise AssignmentInputError("only points can be assigned to grids")
-
-
-def _check_grids(grids: gpd.GeoDataFrame) -> None:
-    _check_crs("grids", grids.crs)
-    gtypes = set(shapely.get_type_id(grids.geometry.values))
-    if gtypes - {3, 6}:
-        raise AssignmentInputError("grids must be polygons or multipolygons")
-    if "code" not in grids.columns:
-        raise AssignmentInputError("grids need a 'code' column")
-
-
-def check_join_inputs(points: gpd.GeoSeries, grids: gpd.GeoDataFrame) -> None:
-    """Refuse a spatial join whose inputs do not fit: CRS and geometry types.
-
-    Raises
-    ------
-    AssignmentInputError
-        When either side has no CRS or not EPSG:4326, points are not points, or grids are
-        not polygons, or grids lack a ``code`` column.
-    """
-    _check_crs("points", points.crs)  # both CRS first, then the geometry types
-    _check_crs("grids", grids.crs)
-    _check_points(points)
-    _check_grids(grids)
-
-
-def assign_points_exact(points: gpd.GeoSeries, grids: gpd.GeoDataFrame) -> np.ndarray:
-    """The grid code of each point by the rule above (``None`` where no grid covers it).
-
-    Parameters
-    ----------
-    points
-        Point geometries in EPSG:4326 (missing or empty points get ``None``).
-    grids
-        Level-3 grids: a ``code`` column and (multi)polygon geometries in EPSG:4326.
-
-    Returns
-    -------
-    numpy.ndarray
-        Object array of codes (str) or ``None``, aligned with ``points``.
-    """
-    check_join_inputs(points, grids)
-    codes = grids["code"].to_numpy(dtype=object)
-    out = np.full(len(points), None, dtype=object)
-    if len(points) == 0 or len(grids) == 0:
-        return out
-    tree = shapely.STRtree(grids.geometry.values)
-    pt_idx, grid_idx = tree.query(points.values, predicate="covered_by")
-    if len(pt_idx) == 0:
-        return out
-    # smallest code wins: sort pairs by point, then by the grid's rank in code order
-    rank = np.empty(len(codes), dtype=np.int64)
-    rank[np.argsort(codes.astype(str), kind="stable")] = np.arange(len(codes))
-    order = np.lexsort((rank[grid_idx], pt_idx))
-    pt_sorted = pt_idx[order]
-    first = np.r_[True, pt_sorted[1:] != pt_sorted[:-1]]
-    out[pt_sorted[first]] = codes[grid_idx[order][first]]
-    return out
-
-
-# --- the fast engine ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -295,7 +193,7 @@ class GridIndex:
             size that is not positive or makes the raster too large.
         """
         started = time.perf_counter()
-        _check_grids(grids)
+        check_grids(grids)
         if len(grids) > _MAX_GRIDS:
             raise AssignmentInputError(f"at most {_MAX_GRIDS} grids can be indexed")
         self = cls()
@@ -403,7 +301,7 @@ class GridIndex:
 
     def lookup_points(self, points: gpd.GeoSeries) -> Lookup:
         """Like :meth:`assign`, with ranks, shared flags and how each point was decided."""
-        _check_points(points)
+        check_points(points)
         return self.lookup(*_coordinates(points))
 
     def codes_of(self, rank: np.ndarray) -> np.ndarray:
@@ -763,173 +661,6 @@ def assign_points(
     numpy.ndarray
         Object array of codes (str) or ``None``, aligned with ``points``.
     """
-    _check_points(points)  # before the index is built; then once only
+    check_points(points)  # before the index is built; then once only
     index = GridIndex.from_grids(grids, cell_size=cell_size)
     return index.codes_of(index.lookup(*_coordinates(points)).rank)
-
-
-@dataclass(frozen=True)
-class LayerAssignment:
-    """How one layer's points were assigned.
-
-    Attributes
-    ----------
-    layer
-        Layer name.
-    features
-        Number of features in the layer.
-    assigned
-        Features that got a grid.
-    unassigned
-        Keys of the features in no grid (including any without a geometry), sorted.
-    shared
-        Features covered by more than one grid (a shared edge or vertex, or an overlap),
-        given the smallest code; ``None`` when the store assigned inside the database.
-    seconds
-        Time to read and assign the layer (the write is timed for all layers together).
-    """
-
-    layer: str
-    features: int
-    assigned: int
-    unassigned: tuple[str, ...]
-    shared: int | None
-    seconds: float
-
-
-@dataclass(frozen=True)
-class AssignmentReport:
-    """The outcome of :func:`assign_store`.
-
-    Attributes
-    ----------
-    store
-        The store's URL.
-    engine
-        ``"GridIndex"`` (assigned here, written back) or ``"database"`` (the store's own
-        ``assign_in_database``).
-    grids
-        Number of level-3 grids.
-    layers
-        One :class:`LayerAssignment` per layer present in the store, in the order asked.
-    index_seconds, write_seconds, seconds
-        Building the index, writing the layers back, and everything.
-    """
-
-    store: str
-    engine: str
-    grids: int
-    layers: tuple[LayerAssignment, ...]
-    index_seconds: float
-    write_seconds: float
-    seconds: float
-
-    def layer(self, name: str) -> LayerAssignment:
-        """The result for layer ``name``."""
-        for item in self.layers:
-            if item.layer == name:
-                return item
-        raise KeyError(name)
-
-
-def _layer_result(
-    name: str, keys: np.ndarray, codes: np.ndarray, shared: int | None, seconds: float
-) -> LayerAssignment:
-    missing = np.asarray([c is None or c != c for c in codes], dtype=bool)
-    return LayerAssignment(
-        layer=name,
-        features=len(codes),
-        assigned=int((~missing).sum()),
-        unassigned=tuple(sorted(str(k) for k in keys[missing])),
-        shared=shared,
-        seconds=seconds,
-    )
-
-
-def _keys(frame: Any, name: str) -> np.ndarray:
-    key = get_layer(name).key
-    if len(key) == 1:
-        return frame[key[0]].to_numpy(dtype=object)
-    return frame[list(key)].astype(str).agg("+".join, axis=1).to_numpy(dtype=object)
-
-
-def assign_store(store: Any, *, layers: Sequence[str] = ASSIGNED_LAYERS) -> AssignmentReport:
-    """Assign every point of ``layers`` in ``store`` to its level-3 grid and save ``grid_code``.
-
-    Reads the level-3 grids and each layer, assigns with a :class:`GridIndex`, and writes
-    all the updated layers back in one store transaction (``mode="replace"``); only
-    ``grid_code`` changes. A store with a method ``assign_in_database(layer)`` (PostGIS)
-    assigns inside the database instead, layer by layer, and nothing is read or written
-    here but the result. Layers absent from the store are skipped.
-
-    Parameters
-    ----------
-    store
-        A :class:`~gisgrid.stores.base.Store`.
-    layers
-        Layers with a ``grid_code`` column.
-
-    Returns
-    -------
-    AssignmentReport
-        Per layer: features, assigned, keys in no grid, shared, seconds.
-
-    Raises
-    ------
-    AssignmentInputError
-        A layer without a ``grid_code`` column.
-    NotFoundError
-        The store holds no level-3 grids.
-    """
-    started = time.perf_counter()
-    for name in layers:
-        if "grid_code" not in get_layer(name).columns:
-            raise AssignmentInputError(f"{name} has no grid_code column to assign")
-    present = set(store.layer_names())
-    todo = [name for name in layers if name in present]
-    n_grids = store.count("grids", where={"level": 3}) if "grids" in present else 0
-    if n_grids == 0:
-        raise NotFoundError(
-            f"{store.url} holds no level-3 grids: import them first (gisgrid import grids FILE)"
-        )
-    results: list[LayerAssignment] = []
-    in_database = getattr(store, "assign_in_database", None)
-    if callable(in_database):
-        for name in todo:
-            t = time.perf_counter()
-            in_database(name)
-            key_columns = list(get_layer(name).key)
-            frame = store.read(name, columns=[*key_columns, "grid_code"])
-            codes = frame["grid_code"].to_numpy(dtype=object)
-            seconds = time.perf_counter() - t
-            results.append(_layer_result(name, _keys(frame, name), codes, None, seconds))
-        total = time.perf_counter() - started
-        return AssignmentReport(store.url, "database", n_grids, tuple(results), 0.0, 0.0, total)
-
-    t = time.perf_counter()
-    index = GridIndex.from_grids(store.read("grids", where={"level": 3}))
-    index_seconds = time.perf_counter() - t
-    frames = {}
-    for name in todo:
-        t = time.perf_counter()
-        frame = store.read(name)
-        found = index.lookup_points(frame.geometry)
-        codes = index.codes_of(found.rank)
-        frame["grid_code"] = codes
-        frames[name] = frame
-        seconds = time.perf_counter() - t
-        shared = int(found.shared.sum())
-        results.append(_layer_result(name, _keys(frame, name), codes, shared, seconds))
-    t = time.perf_counter()
-    if frames:
-        store.write(frames, mode="replace")
-    write_seconds = time.perf_counter() - t
-    return AssignmentReport(
-        store.url,
-        "GridIndex",
-        n_grids,
-        tuple(results),
-        index_seconds,
-        write_seconds,
-        time.perf_counter() - started,
-    )

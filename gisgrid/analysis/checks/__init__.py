@@ -35,9 +35,9 @@ import shapely
 
 from gisgrid import __version__
 from gisgrid import crs as crsmod
-from gisgrid.checks.boundaries import LEVELS, boundary_checks
-from gisgrid.checks.context import LAYER_COLUMNS, CheckContext
-from gisgrid.checks.people import (
+from gisgrid.analysis.checks.boundaries import LEVELS, boundary_checks
+from gisgrid.analysis.checks.context import LAYER_COLUMNS, CheckContext
+from gisgrid.analysis.checks.people import (
     LINK_PROBLEMS,
     households_outside,
     linkage,
@@ -45,9 +45,9 @@ from gisgrid.checks.people import (
     village_mismatch,
     workload,
 )
-from gisgrid.checks.report import CHECKS, LABELS, CheckReport, CheckResult
-from gisgrid.checks.services import service_coverage
-from gisgrid.checks.six_no import six_no
+from gisgrid.analysis.checks.report import CHECKS, LABELS, CheckReport, CheckResult
+from gisgrid.analysis.checks.services import service_coverage
+from gisgrid.analysis.checks.six_no import six_no
 from gisgrid.errors import NotFoundError
 from gisgrid.settings import CheckSettings
 from gisgrid.stores.base import Store
