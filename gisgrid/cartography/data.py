@@ -29,6 +29,7 @@ import pyproj
 import shapely
 from scipy.spatial import cKDTree
 
+from gisgrid import codes as gridcodes
 from gisgrid import crs as crsmod
 from gisgrid.analysis.assign import assign_points
 from gisgrid.errors import UnknownAreaError
@@ -139,9 +140,10 @@ def load_area(
             raise UnknownAreaError(f"no township {code} with villages in {store.url}")
     elif scope in ("village", "grid"):
         assert code is not None
-        villages = villages[villages["code"] == code[:12]]
+        village = gridcodes.village_of(code)
+        villages = villages[villages["code"] == village]
         if villages.empty:
-            raise UnknownAreaError(f"no village {code[:12]} in {store.url}")
+            raise UnknownAreaError(f"no village {village} in {store.url}")
     townships = townships[townships["code"].isin(villages["township_code"])]
     village_codes = sorted(villages["code"])
 
@@ -215,9 +217,7 @@ def load_area(
 
 def _village_of(points: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> np.ndarray:
     """Village code of each point: from its level-3 grid, else the village polygon covering it."""
-    out = np.array(
-        [c[:12] if isinstance(c, str) else None for c in points["grid_code"]], dtype=object
-    )
+    out = gridcodes.villages_of(points["grid_code"])
     loose = np.flatnonzero([v is None for v in out])
     if len(loose) and len(villages):
         tree = shapely.STRtree(villages.geometry.values)
@@ -311,7 +311,7 @@ def grid_indicators(data: AreaData) -> pd.DataFrame:
 def village_indicators(data: AreaData) -> pd.DataFrame:
     """Households, households in the net and linkage share per village (index: code)."""
     hh = data.households
-    codes = pd.Series([c[:12] if isinstance(c, str) else None for c in hh["grid_code"]])
+    codes = pd.Series(gridcodes.villages_of(hh["grid_code"]))
     frame = pd.DataFrame({"village": codes, "net": in_net(hh)}).dropna(subset=["village"])
     out = pd.DataFrame(index=pd.Index(data.villages["code"], name="code"))
     out["households"] = frame["village"].value_counts().reindex(out.index).fillna(0).astype(int)

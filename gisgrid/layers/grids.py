@@ -13,10 +13,9 @@ from typing import Any
 
 import pandas as pd
 
+from gisgrid.codes import GRID_DIGITS, GRID_PATTERN
 from gisgrid.layers.schema import Field, Layer
 
-#: digits of a grid code at each level
-CODE_LENGTH = {1: 12, 2: 15, 3: 18}
 #: the mobile (11 digits from 1) or landline (area code 0xxx, 7-8 digits) formats
 PHONE_PATTERN = r"1\d{10}|0\d{2,3}-?\d{7,8}"
 
@@ -30,8 +29,8 @@ def _code_structure(frame: pd.DataFrame) -> Iterator[tuple[int, str | None, str]
         if code is None or pd.isna(level):
             continue
         level = int(level)
-        if level in CODE_LENGTH and len(code) != CODE_LENGTH[level]:
-            yield int(i), "code", f"a level-{level} grid code has {CODE_LENGTH[level]} digits"
+        if level in GRID_DIGITS and len(code) != GRID_DIGITS[level]:
+            yield int(i), "code", f"a level-{level} grid code has {GRID_DIGITS[level]} digits"
             continue
         if village is not None and not code.startswith(village):
             yield int(i), "village_code", f"code {code} does not lie in village {village}"
@@ -40,7 +39,7 @@ def _code_structure(frame: pd.DataFrame) -> Iterator[tuple[int, str | None, str]
                 yield int(i), "parent_code", "a level-1 grid has no parent (leave it empty)"
         elif parent is None:
             yield int(i), "parent_code", f"a level-{level} grid needs its parent's code"
-        elif len(parent) != CODE_LENGTH[level - 1] or not code.startswith(parent):
+        elif len(parent) != GRID_DIGITS[level - 1] or not code.startswith(parent):
             yield (
                 int(i),
                 "parent_code",
@@ -61,7 +60,7 @@ LAYER = Layer(
             "str",
             required=True,
             label_zh="网格编码",
-            pattern=r"\d{12}(\d{3}){0,2}",
+            pattern=GRID_PATTERN,
             hint="12, 15 or 18 digits",
             description="12 digits (level 1), 15 (level 2) or 18 (level 3)",
         ),

@@ -23,6 +23,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from gisgrid import __version__
+from gisgrid import codes as gridcodes
 from gisgrid import crs as crsmod
 from gisgrid.errors import ConfigError
 from gisgrid.layers import LAYERS
@@ -237,7 +238,7 @@ def build_sample_county(
         if len(l3_tree.query(shapely.Point(p), predicate="intersects")):
             continue
         out_ll.append(p)
-        out_village.append(gap_grid[gi][:12])
+        out_village.append(gridcodes.village_of(gap_grid[gi]))
         out_near.append(gap_grid[gi])
     grid_idx = placed.grid
     lonlat = np.vstack([placed.lonlat, np.asarray(out_ll)])
@@ -482,7 +483,7 @@ def build_sample_county(
     problem_villages = set(rng.choice(v_codes, size=85, replace=False)) | hotspots
     clean_villages = set(v_codes) - problem_villages
     inc_village = np.asarray(
-        [intended[i][:12] for i in src]  # where it happened, not where registered
+        [gridcodes.village_of(intended[i]) for i in src]  # where it happened, not where registered
     )
     kinds_inc = extras.incident_kinds(rng, n_inc, inc_village, clean_villages)
     times, status = extras.incident_times_and_status(rng, n_inc, SAMPLE_AS_OF)

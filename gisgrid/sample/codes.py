@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from gisgrid.codes import child_code
+
 
 def reading_order(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Order of children (positions into ``x``/``y``) by the rule above.
@@ -35,4 +37,4 @@ def child_codes(parent_code: str, count: int) -> list[str]:
     """Codes of ``count`` children: the parent's code and a 3-digit sequence from 001."""
     if count > 999:
         raise ValueError("at most 999 children per grid")
-    return [f"{parent_code}{i:03d}" for i in range(1, count + 1)]
+    return [child_code(parent_code, i) for i in range(1, count + 1)]

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gisgrid import codes as gridcodes
 from gisgrid import crs as crsmod
 from gisgrid.analysis import assign as assignmod
 from gisgrid.errors import ConfigError
@@ -363,7 +364,7 @@ class CheckContext:
     @cached_property
     def county_code(self) -> str:
         """The 6-digit county code the township codes share (``"county"`` when they do not)."""
-        prefixes = {c[:6] for c in self.townships.codes if c is not None}
+        prefixes = {gridcodes.county_of(c) for c in self.townships.codes if c is not None}
         return prefixes.pop() if len(prefixes) == 1 else "county"
 
     # points --------------------------------------------------------------------------

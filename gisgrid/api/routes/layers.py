@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import pandas as pd
 from fastapi import APIRouter, Path, Query
 
+from gisgrid import codes as gridcodes
 from gisgrid.api import geojson
 from gisgrid.api.deps import State
 from gisgrid.api.errors import COMMON_ERRORS
@@ -115,7 +116,7 @@ def _filter_area(
     keep = pd.Series(True, index=frame.index)
     if village is not None:
         if layer == "townships":
-            keep &= codes == village[:9]
+            keep &= codes == gridcodes.township_of(village)
         else:
             keep &= codes.str.startswith(village).fillna(False)
     if township is not None:

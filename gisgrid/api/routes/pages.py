@@ -13,6 +13,7 @@ import jinja2
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from gisgrid import codes
 from gisgrid.analysis import indicators as dashboard
 from gisgrid.api.deps import State
 from gisgrid.api.errors import COMMON_ERRORS, HTML_PAGE
@@ -61,7 +62,7 @@ def dashboard_page(
     if village is not None:
         if village not in names:
             raise NotFoundError(f"no village {village}")
-        township = village[:9]
+        township = codes.township_of(village)
     if township is not None and township not in names:
         raise NotFoundError(f"no township {township}")
     crumbs = [("全县 County", "/")]
