@@ -37,15 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _yardstick import yardstick_seconds
 
 from gisgrid import crs as crsmod
-from gisgrid.analysis.assign import (
-    PATH_GEOS,
-    PATH_OUTSIDE,
-    PATH_RUN,
-    PATH_SETTLED,
-    GridIndex,
-    assign_points,
-    assign_points_exact,
-)
+from gisgrid.analysis.assign import GridIndex, assign_points, assign_points_exact
+from gisgrid.analysis.assign.index import PATH_GEOS, PATH_OUTSIDE, PATH_RUN, PATH_SETTLED
 from gisgrid.sample import MIN_HOUSEHOLDS, build_sample_county
 
 GOAL = 4.0

@@ -31,16 +31,18 @@ from shapely.geometry import LineString, Point, Polygon, box
 
 from gisgrid.analysis.assign import (
     ASSIGNED_LAYERS,
+    GridIndex,
+    assign_points,
+    assign_points_exact,
+    assign_store,
+)
+from gisgrid.analysis.assign.index import (
     EXACT,
     NONE,
     PATH_GEOS,
     PATH_OUTSIDE,
     PATH_RUN,
     PATH_SETTLED,
-    GridIndex,
-    assign_points,
-    assign_points_exact,
-    assign_store,
 )
 from gisgrid.errors import AssignmentInputError, NotFoundError
 from gisgrid.layers import LAYERS
