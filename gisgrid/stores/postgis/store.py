@@ -714,7 +714,7 @@ class PostGISStore:
                         self._write_grid_codes(conn, decl, frame)
                 for key, value in (meta or {}).items():
                     conn.execute(query("put_meta"), (key, Jsonb(value)))
-        except StoreError:
+        except (StoreError, StoreConstraintError):
             raise
         except Exception as exc:  # a value that cannot be sent (encoding, type): nothing written
             raise StoreError(f"writing to {self.url} failed, nothing was changed: {exc}") from exc
