@@ -65,9 +65,9 @@ class CheckSettings(BaseSettings):
     """Thresholds of ``gisgrid check``, from ``GISGRID_CHECK_*`` environment variables.
 
     Areas are in m², distances in m, both measured in the metric CRS. The defaults suit a
-    rural Hunan county; the README section "Checks" says why each was chosen. Dict fields
-    take JSON, e.g. ``GISGRID_CHECK_SERVICE_RULES='{"clinic": {"max_m": 2500}}'`` (which
-    replaces the whole set of rules).
+    rural Hunan county; docs/planner.md (section "Checks") says why each was chosen. Dict
+    fields take JSON, e.g. ``GISGRID_CHECK_SERVICE_RULES='{"clinic": {"max_m": 2500}}'``
+    (which replaces the whole set of rules).
     """
 
     model_config = SettingsConfigDict(env_prefix="GISGRID_CHECK_", extra="ignore")
