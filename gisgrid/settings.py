@@ -8,9 +8,6 @@ from pathlib import Path
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-#: the repository's data/boundaries folder (the package is installed editable from the repo)
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
 
 class StoreSettings(BaseSettings):
     """Where the data lives.
@@ -24,11 +21,15 @@ class StoreSettings(BaseSettings):
 
 
 class SampleSettings(BaseSettings):
-    """Where the sample county's real boundary data is read from."""
+    """Where the sample county's real boundary data is read from.
+
+    ``GISGRID_BOUNDARIES_DIR`` names a folder holding other copies of the two files of
+    :mod:`gisgrid.data`; unset, the files shipped inside the package are read.
+    """
 
     model_config = SettingsConfigDict(env_prefix="GISGRID_", extra="ignore")
 
-    boundaries_dir: Path = REPO_ROOT / "data" / "boundaries"
+    boundaries_dir: Path | None = None
 
 
 class ServiceRule(BaseModel):
@@ -64,9 +65,9 @@ class CheckSettings(BaseSettings):
     """Thresholds of ``gisgrid check``, from ``GISGRID_CHECK_*`` environment variables.
 
     Areas are in m², distances in m, both measured in the metric CRS. The defaults suit a
-    rural Hunan county; the README section "Checks" says why each was chosen. Dict fields
-    take JSON, e.g. ``GISGRID_CHECK_SERVICE_RULES='{"clinic": {"max_m": 2500}}'`` (which
-    replaces the whole set of rules).
+    rural Hunan county; docs/planner.md (section "Checks") says why each was chosen. Dict
+    fields take JSON, e.g. ``GISGRID_CHECK_SERVICE_RULES='{"clinic": {"max_m": 2500}}'``
+    (which replaces the whole set of rules).
     """
 
     model_config = SettingsConfigDict(env_prefix="GISGRID_CHECK_", extra="ignore")

@@ -1,4 +1,4 @@
-"""Draw the sample county as an SVG for the README: villages by township, planted defects.
+"""Draw the sample county as an SVG for the docs: villages by township, planted defects.
 
     .venv/bin/python scripts/draw_sample_map.py [--store S] [--out docs/sample-county.png]
 

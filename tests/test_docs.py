@@ -1,18 +1,39 @@
-"""The README documents the exchange format exactly as the layer declarations say."""
+"""The docs say what the code does: the exchange format as the layer declarations say it, a
+README that stays a front door, and links between the chapters that lead somewhere."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+import pytest
 
 from gisgrid.layers import LAYERS
 from gisgrid.layers.docs import exchange_format_markdown
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+EXCHANGE_FORMAT = ROOT / "docs" / "exchange-format.md"
 START = "<!-- exchange-format:start -->"
 END = "<!-- exchange-format:end -->"
 HOW = (
-    f"run `gisgrid layers --markdown` and paste its output into README.md between {START} and {END}"
+    f"run `gisgrid layers --markdown` and paste its output into docs/exchange-format.md "
+    f"between {START} and {END}"
 )
+#: the README is the front door, not the manual ("under about 10 KB")
+README_MAX_BYTES = 10_240
+#: the chapters, one per reader, that the README sends people to
+CHAPTERS = (
+    "planner.md",
+    "leader.md",
+    "field-staff.md",
+    "county-it.md",
+    "http-api.md",
+    "exchange-format.md",
+    "development.md",
+)
+DOCS = [README, *sorted((ROOT / "docs").glob("*.md"))]
+LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
 def test_markdown_documents_every_layer_and_column() -> None:
@@ -25,11 +46,50 @@ def test_markdown_documents_every_layer_and_column() -> None:
     assert "| `code` | 乡镇代码 | text | yes | 9 digits |" in text
 
 
-def test_readme_holds_the_generated_exchange_format() -> None:
-    assert README.is_file(), f"README.md is missing: {HOW}"
-    readme = README.read_text(encoding="utf-8")
-    assert readme.count(START) == 1 and readme.count(END) == 1, f"markers missing: {HOW}"
-    documented = readme.split(START, 1)[1].split(END, 1)[0]
+def test_the_docs_hold_the_generated_exchange_format() -> None:
+    assert EXCHANGE_FORMAT.is_file(), f"docs/exchange-format.md is missing: {HOW}"
+    doc = EXCHANGE_FORMAT.read_text(encoding="utf-8")
+    assert doc.count(START) == 1 and doc.count(END) == 1, f"markers missing: {HOW}"
+    documented = doc.split(START, 1)[1].split(END, 1)[0]
     assert documented.strip() == exchange_format_markdown().strip(), (
-        f"README.md's exchange format differs from the layer declarations: {HOW}"
+        f"docs/exchange-format.md differs from the layer declarations: {HOW}"
     )
+
+
+def test_the_readme_is_a_front_door() -> None:
+    readme = README.read_text(encoding="utf-8")
+    size = len(readme.encode("utf-8"))
+    assert size <= README_MAX_BYTES, f"README.md is {size:,} bytes: move detail into docs/"
+    for command in ("./run demo", "./run test"):
+        assert command in readme
+    for chapter in CHAPTERS:
+        assert f"(docs/{chapter})" in readme, f"the README does not send anyone to {chapter}"
+    assert "(docs/maps-coverage.png)" in readme
+
+
+def _anchors(markdown: str) -> set[str]:
+    """GitHub's anchors of a Markdown file's headings (lower case, punctuation dropped)."""
+    found = set()
+    in_code = False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        elif not in_code and line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            found.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return found
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_link_between_the_docs_leads_somewhere(doc: Path) -> None:
+    text = doc.read_text(encoding="utf-8")
+    for target in LINK.findall(text):
+        if re.match(r"[a-z]+:", target):  # http:, https:, mailto: leave the repository
+            continue
+        path, _, anchor = target.partition("#")
+        file = (doc.parent / path).resolve() if path else doc
+        assert file.exists(), f"{doc.name} links to {target}: no such file"
+        if anchor and file.suffix == ".md":
+            assert anchor in _anchors(file.read_text(encoding="utf-8")), (
+                f"{doc.name} links to {target}: no such heading in {file.name}"
+            )

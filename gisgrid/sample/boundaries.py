@@ -1,6 +1,7 @@
 """The real part of the sample county: Huarong's outline and its official division names.
 
-Read from the derived files in ``data/boundaries/`` (see PROVENANCE.md there). The division
+Read from the package data (:mod:`gisgrid.data`, derived by the repository's
+``data/boundaries/derive.py``; see PROVENANCE.md there). The division
 table lists 225 villages and communities; the county's report counts 203 (villages have been
 merged since the table was made), with 19 urban communities in the county seat. The sample
 keeps 203 by a fixed rule, :func:`select_divisions`.
@@ -10,11 +11,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import pandas as pd
 import shapely
 
+from gisgrid import data
 from gisgrid.errors import ConfigError
 from gisgrid.settings import SampleSettings
 
@@ -44,21 +47,37 @@ def load_boundaries(directory: Path | None = None) -> CountyBoundaries:
     ----------
     directory
         Folder with ``huarong_outline.geojson`` and ``huarong_divisions.csv``; default
-        ``GISGRID_BOUNDARIES_DIR`` or the repository's ``data/boundaries``.
+        ``GISGRID_BOUNDARIES_DIR``, else the files shipped in :mod:`gisgrid.data`.
     """
-    directory = directory or SampleSettings().boundaries_dir
-    outline_path = directory / "huarong_outline.geojson"
-    table_path = directory / "huarong_divisions.csv"
-    for p in (outline_path, table_path):
-        if not p.is_file():
-            raise ConfigError(f"sample boundary file missing: {p} (see data/boundaries/)")
-    doc = json.loads(outline_path.read_text(encoding="utf-8"))
+    outline_file = boundary_file(data.OUTLINE, directory=directory)
+    doc = json.loads(outline_file.read_text(encoding="utf-8"))
     geom = shapely.geometry.shape(doc["features"][0]["geometry"])
     outline = geom if isinstance(geom, shapely.MultiPolygon) else shapely.MultiPolygon([geom])
-    table = pd.read_csv(table_path, dtype=str, encoding="utf-8")
+    table = read_divisions(directory=directory)
     townships = table[table["level"] == "township"][["code", "name", "kind"]]
     villages = select_divisions(table[table["level"] == "village"])
     return CountyBoundaries(outline, townships.reset_index(drop=True), villages)
+
+
+def boundary_file(name: str, *, directory: Path | None = None) -> Traversable:
+    """One of the real boundary files, from ``directory``, the setting or the package data.
+
+    Raises
+    ------
+    ConfigError
+        The file is not there.
+    """
+    folder = directory or SampleSettings().boundaries_dir
+    found: Traversable = folder / name if folder is not None else data.resource(name)
+    if not found.is_file():
+        raise ConfigError(f"sample boundary file missing: {found} (see data/boundaries/)")
+    return found
+
+
+def read_divisions(*, directory: Path | None = None) -> pd.DataFrame:
+    """The official division table: ``level, code, name, parent_code, kind`` (all text)."""
+    with boundary_file(data.DIVISIONS, directory=directory).open("rb") as handle:
+        return pd.read_csv(handle, dtype=str, encoding="utf-8")
 
 
 def select_divisions(villages: pd.DataFrame) -> pd.DataFrame:
