@@ -22,7 +22,7 @@ Figures per area (township, village, level-1/2/3 grid):
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -125,14 +125,25 @@ def household_net_share(households: pd.DataFrame) -> float:
     return float(in_net(households).mean()) if len(households) else float("nan")
 
 
+def _map_codes(codes: np.ndarray, of: Callable[[Iterable[object]], np.ndarray]) -> np.ndarray:
+    """``of`` of each code, computed once per distinct code (``None`` for a missing one)."""
+    present = ~pd.isna(codes)
+    out = np.full(len(codes), None, dtype=object)
+    if present.any():
+        distinct = pd.unique(codes[present])
+        lookup = dict(zip(distinct, of(distinct), strict=True))
+        out[present] = [lookup[c] for c in codes[present]]
+    return out
+
+
 def villages_of_points(points: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> np.ndarray:
     """The village each point counts in: its level-3 grid's, else the village covering it.
 
     Where several villages cover a point in no grid, the smallest code wins (the rule of
     :mod:`gisgrid.analysis.assign`); ``None`` where none does.
     """
-    out = gridcodes.villages_of(points["grid_code"])
-    loose = np.flatnonzero([v is None for v in out])
+    out = _map_codes(points["grid_code"].to_numpy(dtype=object), gridcodes.villages_of)
+    loose = np.flatnonzero(pd.isna(out))
     if len(loose) and len(villages):
         tree = shapely.STRtree(villages.geometry.values)
         pi, vi = tree.query(points.geometry.values[loose], predicate="covered_by")
@@ -143,17 +154,20 @@ def villages_of_points(points: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> 
     return out
 
 
+#: the kinds of area a point counts in, as columns of :func:`areas_of_points`
+AREA_KINDS = ("township", "village", "level2", "level3")
+
+
 def areas_of_points(points: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> pd.DataFrame:
     """Per point: the ``township``, ``village``, ``level2`` and ``level3`` it counts in."""
+    grid = points["grid_code"].to_numpy(dtype=object)
     village = villages_of_points(points, villages)
     return pd.DataFrame(
         {
-            "township": gridcodes.townships_of(village),
+            "township": _map_codes(village, gridcodes.townships_of),
             "village": village,
-            "level2": gridcodes.level2s_of(points["grid_code"]),
-            "level3": np.asarray(
-                [c if isinstance(c, str) else None for c in points["grid_code"]], dtype=object
-            ),
+            "level2": _map_codes(grid, gridcodes.level2s_of),
+            "level3": np.where(pd.isna(grid), None, grid),
         },
         index=points.index,
     )
@@ -162,14 +176,13 @@ def areas_of_points(points: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> pd.
 def _per_area(areas: pd.DataFrame, weight: np.ndarray | None = None) -> pd.Series:
     """Number (or sum of ``weight``) of points per area code, over every area kind."""
     w = np.ones(len(areas)) if weight is None else np.asarray(weight, dtype=float)
-    parts = []
-    for column in areas.columns:
-        keyed = pd.Series(w, index=areas.index).groupby(areas[column].to_numpy()).sum()
-        parts.append(keyed)
-    if not parts:
+    if len(areas) == 0:
         return pd.Series(dtype=float)
-    out = pd.concat(parts)
-    return out.groupby(level=0).sum()
+    # one pass over the points, then over the few distinct (township … level-3) tuples
+    keyed = areas[list(AREA_KINDS)].assign(_w=w)
+    small = keyed.groupby(list(AREA_KINDS), dropna=False)["_w"].sum().reset_index()
+    parts = [small.groupby(kind)["_w"].sum() for kind in AREA_KINDS]
+    return pd.concat(parts).groupby(level=0).sum()
 
 
 def count_within(items: Iterable[object], areas: Iterable[str]) -> np.ndarray:
@@ -392,6 +405,7 @@ def totals(frames: Mapping[str, pd.DataFrame], report: Mapping[str, Any]) -> dic
 
 
 __all__ = [
+    "AREA_KINDS",
     "COLUMNS",
     "LABELS_ZH",
     "SIX_NO_CATEGORIES",

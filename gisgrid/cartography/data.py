@@ -23,6 +23,7 @@ import shapely
 from gisgrid import codes as gridcodes
 from gisgrid import crs as crsmod
 from gisgrid.analysis.assign import current_grid_codes, grid_index
+from gisgrid.analysis.checks.report import CheckReport
 from gisgrid.analysis.indicators import villages_of_points
 from gisgrid.errors import UnknownAreaError
 from gisgrid.stores.base import Store
@@ -77,7 +78,7 @@ def load_area(
     township: str | None = None,
     village: str | None = None,
     grid: str | None = None,
-    report: Any = None,
+    report: Report | None = None,
 ) -> AreaData:
     """Read what a map of the county, one township, one village or one grid shows.
 
@@ -202,16 +203,19 @@ def _within_m(points: gpd.GeoDataFrame, shape: shapely.Geometry, metres: float) 
 # --- check reports --------------------------------------------------------------------------
 
 
-def _report_dict(report: Any) -> Mapping[str, Any]:
-    if hasattr(report, "to_dict"):
-        report = report.to_dict()
-    elif hasattr(report, "to_json"):
-        report = report.to_json()
-    if isinstance(report, str | bytes):
-        report = json.loads(report)
-    if not isinstance(report, Mapping):
-        raise TypeError(f"a check report is a mapping or has to_json(), not {type(report)}")
-    return report
+#: what a check report may be given as: the report, its JSON text, or the parsed mapping
+Report = CheckReport | Mapping[str, Any] | str | bytes
+
+
+def _report_dict(report: Report) -> Mapping[str, Any]:
+    parsed: object = report
+    if isinstance(report, CheckReport):
+        parsed = report.to_dict()
+    elif isinstance(report, str | bytes):
+        parsed = json.loads(report)
+    if not isinstance(parsed, Mapping):
+        raise TypeError(f"a check report is a CheckReport, JSON or a mapping, not {type(report)}")
+    return parsed
 
 
 def _checks_of(report: Mapping[str, Any]) -> dict[str, Any]:
@@ -221,13 +225,13 @@ def _checks_of(report: Mapping[str, Any]) -> dict[str, Any]:
     return dict(checks) if isinstance(checks, Mapping) else {}
 
 
-def findings_from_report(report: Any) -> list[Finding]:
+def findings_from_report(report: Report) -> list[Finding]:
     """The drawable findings of a check report (gaps, overlaps, nesting, households outside).
 
-    The report is what :func:`gisgrid.analysis.checks.check_store` returns (anything with
-    ``to_json()``), its JSON text, or the parsed mapping: each check has ``count`` and
-    ``items``; items carry a GeoJSON ``geometry`` where drawable and other fields (codes,
-    areas in m²) that the popup lists.
+    The report is what :func:`gisgrid.analysis.checks.check_store` returns (a
+    :class:`~gisgrid.analysis.checks.CheckReport`), its JSON text, or the parsed mapping:
+    each check has ``count`` and ``items``; items carry a GeoJSON ``geometry`` where
+    drawable and other fields (codes, areas in m²) that the popup lists.
     """
     out: list[Finding] = []
     checks = _checks_of(_report_dict(report))
@@ -249,7 +253,7 @@ def findings_from_report(report: Any) -> list[Finding]:
     return out
 
 
-def check_report(store: Store) -> Any:
+def check_report(store: Store) -> CheckReport:
     """The check report of the store (:func:`gisgrid.analysis.checks.check_store`)."""
     from gisgrid.analysis.checks import check_store
 
