@@ -5,6 +5,9 @@ Used by the web app's ``/api/locate`` (a field worker's phone position) and by i
 routing. The level-3 grid follows the assignment rule of :mod:`gisgrid.analysis.assign`; the level-2
 and level-1 grids follow from its codes. A point in no level-3 grid (a gap) still gets the
 village and township that cover it.
+
+:meth:`Locator.locate` answers a typed :class:`Location`; the API serialises it
+(:mod:`gisgrid.api.schemas`).
 """
 
 from __future__ import annotations
@@ -143,8 +146,6 @@ class Locator:
     def __post_init__(self) -> None:
         # GEOS prepared geometries are not thread-safe: one caller at a time
         self._lock = threading.RLock()
-        self.level3 = self.grids[self.grids["level"] == 3].reset_index(drop=True)
-        self.by_code = self.grids.set_index("code", drop=False)
         # plain records: pandas row access costs more than the geometry work per request
         self._records = {
             rec["code"]: rec for rec in self.grids.drop(columns="geometry").to_dict("records")
