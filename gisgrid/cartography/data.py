@@ -124,7 +124,7 @@ def load_area(
         grids = store.read("grids", where={"village_code": village_codes})
     if scope == "grid":
         assert code is not None
-        grids = grids[grids["code"].str.startswith(code)]
+        grids = grids[[gridcodes.lies_in(c, code) for c in grids["code"]]]
         if grids.empty:
             raise UnknownAreaError(f"no grid {code} in {store.url}")
 
