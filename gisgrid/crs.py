@@ -24,6 +24,7 @@ The GCJ-02 offset is only applied inside a rough bounding box of China (see
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +51,7 @@ __all__ = [
     "normalize_crs",
     "to_metric",
     "transform_geometry_array",
+    "transformer",
     "wgs84_to_bd09",
     "wgs84_to_gcj02",
 ]
@@ -466,6 +468,29 @@ def normalize_crs(crs: Any) -> str:
 PointFunc = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
+@functools.lru_cache(maxsize=64)
+def _cached_transformer(source: str, target: str) -> pyproj.Transformer:
+    return pyproj.Transformer.from_crs(source, target, always_xy=True)
+
+
+def transformer(source: Any, target: Any) -> pyproj.Transformer:
+    """The (lon, lat)-ordered transformer from ``source`` to ``target``, built once per pair.
+
+    Building one costs about a millisecond (a PROJ database look-up), so every caller in
+    gisgrid takes it from here. One transformer may serve several threads at once: since
+    pyproj 3.1 (gisgrid needs 3.6) a :class:`pyproj.Transformer` keeps its PROJ object per
+    thread (``threading.local``) and builds a thread's own on its first use there, because
+    a PROJ object is not thread-safe.
+
+    Parameters
+    ----------
+    source, target
+        Any CRS :func:`normalize_crs` accepts that PROJ knows (not GCJ-02 or BD-09, which are
+        offsets, see :func:`convert_points`).
+    """
+    return _cached_transformer(normalize_crs(source), normalize_crs(target))
+
+
 def _to_wgs84_func(source: str) -> PointFunc | None:
     """Point function from a canonical CRS to WGS84 (None for no change)."""
     if source in (STORAGE_CRS, CGCS2000):
@@ -474,8 +499,7 @@ def _to_wgs84_func(source: str) -> PointFunc | None:
         return gcj02_to_wgs84
     if source == BD09:
         return bd09_to_wgs84
-    transformer = pyproj.Transformer.from_crs(source, STORAGE_CRS, always_xy=True)
-    return transformer.transform
+    return transformer(source, STORAGE_CRS).transform
 
 
 def _from_wgs84_func(target: str) -> PointFunc | None:
@@ -486,8 +510,7 @@ def _from_wgs84_func(target: str) -> PointFunc | None:
         return wgs84_to_gcj02
     if target == BD09:
         return wgs84_to_bd09
-    transformer = pyproj.Transformer.from_crs(STORAGE_CRS, target, always_xy=True)
-    return transformer.transform
+    return transformer(STORAGE_CRS, target).transform
 
 
 def _point_func(source: Any, target: Any) -> PointFunc | None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 import geopandas as gpd
 import numpy as np
 import pyproj
@@ -300,3 +303,23 @@ def test_to_metric_without_crs_raises():
     gdf = gpd.GeoDataFrame(geometry=[Point(*HUARONG)])
     with pytest.raises(ValueError, match="no CRS"):
         crs.to_metric(gdf)
+
+
+def test_the_transformer_is_built_once_and_serves_every_thread() -> None:
+    first = crs.transformer("EPSG:4326", "EPSG:32649")
+    assert crs.transformer("epsg:4326", crs.METRIC_CRS) is first
+    lon = np.linspace(112.3, 112.9, 2000)
+    lat = np.linspace(29.2, 29.7, 2000)
+    want = first.transform(lon, lat)
+    got: list[Any] = [None] * 4
+
+    def work(k: int) -> None:
+        got[k] = crs.transformer(crs.STORAGE_CRS, crs.METRIC_CRS).transform(lon, lat)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for x, y in got:
+        assert np.array_equal(x, want[0]) and np.array_equal(y, want[1])

@@ -15,8 +15,9 @@ import shapely
 from shapely.geometry import LineString, MultiPoint, MultiPolygon, Point, Polygon, box
 
 from gisgrid import crs as crsmod
+from gisgrid.analysis import indicators
 from gisgrid.errors import Problem, UnknownLayerError, ValidationError
-from gisgrid.layers import LAYERS, get_layer, households
+from gisgrid.layers import LAYERS, get_layer, households, kinds
 from gisgrid.layers.schema import CHINA_BOUNDS, PANDAS_DTYPES
 
 Frames = Callable[[str], Any]  # DataFrame, GeoDataFrame for spatial layers
@@ -805,3 +806,15 @@ def test_assigned_column_is_not_required_but_checked(input_frames: Frames) -> No
     with pytest.raises(ValidationError) as exc:
         get_layer("households").validate(frame)
     assert "18 digits" in only(exc, 2, "grid_code")
+
+
+def test_one_wording_per_check_everywhere() -> None:
+    from gisgrid.analysis.checks import LABELS
+    from gisgrid.cartography import i18n
+
+    for lang in ("zh", "en"):
+        words = i18n.strings(lang)
+        for check in ("gaps", "overlaps", "nesting", "households_outside"):
+            assert words[f"check_{check}"] == kinds.CHECKS[check].label(lang)
+    assert LABELS["gaps"] == ("覆盖空隙", "gaps in the coverage")
+    assert indicators.LABELS_ZH["gaps"] == kinds.CHECKS["gaps"].zh

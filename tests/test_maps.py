@@ -25,6 +25,7 @@ from folium.plugins import Fullscreen, HeatMap, MarkerCluster
 from shapely.geometry import Polygon
 from shapely.ops import polylabel
 
+from gisgrid.analysis.indicators import grid_indicators, in_net, six_no_status
 from gisgrid.cartography import (
     ASSET_DIRNAME,
     build_map,
@@ -34,12 +35,7 @@ from gisgrid.cartography import (
     save_map,
 )
 from gisgrid.cartography.assets import ASSETS, OfflineFigure, install_assets, local_links
-from gisgrid.cartography.data import (
-    findings_from_report,
-    grid_indicators,
-    in_net,
-    six_no_status,
-)
+from gisgrid.cartography.data import findings_from_report
 from gisgrid.cartography.encode import (
     Grid,
     decode_coords,

@@ -116,3 +116,53 @@ def test_every_kind_of_match_occurs(households: pd.DataFrame, index: HouseholdSe
 
 def test_an_empty_query_finds_nothing(index: HouseholdSearch) -> None:
     assert index.search("   ") == []
+
+
+# --- typed results: what the finder and the API show of a household ------------------------------
+
+
+def test_search_and_detail_give_typed_households_in_the_grid_covering_them_now(
+    filled_store: Any,
+) -> None:
+    import shapely
+
+    from gisgrid.analysis.households import (
+        HouseholdDetail,
+        HouseholdSummary,
+        household_detail,
+        search_households,
+    )
+    from gisgrid.analysis.locate import Locator
+
+    # H001 stands in the north-west level-3 grid; its stored grid_code says south-east
+    hh = filled_store.read("households")
+    grids = filled_store.read("grids").set_index("code")
+    level3 = grids[grids["level"] == 3].index.sort_values()
+    here = next(c for c in level3 if grids.loc[c, "geometry"].covers(hh.geometry.iloc[0]))
+    stale = str(level3[-1])
+    assert stale != here
+    hh.loc[0, "grid_code"] = stale
+    filled_store.write({"households": hh}, mode="replace")
+    locator = Locator.from_store(filled_store)
+
+    found = search_households(HouseholdSearch(hh), filled_store, locator, "H001")
+    assert found.query == "H001" and found.hits[0].score == 100
+    first = found.hits[0].household
+    assert isinstance(first, HouseholdSummary)
+    assert (first.id, first.grid_code) == ("H001", here)
+    assert (first.lon, first.lat) == (
+        round(shapely.get_x(hh.geometry.iloc[0]), 7),
+        round(shapely.get_y(hh.geometry.iloc[0]), 7),
+    )
+
+    detail = household_detail(filled_store, locator, "H001")
+    assert isinstance(detail, HouseholdDetail)
+    assert detail.grid is not None and detail.grid.code == here
+    assert detail.grid.responsible_name == grids.loc[here, "responsible_name"]
+    assert detail.backbone is None and first.backbone
+    assert {h.id for h in detail.linked_households} == {"H002", "H003", "H004", "H005", "H006"}
+    assert [s.kind for s in detail.nearest_services] == sorted(
+        s.kind for s in detail.nearest_services
+    )
+    linked = household_detail(filled_store, locator, "H002")
+    assert linked.backbone is not None and linked.backbone.id == "H001"

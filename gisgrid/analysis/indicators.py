@@ -1,18 +1,42 @@
-"""Leaders' figures per township, village and grid: the dashboard's tables.
+"""Every per-area figure, computed once: the dashboard's tables and the maps' colours read here.
 
-One row per area with: grids, households, linkage share (households that are backbone
-households or linked to one), unstaffed grids, gaps, households beyond service distance,
-incidents in the last 12 months, and six-no status. Computed from the layers and the check
-report, so the dashboard and ``gisgrid check`` never disagree.
+A point counts in the areas it stands in *now*: its level-3 grid by the one rule of every
+reader (:func:`gisgrid.analysis.assign.with_current_grid_codes`: the caller passes frames
+whose ``grid_code`` it set), that grid's level-2 grid, village and township (from the code,
+:mod:`gisgrid.codes`); a point in no level-3 grid counts in the village whose polygon covers
+it (smallest code), and that village's township. A household is *in the net* when it is a
+backbone household or linked to one (:func:`in_net`).
+
+Figures per area (township, village, level-1/2/3 grid):
+
+* ``households``, ``linked`` (households in the net), linkage share;
+* ``grids`` (level-3 grids in it), ``unstaffed_grids`` (its grids without a responsible person);
+* ``incidents`` (all, or reported in the last 12 months for the dashboard);
+* ``distance`` (level 3): median metres from its households to their nearest service point
+  of any kind, measured in the metric CRS (from the grid's representative point when it has
+  no households);
+* from the check report: ``gaps`` (found in the area) and ``beyond_service`` (households too
+  far from a service point), and six-no status.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
 
+import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
+from scipy.spatial import cKDTree
 
+from gisgrid import codes as gridcodes
+from gisgrid import crs as crsmod
+from gisgrid.layers import kinds
+
+#: the dashboard's columns, in order
 COLUMNS = (
     "code",
     "name",
@@ -31,22 +55,251 @@ LABELS_ZH = {
     "grids": "网格数",
     "households": "户数",
     "linkage_share": "联户覆盖率",
-    "unstaffed_grids": "无负责人网格",
-    "gaps": "网格缝隙",
+    "unstaffed_grids": kinds.CHECKS["unstaffed_grids"].zh,
+    "gaps": kinds.CHECKS["gaps"].zh,
     "beyond_service": "超出服务半径户数",
     "incidents": "近12个月事件",
     "six_no": "六无达标",
 }
+#: the six 六无 categories and the incident kinds each holds (safety and environment are one)
+SIX_NO_CATEGORIES: dict[str, tuple[str, ...]] = dict(kinds.SIX_NO_KINDS_OF)
 
 
-def _prefix_count(codes: pd.Series, areas: pd.Series, width: int) -> pd.Series:
-    counts = codes.dropna().astype(str).str[:width].value_counts()
-    return areas.map(counts).fillna(0).astype(int)
+class AreaLayers(Protocol):
+    """The layers of an area (or the county) the figures are computed from.
+
+    Point layers carry ``grid_code`` set by the one rule of every reader
+    (:func:`gisgrid.analysis.assign.with_current_grid_codes`).
+    """
+
+    @property
+    def townships(self) -> gpd.GeoDataFrame: ...
+    @property
+    def villages(self) -> gpd.GeoDataFrame: ...
+    @property
+    def grids(self) -> gpd.GeoDataFrame: ...
+    @property
+    def households(self) -> gpd.GeoDataFrame: ...
+    @property
+    def service_points(self) -> gpd.GeoDataFrame: ...
+    @property
+    def incidents(self) -> gpd.GeoDataFrame: ...
+
+
+@dataclass(frozen=True)
+class Layers:
+    """:class:`AreaLayers` from a mapping of layer frames (as the web app caches them)."""
+
+    townships: gpd.GeoDataFrame
+    villages: gpd.GeoDataFrame
+    grids: gpd.GeoDataFrame
+    households: gpd.GeoDataFrame
+    service_points: gpd.GeoDataFrame
+    incidents: gpd.GeoDataFrame
+
+    @classmethod
+    def of(cls, frames: Mapping[str, Any]) -> Layers:
+        """The layers of ``frames`` (``townships`` … ``incidents``)."""
+        return cls(
+            townships=frames["townships"],
+            villages=frames["villages"],
+            grids=frames["grids"],
+            households=frames["households"],
+            service_points=frames["service_points"],
+            incidents=frames["incidents"],
+        )
+
+
+# --- what a point counts in --------------------------------------------------------------------
+
+
+def in_net(households: pd.DataFrame) -> np.ndarray:
+    """Whether each household is in the party-member net (backbone, or linked to one)."""
+    return (
+        households["backbone"].fillna(False).astype(bool) | households["backbone_id"].notna()
+    ).to_numpy()
+
+
+def household_net_share(households: pd.DataFrame) -> float:
+    """Share of households in the party-member net (NaN without households)."""
+    return float(in_net(households).mean()) if len(households) else float("nan")
+
+
+def _map_codes(codes: np.ndarray, of: Callable[[Iterable[object]], np.ndarray]) -> np.ndarray:
+    """``of`` of each code, computed once per distinct code (``None`` for a missing one)."""
+    present = ~pd.isna(codes)
+    out = np.full(len(codes), None, dtype=object)
+    if present.any():
+        distinct = pd.unique(codes[present])
+        lookup = dict(zip(distinct, of(distinct), strict=True))
+        out[present] = [lookup[c] for c in codes[present]]
+    return out
+
+
+def villages_of_points(points: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> np.ndarray:
+    """The village each point counts in: its level-3 grid's, else the village covering it.
+
+    Where several villages cover a point in no grid, the smallest code wins (the rule of
+    :mod:`gisgrid.analysis.assign`); ``None`` where none does.
+    """
+    out = _map_codes(points["grid_code"].to_numpy(dtype=object), gridcodes.villages_of)
+    loose = np.flatnonzero(pd.isna(out))
+    if len(loose) and len(villages):
+        tree = shapely.STRtree(villages.geometry.values)
+        pi, vi = tree.query(points.geometry.values[loose], predicate="covered_by")
+        codes = villages["code"].to_numpy(dtype=object)
+        for p, v in sorted(zip(pi, vi, strict=True), key=lambda pv: (pv[0], str(codes[pv[1]]))):
+            if out[loose[p]] is None:
+                out[loose[p]] = codes[v]
+    return out
+
+
+#: the kinds of area a point counts in, as columns of :func:`areas_of_points`
+AREA_KINDS = ("township", "village", "level2", "level3")
+
+
+def areas_of_points(points: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Per point: the ``township``, ``village``, ``level2`` and ``level3`` it counts in."""
+    grid = points["grid_code"].to_numpy(dtype=object)
+    village = villages_of_points(points, villages)
+    return pd.DataFrame(
+        {
+            "township": _map_codes(village, gridcodes.townships_of),
+            "village": village,
+            "level2": _map_codes(grid, gridcodes.level2s_of),
+            "level3": np.where(pd.isna(grid), None, grid),
+        },
+        index=points.index,
+    )
+
+
+def _per_area(areas: pd.DataFrame, weight: np.ndarray | None = None) -> pd.Series:
+    """Number (or sum of ``weight``) of points per area code, over every area kind."""
+    w = np.ones(len(areas)) if weight is None else np.asarray(weight, dtype=float)
+    if len(areas) == 0:
+        return pd.Series(dtype=float)
+    # one pass over the points, then over the few distinct (township … level-3) tuples
+    keyed = areas[list(AREA_KINDS)].assign(_w=w)
+    small = keyed.groupby(list(AREA_KINDS), dropna=False)["_w"].sum().reset_index()
+    parts = [small.groupby(kind)["_w"].sum() for kind in AREA_KINDS]
+    return pd.concat(parts).groupby(level=0).sum()
+
+
+def count_within(items: Iterable[object], areas: Iterable[str]) -> np.ndarray:
+    """For each area code, how many of the item codes lie in it (:func:`gisgrid.codes.lies_in`)."""
+    item_list = list(items)
+    area_list = list(areas)
+    out = np.zeros(len(area_list), dtype=int)
+    by_length: dict[int, pd.Series] = {}
+    for i, area in enumerate(area_list):
+        n = len(area)
+        if n not in by_length:
+            by_length[n] = pd.Series(gridcodes.prefixes_of(item_list, n)).value_counts()
+        out[i] = int(by_length[n].get(area, 0))
+    return out
+
+
+# --- distances ----------------------------------------------------------------------------------
+
+
+def _metric_xy(geoms: np.ndarray) -> np.ndarray:
+    xy = shapely.get_coordinates(geoms)
+    x, y = crsmod.transformer(crsmod.STORAGE_CRS, crsmod.METRIC_CRS).transform(xy[:, 0], xy[:, 1])
+    return np.column_stack([x, y])
+
+
+def nearest_service_m(points: gpd.GeoSeries | np.ndarray, services: gpd.GeoDataFrame) -> np.ndarray:
+    """Distance in metres from each point to the nearest service point (NaN if there is none)."""
+    geoms = np.asarray(points.values if isinstance(points, gpd.GeoSeries) else points, dtype=object)
+    if len(geoms) == 0 or len(services) == 0:
+        return np.full(len(geoms), np.nan)
+    tree = cKDTree(_metric_xy(services.geometry.values))
+    dist, _ = tree.query(_metric_xy(geoms))
+    return np.asarray(dist, dtype=float)
+
+
+# --- figures of areas -------------------------------------------------------------------------
+
+
+def household_figures(layers: AreaLayers) -> pd.DataFrame:
+    """Households and households in the net per area code (every kind of area; index: code)."""
+    hh = layers.households
+    areas = areas_of_points(hh, layers.villages)
+    out = pd.DataFrame(
+        {"households": _per_area(areas), "linked": _per_area(areas, in_net(hh).astype(float))}
+    )
+    return out.fillna(0).astype(int)
+
+
+def _share(linked: pd.Series, households: pd.Series) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(households > 0, linked / households.clip(lower=1), np.nan)
+
+
+def _household_columns(layers: AreaLayers, codes: pd.Index) -> pd.DataFrame:
+    figures = household_figures(layers).reindex(codes).fillna(0).astype(int)
+    figures["linkage"] = _share(figures["linked"], figures["households"])
+    return figures
+
+
+def grid_indicators(layers: AreaLayers) -> pd.DataFrame:
+    """Indicators of every grid of the area (index: code; levels 1-3).
+
+    Columns: ``households``, ``linked`` (households in the net), ``linkage`` (share, NaN
+    without households), ``distance`` (metres, level 3), ``incidents`` (level 3).
+    """
+    grids = layers.grids
+    hh = layers.households
+    out = _household_columns(layers, pd.Index(grids["code"], name="code"))
+    assigned = np.asarray([isinstance(c, str) for c in hh["grid_code"]], dtype=bool)
+    dist = pd.Series(
+        nearest_service_m(hh.geometry.values[assigned], layers.service_points),
+        index=hh["grid_code"].to_numpy(dtype=object)[assigned],
+    )
+    median = dist.groupby(level=0).median() if len(dist) else pd.Series(dtype=float)
+    out["distance"] = median.reindex(out.index).to_numpy(dtype=float)
+    level3 = grids["level"].to_numpy() == 3
+    missing = level3 & np.isnan(out["distance"].to_numpy())
+    if missing.any():
+        reps = shapely.point_on_surface(grids.geometry.values[missing])
+        out.loc[grids["code"].to_numpy()[missing], "distance"] = nearest_service_m(
+            reps, layers.service_points
+        )
+    out.loc[grids["code"].to_numpy()[~level3], "distance"] = np.nan
+    inc = layers.incidents["grid_code"].dropna().value_counts()
+    out["incidents"] = inc.reindex(out.index).fillna(0).astype(int).to_numpy()
+    return out
+
+
+def village_indicators(layers: AreaLayers) -> pd.DataFrame:
+    """Households, households in the net and linkage share per village (index: code)."""
+    return _household_columns(layers, pd.Index(layers.villages["code"], name="code"))
+
+
+def township_indicators(layers: AreaLayers) -> pd.DataFrame:
+    """Households, households in the net and linkage share per township (index: code)."""
+    return _household_columns(layers, pd.Index(layers.townships["code"], name="code"))
+
+
+def six_no_status(incidents: pd.DataFrame, village_codes: list[str]) -> pd.DataFrame:
+    """Incidents of each 六无 category per village (index: village code); 0 everywhere = met.
+
+    ``incidents`` carry the ``village_code`` they count in (:func:`villages_of_points`).
+    """
+    cats = {kind: cat for cat, ks in SIX_NO_CATEGORIES.items() for kind in ks}
+    frame = pd.DataFrame(
+        {"village": incidents["village_code"], "cat": incidents["kind"].map(cats)}
+    ).dropna()
+    table = pd.crosstab(frame["village"], frame["cat"]) if len(frame) else pd.DataFrame()
+    return table.reindex(index=village_codes, columns=list(SIX_NO_CATEGORIES)).fillna(0).astype(int)
+
+
+# --- the dashboard --------------------------------------------------------------------------------
 
 
 def area_table(
-    frames: dict[str, pd.DataFrame],
-    report: dict[str, Any],
+    frames: Mapping[str, pd.DataFrame],
+    report: Mapping[str, Any],
     *,
     level: str,
     within: str | None = None,
@@ -56,7 +309,8 @@ def area_table(
     Parameters
     ----------
     frames
-        ``townships``, ``villages``, ``grids``, ``households``, ``incidents`` (canonical).
+        ``townships``, ``villages``, ``grids``, ``households``, ``service_points``,
+        ``incidents`` (canonical, point layers with their current ``grid_code``).
     report
         The check report as a dict (:meth:`gisgrid.analysis.checks.CheckReport.to_dict`).
     level
@@ -65,78 +319,55 @@ def area_table(
     within
         A township code (for villages) or village code (for grids).
     """
+    layers = Layers.of(frames)
+    g = layers.grids
     if level == "township":
-        areas = frames["townships"][["code", "name"]]
-        width = 9
+        areas = layers.townships[["code", "name"]]
     elif level == "village":
-        v = frames["villages"]
-        areas = v.loc[v["code"].str.startswith(within or ""), ["code", "name"]]
-        width = 12
+        v = layers.villages
+        inside = [gridcodes.lies_in(c, within or "") for c in v["code"]]
+        areas = v.loc[inside, ["code", "name"]]
     elif level == "grid":
-        g = frames["grids"]
         areas = g.loc[
             (g["level"] > 1) & (g["village_code"] == within),
             ["code", "name", "level", "responsible_name", "responsible_phone"],
         ]
-        width = 0
     else:
         raise ValueError(f"level must be township, village or grid, not {level!r}")
-    areas = areas.sort_values("code").reset_index(drop=True)
-    codes = areas["code"]
-    hh = frames["households"]
-    g = frames["grids"]
-    out = areas.copy()
-    if width:
-        l3 = g[g["level"] == 3]
-        out["grids"] = _prefix_count(l3["code"], codes, width)
-        unstaffed = g.loc[g["responsible_name"].isna(), "code"]
-        out["unstaffed_grids"] = _prefix_count(unstaffed, codes, width)
-        key = hh["grid_code"].where(hh["grid_code"].notna(), hh["village_code"])
-        out["households"] = _prefix_count(key, codes, width)
-        linked = hh["backbone"].fillna(False).astype(bool) | hh["backbone_id"].notna()
-        out["linkage_share"] = (
-            _prefix_count(key[linked.to_numpy()], codes, width) / out["households"].clip(lower=1)
-        ).round(3)
-    else:
-        # grid rows: level-3 households by grid code, level-2 by prefix
+    out = pd.DataFrame(areas).sort_values("code").reset_index(drop=True)
+    codes = list(out["code"])
+    figures = _household_columns(layers, pd.Index(codes))
+    out["households"] = figures["households"].to_numpy()
+    out["linkage_share"] = np.round(np.nan_to_num(figures["linkage"].to_numpy(), nan=0.0), 3)
+    if level == "grid":
         out["grids"] = 1
         out["unstaffed_grids"] = out["responsible_name"].isna().astype(int)
-        gc = hh["grid_code"].dropna().astype(str)
-        per3 = gc.value_counts()
-        per2 = gc.str[:15].value_counts()
-        out["households"] = [int(per3.get(c, 0) if len(c) == 18 else per2.get(c, 0)) for c in codes]
-        linked = hh["backbone"].fillna(False).astype(bool) | hh["backbone_id"].notna()
-        lc = hh.loc[linked.to_numpy(), "grid_code"].dropna().astype(str)
-        l3c, l2c = lc.value_counts(), lc.str[:15].value_counts()
-        got = [int(l3c.get(c, 0) if len(c) == 18 else l2c.get(c, 0)) for c in codes]
-        out["linkage_share"] = (pd.Series(got) / out["households"].clip(lower=1)).round(3)
-    gap_parents = pd.Series(
-        [str(i.get("parent_code") or "") for i in report.get("gaps", {}).get("items", [])]
-    )
-    out["gaps"] = [int(gap_parents.str.startswith(c).sum()) for c in codes]
+    else:
+        out["grids"] = count_within(g.loc[g["level"] == 3, "code"], codes)
+        out["unstaffed_grids"] = count_within(g.loc[g["responsible_name"].isna(), "code"], codes)
+    gap_parents = [str(i.get("parent_code") or "") for i in report.get("gaps", {}).get("items", [])]
+    out["gaps"] = count_within(gap_parents, codes)
     beyond: dict[str, int] = {}
     for item in report.get("service_coverage", {}).get("items", []):
         if item.get("problem") == "too_far":
             vcode = str(item.get("village_code") or "")
             beyond[vcode] = beyond.get(vcode, 0) + int(item.get("households") or 0)
     out["beyond_service"] = [
-        sum(n for v, n in beyond.items() if v.startswith(c[:12])) if len(c) <= 12 else 0
+        sum(n for v, n in beyond.items() if gridcodes.lies_in(v, c))
+        if gridcodes.kind_of(c) in ("township", "village")
+        else 0
         for c in codes
     ]
-    inc = frames["incidents"]
-    as_of = pd.Timestamp(report.get("meta", {}).get("as_of") or dt.date.today())
-    recent = inc.loc[inc["reported_at"] > as_of - pd.DateOffset(months=12), "grid_code"]
-    recent = recent.dropna().astype(str)
-    out["incidents"] = [int(recent.str.startswith(c).sum()) for c in codes]
+    out["incidents"] = recent_incidents(layers, report, codes)
     six = report.get("six_no", {})
     ok = set(six.get("six_no_villages", []))
     if level == "village":
         out["six_no"] = [c in ok for c in codes]
     elif level == "township":
-        villages = frames["villages"]["code"]
+        vcodes = list(layers.villages["code"])
         out["six_no"] = [
-            f"{sum(1 for v in villages if v.startswith(c) and v in ok)}/"
-            f"{int(villages.str.startswith(c).sum())}"
+            f"{sum(1 for v in vcodes if gridcodes.lies_in(v, c) and v in ok)}/"
+            f"{sum(1 for v in vcodes if gridcodes.lies_in(v, c))}"
             for c in codes
         ]
     else:
@@ -144,20 +375,54 @@ def area_table(
     return out
 
 
-def totals(frames: dict[str, pd.DataFrame], report: dict[str, Any]) -> dict[str, Any]:
+def recent_incidents(layers: AreaLayers, report: Mapping[str, Any], codes: list[str]) -> np.ndarray:
+    """Incidents reported in the 12 months up to the report's ``as_of`` in each area."""
+    inc = layers.incidents
+    as_of = pd.Timestamp(report.get("meta", {}).get("as_of") or dt.date.today())
+    recent = (inc["reported_at"] > as_of - pd.DateOffset(months=12)).to_numpy()
+    areas = areas_of_points(inc[recent], layers.villages)
+    counts = _per_area(areas)
+    return np.asarray(counts.reindex(codes).fillna(0).astype(int).to_numpy(), dtype=int)
+
+
+def totals(frames: Mapping[str, pd.DataFrame], report: Mapping[str, Any]) -> dict[str, Any]:
     """County totals for the dashboard's header."""
     g = frames["grids"]
     hh = frames["households"]
-    linked = hh["backbone"].fillna(False).astype(bool) | hh["backbone_id"].notna()
+    share = household_net_share(hh)
     return {
         "townships": len(frames["townships"]),
         "villages": len(frames["villages"]),
         "grids": {lv: int((g["level"] == lv).sum()) for lv in (1, 2, 3)},
         "households": len(hh),
-        "linkage_share": round(float(linked.mean()) if len(hh) else 0.0, 3),
+        "linkage_share": round(share if len(hh) else 0.0, 3),
         "findings": {
             name: int(value.get("count", 0))
             for name, value in report.items()
             if isinstance(value, dict) and "count" in value
         },
     }
+
+
+__all__ = [
+    "AREA_KINDS",
+    "COLUMNS",
+    "LABELS_ZH",
+    "SIX_NO_CATEGORIES",
+    "AreaLayers",
+    "Layers",
+    "area_table",
+    "areas_of_points",
+    "count_within",
+    "grid_indicators",
+    "household_figures",
+    "household_net_share",
+    "in_net",
+    "nearest_service_m",
+    "recent_incidents",
+    "six_no_status",
+    "totals",
+    "township_indicators",
+    "village_indicators",
+    "villages_of_points",
+]

@@ -5,12 +5,16 @@ Used by the web app's ``/api/locate`` (a field worker's phone position) and by i
 routing. The level-3 grid follows the assignment rule of :mod:`gisgrid.analysis.assign`; the level-2
 and level-1 grids follow from its codes. A point in no level-3 grid (a gap) still gets the
 village and township that cover it.
+
+:meth:`Locator.locate` answers a typed :class:`Location`; the API serialises it
+(:mod:`gisgrid.api.schemas`).
 """
 
 from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,27 +22,112 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Transformer
 from scipy.spatial import cKDTree
 
 from gisgrid import crs as crsmod
-from gisgrid.analysis.assign import GridIndex
+from gisgrid.analysis.assign import GridIndex, current_grid_codes, grid_index
 from gisgrid.errors import LocateError
 from gisgrid.layers.schema import CHINA_BOUNDS
 from gisgrid.stores.base import Store
 
 
-def _person(row: dict[str, Any] | None) -> dict[str, Any] | None:
-    if row is None:
-        return None
-    return {
-        "code": row["code"],
-        "level": int(row["level"]),
-        "name": row["name"],
-        "responsible_name": row["responsible_name"],
-        "responsible_phone": row["responsible_phone"],
-        "responsible_role": row["responsible_role"],
-    }
+@dataclass(frozen=True)
+class Township:
+    """A township a point lies in."""
+
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Village:
+    """A village (社区 or 村) a point lies in."""
+
+    code: str
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class GridPerson:
+    """A grid of any level and the person responsible for it."""
+
+    code: str
+    level: int
+    name: str
+    responsible_name: str | None
+    responsible_phone: str | None
+    responsible_role: str | None
+    parent_code: str | None
+    village_code: str
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> GridPerson:
+        """From a grid record (a row of the ``grids`` layer)."""
+        return cls(
+            code=str(row["code"]),
+            level=int(row["level"]),
+            name=str(row["name"]),
+            responsible_name=_text(row["responsible_name"]),
+            responsible_phone=_text(row["responsible_phone"]),
+            responsible_role=_text(row["responsible_role"]),
+            parent_code=_text(row["parent_code"]),
+            village_code=str(row["village_code"]),
+        )
+
+
+@dataclass(frozen=True)
+class NearestService:
+    """The nearest service point of one kind, and how far it is."""
+
+    kind: str
+    id: str
+    name: str
+    watcher: str | None
+    distance_m: float
+    lon: float
+    lat: float
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a point is and who is responsible for it: what :meth:`Locator.locate` finds.
+
+    Attributes
+    ----------
+    lon, lat, crs
+        The point as given.
+    wgs84_lon, wgs84_lat
+        The point in WGS84 (rounded to 7 decimals, about 1 cm).
+    township, village
+        The township and village covering the point (``None`` in none).
+    level1, level2, level3
+        The grids holding the point: level 3 by the assignment rule, level 2 its parent,
+        level 1 the village's grid (``None`` where there is none, e.g. in a gap).
+    nearest_services
+        The nearest service point of each kind, by kind (sorted).
+    """
+
+    lon: float
+    lat: float
+    crs: str
+    wgs84_lon: float
+    wgs84_lat: float
+    township: Township | None
+    village: Village | None
+    level1: GridPerson | None
+    level2: GridPerson | None
+    level3: GridPerson | None
+    nearest_services: tuple[NearestService, ...]
+
+    @property
+    def in_grid(self) -> bool:
+        """Whether a level-3 grid holds the point."""
+        return self.level3 is not None
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
 @dataclass
@@ -57,8 +146,6 @@ class Locator:
     def __post_init__(self) -> None:
         # GEOS prepared geometries are not thread-safe: one caller at a time
         self._lock = threading.RLock()
-        self.level3 = self.grids[self.grids["level"] == 3].reset_index(drop=True)
-        self.by_code = self.grids.set_index("code", drop=False)
         # plain records: pandas row access costs more than the geometry work per request
         self._records = {
             rec["code"]: rec for rec in self.grids.drop(columns="geometry").to_dict("records")
@@ -68,10 +155,9 @@ class Locator:
         self._village_tree = shapely.STRtree(self.villages.geometry.values)
         self._township_tree = shapely.STRtree(self.townships.geometry.values)
         shapely.prepare(self.county)
-        self._to_metric = Transformer.from_crs(
-            crsmod.STORAGE_CRS, crsmod.METRIC_CRS, always_xy=True
-        )
-        self._index = GridIndex.from_grids(self.level3) if len(self.level3) else None
+        self._to_metric = crsmod.transformer(crsmod.STORAGE_CRS, crsmod.METRIC_CRS)
+        self.grid_index: GridIndex = grid_index(self.grids)
+        """The level-3 grids by the assignment rule (safe to share between threads)."""
         sp = self.service_points
         self._kinds: dict[str, tuple[cKDTree, list[dict[str, Any]]]] = {}
         if len(sp):
@@ -111,19 +197,14 @@ class Locator:
     def level3_codes(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
         """Level-3 grid codes (or ``None``) of points, by the assignment rule."""
         pts = gpd.GeoSeries(shapely.points(lon, lat), crs=crsmod.STORAGE_CRS)
-        if self._index is None:
-            return np.full(len(pts), None, dtype=object)
-        with self._lock:
-            return np.asarray(self._index.assign(pts), dtype=object)
+        return current_grid_codes(pts, self.grid_index)
 
-    def _level3_code(self, point: shapely.Point) -> str | None:
-        """One point's level-3 code: covering grids, smallest code wins (the rule)."""
-        if self._index is None:
-            return None
-        code = self._index.locate(point.x, point.y)
-        return None if code is None else str(code)
+    def grid(self, code: str | None) -> GridPerson | None:
+        """The grid of ``code`` and its responsible person (``None``: no such grid)."""
+        row = self._records.get(code) if code is not None else None
+        return None if row is None else GridPerson.of(row)
 
-    def locate(self, lon: float, lat: float, *, crs: str = "wgs84") -> dict[str, Any]:
+    def locate(self, lon: float, lat: float, *, crs: str = "wgs84") -> Location:
         """Where a point is and who is responsible for it.
 
         Parameters
@@ -169,43 +250,50 @@ class Locator:
             raise LocateError(
                 f"({wlon:.6f}, {wlat:.6f}) is outside the county", code="outside_county"
             )
+        code3 = self.grid_index.locate(wlon, wlat)
         with self._lock:
-            code3 = self._level3_code(point)
             village = self._cover(self._village_tree, self._villages, point)
             township = self._cover(self._township_tree, self._townships, point)
-        g3 = self._records.get(code3) if code3 is not None else None
-        g2 = self._records.get(g3["parent_code"]) if g3 is not None else None
-        g1 = self._records.get(village["code"]) if village is not None else None
-        return {
-            "input": {"lon": lon, "lat": lat, "crs": crs},
-            "wgs84": {"lon": round(wlon, 7), "lat": round(wlat, 7)},
-            "township": None
+        g3 = self.grid(code3)
+        return Location(
+            lon=lon,
+            lat=lat,
+            crs=crs,
+            wgs84_lon=round(wlon, 7),
+            wgs84_lat=round(wlat, 7),
+            township=None
             if township is None
-            else {"code": township["code"], "name": township["name"]},
-            "village": None
+            else Township(code=str(township["code"]), name=str(township["name"])),
+            village=None
             if village is None
-            else {"code": village["code"], "name": village["name"], "kind": village["kind"]},
-            "grids": {"level1": _person(g1), "level2": _person(g2), "level3": _person(g3)},
-            "in_grid": g3 is not None,
-            "nearest_service_points": self.nearest_services(wlon, wlat),
-        }
+            else Village(
+                code=str(village["code"]), name=str(village["name"]), kind=str(village["kind"])
+            ),
+            level1=self.grid(None if village is None else str(village["code"])),
+            level2=self.grid(None if g3 is None else g3.parent_code),
+            level3=g3,
+            nearest_services=self.nearest_services(wlon, wlat),
+        )
 
-    def nearest_services(self, lon: float, lat: float) -> dict[str, Any]:
-        """The nearest service point of each kind, with its distance in metres."""
+    def nearest_services(self, lon: float, lat: float) -> tuple[NearestService, ...]:
+        """The nearest service point of each kind (sorted by kind), with its distance in metres."""
         xy = self._to_metric.transform(lon, lat)
-        out: dict[str, Any] = {}
+        out = []
         for kind, (tree, records) in sorted(self._kinds.items()):
             d, i = tree.query(xy)
             rec = records[int(i)]
-            out[kind] = {
-                "id": rec["id"],
-                "name": rec["name"],
-                "watcher": rec["watcher"],
-                "distance_m": round(float(d), 1),
-                "lon": rec["lon"],
-                "lat": rec["lat"],
-            }
-        return out
+            out.append(
+                NearestService(
+                    kind=kind,
+                    id=str(rec["id"]),
+                    name=str(rec["name"]),
+                    watcher=_text(rec["watcher"]),
+                    distance_m=round(float(d), 1),
+                    lon=rec["lon"],
+                    lat=rec["lat"],
+                )
+            )
+        return tuple(out)
 
     @staticmethod
     def _cover(

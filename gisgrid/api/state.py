@@ -8,8 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import shapely
-
+from gisgrid.analysis.assign import with_current_grid_codes
 from gisgrid.analysis.locate import Locator
 from gisgrid.analysis.search import HouseholdSearch
 from gisgrid.stores.base import Store
@@ -41,19 +40,17 @@ class AppState:
         return cls(store=store, locator=Locator.from_store(store))
 
     def frames(self) -> dict[str, Any]:
-        """The layers the dashboard and report need, read once and kept until a write."""
+        """The layers the dashboard and report need, read once and kept until a write.
+
+        ``grid_code`` of households, incidents and service points is the level-3 grid that
+        covers each point now (:func:`gisgrid.analysis.assign.with_current_grid_codes`).
+        """
         with self._cache_lock:
             if self._frames is None:
                 frames = {name: self.store.read(name) for name in REPORT_LAYERS}
-                # points not assigned yet (before `gisgrid assign`) get their grid in memory
-                for name in ("households", "incidents", "service_points"):
-                    frame = frames[name]
-                    todo = frame["grid_code"].isna().to_numpy()
-                    if todo.any() and len(frame):
-                        pts = frame.geometry.values[todo]
-                        codes = self.locator.level3_codes(shapely.get_x(pts), shapely.get_y(pts))
-                        frame.loc[todo, "grid_code"] = codes
-                self._frames = frames
+                # every point's grid is the one covering it now (the rule of every reader),
+                # from the locator's index of the same grids
+                self._frames = with_current_grid_codes(frames, index=self.locator.grid_index)
             return self._frames
 
     def report(self) -> dict[str, Any]:

@@ -26,6 +26,13 @@ from folium.elements import JSCSSMixin
 from folium.template import Template
 from shapely.ops import polylabel
 
+from gisgrid.analysis.indicators import (
+    SIX_NO_CATEGORIES,
+    grid_indicators,
+    in_net,
+    six_no_status,
+    village_indicators,
+)
 from gisgrid.cartography import i18n
 from gisgrid.cartography.assets import (
     ASSET_DIRNAME,
@@ -35,14 +42,7 @@ from gisgrid.cartography.assets import (
     install_assets,
     local_links,
 )
-from gisgrid.cartography.data import (
-    SIX_NO_CATEGORIES,
-    AreaData,
-    grid_indicators,
-    in_net,
-    six_no_status,
-    village_indicators,
-)
+from gisgrid.cartography.data import AreaData
 from gisgrid.cartography.encode import Grid, encode_coords, encode_polygon, simplify_coverage
 from gisgrid.cartography.settings import MapSettings
 from gisgrid.errors import MapOptionError, OfflineAssetError

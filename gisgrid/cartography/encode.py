@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pyproj
 import shapely
 
 from gisgrid import crs as crsmod
@@ -152,7 +151,7 @@ def simplify_coverage(geoms: np.ndarray, tolerance_m: float) -> np.ndarray:
 
 def project(geoms: np.ndarray, source: str, target: str) -> np.ndarray:
     """Geometries reprojected from ``source`` to ``target`` (lon/lat order throughout)."""
-    transformer = pyproj.Transformer.from_crs(source, target, always_xy=True)
+    transformer = crsmod.transformer(source, target)
 
     def on_xy(xy: np.ndarray) -> np.ndarray:
         x, y = transformer.transform(xy[:, 0], xy[:, 1])

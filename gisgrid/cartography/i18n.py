@@ -1,13 +1,15 @@
-"""The words on the maps: Simplified Chinese first, English on request (``--lang en``)."""
+"""The words on the maps: Simplified Chinese first, English on request (``--lang en``).
+
+The labels of coded kinds (service points, incidents, case stages, six-no categories,
+checks) come from :mod:`gisgrid.layers.kinds`, their one home; this module holds the other
+words of the maps.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from gisgrid.layers import kinds
 
-from gisgrid.layers.incidents import INCIDENT_LABELS_ZH, STATUS_LABELS_ZH
-from gisgrid.layers.service_points import SERVICE_LABELS_ZH
-
-Lang = Literal["zh", "en"]
+Lang = kinds.Lang
 LANGS: tuple[Lang, ...] = ("zh", "en")
 
 #: key → (Chinese, English)
@@ -31,7 +33,6 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "grids3": ("三级网格", "Level-3 grids"),
     "households_dots": ("农户分布（放大后显示）", "Households (shown when zoomed in)"),
     "households_zoom_hint": ("放大到第{z}级显示农户", "zoom to level {z} to see households"),
-    "households_outside": ("不在任何网格内的农户", "Households outside every grid"),
     "links": ("联户关系线", "Link lines to backbone households"),
     "heat": ("事件热力图", "Incident heat map"),
     "six_no": ("六无创建状态", "Six-no status"),
@@ -74,10 +75,6 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "metres": ("米", "m"),
     "area_m2": ("面积（平方米）", "Area (m²)"),
     # check findings
-    "check_gaps": ("网格缝隙", "Gaps between grids"),
-    "check_overlaps": ("网格重叠", "Overlapping grids"),
-    "check_nesting": ("越出上级网格", "Grids outside their parent"),
-    "check_households_outside": ("不在任何网格内的农户", "Households outside every grid"),
     "grid_code": ("网格编码", "Grid code"),
     "grid_codes": ("涉及网格", "Grids"),
     "parent_code": ("上级网格", "Parent grid"),
@@ -95,12 +92,6 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "six_no_ok": ("六无达标（无六类事件）", "Six-no met (none of the six kinds)"),
     "six_no_fail": ("有六类事件", "Has incidents of the six kinds"),
     "six_no_kinds": ("六类事件", "Six-no incidents"),
-    "six_petition": ("非正常上访", "Abnormal petitions"),
-    "six_criminal": ("刑事案件", "Criminal cases"),
-    "six_accident": ("安全环保事故", "Safety or environmental accidents"),
-    "six_lawsuit": ("诉讼", "Lawsuits"),
-    "six_illegal_construction": ("违法建设", "Illegal construction"),
-    "six_overdue_loan": ("逾期贷款", "Overdue loans"),
     "shown": ("显示事件：", "Incidents shown: "),
     # finder
     "search_placeholder": ("输入户主姓名或门牌号", "Head of household or house number"),
@@ -128,32 +119,10 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "accuracy": ("精度约 {m} 米", "accuracy about {m} m"),
 }
 
-_SERVICE_EN = {
-    "township_centre": "Township service centre",
-    "village_centre": "Village service station",
-    "elder_care": "Elder-care point",
-    "volunteer_base": "Volunteer station",
-    "clinic": "Clinic",
-    "other": "Other",
-}
-_INCIDENT_EN = {
-    "dispute": "Dispute",
-    "security": "Public security",
-    "criminal": "Criminal case",
-    "safety": "Safety accident",
-    "environment": "Environmental accident",
-    "petition": "Abnormal petition",
-    "lawsuit": "Lawsuit",
-    "illegal_construction": "Illegal construction",
-    "overdue_loan": "Overdue loan",
-    "other": "Other",
-}
-_STATUS_EN = {
-    "registered": "registered",
-    "dispatched": "dispatched",
-    "handling": "being handled",
-    "verifying": "verifying",
-    "closed": "closed",
+#: the kinds whose labels the maps show, by the prefix of their key in :func:`strings`
+_KIND_TABLES: dict[str, dict[str, kinds.Kind]] = {
+    "check_": kinds.CHECKS,
+    "six_": kinds.SIX_NO_CATEGORIES,
 }
 
 
@@ -167,27 +136,32 @@ def check_lang(lang: str) -> Lang:
 def strings(lang: Lang) -> dict[str, str]:
     """Every UI string in ``lang``."""
     i = LANGS.index(check_lang(lang))
-    return {key: pair[i] for key, pair in _STRINGS.items()}
+    out = {key: pair[i] for key, pair in _STRINGS.items()}
+    for prefix, table in _KIND_TABLES.items():
+        out |= {prefix + code: kind.label(lang) for code, kind in table.items()}
+    return out
 
 
 def text(key: str, lang: Lang) -> str:
     """One UI string."""
-    return _STRINGS[key][LANGS.index(lang)]
+    if key in _STRINGS:
+        return _STRINGS[key][LANGS.index(lang)]
+    return strings(lang)[key]
 
 
 def service_label(kind: str, lang: Lang) -> str:
     """Label of a service point kind."""
-    return (SERVICE_LABELS_ZH if lang == "zh" else _SERVICE_EN).get(kind, kind)
+    return kinds.label(kinds.SERVICE_POINT_KINDS, kind, lang)
 
 
 def incident_label(kind: str, lang: Lang) -> str:
     """Label of an incident kind."""
-    return (INCIDENT_LABELS_ZH if lang == "zh" else _INCIDENT_EN).get(kind, kind)
+    return kinds.label(kinds.INCIDENT_KINDS, kind, lang)
 
 
 def status_label(status: str, lang: Lang) -> str:
     """Label of a case flow stage."""
-    return (STATUS_LABELS_ZH if lang == "zh" else _STATUS_EN).get(status, status)
+    return kinds.label(kinds.CASE_STATUSES, status, lang)
 
 
 __all__ = [

@@ -2,50 +2,14 @@
 
 from __future__ import annotations
 
+from gisgrid.layers import kinds
 from gisgrid.layers.schema import Field, Layer
 
-INCIDENT_KINDS = (
-    "dispute",  # 矛盾纠纷
-    "security",  # 治安
-    "criminal",  # 刑事案件
-    "safety",  # 安全事故
-    "environment",  # 环保事故
-    "petition",  # 非正常上访
-    "lawsuit",  # 诉讼
-    "illegal_construction",  # 违法建设
-    "overdue_loan",  # 逾期贷款
-    "other",
-)
-INCIDENT_LABELS_ZH = {
-    "dispute": "矛盾纠纷",
-    "security": "治安",
-    "criminal": "刑事案件",
-    "safety": "安全事故",
-    "environment": "环保事故",
-    "petition": "非正常上访",
-    "lawsuit": "诉讼",
-    "illegal_construction": "违法建设",
-    "overdue_loan": "逾期贷款",
-    "other": "其他",
-}
+#: incident kinds and case flow stages: codes here, labels and colours in :mod:`.kinds`
+INCIDENT_KINDS = tuple(kinds.INCIDENT_KINDS)
 #: the kinds that decide a village's 六无 ("six-no") status
-SIX_NO_KINDS = (
-    "petition",
-    "criminal",
-    "safety",
-    "environment",
-    "lawsuit",
-    "illegal_construction",
-    "overdue_loan",
-)
-STATUSES = ("registered", "dispatched", "handling", "verifying", "closed")
-STATUS_LABELS_ZH = {
-    "registered": "立案",
-    "dispatched": "派遣",
-    "handling": "处置",
-    "verifying": "核查",
-    "closed": "结案",
-}
+SIX_NO_KINDS = tuple(k for ks in kinds.SIX_NO_KINDS_OF.values() for k in ks)
+STATUSES = tuple(kinds.CASE_STATUSES)
 
 LAYER = Layer(
     name="incidents",

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
+from gisgrid.layers import kinds
 from gisgrid.layers.schema import Field, Layer
 
-SERVICE_KINDS = (
-    "township_centre",  # 乡镇一门式服务中心
-    "village_centre",  # 村（社区）一门式服务站
-    "elder_care",  # 岁月港湾 elder-care grid point
-    "volunteer_base",  # 志愿服务站
-    "clinic",  # 村卫生室
-    "other",
-)
-SERVICE_LABELS_ZH = {
-    "township_centre": "乡镇便民服务中心",
-    "village_centre": "村（社区）便民服务站",
-    "elder_care": "岁月港湾网格点",
-    "volunteer_base": "志愿服务站",
-    "clinic": "卫生室",
-    "other": "其他",
-}
+#: service point kinds: codes here, labels, colours and icons in :mod:`.kinds`
+SERVICE_KINDS = tuple(kinds.SERVICE_POINT_KINDS)
 
 LAYER = Layer(
     name="service_points",

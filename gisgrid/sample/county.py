@@ -51,11 +51,11 @@ class Hierarchy:
 
 
 def to_metric_transformer() -> Transformer:
-    return Transformer.from_crs(crsmod.STORAGE_CRS, crsmod.METRIC_CRS, always_xy=True)
+    return crsmod.transformer(crsmod.STORAGE_CRS, crsmod.METRIC_CRS)
 
 
 def to_lonlat_transformer() -> Transformer:
-    return Transformer.from_crs(crsmod.METRIC_CRS, crsmod.STORAGE_CRS, always_xy=True)
+    return crsmod.transformer(crsmod.METRIC_CRS, crsmod.STORAGE_CRS)
 
 
 def geoms_to_lonlat(geoms: np.ndarray) -> np.ndarray:

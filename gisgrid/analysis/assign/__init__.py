@@ -3,12 +3,20 @@
 * :mod:`.rule`: the rule (covers; smallest code wins; null when none) and its reference
   engine :func:`assign_points_exact`.
 * :mod:`.index`: :class:`GridIndex`, the fast engine, proven equal to the reference.
-* :mod:`.store`: :func:`assign_store`, whole layers of a store, and the one rule for points
-  not assigned yet (:func:`grid_codes_of`).
+* :mod:`.store`: :func:`assign_store`, whole layers of a store (writes ``grid_code``).
+* :mod:`.current`: the one rule every reader follows: a point's grid is the level-3 grid
+  covering it now (:func:`current_grid_codes`, :func:`with_current_grid_codes`); the stored
+  ``grid_code`` is for exchange.
 """
 
 from __future__ import annotations
 
+from gisgrid.analysis.assign.current import (
+    current_grid_codes,
+    grid_index,
+    level3_grids,
+    with_current_grid_codes,
+)
 from gisgrid.analysis.assign.index import GridIndex, Lookup, assign_points
 from gisgrid.analysis.assign.rule import (
     ASSIGNED_LAYERS,
@@ -29,4 +37,8 @@ __all__ = [
     "assign_points_exact",
     "assign_store",
     "check_join_inputs",
+    "current_grid_codes",
+    "grid_index",
+    "level3_grids",
+    "with_current_grid_codes",
 ]

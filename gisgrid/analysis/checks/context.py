@@ -11,10 +11,10 @@ A polygon that is not valid is reported by the ``invalid_geometries`` check and,
 other checks, repaired with :func:`shapely.make_valid` (keeping its polygonal parts). Missing,
 empty and non-polygonal geometries take part in no geometric check.
 
-Points are assigned with :func:`gisgrid.analysis.assign.assign_points`, which follows the rule of
-that module and equals the reference ``assign_points_exact`` point by point: households to
-level-3 grids and to villages, incidents and service points without a ``village_code`` to
-villages.
+Households get their level-3 grid by the one rule of every reader,
+:func:`gisgrid.analysis.assign.current_grid_codes` (the grid covering them now; the stored
+``grid_code`` is not read). Households, incidents and service points are assigned to villages
+with :func:`gisgrid.analysis.assign.assign_points` by the same rule.
 """
 
 from __future__ import annotations
@@ -404,8 +404,12 @@ class CheckContext:
 
     @cached_property
     def household_grid(self) -> np.ndarray:
-        """The level-3 grid of each household (``None``: in no level-3 grid)."""
-        return self.assign(self.households.geometry, self.level3)
+        """The level-3 grid of each household now (``None``: in no level-3 grid).
+
+        The one rule every reader follows (:func:`gisgrid.analysis.assign.current_grid_codes`,
+        on the grids as stored): the stored ``grid_code`` is not read.
+        """
+        return assignmod.current_grid_codes(self.households.geometry, self.frames["grids"])
 
     @cached_property
     def household_village(self) -> np.ndarray:

@@ -3,40 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from gisgrid.layers.service_points import SERVICE_LABELS_ZH
+from gisgrid import codes
+from gisgrid.layers import kinds
 
 #: the checks, in report order (the JSON document has exactly these keys, and ``meta``)
-CHECKS = (
-    "invalid_geometries",
-    "gaps",
-    "overlaps",
-    "nesting",
-    "households_outside",
-    "village_mismatch",
-    "linkage",
-    "unstaffed_grids",
-    "service_coverage",
-    "workload",
-    "six_no",
-)
+CHECKS: tuple[str, ...] = tuple(kinds.CHECKS)
 
-#: (Chinese, English) label of each check
+#: (Chinese, English) label of each check, from :data:`gisgrid.layers.kinds.CHECKS`
 LABELS: dict[str, tuple[str, str]] = {
-    "invalid_geometries": ("无效几何", "invalid geometries"),
-    "gaps": ("覆盖空隙", "gaps in the coverage"),
-    "overlaps": ("同级重叠", "overlaps between siblings"),
-    "nesting": ("越出上级", "outside their parent"),
-    "households_outside": ("网格外农户", "households outside every level-3 grid"),
-    "village_mismatch": ("户籍村与所在村不符", "registered in another village"),
-    "linkage": ("党员联户问题", "party-member linkage problems"),
-    "unstaffed_grids": ("无负责人网格", "grids without a responsible person"),
-    "service_coverage": ("服务覆盖不足", "service coverage shortfalls"),
-    "workload": ("网格户数超出范围", "grids outside the household band"),
-    "six_no": ("未达六无村", "villages not six-no"),
+    name: (kinds.CHECKS[name].zh, kinds.CHECKS[name].en) for name in CHECKS
 }
 
 LEVEL_LABELS = {
@@ -55,6 +34,20 @@ LINK_LABELS = {
     "long_link": ("联系距离过远", "link too long"),
     "bad_link": ("联系对象无效", "link to a wrong household"),
 }
+
+#: item fields that name a place by code; an item lies in an area when one lies in it
+CODE_FIELDS = (
+    "parent_code",
+    "code",
+    "grid_code",
+    "village_code",
+    "located",
+    "registered",
+    "township_code",
+    "nearest_grid_code",
+)
+#: item fields that list codes
+LIST_FIELDS = ("codes", "grid_codes", "adjacent_codes", "into_codes")
 
 Lang = Literal["zh", "en", "both"]
 #: items shown per check in the summary
@@ -121,6 +114,33 @@ class CheckReport:
             ``"zh"`` Chinese labels, ``"en"`` English, ``"both"`` (default) both.
         """
         return "\n".join(_summary_lines(self, lang))
+
+
+def item_in_area(item: Mapping[str, Any], area: str) -> bool:
+    """Whether a finding names a place in ``area`` (a township, village or grid code)."""
+    for key in CODE_FIELDS:
+        value = item.get(key)
+        if isinstance(value, str) and codes.lies_in(value, area):
+            return True
+    for key in LIST_FIELDS:
+        values = item.get(key)
+        if isinstance(values, list) and any(codes.lies_in(str(v), area) for v in values):
+            return True
+    return False
+
+
+def report_of_area(report: Mapping[str, Any], area: str) -> dict[str, Any]:
+    """The findings of a report (:meth:`CheckReport.to_dict`) that lie in ``area``.
+
+    ``meta`` gains ``area``; each check keeps ``count`` and ``items`` only.
+    """
+    out: dict[str, Any] = {"meta": report["meta"] | {"area": area}}
+    for name, result in report.items():
+        if name == "meta" or not isinstance(result, Mapping):
+            continue
+        items = [i for i in result.get("items", []) if item_in_area(i, area)]
+        out[name] = {"count": len(items), "items": items}
+    return out
 
 
 # --- summary ---------------------------------------------------------------------------------
@@ -204,7 +224,7 @@ def _detail(result: CheckResult, lang: Lang) -> list[str]:
             lines.append(f"{level('level' + str(d['level']))} {d['code']} {d['name'] or ''}")
     elif name == "service_coverage":
         for kind, fig in result.extra.get("by_kind", {}).items():
-            label = _t((SERVICE_LABELS_ZH.get(kind, kind), kind), lang)
+            label = _t((kinds.label(kinds.SERVICE_POINT_KINDS, kind, "zh"), kind), lang)
             who = _t(("有老人的农户", "households with elderly"), lang)
             hh = _t(("户", "households"), lang)
             if fig["elderly_only"]:

@@ -18,6 +18,7 @@ from gisgrid.api import geojson
 from gisgrid.api.deps import State
 from gisgrid.api.errors import COMMON_ERRORS, documented
 from gisgrid.api.routes.layers import BBOX_PATTERN, BBOX_TEXT, parse_bbox
+from gisgrid.api.schemas import LocateResponse
 from gisgrid.errors import ConfigError, ConflictError
 from gisgrid.layers import get_layer
 from gisgrid.layers.incidents import INCIDENT_KINDS, STATUSES
@@ -62,7 +63,7 @@ def report(
     crs: Annotated[Literal["wgs84", "cgcs2000", "gcj02", "bd09"], Query()] = "wgs84",
 ) -> dict[str, Any]:
     lon, lat = feature.geometry.coordinates
-    routing = state.locator.locate(lon, lat, crs=crs)
+    routing = LocateResponse.of(state.locator.locate(lon, lat, crs=crs)).model_dump()
     props = feature.properties
     reported = props.reported_at or dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
     frame = gpd.GeoDataFrame(
