@@ -1,8 +1,9 @@
-"""The exchange format documented from the layer declarations, for the README.
+"""The exchange format documented from the layer declarations, for docs/exchange-format.md.
 
-``gisgrid layers --markdown`` prints :func:`exchange_format_markdown`; the README holds a copy
-between ``<!-- exchange-format:start -->`` and ``<!-- exchange-format:end -->`` and a test
-keeps the two equal, so the documentation cannot drift from the code.
+``gisgrid layers --markdown`` prints :func:`exchange_format_markdown`; the chapter
+``docs/exchange-format.md`` holds a copy between ``<!-- exchange-format:start -->`` and
+``<!-- exchange-format:end -->`` and a test keeps the two equal, so the documentation cannot
+drift from the code.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ def _keys(layer: Layer) -> str:
 def layer_markdown(layer: Layer) -> str:
     """The Markdown subsection documenting one layer's columns."""
     lines = [
-        f"#### `{layer.name}` {layer.label_zh}",
+        f"### `{layer.name}` {layer.label_zh}",
         "",
         f"{_sentence(layer.description)} Geometry: {_geometry(layer)}. Key: {_keys(layer)}.",
         "",
@@ -107,7 +108,7 @@ def exchange_format_markdown() -> str:
     Chinese label, type, whether it is required, allowed values or pattern, description.
     """
     lines = [
-        "### Exchange format (交换格式)",
+        "## Files and layers (文件与图层)",
         "",
         "`gisgrid import LAYER FILE` reads GeoJSON (`.geojson`, `.json`) and GeoPackage "
         "(`.gpkg`) files; `gisgrid export LAYER FILE` writes them. Property names are the "
