@@ -39,7 +39,7 @@ LINK = re.compile(r"\]\(([^)\s]+)\)")
 def test_markdown_documents_every_layer_and_column() -> None:
     text = exchange_format_markdown()
     for name, layer in LAYERS.items():
-        assert f"#### `{name}` {layer.label_zh}" in text
+        assert f"### `{name}` {layer.label_zh}" in text
         for f in layer.fields:
             assert f"| `{f.name}` | {f.label_zh} |" in text, f"{name}.{f.name}"
     assert "| `kind` | 类型 | text | yes | one of `village`, `community` |" in text
