@@ -401,3 +401,19 @@ def test_an_unknown_crs_option_exits_2(
 def test_an_unknown_crs_option_is_refused_before_the_file_is_read(tmp_store: GeoPackageStore):
     with pytest.raises(CrsError):
         import_file(tmp_store, "households", "no-such-file.geojson", crs="mars2000")
+
+
+def test_an_incident_description_is_a_note_of_several_lines() -> None:
+    incidents = get_layer("incidents")
+    assert incidents.field("description").max_length == 2000  # as the web API allows
+    text = "第一行\n" + "描" * 1990
+    frame = gpd.GeoDataFrame(
+        {"id": ["E1"], "kind": ["other"], "status": ["closed"], "reported_at": ["2024-01-01"]},
+        geometry=[Point(*INSIDE)],
+        crs="EPSG:4326",
+    )
+    frame["description"] = [text]
+    assert incidents.validate(frame)["description"].iat[0] == text
+    frame["description"] = ["描" * 2001]
+    with pytest.raises(ValidationError, match="at most 2,000 are allowed"):
+        incidents.validate(frame)
