@@ -3,8 +3,8 @@
 Property names in the files are the layer's declared column names (see the README's
 exchange-format table). An import validates the whole file first and then writes it in one
 store transaction: a bad feature anywhere means nothing is written. Points must lie within
-the county (the union of the townships in the store) or at most :data:`OUTLINE_MARGIN_M`
-outside it.
+the county (the union of the townships in the store) or at most
+:data:`~gisgrid.layers.schema.OUTLINE_MARGIN_M` outside it.
 """
 
 from __future__ import annotations
@@ -27,14 +27,11 @@ from shapely.errors import ShapelyError
 from gisgrid import crs as crsmod
 from gisgrid.errors import InputFileError, Problem, ValidationError
 from gisgrid.layers import get_layer, households
-from gisgrid.layers.schema import Layer
+from gisgrid.layers.schema import OUTLINE_MARGIN_M, Layer
 from gisgrid.stores.base import Store, WriteMode
 
 #: file endings we read and write, and the OGR driver for each
 DRIVERS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG"}
-
-#: how far outside the county's outline a point may lie, in metres (GPS error, a border house)
-OUTLINE_MARGIN_M = 2000.0
 
 
 @dataclass(frozen=True)

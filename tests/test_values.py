@@ -23,9 +23,9 @@ from conftest import TOWNSHIP_BOXES, V1, sha256
 from shapely.geometry import Point, box
 
 from gisgrid.errors import CrsError, ValidationError
-from gisgrid.exchange import OUTLINE_MARGIN_M, import_file
+from gisgrid.exchange import import_file
 from gisgrid.layers import get_layer
-from gisgrid.layers.schema import TEXT_MAX_LENGTH, Field, Layer
+from gisgrid.layers.schema import OUTLINE_MARGIN_M, TEXT_MAX_LENGTH, Field, Layer
 from gisgrid.stores.geopackage import GeoPackageStore
 
 Run = Callable[..., subprocess.CompletedProcess[str]]

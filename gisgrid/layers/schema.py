@@ -31,6 +31,10 @@ GeometryType = Literal["MultiPolygon", "Point"]
 #: a generous box around the People's Republic (lon, lat); used to catch wrong CRS and swaps
 CHINA_BOUNDS = (73.0, 3.0, 136.0, 54.0)
 
+#: how far outside the county (the townships in the store) a point may lie, in metres: GPS
+#: error, a house on the border; checked on import (:func:`gisgrid.exchange.outside_county`)
+OUTLINE_MARGIN_M = 2000.0
+
 PANDAS_DTYPES: dict[FieldType, str] = {
     "str": "object",
     "int": "Int64",
