@@ -2,20 +2,32 @@
 
 Property names in the files are the layer's declared column names (see the README's
 exchange-format table). An import validates the whole file first and then writes it in one
-store transaction: a bad feature anywhere means nothing is written.
+store transaction: a bad feature anywhere means nothing is written. Points must lie within
+the county (the union of the townships in the store) or at most
+:data:`~gisgrid.layers.schema.OUTLINE_MARGIN_M` outside it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
+import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
+import shapely.geometry
+from shapely.errors import ShapelyError
 
+from gisgrid import crs as crsmod
 from gisgrid.errors import InputFileError, Problem, ValidationError
 from gisgrid.layers import get_layer, households
+from gisgrid.layers.schema import OUTLINE_MARGIN_M, Layer
 from gisgrid.stores.base import Store, WriteMode
 
 #: file endings we read and write, and the OGR driver for each
@@ -30,6 +42,8 @@ class ImportResult:
     features: int
     mode: WriteMode
     source_crs: str | None
+    #: what the import could not check, for the user to read (e.g. no county outline yet)
+    notes: tuple[str, ...] = ()
 
 
 def _driver_for(path: Path) -> str:
@@ -77,12 +91,67 @@ def read_exchange_file(
     try:
         # times as text: GDAL would take local times as UTC when others in the column carry
         # an offset; validation reads them (local unless an offset is given)
-        frame = pyogrio.read_dataframe(
-            path, layer=source_layer, read_geometry=decl.spatial, datetime_as_string=True
-        )
+        with warnings.catch_warnings():
+            # objects in a text column: the file's own values are read below and refused
+            warnings.filterwarnings("ignore", "Could not parse column", UserWarning)
+            frame = pyogrio.read_dataframe(
+                path, layer=source_layer, read_geometry=decl.spatial, datetime_as_string=True
+            )
     except Exception as exc:
         raise InputFileError(f"{path}: cannot read layer '{source_layer}' ({exc})") from exc
+    if DRIVERS[path.suffix.lower()] == "GeoJSON":
+        frame = _as_written(path, frame, columns=decl.columns)
     return frame
+
+
+def _as_written(path: Path, frame: pd.DataFrame, *, columns: list[str]) -> pd.DataFrame:
+    """``frame`` with every property value as the GeoJSON file wrote it, for validation to judge.
+
+    GDAL reads ``true`` in a column of numbers as 1, an object as text, cuts text at a NUL
+    character, and reads a point of NaN coordinates as an empty point. The file's own values
+    (and the geometries with NaN or infinite coordinates) replace what GDAL made of them. A
+    file GDAL reads but :mod:`json` does not (a GeoJSON sequence, say) keeps GDAL's values.
+    """
+    try:
+        doc = json.loads(path.read_bytes())
+    except (ValueError, RecursionError):
+        return frame
+    features = doc.get("features") if isinstance(doc, dict) else None
+    if (
+        not isinstance(features, list)
+        or len(features) != len(frame)
+        or not all(isinstance(f, dict) for f in features)
+    ):
+        return frame
+    props = [f.get("properties") if isinstance(f.get("properties"), dict) else {} for f in features]
+    out = frame.copy()
+    geometry = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+    for column in columns:  # the declared ones: validation drops the others
+        if column in frame.columns and column != geometry and any(column in p for p in props):
+            values = [p.get(column) for p in props]
+            out[column] = pd.Series(values, index=frame.index, dtype="object")
+    if geometry is not None:
+        geoms = np.asarray(frame.geometry.values, dtype=object).copy()
+        coords, index = shapely.get_coordinates(geoms, return_index=True)
+        suspects = set(index[~np.isfinite(coords).all(axis=1)].tolist())
+        suspects |= set(np.flatnonzero(shapely.is_empty(geoms)).tolist())  # GDAL's NaN point
+        for i in sorted(suspects):
+            raw = features[i].get("geometry")
+            if isinstance(raw, dict) and not _all_finite(raw.get("coordinates")):
+                # not a geometry shapely can build: GDAL's reading stands
+                with contextlib.suppress(ValueError, TypeError, AttributeError, ShapelyError):
+                    geoms[i] = shapely.geometry.shape(raw)
+        out[geometry] = gpd.GeoSeries(geoms, index=frame.index, crs=frame.crs)
+    return out
+
+
+def _all_finite(coordinates: object) -> bool:
+    """Whether nested GeoJSON coordinates hold only finite numbers (or no numbers)."""
+    if isinstance(coordinates, list):
+        return all(_all_finite(c) for c in coordinates)
+    if isinstance(coordinates, float):
+        return math.isfinite(coordinates)
+    return True
 
 
 def import_file(
@@ -118,6 +187,8 @@ def import_file(
         Before anything is written.
     """
     decl = get_layer(layer)
+    if crs is not None:
+        crsmod.normalize_crs(crs)  # a bad --crs is a bad option (exit 2), not a bad file
     raw = read_exchange_file(path, layer=layer, source_layer=source_layer)
     if len(raw) == 0:
         raise InputFileError(f"{path}: the file holds no features")
@@ -140,10 +211,65 @@ def import_file(
             known = set(old["id"])
         for i, fld, msg in households.references(frame, known):
             problems.append(Problem(i, str(frame.at[i, "id"]), fld, msg))
+    outside, notes = outside_county(store, decl, frame)
+    problems += outside
     if problems:
         raise ValidationError(layer, sorted(problems, key=lambda p: p.index or 0))
     store.write({layer: frame}, mode=mode)
-    return ImportResult(layer=layer, features=len(frame), mode=mode, source_crs=source_crs)
+    return ImportResult(
+        layer=layer, features=len(frame), mode=mode, source_crs=source_crs, notes=notes
+    )
+
+
+def outside_county(
+    store: Store, decl: Layer, frame: pd.DataFrame, *, margin: float = OUTLINE_MARGIN_M
+) -> tuple[list[Problem], tuple[str, ...]]:
+    """Points farther than ``margin`` metres outside the county, as problems.
+
+    The county is the union of the townships in ``store``; validation of a layer alone
+    cannot know it (it checks only a box around China).
+
+    Parameters
+    ----------
+    store
+        The store the points go to; its townships give the county.
+    decl
+        The layer of ``frame``; only point layers are checked.
+    frame
+        Features in canonical form.
+    margin
+        How far outside the outline a point may lie, in metres.
+
+    Returns
+    -------
+    tuple
+        The problems (one per point outside) and notes on what could not be checked.
+    """
+    if decl.geometry_type != "Point" or len(frame) == 0:
+        return [], ()
+    townships = store.read("townships")
+    if len(townships) == 0:
+        return [], (
+            "points not checked against the county outline: the store holds no townships "
+            "yet (import townships first)",
+        )
+    to_metric = crsmod.METRIC_CRS
+    outline = gpd.GeoSeries([shapely.union_all(townships.geometry.values)], crs=crsmod.STORAGE_CRS)
+    county = outline.to_crs(to_metric).values[0]
+    allowed = shapely.buffer(county, margin)
+    points = np.asarray(gpd.GeoSeries(frame.geometry).to_crs(to_metric).values, dtype=object)
+    shapely.prepare(allowed)
+    outside = np.flatnonzero(~shapely.covers(allowed, points))
+    problems = []
+    for i in outside.tolist():
+        km = shapely.distance(county, points[i]) / 1000
+        key = "/".join(str(frame.at[i, k]) for k in decl.key) or None
+        message = (
+            f"lies {km:,.1f} km outside the county (the townships in the store); "
+            f"at most {margin / 1000:g} km is allowed"
+        )
+        problems.append(Problem(i, key, "geometry", message))
+    return problems, ()
 
 
 def export_layer(store: Store, layer: str, path: str | Path) -> int:

@@ -48,7 +48,14 @@ LAYER = Layer(
             choices=STATUSES,
             description="case flow stage",
         ),
-        Field("description", "str", label_zh="描述", description="what happened"),
+        Field(
+            "description",
+            "str",
+            label_zh="描述",
+            description="what happened",
+            max_length=2000,
+            multiline=True,
+        ),
         Field(
             "grid_code",
             "str",

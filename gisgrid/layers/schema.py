@@ -11,6 +11,7 @@ so a planner can fix a whole file in one go, and raises one
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -30,6 +31,10 @@ GeometryType = Literal["MultiPolygon", "Point"]
 #: a generous box around the People's Republic (lon, lat); used to catch wrong CRS and swaps
 CHINA_BOUNDS = (73.0, 3.0, 136.0, 54.0)
 
+#: how far outside the county (the townships in the store) a point may lie, in metres: GPS
+#: error, a house on the border; checked on import (:func:`gisgrid.exchange.outside_county`)
+OUTLINE_MARGIN_M = 2000.0
+
 PANDAS_DTYPES: dict[FieldType, str] = {
     "str": "object",
     "int": "Int64",
@@ -41,6 +46,32 @@ PANDAS_DTYPES: dict[FieldType, str] = {
 
 #: times without an offset are local times of the county
 LOCAL_TZ = "Asia/Shanghai"
+
+#: most characters of a text value unless its field says otherwise: a name, not a note
+TEXT_MAX_LENGTH = 200
+
+#: integer columns are 64-bit in every store; a value at or beyond this magnitude does not fit
+INT64_LIMIT = 2.0**63
+
+#: control characters (C0, DEL, C1), refused in text; multiline fields allow tab and line breaks
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CHARACTER_NAMES = {
+    "\x00": "a NUL character",
+    "\t": "a tab",
+    "\n": "a line break",
+    "\r": "a line break",
+}
+
+#: how a value of each type is called in messages
+_TYPE_WORDS = {
+    "str": "text",
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true/false",
+    "date": "a date",
+    "datetime": "a date and time",
+}
 
 _TRUE = {"true", "1", "yes", "y", "t", "是", "真"}
 _FALSE = {"false", "0", "no", "n", "f", "否", "假"}
@@ -74,6 +105,12 @@ class Field:
         Value used when the column is absent from an input (only for optional or bool fields).
     hint
         How a well-formed value looks, for error messages (derived for digit codes).
+    max_length
+        Most characters a ``str`` value may hold after stripping (default
+        :data:`TEXT_MAX_LENGTH`, enough for a name; a note declares more).
+    multiline
+        A ``str`` value may hold tabs and line breaks. Other control characters (NUL among
+        them, which GDAL and PostgreSQL cannot keep) are refused in every text field.
     """
 
     name: str
@@ -88,6 +125,8 @@ class Field:
     assigned: bool = False
     default: object = None
     hint: str = ""
+    max_length: int | None = TEXT_MAX_LENGTH
+    multiline: bool = False
 
     @property
     def dtype(self) -> str:
@@ -176,6 +215,13 @@ class Layer:
         EPSG:4326 (polygons promoted to MultiPolygon), index 0..n-1. Columns not declared are
         dropped.
 
+        Values are what their column says or refused: no JSON object or array in any column,
+        no true/false as a number or as text, integers within the declared range (and always
+        within 64 bits), text without control characters and at most
+        :attr:`Field.max_length` characters. Geometry is two-dimensional in every store: a Z
+        (height) or M coordinate is dropped here, before any store sees it. A NaN or infinite
+        coordinate is refused as such.
+
         Parameters
         ----------
         frame
@@ -237,12 +283,89 @@ class Layer:
         joined = parts[0].astype(str)
         for p in parts[1:]:
             joined = joined + "/" + p.astype(str)
-        return [s if s.strip("/") else None for s in joined.tolist()]
+        return [_quoted(s) if s.strip("/") else None for s in joined.tolist()]
 
 
 def _positions(mask: object) -> list[int]:
     """Positions where a boolean mask (array or Series) is true, as Python ints."""
     return [int(i) for i in np.flatnonzero(np.asarray(mask, dtype=bool))]
+
+
+def _show(value: object, limit: int = 40) -> str:
+    """A value as a message may quote it: control characters escaped, long text cut."""
+    if isinstance(value, dict | list | tuple):
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    else:
+        text = str(value)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+#: Python types a value of any column may have (the rest are looked at one by one)
+_PLAIN_TYPES = {str, int, float, type(None), np.float64, np.int64}
+
+
+def _quoted(text: str) -> str:
+    """:func:`_show` for text, at no cost for the usual short printable text."""
+    return text if len(text) <= 40 and text.isprintable() else _show(text)
+
+
+def _wrong_kind(value: object, f: Field) -> str | None:
+    """Why a value can never be of the field's type (None when it may be)."""
+    what = _TYPE_WORDS[f.type]
+    if isinstance(value, dict):
+        return f"an object ({_show(value)}) is not {what}"
+    if isinstance(value, list | tuple | set | np.ndarray):
+        return f"a list ({_show(list(value))}) is not {what}"
+    if isinstance(value, bool | np.bool_) and f.type != "bool":
+        return f"{str(bool(value)).lower()} is a true/false value, not {what}"
+    return None
+
+
+def _refuse_wrong_kinds(
+    raw: pd.Series, f: Field, add: Callable[[int | None, str | None, str], None]
+) -> tuple[pd.Series, np.ndarray]:
+    """Refuse values whose kind is never of the field's type, and blank them.
+
+    GeoJSON gives objects, arrays and booleans; left to pandas, ``true`` would become 1 and an
+    object its repr. Blanked values are neither coerced nor reported again as missing.
+    """
+    n = len(raw)
+    if raw.dtype == bool or str(raw.dtype) == "boolean":
+        if f.type == "bool":
+            return raw, np.zeros(n, dtype=bool)
+        reasons = [_wrong_kind(bool(v), f) if v is not pd.NA else None for v in raw.tolist()]
+    elif raw.dtype == object:
+        values = raw.tolist()
+        plain = _PLAIN_TYPES | ({bool, np.bool_} if f.type == "bool" else set())
+        if set(map(type, values)) <= plain:  # the usual case, at a fraction of the cost
+            return raw, np.zeros(n, dtype=bool)
+        reasons = [_wrong_kind(v, f) for v in values]
+    else:
+        return raw, np.zeros(n, dtype=bool)
+    refused = np.array([r is not None for r in reasons], dtype=bool)
+    if not refused.any():
+        return raw, refused
+    for i in _positions(refused):
+        add(i, f.name, str(reasons[i]))
+    blanked = pd.Series([None if r else v for v, r in zip(raw.tolist(), refused, strict=True)])
+    return blanked.astype("object"), refused
+
+
+def _to_numbers(values: pd.Series) -> np.ndarray:
+    """Values as float64: NaN where a value is no number, ±inf for integers beyond floats."""
+    try:
+        num = pd.to_numeric(values, errors="coerce")
+    except OverflowError:  # JSON allows integers of any size
+        num = pd.to_numeric(values.map(_huge_as_infinite), errors="coerce")
+    return np.asarray(num, dtype="float64")
+
+
+def _huge_as_infinite(value: object) -> object:
+    if isinstance(value, int) and abs(value) >= 2**1023:
+        return np.inf if value > 0 else -np.inf
+    return value
 
 
 def _is_missing(values: pd.Series) -> np.ndarray:
@@ -296,9 +419,10 @@ def _coerce_field(
     raw: pd.Series, f: Field, add: Callable[[int | None, str | None, str], None]
 ) -> pd.Series:
     """Coerce one column to its declared type, reporting every value that does not fit."""
+    raw, refused = _refuse_wrong_kinds(raw, f, add)
     missing = _is_missing(raw)
     if f.required and not f.assigned:
-        for i in _positions(missing):
+        for i in _positions(missing & ~refused):
             add(int(i), f.name, "required value is missing")
 
     if f.type == "str":
@@ -310,37 +434,52 @@ def _coerce_field(
         )
         out = _strings(out, missing)
         present = ~missing
+        _check_text(out, f, add)
         if f.pattern is not None:
             rx = re.compile(f.pattern)
             bad = present & ~out.map(lambda v: v is not None and rx.fullmatch(v) is not None)
             for i in _positions(bad):
-                add(int(i), f.name, f"'{out.iat[i]}' is not well-formed ({_pattern_text(f)})")
+                add(
+                    int(i), f.name, f"'{_show(out.iat[i])}' is not well-formed ({_pattern_text(f)})"
+                )
         if f.choices is not None:
             bad = present & ~out.isin(f.choices)
             for i in _positions(bad):
                 allowed = ", ".join(f.choices)
-                add(int(i), f.name, f"'{out.iat[i]}' is not one of: {allowed}")
+                add(int(i), f.name, f"'{_show(out.iat[i])}' is not one of: {allowed}")
         return out
 
     if f.type in ("int", "float"):
-        num = pd.to_numeric(raw.astype("object").where(~missing, None), errors="coerce")
-        bad = ~missing & num.isna().to_numpy()
+        arr = _to_numbers(raw.astype("object").where(~missing, None))
+        bad = ~missing & np.isnan(arr)
         for i in _positions(bad):
-            add(int(i), f.name, f"'{raw.iat[i]}' is not a number")
+            add(int(i), f.name, f"'{_show(raw.iat[i])}' is not a number")
+        below = arr < f.minimum if f.minimum is not None else np.zeros(len(arr), dtype=bool)
+        above = arr > f.maximum if f.maximum is not None else np.zeros(len(arr), dtype=bool)
+        for i in _positions(below):
+            add(int(i), f.name, f"{_show(raw.iat[i])} is below the minimum {f.minimum:g}")
+        for i in _positions(above):
+            add(int(i), f.name, f"{_show(raw.iat[i])} is above the maximum {f.maximum:g}")
         if f.type == "int":
-            frac = ~missing & ~bad & (num.fillna(0) % 1 != 0).to_numpy()
+            # beyond 64 bits no store can hold it (and casting would raise)
+            unfit = ~bad & ~below & ~above & (np.abs(arr) >= INT64_LIMIT)
+            for i in _positions(unfit):
+                add(int(i), f.name, f"{_show(raw.iat[i])} is out of range for a 64-bit integer")
+            whole = np.mod(np.where(np.isfinite(arr), arr, 0), 1) == 0
+            frac = ~bad & ~whole
             for i in _positions(frac):
-                add(int(i), f.name, f"'{raw.iat[i]}' is not a whole number")
-        arr = num.to_numpy(dtype="float64", na_value=np.nan)
-        if f.minimum is not None:
-            for i in _positions(arr < f.minimum):
-                add(int(i), f.name, f"{raw.iat[i]} is below the minimum {f.minimum:g}")
-        if f.maximum is not None:
-            for i in _positions(arr > f.maximum):
-                add(int(i), f.name, f"{raw.iat[i]} is above the maximum {f.maximum:g}")
+                add(int(i), f.name, f"'{_show(raw.iat[i])}' is not a whole number")
+            unfit |= below | above | frac | (np.abs(arr) >= INT64_LIMIT)
+        else:
+            unfit = ~bad & ~below & ~above & np.isinf(arr)
+            for i in _positions(unfit):
+                add(int(i), f.name, f"{_show(raw.iat[i])} is not a finite number")
+            unfit |= below | above
+        # refused values are blanked: the frame is thrown away, but casting must not fail
+        arr = np.where(unfit, np.nan, arr)
         if f.type == "int":
-            return num.round().astype("Int64")
-        return num.astype("float64")
+            return pd.Series(arr).round().astype("Int64")
+        return pd.Series(arr, dtype="float64")
 
     if f.type == "bool":
         if raw.dtype == bool or str(raw.dtype) == "boolean":
@@ -349,7 +488,7 @@ def _coerce_field(
             parsed = raw.astype("object").map(_parse_bool)
             bad = ~missing & parsed.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
             for i in _positions(bad):
-                add(int(i), f.name, f"'{raw.iat[i]}' is not true/false")
+                add(int(i), f.name, f"'{_show(raw.iat[i])}' is not true/false")
             out = parsed.where(~bad, pd.NA).astype("boolean")
         if f.default is not None:
             out = out.fillna(bool(f.default))
@@ -365,10 +504,34 @@ def _coerce_field(
         ts = pd.Series([_local_time(v) for v in obj], dtype="datetime64[ms]")
     bad = ~missing & ts.isna().to_numpy()
     for i in _positions(bad):
-        add(int(i), f.name, f"'{raw.iat[i]}' is not a date (use YYYY-MM-DD)")
+        add(int(i), f.name, f"'{_show(raw.iat[i])}' is not a date (use YYYY-MM-DD)")
     if f.type == "date":
         ts = ts.dt.normalize()
     return ts.astype("datetime64[ms]")
+
+
+def _check_text(
+    values: pd.Series, f: Field, add: Callable[[int | None, str | None, str], None]
+) -> None:
+    """Refuse text with control characters or longer than the field allows."""
+    text = values.astype("string")
+    rx = _CONTROL_MULTILINE if f.multiline else _CONTROL
+    for i in _positions(text.str.contains(rx, na=False)):
+        char = str(rx.search(str(values.iat[i])).group())  # type: ignore[union-attr]
+        name = _CHARACTER_NAMES.get(char, "a control character")
+        if f.multiline or char not in "\t\n\r":
+            why = "text may not hold control characters"
+        else:
+            why = "this column holds one line"
+        add(i, f.name, f"contains {name} (U+{ord(char):04X}): {why}")
+    if f.max_length is not None:
+        lengths = text.str.len().to_numpy(dtype="float64", na_value=0)
+        for i in _positions(lengths > f.max_length):
+            add(
+                i,
+                f.name,
+                f"is {int(lengths[i]):,} characters long, at most {f.max_length:,} are allowed",
+            )
 
 
 def _local_time(value: object) -> pd.Timestamp | None:
@@ -407,7 +570,7 @@ def _validate_geometry(
     crs: str | None,
     add: Callable[[int | None, str | None, str], None],
 ) -> gpd.GeoSeries:
-    """Check and normalise geometries: CRS to EPSG:4326, type, emptiness, validity, place."""
+    """Check and normalise geometries: CRS to EPSG:4326, 2-D, type, emptiness, validity, place."""
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns:
         add(None, "geometry", f"the input has no geometry; this layer needs {geometry_type}")
         return gpd.GeoSeries([None] * len(frame), crs=crsmod.STORAGE_CRS)
@@ -426,6 +589,13 @@ def _validate_geometry(
         add(None, "geometry", str(exc))
         return gpd.GeoSeries(geoms, crs=crsmod.STORAGE_CRS)
     arr = np.asarray(geoms, dtype=object)
+    # the stores are 2-D: a height (GPS) or measure is dropped here, the same way for both
+    if shapely.has_z(arr).any() or shapely.has_m(arr).any():
+        arr = np.asarray(shapely.force_2d(arr), dtype=object)
+    not_finite = _not_finite(arr)
+    for i, xy in not_finite.items():
+        what = "NaN (not a number)" if np.isnan(xy).any() else "infinite"
+        add(i, "geometry", f"a coordinate is {what}: ({xy[0]}, {xy[1]})")
     if name in ("gcj02", "bd09"):
         fn = crsmod.gcj02_to_wgs84 if name == "gcj02" else crsmod.bd09_to_wgs84
         arr = crsmod.transform_geometry_array(arr, fn)
@@ -442,6 +612,12 @@ def _validate_geometry(
     for i in _positions(is_empty):
         add(int(i), "geometry", "geometry is empty")
     ok = ~is_none & ~is_empty
+    ok[list(not_finite)] = False
+    converted = arr.copy()
+    converted[~ok] = None
+    for i, xy in _not_finite(converted).items():
+        add(i, "geometry", f"({xy[0]}, {xy[1]}) cannot be converted from {name}")
+        ok[i] = False
 
     types = shapely.get_type_id(arr)
     if geometry_type == "MultiPolygon":
@@ -502,6 +678,16 @@ def _validate_geometry(
                 )
             add(i, "geometry", msg)
     return gpd.GeoSeries(arr, crs=crsmod.STORAGE_CRS)
+
+
+def _not_finite(arr: np.ndarray) -> dict[int, np.ndarray]:
+    """The first NaN or infinite coordinate of each geometry that has one, by position."""
+    coords, index = shapely.get_coordinates(arr, return_index=True)
+    bad = ~np.isfinite(coords).all(axis=1)
+    found: dict[int, np.ndarray] = {}
+    for i, xy in zip(index[bad].tolist(), coords[bad], strict=True):
+        found.setdefault(int(i), xy)
+    return found
 
 
 _TYPE_NAMES = {
