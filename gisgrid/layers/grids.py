@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from gisgrid.codes import GRID_DIGITS, GRID_PATTERN
+from gisgrid.layers.fields import village_code_field
 from gisgrid.layers.schema import Field, Layer
 
 #: the mobile (11 digits from 1) or landline (area code 0xxx, 7-8 digits) formats
@@ -81,14 +82,7 @@ LAYER = Layer(
             hint="12 or 15 digits",
             description="code of the parent grid, empty for level 1",
         ),
-        Field(
-            "village_code",
-            "str",
-            required=True,
-            label_zh="所属村（社区）",
-            pattern=r"\d{12}",
-            description="12-digit code of the village the grid lies in",
-        ),
+        village_code_field("所属村（社区）", "12-digit code of the village the grid lies in"),
         Field("name", "str", required=True, label_zh="网格名称", description="grid name"),
         Field(
             "responsible_name",

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
+from gisgrid.layers.fields import grid_code_field, id_field, village_code_field
 from gisgrid.layers.schema import Field, Layer
 
 CREDIT_RATINGS = ("AAA", "AA", "A")
@@ -61,27 +62,12 @@ LAYER = Layer(
     label_zh="农户",
     description="Households with their location and party-member linkage (党员联户).",
     fields=(
-        Field(
-            "id",
-            "str",
-            required=True,
-            label_zh="户编号",
-            pattern=r"[A-Za-z0-9_-]{1,40}",
-            hint="letters, digits, _ or -, at most 40",
-            description="household id: letters, digits, _ or -",
-        ),
+        id_field("户编号", "household id: letters, digits, _ or -"),
         Field(
             "head_name", "str", required=True, label_zh="户主姓名", description="head of household"
         ),
         Field("house_number", "str", label_zh="门牌号", description="house number (门牌)"),
-        Field(
-            "village_code",
-            "str",
-            required=True,
-            label_zh="户籍村（社区）",
-            pattern=r"\d{12}",
-            description="village as registered (may disagree with the map)",
-        ),
+        village_code_field("户籍村（社区）", "village as registered (may disagree with the map)"),
         Field(
             "members",
             "int",
@@ -129,14 +115,7 @@ LAYER = Layer(
             choices=CREDIT_RATINGS,
             description="credit household rating (信用户), empty if not rated",
         ),
-        Field(
-            "grid_code",
-            "str",
-            label_zh="三级网格",
-            pattern=r"\d{18}",
-            assigned=True,
-            description="level-3 grid, filled by assignment",
-        ),
+        grid_code_field(),
     ),
     key=("id",),
     geometry_type="Point",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gisgrid.layers import kinds
+from gisgrid.layers.fields import grid_code_field, id_field
 from gisgrid.layers.schema import Field, Layer
 
 #: incident kinds and case flow stages: codes here, labels and colours in :mod:`.kinds`
@@ -16,15 +17,7 @@ LAYER = Layer(
     label_zh="事件",
     description="Incidents and cases placed on the map; times are local (Asia/Shanghai).",
     fields=(
-        Field(
-            "id",
-            "str",
-            required=True,
-            label_zh="事件编号",
-            pattern=r"[A-Za-z0-9_-]{1,40}",
-            hint="letters, digits, _ or -, at most 40",
-            description="incident id",
-        ),
+        id_field("事件编号", "incident id"),
         Field(
             "kind",
             "str",
@@ -56,14 +49,7 @@ LAYER = Layer(
             max_length=2000,
             multiline=True,
         ),
-        Field(
-            "grid_code",
-            "str",
-            label_zh="三级网格",
-            pattern=r"\d{18}",
-            assigned=True,
-            description="level-3 grid, filled by assignment",
-        ),
+        grid_code_field(),
     ),
     key=("id",),
     geometry_type="Point",

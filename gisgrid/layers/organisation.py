@@ -3,6 +3,7 @@ first secretaries (第一书记), volunteer teams and their activities (志愿�
 
 from __future__ import annotations
 
+from gisgrid.layers.fields import id_field, township_code_field, village_code_field
 from gisgrid.layers.schema import Field, Layer
 
 UNIT_KINDS = ("agency", "institution", "enterprise")
@@ -16,23 +17,13 @@ ACTIVITY_KINDS = (
     "other",
 )
 
-ID = r"[A-Za-z0-9_-]{1,40}"
-ID_HINT = "letters, digits, _ or -, at most 40"
 
 COUNTY_LEADERS = Layer(
     name="county_leaders",
     label_zh="县级领导",
     description="County leaders; each is responsible for one or more townships (联乡).",
     fields=(
-        Field(
-            "id",
-            "str",
-            required=True,
-            label_zh="编号",
-            pattern=ID,
-            hint=ID_HINT,
-            description="leader id",
-        ),
+        id_field("编号", "leader id"),
         Field("name", "str", required=True, label_zh="姓名", description="name"),
         Field("post", "str", required=True, label_zh="职务", description="post"),
     ),
@@ -44,23 +35,8 @@ LEADER_TOWNSHIPS = Layer(
     label_zh="县级领导联乡",
     description="Which county leader is responsible for which township.",
     fields=(
-        Field(
-            "leader_id",
-            "str",
-            required=True,
-            label_zh="领导编号",
-            pattern=ID,
-            hint=ID_HINT,
-            description="county leader id",
-        ),
-        Field(
-            "township_code",
-            "str",
-            required=True,
-            label_zh="乡镇代码",
-            pattern=r"\d{9}",
-            description="township code",
-        ),
+        id_field("领导编号", "county leader id", name="leader_id"),
+        township_code_field("乡镇代码", "township code"),
     ),
     key=("leader_id", "township_code"),
 )
@@ -79,14 +55,7 @@ PAIRINGS = Layer(
             choices=UNIT_KINDS,
             description="agency, institution or enterprise",
         ),
-        Field(
-            "village_code",
-            "str",
-            required=True,
-            label_zh="村（社区）代码",
-            pattern=r"\d{12}",
-            description="paired village or community",
-        ),
+        village_code_field("村（社区）代码", "paired village or community"),
         Field(
             "kind",
             "str",
@@ -104,19 +73,10 @@ FIRST_SECRETARIES = Layer(
     label_zh="驻村第一书记",
     description="First secretaries sent to villages.",
     fields=(
-        Field(
-            "id", "str", required=True, label_zh="编号", pattern=ID, hint=ID_HINT, description="id"
-        ),
+        id_field("编号", "id"),
         Field("name", "str", required=True, label_zh="姓名", description="name"),
         Field("unit", "str", required=True, label_zh="派出单位", description="sending unit"),
-        Field(
-            "village_code",
-            "str",
-            required=True,
-            label_zh="任职村",
-            pattern=r"\d{12}",
-            description="village served",
-        ),
+        village_code_field("任职村", "village served"),
         Field("start_on", "date", label_zh="任职日期", description="start date"),
     ),
     key=("id",),
@@ -127,24 +87,9 @@ VOLUNTEER_TEAMS = Layer(
     label_zh="志愿服务队",
     description="Party-member volunteer teams (长工精神志愿服务队), placed at their base.",
     fields=(
-        Field(
-            "id",
-            "str",
-            required=True,
-            label_zh="编号",
-            pattern=ID,
-            hint=ID_HINT,
-            description="team id",
-        ),
+        id_field("编号", "team id"),
         Field("name", "str", required=True, label_zh="队名", description="team name"),
-        Field(
-            "village_code",
-            "str",
-            required=True,
-            label_zh="所在村（社区）",
-            pattern=r"\d{12}",
-            description="village of the team's base",
-        ),
+        village_code_field("所在村（社区）", "village of the team's base"),
         Field("leader_name", "str", label_zh="队长", description="team leader"),
         Field(
             "members",
@@ -165,24 +110,8 @@ VOLUNTEER_ACTIVITIES = Layer(
     label_zh="志愿服务活动",
     description="Volunteer activities: team, place, date and kind.",
     fields=(
-        Field(
-            "id",
-            "str",
-            required=True,
-            label_zh="编号",
-            pattern=ID,
-            hint=ID_HINT,
-            description="activity id",
-        ),
-        Field(
-            "team_id",
-            "str",
-            required=True,
-            label_zh="服务队",
-            pattern=ID,
-            hint=ID_HINT,
-            description="team that held it",
-        ),
+        id_field("编号", "activity id"),
+        id_field("服务队", "team that held it", name="team_id"),
         Field(
             "kind",
             "str",

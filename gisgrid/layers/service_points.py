@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gisgrid.layers import kinds
+from gisgrid.layers.fields import grid_code_field, id_field, village_code_field
 from gisgrid.layers.schema import Field, Layer
 
 #: service point kinds: codes here, labels, colours and icons in :mod:`.kinds`
@@ -13,15 +14,7 @@ LAYER = Layer(
     label_zh="服务点",
     description="Service points: one-stop centres, elder-care points, volunteer bases, clinics.",
     fields=(
-        Field(
-            "id",
-            "str",
-            required=True,
-            label_zh="编号",
-            pattern=r"[A-Za-z0-9_-]{1,40}",
-            hint="letters, digits, _ or -, at most 40",
-            description="service point id",
-        ),
+        id_field("编号", "service point id"),
         Field(
             "kind",
             "str",
@@ -31,27 +24,14 @@ LAYER = Layer(
             description="kind of service point",
         ),
         Field("name", "str", required=True, label_zh="名称", description="name"),
-        Field(
-            "village_code",
-            "str",
-            label_zh="所在村（社区）",
-            pattern=r"\d{12}",
-            description="village it serves",
-        ),
+        village_code_field("所在村（社区）", "village it serves", required=False),
         Field(
             "watcher",
             "str",
             label_zh="负责人（守望者）",
             description="responsible person, e.g. the 党员守望者 of an elder-care point",
         ),
-        Field(
-            "grid_code",
-            "str",
-            label_zh="三级网格",
-            pattern=r"\d{18}",
-            assigned=True,
-            description="level-3 grid, filled by assignment",
-        ),
+        grid_code_field(),
     ),
     key=("id",),
     geometry_type="Point",

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from gisgrid.layers.fields import township_code_field
 from gisgrid.layers.schema import Field, Layer
 
 VILLAGE_KINDS = ("village", "community")
@@ -35,14 +36,7 @@ LAYER = Layer(
             description="12-digit division code (township code + 3 digits)",
         ),
         Field("name", "str", required=True, label_zh="名称", description="official name"),
-        Field(
-            "township_code",
-            "str",
-            required=True,
-            label_zh="所属乡镇",
-            pattern=r"\d{9}",
-            description="9-digit code of its township",
-        ),
+        township_code_field("所属乡镇", "9-digit code of its township"),
         Field(
             "kind",
             "str",
