@@ -8,6 +8,7 @@ the schema).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import urllib.error
@@ -22,6 +23,7 @@ import pandas as pd
 import pytest
 import schemathesis
 import shapely
+from conftest import assert_same
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import positive_data_acceptance
@@ -30,7 +32,9 @@ from servers import gisgrid_server
 from gisgrid import crs as crsmod
 from gisgrid.analysis.assign import assign_points_exact
 from gisgrid.api import create_app
+from gisgrid.errors import ConflictError, ValidationError
 from gisgrid.sample import write_sample_county
+from gisgrid.services.incidents import NewIncident, report_incident
 from gisgrid.stores.geopackage import GeoPackageStore
 
 pytestmark = pytest.mark.slow
@@ -360,6 +364,24 @@ def test_bad_incidents_are_refused_and_nothing_is_stored(store_copy, body, param
         error_of(r)
     after = GeoPackageStore(store_copy).read("incidents")
     pd.testing.assert_frame_equal(before, after)
+
+
+def test_the_incident_service_stores_one_valid_incident(store_copy):
+    """The domain write without HTTP: validated, stored once, a duplicate or bad one refused."""
+    store = GeoPackageStore(store_copy)
+    before = store.read("incidents")
+    reported = dt.datetime(2024, 5, 1, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    new = NewIncident(
+        lon=112.6, lat=29.5, kind="dispute", grid_code=None, id="S-1", reported_at=reported
+    )
+    stored = report_incident(store, new)
+    assert list(stored["id"]) == ["S-1"] and stored["status"].iat[0] == "registered"
+    assert_same(stored, store.read("incidents", where={"id": "S-1"}))
+    with pytest.raises(ConflictError):
+        report_incident(store, new)
+    with pytest.raises(ValidationError):
+        report_incident(store, NewIncident(lon=112.6, lat=29.5, kind="bogus"))
+    assert store.count("incidents") == len(before) + 1
 
 
 def test_malformed_json_is_a_4xx(client):

@@ -348,7 +348,7 @@ def test_a_chosen_basemap_is_the_only_outside_url(
         html = save_map(m, tmp_path / f"{tiles}.html").read_text(encoding="utf-8")
         urls = external_urls(html)
         assert urls and all(host in u for u in urls), urls
-        assert external_urls(html, m.allowed_urls) == []  # type: ignore[attr-defined]
+        assert external_urls(html, m.get_root().allowed_urls) == []
 
 
 def test_gisgrid_map_command(

@@ -5,6 +5,12 @@
 with assets under any URL prefix (the web app serves them from
 :func:`~gisgrid.cartography.assets.install_assets`'s folder). Nothing on a page points
 outside the machine unless the user chose a tile basemap.
+
+The modules, one concept each: ``data`` (what a map shows, read from a store), ``styles``
+(colours, indicator classes, detail, basemaps), ``payload`` (the JSON document a page
+draws), ``maps/`` (coverage, incidents, finder: one module per map), ``page`` (the page
+element, rendering and saving), ``assets`` (local copies of every script and style),
+``encode`` (compact coordinates), ``i18n`` (labels), ``static/`` (the page script).
 """
 
 from __future__ import annotations
@@ -14,18 +20,10 @@ from typing import Any
 import folium
 
 from gisgrid.cartography.assets import ASSET_DIRNAME, asset_files, external_urls, install_assets
-from gisgrid.cartography.builders import (
-    INDICATORS,
-    MAP_KINDS,
-    TILES,
-    Page,
-    coverage_map,
-    finder_map,
-    incident_map,
-    render_page,
-    save_map,
-)
 from gisgrid.cartography.data import AreaData, check_report, load_area
+from gisgrid.cartography.maps import MAP_KINDS, coverage_map, finder_map, incident_map
+from gisgrid.cartography.page import Page, render_page, save_map
+from gisgrid.cartography.styles import INDICATORS, TILES
 from gisgrid.errors import MapOptionError, OfflineAssetError, UnknownAreaError
 from gisgrid.stores.base import Store
 

@@ -22,6 +22,7 @@ Assets are copied next to a saved map (:func:`install_assets`, folder
 
 from __future__ import annotations
 
+import html
 import importlib
 import importlib.metadata
 import re
@@ -238,13 +239,25 @@ class OfflineFigure(Figure):
     asset_base
         URL prefix of the asset folder as the page sees it: ``"gisgrid-assets/"`` for a map
         saved with its assets beside it, ``"/static/vendor/"`` for a web app.
+    title
+        The page's title, as text (branca puts it into ``<title>`` unescaped: escaped here).
+    allowed_urls
+        URLs (or prefixes) the page may reach: the basemap the user chose.
     **kwargs
         Passed to :class:`branca.element.Figure`.
     """
 
-    def __init__(self, asset_base: str = ASSET_DIRNAME + "/", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(
+        self,
+        asset_base: str = ASSET_DIRNAME + "/",
+        *,
+        title: str | None = None,
+        allowed_urls: Iterable[str] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(title=None if title is None else html.escape(title), **kwargs)
         self.asset_base = asset_base if asset_base.endswith("/") else asset_base + "/"
+        self.allowed_urls = list(allowed_urls)
         #: names of the assets the last render linked to
         self.used_assets: list[str] = []
 

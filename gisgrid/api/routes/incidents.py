@@ -1,27 +1,23 @@
-"""Incidents: report one (validated, routed to its grid and responsible person, stored) and
-list them with filters."""
+"""Incidents: report one (routed to its grid, then validated and stored by
+:func:`gisgrid.services.incidents.report_incident`) and list them with filters."""
 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Annotated, Any, Literal
 
-import geopandas as gpd
 import pandas as pd
-import shapely
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from gisgrid import crs as crsmod
 from gisgrid.api import geojson
-from gisgrid.api.deps import State
+from gisgrid.api.deps import BBoxQuery, State, Township, Village
 from gisgrid.api.errors import COMMON_ERRORS, documented
-from gisgrid.api.routes.layers import BBOX_PATTERN, BBOX_TEXT, parse_bbox
 from gisgrid.api.schemas import LocateResponse
-from gisgrid.errors import ConfigError, ConflictError
+from gisgrid.errors import ConfigError
 from gisgrid.layers import get_layer
 from gisgrid.layers.incidents import INCIDENT_KINDS, STATUSES
+from gisgrid.services.incidents import NewIncident, report_incident
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents 事件"], responses=COMMON_ERRORS)
 LAYER = get_layer("incidents")
@@ -65,40 +61,33 @@ def report(
     lon, lat = feature.geometry.coordinates
     routing = LocateResponse.of(state.locator.locate(lon, lat, crs=crs)).model_dump()
     props = feature.properties
-    reported = props.reported_at or dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
-    frame = gpd.GeoDataFrame(
-        {
-            "id": [props.id or f"W{dt.datetime.now():%Y%m%d%H%M%S}{uuid.uuid4().hex[:6]}"],
-            "kind": [props.kind],
-            "reported_at": [pd.Timestamp(reported).isoformat()],
-            "status": [props.status],
-            "description": [props.description],
-            "grid_code": [routing["grids"]["level3"]["code"] if routing["in_grid"] else None],
-        },
-        geometry=[shapely.Point(routing["wgs84"]["lon"], routing["wgs84"]["lat"])],
-        crs=crsmod.STORAGE_CRS,
+    incident = NewIncident(
+        lon=routing["wgs84"]["lon"],
+        lat=routing["wgs84"]["lat"],
+        kind=props.kind,
+        grid_code=routing["grids"]["level3"]["code"] if routing["in_grid"] else None,
+        status=props.status,
+        id=props.id,
+        reported_at=props.reported_at,
+        description=props.description,
     )
-    clean = LAYER.validate(frame)
-    new_id = str(clean["id"].iat[0])
     with state.write_lock:
-        if state.store.count("incidents", where={"id": new_id}):
-            raise ConflictError(f"incident {new_id} already exists")
-        state.store.write({"incidents": clean}, mode="append")
+        stored = report_incident(state.store, incident)
         state.changed()
-    out = geojson.feature_collection(clean, matched=1, offset=0, key=LAYER.key)["features"][0]
+    out = geojson.feature_collection(stored, matched=1, offset=0, key=LAYER.key)["features"][0]
     return {"incident": out, "routing": routing}
 
 
 @router.get("", summary="Incidents with filters, as GeoJSON")
 def list_incidents(
     state: State,
+    bbox: BBoxQuery,
     kind: Annotated[str | None, Query(json_schema_extra={"enum": list(INCIDENT_KINDS)})] = None,
     status: Annotated[str | None, Query(json_schema_extra={"enum": list(STATUSES)})] = None,
     since: Annotated[dt.date | None, Query(description="reported on or after")] = None,
     until: Annotated[dt.date | None, Query(description="reported on or before")] = None,
-    village: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
-    township: Annotated[str | None, Query(pattern=r"^\d{9}$")] = None,
-    bbox: Annotated[str | None, Query(pattern=BBOX_PATTERN, description=BBOX_TEXT)] = None,
+    village: Village = None,
+    township: Township = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
@@ -108,7 +97,7 @@ def list_incidents(
             if value not in allowed:
                 raise ConfigError(f"{column} must be one of {', '.join(allowed)}")
             where[column] = value
-    frame = state.store.read("incidents", bbox=parse_bbox(bbox), where=where or None)
+    frame = state.store.read("incidents", bbox=bbox, where=where or None)
     if since is not None:
         frame = frame[frame["reported_at"] >= pd.Timestamp(since)]
     if until is not None:

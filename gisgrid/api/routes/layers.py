@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 
 from gisgrid import codes as gridcodes
 from gisgrid.api import geojson
-from gisgrid.api.deps import State
+from gisgrid.api.deps import BBoxQuery, State, Township, Village
 from gisgrid.api.errors import COMMON_ERRORS
 from gisgrid.errors import ConfigError
 from gisgrid.layers import LAYERS, get_layer
@@ -20,30 +20,6 @@ router = APIRouter(prefix="/api/layers", tags=["layers 图层"], responses=COMMO
 #: the most features one page may hold; households are personal data: smaller pages
 MAX_LIMIT = {"households": 1000}
 DEFAULT_MAX_LIMIT = 5000
-
-
-_NUMBER = r"-?\d+(\.\d+)?"
-BBOX_PATTERN = rf"^{_NUMBER},{_NUMBER},{_NUMBER},{_NUMBER}$"
-BBOX_TEXT = "minlon,minlat,maxlon,maxlat (WGS84 degrees)"
-
-
-def parse_bbox(bbox: str | None) -> tuple[float, float, float, float] | None:
-    """``minlon,minlat,maxlon,maxlat`` → a tuple, or a clear error."""
-    if bbox is None:
-        return None
-    parts = bbox.split(",")
-    try:
-        values = tuple(float(p) for p in parts)
-    except ValueError:
-        raise ConfigError(
-            f"bbox must be four numbers minlon,minlat,maxlon,maxlat: {bbox!r}"
-        ) from None
-    if len(values) != 4:
-        raise ConfigError(f"bbox must be four numbers minlon,minlat,maxlon,maxlat: {bbox!r}")
-    x0, y0, x1, y1 = values
-    if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
-        raise ConfigError(f"bbox out of range or min > max: {bbox!r}")
-    return x0, y0, x1, y1
 
 
 @health.get("/api/health", summary="Is the service up, and are its caches warm")
@@ -71,10 +47,10 @@ def list_layers(state: State) -> list[dict[str, Any]]:
 def read_layer(
     state: State,
     layer: Annotated[str, Path(json_schema_extra={"enum": list(LAYERS)})],
-    bbox: Annotated[str | None, Query(pattern=BBOX_PATTERN, description=BBOX_TEXT)] = None,
+    bbox: BBoxQuery,
     level: Annotated[int | None, Query(ge=1, le=3, description="grid level (grids only)")] = None,
-    village: Annotated[str | None, Query(pattern=r"^\d{12}$", description="12-digit code")] = None,
-    township: Annotated[str | None, Query(pattern=r"^\d{9}$", description="9-digit code")] = None,
+    village: Village = None,
+    township: Township = None,
     limit: Annotated[int, Query(ge=1, le=DEFAULT_MAX_LIMIT)] = 500,
     offset: Annotated[int, Query(ge=0)] = 0,
     simplify: Annotated[float, Query(ge=0, le=500, description="metres (polygons)")] = 0.0,
@@ -89,7 +65,7 @@ def read_layer(
         if "level" not in columns:
             raise ConfigError(f"{layer} has no level")
         where["level"] = level
-    frame = state.store.read(layer, bbox=parse_bbox(bbox), where=where or None)
+    frame = state.store.read(layer, bbox=bbox, where=where or None)
     frame = _filter_area(frame, layer, village=village, township=township)
     matched = len(frame)
     page = frame.iloc[offset : offset + limit]

@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 from gisgrid import codes
 from gisgrid.analysis import indicators as dashboard
-from gisgrid.api.deps import State
+from gisgrid.api.deps import Grid, State, Township, Village
 from gisgrid.api.errors import COMMON_ERRORS, HTML_PAGE
 from gisgrid.errors import ConfigError, NotFoundError
 
@@ -24,9 +24,6 @@ TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(FilePath(__file__).resolve().parent.parent / "templates"),
     autoescape=True,
 )
-TOWNSHIP = r"^\d{9}$"
-VILLAGE = r"^\d{12}$"
-GRID = r"^\d{12}(\d{3}){1,2}$"
 #: the dashboard's cards of check findings: (label, check)
 FINDING_CARDS = (
     ("网格缝隙", "gaps"),
@@ -52,8 +49,8 @@ def _fmt(value: Any, column: str) -> dict[str, Any]:
 @router.get("/", responses=HTML_PAGE, summary="Dashboard 领导驾驶舱")
 def dashboard_page(
     state: State,
-    township: Annotated[str | None, Query(pattern=TOWNSHIP)] = None,
-    village: Annotated[str | None, Query(pattern=VILLAGE)] = None,
+    township: Township = None,
+    village: Village = None,
 ) -> HTMLResponse:
     frames = state.frames()
     report = state.report()
@@ -137,9 +134,9 @@ def dashboard_page(
 def map_page(
     state: State,
     kind: Annotated[str, Path(pattern=r"^(coverage|incidents|finder)$")],
-    township: Annotated[str | None, Query(pattern=TOWNSHIP)] = None,
-    village: Annotated[str | None, Query(pattern=VILLAGE)] = None,
-    grid: Annotated[str | None, Query(pattern=GRID)] = None,
+    township: Township = None,
+    village: Village = None,
+    grid: Grid = None,
     indicator: Annotated[str, Query(pattern=r"^[a-z_]{1,30}$")] = "households",
     lang: Annotated[str, Query(pattern=r"^(zh|en)$")] = "zh",
 ) -> HTMLResponse:
@@ -173,21 +170,15 @@ def map_page(
 )
 def finder_page(
     state: State,
-    village: Annotated[str | None, Query(pattern=VILLAGE)] = None,
-    grid: Annotated[str | None, Query(pattern=GRID)] = None,
+    village: Village = None,
+    grid: Grid = None,
 ) -> Response:
     if village is None and grid is None:
         villages = state.frames()["villages"].sort_values("code")
-        items = "".join(
-            f'<li><a href="/finder?village={c}">{n}</a></li>'
-            for c, n in zip(villages["code"], villages["name"], strict=True)
+        html = TEMPLATES.get_template("finder_villages.html").render(
+            villages=list(zip(villages["code"], villages["name"], strict=True))
         )
-        return HTMLResponse(
-            '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            "<title>农户查找 · 选择村（社区）</title></head><body>"
-            f"<h1>选择村（社区） Choose a village</h1><ul>{items}</ul></body></html>"
-        )
+        return HTMLResponse(html)
     target = f"/maps/finder?village={village}" if village else f"/maps/finder?grid={grid}"
     return RedirectResponse(target, status_code=307)
 

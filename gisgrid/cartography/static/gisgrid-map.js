@@ -15,12 +15,42 @@
 
   // --- helpers -------------------------------------------------------------------------------
 
-  function esc(value) {
-    return String(value === null || value === undefined ? "" : value)
-      .replace(/&/g, "&amp;")
-      .replace(/</g, "&lt;")
-      .replace(/>/g, "&gt;")
-      .replace(/"/g, "&quot;");
+  // Everything is built as DOM nodes and every name goes in as text (textContent, text
+  // nodes, attributes): no data ever passes through innerHTML, so a name like
+  // "<img src=x onerror=…>" shows as those characters.
+  function text(value) {
+    return String(value === null || value === undefined ? "" : value);
+  }
+
+  // append children: nodes as they are, anything else as text; arrays flattened, null skipped
+  function append(parent, children) {
+    if (children === null || children === undefined) return parent;
+    if (Array.isArray(children)) {
+      children.forEach(function (c) { append(parent, c); });
+    } else if (children instanceof Node) {
+      parent.appendChild(children);
+    } else {
+      parent.appendChild(document.createTextNode(text(children)));
+    }
+    return parent;
+  }
+
+  // an element: el("div", "cls", children) or el("a", { href: …, class: … }, children)
+  function el(tag, attrs, children) {
+    var e = document.createElement(tag);
+    if (typeof attrs === "string") {
+      if (attrs) e.className = attrs;
+    } else if (attrs) {
+      Object.keys(attrs).forEach(function (k) {
+        if (k === "style") e.style.cssText = attrs.style;
+        else if (attrs[k] !== null && attrs[k] !== undefined) e.setAttribute(k, text(attrs[k]));
+      });
+    }
+    return append(e, children);
+  }
+
+  function clear(node) {
+    while (node.firstChild) node.removeChild(node.firstChild);
   }
 
   function fmt(T, value, kind) {
@@ -73,31 +103,39 @@
     });
   }
 
-  function table(rows, head) {
-    var html = '<table class="gg-table">';
+  // rows of [label, value]: a value is text or a node (a link, a list)
+  function table(rows) {
+    var tbl = el("table", "gg-table");
     rows.forEach(function (r) {
-      if (r) html += "<tr><th>" + esc(r[0]) + "</th><td>" + (r[2] ? r[1] : esc(r[1])) + "</td></tr>";
+      if (r) tbl.appendChild(el("tr", null, [el("th", null, r[0]), el("td", null, r[1])]));
     });
-    return (head || "") + html + "</table>";
+    return tbl;
   }
 
-  function popupHtml(cls, code, title, rows) {
-    return (
-      '<div class="gg-popup ' + cls + '" data-code="' + esc(code) + '">' +
-      '<div class="gg-popup-title">' + esc(title) + "</div>" + table(rows) + "</div>"
-    );
+  function popupNode(cls, code, title, rows) {
+    return el("div", { class: "gg-popup " + cls, "data-code": code }, [
+      el("div", "gg-popup-title", title),
+      table(rows),
+    ]);
   }
 
   function telLink(phone) {
     if (!phone) return "";
-    return '<a href="tel:' + esc(String(phone).replace(/[^0-9+]/g, "")) + '">' + esc(phone) + "</a>";
+    return el("a", { href: "tel:" + text(phone).replace(/[^0-9+]/g, "") }, text(phone));
   }
 
+  var SVG = "http://www.w3.org/2000/svg";
   function iconSvg(icon, size) {
-    return (
-      '<svg viewBox="' + esc(icon.vb) + '" width="' + size + '" height="' + size +
-      '" aria-hidden="true"><path fill="currentColor" d="' + esc(icon.d) + '"/></svg>'
-    );
+    var svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", text(icon.vb));
+    svg.setAttribute("width", String(size));
+    svg.setAttribute("height", String(size));
+    svg.setAttribute("aria-hidden", "true");
+    var path = document.createElementNS(SVG, "path");
+    path.setAttribute("fill", "currentColor");
+    path.setAttribute("d", text(icon.d));
+    svg.appendChild(path);
+    return svg;
   }
 
   function haversine(a, b) {
@@ -172,9 +210,11 @@
       input.type = "checkbox";
       input.setAttribute("data-layer", key);
       input.checked = !!checked;
-      var span = L.DomUtil.create("span", "", row);
-      span.innerHTML = (swatch || "") + esc(label) +
-        (count !== undefined ? ' <span class="gg-count">' + esc(count) + "</span>" : "");
+      append(L.DomUtil.create("span", "", row), [
+        swatch || null,
+        label,
+        count !== undefined ? [" ", el("span", "gg-count", count)] : null,
+      ]);
       L.DomEvent.on(input, "change", function () {
         input.checked ? map.addLayer(layer) : map.removeLayer(layer);
       });
@@ -207,23 +247,31 @@
       L.DomEvent.disableClickPropagation(this._div);
       return this._div;
     },
-    set: function (html) {
-      this._div.innerHTML = html;
-      this._div.style.display = html ? "" : "none";
+    // nodes to show (none: hidden)
+    set: function (nodes) {
+      clear(this._div);
+      if (nodes) append(this._div, nodes);
+      this._div.style.display = this._div.firstChild ? "" : "none";
     },
   });
 
   function swatch(color, cls) {
-    return '<i class="gg-swatch ' + (cls || "") + '" style="background:' + esc(color) + '"></i>';
+    var i = el("i", "gg-swatch " + (cls || ""));
+    i.style.background = color;
+    return i;
   }
 
-  function legendHtml(title, items) {
-    return (
-      '<div class="gg-legend-title">' + esc(title) + "</div>" +
-      items.map(function (it) {
-        return '<div class="gg-legend-row">' + swatch(it[0], it[2]) + esc(it[1]) + "</div>";
-      }).join("")
-    );
+  function legendNodes(title, items) {
+    return [el("div", "gg-legend-title", title)].concat(items.map(function (it) {
+      return el("div", "gg-legend-row", [swatch(it[0], it[2]), it[1]]);
+    }));
+  }
+
+  // a coloured box around an icon (service points, warnings, incidents)
+  function badge(cls, color, icon, size) {
+    var d = el("div", cls, icon ? iconSvg(icon, size) : null);
+    if (color) d.style.background = color;
+    return d;
   }
 
   // --- layers --------------------------------------------------------------------------------
@@ -269,7 +317,7 @@
     var group = L.layerGroup();
     var markers = labels.map(function (l) {
       return L.marker([l[0], l[1]], {
-        icon: L.divIcon({ className: "gg-label " + cls, html: "<span>" + esc(l[3]) + "</span>", iconSize: null }),
+        icon: L.divIcon({ className: "gg-label " + cls, html: el("span", null, l[3]), iconSize: null }),
         interactive: false,
         keyboard: false,
       });
@@ -292,7 +340,7 @@
   function servicePopup(D, sp, i) {
     var T = D.t;
     var kind = D.service_kinds[sp.kind[i]];
-    return popupHtml("gg-service", sp.id[i], sp.name[i], [
+    return popupNode("gg-service", sp.id[i], sp.name[i], [
       [T.kind, kind.label],
       sp.watcher[i] ? [T.watcher, sp.watcher[i]] : null,
       sp.village[i] ? [T.village, sp.village[i]] : null,
@@ -302,7 +350,7 @@
   function serviceIcon(kind) {
     return L.divIcon({
       className: "gg-sp-icon",
-      html: '<div class="gg-sp" style="background:' + esc(kind.color) + '">' + iconSvg(kind.icon, 14) + "</div>",
+      html: badge("gg-sp", kind.color, kind.icon, 14),
       iconSize: [24, 24],
       iconAnchor: [12, 12],
       popupAnchor: [0, -12],
@@ -340,7 +388,7 @@
       G.counts["service_" + kind.key] = n;
       if (n) {
         panel.overlay("service", D.t.group_service, "service_" + kind.key, kind.label, group, checked,
-          '<span class="gg-sp gg-sp-small" style="background:' + esc(kind.color) + '">' + iconSvg(kind.icon, 10) + "</span>", n);
+          badge("gg-sp gg-sp-small", kind.color, kind.icon, 10), n);
       }
     });
     G.counts.service_points = total;
@@ -382,7 +430,7 @@
   function warningIcon(D) {
     return L.divIcon({
       className: "gg-sp-icon",
-      html: '<div class="gg-warn">' + iconSvg(D.icons.warning, 12) + "</div>",
+      html: badge("gg-warn", null, D.icons.warning, 12),
       iconSize: [22, 22],
       iconAnchor: [11, 11],
     });
@@ -403,16 +451,19 @@
           if (typeof v === "number" && /area/.test(p[0])) v = fmt(T, v, "area");
           return [T[p[0]] || p[0], v];
         });
-        var html = popupHtml("gg-finding gg-finding-" + check, f.code || "", T["check_" + check] || check, rows);
+        // a function: each layer opens its own copy (a node lives in one place only)
+        var popup = function () {
+          return popupNode("gg-finding gg-finding-" + check, f.code || "", T["check_" + check] || check, rows);
+        };
         if (f.geom) {
           group.addLayer(L.polygon(decodePolygon(f.geom, f.grid), {
             renderer: renderer, color: "#d7191c", weight: 2, dashArray: "4 3", fillColor: "#d7191c", fillOpacity: 0.45, bubblingMouseEvents: false,
-          }).bindPopup(html));
+          }).bindPopup(popup));
           group.addLayer(L.circleMarker(f.at, {
             renderer: renderer, radius: 9, color: "#d7191c", weight: 2.5, fill: true, fillOpacity: 0.05, bubblingMouseEvents: false,
-          }).bindPopup(html));
+          }).bindPopup(popup));
         } else {
-          group.addLayer(L.marker(f.at, { icon: warningIcon(D) }).bindPopup(html));
+          group.addLayer(L.marker(f.at, { icon: warningIcon(D) }).bindPopup(popup));
         }
       });
       G.counts["check_" + check] = byCheck[check].length;
@@ -478,7 +529,7 @@
         [T.level, T["level_" + level]],
         [T.village, villageName[code.slice(0, 12)] || code.slice(0, 12)],
         [T.responsible, person],
-        [T.phone, t.phone[i] ? telLink(t.phone[i]) : "—", true],
+        [T.phone, t.phone[i] ? telLink(t.phone[i]) : "—"],
         [T.households, fmt(T, t.hh[i])],
         [T.linkage, fmt(T, t.link[i], "pct")],
       ];
@@ -492,7 +543,7 @@
     var townships = polygonLayer(D.townships, D.grid,
       { color: "#222", weight: 3, fill: true, fillOpacity: 0, opacity: 0.9 },
       function (i) {
-        return popupHtml("gg-township", D.townships.code[i], D.townships.name[i], [
+        return popupNode("gg-township", D.townships.code[i], D.townships.name[i], [
           [T.code, D.townships.code[i]],
           [T.households, fmt(T, D.townships.hh[i])],
           [T.linkage, fmt(T, D.townships.link[i], "pct")],
@@ -506,15 +557,15 @@
         rows.splice(3, 0, [T.kind, V.kind[i] === "community" ? T.kind_community : T.kind_village]);
         rows.splice(5, 1);
         if (V.credit[i]) rows.push([T.credit_village, T.yes]);
-        return popupHtml("gg-village", V.code[i], V.name[i], rows);
+        return popupNode("gg-village", V.code[i], V.name[i], rows);
       }, renderer);
     var grids2 = polygonLayer(D.grids2, D.grid,
       { color: "#666", weight: 1.2, fill: true, fillOpacity: 0, opacity: 0.9 },
-      function (i) { return popupHtml("gg-grid gg-grid-2", D.grids2.code[i], D.grids2.name[i], gridRows(D.grids2, i, 2)); },
+      function (i) { return popupNode("gg-grid gg-grid-2", D.grids2.code[i], D.grids2.name[i], gridRows(D.grids2, i, 2)); },
       renderer);
     var grids3 = polygonLayer(D.grids3, D.grid,
       { color: "#888", weight: 0.6, fill: true, fillOpacity: 0.65, fillColor: "#ccc", opacity: 0.9 },
-      function (i) { return popupHtml("gg-grid gg-grid-3", D.grids3.code[i], D.grids3.name[i], gridRows(D.grids3, i, 3)); },
+      function (i) { return popupNode("gg-grid gg-grid-3", D.grids3.code[i], D.grids3.name[i], gridRows(D.grids3, i, 3)); },
       renderer);
     clickable(map, [grids3, grids2, villages, townships]);
     var order = [grids3, grids2, villages, townships];
@@ -568,7 +619,7 @@
         items.push([ind.colors[k], label]);
       }
       items.push(["#d9d9d9", T.no_data]);
-      legend.set(legendHtml(ind.label, items));
+      legend.set(legendNodes(ind.label, items));
     }
     G.setIndicator = setIndicator;
     D.indicators.forEach(function (ind) {
@@ -617,7 +668,7 @@
         var total = c.reduce(function (a, b) { return a + b; }, 0);
         var rows = [[T.code, V.code[i]], [T.six_no, total === 0 ? T.six_no_ok : T.six_no_fail]];
         D.six_no.forEach(function (cat, k) { rows.push([cat.label, c[k] || 0]); });
-        return popupHtml("gg-six-no", V.code[i], V.name[i], rows);
+        return popupNode("gg-six-no", V.code[i], V.name[i], rows);
       }, renderer);
     var townships = polygonLayer(D.townships, D.grid, { color: "#222", weight: 3, fill: false }, null, renderer);
     clickable(map, [villages]);
@@ -630,9 +681,12 @@
         iconCreateFunction: function (cluster) {
           var n = cluster.getChildCount();
           var size = n < 10 ? 28 : n < 100 ? 34 : 40;
+          var box = badge("gg-cluster", kind.color);
+          box.style.width = box.style.height = box.style.lineHeight = size + "px";
+          box.textContent = String(n);
           return L.divIcon({
             className: "gg-cluster-icon",
-            html: '<div class="gg-cluster" style="background:' + esc(kind.color) + ";width:" + size + "px;height:" + size + "px;line-height:" + size + 'px">' + n + "</div>",
+            html: box,
             iconSize: [size, size],
           });
         },
@@ -641,13 +695,13 @@
     var markers = pts.map(function (p, i) {
       var kind = D.incident_kinds[I.kind[i]];
       var m = L.marker(p, {
-        icon: L.divIcon({ className: "gg-inc-icon", html: '<div class="gg-inc" style="background:' + esc(kind.color) + '"></div>', iconSize: [14, 14] }),
+        icon: L.divIcon({ className: "gg-inc-icon", html: badge("gg-inc", kind.color), iconSize: [14, 14] }),
         title: kind.label,
       });
       m.ggIndex = i;
       m.bindPopup(function (layer) {
         var j = layer.ggIndex;
-        return popupHtml("gg-incident", I.id[j], kind.label, [
+        return popupNode("gg-incident", I.id[j], kind.label, [
           [T.code, I.id[j]],
           [T.reported_at, I.at[j]],
           [T.status, D.statuses[I.status[j]]],
@@ -744,8 +798,8 @@
 
     var items = D.incident_kinds.map(function (k) { return [k.color, k.label, "gg-swatch-dot"]; });
     legend.set(
-      legendHtml(T.six_no, [["#1a9850", T.six_no_ok], ["#fdae61", "1"], ["#f46d43", "2–3"], ["#d73027", "≥ 4"]]) +
-      legendHtml(T.group_incidents, items)
+      legendNodes(T.six_no, [["#1a9850", T.six_no_ok], ["#fdae61", "1"], ["#f46d43", "2–3"], ["#d73027", "≥ 4"]]).concat(
+        legendNodes(T.group_incidents, items))
     );
     finish(map, D);
   }
@@ -769,13 +823,13 @@
       return [
         [T.code, G3.code[i]],
         [T.responsible, G3.resp[i] ? G3.resp[i] + (G3.role[i] ? "（" + G3.role[i] + "）" : "") : T.unstaffed],
-        [T.phone, G3.phone[i] ? telLink(G3.phone[i]) : "—", true],
+        [T.phone, G3.phone[i] ? telLink(G3.phone[i]) : "—"],
         [T.households, fmt(T, G3.hh[i])],
       ];
     }
     var grids3 = polygonLayer(G3, D.grid,
       { color: "#777", weight: 1, fill: true, fillColor: "#9ecae1", fillOpacity: 0.15 },
-      function (i) { return popupHtml("gg-grid gg-grid-3", G3.code[i], G3.name[i], gridRows(i)); }, renderer);
+      function (i) { return popupNode("gg-grid gg-grid-3", G3.code[i], G3.name[i], gridRows(i)); }, renderer);
     clickable(map, [grids3]);
     panel.overlay("boundaries", T.group_boundaries, "grids3", T.grids3, grids3, true, swatch("#9ecae1"), G3.code.length);
     panel.overlay("boundaries", T.group_boundaries, "grids2", T.grids2, grids2, true, swatch("#555", "gg-swatch-line"), D.grids2.code.length);
@@ -806,7 +860,7 @@
     G.counts.links = links.getLayers().length;
     G.counts.grids3 = G3.code.length;
     serviceLayers(map, D, panel, true);
-    legend.set(legendHtml(T.group_households, [
+    legend.set(legendNodes(T.group_households, [
       [colours.backbone, T.legend_backbone, "gg-swatch-dot"],
       [colours.linked, T.legend_linked, "gg-swatch-dot"],
       [colours.unlinked, T.legend_unlinked, "gg-swatch-dot"],
@@ -822,12 +876,14 @@
       order.sort(function (a, b) { return a[0] - b[0]; });
       return order.slice(0, n).map(function (d) {
         var k = d[1];
-        return '<li data-service="' + esc(sp.id[k]) + '">' + esc(sp.name[k]) + "（" + esc(D.service_kinds[sp.kind[k]].label) + "）" +
-          Math.round(d[0]).toLocaleString() + " " + esc(T.metres) + "</li>";
-      }).join("");
+        return el("li", { "data-service": sp.id[k] }, [
+          sp.name[k], "（", D.service_kinds[sp.kind[k]].label, "）",
+          Math.round(d[0]).toLocaleString() + " " + T.metres,
+        ]);
+      });
     }
     function gridBlock(g) {
-      if (g < 0) return "<p>" + esc(T.not_in_grid) + "</p>";
+      if (g < 0) return el("p", null, T.not_in_grid);
       return table([[T.grid, G3.name[g] + "（" + G3.code[g] + "）"]].concat(gridRows(g).slice(1, 3)));
     }
 
@@ -866,7 +922,7 @@
         }
       }
       var g = H.grid[i];
-      var bbText = H.backbone[i] ? T.yes : H.bb[i] >= 0 ? esc(H.name[H.bb[i]]) + "（" + esc(H.num[H.bb[i]] || H.id[H.bb[i]]) + "）" : esc(T.not_linked);
+      var bbText = H.backbone[i] ? T.yes : H.bb[i] >= 0 ? H.name[H.bb[i]] + "（" + (H.num[H.bb[i]] || H.id[H.bb[i]]) + "）" : T.not_linked;
       var rows = [
         [T.id, H.id[i]],
         [T.house_number, H.num[i] || "—"],
@@ -874,14 +930,17 @@
         [T.elderly, H.elderly[i]],
         [T.party_member, H.party[i] ? T.yes : T.no],
         [T.backbone, H.backbone[i] ? T.yes : T.no],
-        H.backbone[i] ? [T.linked_households, members.map(function (k) { return esc(H.name[k]); }).join("、") || "—", true] : [T.backbone_of, bbText, true],
+        H.backbone[i] ? [T.linked_households, members.map(function (k) { return H.name[k]; }).join("、") || "—"] : [T.backbone_of, bbText],
         H.credit[i] ? [T.credit_rating, H.credit[i]] : null,
       ];
-      var html =
-        '<div class="gg-popup gg-household" data-id="' + esc(H.id[i]) + '"><div class="gg-popup-title">' + esc(H.name[i]) + "</div>" +
-        table(rows) + gridBlock(g) +
-        '<div class="gg-sub">' + esc(T.nearest_service) + '</div><ol class="gg-nearest">' + nearestServices(p, 3) + "</ol></div>";
-      ring.bindPopup(html, popupClear());
+      var content = el("div", { class: "gg-popup gg-household", "data-id": H.id[i] }, [
+        el("div", "gg-popup-title", H.name[i]),
+        table(rows),
+        gridBlock(g),
+        el("div", "gg-sub", T.nearest_service),
+        el("ol", "gg-nearest", nearestServices(p, 3)),
+      ]);
+      ring.bindPopup(content, popupClear());
       G.selected = { id: H.id[i], index: i, lines: lines };
       if (zoom) {
         map.setView(p, Math.max(map.getZoom(), 17), { animate: false });
@@ -906,13 +965,13 @@
         input.setAttribute("aria-label", T.search_placeholder);
         var button = L.DomUtil.create("button", "", form);
         button.type = "submit";
-        button.innerHTML = iconSvg(D.icons.search, 14);
+        button.appendChild(iconSvg(D.icons.search, 14));
         button.title = T.search;
         var status = L.DomUtil.create("div", "gg-search-status", div);
         var list = L.DomUtil.create("ul", "gg-results", div);
         function run(force) {
           var q = input.value.trim();
-          list.innerHTML = "";
+          clear(list);
           if (!q) { status.textContent = ""; return; }
           var found = [];
           for (var i = 0; i < H.id.length; i++) {
@@ -922,11 +981,11 @@
           found.slice(0, 50).forEach(function (i) {
             var li = L.DomUtil.create("li", "", list);
             li.setAttribute("data-id", H.id[i]);
-            li.innerHTML = "<b>" + esc(H.name[i]) + "</b> " + esc(H.num[i] || H.id[i]);
-            L.DomEvent.on(li, "click", function () { list.innerHTML = ""; select(i, true); });
+            append(li, [el("b", null, H.name[i]), " ", H.num[i] || H.id[i]]);
+            L.DomEvent.on(li, "click", function () { clear(list); select(i, true); });
           });
           if (found.length === 1) {
-            list.innerHTML = "";
+            clear(list);
             var ring = highlight.getLayers()[0];
             var showing = G.selected && G.selected.index === found[0] && ring && ring.isPopupOpen();
             if (!showing && (force || !(G.selected && G.selected.index === found[0]))) select(found[0], true);
@@ -947,7 +1006,7 @@
       onAdd: function () {
         var b = L.DomUtil.create("button", "gg-locate");
         b.type = "button";
-        b.innerHTML = iconSvg(D.icons.locate, 16) + " " + esc(T.locate_me);
+        append(b, [iconSvg(D.icons.locate, 16), " " + T.locate_me]);
         L.DomEvent.disableClickPropagation(b);
         L.DomEvent.on(b, "click", function () {
           b.classList.add("gg-busy");
@@ -966,10 +1025,14 @@
       me.addLayer(L.circle(e.latlng, { renderer: renderer, radius: e.accuracy, color: "#2c7fb8", weight: 1, fillOpacity: 0.1, interactive: false }));
       var dot = L.circleMarker(e.latlng, { renderer: renderer, bubblingMouseEvents: false, radius: 8, color: "#fff", weight: 3, fillColor: "#2c7fb8", fillOpacity: 1 });
       me.addLayer(dot);
-      var html = '<div class="gg-popup gg-me" data-grid="' + esc(g >= 0 ? G3.code[g] : "") + '"><div class="gg-popup-title">' + esc(T.you_are_here) + "</div>" +
-        "<p>" + esc(T.accuracy.replace("{m}", Math.round(e.accuracy))) + "</p>" + gridBlock(g) +
-        '<div class="gg-sub">' + esc(T.nearest_service) + '</div><ol class="gg-nearest">' + nearestServices(p, 3) + "</ol></div>";
-      dot.bindPopup(html, popupClear());
+      var content = el("div", { class: "gg-popup gg-me", "data-grid": g >= 0 ? G3.code[g] : "" }, [
+        el("div", "gg-popup-title", T.you_are_here),
+        el("p", null, T.accuracy.replace("{m}", Math.round(e.accuracy))),
+        gridBlock(g),
+        el("div", "gg-sub", T.nearest_service),
+        el("ol", "gg-nearest", nearestServices(p, 3)),
+      ]);
+      dot.bindPopup(content, popupClear());
       map.setView(e.latlng, Math.max(map.getZoom(), 16), { animate: false });
       dot.openPopup();
       G.located = { grid: g >= 0 ? G3.code[g] : null };
@@ -977,7 +1040,7 @@
     map.on("locationerror", function (e) {
       locate._b.classList.remove("gg-busy");
       G.located = { error: e.message };
-      L.popup().setLatLng(map.getCenter()).setContent('<div class="gg-popup gg-me-error">' + esc(T.locate_failed + e.message) + "</div>").openOn(map);
+      L.popup().setLatLng(map.getCenter()).setContent(el("div", "gg-popup gg-me-error", T.locate_failed + e.message)).openOn(map);
     });
     finish(map, D);
   }

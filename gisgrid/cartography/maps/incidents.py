@@ -1,0 +1,90 @@
+"""The incident map: incidents clustered by kind, a heat layer, a month filter, and each
+village's six-no status for the months shown."""
+
+from __future__ import annotations
+
+import folium
+import pandas as pd
+import shapely
+
+from gisgrid.analysis.indicators import SIX_NO_CATEGORIES
+from gisgrid.cartography import i18n, payload
+from gisgrid.cartography.data import AreaData
+from gisgrid.cartography.encode import Grid, encode_coords
+from gisgrid.cartography.page import GisgridLayers, new_map
+from gisgrid.cartography.styles import INCIDENT_COLOURS, Detail, tiles_for
+from gisgrid.layers.incidents import INCIDENT_KINDS, STATUSES
+
+
+def incident_map(
+    data: AreaData, *, tiles: str | None = None, lang: str = "zh", county_name: str | None = None
+) -> folium.Map:
+    """Incidents clustered by kind, a heat layer, a month filter, each village's six-no status."""
+    language = payload.language(lang)
+    basemap = tiles_for(tiles, language)
+    detail = Detail.for_scope(data.scope, len(data.households))
+    grid = Grid.around(data.bounds, detail.quantum)
+    title = payload.map_title("incidents", data, language, county_name)
+    inc = data.incidents.sort_values("reported_at").reset_index(drop=True)
+    at = pd.to_datetime(inc["reported_at"])
+    months_of = at.dt.strftime("%Y-%m")
+    months = sorted(set(months_of))
+    vcodes = list(data.villages["code"])
+    vindex = {c: i for i, c in enumerate(vcodes)}
+    kinds = list(INCIDENT_KINDS)
+    cat_keys = list(SIX_NO_CATEGORIES)
+    cat_of_kind = [
+        next((cat_keys.index(c) for c, ks in SIX_NO_CATEGORIES.items() if k in ks), -1)
+        for k in kinds
+    ]
+    v = data.villages
+    doc = payload.common(data, "incidents", title, basemap, language, grid)
+    doc.update(
+        {
+            "villages": {
+                "code": vcodes,
+                "name": list(v["name"]),
+                "geom": payload.polygons(v.geometry, detail, grid),
+                "label": payload.labels(v.geometry, list(v["name"]), 12),
+            },
+            "townships": {
+                "code": list(data.townships["code"]),
+                "name": list(data.townships["name"]),
+                "geom": payload.polygons(data.townships.geometry, detail, grid),
+            },
+            "incident_kinds": [
+                {"key": k, "label": i18n.incident_label(k, language), "color": INCIDENT_COLOURS[k]}
+                for k in kinds
+            ],
+            "statuses": [i18n.status_label(s, language) for s in STATUSES],
+            "months": months,
+            "six_no": [
+                {"key": c, "label": i18n.text(f"six_{c}", language)} for c in SIX_NO_CATEGORIES
+            ],
+            "six_no_of_kind": cat_of_kind,
+            "incidents": {
+                "id": list(inc["id"]),
+                "kind": [kinds.index(k) for k in inc["kind"]],
+                "status": [list(STATUSES).index(s) for s in inc["status"]],
+                "month": [months.index(m) for m in months_of],
+                "at": list(at.dt.strftime("%Y-%m-%d %H:%M")),
+                "desc": payload.nullable(inc["description"]),
+                "grid": payload.nullable(inc["grid_code"]),
+                "village": [vindex.get(c, -1) if isinstance(c, str) else -1
+                            for c in inc["village_code"]],
+                "xy": encode_coords(shapely.get_coordinates(inc.geometry.values), grid),
+            },
+        }
+    )  # fmt: skip
+    m = new_map(data, title, basemap)
+    m.add_child(
+        GisgridLayers(
+            doc,
+            ["markerclusterjs", "leaflet-heat.js"],
+            ["markerclustercss", "markerclusterdefaultcss"],
+        )
+    )
+    return m
+
+
+__all__ = ["incident_map"]

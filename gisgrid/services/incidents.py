@@ -1,0 +1,98 @@
+"""Report an incident: build its row, validate it against the layer, store it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from gisgrid import crs as crsmod
+from gisgrid.errors import ConflictError
+from gisgrid.layers import get_layer
+from gisgrid.stores.base import Store
+
+#: incidents are reported in the county's local time
+LOCAL_TIME = dt.timezone(dt.timedelta(hours=8))
+
+
+@dataclass(frozen=True)
+class NewIncident:
+    """An incident as reported, before it is stored.
+
+    Parameters
+    ----------
+    lon, lat
+        Where it happened, WGS84 degrees.
+    kind
+        One of :data:`gisgrid.layers.incidents.INCIDENT_KINDS`.
+    grid_code
+        The level-3 grid it is routed to (``None``: outside every grid).
+    status
+        One of :data:`gisgrid.layers.incidents.STATUSES`.
+    id
+        Its id (default: a new one).
+    reported_at
+        When it was reported (default: now, local time).
+    description
+        Free text.
+    """
+
+    lon: float
+    lat: float
+    kind: str
+    grid_code: str | None = None
+    status: str = "registered"
+    id: str | None = None
+    reported_at: dt.datetime | None = None
+    description: str | None = None
+
+
+def new_incident_id(now: dt.datetime) -> str:
+    """A fresh incident id: ``W`` and the time, then six random hex digits."""
+    return f"W{now:%Y%m%d%H%M%S}{uuid.uuid4().hex[:6]}"
+
+
+def report_incident(store: Store, incident: NewIncident) -> gpd.GeoDataFrame:
+    """Validate an incident and append it to the store's incidents in one transaction.
+
+    The caller serialises writers (the web app holds its write lock), so the check for a
+    stored id and the write see the same store.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The stored incident: one row in the layer's canonical form.
+
+    Raises
+    ------
+    ValidationError
+        The incident breaks a rule of the incidents layer (an unknown kind or status, …).
+    ConflictError
+        An incident with the same id is already stored.
+    """
+    reported = incident.reported_at or dt.datetime.now(LOCAL_TIME)
+    frame = gpd.GeoDataFrame(
+        {
+            "id": [incident.id or new_incident_id(dt.datetime.now())],
+            "kind": [incident.kind],
+            "reported_at": [pd.Timestamp(reported).isoformat()],
+            "status": [incident.status],
+            "description": [incident.description],
+            "grid_code": [incident.grid_code],
+        },
+        geometry=[shapely.Point(incident.lon, incident.lat)],
+        crs=crsmod.STORAGE_CRS,
+    )
+    clean = get_layer("incidents").validate(frame)
+    new_id = str(clean["id"].iat[0])
+    if store.count("incidents", where={"id": new_id}):
+        raise ConflictError(f"incident {new_id} already exists")
+    store.write({"incidents": clean}, mode="append")
+    return clean
+
+
+__all__ = ["NewIncident", "new_incident_id", "report_incident"]
