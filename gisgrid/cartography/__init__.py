@@ -19,6 +19,7 @@ from typing import Any
 
 import folium
 
+from gisgrid.analysis.assign.current import current_grid_codes
 from gisgrid.cartography.assets import ASSET_DIRNAME, asset_files, external_urls, install_assets
 from gisgrid.cartography.data import AreaData, check_report, load_area
 from gisgrid.cartography.maps import MAP_KINDS, coverage_map, finder_map, incident_map
@@ -85,7 +86,9 @@ def build_map(
         return coverage_map(data, indicator=indicator, tiles=tiles, lang=lang, county_name=name)
     if kind == "incidents":
         return incident_map(data, tiles=tiles, lang=lang, county_name=name)
+    # backbone households outside the area, with the grid covering them now (the one rule)
     linked = store.read("households", where={"backbone": True})
+    linked["grid_code"] = current_grid_codes(linked.geometry, store.read("grids"))
     return finder_map(data, tiles=tiles, lang=lang, all_households=linked)
 
 

@@ -24,12 +24,12 @@ from gisgrid.cartography.styles import (
     INDICATOR_STYLE,
     INDICATORS,
     MAX_ZOOM,
-    SERVICE_STYLE,
     Detail,
     Tiles,
     breaks,
 )
 from gisgrid.errors import MapOptionError
+from gisgrid.layers import kinds
 from gisgrid.layers.service_points import SERVICE_KINDS
 
 
@@ -130,8 +130,8 @@ def service_kinds(lang: i18n.Lang, data: AreaData | None = None) -> list[dict[st
         {
             "key": k,
             "label": i18n.service_label(k, lang),
-            "color": SERVICE_STYLE[k][0],
-            "icon": icon_svg(SERVICE_STYLE[k][1]),
+            "color": kinds.SERVICE_POINT_KINDS[k].colour,
+            "icon": icon_svg(kinds.SERVICE_POINT_KINDS[k].icon or "location-dot"),
             # a kind with a point in every village would bury a county map: zoom in first
             "min_zoom": 13 if int(counts.get(k, 0)) > 60 else 0,
         }

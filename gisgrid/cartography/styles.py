@@ -20,27 +20,6 @@ INDICATORS = ("households", "linkage", "distance", "incidents")
 TILES = ("none", "osm", "tianditu", "custom")
 MAX_ZOOM = 18
 
-#: service point kinds: colour and Font Awesome icon
-SERVICE_STYLE = {
-    "township_centre": ("#7b3294", "landmark-flag"),
-    "village_centre": ("#d6604d", "house-flag"),
-    "elder_care": ("#e08214", "person-cane"),
-    "volunteer_base": ("#1b7837", "handshake-angle"),
-    "clinic": ("#2166ac", "house-medical"),
-    "other": ("#666666", "location-dot"),
-}
-INCIDENT_COLOURS = {
-    "dispute": "#1f78b4",
-    "security": "#33a02c",
-    "criminal": "#e31a1c",
-    "safety": "#ff7f00",
-    "environment": "#6a3d9a",
-    "petition": "#b15928",
-    "lawsuit": "#a6761d",
-    "illegal_construction": "#e7298a",
-    "overdue_loan": "#66a61e",
-    "other": "#7f7f7f",
-}
 #: indicator → (column in the payload, number format, palette, fixed breaks or None)
 INDICATOR_STYLE: dict[str, tuple[str, str, tuple[str, ...], tuple[float, ...] | None]] = {
     "households": ("hh", "int", ("#eff3ff", "#bdd7e7", "#6baed6", "#3182bd", "#08519c"), None),
@@ -150,11 +129,9 @@ def breaks(values: np.ndarray, fixed: tuple[float, ...] | None, kind: str) -> li
 
 
 __all__ = [
-    "INCIDENT_COLOURS",
     "INDICATORS",
     "INDICATOR_STYLE",
     "MAX_ZOOM",
-    "SERVICE_STYLE",
     "TILES",
     "Detail",
     "Tiles",

@@ -18,20 +18,15 @@ from gisgrid.analysis import indicators as dashboard
 from gisgrid.api.deps import Grid, State, Township, Village
 from gisgrid.api.errors import COMMON_ERRORS, HTML_PAGE
 from gisgrid.errors import ConfigError, NotFoundError
+from gisgrid.layers import kinds
 
 router = APIRouter(tags=["pages 页面"], responses=COMMON_ERRORS)
 TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(FilePath(__file__).resolve().parent.parent / "templates"),
     autoescape=True,
 )
-#: the dashboard's cards of check findings: (label, check)
-FINDING_CARDS = (
-    ("网格缝隙", "gaps"),
-    ("网格重叠", "overlaps"),
-    ("无负责人网格", "unstaffed_grids"),
-    ("网格外农户", "households_outside"),
-    ("未达六无村", "six_no"),
-)
+#: the checks whose findings the dashboard shows as cards, labelled from layers.kinds.CHECKS
+FINDING_CARDS = ("gaps", "overlaps", "unstaffed_grids", "households_outside", "six_no")
 
 
 def _fmt(value: Any, column: str) -> dict[str, Any]:
@@ -115,8 +110,8 @@ def dashboard_page(
         ("农户", f"{t['households']:,}", False),
         ("联户覆盖率", f"{t['linkage_share']:.1%}", t["linkage_share"] < 0.95),
     ]
-    for label, check in FINDING_CARDS:  # a finding is bad as soon as there is one
-        cards.append((label, f.get(check, 0), f.get(check, 0) > 0))
+    for check in FINDING_CARDS:  # a finding is bad as soon as there is one
+        cards.append((kinds.CHECKS[check].zh, f.get(check, 0), f.get(check, 0) > 0))
     title = "网格化基层治理驾驶舱" + (f" · {names[village or township]}" if township else "")
     html = TEMPLATES.get_template("dashboard.html").render(
         title=title,

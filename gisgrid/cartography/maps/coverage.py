@@ -7,10 +7,13 @@ from typing import Any
 
 import folium
 import numpy as np
-import pandas as pd
 import shapely
 
-from gisgrid.analysis.indicators import grid_indicators, village_indicators
+from gisgrid.analysis.indicators import (
+    grid_indicators,
+    township_indicators,
+    village_indicators,
+)
 from gisgrid.cartography import payload
 from gisgrid.cartography.data import AreaData
 from gisgrid.cartography.encode import Grid, encode_coords
@@ -89,17 +92,12 @@ def coverage_map(
         "label": payload.labels(v.geometry, list(v["name"]), 12),
     }
     t = data.townships
-    by_township = pd.DataFrame(
-        {"t": v["township_code"].to_numpy(), "hh": vstats["households"].to_numpy(),
-         "net": vstats["linked"].to_numpy()}
-    ).groupby("t")[["hh", "net"]].sum()  # fmt: skip
-    tstats = by_township.reindex(t["code"]).fillna(0)
-    share = np.where(tstats["hh"] > 0, tstats["net"] / tstats["hh"].clip(lower=1), np.nan)
+    tstats = township_indicators(data)
     townships = {
         "code": list(t["code"]),
         "name": list(t["name"]),
-        "hh": [int(x) for x in tstats["hh"]],
-        "link": payload.rounded(share, 4),
+        "hh": [int(x) for x in tstats["households"]],
+        "link": payload.rounded(tstats["linkage"], 4),
         "geom": payload.polygons(t.geometry, detail, grid),
         "label": payload.labels(t.geometry, list(t["name"]), 16),
     }

@@ -3,9 +3,8 @@ or house number, the backbone household each one is linked to, the nearest servi
 
 from __future__ import annotations
 
-from typing import Any
-
 import folium
+import geopandas as gpd
 import pandas as pd
 import shapely
 
@@ -19,7 +18,11 @@ from gisgrid.errors import MapOptionError
 
 
 def finder_map(
-    data: AreaData, *, tiles: str | None = None, lang: str = "zh", all_households: Any = None
+    data: AreaData,
+    *,
+    tiles: str | None = None,
+    lang: str = "zh",
+    all_households: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """The household finder of one village or grid, for a phone.
 

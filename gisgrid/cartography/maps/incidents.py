@@ -12,7 +12,8 @@ from gisgrid.cartography import i18n, payload
 from gisgrid.cartography.data import AreaData
 from gisgrid.cartography.encode import Grid, encode_coords
 from gisgrid.cartography.page import GisgridLayers, new_map
-from gisgrid.cartography.styles import INCIDENT_COLOURS, Detail, tiles_for
+from gisgrid.cartography.styles import Detail, tiles_for
+from gisgrid.layers import kinds
 from gisgrid.layers.incidents import INCIDENT_KINDS, STATUSES
 
 
@@ -31,11 +32,11 @@ def incident_map(
     months = sorted(set(months_of))
     vcodes = list(data.villages["code"])
     vindex = {c: i for i, c in enumerate(vcodes)}
-    kinds = list(INCIDENT_KINDS)
+    kind_codes = list(INCIDENT_KINDS)
     cat_keys = list(SIX_NO_CATEGORIES)
     cat_of_kind = [
         next((cat_keys.index(c) for c, ks in SIX_NO_CATEGORIES.items() if k in ks), -1)
-        for k in kinds
+        for k in kind_codes
     ]
     v = data.villages
     doc = payload.common(data, "incidents", title, basemap, language, grid)
@@ -53,8 +54,12 @@ def incident_map(
                 "geom": payload.polygons(data.townships.geometry, detail, grid),
             },
             "incident_kinds": [
-                {"key": k, "label": i18n.incident_label(k, language), "color": INCIDENT_COLOURS[k]}
-                for k in kinds
+                {
+                    "key": k,
+                    "label": i18n.incident_label(k, language),
+                    "color": kinds.INCIDENT_KINDS[k].colour,
+                }
+                for k in kind_codes
             ],
             "statuses": [i18n.status_label(s, language) for s in STATUSES],
             "months": months,
@@ -64,7 +69,7 @@ def incident_map(
             "six_no_of_kind": cat_of_kind,
             "incidents": {
                 "id": list(inc["id"]),
-                "kind": [kinds.index(k) for k in inc["kind"]],
+                "kind": [kind_codes.index(k) for k in inc["kind"]],
                 "status": [list(STATUSES).index(s) for s in inc["status"]],
                 "month": [months.index(m) for m in months_of],
                 "at": list(at.dt.strftime("%Y-%m-%d %H:%M")),
