@@ -20,6 +20,23 @@ class StoreSettings(BaseSettings):
     store: str = "gisgrid.gpkg"
 
 
+class MapSettings(BaseSettings):
+    """Basemap settings (CLI options override them).
+
+    ``GISGRID_TILES``: the default basemap: ``none`` (default), ``osm``, ``tianditu`` or
+    ``custom``; ``GISGRID_TIANDITU_KEY``: the Tianditu (天地图) key the ``tianditu`` basemap
+    needs; ``GISGRID_TILES_URL`` and ``GISGRID_TILES_ATTRIBUTION``: the ``custom`` basemap,
+    e.g. a tile server on the county intranet (``http://10.1.2.3/tiles/{z}/{x}/{y}.png``).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GISGRID_", extra="ignore")
+
+    tiles: str = "none"
+    tianditu_key: str | None = None
+    tiles_url: str | None = None
+    tiles_attribution: str = ""
+
+
 class SampleSettings(BaseSettings):
     """Where the sample county's real boundary data is read from.
 

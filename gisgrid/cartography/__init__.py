@@ -67,7 +67,7 @@ def build_map(
         The coverage map's first colouring of level-3 grids.
     tiles
         ``none`` (default), ``osm``, ``tianditu`` or ``custom`` (see
-        :mod:`gisgrid.cartography.settings`).
+        :class:`gisgrid.settings.MapSettings`).
     lang
         ``zh`` (default) or ``en``.
     report

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from gisgrid.cartography import i18n
-from gisgrid.cartography.settings import MapSettings
 from gisgrid.errors import MapOptionError
+from gisgrid.settings import MapSettings
 
 INDICATORS = ("households", "linkage", "distance", "incidents")
 TILES = ("none", "osm", "tianditu", "custom")
