@@ -12,16 +12,17 @@ Measured in one run, on one database:
   would hand out level-1 and level-2 codes too) on a copy of the households in a table that
   has the ``grid_code`` column (the same rows and fids, a GiST index on the points, as the
   issue measured it; with PostgreSQL's default fill, and with half of each page free so
-  that the update happens in place, its fastest case), against
-  :meth:`PostGISStore.assign_in_database`,
+  that the update happens in place, its fastest case), against ours,
+  :func:`gisgrid.analysis.assign.assign_store` (one store transaction:
+  :meth:`PostGISStore.assign_grid_codes` with the GridIndex decision, the report included),
   best of ``--repeat`` runs each and their ratio (goal: at least 3x), twice: the first
   assignment (no codes yet) and the assignment after ``--imported`` more households were
   imported;
 * the answers compared: ours equals :func:`gisgrid.analysis.assign.assign_points_exact` household by
   household; the naive UPDATE equals it except where several grids cover a point (it then
   keeps any one of them, not the smallest code);
-* PostGIS' ``ST_Covers`` on points lying on grid edges, against GEOS: why the decision in
-  ``assign_in_database`` is made by GEOS.
+* PostGIS' ``ST_Covers`` on points lying on grid edges, against GEOS: why the assignment is
+  decided by GEOS (:class:`~gisgrid.analysis.assign.GridIndex`), not by PostGIS.
 
 The server: ``GISGRID_TEST_DATABASE_URL`` or a throwaway cluster (tests/postgis_server.py).
 
@@ -48,11 +49,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from _yardstick import yardstick_seconds
 from postgis_server import PostGISServer
 
-from gisgrid.analysis.assign import assign_points_exact
+from gisgrid.analysis.assign import assign_points_exact, assign_store
 from gisgrid.layers import LAYERS
 from gisgrid.sample import build_sample_county, write_sample_county
-from gisgrid.stores import postgis as pgmod
-from gisgrid.stores.postgis import PostGISStore
+from gisgrid.stores.postgis import PostGISStore, codecs, queries
 
 #: the naive statement, on a copy of the households in a table with a grid_code column
 NAIVE = (
@@ -156,16 +156,16 @@ def reset(url: str, *, only_new: bool = False) -> None:
 def bare_copy(url: str, households: pd.DataFrame) -> tuple[float, float]:
     """COPY into a table of the same columns with no index or constraint; then its GiST."""
     decl = LAYERS["households"]
-    columns, types, rows = pgmod._copy_rows(decl, households, omit=("grid_code",))
+    columns, types, rows = codecs.copy_rows(decl, households, omit=("grid_code",))
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "CREATE TABLE bench_bare "
             "(LIKE gisgrid.households INCLUDING DEFAULTS INCLUDING IDENTITY)"
         )
-        statement = pgmod.query(
+        statement = queries.query(
             "copy_layer",
-            table=pgmod.ident("bench_bare"),
-            columns=psycopg.sql.SQL(", ").join(pgmod.ident(c) for c in columns),
+            table=queries.ident("bench_bare"),
+            columns=psycopg.sql.SQL(", ").join(queries.ident(c) for c in columns),
         )
 
         def copy() -> None:
@@ -255,7 +255,7 @@ def main() -> None:
         print(f"  REINDEX of the store's GiST index on them: {index:.1f} s", flush=True)
 
         def ours() -> float:
-            seconds, _ = timed(lambda: store.assign_in_database("households"))
+            seconds, _ = timed(lambda: assign_store(store, layers=("households",)))
             return seconds
 
         naive_tables(url)
@@ -280,7 +280,7 @@ def main() -> None:
                 )
         again: dict[str, list[float]] = {roomy: [], plain: [], "ours": []}
         for _ in range(args.repeat):
-            store.assign_in_database("households")
+            assign_store(store, layers=("households",))
             for name in NAIVE_TABLES:
                 naive(url, name)
             reset(url, only_new=True)
@@ -323,7 +323,7 @@ def main() -> None:
             f"{min(times[roomy]):5.1f} s  {_runs(times[roomy])}"
         )
         print(
-            f"    PostGISStore.assign_in_database:                       "
+            f"    assign_store (PostGISStore.assign_grid_codes):         "
             f"{ours_s:5.1f} s  {_runs(times['ours'])}"
         )
         for against, name in (("default fill", plain), ("its fastest case", roomy)):
@@ -346,7 +346,7 @@ def main() -> None:
         f"{min(first['ours']) / yard:.1f}x"
     )
     if not ours_equal:
-        raise SystemExit("assign_in_database differs from the reference")
+        raise SystemExit("assign_store differs from the reference")
 
 
 def _runs(values: list[float]) -> str:

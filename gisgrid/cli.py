@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -13,6 +13,12 @@ from rich.table import Table
 
 from gisgrid.errors import GisgridError
 from gisgrid.layers import LAYERS
+
+if TYPE_CHECKING:  # the commands import their modules when they run: a quick --help
+    from gisgrid.analysis.checks import CheckReport
+    from gisgrid.stores import Store
+
+T = TypeVar("T")
 
 app = typer.Typer(
     name="gisgrid",
@@ -36,12 +42,12 @@ StoreOption = Annotated[
 LayerArgument = Annotated[str, typer.Argument(help=f"one of: {', '.join(LAYERS)}")]
 
 
-def _fail(exc: GisgridError) -> None:
+def _fail(exc: GisgridError) -> NoReturn:
     err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(exc.exit_code)
 
 
-def _run(action: Callable[[], Any]) -> Any:
+def _run(action: Callable[[], T]) -> T:
     try:
         return action()
     except GisgridError as exc:
@@ -149,21 +155,19 @@ def init_command(store: StoreOption = None) -> None:
     """Create or upgrade the store's schema (PostGIS); safe to run again, keeps the data.
 
     Applies the migrations the database has not had yet, in order, in one transaction. A
-    GeoPackage store needs none: it is created on first write.
+    GeoPackage store needs none: it is created on first write (an existing file is checked).
     """
     from gisgrid.stores import open_store
 
     def action() -> None:
         st = open_store(store)
-        init = getattr(st, "init", None)
-        if init is None:
-            out.print(f"{st.url}: a GeoPackage store needs no set-up (made on first write)")
-            return
         try:
-            result = init()
+            result = st.init()
         finally:
             st.close()
-        if result.applied:
+        if not result.versioned:
+            out.print(f"{st.url}: a GeoPackage store needs no set-up (made on first write)")
+        elif result.applied:
             out.print(
                 f"{st.url}: schema version {result.before} → {result.after} "
                 f"(applied {', '.join(result.applied)})"
@@ -187,7 +191,7 @@ def assign_command(store: StoreOption = None) -> None:
     _run(lambda: _assign(open_store(store)))
 
 
-def _assign(st: Any) -> None:
+def _assign(st: Store) -> None:
     """Assign every point layer of the store and print what happened (``gisgrid assign``)."""
     from rich.markup import escape
 
@@ -200,14 +204,13 @@ def _assign(st: Any) -> None:
         table.add_column(column, justify="left" if column in ("layer", "图层") else "right")
     table.add_column("on shared edge or overlap 共边/重叠", justify="right")
     for item in report.layers:
-        shared = "–" if item.shared is None else str(item.shared)
         table.add_row(
             item.layer,
             LAYERS[item.layer].label_zh,
             str(item.features),
             str(item.assigned),
             str(len(item.unassigned)),
-            shared,
+            str(item.shared),
         )
     out.print(table)
     for item in report.layers:
@@ -269,7 +272,7 @@ def check_command(
     _run(action)
 
 
-def _write_report(report: Any, path: Path) -> None:
+def _write_report(report: CheckReport, path: Path) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(report.to_json() + "\n", encoding="utf-8")
@@ -277,7 +280,7 @@ def _write_report(report: Any, path: Path) -> None:
         raise GisgridError(f"cannot write the report to {path}: {exc}") from exc
 
 
-def _demo_check(st: Any, out_dir: Path) -> None:
+def _demo_check(st: Store, out_dir: Path) -> None:
     """The demo's check step: print the summary, write ``out_dir/check-report.json``."""
     from gisgrid.analysis.checks import check_store
 
@@ -311,8 +314,7 @@ def demo_command(
 
     def action() -> None:
         st = open_store(store)
-        if hasattr(st, "init"):  # PostGIS: create or upgrade the schema first
-            st.init()
+        st.init()  # PostGIS: create or upgrade the schema first
         started = time.perf_counter()
         with out.status("generating the sample county …") as status:
 
@@ -360,7 +362,7 @@ def serve_command(
     _run(action)
 
 
-def _demo_steps(st: Any, out_dir: Path) -> None:
+def _demo_steps(st: Store, out_dir: Path) -> None:
     """What ``gisgrid demo`` runs on the county once it is in the store, in this order."""
     _assign(st)
     _demo_check(st, out_dir)
@@ -416,7 +418,7 @@ def map_command(
     from gisgrid.stores import open_store
 
     def action() -> None:
-        report: Any = "auto"
+        report = "auto"  # or the text of a JSON report
         if report_file is not None:
             try:
                 report = report_file.read_text(encoding="utf-8")
@@ -432,12 +434,12 @@ def map_command(
     _run(action)
 
 
-def _demo_maps(st: Any, out_dir: Path) -> None:
+def _demo_maps(st: Store, out_dir: Path) -> None:
     """The demo's map step: the three maps (the finder for the village with elder care)."""
     from gisgrid.cartography import build_map, save_map
 
     report_path = out_dir / "check-report.json"
-    report: Any = report_path.read_text(encoding="utf-8") if report_path.exists() else "auto"
+    report = report_path.read_text(encoding="utf-8") if report_path.exists() else "auto"
     points = st.read("service_points", where={"kind": "elder_care"})
     villages = [v for v in points["village_code"] if isinstance(v, str)]
     village = villages[0] if villages else str(st.read("villages")["code"].min())
@@ -450,7 +452,7 @@ def _demo_maps(st: Any, out_dir: Path) -> None:
         out.print(f"map written to {path} ({path.stat().st_size / 1e3:,.0f} kB)")
 
 
-def _print_counts(st: Any) -> None:
+def _print_counts(st: Store) -> None:
     table = Table(title="样本县 sample county")
     table.add_column("layer")
     table.add_column("图层")

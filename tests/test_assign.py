@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from conftest import sha256
 from geopandas.testing import assert_geodataframe_equal
 from pandas.testing import assert_frame_equal, assert_series_equal
 from shapely.geometry import LineString, Point, Polygon, box
@@ -44,9 +45,10 @@ from gisgrid.analysis.assign.index import (
     PATH_RUN,
     PATH_SETTLED,
 )
-from gisgrid.errors import AssignmentInputError, NotFoundError
+from gisgrid.errors import AssignmentInputError, ConfigError, NotFoundError, StoreError
 from gisgrid.layers import LAYERS
 from gisgrid.sample import write_sample_county
+from gisgrid.stores.base import ASSIGNABLE_LAYERS
 from gisgrid.stores.geopackage import GeoPackageStore
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -664,30 +666,61 @@ def test_assign_store_needs_level3_grids(tmp_store: GeoPackageStore, canonical):
         assign_store(tmp_store)
 
 
-class AssigningGeoPackageStore(GeoPackageStore):
-    """A real GeoPackage store that, like the PostGIS store, assigns a layer itself."""
+def test_assign_store_reads_and_writes_in_one_store_transaction(filled_store: GeoPackageStore):
+    """The points are read under the writer lock: another writer between the read and the
+    write is refused, not lost (the decision runs while the store holds the lock)."""
+    seen: list[str] = []
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self.asked: list[str] = []
+    def decide(grids, points):
+        seen.extend(points)
+        with pytest.raises(StoreError, match="another gisgrid process is writing"):
+            filled_store.write({"incidents": filled_store.read("incidents")}, mode="replace")
+        return {name: np.full(len(p.fid), -1, dtype=np.int64) for name, p in points.items()}
 
-    def assign_in_database(self, layer: str) -> None:
-        self.asked.append(layer)
-        grids = self.read("grids", where={"level": 3})
-        frame = self.read(layer)
-        frame["grid_code"] = assign_points_exact(frame.geometry, grids)
-        self.write({layer: frame})
+    had = filled_store.read("households")["grid_code"].notna().sum()
+    written = filled_store.assign_grid_codes(decide)
+    assert seen == list(ASSIGNABLE_LAYERS)  # every point layer with a grid code, by default
+    assert [item.layer for item in written.layers] == list(ASSIGNABLE_LAYERS)
+    assert written.grids == 4
+    households = written.layers[0]
+    assert (households.features, households.assigned, households.changed) == (9, 0, had)
+    assert households.unassigned == tuple(sorted(filled_store.read("households")["id"]))
+    assert filled_store.read("households")["grid_code"].isna().all()
 
 
-def test_a_store_that_assigns_in_its_database_is_asked_to(filled_store: GeoPackageStore):
-    store = AssigningGeoPackageStore(filled_store.path)
-    report = assign_store(store)
-    assert store.asked == list(ASSIGNED_LAYERS)
-    assert report.engine == "database"
-    assert report.layer("incidents").unassigned == ("E002",)
-    assert report.layer("service_points").shared is None
-    sp = store.read("service_points").set_index("id")["grid_code"]
-    assert sp["SP001"] == "430623901001001001"
+def test_a_failing_decision_leaves_the_store_as_it_was(filled_store: GeoPackageStore):
+    before = sha256(filled_store.path)
+
+    def decide(grids, points):
+        raise NotFoundError("no answer")
+
+    with pytest.raises(NotFoundError, match="no answer"):
+        filled_store.assign_grid_codes(decide)
+    assert sha256(filled_store.path) == before
+
+
+def test_assign_store_writes_only_changed_layers(filled_store: GeoPackageStore):
+    assign_store(filled_store)
+    before = sha256(filled_store.path)
+    again = filled_store.assign_grid_codes(_positions_as_assign_store_decides)
+    assert [item.changed for item in again.layers] == [0, 0, 0]
+    assert sha256(filled_store.path) == before  # nothing changed: the file is not rewritten
+
+
+def _positions_as_assign_store_decides(grids, points):
+    codes = list(grids["code"])
+    out = {}
+    for name, p in points.items():
+        found = assign_points_exact(gpd.GeoSeries(shapely.points(p.x, p.y), crs=4326), grids)
+        out[name] = np.asarray([codes.index(c) if c else -1 for c in found], dtype=np.int64)
+    return out
+
+
+def test_assigning_a_layer_without_grid_codes_is_refused_by_the_store(
+    filled_store: GeoPackageStore,
+):
+    with pytest.raises(ConfigError, match="only households"):
+        filled_store.assign_grid_codes(_positions_as_assign_store_decides, layers=("grids",))
 
 
 # --- the command --------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from conftest import assert_same, sha256
 
 from gisgrid import crs as crsmod
 from gisgrid.cli import app
-from gisgrid.errors import InputFileError, UnknownLayerError, ValidationError
+from gisgrid.errors import InputFileError, StoreError, UnknownLayerError, ValidationError
 from gisgrid.layers import LAYERS
 from gisgrid.layers.docs import exchange_format_markdown
 from gisgrid.stores.geopackage import GeoPackageStore
@@ -264,6 +264,17 @@ def test_export_to_an_unknown_file_type(
 def test_store_that_is_not_a_geopackage(run_gisgrid: Run, write_input: WriteInput) -> None:
     result = run_gisgrid("import", "townships", write_input("townships"), "--store", "x.sqlite")
     assert ".gpkg" in refused(result, 2)
+
+
+def test_init_on_a_geopackage_checks_the_file(
+    run_gisgrid: Run, filled_store: GeoPackageStore, tmp_path: Path
+) -> None:
+    before = sha256(filled_store.path)
+    assert "needs no set-up" in ok(run_gisgrid("init", store=filled_store.path))
+    assert sha256(filled_store.path) == before
+    broken = tmp_path / "broken.gpkg"
+    broken.write_bytes(b"\x00garbage" * 100)
+    assert "broken.gpkg" in refused(run_gisgrid("init", store=broken), StoreError.exit_code)
 
 
 # --- layers ------------------------------------------------------------------------------------

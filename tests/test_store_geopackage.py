@@ -24,7 +24,7 @@ from shapely.geometry import MultiPolygon, Polygon, box
 from gisgrid.errors import ConfigError, StoreError, ValidationError
 from gisgrid.exchange import import_file
 from gisgrid.layers import LAYERS, get_layer
-from gisgrid.stores import open_store
+from gisgrid.stores import InitResult, Store, open_store
 from gisgrid.stores.geopackage import GeoPackageStore
 
 Frames = Callable[[str], Any]  # DataFrame, GeoDataFrame for spatial layers
@@ -381,6 +381,18 @@ def test_a_broken_file_is_a_store_error(tmp_path: Path) -> None:
     broken.write_bytes(b"\x00garbage" * 100)
     with pytest.raises(StoreError):
         GeoPackageStore(broken).read("townships")
+    with pytest.raises(StoreError):
+        GeoPackageStore(broken).init()  # init checks an existing file
+
+
+def test_init_has_nothing_to_migrate(tmp_path: Path, filled_store: GeoPackageStore) -> None:
+    fresh = GeoPackageStore(tmp_path / "new" / "county.gpkg")
+    assert isinstance(fresh, Store)
+    assert fresh.init() == InitResult(versioned=False, before=0, after=0, applied=())
+    assert not fresh.path.exists(), "the file is made on first write, not by init"
+    before = sha256(filled_store.path)
+    assert filled_store.init().applied == ()
+    assert sha256(filled_store.path) == before
 
 
 # --- transactions ------------------------------------------------------------------------------
@@ -460,6 +472,10 @@ def test_failed_first_write_leaves_no_file(tmp_store: GeoPackageStore, canonical
     assert leftovers(tmp_store) == []
 
 
+def _never_called(grids: gpd.GeoDataFrame, points: Any) -> dict[str, np.ndarray]:
+    raise AssertionError("the decision ran without the writer lock")
+
+
 HOLD_LOCK = """
 import sys
 from gisgrid.stores.geopackage import GeoPackageStore
@@ -483,6 +499,8 @@ def test_a_second_writer_gets_a_store_error(
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         with pytest.raises(StoreError, match="another gisgrid process is writing"):
             filled_store.write({"townships": canonical("townships").iloc[:1]})
+        with pytest.raises(StoreError, match="another gisgrid process is writing"):
+            filled_store.assign_grid_codes(_never_called)  # refused before it reads anything
         assert sha256(filled_store.path) == before
         assert filled_store.count("townships") == 3, "readers do not wait for the writer"
     finally:

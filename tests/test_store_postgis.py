@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import geopandas as gpd
 import numpy as np
@@ -29,21 +30,30 @@ from psycopg.types.json import Jsonb
 from shapely.geometry import MultiPolygon, Polygon, box
 from test_store_geopackage import households_geojson
 
-from gisgrid.analysis.assign import assign_points_exact
-from gisgrid.errors import ConfigError, StoreConstraintError, StoreError, ValidationError
+from gisgrid.analysis.assign import assign_points_exact, assign_store
+from gisgrid.errors import (
+    ConfigError,
+    NotFoundError,
+    StoreConstraintError,
+    StoreError,
+    ValidationError,
+)
 from gisgrid.exchange import import_file
 from gisgrid.layers import LAYERS
 from gisgrid.stores import open_store
-from gisgrid.stores import postgis as pgmod
+from gisgrid.stores.base import ASSIGNABLE_LAYERS, LayerPoints
 from gisgrid.stores.geopackage import GeoPackageStore
 from gisgrid.stores.postgis import (
     COPY_TYPES,
     SCHEMA,
     PostGISStore,
+    codecs,
     ident,
     latest_version,
     migrations,
+    queries,
     redact,
+    schema,
 )
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -336,13 +346,13 @@ def test_a_second_writer_is_refused_and_readers_go_on(filled: PostGISStore) -> N
     townships = LAYERS["townships"].validate(raw_frame("townships"))
     with psycopg.connect(filled._conninfo) as other:
         locked = other.execute(
-            "SELECT pg_try_advisory_xact_lock(%s)", (pgmod._LOCK_WRITES,)
+            "SELECT pg_try_advisory_xact_lock(%s)", (queries.LOCK_WRITES,)
         ).fetchone()
         assert locked == (True,)
         with pytest.raises(StoreError, match="another gisgrid process is writing"):
             filled.write({"townships": townships})
         with pytest.raises(StoreError, match="another gisgrid process is writing"):
-            filled.assign_in_database("households")
+            _assign(filled, "households")
         assert filled.count("townships") == 3
         other.rollback()
     filled.write({"townships": townships})
@@ -432,7 +442,7 @@ def test_the_schema_follows_the_layer_declarations(readonly: PostGISStore) -> No
     udt = {"text": "text", "int4": "int4", "float8": "float8", "bool": "bool"}
     udt |= {"date": "date", "timestamp": "timestamp"}
     with psycopg.connect(readonly._conninfo) as conn:
-        rows = conn.execute(pgmod.query("table_columns")).fetchall()
+        rows = conn.execute(queries.query("table_columns")).fetchall()
         geometry = {
             r[0]: (r[1], r[2])
             for r in conn.execute(
@@ -446,7 +456,7 @@ def test_the_schema_follows_the_layer_declarations(readonly: PostGISStore) -> No
     for name, decl in LAYERS.items():
         expected = {"fid"} | set(decl.columns) | ({"geom"} if decl.spatial else set())
         have = columns[name]
-        if name in pgmod.ASSIGNABLE_LAYERS:
+        if name in ASSIGNABLE_LAYERS:
             # the grid codes apart; the view reads as the layer (nullability: the tables')
             view, grid = columns[f"{name}_with_grid"], columns[f"{name}_grid"]
             assert set(view) == expected, name
@@ -498,7 +508,7 @@ def test_init_makes_postgis_when_it_may(pg_server: PostGISServer) -> None:
     try:
         assert store.init().after == latest_version()
         with psycopg.connect(url) as conn:
-            assert conn.execute(pgmod.query("postgis_version")).fetchone() is not None
+            assert conn.execute(queries.query("postgis_version")).fetchone() is not None
     finally:
         store.close()
         pg_server.drop_database(url)
@@ -508,7 +518,7 @@ def test_init_makes_postgis_when_it_may(pg_server: PostGISServer) -> None:
 def older_gisgrid(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """While active, this gisgrid knows only the first migration (an older release)."""
     first = migrations()[:1]
-    monkeypatch.setattr(pgmod, "migrations", lambda: first)
+    monkeypatch.setattr(schema, "migrations", lambda: first)
     yield
     monkeypatch.undo()
 
@@ -520,10 +530,10 @@ def _write_as_version_1(url: str, frames: dict[str, Any], meta: dict[str, Any]) 
         for name, decl in LAYERS.items():
             if name not in frames:
                 continue
-            columns, types, rows = pgmod._copy_rows(decl, decl.conform(frames[name]))
-            statement = pgmod.query(
+            columns, types, rows = codecs.copy_rows(decl, decl.conform(frames[name]))
+            statement = queries.query(
                 "copy_layer",
-                table=pgmod.table(name),
+                table=queries.table(name),
                 columns=sql.SQL(", ").join(ident(c) for c in columns),
             )
             with conn.cursor() as cur, cur.copy(statement) as copy:
@@ -531,7 +541,7 @@ def _write_as_version_1(url: str, frames: dict[str, Any], meta: dict[str, Any]) 
                 for row in rows:
                     copy.write_row(row)
         for key, value in meta.items():
-            conn.execute(pgmod.query("put_meta"), (key, Jsonb(value)))
+            conn.execute(queries.query("put_meta"), (key, Jsonb(value)))
 
 
 def test_a_newer_gisgrid_upgrades_an_older_schema_keeping_the_data(
@@ -542,7 +552,7 @@ def test_a_newer_gisgrid_upgrades_an_older_schema_keeping_the_data(
     old.close()
     frames = canonical_frames()
     level3 = frames["grids"][frames["grids"]["level"] == 3]
-    for name in set(pgmod.ASSIGNABLE_LAYERS) & set(frames):  # as the old assignment left them
+    for name in set(ASSIGNABLE_LAYERS) & set(frames):  # as the old assignment left them
         frames[name]["grid_code"] = assign_points_exact(frames[name].geometry, level3)
         frames[name] = LAYERS[name].conform(frames[name])
     assert frames["households"]["grid_code"].notna().sum() >= 5
@@ -560,7 +570,7 @@ def test_a_newer_gisgrid_upgrades_an_older_schema_keeping_the_data(
         assert (result.before, result.after) == (1, latest_version())
         assert result.applied[0].startswith("0002_")
         after = table_digest(pg_url)
-        moved = {"schema_version", *pgmod.ASSIGNABLE_LAYERS}  # version 3 moved grid_code out
+        moved = {"schema_version", *ASSIGNABLE_LAYERS}  # version 3 moved grid_code out
         assert {k: v for k, v in after.items() if k not in moved and k in before} == {
             k: v for k, v in before.items() if k not in moved
         }
@@ -573,7 +583,7 @@ def test_a_newer_gisgrid_upgrades_an_older_schema_keeping_the_data(
         with pytest.raises(StoreConstraintError, match="townships_code_format"):
             new.write({"townships": bad})
         with psycopg.connect(pg_url) as conn:
-            versions = conn.execute(pgmod.query("applied_migrations")).fetchall()
+            versions = conn.execute(queries.query("applied_migrations")).fetchall()
             options = conn.execute(
                 "SELECT reloptions FROM pg_class WHERE oid = 'gisgrid.households'::regclass"
             ).fetchone()
@@ -610,7 +620,7 @@ def test_an_upgrade_that_fails_changes_nothing(
 
 def test_a_schema_newer_than_gisgrid_is_refused(pg_store: PostGISStore) -> None:
     with psycopg.connect(pg_store._conninfo) as conn:
-        conn.execute(pgmod.query("record_migration"), (latest_version() + 1, "future", "9.9"))
+        conn.execute(queries.query("record_migration"), (latest_version() + 1, "future", "9.9"))
     fresh = PostGISStore(pg_store._conninfo)
     try:
         with pytest.raises(StoreError, match="newer than this gisgrid"):
@@ -634,9 +644,9 @@ def test_init_to_an_unknown_version_is_refused(pg_url: str) -> None:
 
 
 def _role_url(url: str, role: str, password: str) -> str:
-    parts = pgmod.urlsplit(url)
+    parts = urlsplit(url)
     host = parts.netloc.rpartition("@")[2]
-    return pgmod.urlunsplit(parts._replace(netloc=f"{role}:{password}@{host}"))
+    return urlunsplit(parts._replace(netloc=f"{role}:{password}@{host}"))
 
 
 def test_a_role_with_only_data_privileges_can_use_an_initialised_store(
@@ -659,7 +669,7 @@ def test_a_role_with_only_data_privileges_can_use_an_initialised_store(
         assert clerk.count("households") == 9
         import_file(clerk, "households", households_geojson(tmp_path / "h.geojson", 20, bad=0))
         assert clerk.count("households") == 29
-        assert clerk.assign_in_database("households") == 29  # a refill, by a non-owner
+        assert _assign(clerk, "households") == 29  # a refill, by a non-owner
         assert "households_grid_pkey" in _primary_keys(url)
         clerk.write({"incidents": LAYERS["incidents"].validate(raw_frame("incidents"))})
         assert clerk.init().applied == ()  # nothing to do: no privilege needed
@@ -719,7 +729,7 @@ def test_the_harness_also_works_with_a_given_server(pg_server: PostGISServer) ->
         assert not given.throwaway
         url = given.fresh_database()
         with psycopg.connect(url) as conn:
-            assert conn.execute(pgmod.query("postgis_version")).fetchone() is not None
+            assert conn.execute(queries.query("postgis_version")).fetchone() is not None
         name = given.name_of(url)
     finally:
         given.close()
@@ -728,7 +738,17 @@ def test_the_harness_also_works_with_a_given_server(pg_server: PostGISServer) ->
         assert left.fetchone() == (0,)
 
 
-# --- assignment inside the database ------------------------------------------------------------
+# --- assignment: the analysis decides, inside the store's one transaction ---------------------
+
+
+def _assign(store: PostGISStore, layer: str) -> int:
+    """Assign one layer by :func:`assign_store`; how many of its features got a grid."""
+    return assign_store(store, layers=(layer,)).layer(layer).assigned
+
+
+def _no_grid(grids: gpd.GeoDataFrame, points: dict[str, LayerPoints]) -> dict[str, np.ndarray]:
+    """A decision that puts every point in no grid."""
+    return {name: np.full(len(p.fid), -1, dtype=np.int64) for name, p in points.items()}
 
 
 def _reference(store: PostGISStore, layer: str) -> np.ndarray:
@@ -739,7 +759,7 @@ def _reference(store: PostGISStore, layer: str) -> np.ndarray:
 
 def _assert_as_reference(store: PostGISStore, layer: str) -> np.ndarray:
     expected = _reference(store, layer)
-    assigned = store.assign_in_database(layer)
+    assigned = _assign(store, layer)
     got = store.read(layer)["grid_code"].to_numpy(dtype=object)
     differ = [(i, e, g) for i, (e, g) in enumerate(zip(expected, got, strict=True)) if e != g]
     assert differ == [], f"{len(differ)} differ from the reference, e.g. {differ[:5]}"
@@ -903,12 +923,12 @@ def test_assignment_writes_only_what_changes(sample_store: PostGISStore) -> None
     """Never the points' rows; all codes at first; none the second time; after an import of
     a few, only theirs (the row-by-row path), and the answer stays the reference's."""
     points = _row_versions(sample_store, "households")
-    first = sample_store.assign_in_database("households")
+    first = _assign(sample_store, "households")
     assert _row_versions(sample_store, "households") == points
     codes = _row_versions(sample_store, "households_grid")
     assert len(codes) == first > 0
     assert "households_grid_pkey" in _primary_keys(sample_store._conninfo)
-    assert sample_store.assign_in_database("households") == first
+    assert _assign(sample_store, "households") == first
     assert _row_versions(sample_store, "households_grid") == codes
 
     some = sample_store.read("households").iloc[:25].copy()
@@ -935,11 +955,21 @@ def test_assignment_writes_only_what_changes(sample_store: PostGISStore) -> None
 
 
 def test_assignment_follows_the_grids(filled: PostGISStore) -> None:
-    filled.assign_in_database("households")
+    _assign(filled, "households")
     assert filled.read("households", where={"id": "H001"})["grid_code"].iloc[0] == V1 + "001001"
     grids = filled.read("grids")
     filled.write({"grids": grids[grids["level"] < 3].reset_index(drop=True)}, mode="replace")
-    assert filled.assign_in_database("households") == 0
+    with pytest.raises(NotFoundError, match="no level-3 grids"):
+        _assign(filled, "households")  # the analysis refuses: nothing to assign to
+    assert filled.read("households")["grid_code"].notna().all()
+    seen: list[int] = []
+
+    def decide(grids: gpd.GeoDataFrame, points: dict[str, LayerPoints]) -> dict[str, np.ndarray]:
+        seen.append(len(grids))
+        return _no_grid(grids, points)
+
+    written = filled.assign_grid_codes(decide, layers=("households",))
+    assert seen == [0] and written.layers[0].assigned == 0 and written.layers[0].changed == 9
     assert filled.read("households")["grid_code"].isna().all()
 
 
@@ -954,29 +984,71 @@ def _primary_keys(url: str) -> set[str]:
 
 def test_assignment_drops_codes_of_points_that_are_gone(filled: PostGISStore) -> None:
     """A code row whose household was deleted behind gisgrid's back (SQL, QGIS) goes away."""
-    first = filled.assign_in_database("households")
+    first = _assign(filled, "households")
     with psycopg.connect(filled._conninfo) as conn:
         conn.execute(
             "INSERT INTO gisgrid.households_grid (fid, grid_code) "
             "VALUES (999999, '430623101001001001')"
         )
-    assert filled.assign_in_database("households") == first
+    assert _assign(filled, "households") == first
     with psycopg.connect(filled._conninfo) as conn:
         left = conn.execute("SELECT fid FROM gisgrid.households_grid WHERE fid > 1000")
         assert left.fetchall() == []
     assert {"households_grid_pkey", "households_pkey"} <= _primary_keys(filled._conninfo)
 
 
+def test_one_assignment_is_one_transaction_holding_the_writer_lock(filled: PostGISStore) -> None:
+    """Every layer is read and written in one transaction: while the decision runs, no other
+    writer gets the lock; a decision that fails leaves every table as it was."""
+    _assign(filled, "households")
+    before = table_digest(filled._conninfo)
+    locked: list[Any] = []
+
+    def failing(grids: gpd.GeoDataFrame, points: dict[str, LayerPoints]) -> dict[str, np.ndarray]:
+        with psycopg.connect(filled._conninfo) as other:
+            row = other.execute(queries.query("try_lock_writes"), (queries.LOCK_WRITES,))
+            locked.append(row.fetchone())
+        assert list(points) == list(ASSIGNABLE_LAYERS) and len(grids) == 4
+        raise RuntimeError("the decision failed")
+
+    with pytest.raises(RuntimeError, match="the decision failed"):
+        filled.assign_grid_codes(failing)
+    assert locked == [(False,)]
+    assert table_digest(filled._conninfo) == before
+    written = filled.assign_grid_codes(_no_grid)  # every code goes: all layers in one go
+    assert [item.layer for item in written.layers] == list(ASSIGNABLE_LAYERS)
+    assert all(item.assigned == 0 and item.changed > 0 for item in written.layers[:1])
+    households = filled.read("households")
+    assert households["grid_code"].isna().all()
+    assert written.layers[0].unassigned == tuple(sorted(households["id"]))
+
+
+def test_assign_store_reports_as_on_the_geopackage(filled: PostGISStore, tmp_path: Path) -> None:
+    """The same little county in both stores: the same report and the same codes."""
+    embedded = GeoPackageStore(tmp_path / "same.gpkg")
+    embedded.write({name: filled.read(name) for name in LAYERS}, mode="replace")
+    reports = [assign_store(filled), assign_store(embedded)]
+    for a, b in zip(*(r.layers for r in reports), strict=True):
+        assert (a.layer, a.features, a.assigned, a.unassigned, a.shared) == (
+            b.layer, b.features, b.assigned, b.unassigned, b.shared,
+        )  # fmt: skip
+    assert reports[0].engine == reports[1].engine == "GridIndex"
+    assert reports[0].layer("incidents").unassigned == ("E002",)
+    assert reports[0].layer("service_points").shared == 1
+    for name in ASSIGNABLE_LAYERS:
+        assert_same(embedded.read(name), filled.read(name))
+
+
 def test_assignment_of_a_layer_without_grid_code_is_refused(filled: PostGISStore) -> None:
     with pytest.raises(ConfigError, match="only households"):
-        filled.assign_in_database("grids")
+        filled.assign_grid_codes(_no_grid, layers=("grids",))
 
 
 def test_assignment_in_an_uninitialised_database_says_init(pg_url: str) -> None:
     store = PostGISStore(pg_url)
     try:
         with pytest.raises(StoreError, match="gisgrid init"):
-            store.assign_in_database("households")
+            store.assign_grid_codes(_no_grid, layers=("households",))
     finally:
         store.close()
 
@@ -984,42 +1056,42 @@ def test_assignment_in_an_uninitialised_database_says_init(pg_url: str) -> None:
 def test_the_fixed_width_helpers() -> None:
     fid = np.array([1, 2, 2**40], dtype=np.int64)
     codes = np.array([b"430623101001001001", b"012345678901234567", b"430623101001001002"])
-    payload = pgmod._grid_rows_payload(fid, codes.astype("S18"))
+    payload = codecs.grid_rows_payload(fid, codes.astype("S18"))
     assert payload.startswith(b"PGCOPY\n\xff\r\n\x00") and payload.endswith(b"\xff\xff")
     assert len(payload) == 19 + 3 * (2 + 4 + 8 + 4 + 18) + 2
     second = payload[19 + 36 : 19 + 72]
     assert second[:2] == (2).to_bytes(2, "big") and second[6:14] == (2).to_bytes(8, "big")
     assert second[14:18] == (18).to_bytes(4, "big") and second[18:] == b"012345678901234567"
     record = (7).to_bytes(8, "big") + shapely.to_wkb(shapely.Point(112.5, 29.5), byte_order=1)
-    points = pgmod._parse_points(1, record)
+    points = codecs.parse_points(1, record)
     assert (points.fid.tolist(), points.x.tolist(), points.y.tolist()) == ([7], [112.5], [29.5])
     with pytest.raises(StoreError):
-        pgmod._parse_points(2, record)  # fewer bytes than records
+        codecs.parse_points(2, record)  # fewer bytes than records
     with pytest.raises(StoreError):
-        pgmod._parse_points(1, record[:8] + b"\x00" + record[9:])  # big endian: not ours
+        codecs.parse_points(1, record[:8] + b"\x00" + record[9:])  # big endian: not ours
     # current codes: aligned with the points by fid, in any order; codes of gone points apart
     codes = b"".join(
         f.to_bytes(8, "big") + c.to_bytes(8, "big")
         for f, c in ((9, 430623101001001002), (5, 430623101001001001), (4, 12))
     )
-    current, stray = pgmod._current_codes(np.array([5, 1, 9, 7]), 3, codes)
+    current, stray = codecs.current_codes(np.array([5, 1, 9, 7]), 3, codes)
     assert current.tolist() == [430623101001001001, -1, 430623101001001002, -1]
     assert stray.tolist() == [4]
-    current, stray = pgmod._current_codes(np.array([], dtype=np.int64), 3, codes)
+    current, stray = codecs.current_codes(np.array([], dtype=np.int64), 3, codes)
     assert (current.tolist(), sorted(stray.tolist())) == ([], [4, 5, 9])
     with pytest.raises(StoreError):
-        pgmod._current_codes(np.array([5]), 4, codes)
+        codecs.current_codes(np.array([5]), 4, codes)
     with pytest.raises(StoreError, match="18 digits"):
-        pgmod._codes_as_numbers(["43062310100100100A"])
-    assert pgmod._codes_as_numbers(["012345678901234567"]).tolist() == [12345678901234567]
+        codecs.codes_as_numbers(["43062310100100100A"])
+    assert codecs.codes_as_numbers(["012345678901234567"]).tolist() == [12345678901234567]
 
 
 def test_every_named_query_parses() -> None:
-    names = pgmod._queries()
+    names = queries.named_queries()
     assert {"select_layer", "copy_layer", "points_out", "copy_grid"} <= set(names)
     for name, text in names.items():
         assert text and not text.startswith("--"), name
-        assert pgmod.query(name).as_string() if "{" not in text else True
+        assert queries.query(name).as_string() if "{" not in text else True
 
 
 # --- the gisgrid command against PostGIS -----------------------------------------------------

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from gisgrid.errors import ConfigError
 from gisgrid.settings import default_store
-from gisgrid.stores.base import BBox, Store, Where, WriteMode
+from gisgrid.stores.base import (
+    BBox,
+    GridCodesWritten,
+    GridDecision,
+    InitResult,
+    LayerCodes,
+    LayerPoints,
+    Store,
+    Where,
+    WriteMode,
+)
 
 
 def open_store(location: str | None = None) -> Store:
@@ -33,4 +43,15 @@ def open_store(location: str | None = None) -> Store:
     return GeoPackageStore(location)
 
 
-__all__ = ["BBox", "Store", "Where", "WriteMode", "open_store"]
+__all__ = [
+    "BBox",
+    "GridCodesWritten",
+    "GridDecision",
+    "InitResult",
+    "LayerCodes",
+    "LayerPoints",
+    "Store",
+    "Where",
+    "WriteMode",
+    "open_store",
+]

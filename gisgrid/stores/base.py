@@ -1,24 +1,39 @@
 """The Store interface: what every store (GeoPackage, PostGIS) offers, and nothing more.
 
 A store only loads and saves. Spatial rules (assignment, checks) live once in the analysis
-modules and work on the frames a store returns.
+modules and work on the frames a store returns. Where a rule must see the data and write
+its answer in one transaction (assignment), the store offers the transaction and the
+analysis passes the decision in (:class:`GridDecision`): the store never imports analysis.
+
+Every store implements the whole protocol; no caller asks what a store can do.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
+import geopandas as gpd
+import numpy as np
 import pandas as pd
 
-from gisgrid.errors import StoreError
-from gisgrid.layers import get_layer
+from gisgrid.errors import ConfigError, StoreError
+from gisgrid.layers import LAYERS, get_layer
 from gisgrid.layers.schema import Layer
 
 WriteMode = Literal["replace", "append"]
 #: attribute filters: column → value, or column → list of values (any of them)
 Where = Mapping[str, object]
 BBox = tuple[float, float, float, float]
+
+#: the point layers that carry a ``grid_code`` filled by assignment
+ASSIGNABLE_LAYERS: tuple[str, ...] = tuple(
+    name
+    for name, decl in LAYERS.items()
+    if decl.geometry_type == "Point" and "grid_code" in decl.columns
+)
 
 
 def layers_to_write(frames: Mapping[str, pd.DataFrame], mode: str) -> dict[str, Layer]:
@@ -36,6 +51,138 @@ def layers_to_write(frames: Mapping[str, pd.DataFrame], mode: str) -> dict[str, 
     return {name: get_layer(name) for name in frames}
 
 
+def layers_to_assign(layers: Sequence[str]) -> tuple[str, ...]:
+    """The layers an assignment asks for, checked before anything is read.
+
+    Raises
+    ------
+    UnknownLayerError
+        An undeclared layer.
+    ConfigError
+        A layer whose points carry no grid code.
+    """
+    for name in layers:
+        get_layer(name)
+        if name not in ASSIGNABLE_LAYERS:
+            raise ConfigError(
+                f"only {', '.join(ASSIGNABLE_LAYERS)} are assigned to grids, not {name}"
+            )
+    return tuple(layers)
+
+
+@dataclass(frozen=True)
+class InitResult:
+    """What :meth:`Store.init` did.
+
+    Attributes
+    ----------
+    versioned
+        Whether the store keeps a numbered schema (PostGIS); a GeoPackage has none to
+        migrate: its file is made on first write.
+    before, after
+        The schema version before and after (``0``: none; both ``0`` when not versioned).
+    applied
+        The migrations applied, ``NNNN_name``, in order.
+    """
+
+    versioned: bool
+    before: int
+    after: int
+    applied: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LayerPoints:
+    """One layer's points as a store reads them for an assignment, inside its transaction.
+
+    Attributes
+    ----------
+    fid
+        The store's row ids (int64): only to name the points back to the store.
+    x, y
+        Longitudes and latitudes (float64, EPSG:4326); NaN for a missing or empty point.
+    """
+
+    fid: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+
+
+class GridDecision(Protocol):
+    """Which level-3 grid each point belongs to: the rule, passed in by the analysis."""
+
+    def __call__(
+        self, grids: gpd.GeoDataFrame, points: Mapping[str, LayerPoints]
+    ) -> Mapping[str, np.ndarray]:
+        """Decide every point of every layer.
+
+        Parameters
+        ----------
+        grids
+            The level-3 grids (``code`` and geometry, EPSG:4326), as read in the transaction.
+        points
+            Layer name → its points.
+
+        Returns
+        -------
+        Mapping[str, numpy.ndarray]
+            Layer name → for each point (aligned with :attr:`LayerPoints.fid`), the
+            position in ``grids`` of its grid (int64), ``-1`` for none.
+        """
+        ...
+
+
+@dataclass(frozen=True)
+class LayerCodes:
+    """What an assignment wrote for one layer.
+
+    Attributes
+    ----------
+    layer
+        Layer name.
+    features
+        Number of features.
+    assigned
+        Features that have a grid now.
+    unassigned
+        Keys of the features in no grid (including any without a geometry), sorted.
+    changed
+        Features whose grid code changed (only those were written).
+    """
+
+    layer: str
+    features: int
+    assigned: int
+    unassigned: tuple[str, ...]
+    changed: int
+
+
+@dataclass(frozen=True)
+class GridCodesWritten:
+    """The outcome of :meth:`Store.assign_grid_codes`.
+
+    Attributes
+    ----------
+    grids
+        Number of level-3 grids the decision saw.
+    layers
+        One :class:`LayerCodes` per layer present in the store, in the order asked.
+    read_seconds, decide_seconds, write_seconds
+        Reading grids and points, the decision, writing what changed.
+    """
+
+    grids: int
+    layers: tuple[LayerCodes, ...]
+    read_seconds: float
+    decide_seconds: float
+    write_seconds: float
+
+
+def unassigned_keys(keys: Sequence[Any] | np.ndarray) -> tuple[str, ...]:
+    """Keys as the report lists them: text, sorted."""
+    return tuple(sorted(str(k) for k in keys))
+
+
 @runtime_checkable
 class Store(Protocol):
     """A place that holds the layers of one county.
@@ -45,6 +192,15 @@ class Store(Protocol):
     """
 
     url: str
+
+    @property
+    def path(self) -> Path | None:
+        """The file the store lives in (a GeoPackage); ``None`` for a database."""
+        ...
+
+    def init(self) -> InitResult:
+        """Create or upgrade what the store needs before it is written; safe to run again."""
+        ...
 
     def layer_names(self) -> list[str]:
         """Names of the layers present in the store."""
@@ -78,6 +234,25 @@ class Store(Protocol):
         """Write several layers and metadata as one transaction: all of it, or nothing.
 
         ``replace`` swaps each given layer's content for the frame; ``append`` adds the rows.
+        """
+        ...
+
+    def assign_grid_codes(
+        self, decide: GridDecision, *, layers: Sequence[str] = ASSIGNABLE_LAYERS
+    ) -> GridCodesWritten:
+        """Set ``grid_code`` of every point of ``layers`` as ``decide`` says, in one transaction.
+
+        Holding the writer lock, the store reads the level-3 grids and each layer's points,
+        calls ``decide`` once, and writes back only the codes that change; nothing else of
+        the layers is written. Layers absent from the store are skipped. An exception from
+        ``decide`` leaves the store as it was.
+
+        Raises
+        ------
+        ConfigError
+            A layer whose points carry no grid code (see :func:`layers_to_assign`).
+        StoreError
+            Another writer holds the lock, or the store cannot be written.
         """
         ...
 

@@ -3,7 +3,8 @@
 Writes are transactions by copy-on-write: the new state is written into a copy of the file
 beside it, which then atomically replaces the original (``os.replace``). A failed write
 removes the copy and leaves the original untouched, byte for byte. A lock file serialises
-writers; readers never block.
+writers; readers never block. An assignment reads and writes under the same lock, so no
+other gisgrid writer can change the points between its read and its write.
 """
 
 from __future__ import annotations
@@ -14,17 +15,34 @@ import json
 import os
 import shutil
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 
 from gisgrid import crs as crsmod
 from gisgrid.errors import StoreError
 from gisgrid.layers import get_layer
-from gisgrid.stores.base import BBox, Where, WriteMode, layers_to_write
+from gisgrid.layers.schema import Layer
+from gisgrid.stores.base import (
+    ASSIGNABLE_LAYERS,
+    BBox,
+    GridCodesWritten,
+    GridDecision,
+    InitResult,
+    LayerCodes,
+    LayerPoints,
+    Where,
+    WriteMode,
+    layers_to_assign,
+    layers_to_write,
+    unassigned_keys,
+)
 
 META_TABLE = "gisgrid_meta"
 
@@ -92,6 +110,19 @@ class GeoPackageStore:
 
     def __repr__(self) -> str:
         return f"GeoPackageStore({self.url!r})"
+
+    def init(self) -> InitResult:
+        """Nothing to create or migrate: the file is made on first write.
+
+        An existing file is checked to be a GeoPackage gisgrid can read.
+
+        Raises
+        ------
+        StoreError
+            The file exists but cannot be read as a GeoPackage.
+        """
+        self.layer_names()
+        return InitResult(versioned=False, before=0, after=0, applied=())
 
     # reading --------------------------------------------------------------------------
     def layer_names(self) -> list[str]:
@@ -162,36 +193,95 @@ class GeoPackageStore:
         meta: Mapping[str, Any] | None = None,
     ) -> None:
         decls = layers_to_write(frames, mode)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._writer_lock():
-            tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.tmp.gpkg")
-            try:
-                if self.path.exists():
-                    shutil.copy2(self.path, tmp)
-                existing = set(self._names_in(tmp)) if tmp.exists() else set()
-                for name, frame in frames.items():
-                    decl = decls[name]
-                    out = decl.conform(frame)
-                    append = mode == "append" and name in existing
-                    kwargs: dict[str, Any] = {"layer": name, "driver": "GPKG", "append": append}
-                    if decl.spatial:
-                        kwargs["geometry_type"] = decl.geometry_type
-                        kwargs["promote_to_multi"] = decl.geometry_type == "MultiPolygon"
-                    if not tmp.exists():
-                        # GeoPackage 1.2 opens without warnings in the GDAL of older QGIS
-                        kwargs["dataset_options"] = {"VERSION": "1.2"}
-                    pyogrio.write_dataframe(out, tmp, **kwargs)
-                if meta:
-                    self._write_meta(tmp, meta)
-                os.replace(tmp, self.path)
-            except Exception as exc:
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
-                if isinstance(exc, StoreError):
-                    raise
-                raise StoreError(
-                    f"writing to {self.path} failed, nothing was changed: {exc}"
-                ) from exc
+            self._write_locked(frames, decls, mode=mode, meta=meta)
+
+    def assign_grid_codes(
+        self, decide: GridDecision, *, layers: Sequence[str] = ASSIGNABLE_LAYERS
+    ) -> GridCodesWritten:
+        """Set ``grid_code`` as ``decide`` says: read, decide and write under the writer lock.
+
+        The layers whose codes change are written back whole by copy-on-write (a GeoPackage
+        rewrites its file anyway); when none change, the file is not touched.
+        """
+        wanted = layers_to_assign(layers)
+        with self._writer_lock():
+            started = time.perf_counter()
+            present = set(self.layer_names())
+            grids = self.read("grids", where={"level": 3}, columns=["code"])
+            frames = {name: self.read(name) for name in wanted if name in present}
+            points = {name: _points_of(frame) for name, frame in frames.items()}
+            read_seconds = time.perf_counter() - started
+            t = time.perf_counter()
+            chosen = decide(grids, points)
+            decide_seconds = time.perf_counter() - t
+            t = time.perf_counter()
+            codes = np.r_[grids["code"].to_numpy(dtype=object), np.array([None], dtype=object)]
+            results, changed_frames = [], {}
+            for name, frame in frames.items():
+                position = np.asarray(chosen[name], dtype=np.int64)
+                new = codes[position]  # -1: the last entry, no grid
+                old = frame["grid_code"].to_numpy(dtype=object)
+                changed = int(sum(a != b for a, b in zip(_text(old), _text(new), strict=True)))
+                if changed:
+                    frame["grid_code"] = new
+                    changed_frames[name] = frame
+                results.append(
+                    LayerCodes(
+                        layer=name,
+                        features=len(frame),
+                        assigned=int((position >= 0).sum()),
+                        unassigned=unassigned_keys(_keys(frame, get_layer(name))[position < 0]),
+                        changed=changed,
+                    )
+                )
+            if changed_frames:
+                decls = layers_to_write(changed_frames, "replace")
+                self._write_locked(changed_frames, decls, mode="replace", meta=None)
+            write_seconds = time.perf_counter() - t
+        return GridCodesWritten(
+            grids=len(grids),
+            layers=tuple(results),
+            read_seconds=read_seconds,
+            decide_seconds=decide_seconds,
+            write_seconds=write_seconds,
+        )
+
+    def _write_locked(
+        self,
+        frames: Mapping[str, pd.DataFrame],
+        decls: Mapping[str, Layer],
+        *,
+        mode: WriteMode,
+        meta: Mapping[str, Any] | None,
+    ) -> None:
+        """Write by copy-on-write; the caller holds the writer lock."""
+        tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.tmp.gpkg")
+        try:
+            if self.path.exists():
+                shutil.copy2(self.path, tmp)
+            existing = set(self._names_in(tmp)) if tmp.exists() else set()
+            for name, frame in frames.items():
+                decl = decls[name]
+                out = decl.conform(frame)
+                append = mode == "append" and name in existing
+                kwargs: dict[str, Any] = {"layer": name, "driver": "GPKG", "append": append}
+                if decl.spatial:
+                    kwargs["geometry_type"] = decl.geometry_type
+                    kwargs["promote_to_multi"] = decl.geometry_type == "MultiPolygon"
+                if not tmp.exists():
+                    # GeoPackage 1.2 opens without warnings in the GDAL of older QGIS
+                    kwargs["dataset_options"] = {"VERSION": "1.2"}
+                pyogrio.write_dataframe(out, tmp, **kwargs)
+            if meta:
+                self._write_meta(tmp, meta)
+            os.replace(tmp, self.path)
+        except Exception as exc:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            if isinstance(exc, StoreError):
+                raise
+            raise StoreError(f"writing to {self.path} failed, nothing was changed: {exc}") from exc
 
     def close(self) -> None:
         """Nothing to release: every call opens and closes the file itself."""
@@ -215,6 +305,7 @@ class GeoPackageStore:
 
     @contextlib.contextmanager
     def _writer_lock(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         lock_path = self.path.with_name(f".{self.path.name}.lock")
         with open(lock_path, "w") as fh:
             try:
@@ -225,3 +316,25 @@ class GeoPackageStore:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _points_of(frame: pd.DataFrame) -> LayerPoints:
+    """A point layer's coordinates (NaN for missing and empty points); fids are row numbers."""
+    values = np.asarray(frame["geometry"].values, dtype=object)
+    x = np.full(len(values), np.nan)
+    y = np.full(len(values), np.nan)
+    xy, which = shapely.get_coordinates(values, return_index=True)
+    x[which], y[which] = xy[:, 0], xy[:, 1]
+    return LayerPoints(fid=np.arange(len(values), dtype=np.int64), x=x, y=y)
+
+
+def _text(codes: np.ndarray) -> list[str | None]:
+    """Codes as text or ``None`` (a missing value may read as ``None`` or NaN)."""
+    return [c if isinstance(c, str) else None for c in codes.tolist()]
+
+
+def _keys(frame: pd.DataFrame, decl: Layer) -> np.ndarray:
+    """Each feature's key as text (a composite key joined by ``+``)."""
+    if len(decl.key) == 1:
+        return frame[decl.key[0]].astype(str).to_numpy(dtype=object)
+    return frame[list(decl.key)].astype(str).agg("+".join, axis=1).to_numpy(dtype=object)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+import geopandas as gpd
 import numpy as np
+import pandas as pd
 
 from gisgrid.analysis.assign.index import GridIndex
 from gisgrid.analysis.assign.rule import ASSIGNED_LAYERS
 from gisgrid.errors import AssignmentInputError, NotFoundError
 from gisgrid.layers import get_layer
+from gisgrid.stores.base import LayerPoints, Store
 
 
 @dataclass(frozen=True)
@@ -31,16 +33,17 @@ class LayerAssignment:
         Keys of the features in no grid (including any without a geometry), sorted.
     shared
         Features covered by more than one grid (a shared edge or vertex, or an overlap),
-        given the smallest code; ``None`` when the store assigned inside the database.
+        given the smallest code.
     seconds
-        Time to read and assign the layer (the write is timed for all layers together).
+        Time to look the layer's points up (reading and writing are timed for all layers
+        together: :attr:`AssignmentReport.read_seconds`, ``write_seconds``).
     """
 
     layer: str
     features: int
     assigned: int
     unassigned: tuple[str, ...]
-    shared: int | None
+    shared: int
     seconds: float
 
 
@@ -53,20 +56,21 @@ class AssignmentReport:
     store
         The store's URL.
     engine
-        ``"GridIndex"`` (assigned here, written back) or ``"database"`` (the store's own
-        ``assign_in_database``).
+        ``"GridIndex"``: the engine that decided (in the store's transaction).
     grids
         Number of level-3 grids.
     layers
         One :class:`LayerAssignment` per layer present in the store, in the order asked.
-    index_seconds, write_seconds, seconds
-        Building the index, writing the layers back, and everything.
+    read_seconds, index_seconds, write_seconds, seconds
+        Reading grids and points, building the index, writing the changed codes back, and
+        everything.
     """
 
     store: str
     engine: str
     grids: int
     layers: tuple[LayerAssignment, ...]
+    read_seconds: float
     index_seconds: float
     write_seconds: float
     seconds: float
@@ -79,40 +83,49 @@ class AssignmentReport:
         raise KeyError(name)
 
 
-def _layer_result(
-    name: str, keys: np.ndarray, codes: np.ndarray, shared: int | None, seconds: float
-) -> LayerAssignment:
-    missing = np.asarray([c is None or c != c for c in codes], dtype=bool)
-    return LayerAssignment(
-        layer=name,
-        features=len(codes),
-        assigned=int((~missing).sum()),
-        unassigned=tuple(sorted(str(k) for k in keys[missing])),
-        shared=shared,
-        seconds=seconds,
-    )
+class _Decision:
+    """The rule as a store's assignment asks for it (a :class:`~gisgrid.stores.base.GridDecision`):
+    a :class:`GridIndex` of the grids the store read, each layer's points looked up in it.
+    Keeps what the report needs besides the codes: shared points, seconds."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.index_seconds = 0.0
+        self.shared: dict[str, int] = {}
+        self.seconds: dict[str, float] = {}
+
+    def __call__(
+        self, grids: gpd.GeoDataFrame, points: Mapping[str, LayerPoints]
+    ) -> dict[str, np.ndarray]:
+        if len(grids) == 0:  # the grids went between the first look and the transaction
+            raise NotFoundError(f"{self.url} holds no level-3 grids")
+        t = time.perf_counter()
+        index = GridIndex.from_grids(grids)
+        self.index_seconds = time.perf_counter() - t
+        # the index ranks grids by code; the store wants positions in the grids it read
+        position_of_rank = np.r_[pd.Index(grids["code"]).get_indexer(index.codes), -1]
+        chosen = {}
+        for name, layer_points in points.items():
+            t = time.perf_counter()
+            found = index.lookup(layer_points.x, layer_points.y)
+            chosen[name] = position_of_rank[found.rank]  # rank -1: the last entry, none
+            self.shared[name] = int(found.shared.sum())
+            self.seconds[name] = time.perf_counter() - t
+        return chosen
 
 
-def _keys(frame: Any, name: str) -> np.ndarray:
-    key = get_layer(name).key
-    if len(key) == 1:
-        return frame[key[0]].to_numpy(dtype=object)
-    return frame[list(key)].astype(str).agg("+".join, axis=1).to_numpy(dtype=object)
-
-
-def assign_store(store: Any, *, layers: Sequence[str] = ASSIGNED_LAYERS) -> AssignmentReport:
+def assign_store(store: Store, *, layers: Sequence[str] = ASSIGNED_LAYERS) -> AssignmentReport:
     """Assign every point of ``layers`` in ``store`` to its level-3 grid and save ``grid_code``.
 
-    Reads the level-3 grids and each layer, assigns with a :class:`GridIndex`, and writes
-    all the updated layers back in one store transaction (``mode="replace"``); only
-    ``grid_code`` changes. A store with a method ``assign_in_database(layer)`` (PostGIS)
-    assigns inside the database instead, layer by layer, and nothing is read or written
-    here but the result. Layers absent from the store are skipped.
+    One store transaction (:meth:`~gisgrid.stores.base.Store.assign_grid_codes`): the store
+    reads the level-3 grids and each layer's points under its writer lock, a
+    :class:`GridIndex` decides by the rule, and the store writes back only the codes that
+    change; nothing else of the layers is written. Layers absent from the store are skipped.
 
     Parameters
     ----------
     store
-        A :class:`~gisgrid.stores.base.Store`.
+        The store.
     layers
         Layers with a ``grid_code`` column.
 
@@ -133,50 +146,30 @@ def assign_store(store: Any, *, layers: Sequence[str] = ASSIGNED_LAYERS) -> Assi
         if "grid_code" not in get_layer(name).columns:
             raise AssignmentInputError(f"{name} has no grid_code column to assign")
     present = set(store.layer_names())
-    todo = [name for name in layers if name in present]
-    n_grids = store.count("grids", where={"level": 3}) if "grids" in present else 0
-    if n_grids == 0:
+    if "grids" not in present or store.count("grids", where={"level": 3}) == 0:
         raise NotFoundError(
             f"{store.url} holds no level-3 grids: import them first (gisgrid import grids FILE)"
         )
-    results: list[LayerAssignment] = []
-    in_database = getattr(store, "assign_in_database", None)
-    if callable(in_database):
-        for name in todo:
-            t = time.perf_counter()
-            in_database(name)
-            key_columns = list(get_layer(name).key)
-            frame = store.read(name, columns=[*key_columns, "grid_code"])
-            codes = frame["grid_code"].to_numpy(dtype=object)
-            seconds = time.perf_counter() - t
-            results.append(_layer_result(name, _keys(frame, name), codes, None, seconds))
-        total = time.perf_counter() - started
-        return AssignmentReport(store.url, "database", n_grids, tuple(results), 0.0, 0.0, total)
-
-    t = time.perf_counter()
-    index = GridIndex.from_grids(store.read("grids", where={"level": 3}))
-    index_seconds = time.perf_counter() - t
-    frames = {}
-    for name in todo:
-        t = time.perf_counter()
-        frame = store.read(name)
-        found = index.lookup_points(frame.geometry)
-        codes = index.codes_of(found.rank)
-        frame["grid_code"] = codes
-        frames[name] = frame
-        seconds = time.perf_counter() - t
-        shared = int(found.shared.sum())
-        results.append(_layer_result(name, _keys(frame, name), codes, shared, seconds))
-    t = time.perf_counter()
-    if frames:
-        store.write(frames, mode="replace")
-    write_seconds = time.perf_counter() - t
+    decide = _Decision(store.url)
+    written = store.assign_grid_codes(decide, layers=[n for n in layers if n in present])
+    results = tuple(
+        LayerAssignment(
+            layer=item.layer,
+            features=item.features,
+            assigned=item.assigned,
+            unassigned=item.unassigned,
+            shared=decide.shared[item.layer],
+            seconds=decide.seconds[item.layer],
+        )
+        for item in written.layers
+    )
     return AssignmentReport(
-        store.url,
-        "GridIndex",
-        n_grids,
-        tuple(results),
-        index_seconds,
-        write_seconds,
-        time.perf_counter() - started,
+        store=store.url,
+        engine="GridIndex",
+        grids=written.grids,
+        layers=results,
+        read_seconds=written.read_seconds,
+        index_seconds=decide.index_seconds,
+        write_seconds=written.write_seconds,
+        seconds=time.perf_counter() - started,
     )

@@ -1,26 +1,27 @@
 """The PostGIS store: a PostgreSQL database with PostGIS, one table per layer.
 
-``store.py`` is the store itself, ``sql/`` its queries and numbered migrations.
+* :mod:`.store`: :class:`PostGISStore`, the store itself.
+* :mod:`.schema`: the numbered migrations of ``sql/migrations/`` and ``gisgrid init``.
+* :mod:`.queries`: the one identifier helper, table names, the named queries of
+  ``sql/queries.sql``.
+* :mod:`.codecs`: values in and out (COPY rows, parameters, EWKB, binary points and codes).
 """
 
 from __future__ import annotations
 
-from gisgrid.stores.postgis.store import (
-    COPY_TYPES,
-    SCHEMA,
-    InitResult,
-    PostGISStore,
-    StoreConstraintError,
-    ident,
-    latest_version,
-    migrations,
-    redact,
-)
+from gisgrid.errors import StoreConstraintError
+from gisgrid.stores.base import ASSIGNABLE_LAYERS, InitResult
+from gisgrid.stores.postgis.codecs import COPY_TYPES
+from gisgrid.stores.postgis.queries import SCHEMA, ident
+from gisgrid.stores.postgis.schema import Migration, latest_version, migrations
+from gisgrid.stores.postgis.store import PostGISStore, redact
 
 __all__ = [
+    "ASSIGNABLE_LAYERS",
     "COPY_TYPES",
     "SCHEMA",
     "InitResult",
+    "Migration",
     "PostGISStore",
     "StoreConstraintError",
     "ident",

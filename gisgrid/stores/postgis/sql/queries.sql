@@ -1,6 +1,6 @@
--- The queries of the PostGIS store (gisgrid/stores/postgis.py), one per `-- name:` block.
+-- The queries of the PostGIS store (gisgrid/stores/postgis/), one per `-- name:` block.
 --
--- Values are always bound as parameters (%s). A {placeholder} is filled in by the store with
+-- Values are always bound as parameters (%s). A {placeholder} is filled in by queries.py with
 -- psycopg.sql objects only: identifiers quoted by its one helper (`ident`), taken from the
 -- layer declarations, never from user input; or other fragments of this file.
 
@@ -155,3 +155,7 @@ DELETE FROM {grid} WHERE fid = ANY(%s::int8[])
 -- name: insert_grid_rows
 INSERT INTO {grid} (fid, grid_code)
 SELECT * FROM unnest(%s::int8[], %s::text[])
+
+-- name: keys_of
+-- The keys of some features (an assignment's points in no grid), by fid.
+SELECT {key} FROM {table} WHERE fid = ANY(%s::int8[])
