@@ -61,7 +61,7 @@ def layers_command(
         bool,
         typer.Option(
             "--markdown",
-            help="print the exchange format of every layer as Markdown (for the README)",
+            help="print the exchange format of every layer as Markdown (for docs/exchange-format.md)",
         ),
     ] = False,
 ) -> None:
@@ -128,6 +128,8 @@ def import_command(
         if result.source_crs and "4490" in result.source_crs:
             note = " (CGCS2000 taken as WGS84: they agree within a metre)"
         out.print(f"imported {result.features} {layer} into {st.url} ({result.mode}){note}")
+        for text in result.notes:
+            err.print(f"note: {text}", highlight=False)
 
     _run(action)
 
@@ -249,7 +251,7 @@ def check_command(
 
     Prints a summary (Chinese and English labels) or, with --json, the JSON report. Findings
     are not errors: the exit code is 0 whatever the report finds. Thresholds come from
-    GISGRID_CHECK_* environment variables (see the README, section Checks).
+    GISGRID_CHECK_* environment variables (see docs/planner.md, section Checks).
     """
     from gisgrid.analysis.checks import check_store
     from gisgrid.errors import ConfigError

@@ -1,7 +1,7 @@
 """Import and export of exchange files (GeoJSON, GeoPackage) that planners edit in QGIS.
 
-Property names in the files are the layer's declared column names (see the README's
-exchange-format table). An import validates the whole file first and then writes it in one
+Property names in the files are the layer's declared column names (see
+docs/exchange-format.md). An import validates the whole file first and then writes it in one
 store transaction: a bad feature anywhere means nothing is written. Points must lie within
 the county (the union of the townships in the store) or at most
 :data:`~gisgrid.layers.schema.OUTLINE_MARGIN_M` outside it.

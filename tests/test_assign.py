@@ -31,7 +31,6 @@ from pandas.testing import assert_frame_equal, assert_series_equal
 from shapely.geometry import LineString, Point, Polygon, box
 
 from gisgrid.analysis.assign import (
-    ASSIGNED_LAYERS,
     GridIndex,
     assign_points,
     assign_points_exact,
@@ -46,9 +45,8 @@ from gisgrid.analysis.assign.index import (
     PATH_SETTLED,
 )
 from gisgrid.errors import AssignmentInputError, ConfigError, NotFoundError, StoreError
-from gisgrid.layers import LAYERS
+from gisgrid.layers import ASSIGNED_LAYERS, LAYERS
 from gisgrid.sample import write_sample_county
-from gisgrid.stores.base import ASSIGNABLE_LAYERS
 from gisgrid.stores.geopackage import GeoPackageStore
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -679,8 +677,8 @@ def test_assign_store_reads_and_writes_in_one_store_transaction(filled_store: Ge
 
     had = filled_store.read("households")["grid_code"].notna().sum()
     written = filled_store.assign_grid_codes(decide)
-    assert seen == list(ASSIGNABLE_LAYERS)  # every point layer with a grid code, by default
-    assert [item.layer for item in written.layers] == list(ASSIGNABLE_LAYERS)
+    assert seen == list(ASSIGNED_LAYERS)  # every point layer with a grid code, by default
+    assert [item.layer for item in written.layers] == list(ASSIGNED_LAYERS)
     assert written.grids == 4
     households = written.layers[0]
     assert (households.features, households.assigned, households.changed) == (9, 0, had)

@@ -39,9 +39,9 @@ from gisgrid.errors import (
     ValidationError,
 )
 from gisgrid.exchange import import_file
-from gisgrid.layers import LAYERS
+from gisgrid.layers import ASSIGNED_LAYERS, LAYERS
 from gisgrid.stores import open_store
-from gisgrid.stores.base import ASSIGNABLE_LAYERS, LayerPoints
+from gisgrid.stores.base import LayerPoints
 from gisgrid.stores.geopackage import GeoPackageStore
 from gisgrid.stores.postgis import (
     COPY_TYPES,
@@ -456,7 +456,7 @@ def test_the_schema_follows_the_layer_declarations(readonly: PostGISStore) -> No
     for name, decl in LAYERS.items():
         expected = {"fid"} | set(decl.columns) | ({"geom"} if decl.spatial else set())
         have = columns[name]
-        if name in ASSIGNABLE_LAYERS:
+        if name in ASSIGNED_LAYERS:
             # the grid codes apart; the view reads as the layer (nullability: the tables')
             view, grid = columns[f"{name}_with_grid"], columns[f"{name}_grid"]
             assert set(view) == expected, name
@@ -552,7 +552,7 @@ def test_a_newer_gisgrid_upgrades_an_older_schema_keeping_the_data(
     old.close()
     frames = canonical_frames()
     level3 = frames["grids"][frames["grids"]["level"] == 3]
-    for name in set(ASSIGNABLE_LAYERS) & set(frames):  # as the old assignment left them
+    for name in set(ASSIGNED_LAYERS) & set(frames):  # as the old assignment left them
         frames[name]["grid_code"] = assign_points_exact(frames[name].geometry, level3)
         frames[name] = LAYERS[name].conform(frames[name])
     assert frames["households"]["grid_code"].notna().sum() >= 5
@@ -570,7 +570,7 @@ def test_a_newer_gisgrid_upgrades_an_older_schema_keeping_the_data(
         assert (result.before, result.after) == (1, latest_version())
         assert result.applied[0].startswith("0002_")
         after = table_digest(pg_url)
-        moved = {"schema_version", *ASSIGNABLE_LAYERS}  # version 3 moved grid_code out
+        moved = {"schema_version", *ASSIGNED_LAYERS}  # version 3 moved grid_code out
         assert {k: v for k, v in after.items() if k not in moved and k in before} == {
             k: v for k, v in before.items() if k not in moved
         }
@@ -1008,7 +1008,7 @@ def test_one_assignment_is_one_transaction_holding_the_writer_lock(filled: PostG
         with psycopg.connect(filled._conninfo) as other:
             row = other.execute(queries.query("try_lock_writes"), (queries.LOCK_WRITES,))
             locked.append(row.fetchone())
-        assert list(points) == list(ASSIGNABLE_LAYERS) and len(grids) == 4
+        assert list(points) == list(ASSIGNED_LAYERS) and len(grids) == 4
         raise RuntimeError("the decision failed")
 
     with pytest.raises(RuntimeError, match="the decision failed"):
@@ -1016,7 +1016,7 @@ def test_one_assignment_is_one_transaction_holding_the_writer_lock(filled: PostG
     assert locked == [(False,)]
     assert table_digest(filled._conninfo) == before
     written = filled.assign_grid_codes(_no_grid)  # every code goes: all layers in one go
-    assert [item.layer for item in written.layers] == list(ASSIGNABLE_LAYERS)
+    assert [item.layer for item in written.layers] == list(ASSIGNED_LAYERS)
     assert all(item.assigned == 0 and item.changed > 0 for item in written.layers[:1])
     households = filled.read("households")
     assert households["grid_code"].isna().all()
@@ -1035,7 +1035,7 @@ def test_assign_store_reports_as_on_the_geopackage(filled: PostGISStore, tmp_pat
     assert reports[0].engine == reports[1].engine == "GridIndex"
     assert reports[0].layer("incidents").unassigned == ("E002",)
     assert reports[0].layer("service_points").shared == 1
-    for name in ASSIGNABLE_LAYERS:
+    for name in ASSIGNED_LAYERS:
         assert_same(embedded.read(name), filled.read(name))
 
 

@@ -33,6 +33,13 @@ LAYERS: dict[str, Layer] = {
     )
 }
 
+#: the point layers whose ``grid_code`` assignment fills (the one list every reader and store uses)
+ASSIGNED_LAYERS: tuple[str, ...] = tuple(
+    name
+    for name, decl in LAYERS.items()
+    if decl.geometry_type == "Point" and "grid_code" in decl.columns
+)
+
 
 def get_layer(name: str) -> Layer:
     """The layer declared under ``name``.
@@ -49,4 +56,4 @@ def get_layer(name: str) -> Layer:
         raise UnknownLayerError(f"unknown layer '{name}'; the layers are: {known}") from None
 
 
-__all__ = ["LAYERS", "Field", "Layer", "get_layer"]
+__all__ = ["ASSIGNED_LAYERS", "LAYERS", "Field", "Layer", "get_layer"]

@@ -92,7 +92,7 @@ class Field:
     label_zh
         Chinese label for user interfaces.
     description
-        English description for the README and the API schema.
+        English description for the exchange-format docs and the API schema.
     pattern
         Regular expression a ``str`` value must match in full.
     choices

@@ -20,20 +20,13 @@ import numpy as np
 import pandas as pd
 
 from gisgrid.errors import ConfigError, StoreError
-from gisgrid.layers import LAYERS, get_layer
+from gisgrid.layers import ASSIGNED_LAYERS, get_layer
 from gisgrid.layers.schema import Layer
 
 WriteMode = Literal["replace", "append"]
 #: attribute filters: column → value, or column → list of values (any of them)
 Where = Mapping[str, object]
 BBox = tuple[float, float, float, float]
-
-#: the point layers that carry a ``grid_code`` filled by assignment
-ASSIGNABLE_LAYERS: tuple[str, ...] = tuple(
-    name
-    for name, decl in LAYERS.items()
-    if decl.geometry_type == "Point" and "grid_code" in decl.columns
-)
 
 
 def layers_to_write(frames: Mapping[str, pd.DataFrame], mode: str) -> dict[str, Layer]:
@@ -63,9 +56,9 @@ def layers_to_assign(layers: Sequence[str]) -> tuple[str, ...]:
     """
     for name in layers:
         get_layer(name)
-        if name not in ASSIGNABLE_LAYERS:
+        if name not in ASSIGNED_LAYERS:
             raise ConfigError(
-                f"only {', '.join(ASSIGNABLE_LAYERS)} are assigned to grids, not {name}"
+                f"only {', '.join(ASSIGNED_LAYERS)} are assigned to grids, not {name}"
             )
     return tuple(layers)
 
@@ -238,7 +231,7 @@ class Store(Protocol):
         ...
 
     def assign_grid_codes(
-        self, decide: GridDecision, *, layers: Sequence[str] = ASSIGNABLE_LAYERS
+        self, decide: GridDecision, *, layers: Sequence[str] = ASSIGNED_LAYERS
     ) -> GridCodesWritten:
         """Set ``grid_code`` of every point of ``layers`` as ``decide`` says, in one transaction.
 

@@ -27,10 +27,9 @@ import shapely
 
 from gisgrid import crs as crsmod
 from gisgrid.errors import StoreError
-from gisgrid.layers import get_layer
+from gisgrid.layers import ASSIGNED_LAYERS, get_layer
 from gisgrid.layers.schema import Layer
 from gisgrid.stores.base import (
-    ASSIGNABLE_LAYERS,
     BBox,
     GridCodesWritten,
     GridDecision,
@@ -197,7 +196,7 @@ class GeoPackageStore:
             self._write_locked(frames, decls, mode=mode, meta=meta)
 
     def assign_grid_codes(
-        self, decide: GridDecision, *, layers: Sequence[str] = ASSIGNABLE_LAYERS
+        self, decide: GridDecision, *, layers: Sequence[str] = ASSIGNED_LAYERS
     ) -> GridCodesWritten:
         """Set ``grid_code`` as ``decide`` says: read, decide and write under the writer lock.
 

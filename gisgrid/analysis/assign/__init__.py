@@ -18,17 +18,10 @@ from gisgrid.analysis.assign.current import (
     with_current_grid_codes,
 )
 from gisgrid.analysis.assign.index import GridIndex, Lookup, assign_points
-from gisgrid.analysis.assign.rule import (
-    ASSIGNED_LAYERS,
-    AssignmentInputError,
-    assign_points_exact,
-    check_join_inputs,
-)
+from gisgrid.analysis.assign.rule import assign_points_exact, check_join_inputs
 from gisgrid.analysis.assign.store import AssignmentReport, LayerAssignment, assign_store
 
 __all__ = [
-    "ASSIGNED_LAYERS",
-    "AssignmentInputError",
     "AssignmentReport",
     "GridIndex",
     "LayerAssignment",

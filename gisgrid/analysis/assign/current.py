@@ -18,7 +18,7 @@ import pandas as pd
 import shapely
 
 from gisgrid.analysis.assign.index import GridIndex
-from gisgrid.analysis.assign.rule import ASSIGNED_LAYERS
+from gisgrid.layers import ASSIGNED_LAYERS
 
 
 def level3_grids(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

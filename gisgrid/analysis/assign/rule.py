@@ -25,9 +25,6 @@ import shapely
 from gisgrid import crs as crsmod
 from gisgrid.errors import AssignmentInputError
 
-#: the layers whose points carry a ``grid_code`` filled by assignment
-ASSIGNED_LAYERS: tuple[str, ...] = ("households", "incidents", "service_points")
-
 
 def _check_crs(what: str, crs: Any) -> None:
     if crs is None:

@@ -11,9 +11,8 @@ import numpy as np
 import pandas as pd
 
 from gisgrid.analysis.assign.index import GridIndex
-from gisgrid.analysis.assign.rule import ASSIGNED_LAYERS
 from gisgrid.errors import AssignmentInputError, NotFoundError
-from gisgrid.layers import get_layer
+from gisgrid.layers import ASSIGNED_LAYERS, get_layer
 from gisgrid.stores.base import LayerPoints, Store
 
 

@@ -10,14 +10,15 @@
 from __future__ import annotations
 
 from gisgrid.errors import StoreConstraintError
-from gisgrid.stores.base import ASSIGNABLE_LAYERS, InitResult
+from gisgrid.layers import ASSIGNED_LAYERS
+from gisgrid.stores.base import InitResult
 from gisgrid.stores.postgis.codecs import COPY_TYPES
 from gisgrid.stores.postgis.queries import SCHEMA, ident
 from gisgrid.stores.postgis.schema import Migration, latest_version, migrations
 from gisgrid.stores.postgis.store import PostGISStore, redact
 
 __all__ = [
-    "ASSIGNABLE_LAYERS",
+    "ASSIGNED_LAYERS",
     "COPY_TYPES",
     "SCHEMA",
     "InitResult",

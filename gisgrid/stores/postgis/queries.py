@@ -15,9 +15,9 @@ import psycopg
 from psycopg import sql
 
 from gisgrid.errors import ConfigError
-from gisgrid.layers import get_layer
+from gisgrid.layers import ASSIGNED_LAYERS, get_layer
 from gisgrid.layers.schema import Layer
-from gisgrid.stores.base import ASSIGNABLE_LAYERS, BBox, Where
+from gisgrid.stores.base import BBox, Where
 from gisgrid.stores.postgis.codecs import param
 
 #: the PostgreSQL schema holding gisgrid's tables (the SQL files name it too)
@@ -45,7 +45,7 @@ def table(layer: str) -> sql.Identifier:
 
 def grid_table(layer: str) -> sql.Identifier:
     """The table of a point layer's grid codes, ``<layer>_grid`` (fid, grid_code)."""
-    if layer not in ASSIGNABLE_LAYERS:
+    if layer not in ASSIGNED_LAYERS:
         raise ConfigError(f"{layer} has no grid codes")
     return ident(SCHEMA, f"{layer}_grid")
 
@@ -54,7 +54,7 @@ def source(layer: str) -> sql.Identifier:
     """What reads of a layer select from: the table, or for a point layer with grid codes
     the view ``<layer>_with_grid`` that joins them in."""
     get_layer(layer)
-    return ident(SCHEMA, f"{layer}_with_grid" if layer in ASSIGNABLE_LAYERS else layer)
+    return ident(SCHEMA, f"{layer}_with_grid" if layer in ASSIGNED_LAYERS else layer)
 
 
 @functools.cache

@@ -47,10 +47,9 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from gisgrid import crs as crsmod
 from gisgrid.errors import ConfigError, GisgridError, StoreConstraintError, StoreError
-from gisgrid.layers import LAYERS, get_layer
+from gisgrid.layers import ASSIGNED_LAYERS, LAYERS, get_layer
 from gisgrid.layers.schema import Layer
 from gisgrid.stores.base import (
-    ASSIGNABLE_LAYERS,
     BBox,
     GridCodesWritten,
     GridDecision,
@@ -171,7 +170,7 @@ class PostGISStore:
         except psycopg.errors.InsufficientPrivilege as exc:
             raise StoreError(
                 f"{doing} {self.url}: the database role lacks a privilege: "
-                f"{exc.diag.message_primary} (see the README, section PostGIS)"
+                f"{exc.diag.message_primary} (see docs/county-it.md, section PostGIS)"
             ) from exc
         except (psycopg.Error, PoolTimeout) as exc:
             reason = " ".join(str(exc).split())
@@ -312,7 +311,7 @@ class PostGISStore:
                         continue
                     decl = decls[name]
                     frame = decl.conform(frames[name])
-                    with_grid = name in ASSIGNABLE_LAYERS
+                    with_grid = name in ASSIGNED_LAYERS
                     omit = ("grid_code",) if with_grid else ()
                     columns, types, rows = copy_rows(decl, frame, omit=omit)
                     if mode == "replace":
@@ -360,7 +359,7 @@ class PostGISStore:
         )
 
     def assign_grid_codes(
-        self, decide: GridDecision, *, layers: Sequence[str] = ASSIGNABLE_LAYERS
+        self, decide: GridDecision, *, layers: Sequence[str] = ASSIGNED_LAYERS
     ) -> GridCodesWritten:
         """Set ``grid_code`` of every point of ``layers`` as ``decide`` says, in one transaction.
 
