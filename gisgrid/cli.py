@@ -61,7 +61,7 @@ def layers_command(
         bool,
         typer.Option(
             "--markdown",
-            help="print the exchange format of every layer as Markdown (for docs/exchange-format.md)",
+            help="print the exchange format of every layer as Markdown (docs/exchange-format.md)",
         ),
     ] = False,
 ) -> None:
