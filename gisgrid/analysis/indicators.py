@@ -24,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -65,30 +65,15 @@ LABELS_ZH = {
 SIX_NO_CATEGORIES: dict[str, tuple[str, ...]] = dict(kinds.SIX_NO_KINDS_OF)
 
 
-class AreaLayers(Protocol):
+@dataclass(frozen=True)
+class Layers:
     """The layers of an area (or the county) the figures are computed from.
 
     Point layers carry ``grid_code`` set by the one rule of every reader
-    (:func:`gisgrid.analysis.assign.with_current_grid_codes`).
+    (:func:`gisgrid.analysis.assign.with_current_grid_codes`). A map's
+    :class:`~gisgrid.cartography.data.AreaData` is one; :meth:`of` makes one of the frames
+    the web app caches.
     """
-
-    @property
-    def townships(self) -> gpd.GeoDataFrame: ...
-    @property
-    def villages(self) -> gpd.GeoDataFrame: ...
-    @property
-    def grids(self) -> gpd.GeoDataFrame: ...
-    @property
-    def households(self) -> gpd.GeoDataFrame: ...
-    @property
-    def service_points(self) -> gpd.GeoDataFrame: ...
-    @property
-    def incidents(self) -> gpd.GeoDataFrame: ...
-
-
-@dataclass(frozen=True)
-class Layers:
-    """:class:`AreaLayers` from a mapping of layer frames (as the web app caches them)."""
 
     townships: gpd.GeoDataFrame
     villages: gpd.GeoDataFrame
@@ -221,7 +206,7 @@ def nearest_service_m(points: gpd.GeoSeries | np.ndarray, services: gpd.GeoDataF
 # --- figures of areas -------------------------------------------------------------------------
 
 
-def household_figures(layers: AreaLayers) -> pd.DataFrame:
+def household_figures(layers: Layers) -> pd.DataFrame:
     """Households and households in the net per area code (every kind of area; index: code)."""
     hh = layers.households
     areas = areas_of_points(hh, layers.villages)
@@ -236,13 +221,13 @@ def _share(linked: pd.Series, households: pd.Series) -> np.ndarray:
         return np.where(households > 0, linked / households.clip(lower=1), np.nan)
 
 
-def _household_columns(layers: AreaLayers, codes: pd.Index) -> pd.DataFrame:
+def _household_columns(layers: Layers, codes: pd.Index) -> pd.DataFrame:
     figures = household_figures(layers).reindex(codes).fillna(0).astype(int)
     figures["linkage"] = _share(figures["linked"], figures["households"])
     return figures
 
 
-def grid_indicators(layers: AreaLayers) -> pd.DataFrame:
+def grid_indicators(layers: Layers) -> pd.DataFrame:
     """Indicators of every grid of the area (index: code; levels 1-3).
 
     Columns: ``households``, ``linked`` (households in the net), ``linkage`` (share, NaN
@@ -271,12 +256,12 @@ def grid_indicators(layers: AreaLayers) -> pd.DataFrame:
     return out
 
 
-def village_indicators(layers: AreaLayers) -> pd.DataFrame:
+def village_indicators(layers: Layers) -> pd.DataFrame:
     """Households, households in the net and linkage share per village (index: code)."""
     return _household_columns(layers, pd.Index(layers.villages["code"], name="code"))
 
 
-def township_indicators(layers: AreaLayers) -> pd.DataFrame:
+def township_indicators(layers: Layers) -> pd.DataFrame:
     """Households, households in the net and linkage share per township (index: code)."""
     return _household_columns(layers, pd.Index(layers.townships["code"], name="code"))
 
@@ -375,7 +360,7 @@ def area_table(
     return out
 
 
-def recent_incidents(layers: AreaLayers, report: Mapping[str, Any], codes: list[str]) -> np.ndarray:
+def recent_incidents(layers: Layers, report: Mapping[str, Any], codes: list[str]) -> np.ndarray:
     """Incidents reported in the 12 months up to the report's ``as_of`` in each area."""
     inc = layers.incidents
     as_of = pd.Timestamp(report.get("meta", {}).get("as_of") or dt.date.today())
@@ -409,7 +394,6 @@ __all__ = [
     "COLUMNS",
     "LABELS_ZH",
     "SIX_NO_CATEGORIES",
-    "AreaLayers",
     "Layers",
     "area_table",
     "areas_of_points",

@@ -24,7 +24,7 @@ from gisgrid import codes as gridcodes
 from gisgrid import crs as crsmod
 from gisgrid.analysis.assign import current_grid_codes, grid_index
 from gisgrid.analysis.checks.report import CheckReport
-from gisgrid.analysis.indicators import villages_of_points
+from gisgrid.analysis.indicators import Layers, villages_of_points
 from gisgrid.errors import UnknownAreaError
 from gisgrid.stores.base import Store
 
@@ -41,18 +41,12 @@ class Finding:
     props: dict[str, Any]
 
 
-@dataclass
-class AreaData:
+@dataclass(frozen=True)
+class AreaData(Layers):
     """The layers of one area (county, township, village or grid) as a map shows them."""
 
     scope: str
     scope_code: str | None
-    townships: gpd.GeoDataFrame
-    villages: gpd.GeoDataFrame
-    grids: gpd.GeoDataFrame
-    households: gpd.GeoDataFrame
-    service_points: gpd.GeoDataFrame
-    incidents: gpd.GeoDataFrame
     findings: list[Finding] = field(default_factory=list)
 
     @property
@@ -169,7 +163,14 @@ def load_area(
         points_index = grid_index(around)
     points["grid_code"] = current_grid_codes(points.geometry, points_index)
 
-    data = AreaData(
+    findings = []
+    if report is not None:
+        findings = [
+            f
+            for f in findings_from_report(report)
+            if scope == "county" or f.geometry.intersects(area_shape.buffer(0.001))
+        ]
+    return AreaData(
         scope=scope,
         scope_code=code,
         townships=townships.reset_index(drop=True),
@@ -178,14 +179,8 @@ def load_area(
         households=households,
         service_points=points,
         incidents=incidents,
+        findings=findings,
     )
-    if report is not None:
-        data.findings = [
-            f
-            for f in findings_from_report(report)
-            if scope == "county" or f.geometry.intersects(area_shape.buffer(0.001))
-        ]
-    return data
 
 
 def _within_m(points: gpd.GeoDataFrame, shape: shapely.Geometry, metres: float) -> np.ndarray:

@@ -28,32 +28,24 @@ def id_field(label_zh: str, description: str, *, name: str = "id", required: boo
     )
 
 
+def _code_field(name: str, pattern: str, label_zh: str, description: str, required: bool) -> Field:
+    return Field(
+        name, "str", required=required, label_zh=label_zh, pattern=pattern, description=description
+    )
+
+
 def township_code_field(
     label_zh: str, description: str, *, name: str = "township_code", required: bool = True
 ) -> Field:
     """A 9-digit township code."""
-    return Field(
-        name,
-        "str",
-        required=required,
-        label_zh=label_zh,
-        pattern=codes.TOWNSHIP_PATTERN,
-        description=description,
-    )
+    return _code_field(name, codes.TOWNSHIP_PATTERN, label_zh, description, required)
 
 
 def village_code_field(
     label_zh: str, description: str, *, name: str = "village_code", required: bool = True
 ) -> Field:
     """A 12-digit village (community) code."""
-    return Field(
-        name,
-        "str",
-        required=required,
-        label_zh=label_zh,
-        pattern=codes.VILLAGE_PATTERN,
-        description=description,
-    )
+    return _code_field(name, codes.VILLAGE_PATTERN, label_zh, description, required)
 
 
 def grid_code_field() -> Field:
