@@ -9,7 +9,7 @@ drift from the code.
 from __future__ import annotations
 
 from gisgrid.layers import LAYERS
-from gisgrid.layers.schema import OUTLINE_MARGIN_M, Field, Layer, _pattern_text
+from gisgrid.layers.schema import OUTLINE_MARGIN_M, Field, Layer, pattern_text
 
 #: how each field type is written in an exchange file
 TYPE_NAMES = {
@@ -42,7 +42,7 @@ def _allowed(f: Field) -> str:
     if f.choices is not None:
         parts.append("one of " + ", ".join(f"`{c}`" for c in f.choices))
     if f.pattern is not None:
-        parts.append(_pattern_text(f).removeprefix("must be "))
+        parts.append(pattern_text(f).removeprefix("must be "))
     if f.minimum is not None and f.maximum is not None:
         parts.append(f"{_number(f.minimum)} to {_number(f.maximum)}")
     elif f.minimum is not None:

@@ -439,9 +439,7 @@ def _coerce_field(
             rx = re.compile(f.pattern)
             bad = present & ~out.map(lambda v: v is not None and rx.fullmatch(v) is not None)
             for i in _positions(bad):
-                add(
-                    int(i), f.name, f"'{_show(out.iat[i])}' is not well-formed ({_pattern_text(f)})"
-                )
+                add(int(i), f.name, f"'{_show(out.iat[i])}' is not well-formed ({pattern_text(f)})")
         if f.choices is not None:
             bad = present & ~out.isin(f.choices)
             for i in _positions(bad):
@@ -555,7 +553,7 @@ def _strings(values: pd.Series, missing: np.ndarray) -> pd.Series:
     return pd.Series(items, dtype="object")
 
 
-def _pattern_text(f: Field) -> str:
+def pattern_text(f: Field) -> str:
     if f.hint:
         return f.hint
     digits = re.fullmatch(r"\\d\{(\d+)\}", f.pattern or "")
