@@ -65,7 +65,6 @@ from gisgrid.sample.people import (
     place_in_grids,
 )
 from gisgrid.stores.base import Store
-from gisgrid.stores.geopackage import GeoPackageStore
 
 #: the date the sample's data describe; incidents cover the 12 months before it
 SAMPLE_AS_OF = dt.date(2026, 11, 30)
@@ -989,7 +988,7 @@ def write_sample_county(store: Store, county: SampleCounty) -> Path | None:
     (``<store>.manifest.json``); its path is returned.
     """
     store.write(county.frames, mode="replace", meta={"sample_manifest": county.manifest})
-    if not isinstance(store, GeoPackageStore):
+    if store.path is None:  # a database: the manifest lives in the store only
         return None
     manifest_path = store.path.with_suffix(".manifest.json")
     manifest_path.write_text(
