@@ -22,6 +22,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -210,3 +211,24 @@ def test_a_connect_timeout_in_the_url_wins(silent_server: str) -> None:
     with pytest.raises(StoreError):
         store.count("households")
     assert time.monotonic() - t0 < 2 + 2
+
+
+def test_requests_queued_behind_a_failed_connection_fail_with_it(silent_server: str) -> None:
+    """Eight web requests at once on a host that does not answer: one waits out the
+    connect timeout, the others fail with its error instead of each waiting in turn."""
+    store = PostGISStore(
+        f"postgresql://clerk@{silent_server}/county", settings=PostGISSettings(connect_timeout=2)
+    )
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(lambda _: _fails(store), range(8)))
+    assert all(outcomes)
+    assert time.monotonic() - t0 < 2 + 2  # not 8 × 2 s
+
+
+def _fails(store: PostGISStore) -> bool:
+    try:
+        store.layer_names()
+    except StoreError as exc:
+        return "cannot connect to the PostGIS store" in str(exc)
+    return False

@@ -104,6 +104,10 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
+#: seconds after a failed connection during which other uses fail at once with its error
+RETRY_AFTER = 1.0
+
+
 class PostGISStore:
     """A PostgreSQL + PostGIS database as a :class:`~gisgrid.stores.base.Store`.
 
@@ -138,6 +142,7 @@ class PostGISStore:
         self._pool_lock = threading.Lock()
         self._ready = False  # the schema was found at the current version
         self._finalizer: weakref.finalize | None = None
+        self._last_failure: tuple[float, str] | None = None  # when opening a pool failed, why
 
     def __repr__(self) -> str:
         return f"PostGISStore({self.url!r})"
@@ -156,7 +161,18 @@ class PostGISStore:
     def _open_pool(self) -> ConnectionPool:
         with self._pool_lock:  # threads of the web app may ask at once
             if self._pool is None:
-                self._pool = self._new_pool()
+                # threads that queued here behind a failed attempt fail with it, instead of
+                # each waiting out its own connect timeout (a host that drops packets)
+                if self._last_failure is not None:
+                    failed_at, message = self._last_failure
+                    if time.monotonic() - failed_at < RETRY_AFTER:
+                        raise StoreError(message)
+                try:
+                    self._pool = self._new_pool()
+                except StoreError as exc:
+                    self._last_failure = (time.monotonic(), str(exc))
+                    raise
+                self._last_failure = None
             return self._pool
 
     def _new_pool(self) -> ConnectionPool:
