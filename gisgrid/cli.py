@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gisgrid.errors import GisgridError
+from gisgrid.errors import ConfigError, GisgridError, InputFileError
 from gisgrid.layers import LAYERS
 
 if TYPE_CHECKING:  # the commands import their modules when they run: a quick --help
@@ -119,7 +119,7 @@ def import_command(
     from gisgrid.stores import open_store
 
     if mode not in ("append", "replace"):
-        _fail(GisgridError(f"--mode must be append or replace, not {mode!r}"))
+        _fail(ConfigError(f"--mode must be append or replace, not {mode!r}"))
 
     def action() -> None:
         st = open_store(store)
@@ -279,7 +279,8 @@ def _write_report(report: CheckReport, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(report.to_json() + "\n", encoding="utf-8")
     except OSError as exc:
-        raise GisgridError(f"cannot write the report to {path}: {exc}") from exc
+        # the --out the user gave cannot be written: a bad option, like an unknown file type
+        raise ConfigError(f"cannot write the report to {path}: {exc}") from exc
 
 
 def _demo_check(st: Store, out_dir: Path) -> None:
@@ -425,7 +426,7 @@ def map_command(
             try:
                 report = report_file.read_text(encoding="utf-8")
             except OSError as exc:
-                raise GisgridError(f"cannot read the report {report_file}: {exc}") from exc
+                raise InputFileError(f"cannot read the report {report_file}: {exc}") from exc
         m = build_map(
             kind, open_store(store), township=township, village=village, grid=grid,
             indicator=indicator, tiles=tiles, lang=lang, report=report,

@@ -25,7 +25,7 @@ import shapely.geometry
 from shapely.errors import ShapelyError
 
 from gisgrid import crs as crsmod
-from gisgrid.errors import InputFileError, Problem, ValidationError
+from gisgrid.errors import ConfigError, InputFileError, Problem, ValidationError
 from gisgrid.layers import get_layer, households
 from gisgrid.layers.schema import OUTLINE_MARGIN_M, Layer
 from gisgrid.stores.base import Store, WriteMode
@@ -279,6 +279,9 @@ def export_layer(store: Store, layer: str, path: str | Path) -> int:
     """
     path = Path(path)
     decl = get_layer(layer)
+    if path.suffix.lower() not in DRIVERS:  # an output the user asked for: a bad option
+        endings = ", ".join(DRIVERS)
+        raise ConfigError(f"{path}: unknown file type to export to; use one of {endings}")
     driver = _driver_for(path)
     frame = store.read(layer)
     out = frame.copy()

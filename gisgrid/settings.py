@@ -20,6 +20,25 @@ class StoreSettings(BaseSettings):
     store: str = "gisgrid.gpkg"
 
 
+class PostGISSettings(BaseSettings):
+    """How a PostGIS store connects, from ``GISGRID_PG_*`` environment variables.
+
+    Short on purpose: while PostgreSQL is down, a command fails (exit 5) and a web request
+    answers 503 within seconds instead of holding a thread; once the server is back, the
+    next request connects again. A ``connect_timeout`` in the store URL wins.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GISGRID_PG_", extra="ignore")
+
+    #: seconds to wait for the server to accept a connection (libpq counts at least 2)
+    connect_timeout: int = Field(default=3, ge=2)
+    #: seconds a request waits for a free pooled connection while all are busy
+    pool_timeout: float = Field(default=10.0, gt=0)
+    #: seconds sent data may stay unacknowledged before a connection counts as lost
+    #: (libpq ``tcp_user_timeout``: a server gone from the network, not a slow query)
+    tcp_user_timeout: float = Field(default=15.0, gt=0)
+
+
 class MapSettings(BaseSettings):
     """Basemap settings (CLI options override them).
 

@@ -86,6 +86,7 @@ class Cluster:
     password: str = field(init=False, default_factory=lambda: secrets.token_hex(16))
     _user: pwd.struct_passwd | None = field(init=False, default=None)
     _running: bool = field(init=False, default=False)
+    _options: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="gisgrid-pg-"))
@@ -155,22 +156,37 @@ class Cluster:
                     "-c work_mem=64MB",
                 ]
             )
-            done = self._run(
-                self.bindir / "pg_ctl",
-                "-D",
-                self.data,
-                "-l",
-                self.root / "server.log",
-                "-o",
-                options,
-                "-w",
-                "start",
-            )
+            self._options = options
+            done = self._pg_ctl_start()
             if done.returncode == 0:
                 self._running = True
                 return
             last = done.stdout + done.stderr + self.log_tail()
         raise ServerUnavailable(f"the PostgreSQL cluster did not start:\n{last}")
+
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    def _pg_ctl_start(self) -> subprocess.CompletedProcess[str]:
+        log = self.root / "server.log"
+        return self._run(
+            self.bindir / "pg_ctl", "-D", self.data, "-l", log, "-o", self._options, "-w", "start"
+        )
+
+    def pause(self) -> None:
+        """Stop the server as an administrator would (``-m fast``), keeping its data."""
+        done = self._run(self.bindir / "pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
+        if done.returncode != 0:
+            raise ServerUnavailable(f"pg_ctl stop failed:\n{done.stdout}\n{done.stderr}")
+        self._running = False
+
+    def resume(self) -> None:
+        """Start the paused server again, on the same port with the same data."""
+        done = self._pg_ctl_start()
+        if done.returncode != 0:
+            raise ServerUnavailable(f"the cluster did not start again:\n{done.stderr}")
+        self._running = True
 
     def log_tail(self, lines: int = 30) -> str:
         log = self.root / "server.log"
@@ -229,6 +245,11 @@ class PostGISServer:
     def from_environment(cls) -> PostGISServer:
         """The server named by ``GISGRID_TEST_DATABASE_URL``, or a throwaway cluster."""
         return cls(os.environ.get(TEST_URL_ENV) or None)
+
+    @property
+    def cluster(self) -> Cluster | None:
+        """The throwaway cluster (to stop and start it again); ``None`` for a given server."""
+        return self._cluster
 
     @property
     def throwaway(self) -> bool:

@@ -16,7 +16,13 @@ from conftest import assert_same, sha256
 
 from gisgrid import crs as crsmod
 from gisgrid.cli import app
-from gisgrid.errors import InputFileError, StoreError, UnknownLayerError, ValidationError
+from gisgrid.errors import (
+    ConfigError,
+    InputFileError,
+    StoreError,
+    UnknownLayerError,
+    ValidationError,
+)
 from gisgrid.layers import LAYERS
 from gisgrid.layers.docs import exchange_format_markdown
 from gisgrid.stores.geopackage import GeoPackageStore
@@ -258,7 +264,7 @@ def test_export_to_an_unknown_file_type(
     run_gisgrid: Run, filled_store: GeoPackageStore, tmp_path: Path
 ) -> None:
     result = run_gisgrid("export", "grids", tmp_path / "grids.kml", store=filled_store.path)
-    assert "unknown file type" in refused(result, InputFileError.exit_code)
+    assert "unknown file type" in refused(result, ConfigError.exit_code)
 
 
 def test_store_that_is_not_a_geopackage(run_gisgrid: Run, write_input: WriteInput) -> None:

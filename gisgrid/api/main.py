@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from gisgrid import __version__
 from gisgrid.api import errors
-from gisgrid.api.routes import households, incidents, layers, locate, pages, reports
+from gisgrid.api.routes import health, households, incidents, layers, locate, pages, reports
 from gisgrid.api.state import AppState
 from gisgrid.stores import open_store
 
@@ -48,7 +48,7 @@ def create_app(*, store: str | None = None) -> FastAPI:
         redoc_url=None,
     )
     errors.install(app)
-    app.include_router(layers.health)
+    app.include_router(health.router)
     for module in (layers, locate, households, incidents, reports, pages):
         app.include_router(module.router)
     return app

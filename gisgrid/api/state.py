@@ -11,6 +11,7 @@ from typing import Any
 from gisgrid.analysis.assign import with_current_grid_codes
 from gisgrid.analysis.locate import Locator
 from gisgrid.analysis.search import HouseholdSearch
+from gisgrid.errors import StoreError
 from gisgrid.stores.base import Store
 
 #: what the dashboard and the check report read
@@ -86,6 +87,18 @@ class AppState:
             pass
         finally:
             self.warmed.set()
+
+    def store_problem(self) -> StoreError | None:
+        """Why the store cannot be read right now; ``None`` when it answers.
+
+        Asks the store each time (one small read): a PostGIS server that is down answers
+        within its connect timeout, and one that is back is found at the next call.
+        """
+        try:
+            self.store.layer_names()
+        except StoreError as exc:
+            return exc
+        return None
 
     def changed(self) -> None:
         """Forget what was computed from the store: call after every write."""

@@ -14,17 +14,11 @@ from gisgrid.api.errors import COMMON_ERRORS
 from gisgrid.errors import ConfigError
 from gisgrid.layers import LAYERS, get_layer
 
-health = APIRouter(tags=["service 服务"], responses=COMMON_ERRORS)
 router = APIRouter(prefix="/api/layers", tags=["layers 图层"], responses=COMMON_ERRORS)
 
 #: the most features one page may hold; households are personal data: smaller pages
 MAX_LIMIT = {"households": 1000}
 DEFAULT_MAX_LIMIT = 5000
-
-
-@health.get("/api/health", summary="Is the service up, and are its caches warm")
-def service_health(state: State) -> dict[str, Any]:
-    return {"status": "ok", "warm": state.warmed.is_set(), "store": state.store.url}
 
 
 @router.get("", summary="The layers and their feature counts 图层列表")

@@ -42,13 +42,15 @@ import pandas as pd
 import psycopg
 import shapely
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from gisgrid import crs as crsmod
 from gisgrid.errors import ConfigError, GisgridError, StoreConstraintError, StoreError
 from gisgrid.layers import ASSIGNED_LAYERS, LAYERS, get_layer
 from gisgrid.layers.schema import Layer
+from gisgrid.settings import PostGISSettings
 from gisgrid.stores.base import (
     BBox,
     GridCodesWritten,
@@ -102,6 +104,10 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
+#: seconds after a failed connection during which other uses fail at once with its error
+RETRY_AFTER = 1.0
+
+
 class PostGISStore:
     """A PostgreSQL + PostGIS database as a :class:`~gisgrid.stores.base.Store`.
 
@@ -112,32 +118,67 @@ class PostGISStore:
         may follow as ``?sslmode=require`` and so on). :attr:`url` shows it without password.
     max_connections
         Size limit of the connection pool (psycopg_pool), opened on first use.
+    settings
+        Connection timeouts (default: from ``GISGRID_PG_*``, :class:`PostGISSettings`).
+
+    Notes
+    -----
+    While the server is down, every use fails within seconds with :class:`StoreError` (one
+    connection attempt, ``connect_timeout``); pooled connections are tested before use, and
+    a pool whose connections broke is retired, so the first use after the server is back
+    connects afresh: nothing needs restarting.
     """
 
-    def __init__(self, url: str, *, max_connections: int = 4) -> None:
+    def __init__(
+        self, url: str, *, max_connections: int = 4, settings: PostGISSettings | None = None
+    ) -> None:
         if not url.startswith(("postgresql://", "postgres://")):
             raise ConfigError(f"a PostGIS store URL starts with postgresql://, not {url!r}")
         self._conninfo = url
         self.url = redact(url)
         self._max_connections = max_connections
+        self._settings = settings or PostGISSettings()
         self._pool: ConnectionPool | None = None
         self._pool_lock = threading.Lock()
         self._ready = False  # the schema was found at the current version
         self._finalizer: weakref.finalize | None = None
+        self._last_failure: tuple[float, str] | None = None  # when opening a pool failed, why
 
     def __repr__(self) -> str:
         return f"PostGISStore({self.url!r})"
 
     # connections ------------------------------------------------------------------------------
+    def _connect_options(self) -> dict[str, Any]:
+        """libpq parameters of every connection; those the URL names are left to it."""
+        given = conninfo_to_dict(self._conninfo)
+        options: dict[str, Any] = {
+            "application_name": "gisgrid",
+            "connect_timeout": self._settings.connect_timeout,
+            "tcp_user_timeout": int(self._settings.tcp_user_timeout * 1000),
+        }
+        return {k: v for k, v in options.items() if k not in given}
+
     def _open_pool(self) -> ConnectionPool:
         with self._pool_lock:  # threads of the web app may ask at once
             if self._pool is None:
-                self._pool = self._new_pool()
+                # threads that queued here behind a failed attempt fail with it, instead of
+                # each waiting out its own connect timeout (a host that drops packets)
+                if self._last_failure is not None:
+                    failed_at, message = self._last_failure
+                    if time.monotonic() - failed_at < RETRY_AFTER:
+                        raise StoreError(message)
+                try:
+                    self._pool = self._new_pool()
+                except StoreError as exc:
+                    self._last_failure = (time.monotonic(), str(exc))
+                    raise
+                self._last_failure = None
             return self._pool
 
     def _new_pool(self) -> ConnectionPool:
+        options = self._connect_options()
         try:  # one direct connection first: a clear error at once instead of a pool timeout
-            psycopg.connect(self._conninfo, connect_timeout=10).close()
+            psycopg.connect(self._conninfo, **options).close()
         except psycopg.Error as exc:
             reason = " ".join(str(exc).split())
             raise StoreError(f"cannot connect to the PostGIS store {self.url}: {reason}") from exc
@@ -145,22 +186,74 @@ class PostGISStore:
             self._conninfo,
             min_size=1,
             max_size=self._max_connections,
-            kwargs={"application_name": "gisgrid", "connect_timeout": 10},
-            check=ConnectionPool.check_connection,
+            kwargs=options,
+            # no check= here: _live_connection tests a connection itself, so that a dead
+            # server fails the request at once instead of the pool retrying until timeout
+            timeout=self._settings.pool_timeout,
             name="gisgrid",
             open=False,
         )
-        pool.open(wait=True, timeout=30)
+        try:
+            pool.open(wait=True, timeout=self._settings.pool_timeout)
+        except PoolTimeout as exc:
+            raise StoreError(
+                f"cannot connect to the PostGIS store {self.url}: no connection within "
+                f"{self._settings.pool_timeout:g} s"
+            ) from exc
         self._finalizer = weakref.finalize(self, pool.close)
         return pool
+
+    def _retire(self, pool: ConnectionPool) -> None:
+        """Stop using ``pool`` (its connections broke): the next use opens a new one."""
+        with self._pool_lock:
+            if self._pool is not pool:
+                return  # another thread retired it already
+            self._pool = None
+            if self._finalizer is not None:
+                self._finalizer.detach()
+                self._finalizer = None
+        # closing waits for the pool's workers (a reconnection attempt may be under way):
+        # not on the request's time; connections in use close when they are given back
+        threading.Thread(target=pool.close, name="gisgrid-pool-close", daemon=True).start()
+
+    def _live_connection(self) -> tuple[ConnectionPool, psycopg.Connection[Any]]:
+        """A pooled connection that answers, or :class:`StoreError` within seconds.
+
+        A connection that fails the test means the server went away (or came back since):
+        the pool is retired and a new one tried once, which connects directly first.
+        """
+        for _attempt in range(2):
+            pool = self._open_pool()
+            try:
+                conn = pool.getconn()
+            except PoolClosed:
+                continue  # retired by another thread while this one waited: take the new one
+            except PoolTimeout as exc:
+                raise StoreError(
+                    f"the PostGIS store {self.url} is busy: no free connection within "
+                    f"{self._settings.pool_timeout:g} s"
+                ) from exc
+            try:
+                ConnectionPool.check_connection(conn)
+            except psycopg.Error:
+                pool.putconn(conn)  # broken: the pool discards it
+                self._retire(pool)
+                continue
+            return pool, conn
+        raise StoreError(
+            f"cannot connect to the PostGIS store {self.url}: connections keep breaking"
+        )
 
     @contextlib.contextmanager
     def _connection(self, doing: str) -> Iterator[psycopg.Connection[Any]]:
         """A pooled connection; database errors become :class:`StoreError` saying ``doing``."""
-        pool = self._open_pool()
+        pool, conn = self._live_connection()
         try:
-            with pool.connection() as conn:
-                yield conn
+            try:
+                with conn:  # commit on success, roll back on error, as pool.connection() does
+                    yield conn
+            finally:
+                pool.putconn(conn)
         except StoreError:
             raise
         except psycopg.errors.IntegrityError as exc:
@@ -172,7 +265,9 @@ class PostGISStore:
                 f"{doing} {self.url}: the database role lacks a privilege: "
                 f"{exc.diag.message_primary} (see docs/county-it.md, section PostGIS)"
             ) from exc
-        except (psycopg.Error, PoolTimeout) as exc:
+        except psycopg.Error as exc:
+            if conn.broken:  # the server went away mid-request: start afresh next time
+                self._retire(pool)
             reason = " ".join(str(exc).split())
             raise StoreError(f"{doing} {self.url} failed: {reason}") from exc
 
