@@ -260,7 +260,8 @@ def digest(store: Store, layers: Iterable[str]) -> str:
         decl = LAYERS[layer]
         frame = frame.sort_values(list(decl.key), kind="stable").reset_index(drop=True)
         if "geometry" in frame.columns:
-            frame = frame.assign(geometry=frame.geometry.to_wkt(rounding_precision=7))
+            wkt = frame.geometry.to_wkt(rounding_precision=7)
+            frame = pd.DataFrame(frame.drop(columns="geometry")).assign(wkt=wkt.to_numpy())
         h.update(layer.encode())
         h.update(frame.to_csv(index=False, na_rep="<NA>").encode())
     return h.hexdigest()
@@ -286,3 +287,114 @@ def settle(location: str, seconds: float = 10.0) -> None:
         if not busy or not busy[0] or time.monotonic() > deadline:
             return
         time.sleep(0.05)
+
+
+# --- kill -9 at a random moment ----------------------------------------------------------------
+
+#: the layers a crash case compares (what import of households and assign write)
+COMPARED = ("households", "incidents", "service_points")
+CRASH_KINDS = ("replace", "append", "assign")
+
+
+def leftovers(location: str) -> list[str]:
+    """Files beside a GeoPackage store other than the store and its lock file."""
+    if location.startswith("postgresql://"):
+        return []
+    path = Path(location)
+    keep = {path.name, f".{path.name}.lock"}
+    return sorted(p.name for p in path.parent.iterdir() if p.name not in keep)
+
+
+@dataclass
+class CrashOutcome:
+    """What one killed writer left: ``old`` or ``new`` content, files found before opening."""
+
+    kind: str
+    ended: str
+    killed_after: float
+    leftovers: list[str]
+
+
+@dataclass
+class CrashCase:
+    """One kind of write (``replace``, ``append``, ``assign``) on one target, killed at will.
+
+    :meth:`prepare` runs the write once to the end on a copy: the content before and after
+    (:func:`digest` of :data:`COMPARED`) and how long the write takes once started.
+    """
+
+    target: Target
+    kind: str
+    folder: Path
+    old: str = ""
+    new: str = ""
+    seconds: float = 0.0
+
+    def args(self) -> list[str]:
+        if self.kind == "assign":
+            return ["assign"]
+        n = 400
+        if self.kind == "append":
+            ids = [f"K{i:05d}" for i in range(n)]
+        else:  # replace: other households entirely (backbone references none of them)
+            ids = [f"R{i:05d}" for i in range(n)]
+        path = self.folder / f"{self.kind}.geojson"
+        if not path.exists():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            households_file(path, ids, list(range(n)))
+        return ["import", "households", str(path), "--mode", self.kind]
+
+    def prepare(self) -> None:
+        location = self.target.fresh(self.folder / "reference")
+        store = open_location(location)
+        self.old = digest(store, COMPARED)
+        store.close()
+        writer = Writer(self.kind, location, args=self.args())
+        writer.start(self.folder)
+        writer.ready()
+        started = time.monotonic()
+        writer.go()
+        if writer.wait() != 0:
+            raise RuntimeError(f"the reference {self.kind} failed: {writer.stderr}")
+        self.seconds = time.monotonic() - started
+        store = open_location(location)
+        self.new = digest(store, COMPARED)
+        store.close()
+        self.target.drop(location)
+        if self.old == self.new:
+            raise RuntimeError(f"the reference {self.kind} changed nothing")
+
+    def kill_once(self, when: float, run: int) -> CrashOutcome:
+        """Start the write, ``kill -9`` it ``when`` seconds after it began, and look.
+
+        Raises
+        ------
+        AssertionError
+            The store holds neither the old nor the new content, holds a key twice, keeps
+            a leftover after it is opened again, or refuses the next write.
+        """
+        location = self.target.fresh(self.folder / f"run{run}")
+        writer = Writer(self.kind, location, args=self.args())
+        writer.start(self.folder)
+        writer.ready()
+        writer.go()
+        time.sleep(when)
+        writer.kill()
+        found = leftovers(location)
+        settle(location)
+        store = open_location(location)  # opening removes a dead writer's copies
+        try:
+            after_open = leftovers(location)
+            assert after_open == [], f"{self.kind} killed after {when:.3f} s left {after_open}"
+            now = digest(store, COMPARED)
+            ended = "old" if now == self.old else "new" if now == self.new else "neither"
+            assert ended != "neither", f"{self.kind} killed after {when:.3f} s: mixed content"
+            for layer in COMPARED:
+                keys = keys_of(store, layer)
+                assert len(keys) == len(set(keys)), f"{layer}: a key twice"
+            store.write({}, meta={"after_crash": run})  # the next writer is not locked out
+            assert leftovers(location) == []
+        finally:
+            store.close()
+        self.target.drop(location)
+        return CrashOutcome(self.kind, ended, when, found)
