@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from writer_processes import (
     Target,
@@ -38,6 +39,8 @@ from writer_processes import (
     open_location,
     service_points_file,
 )
+
+from gisgrid.errors import ConflictError
 
 ROUNDS = int(os.environ.get("GISGRID_TEST_WRITER_ROUNDS", "6"))
 KINDS = ("append", "replace", "assign", "report")
@@ -166,3 +169,26 @@ def test_writers_at_once_lose_nothing_and_duplicate_nothing(
     print(f"{target.name}: {ROUNDS} rounds: {dict(sorted(outcomes.items()))}")
     refused = sum(v for k, v in outcomes.items() if not k.endswith("exit 0"))
     assert refused < sum(outcomes.values()), "no writer ever succeeded"
+
+
+def test_an_append_of_a_stored_key_is_a_conflict_on_both_stores(
+    target: Target, frames: Any, tmp_path: Path
+) -> None:
+    location = target.fresh(tmp_path / "store")
+    store = open_location(location)
+    try:
+        again = frames["households"].iloc[[2]].copy()  # H003, stored
+        new = frames["households"].iloc[[0]].copy()
+        new["id"] = "N001"
+        both = pd.concat([new, again], ignore_index=True)
+        with pytest.raises(ConflictError, match=r"households: 1 key\(s\) already .*: H003$"):
+            store.write({"households": both}, mode="append")
+        assert keys_of(store, "households") == sorted(frames["households"]["id"])
+        twice = pd.concat([new, new], ignore_index=True)
+        with pytest.raises(ConflictError, match="N001"):
+            store.write({"households": twice}, mode="append")
+        store.write({"households": new}, mode="append")
+        assert keys_of(store, "households").count("N001") == 1
+    finally:
+        store.close()
+        target.drop(location)
