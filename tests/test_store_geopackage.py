@@ -22,7 +22,7 @@ import shapely
 from conftest import assert_same, sha256
 from shapely.geometry import MultiPolygon, Polygon, box
 
-from gisgrid.errors import ConfigError, ConflictError, StoreError, ValidationError
+from gisgrid.errors import ConfigError, StoreConstraintError, StoreError, ValidationError
 from gisgrid.exchange import import_file
 from gisgrid.layers import LAYERS, get_layer
 from gisgrid.stores import InitResult, Store, open_store
@@ -522,11 +522,13 @@ def test_an_append_of_a_stored_key_is_refused_under_the_lock(
 ) -> None:
     before = sha256(filled_store.path)
     again = canonical("households").iloc[[1, 0]]  # H002, H001: both stored
-    with pytest.raises(ConflictError, match=r"households: 2 key\(s\) already .*: H001, H002"):
+    with pytest.raises(
+        StoreConstraintError, match=r"households: 2 key\(s\) already .*: H001, H002"
+    ):
         filled_store.write({"households": again}, mode="append")
     twice = pd.concat([canonical("incidents").iloc[:1]] * 2, ignore_index=True)
     twice["id"] = "E999"
-    with pytest.raises(ConflictError, match=r"incidents: 1 key.*E999"):
+    with pytest.raises(StoreConstraintError, match=r"incidents: 1 key.*E999"):
         filled_store.write({"incidents": twice}, mode="append")
     assert sha256(filled_store.path) == before
     assert leftovers(filled_store) == []

@@ -345,6 +345,7 @@ class CrashCase:
         return ["import", "households", str(path), "--mode", self.kind]
 
     def prepare(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
         location = self.target.fresh(self.folder / "reference")
         store = open_location(location)
         self.old = digest(store, COMPARED)

@@ -59,8 +59,8 @@ def new_incident_id(now: dt.datetime) -> str:
 def report_incident(store: Store, incident: NewIncident) -> gpd.GeoDataFrame:
     """Validate an incident and append it to the store's incidents in one transaction.
 
-    A stored id is looked for first (a clear answer at once) and again by the store under
-    its writer lock (:meth:`~gisgrid.stores.base.Store.write`, an append): the answer that
+    A stored id is looked for first (a clear answer at once) and again under the store's
+    writer lock (the ``check`` of :meth:`~gisgrid.stores.base.Store.write`): the answer that
     counts, whichever other process writes meanwhile.
 
     Returns
@@ -90,9 +90,13 @@ def report_incident(store: Store, incident: NewIncident) -> gpd.GeoDataFrame:
     )
     clean = get_layer("incidents").validate(frame)
     new_id = str(clean["id"].iat[0])
-    if store.count("incidents", where={"id": new_id}):  # early; the store checks again
-        raise ConflictError(f"incident {new_id} already exists")
-    store.write({"incidents": clean}, mode="append")
+
+    def id_is_new(current: Store) -> None:
+        if current.count("incidents", where={"id": new_id}):
+            raise ConflictError(f"incident {new_id} already exists")
+
+    id_is_new(store)
+    store.write({"incidents": clean}, mode="append", check=id_is_new)
     return clean
 
 

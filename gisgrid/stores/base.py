@@ -19,7 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gisgrid.errors import ConfigError, ConflictError, StoreError
+from gisgrid.errors import ConfigError, StoreConstraintError, StoreError
 from gisgrid.layers import ASSIGNED_LAYERS, get_layer
 from gisgrid.layers.schema import Layer
 
@@ -44,11 +44,14 @@ def layers_to_write(frames: Mapping[str, pd.DataFrame], mode: str) -> dict[str, 
     return {name: get_layer(name) for name in frames}
 
 
-def refuse_stored_keys(decl: Layer, frame: pd.DataFrame, stored: pd.DataFrame) -> None:
+def refuse_stored_keys(
+    decl: Layer, frame: pd.DataFrame, stored: pd.DataFrame, *, store: str
+) -> None:
     """Refuse an append whose keys are already stored (or repeated within the frame).
 
-    Called by each store under its writer lock (in its transaction), with the keys as they
-    are stored now: the authoritative check, whatever a caller checked before.
+    A store without unique keys of its own (a GeoPackage) calls it under its writer lock,
+    with the keys as they are stored now: the authoritative check, whatever a caller
+    checked before. (PostGIS has its unique keys refuse them, the same error.)
 
     Parameters
     ----------
@@ -58,10 +61,12 @@ def refuse_stored_keys(decl: Layer, frame: pd.DataFrame, stored: pd.DataFrame) -
         The rows to append (canonical form).
     stored
         The stored rows' key columns.
+    store
+        The store's :attr:`~Store.url`, for the message.
 
     Raises
     ------
-    ConflictError
+    StoreConstraintError
         Naming the layer and the keys (at most ten of them).
     """
     if not decl.key or not len(frame):
@@ -76,8 +81,9 @@ def refuse_stored_keys(decl: Layer, frame: pd.DataFrame, stored: pd.DataFrame) -
         {"/".join(str(frame[k].iat[i]) for k in keys) for i in np.flatnonzero(clash).tolist()}
     )
     shown = ", ".join(names[:10]) + (f" … and {len(names) - 10} more" if len(names) > 10 else "")
-    raise ConflictError(
-        f"{decl.name}: {len(names)} key(s) already in the store, nothing was written: {shown}"
+    raise StoreConstraintError(
+        f"the store {store} refused the data, nothing was written: {decl.name}: "
+        f"{len(names)} key(s) already taken (keys are unique): {shown}"
     )
 
 
@@ -279,13 +285,13 @@ class Store(Protocol):
         """Write several layers and metadata as one transaction: all of it, or nothing.
 
         ``replace`` swaps each given layer's content for the frame; ``append`` adds the rows.
-        Holding the writer lock, the store first calls ``check`` (when given) and, for an
-        append, refuses keys already stored (:func:`refuse_stored_keys`).
+        Holding the writer lock, the store first calls ``check`` (when given); an append of
+        keys already stored (or twice in the frame) is refused, inside the transaction.
 
         Raises
         ------
-        ConflictError
-            An append of a key already stored; nothing was written.
+        StoreConstraintError
+            An append of a key already stored, naming it; nothing was written.
         StoreError
             Another writer holds the lock, or the store cannot be written.
         """

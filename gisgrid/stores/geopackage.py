@@ -213,7 +213,7 @@ class GeoPackageStore:
                     decl = decls[name]
                     if decl.key:
                         stored = self.read(name, columns=list(decl.key))
-                        refuse_stored_keys(decl, decl.conform(frame), stored)
+                        refuse_stored_keys(decl, decl.conform(frame), stored, store=self.url)
             self._write_locked(frames, decls, mode=mode, meta=meta)
 
     def assign_grid_codes(

@@ -61,7 +61,6 @@ from gisgrid.stores.base import (
     WriteMode,
     layers_to_assign,
     layers_to_write,
-    refuse_stored_keys,
     unassigned_keys,
 )
 from gisgrid.stores.postgis.codecs import (
@@ -307,9 +306,8 @@ class PostGISStore:
         """Write as one transaction, holding the writer lock (see the module's docstring).
 
         With the lock held (so every other gisgrid write has committed or rolled back),
-        ``check`` runs and an append's keys are looked up in this transaction: a stored key
-        is a :class:`~gisgrid.errors.ConflictError` naming it. The unique keys of the schema
-        stay the last word (against writers that are not gisgrid).
+        ``check`` runs. An append of a stored key breaks the layer's unique key in this
+        transaction: a :class:`~gisgrid.errors.StoreConstraintError` naming the key.
         """
         decls = layers_to_write(frames, mode)
         try:
@@ -318,9 +316,6 @@ class PostGISStore:
                 self._lock_writes(conn)
                 if check is not None:
                     check(self)  # reads on other connections: they see what is committed
-                if mode == "append":
-                    for name, frame in frames.items():
-                        self._refuse_stored_keys(conn, decls[name], frame)
                 for name in LAYERS:  # load order: a layer only refers to layers before it
                     if name not in frames:
                         continue
@@ -350,26 +345,6 @@ class PostGISStore:
             raise
         except Exception as exc:  # a value that cannot be sent (encoding, type): nothing written
             raise StoreError(f"writing to {self.url} failed, nothing was changed: {exc}") from exc
-
-    @staticmethod
-    def _refuse_stored_keys(
-        conn: psycopg.Connection[Any], decl: Layer, frame: pd.DataFrame
-    ) -> None:
-        """Refuse appending keys of ``frame`` that ``decl``'s table holds (in this transaction)."""
-        if not decl.key or not len(frame):
-            return
-        rows = decl.conform(frame)
-        where = {k: sorted({str(v) for v in rows[k].tolist()}) for k in decl.key}
-        where_sql, params = condition(decl, where, None)
-        statement = query(
-            "select_layer",
-            columns=sql.SQL(", ").join(ident(k) for k in decl.key),
-            table=table(decl.name),
-            condition=where_sql,
-        )
-        found = conn.execute(statement, params).fetchall()
-        stored = pd.DataFrame(found, columns=list(decl.key)).astype(str)
-        refuse_stored_keys(decl, rows.astype({k: str for k in decl.key}), stored)
 
     def _lock_writes(self, conn: psycopg.Connection[Any]) -> None:
         row = conn.execute(query("try_lock_writes"), (LOCK_WRITES,)).fetchone()
