@@ -194,9 +194,39 @@ def import_file(
         raise InputFileError(f"{path}: the file holds no features")
     source_crs = crs or (str(raw.crs) if isinstance(raw, gpd.GeoDataFrame) and raw.crs else None)
     frame = decl.validate(raw, crs=crs)
+    # checked now to report every problem early, and again under the store's writer lock
+    # (the authoritative answer: another writer may change the store in between)
+    problems, notes = store_problems(store, decl, frame, mode=mode)
+    if problems:
+        raise ValidationError(layer, problems)
+
+    def still_holds(current: Store) -> None:
+        again, _ = store_problems(current, decl, frame, mode=mode)
+        if again:
+            raise ValidationError(layer, again)
+
+    store.write({layer: frame}, mode=mode, check=still_holds)
+    return ImportResult(
+        layer=layer, features=len(frame), mode=mode, source_crs=source_crs, notes=notes
+    )
+
+
+def store_problems(
+    store: Store, decl: Layer, frame: pd.DataFrame, *, mode: WriteMode
+) -> tuple[list[Problem], tuple[str, ...]]:
+    """What is wrong with writing ``frame`` to ``store`` as it is now, feature by feature.
+
+    Keys already stored (an append), backbone households referred to but in neither the
+    file nor the store, points outside the county (:func:`outside_county`).
+
+    Returns
+    -------
+    tuple
+        The problems, in feature order, and notes on what could not be checked.
+    """
     problems: list[Problem] = []
     if mode == "append" and decl.key:
-        existing = store.read(layer, columns=list(decl.key))
+        existing = store.read(decl.name, columns=list(decl.key))
         if len(existing):
             clash = frame.set_index(list(decl.key)).index.isin(
                 existing.set_index(list(decl.key)).index
@@ -204,21 +234,16 @@ def import_file(
             for i in clash.nonzero()[0].tolist():
                 key = "/".join(str(frame.at[i, k]) for k in decl.key)
                 problems.append(Problem(i, key, ",".join(decl.key), "already in the store"))
-    if layer == "households":
+    if decl.name == "households":
         known: set[str] = set()
         if mode == "append":
-            old = store.read(layer, where={"backbone": True}, columns=["id"])
+            old = store.read(decl.name, where={"backbone": True}, columns=["id"])
             known = set(old["id"])
         for i, fld, msg in households.references(frame, known):
             problems.append(Problem(i, str(frame.at[i, "id"]), fld, msg))
     outside, notes = outside_county(store, decl, frame)
     problems += outside
-    if problems:
-        raise ValidationError(layer, sorted(problems, key=lambda p: p.index or 0))
-    store.write({layer: frame}, mode=mode)
-    return ImportResult(
-        layer=layer, features=len(frame), mode=mode, source_crs=source_crs, notes=notes
-    )
+    return sorted(problems, key=lambda p: p.index or 0), notes
 
 
 def outside_county(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -21,7 +22,7 @@ import shapely
 from conftest import assert_same, sha256
 from shapely.geometry import MultiPolygon, Polygon, box
 
-from gisgrid.errors import ConfigError, StoreError, ValidationError
+from gisgrid.errors import ConfigError, StoreConstraintError, StoreError, ValidationError
 from gisgrid.exchange import import_file
 from gisgrid.layers import LAYERS, get_layer
 from gisgrid.stores import InitResult, Store, open_store
@@ -511,3 +512,144 @@ def test_a_second_writer_gets_a_store_error(
     assert holder.returncode == 0
     filled_store.write({"townships": canonical("townships").iloc[:1]})
     assert filled_store.count("townships") == 1
+
+
+# --- writers: decided under the lock, durable, nothing left behind -------------------------------
+
+
+def test_an_append_of_a_stored_key_is_refused_under_the_lock(
+    filled_store: GeoPackageStore, canonical: Frames
+) -> None:
+    before = sha256(filled_store.path)
+    again = canonical("households").iloc[[1, 0]]  # H002, H001: both stored
+    with pytest.raises(
+        StoreConstraintError, match=r"households: 2 key\(s\) already .*: H001, H002"
+    ):
+        filled_store.write({"households": again}, mode="append")
+    twice = pd.concat([canonical("incidents").iloc[:1]] * 2, ignore_index=True)
+    twice["id"] = "E999"
+    with pytest.raises(StoreConstraintError, match=r"incidents: 1 key.*E999"):
+        filled_store.write({"incidents": twice}, mode="append")
+    assert sha256(filled_store.path) == before
+    assert leftovers(filled_store) == []
+
+
+def test_a_check_runs_under_the_lock_and_can_refuse(
+    filled_store: GeoPackageStore, canonical: Frames
+) -> None:
+    seen: list[int] = []
+
+    def check(current: Store) -> None:
+        with pytest.raises(StoreError, match="another gisgrid process is writing"):
+            GeoPackageStore(filled_store.path).write({"townships": canonical("townships")})
+        seen.append(current.count("households"))
+        raise ValidationError("households", [])
+
+    with pytest.raises(ValidationError):
+        filled_store.write({"households": canonical("households").iloc[:1]}, check=check)
+    assert seen == [9]
+    assert filled_store.count("households") == 9
+
+
+def test_an_import_rechecks_keys_another_writer_stored_meanwhile(
+    filled_store: GeoPackageStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gisgrid.exchange as exchange
+
+    path = households_geojson(tmp_path / "new.geojson", 2, bad=0)
+    real = exchange.store_problems
+    calls: list[int] = []
+
+    def racing(store: Store, *args: Any, **kwargs: Any) -> Any:
+        found = real(store, *args, **kwargs)
+        if store is filled_store:
+            calls.append(len(found[0]))
+            if len(calls) == 1:  # the early check passed: another writer stores N00002 now
+                import_file(GeoPackageStore(filled_store.path), "households", _one_of(path, 1))
+        return found
+
+    monkeypatch.setattr(exchange, "store_problems", racing)
+    with pytest.raises(ValidationError, match=r"\(N00002\) field 'id': already in the store"):
+        import_file(filled_store, "households", path)
+    assert calls == [0, 1]
+    ids = filled_store.read("households")["id"].tolist()
+    assert ids.count("N00002") == 1 and "N00001" not in ids
+
+
+def _one_of(path: Path, index: int) -> Path:
+    """A copy of the GeoJSON ``path`` holding only its feature ``index`` (0-based)."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["features"] = [doc["features"][index]]
+    out = path.with_name(f"one-{index}.geojson")
+    out.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    return out
+
+
+def _plant_leftovers(store: GeoPackageStore, pid: int = 999_999) -> list[str]:
+    names = [f".{store.path.stem}.{pid}.tmp.gpkg", f".{store.path.stem}.{pid}.tmp.gpkg-journal"]
+    for name in names:
+        shutil.copyfile(store.path, store.path.with_name(name))  # a full copy, as a killed write
+    return sorted(names)
+
+
+def test_opening_the_store_removes_what_a_killed_writer_left(
+    filled_store: GeoPackageStore,
+) -> None:
+    planted = _plant_leftovers(filled_store)
+    other = filled_store.path.with_name(".other.1.tmp.gpkg")  # another store's: not ours
+    other.write_bytes(b"x")
+    assert leftovers(filled_store) == sorted([*planted, other.name])
+    GeoPackageStore(filled_store.path)
+    assert leftovers(filled_store) == [other.name]
+
+
+def test_a_write_removes_what_a_killed_writer_left(
+    filled_store: GeoPackageStore, canonical: Frames
+) -> None:
+    _plant_leftovers(filled_store)
+    filled_store.write({"townships": canonical("townships")})
+    assert leftovers(filled_store) == []
+
+
+def test_a_live_writers_copy_is_never_removed(filled_store: GeoPackageStore) -> None:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(filled_store.path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        planted = _plant_leftovers(filled_store, pid=holder.pid)
+        GeoPackageStore(filled_store.path)  # the lock is held: its copy may be in use
+        assert leftovers(filled_store) == planted
+    finally:
+        assert holder.stdin is not None and holder.stdout is not None
+        holder.stdin.close()
+        holder.wait()
+        holder.stdout.close()
+    GeoPackageStore(filled_store.path)
+    assert leftovers(filled_store) == []
+
+
+def test_the_new_file_is_on_disk_before_and_after_it_takes_the_name(
+    filled_store: GeoPackageStore, canonical: Frames, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gisgrid.stores.geopackage as geopackage
+
+    steps: list[str] = []
+    real_fsync, real_replace = geopackage._fsync, os.replace
+
+    def fsync(path: Path) -> None:
+        steps.append("fsync " + ("folder" if path.is_dir() else path.name))
+        real_fsync(path)
+
+    def replace(src: Any, dst: Any) -> None:
+        steps.append("replace")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(geopackage, "_fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    filled_store.write({"townships": canonical("townships")})
+    tmp = f".{filled_store.path.stem}.{os.getpid()}.tmp.gpkg"
+    assert steps == [f"fsync {tmp}", "replace", "fsync folder"]

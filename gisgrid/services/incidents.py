@@ -59,8 +59,9 @@ def new_incident_id(now: dt.datetime) -> str:
 def report_incident(store: Store, incident: NewIncident) -> gpd.GeoDataFrame:
     """Validate an incident and append it to the store's incidents in one transaction.
 
-    The caller serialises writers (the web app holds its write lock), so the check for a
-    stored id and the write see the same store.
+    A stored id is looked for first (a clear answer at once) and again under the store's
+    writer lock (the ``check`` of :meth:`~gisgrid.stores.base.Store.write`): the answer that
+    counts, whichever other process writes meanwhile.
 
     Returns
     -------
@@ -89,9 +90,13 @@ def report_incident(store: Store, incident: NewIncident) -> gpd.GeoDataFrame:
     )
     clean = get_layer("incidents").validate(frame)
     new_id = str(clean["id"].iat[0])
-    if store.count("incidents", where={"id": new_id}):
-        raise ConflictError(f"incident {new_id} already exists")
-    store.write({"incidents": clean}, mode="append")
+
+    def id_is_new(current: Store) -> None:
+        if current.count("incidents", where={"id": new_id}):
+            raise ConflictError(f"incident {new_id} already exists")
+
+    id_is_new(store)
+    store.write({"incidents": clean}, mode="append", check=id_is_new)
     return clean
 
 

@@ -13,6 +13,7 @@ from gisgrid.stores.base import (
     LayerPoints,
     Store,
     Where,
+    WriteCheck,
     WriteMode,
 )
 
@@ -52,6 +53,7 @@ __all__ = [
     "LayerPoints",
     "Store",
     "Where",
+    "WriteCheck",
     "WriteMode",
     "open_store",
 ]

@@ -19,7 +19,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gisgrid.errors import ConfigError, StoreError
+from gisgrid.errors import ConfigError, StoreConstraintError, StoreError
 from gisgrid.layers import ASSIGNED_LAYERS, get_layer
 from gisgrid.layers.schema import Layer
 
@@ -42,6 +42,63 @@ def layers_to_write(frames: Mapping[str, pd.DataFrame], mode: str) -> dict[str, 
     if mode not in ("replace", "append"):
         raise StoreError(f"unknown write mode {mode!r}")
     return {name: get_layer(name) for name in frames}
+
+
+def refuse_stored_keys(
+    decl: Layer, frame: pd.DataFrame, stored: pd.DataFrame, *, store: str
+) -> None:
+    """Refuse an append whose keys are already stored (or repeated within the frame).
+
+    A store without unique keys of its own (a GeoPackage) calls it under its writer lock,
+    with the keys as they are stored now: the authoritative check, whatever a caller
+    checked before. (PostGIS has its unique keys refuse them, the same error.)
+
+    Parameters
+    ----------
+    decl
+        The layer appended to.
+    frame
+        The rows to append (canonical form).
+    stored
+        The stored rows' key columns.
+    store
+        The store's :attr:`~Store.url`, for the message.
+
+    Raises
+    ------
+    StoreConstraintError
+        Naming the layer and the keys (at most ten of them).
+    """
+    if not decl.key or not len(frame):
+        return
+    keys = list(decl.key)
+    new = frame.set_index(keys).index
+    clash = new.isin(stored.set_index(keys).index) if len(stored) else np.zeros(len(new), bool)
+    clash = clash | new.duplicated(keep="first")
+    if not clash.any():
+        return
+    names = sorted(
+        {"/".join(str(frame[k].iat[i]) for k in keys) for i in np.flatnonzero(clash).tolist()}
+    )
+    shown = ", ".join(names[:10]) + (f" … and {len(names) - 10} more" if len(names) > 10 else "")
+    raise StoreConstraintError(
+        f"the store {store} refused the data, nothing was written: {decl.name}: "
+        f"{len(names)} key(s) already taken (keys are unique): {shown}"
+    )
+
+
+class WriteCheck(Protocol):
+    """What a write must still hold when it is made: run by the store under its writer lock.
+
+    A caller checks the store before it writes (to report early and fully); what it decided
+    on may change before the writer lock is taken. The store calls the check once the lock
+    is held (inside its transaction), before anything is written; the check reads the store
+    as it is now and raises (a :class:`~gisgrid.errors.ValidationError`, say) to refuse.
+    """
+
+    def __call__(self, store: Store, /) -> None:
+        """Raise to refuse the write; return to let it go on."""
+        ...
 
 
 def layers_to_assign(layers: Sequence[str]) -> tuple[str, ...]:
@@ -223,10 +280,20 @@ class Store(Protocol):
         *,
         mode: WriteMode = "replace",
         meta: Mapping[str, Any] | None = None,
+        check: WriteCheck | None = None,
     ) -> None:
         """Write several layers and metadata as one transaction: all of it, or nothing.
 
         ``replace`` swaps each given layer's content for the frame; ``append`` adds the rows.
+        Holding the writer lock, the store first calls ``check`` (when given); an append of
+        keys already stored (or twice in the frame) is refused, inside the transaction.
+
+        Raises
+        ------
+        StoreConstraintError
+            An append of a key already stored, naming it; nothing was written.
+        StoreError
+            Another writer holds the lock, or the store cannot be written.
         """
         ...
 

@@ -1,10 +1,16 @@
 """The embedded store: one GeoPackage file, one table per layer, readable by QGIS and ogrinfo.
 
 Writes are transactions by copy-on-write: the new state is written into a copy of the file
-beside it, which then atomically replaces the original (``os.replace``). A failed write
-removes the copy and leaves the original untouched, byte for byte. A lock file serialises
-writers; readers never block. An assignment reads and writes under the same lock, so no
-other gisgrid writer can change the points between its read and its write.
+beside it (``.NAME.PID.tmp.gpkg``), flushed to disk, and then atomically replaces the
+original (``os.replace``, the folder flushed after it): when a write returns, it is on disk.
+A failed write removes the copy and leaves the original untouched, byte for byte. A lock file
+(``.NAME.gpkg.lock``, ``flock``) serialises writers; a second writer is refused at once,
+readers never block. Everything a write decides on is read under that lock: an append's
+keys, the caller's :class:`~gisgrid.stores.base.WriteCheck`, an assignment's points.
+
+A writer killed mid-write leaves its copy (and SQLite's ``-journal`` of it) behind; only a
+lock holder makes copies, so whoever holds the lock next removes every copy it finds: each
+write does, and opening the store does when no writer is busy.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
 import sqlite3
 import time
@@ -37,9 +44,11 @@ from gisgrid.stores.base import (
     LayerCodes,
     LayerPoints,
     Where,
+    WriteCheck,
     WriteMode,
     layers_to_assign,
     layers_to_write,
+    refuse_stored_keys,
     unassigned_keys,
 )
 
@@ -106,6 +115,9 @@ class GeoPackageStore:
         self.url = str(self.path)
         if self.path.exists() and not self.path.is_file():
             raise StoreError(f"{self.path} is not a file")
+        if self._leftovers():  # a killed writer's copy of personal data: remove it if no one writes
+            with contextlib.suppress(StoreError, OSError), self._writer_lock():
+                pass
 
     def __repr__(self) -> str:
         return f"GeoPackageStore({self.url!r})"
@@ -190,9 +202,18 @@ class GeoPackageStore:
         *,
         mode: WriteMode = "replace",
         meta: Mapping[str, Any] | None = None,
+        check: WriteCheck | None = None,
     ) -> None:
         decls = layers_to_write(frames, mode)
         with self._writer_lock():
+            if check is not None:
+                check(self)
+            if mode == "append":  # the keys as stored now, no other writer can add one
+                for name, frame in frames.items():
+                    decl = decls[name]
+                    if decl.key:
+                        stored = self.read(name, columns=list(decl.key))
+                        refuse_stored_keys(decl, decl.conform(frame), stored, store=self.url)
             self._write_locked(frames, decls, mode=mode, meta=meta)
 
     def assign_grid_codes(
@@ -256,6 +277,7 @@ class GeoPackageStore:
     ) -> None:
         """Write by copy-on-write; the caller holds the writer lock."""
         tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.tmp.gpkg")
+        tmp_journal = tmp.with_name(tmp.name + "-journal")
         try:
             if self.path.exists():
                 shutil.copy2(self.path, tmp)
@@ -274,10 +296,13 @@ class GeoPackageStore:
                 pyogrio.write_dataframe(out, tmp, **kwargs)
             if meta:
                 self._write_meta(tmp, meta)
+            _fsync(tmp)  # the new content on disk before it takes the name
             os.replace(tmp, self.path)
+            _fsync(self.path.parent)  # and the new name too, before we say done
         except Exception as exc:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+            for path in (tmp, tmp_journal):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
             if isinstance(exc, StoreError):
                 raise
             raise StoreError(f"writing to {self.path} failed, nothing was changed: {exc}") from exc
@@ -302,8 +327,25 @@ class GeoPackageStore:
                 [(k, json.dumps(v, ensure_ascii=False)) for k, v in meta.items()],
             )
 
+    def _leftovers(self) -> list[Path]:
+        """Copies (and their SQLite journals) that writers of this store left in its folder."""
+        pattern = re.compile(
+            rf"\.{re.escape(self.path.stem)}\.[0-9]+\.tmp\.gpkg(-journal|-wal|-shm)?"
+        )
+        try:
+            candidates = list(self.path.parent.glob(f".{glob_escape(self.path.stem)}.*.tmp.gpkg*"))
+        except OSError:
+            return []
+        return [p for p in candidates if pattern.fullmatch(p.name)]
+
     @contextlib.contextmanager
     def _writer_lock(self) -> Iterator[None]:
+        """Hold the store's writer lock; refuse at once when another process holds it.
+
+        Holding the lock, no other writer is busy: any copy still lying around belongs to
+        a writer that died (killed mid-write) and is removed first. The lock is the
+        kernel's (``flock``): it goes with the process, however that ends.
+        """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         lock_path = self.path.with_name(f".{self.path.name}.lock")
         with open(lock_path, "w") as fh:
@@ -312,9 +354,26 @@ class GeoPackageStore:
             except BlockingIOError:
                 raise StoreError(f"another gisgrid process is writing to {self.path}") from None
             try:
+                for path in self._leftovers():
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def glob_escape(text: str) -> str:
+    """``text`` matched literally by :meth:`pathlib.Path.glob` (``[``, ``*``, ``?`` escaped)."""
+    return re.sub(r"([\[\]*?])", r"[\1]", text)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file, or a folder's entries, to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _points_of(frame: pd.DataFrame) -> LayerPoints:

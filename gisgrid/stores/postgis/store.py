@@ -59,6 +59,7 @@ from gisgrid.stores.base import (
     LayerCodes,
     LayerPoints,
     Where,
+    WriteCheck,
     WriteMode,
     layers_to_assign,
     layers_to_write,
@@ -395,12 +396,21 @@ class PostGISStore:
         *,
         mode: WriteMode = "replace",
         meta: Mapping[str, Any] | None = None,
+        check: WriteCheck | None = None,
     ) -> None:
+        """Write as one transaction, holding the writer lock (see the module's docstring).
+
+        With the lock held (so every other gisgrid write has committed or rolled back),
+        ``check`` runs. An append of a stored key breaks the layer's unique key in this
+        transaction: a :class:`~gisgrid.errors.StoreConstraintError` naming the key.
+        """
         decls = layers_to_write(frames, mode)
         try:
             with self._connection("writing to") as conn, conn.transaction():
                 self._usable(conn, writing=True)
                 self._lock_writes(conn)
+                if check is not None:
+                    check(self)  # reads on other connections: they see what is committed
                 for name in LAYERS:  # load order: a layer only refers to layers before it
                     if name not in frames:
                         continue
