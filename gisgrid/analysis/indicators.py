@@ -15,14 +15,15 @@ Figures per area (township, village, level-1/2/3 grid):
 * ``distance`` (level 3): median metres from its households to their nearest service point
   of any kind, measured in the metric CRS (from the grid's representative point when it has
   no households);
-* from the check report: ``gaps`` (found in the area) and ``beyond_service`` (households too
-  far from a service point), and six-no status.
+* from the check report: ``gaps`` (found in the area), ``beyond_service``
+  (:func:`beyond_service_ids`: *distinct* households beyond the service radius of at least one
+  checked kind, so never more than the area's households) and six-no status.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -206,14 +207,38 @@ def nearest_service_m(points: gpd.GeoSeries | np.ndarray, services: gpd.GeoDataF
 # --- figures of areas -------------------------------------------------------------------------
 
 
-def household_figures(layers: Layers) -> pd.DataFrame:
-    """Households and households in the net per area code (every kind of area; index: code)."""
+def beyond_service_ids(report: Mapping[str, Any]) -> set[str]:
+    """The households beyond the service radius of at least one checked kind, each once.
+
+    The check (:mod:`gisgrid.analysis.checks.services`) reports, per kind of service point in
+    the service rules (:attr:`gisgrid.settings.CheckSettings.service_rules`, with their
+    ``elderly_only`` and ``only_villages_with_points``), the households farther than the
+    kind's ``max_m``. A household too far from both a clinic and the township centre is *one*
+    household beyond the service radius: the figure is the union of the kinds' households,
+    never their sum.
+    """
+    items = report.get("service_coverage", {}).get("items", [])
+    return {
+        str(hid)
+        for item in items
+        if item.get("problem") == "too_far"
+        for hid in item.get("household_ids", [])
+    }
+
+
+def household_figures(layers: Layers, *, beyond: Collection[str] | None = None) -> pd.DataFrame:
+    """Households and households in the net per area code (every kind of area; index: code).
+
+    With ``beyond`` (household ids, :func:`beyond_service_ids`) a ``beyond_service`` column
+    counts the households among them in each area.
+    """
     hh = layers.households
     areas = areas_of_points(hh, layers.villages)
-    out = pd.DataFrame(
-        {"households": _per_area(areas), "linked": _per_area(areas, in_net(hh).astype(float))}
-    )
-    return out.fillna(0).astype(int)
+    columns = {"households": _per_area(areas), "linked": _per_area(areas, in_net(hh).astype(float))}
+    if beyond is not None:
+        far = hh["id"].astype(str).isin(set(beyond)).to_numpy(dtype=float)
+        columns["beyond_service"] = _per_area(areas, far)
+    return pd.DataFrame(columns).fillna(0).astype(int)
 
 
 def _share(linked: pd.Series, households: pd.Series) -> np.ndarray:
@@ -221,8 +246,10 @@ def _share(linked: pd.Series, households: pd.Series) -> np.ndarray:
         return np.where(households > 0, linked / households.clip(lower=1), np.nan)
 
 
-def _household_columns(layers: Layers, codes: pd.Index) -> pd.DataFrame:
-    figures = household_figures(layers).reindex(codes).fillna(0).astype(int)
+def _household_columns(
+    layers: Layers, codes: pd.Index, *, beyond: Collection[str] | None = None
+) -> pd.DataFrame:
+    figures = household_figures(layers, beyond=beyond).reindex(codes).fillna(0).astype(int)
     figures["linkage"] = _share(figures["linked"], figures["households"])
     return figures
 
@@ -321,7 +348,7 @@ def area_table(
         raise ValueError(f"level must be township, village or grid, not {level!r}")
     out = pd.DataFrame(areas).sort_values("code").reset_index(drop=True)
     codes = list(out["code"])
-    figures = _household_columns(layers, pd.Index(codes))
+    figures = _household_columns(layers, pd.Index(codes), beyond=beyond_service_ids(report))
     out["households"] = figures["households"].to_numpy()
     out["linkage_share"] = np.round(np.nan_to_num(figures["linkage"].to_numpy(), nan=0.0), 3)
     if level == "grid":
@@ -332,17 +359,7 @@ def area_table(
         out["unstaffed_grids"] = count_within(g.loc[g["responsible_name"].isna(), "code"], codes)
     gap_parents = [str(i.get("parent_code") or "") for i in report.get("gaps", {}).get("items", [])]
     out["gaps"] = count_within(gap_parents, codes)
-    beyond: dict[str, int] = {}
-    for item in report.get("service_coverage", {}).get("items", []):
-        if item.get("problem") == "too_far":
-            vcode = str(item.get("village_code") or "")
-            beyond[vcode] = beyond.get(vcode, 0) + int(item.get("households") or 0)
-    out["beyond_service"] = [
-        sum(n for v, n in beyond.items() if gridcodes.lies_in(v, c))
-        if gridcodes.kind_of(c) in ("township", "village")
-        else 0
-        for c in codes
-    ]
+    out["beyond_service"] = figures["beyond_service"].to_numpy()
     out["incidents"] = recent_incidents(layers, report, codes)
     six = report.get("six_no", {})
     ok = set(six.get("six_no_villages", []))
@@ -397,6 +414,7 @@ __all__ = [
     "Layers",
     "area_table",
     "areas_of_points",
+    "beyond_service_ids",
     "count_within",
     "grid_indicators",
     "household_figures",
