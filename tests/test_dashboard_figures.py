@@ -214,3 +214,49 @@ def test_beyond_service_counts_each_household_once_in_every_area(
         ):
             assert far == expected(truth, code)["beyond_service"], (level, code)
             assert far <= n, (level, code)
+
+
+# --- 3. a village's grid rows ------------------------------------------------------------------
+
+
+def test_grid_rows_show_their_own_figures(state: AppState, truth: dict[str, Any]) -> None:
+    frames, report = state.frames(), state.report()
+    village = a_village(truth)
+    rows = indicators.area_table(frames, report, level="grid", within=village).set_index("code")
+    grids = truth["grids"]
+    for code, row in rows.iterrows():
+        want = expected(truth, str(code))
+        assert row["households"] == want["households"], code
+        assert row["beyond_service"] == want["beyond_service"], code
+        if row["level"] == 2:
+            level3 = grids.loc[grids["level"] == 3, "code"]
+            children = [c for c in level3 if codes.level2_of(c) == code]
+            assert row["grids"] == len(children) > 0, code
+        unstaffed = grids[grids["responsible_name"].isna()]["code"]
+        assert row["unstaffed_grids"] == sum(codes.lies_in(c, str(code)) for c in unstaffed)
+        assert row["six_no"] is None, code
+    assert rows["beyond_service"].sum() > 0
+    assert (rows.loc[rows["level"] == 2, "grids"] > 1).any()
+
+
+def test_a_village_page_shows_six_no_once_and_grid_counts(
+    client: TestClient, state: AppState, truth: dict[str, Any]
+) -> None:
+    village = a_village(truth)
+    page = client.get(f"/?village={village}").text
+    headers, rows = table(page)
+    assert "六无达标" not in headers
+    assert not any(cell in ("达标", "未达标") for row in rows for cell in row)
+    ok = village in state.report()["six_no"]["six_no_villages"]
+    assert cards(page)["六无达标"] == ["达标" if ok else "未达标"]
+    code_at = 0
+    grids_at = headers.index("网格数")
+    far_at = headers.index("超出服务半径户数")
+    for row in rows:
+        code = row[code_at]
+        want = expected(truth, code)
+        assert row[far_at] == f"{want['beyond_service']:,}", code
+        if codes.kind_of(code) == "level2":
+            assert row[grids_at] == str(want["grids"]), code
+        else:
+            assert row[grids_at] == "—", code

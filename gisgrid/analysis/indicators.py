@@ -10,14 +10,16 @@ backbone household or linked to one (:func:`in_net`).
 Figures per area (township, village, level-1/2/3 grid):
 
 * ``households``, ``linked`` (households in the net), linkage share;
-* ``grids`` (level-3 grids in it), ``unstaffed_grids`` (its grids without a responsible person);
+* ``grids`` (level-3 grids in it: a level-2 grid's level-3 children, 1 for a level-3 grid),
+  ``unstaffed_grids`` (its grids, itself included, without a responsible person);
 * ``incidents`` (all, or reported in the last 12 months for the dashboard);
 * ``distance`` (level 3): median metres from its households to their nearest service point
   of any kind, measured in the metric CRS (from the grid's representative point when it has
   no households);
 * from the check report: ``gaps`` (found in the area), ``beyond_service``
   (:func:`beyond_service_ids`: *distinct* households beyond the service radius of at least one
-  checked kind, so never more than the area's households) and six-no status.
+  checked kind, so never more than the area's households) and six-no status (a village's: a
+  township shows how many of its villages meet it, a grid none).
 """
 
 from __future__ import annotations
@@ -351,18 +353,15 @@ def area_table(
     figures = _household_columns(layers, pd.Index(codes), beyond=beyond_service_ids(report))
     out["households"] = figures["households"].to_numpy()
     out["linkage_share"] = np.round(np.nan_to_num(figures["linkage"].to_numpy(), nan=0.0), 3)
-    if level == "grid":
-        out["grids"] = 1
-        out["unstaffed_grids"] = out["responsible_name"].isna().astype(int)
-    else:
-        out["grids"] = count_within(g.loc[g["level"] == 3, "code"], codes)
-        out["unstaffed_grids"] = count_within(g.loc[g["responsible_name"].isna(), "code"], codes)
+    # one definition at every level: level-3 grids and grids without a person in the area
+    # (a level-2 grid's children, a level-3 grid itself)
+    out["grids"] = count_within(g.loc[g["level"] == 3, "code"], codes)
+    out["unstaffed_grids"] = count_within(g.loc[g["responsible_name"].isna(), "code"], codes)
     gap_parents = [str(i.get("parent_code") or "") for i in report.get("gaps", {}).get("items", [])]
     out["gaps"] = count_within(gap_parents, codes)
     out["beyond_service"] = figures["beyond_service"].to_numpy()
     out["incidents"] = recent_incidents(layers, report, codes)
-    six = report.get("six_no", {})
-    ok = set(six.get("six_no_villages", []))
+    ok = set(report.get("six_no", {}).get("six_no_villages", []))
     if level == "village":
         out["six_no"] = [c in ok for c in codes]
     elif level == "township":
@@ -372,8 +371,8 @@ def area_table(
             f"{sum(1 for v in vcodes if gridcodes.lies_in(v, c))}"
             for c in codes
         ]
-    else:
-        out["six_no"] = within in ok
+    else:  # six-no is a village's status: the village page shows it once, not per grid
+        out["six_no"] = None
     return out
 
 

@@ -6,6 +6,7 @@ installed at set-up, under ``/assets/``): nothing is loaded from the internet.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
@@ -29,13 +30,22 @@ TEMPLATES = jinja2.Environment(
 FINDING_CARDS = ("gaps", "overlaps", "unstaffed_grids", "households_outside", "six_no")
 
 
-def _fmt(value: Any, column: str) -> dict[str, Any]:
+#: shown where a figure does not apply (a grid's six-no status, a level-3 grid's sub-grids)
+NOT_APPLICABLE = "—"
+
+
+def _fmt(rec: Mapping[Hashable, Any], column: str) -> dict[str, Any]:
+    value = rec[column]
     if column == "linkage_share":
         return {"text": f"{float(value):.1%}", "bad": float(value) < 0.95}
     if column == "six_no":
+        if value is None:
+            return {"text": NOT_APPLICABLE, "bad": False}
         if isinstance(value, bool):
             return {"text": "达标" if value else "未达标", "bad": not value}
         return {"text": str(value), "bad": False}
+    if column == "grids" and rec.get("level") == 3:
+        return {"text": NOT_APPLICABLE, "bad": False}
     if column in ("unstaffed_grids", "gaps", "beyond_service"):
         return {"text": str(value), "bad": int(value) > 0}
     return {"text": str(value), "bad": False}
@@ -81,14 +91,16 @@ def dashboard_page(
             ("检查报告 Report (JSON)", "/api/check"),
         ]
     table = dashboard.area_table(frames, report, level=level, within=within)
-    headers = [dashboard.LABELS_ZH[c] for c in dashboard.COLUMNS]
+    # six-no is a village's status: on a village's page it is a card, not a column of grids
+    columns = [c for c in dashboard.COLUMNS if not (level == "grid" and c == "six_no")]
+    headers = [dashboard.LABELS_ZH[c] for c in columns]
     if level == "grid":
         headers.insert(2, "负责人")
     rows = []
     for rec in table.to_dict("records"):
         cells = []
-        for column in dashboard.COLUMNS:
-            cell = _fmt(rec[column], column)
+        for column in columns:
+            cell = _fmt(rec, column)
             if column == "code" and link:
                 cell["url"] = f"{link}{rec['code']}"
             cells.append(cell)
@@ -111,7 +123,12 @@ def dashboard_page(
         ("联户覆盖率", f"{t['linkage_share']:.1%}", t["linkage_share"] < 0.95),
     ]
     for check in FINDING_CARDS:  # a finding is bad as soon as there is one
+        if village and check == "six_no":
+            continue  # a village's page says whether it meets six-no (its own card)
         cards.append((kinds.CHECKS[check].zh, f.get(check, 0), f.get(check, 0) > 0))
+    if village:
+        ok = village in set(report.get("six_no", {}).get("six_no_villages", []))
+        cards.append(("六无达标", "达标" if ok else "未达标", not ok))
     title = "网格化基层治理驾驶舱" + (f" · {names[village or township]}" if township else "")
     html = TEMPLATES.get_template("dashboard.html").render(
         title=title,
