@@ -260,3 +260,35 @@ def test_a_village_page_shows_six_no_once_and_grid_counts(
             assert row[grids_at] == str(want["grids"]), code
         else:
             assert row[grids_at] == "—", code
+
+
+# --- 4. the linkage share is never rounded up to 100 % ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("part", "whole", "share"),
+    [
+        (29_988, 30_000, 0.999),  # 12 outside the net: not 100 %
+        (4_999, 5_000, 0.999),
+        (30_000, 30_000, 1.0),
+        (0, 30_000, 0.0),
+        (1, 5_000, 0.001),  # one inside: not 0 %
+        (569, 1_000, 0.569),  # no float error (0.569 * 1000 = 568.99…)
+        (2, 3, 0.666),
+    ],
+)
+def test_floor_share(part: int, whole: int, share: float) -> None:
+    assert indicators.floor_share(part, whole) == share
+
+
+def test_the_county_page_shows_shares_floored_and_unlinked_counts(
+    client: TestClient, truth: dict[str, Any]
+) -> None:
+    headers, rows = table(client.get("/").text)
+    share_at = headers.index("联户覆盖率")
+    for row in rows:
+        want = expected(truth, row[0])
+        text = percent(want["linked"], want["households"])
+        if want["unlinked"]:
+            text += f" 未联户 {want['unlinked']:,}"
+        assert row[share_at] == text, row[0]

@@ -9,7 +9,8 @@ backbone household or linked to one (:func:`in_net`).
 
 Figures per area (township, village, level-1/2/3 grid):
 
-* ``households``, ``linked`` (households in the net), linkage share;
+* ``households``, ``linked`` (households in the net), ``unlinked`` (the others), linkage
+  share (:func:`floor_share`: never shown as 100 % or 0 % unless exactly so);
 * ``grids`` (level-3 grids in it: a level-2 grid's level-3 children, 1 for a level-3 grid),
   ``unstaffed_grids`` (its grids, itself included, without a responsible person);
 * ``incidents`` (all, or reported in the last 12 months for the dashboard);
@@ -46,6 +47,7 @@ COLUMNS = (
     "grids",
     "households",
     "linkage_share",
+    "unlinked",
     "unstaffed_grids",
     "gaps",
     "beyond_service",
@@ -58,6 +60,7 @@ LABELS_ZH = {
     "grids": "网格数",
     "households": "户数",
     "linkage_share": "联户覆盖率",
+    "unlinked": "未联户",
     "unstaffed_grids": kinds.CHECKS["unstaffed_grids"].zh,
     "gaps": kinds.CHECKS["gaps"].zh,
     "beyond_service": "超出服务半径户数",
@@ -111,6 +114,20 @@ def in_net(households: pd.DataFrame) -> np.ndarray:
 def household_net_share(households: pd.DataFrame) -> float:
     """Share of households in the party-member net (NaN without households)."""
     return float(in_net(households).mean()) if len(households) else float("nan")
+
+
+def floor_share(part: int, whole: int) -> float:
+    """``part / whole`` floored to a tenth of a percent, never 0 or 1 unless exactly so.
+
+    Computed on integers, so that 12 households out of 30,000 outside the net read 99.9 %, not
+    100.0 %; a share above 0 but below 0.1 % reads 0.1 %. NaN when ``whole`` is 0.
+    """
+    if whole <= 0:
+        return float("nan")
+    tenths = (int(part) * 1000) // int(whole)
+    if part > 0 and tenths == 0:
+        tenths = 1
+    return tenths / 1000
 
 
 def _map_codes(codes: np.ndarray, of: Callable[[Iterable[object]], np.ndarray]) -> np.ndarray:
@@ -352,7 +369,11 @@ def area_table(
     codes = list(out["code"])
     figures = _household_columns(layers, pd.Index(codes), beyond=beyond_service_ids(report))
     out["households"] = figures["households"].to_numpy()
-    out["linkage_share"] = np.round(np.nan_to_num(figures["linkage"].to_numpy(), nan=0.0), 3)
+    out["unlinked"] = (figures["households"] - figures["linked"]).to_numpy()
+    out["linkage_share"] = [
+        floor_share(linked, n)
+        for linked, n in zip(figures["linked"], figures["households"], strict=True)
+    ]
     # one definition at every level: level-3 grids and grids without a person in the area
     # (a level-2 grid's children, a level-3 grid itself)
     out["grids"] = count_within(g.loc[g["level"] == 3, "code"], codes)
@@ -390,13 +411,15 @@ def totals(frames: Mapping[str, pd.DataFrame], report: Mapping[str, Any]) -> dic
     """County totals for the dashboard's header."""
     g = frames["grids"]
     hh = frames["households"]
-    share = household_net_share(hh)
+    linked = int(in_net(hh).sum())
     return {
         "townships": len(frames["townships"]),
         "villages": len(frames["villages"]),
         "grids": {lv: int((g["level"] == lv).sum()) for lv in (1, 2, 3)},
         "households": len(hh),
-        "linkage_share": round(share if len(hh) else 0.0, 3),
+        "linked": linked,
+        "unlinked": len(hh) - linked,
+        "linkage_share": floor_share(linked, len(hh)),
         "findings": {
             name: int(value.get("count", 0))
             for name, value in report.items()
@@ -415,6 +438,7 @@ __all__ = [
     "areas_of_points",
     "beyond_service_ids",
     "count_within",
+    "floor_share",
     "grid_indicators",
     "household_figures",
     "household_net_share",

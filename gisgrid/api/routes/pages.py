@@ -30,14 +30,26 @@ TEMPLATES = jinja2.Environment(
 FINDING_CARDS = ("gaps", "overlaps", "unstaffed_grids", "households_outside", "six_no")
 
 
+#: a share below this is shown in red
+GOOD_SHARE = 0.95
 #: shown where a figure does not apply (a grid's six-no status, a level-3 grid's sub-grids)
 NOT_APPLICABLE = "—"
+
+
+def _percent(share: float) -> str:
+    """A share (already floored by :func:`~gisgrid.analysis.indicators.floor_share`) as text."""
+    return NOT_APPLICABLE if share != share else f"{share * 100:.1f}%"  # NaN: no households
 
 
 def _fmt(rec: Mapping[Hashable, Any], column: str) -> dict[str, Any]:
     value = rec[column]
     if column == "linkage_share":
-        return {"text": f"{float(value):.1%}", "bad": float(value) < 0.95}
+        unlinked = int(rec["unlinked"])
+        return {
+            "text": _percent(float(value)),
+            "note": f"未联户 {unlinked:,}" if unlinked else "",
+            "bad": float(value) < GOOD_SHARE,
+        }
     if column == "six_no":
         if value is None:
             return {"text": NOT_APPLICABLE, "bad": False}
@@ -47,7 +59,9 @@ def _fmt(rec: Mapping[Hashable, Any], column: str) -> dict[str, Any]:
     if column == "grids" and rec.get("level") == 3:
         return {"text": NOT_APPLICABLE, "bad": False}
     if column in ("unstaffed_grids", "gaps", "beyond_service"):
-        return {"text": str(value), "bad": int(value) > 0}
+        return {"text": f"{int(value):,}", "bad": int(value) > 0}
+    if column == "households":
+        return {"text": f"{int(value):,}", "bad": False}
     return {"text": str(value), "bad": False}
 
 
@@ -92,7 +106,12 @@ def dashboard_page(
         ]
     table = dashboard.area_table(frames, report, level=level, within=within)
     # six-no is a village's status: on a village's page it is a card, not a column of grids
-    columns = [c for c in dashboard.COLUMNS if not (level == "grid" and c == "six_no")]
+    columns = [
+        c
+        for c in dashboard.COLUMNS
+        if c != "unlinked"  # shown beside the share
+        and not (level == "grid" and c == "six_no")
+    ]
     headers = [dashboard.LABELS_ZH[c] for c in columns]
     if level == "grid":
         headers.insert(2, "负责人")
@@ -120,7 +139,7 @@ def dashboard_page(
         ("村（社区）", t["villages"], False),
         ("三级网格", t["grids"][3], False),
         ("农户", f"{t['households']:,}", False),
-        ("联户覆盖率", f"{t['linkage_share']:.1%}", t["linkage_share"] < 0.95),
+        ("联户覆盖率", _percent(t["linkage_share"]), t["linkage_share"] < GOOD_SHARE),
     ]
     for check in FINDING_CARDS:  # a finding is bad as soon as there is one
         if village and check == "six_no":
