@@ -25,6 +25,7 @@ from gisgrid import crs as crsmod
 from gisgrid.analysis import indicators
 from gisgrid.analysis.assign import assign_points_exact
 from gisgrid.api import create_app
+from gisgrid.api.routes import pages
 from gisgrid.api.state import AppState
 from gisgrid.sample import build_sample_county, write_sample_county
 from gisgrid.settings import CheckSettings
@@ -193,6 +194,52 @@ def a_village(truth: dict[str, Any]) -> str:
     )
 
 
+# --- 1. the cards are the figures of the area shown --------------------------------------------
+
+
+def test_cards_are_the_figures_of_the_county_township_and_village_shown(
+    client: TestClient, truth: dict[str, Any]
+) -> None:
+    village = a_village(truth)
+    pages_of = {None: "/", TOWNSHIP: f"/?township={TOWNSHIP}", village: f"/?village={village}"}
+    seen = {}
+    for code, url in pages_of.items():
+        response = client.get(url)
+        assert response.status_code == 200, url
+        got = cards(response.text)
+        want = expected(truth, code)
+        assert got["农户"] == [f"{want['households']:,}"], url
+        assert got["三级网格"] == [str(want["grids"])], url
+        assert got["超出服务半径户数"] == [f"{want['beyond_service']:,}"], url
+        assert got["联户覆盖率"] == [
+            percent(want["linked"], want["households"]),
+            "未联户",
+            f"{want['unlinked']:,}",
+        ], url
+        seen[code] = got
+    villages = truth["villages"]["code"]
+    assert seen[None]["乡镇"] == [str(truth["areas"]["township"].nunique())]
+    assert seen[TOWNSHIP]["村（社区）"] == [str(sum(codes.lies_in(v, TOWNSHIP) for v in villages))]
+    assert "乡镇" not in seen[TOWNSHIP] and "乡镇" not in seen[village]
+    # the drill-down shows less than the county
+    assert expected(truth, TOWNSHIP)["households"] < expected(truth, None)["households"]
+
+
+def test_finding_cards_count_the_findings_in_the_area(state: AppState) -> None:
+    frames, report = state.frames(), state.report()
+    county = indicators.totals(frames, report)
+    township = indicators.totals(frames, report, within=TOWNSHIP)
+    gaps_in = sum(
+        codes.lies_in(str(item["parent_code"]), TOWNSHIP) for item in report["gaps"]["items"]
+    )
+    assert township["findings"]["gaps"] == gaps_in
+    assert county["findings"]["gaps"] == report["gaps"]["count"]
+    ok = report["six_no"]["six_no_villages"]
+    failing = [i["village_code"] for i in report["six_no"]["items"]]
+    assert township["findings"]["six_no"] == sum(codes.lies_in(v, TOWNSHIP) for v in failing)
+    assert township["six_no"] == sum(codes.lies_in(v, TOWNSHIP) for v in ok)
+
+
 # --- 2. beyond the service radius: distinct households, never more than the households ---------
 
 
@@ -279,6 +326,27 @@ def test_a_village_page_shows_six_no_once_and_grid_counts(
 )
 def test_floor_share(part: int, whole: int, share: float) -> None:
     assert indicators.floor_share(part, whole) == share
+
+
+def test_a_share_short_of_everyone_is_not_100_percent(state: AppState) -> None:
+    frames = dict(state.frames())
+    hh = frames["households"].copy()
+    # everyone linked to a backbone household but one (4,999 of 5,000 used to read 100.0%)
+    hh["backbone_id"] = hh["backbone_id"].where(hh["backbone_id"].notna(), "B")
+    outside = hh.index[~hh["backbone"].fillna(False).astype(bool)][:1]
+    hh.loc[outside, "backbone_id"] = None
+    frames["households"] = hh
+    report = state.report()
+    t = indicators.totals(frames, report)
+    assert t["unlinked"] == 1
+    assert t["linkage_share"] < 1
+    card = next(c for c in pages._cards(t, level="township") if c["label"] == "联户覆盖率")
+    assert card["value"] == percent(len(hh) - 1, len(hh)) == "99.9%"
+    assert card["note"] == "未联户 1"
+    rows = indicators.area_table(frames, report, level="township")
+    assert rows["unlinked"].sum() == 1
+    for share, unlinked in zip(rows["linkage_share"], rows["unlinked"], strict=True):
+        assert (share < 1) if unlinked else (share == 1)
 
 
 def test_the_county_page_shows_shares_floored_and_unlinked_counts(

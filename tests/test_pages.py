@@ -49,6 +49,29 @@ def map_ready(frame: Any) -> None:
     frame.wait_for_function("window.gisgrid && window.gisgrid.ready === true", timeout=120_000)
 
 
+def card_value(page: Any, label: str) -> str:
+    """The figure on the card labelled exactly ``label``."""
+    return page.evaluate(
+        """label => [...document.querySelectorAll('.card')]
+            .find(c => c.querySelector('span').textContent === label)
+            .querySelector('b').textContent""",
+        label,
+    )
+
+
+def column_values(page: Any, header: str) -> list[str]:
+    """The cells of the areas table under ``header``."""
+    return page.evaluate(
+        """header => {
+            const i = [...document.querySelectorAll('#areas th')].findIndex(
+                th => th.textContent === header);
+            return [...document.querySelectorAll('#areas tbody tr')].map(
+                tr => tr.children[i].textContent);
+        }""",
+        header,
+    )
+
+
 def test_dashboard_drills_down_county_township_village(browser, base_url, sample_county):
     frames = sample_county.frames
     page, log = new_page(browser, viewport={"width": 1400, "height": 900})
@@ -66,6 +89,11 @@ def test_dashboard_drills_down_county_township_village(browser, base_url, sample
     villages = frames["villages"]
     in_township = villages[villages["township_code"] == township]
     assert page.locator("#areas tbody tr").count() == len(in_township)
+    # the cards are the township's: its households are the sum of its villages' rows
+    households = sum(int(n.replace(",", "")) for n in column_values(page, "户数"))
+    assert card_value(page, "农户") == f"{households:,}"
+    assert households < len(frames["households"])
+    assert card_value(page, "村（社区）") == str(len(in_township))
     village = in_township.sort_values("code")["code"].iloc[0]
     page.locator(f"#areas a[href='/?village={village}']").click()
     page.wait_for_load_state("load")
@@ -73,6 +101,11 @@ def test_dashboard_drills_down_county_township_village(browser, base_url, sample
     expected = grids[(grids["village_code"] == village) & (grids["level"] > 1)]
     assert page.locator("#areas tbody tr").count() == len(expected)
     body = page.locator("#areas").inner_text()
+    # six-no is the village's status: one card, no column repeating it on every grid
+    assert card_value(page, "六无达标") in ("达标", "未达标")
+    assert page.locator("#areas th", has_text="六无达标").count() == 0
+    level3 = expected[expected["level"] == 3]
+    assert card_value(page, "三级网格") == str(len(level3))
     for name in expected["responsible_name"].dropna().head(5):
         assert name in body
     map_ready(page.locator("iframe").element_handle().content_frame())

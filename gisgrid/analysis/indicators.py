@@ -21,6 +21,9 @@ Figures per area (township, village, level-1/2/3 grid):
   (:func:`beyond_service_ids`: *distinct* households beyond the service radius of at least one
   checked kind, so never more than the area's households) and six-no status (a village's: a
   township shows how many of its villages meet it, a grid none).
+
+:func:`totals` gives the same figures for the area a page shows (county, township, village),
+with the number of findings of each check that lie in it.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from scipy.spatial import cKDTree
 
 from gisgrid import codes as gridcodes
 from gisgrid import crs as crsmod
+from gisgrid.analysis.checks.report import report_of_area
 from gisgrid.layers import kinds
 
 #: the dashboard's columns, in order
@@ -407,23 +411,49 @@ def recent_incidents(layers: Layers, report: Mapping[str, Any], codes: list[str]
     return np.asarray(counts.reindex(codes).fillna(0).astype(int).to_numpy(), dtype=int)
 
 
-def totals(frames: Mapping[str, pd.DataFrame], report: Mapping[str, Any]) -> dict[str, Any]:
-    """County totals for the dashboard's header."""
-    g = frames["grids"]
-    hh = frames["households"]
-    linked = int(in_net(hh).sum())
+def totals(
+    frames: Mapping[str, pd.DataFrame], report: Mapping[str, Any], *, within: str | None = None
+) -> dict[str, Any]:
+    """The figures of the area a page shows: the county, or the township or village ``within``.
+
+    Keys: ``townships``, ``villages`` (in the area), ``grids`` (per level 1-3, in the area),
+    ``households``, ``linked``, ``unlinked``, ``linkage_share`` (:func:`floor_share`),
+    ``beyond_service`` (:func:`beyond_service_ids` in the area), ``six_no`` (villages meeting
+    it) and ``findings``: per check, the number of findings (county) or of findings that name a
+    place in the area (:func:`gisgrid.analysis.checks.report.report_of_area`).
+    """
+    layers = Layers.of(frames)
+    g = layers.grids
+    beyond = beyond_service_ids(report)
+    hh = layers.households
+    if within is None:
+        households = len(hh)
+        linked = int(in_net(hh).sum())
+        far = int(hh["id"].astype(str).isin(beyond).sum())
+        scope = report
+    else:
+        row = household_figures(layers, beyond=beyond).reindex([within]).fillna(0).iloc[0]
+        households, linked, far = (int(row[k]) for k in ("households", "linked", "beyond_service"))
+        scope = report_of_area(report, within)
+
+    def inside(codes: Iterable[object]) -> int:
+        return int(count_within(codes, [within])[0]) if within else len(list(codes))
+
+    ok = report.get("six_no", {}).get("six_no_villages", [])
     return {
-        "townships": len(frames["townships"]),
-        "villages": len(frames["villages"]),
-        "grids": {lv: int((g["level"] == lv).sum()) for lv in (1, 2, 3)},
-        "households": len(hh),
+        "townships": inside(layers.townships["code"]),
+        "villages": inside(layers.villages["code"]),
+        "grids": {lv: inside(g.loc[g["level"] == lv, "code"]) for lv in (1, 2, 3)},
+        "households": households,
         "linked": linked,
-        "unlinked": len(hh) - linked,
-        "linkage_share": floor_share(linked, len(hh)),
+        "unlinked": households - linked,
+        "linkage_share": floor_share(linked, households),
+        "beyond_service": far,
+        "six_no": inside(ok),
         "findings": {
             name: int(value.get("count", 0))
-            for name, value in report.items()
-            if isinstance(value, dict) and "count" in value
+            for name, value in scope.items()
+            if isinstance(value, Mapping) and "count" in value
         },
     }
 

@@ -65,6 +65,38 @@ def _fmt(rec: Mapping[Hashable, Any], column: str) -> dict[str, Any]:
     return {"text": str(value), "bad": False}
 
 
+def _cards(t: dict[str, Any], *, level: str) -> list[dict[str, Any]]:
+    """The cards of the area shown: its own figures (:func:`indicators.totals`)."""
+    cards: list[dict[str, Any]] = []
+    if level == "township":
+        cards.append({"label": "乡镇", "value": t["townships"]})
+    if level in ("township", "village"):
+        cards.append({"label": "村（社区）", "value": t["villages"]})
+    if level == "grid":
+        cards.append({"label": "二级网格", "value": t["grids"][2]})
+    cards.append({"label": "三级网格", "value": t["grids"][3]})
+    cards.append({"label": "农户", "value": f"{t['households']:,}"})
+    cards.append(
+        {
+            "label": "联户覆盖率",
+            "value": _percent(t["linkage_share"]),
+            "note": f"未联户 {t['unlinked']:,}",
+            "warn": t["linkage_share"] < GOOD_SHARE,
+        }
+    )
+    far = t["beyond_service"]
+    cards.append(
+        {"label": dashboard.LABELS_ZH["beyond_service"], "value": f"{far:,}", "warn": far > 0}
+    )
+    f = t["findings"]
+    for check in FINDING_CARDS:  # a finding is bad as soon as there is one
+        if level == "grid" and check == "six_no":
+            continue  # a village's page says whether it meets six-no (its own card)
+        n = f.get(check, 0)
+        cards.append({"label": kinds.CHECKS[check].zh, "value": n, "warn": n > 0})
+    return cards
+
+
 @router.get("/", responses=HTML_PAGE, summary="Dashboard 领导驾驶舱")
 def dashboard_page(
     state: State,
@@ -81,7 +113,7 @@ def dashboard_page(
         township = codes.township_of(village)
     if township is not None and township not in names:
         raise NotFoundError(f"no township {township}")
-    crumbs = [("全县 County", "/")]
+    crumbs = [("全县", "/")]
     if township:
         crumbs.append((names[township], f"/?township={township}"))
     if village:
@@ -90,27 +122,21 @@ def dashboard_page(
         level, within, link = "grid", village, None
         map_url = f"/maps/coverage?village={village}"
         links = [
-            ("农户查找 Finder", f"/finder?village={village}"),
-            ("事件地图 Incidents", f"/maps/incidents?village={village}"),
+            ("农户查找", f"/finder?village={village}"),
+            ("事件地图", f"/maps/incidents?village={village}"),
         ]
     elif township:
         level, within, link = "village", township, "/?village="
         map_url = f"/maps/coverage?township={township}"
-        links = [("事件地图 Incidents", f"/maps/incidents?township={township}")]
+        links = [("事件地图", f"/maps/incidents?township={township}")]
     else:
         level, within, link = "township", None, "/?township="
         map_url = "/maps/coverage"
-        links = [
-            ("事件地图 Incidents", "/maps/incidents"),
-            ("检查报告 Report (JSON)", "/api/check"),
-        ]
+        links = [("事件地图", "/maps/incidents"), ("检查报告（JSON 数据）", "/api/check")]
     table = dashboard.area_table(frames, report, level=level, within=within)
     # six-no is a village's status: on a village's page it is a card, not a column of grids
     columns = [
-        c
-        for c in dashboard.COLUMNS
-        if c != "unlinked"  # shown beside the share
-        and not (level == "grid" and c == "six_no")
+        c for c in dashboard.COLUMNS if c != "unlinked" and not (level == "grid" and c == "six_no")
     ]
     headers = [dashboard.LABELS_ZH[c] for c in columns]
     if level == "grid":
@@ -132,22 +158,11 @@ def dashboard_page(
                     }
                 )
         rows.append(cells)
-    t = dashboard.totals(frames, report)
-    f = t["findings"]
-    cards = [
-        ("乡镇", t["townships"], False),
-        ("村（社区）", t["villages"], False),
-        ("三级网格", t["grids"][3], False),
-        ("农户", f"{t['households']:,}", False),
-        ("联户覆盖率", _percent(t["linkage_share"]), t["linkage_share"] < GOOD_SHARE),
-    ]
-    for check in FINDING_CARDS:  # a finding is bad as soon as there is one
-        if village and check == "six_no":
-            continue  # a village's page says whether it meets six-no (its own card)
-        cards.append((kinds.CHECKS[check].zh, f.get(check, 0), f.get(check, 0) > 0))
+    t = dashboard.totals(frames, report, within=village or township)
+    cards = _cards(t, level=level)
     if village:
         ok = village in set(report.get("six_no", {}).get("six_no_villages", []))
-        cards.append(("六无达标", "达标" if ok else "未达标", not ok))
+        cards.append({"label": "六无达标", "value": "达标" if ok else "未达标", "warn": not ok})
     title = "网格化基层治理驾驶舱" + (f" · {names[village or township]}" if township else "")
     html = TEMPLATES.get_template("dashboard.html").render(
         title=title,
