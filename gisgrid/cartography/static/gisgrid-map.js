@@ -482,6 +482,7 @@
 
   function finish(map, D) {
     var b = D.bounds;
+    L.control.scale({ metric: true, imperial: false, position: "bottomleft" }).addTo(map);
     // on a wide screen, keep the area clear of the layer panel on the right
     var panel = map.getContainer().querySelector(".gg-panel:not(.gg-collapsed)");
     var right = panel && map.getSize().x >= 900 ? panel.offsetWidth + 20 : 10;
