@@ -6,6 +6,8 @@ The browser tests open the maps of the test county in real headless Chromium (se
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from browser import chromium, new_page, open_map
 from gisgrid.analysis.checks import check_store
 from gisgrid.analysis.checks.report import CHECKS, CheckReport, CheckResult
 from gisgrid.cartography import build_map, save_map
+from gisgrid.layers.kinds import INCIDENT_KINDS
 from gisgrid.sample import write_sample_county
 from gisgrid.stores.geopackage import GeoPackageStore
 
@@ -93,6 +96,29 @@ def _clean(log: Any) -> None:
     assert log.errors == [], log.errors
 
 
+def _lab(rgb: tuple[int, int, int]) -> tuple[float, float, float]:
+    """CIE L*a*b* (D65) of an sRGB colour."""
+    lin = [c / 255 / 12.92 if c <= 10 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb]
+    r, g, b = lin
+    xyz = (
+        (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047,
+        0.2126 * r + 0.7152 * g + 0.0722 * b,
+        (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883,
+    )
+    fx, fy, fz = (t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116 for t in xyz)
+    return 116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)
+
+
+def _delta_e(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
+    """How different two colours look (CIE76 ΔE; about 2.3 is just noticeable)."""
+    return math.dist(_lab(a), _lab(b))
+
+
+def test_delta_e_tells_greens_apart_from_blues() -> None:
+    assert _delta_e((51, 160, 44), (102, 166, 30)) < 20  # the old 治安 and 逾期贷款 greens
+    assert _delta_e((26, 152, 80), (31, 120, 180)) > 30
+
+
 def test_scale_bar_is_metric_only(browser: Any, maps: dict[str, Path]) -> None:
     for path in maps.values():
         page, log = new_page(browser, viewport=DESKTOP)
@@ -101,3 +127,42 @@ def test_scale_bar_is_metric_only(browser: Any, maps: dict[str, Path]) -> None:
         assert lines.count() == 1, path.name
         assert re.fullmatch(r"\d+ k?m", lines.inner_text().strip()), lines.inner_text()
         _clean(log)
+
+
+def test_incident_map_opens_without_heat_and_kinds_differ_from_six_no(
+    browser: Any, maps: dict[str, Path]
+) -> None:
+    page, log = new_page(browser, viewport=DESKTOP)
+    open_map(page, maps["incidents"])
+    heat_on = "window.gisgrid.map.hasLayer(window.gisgrid.layers.heat)"
+    assert not page.evaluate(heat_on)
+    assert page.locator("canvas.leaflet-heatmap-layer").count() == 0
+    page.locator('input[data-layer="heat"]').check()
+    assert page.evaluate(heat_on)
+    page.locator('input[data-layer="heat"]').uncheck()
+    assert not page.evaluate(heat_on)
+    # the legend's swatches as drawn: six-no status colours, then the incident kinds
+    rows = page.evaluate(
+        """() => {
+            const out = [];
+            let title = "";
+            for (const node of document.querySelector(".gg-legend").children) {
+                if (node.classList.contains("gg-legend-title")) {
+                    title = node.textContent;
+                    continue;
+                }
+                const rgb = getComputedStyle(node.querySelector(".gg-swatch")).backgroundColor;
+                out.push([title, node.textContent, rgb.match(/\\d+/g).slice(0, 3).map(Number)]);
+            }
+            return out;
+        }"""
+    )
+    six = {label: tuple(rgb) for title, label, rgb in rows if title == "六无创建状态"}
+    kinds = {label: tuple(rgb) for title, label, rgb in rows if title == "事件类型"}
+    assert len(six) == 4 and len(kinds) == len(INCIDENT_KINDS)
+    for kind, colour in kinds.items():
+        for status, status_colour in six.items():
+            assert _delta_e(colour, status_colour) > 30, (kind, status)
+    for (a, ca), (b, cb) in itertools.combinations(kinds.items(), 2):
+        assert _delta_e(ca, cb) > 25, (a, b)
+    _clean(log)

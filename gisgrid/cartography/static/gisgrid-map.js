@@ -716,7 +716,8 @@
     var heat = L.heatLayer([], { radius: 22, blur: 18, maxZoom: 13, minOpacity: 0.35 });
 
     panel.overlay("analysis", T.group_analysis, "six_no", T.six_no, villages, true, swatch("#1a9850"), V.code.length);
-    panel.overlay("analysis", T.group_analysis, "heat", T.heat, heat, true, swatch("linear-gradient(90deg,#00f,#0f0,#ff0,#f00)"));
+    // the heat map would hide the six-no colours: off until asked for
+    panel.overlay("analysis", T.group_analysis, "heat", T.heat, heat, false, swatch("linear-gradient(90deg,#00f,#0f0,#ff0,#f00)"));
     panel.overlay("analysis", T.group_analysis, "townships", T.townships, townships, true, swatch("#222", "gg-swatch-line"), D.townships.code.length);
     var kindCounts = [];
     D.incident_kinds.forEach(function (kind, k) {
