@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser import chromium, new_page, open_map
+from browser import chromium, click_latlng, new_page, open_map
 
 from gisgrid.analysis.checks import check_store
 from gisgrid.analysis.checks.report import CHECKS, CheckReport, CheckResult
@@ -165,4 +165,89 @@ def test_incident_map_opens_without_heat_and_kinds_differ_from_six_no(
             assert _delta_e(colour, status_colour) > 30, (kind, status)
     for (a, ca), (b, cb) in itertools.combinations(kinds.items(), 2):
         assert _delta_e(ca, cb) > 25, (a, b)
+    _clean(log)
+
+
+def _finding_popup(page: Any, check: str, code: str, at: list[float], zoom: int) -> str:
+    """The text of a finding's popup, opened by a real click at its point."""
+    page.evaluate(
+        "([lat, lng, z]) => void window.gisgrid.map.setView([lat, lng], z, {animate: false})",
+        [at[0], at[1], zoom],
+    )
+    page.evaluate("void window.gisgrid.map.closePopup()")
+    page.wait_for_function("!document.querySelector('.leaflet-popup')")
+    click_latlng(page, at[0], at[1])
+    popup = page.locator(f'.leaflet-popup .gg-finding-{check}[data-code="{code}"]')
+    popup.wait_for(state="visible", timeout=5_000)
+    return str(popup.inner_text())
+
+
+#: what a finding's popup must never show: field names, booleans, English level codes
+RAW = re.compile(r"[a-z]+_[a-z_]+|\b(true|false|True|False|None|null|level\d)\b")
+
+
+def test_finding_popups_speak_chinese(browser: Any, maps: dict[str, Path]) -> None:
+    page, log = new_page(browser, viewport=DESKTOP)
+    open_map(page, maps["coverage"])
+    findings = page.evaluate("window.gisgrid.data.findings")
+    first = {f["check"]: f for f in reversed(findings)}
+    assert {"gaps", "overlaps", "nesting", "households_outside"} <= set(first)
+    for f in findings:  # every finding's words, as the page has them
+        for label, value in f["rows"]:
+            assert not RAW.search(label) and not RAW.search(value), (f["check"], label, value)
+
+    text = _finding_popup(page, "overlaps", first["overlaps"]["code"], first["overlaps"]["at"], 17)
+    assert "层级\t三级网格" in text and "涉及网格\t" in text and "平方米" in text
+    text = _finding_popup(page, "nesting", first["nesting"]["code"], first["nesting"]["at"], 17)
+    assert "上级网格缺失\t否" in text and "越界面积\t" in text
+    hh = first["households_outside"]
+    text = _finding_popup(page, "households_outside", hh["code"], hh["at"], 17)
+    assert "最近网格\t" in text and re.search(r"距离\t\d[\d,]* 米", text), text
+    for text in page.locator(".leaflet-popup").all_inner_texts():
+        assert not RAW.search(text), text
+    _clean(log)
+
+
+def test_finding_rows_word_every_field_a_drawn_finding_has(report: CheckReport) -> None:
+    from gisgrid.cartography.data import findings_from_report
+    from gisgrid.cartography.payload import FINDING_FIELDS, finding_rows
+
+    found = findings_from_report(report)
+    assert found
+    for f in found:
+        assert set(f.props) <= set(FINDING_FIELDS), set(f.props) - set(FINDING_FIELDS)
+    rows = finding_rows({"level": "level3", "parent_missing": True, "distance_m": 123.4}, "zh", {})
+    assert rows == [["层级", "三级网格"], ["上级网格缺失", "是"], ["距离", "123 米"]]
+    rows = finding_rows({"codes": ["a", "b"], "area_m2": 6522.7}, "en", {"a": "A 组"})
+    assert rows == [["Grids", "a (A 组), b"], ["Area", "6,523 m²"]]
+
+
+def test_a_click_at_a_gap_opens_the_gap_and_the_household_there(
+    browser: Any, maps: dict[str, Path]
+) -> None:
+    page, log = new_page(browser, viewport=DESKTOP)
+    open_map(page, maps["coverage"])
+    findings = page.evaluate("window.gisgrid.data.findings")
+    gaps = [f for f in findings if f["check"] == "gaps"]
+    outside = {f["code"]: f for f in findings if f["check"] == "households_outside"}
+    assert len(gaps) == 3 and outside
+    for gap in gaps:
+        for zoom in (12, 14, 16):
+            # a household planted in the gap: its mark lies on the gap's own ring, zoomed out
+            px = page.evaluate(
+                """([at, others, z]) => {
+                    const m = window.gisgrid.map;
+                    m.setView(at, z, {animate: false});
+                    const p = m.latLngToContainerPoint(at);
+                    return Math.min(...others.map(o => m.latLngToContainerPoint(o).distanceTo(p)));
+                }""",
+                [gap["at"], [f["at"] for f in outside.values()], zoom],
+            )
+            assert zoom > 14 or px < 11, (gap["code"], zoom, px)
+            text = _finding_popup(page, "gaps", gap["code"], gap["at"], zoom)
+            assert "覆盖空隙" in text and gap["code"] in text
+    # and a household's own mark still opens the household
+    hh = next(iter(outside.values()))
+    text = _finding_popup(page, "households_outside", hh["code"], hh["at"], 16)
+    assert hh["code"] in text
     _clean(log)
