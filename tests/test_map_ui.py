@@ -251,3 +251,65 @@ def test_a_click_at_a_gap_opens_the_gap_and_the_household_there(
     text = _finding_popup(page, "households_outside", hh["code"], hh["at"], 16)
     assert hh["code"] in text
     _clean(log)
+
+
+#: the county's bounds, the panel and the legend, in the map's own pixels
+_LAYOUT_JS = """() => {
+    const m = window.gisgrid.map, b = window.gisgrid.data.bounds;
+    const c = m.getContainer().getBoundingClientRect();
+    const box = (sel) => {
+        const e = document.querySelector(sel);
+        if (!e || e.offsetParent === null) return null;
+        const r = e.getBoundingClientRect();
+        return [r.left - c.left, r.top - c.top, r.right - c.left, r.bottom - c.top];
+    };
+    const sw = m.latLngToContainerPoint([b[1], b[0]]);
+    const ne = m.latLngToContainerPoint([b[3], b[2]]);
+    return {size: [c.width, c.height], county: [sw.x, ne.y, ne.x, sw.y],
+            panel: box(".gg-panel"), legend: box(".gg-legend")};
+}"""
+
+
+def _overlap(a: list[float], b: list[float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _check_layout(layout: dict[str, Any], where: str) -> None:
+    w, h = layout["size"]
+    county, panel, legend = layout["county"], layout["panel"], layout["legend"]
+    assert panel is not None and legend is not None, where
+    assert county[0] >= 0 and county[1] >= 0 and county[2] <= w and county[3] <= h, where
+    assert not _overlap(county, panel), (where, county, panel)  # the east of the county shows
+    assert not _overlap(county, legend), (where, county, legend)
+    assert not _overlap(panel, legend), (where, panel, legend)
+    assert panel[3] <= h and legend[3] <= h, where
+    # and the county is not shrunk to a stamp: it fills the room left of the panel or the height
+    assert county[2] - county[0] > 0.5 * (panel[0] - 10) or county[3] - county[1] > 0.8 * h
+
+
+@pytest.mark.parametrize("kind", ["coverage", "incidents"])
+def test_county_fits_beside_the_panel_and_the_legend_clears_it(
+    browser: Any, maps: dict[str, Path], kind: str
+) -> None:
+    # the map page itself at 1440 x 900
+    page, log = new_page(browser, viewport=DESKTOP)
+    open_map(page, maps[kind])
+    _check_layout(page.evaluate(_LAYOUT_JS), f"{kind} at 1440x900")
+    _clean(log)
+    # and as the dashboard shows it at 1440 x 900: in a frame beside the tables (700 x 648)
+    frame_page = maps[kind].parent / f"frame-{kind}.html"
+    frame_page.write_text(
+        '<!doctype html><html><body style="margin:0;display:flex;gap:12px">'
+        '<div style="flex:1 1 520px"></div><div style="flex:1 1 520px">'
+        f'<iframe src="{maps[kind].name}" style="width:100%;height:72vh;border:0"></iframe>'
+        "</div></body></html>",
+        encoding="utf-8",
+    )
+    page, log = new_page(browser, viewport=DESKTOP)
+    page.goto(frame_page.resolve().as_uri(), wait_until="load")
+    frame = page.frames[1]
+    frame.wait_for_function("window.gisgrid && window.gisgrid.ready === true", timeout=60_000)
+    layout = frame.evaluate(_LAYOUT_JS)
+    assert 600 < layout["size"][0] < 900, layout["size"]  # narrower than the old 900 px cut
+    _check_layout(layout, f"{kind} in the dashboard's frame")
+    _clean(log)

@@ -252,6 +252,7 @@
       clear(this._div);
       if (nodes) append(this._div, nodes);
       this._div.style.display = this._div.firstChild ? "" : "none";
+      if (this._map) layoutRight(this._map);
     },
   });
 
@@ -509,12 +510,33 @@
     });
   }
 
+  // the right-hand column: the layer panel above the legend, never over it (the panel
+  // scrolls instead); its width, or 0 on a phone-sized map where both stay small
+  function layoutRight(map) {
+    var c = map.getContainer();
+    var panel = c.querySelector(".gg-panel");
+    var legend = c.querySelector(".gg-legend");
+    var shown = legend && legend.style.display !== "none" && legend.firstChild ? legend : null;
+    if (map.getSize().x < 640) {
+      if (panel) panel.style.maxHeight = "";
+      return 0;
+    }
+    if (panel) {
+      // 10 px above the panel, between the two, and below the legend (the controls' margins)
+      var free = map.getSize().y - 20 - (shown ? shown.offsetHeight + 10 : 0);
+      panel.style.maxHeight = Math.max(80, free) + "px";
+    }
+    var open = panel && !L.DomUtil.hasClass(panel, "gg-collapsed") ? panel.offsetWidth : 0;
+    return Math.max(open, shown ? shown.offsetWidth : 0);
+  }
+
   function finish(map, D) {
     var b = D.bounds;
     L.control.scale({ metric: true, imperial: false, position: "bottomleft" }).addTo(map);
-    // on a wide screen, keep the area clear of the layer panel on the right
-    var panel = map.getContainer().querySelector(".gg-panel:not(.gg-collapsed)");
-    var right = panel && map.getSize().x >= 900 ? panel.offsetWidth + 20 : 10;
+    map.on("resize", function () { layoutRight(map); });
+    // keep the area clear of the panel and legend on the right, where there is room for both
+    var column = layoutRight(map);
+    var right = column && map.getSize().x - column - 20 >= 320 ? column + 20 : 10;
     map.fitBounds([[b[1], b[0]], [b[3], b[2]]], { paddingTopLeft: [10, 10], paddingBottomRight: [right, 10] });
     G.map = map;
     G.data = D;
