@@ -220,6 +220,8 @@ def test_finding_rows_word_every_field_a_drawn_finding_has(report: CheckReport) 
     assert rows == [["层级", "三级网格"], ["上级网格缺失", "是"], ["距离", "123 米"]]
     rows = finding_rows({"codes": ["a", "b"], "area_m2": 6522.7}, "en", {"a": "A 组"})
     assert rows == [["Grids", "a (A 组), b"], ["Area", "6,523 m²"]]
+    rows = finding_rows({"grid_code": "4306231", "area_m2": 12.5, "other": 1}, "zh", {})
+    assert rows == [["网格编码", "4306231"], ["面积", "12 平方米"]]
 
 
 def test_a_click_at_a_gap_opens_the_gap_and_the_household_there(

@@ -73,14 +73,11 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "yes": ("是", "yes"),
     "no": ("否", "no"),
     "metres": ("米", "m"),
-    "area_m2": ("面积（平方米）", "Area (m²)"),
     # check findings
     "grid_code": ("网格编码", "Grid code"),
     "grid_codes": ("涉及网格", "Grids"),
     "parent_code": ("上级网格", "Parent grid"),
-    "neighbour_code": ("相邻网格", "Neighbouring grid"),
     "into_code": ("越入网格", "Reaches into"),
-    "outside_area_m2": ("越界面积（平方米）", "Area outside (m²)"),
     "parent_level": ("上级层级", "Parent level"),
     "parent_missing": ("上级网格缺失", "Parent missing"),
     "adjacent_codes": ("相邻网格", "Adjacent grids"),
@@ -92,7 +89,6 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "nearest_grid": ("最近网格", "Nearest grid"),
     "distance_to_grid": ("距离", "Distance"),
     "id": ("编号", "Id"),
-    "head_name": ("户主", "Head of household"),
     "house_number": ("门牌号", "House number"),
     # incidents
     "month": ("月份", "Month"),

@@ -191,6 +191,7 @@ def map_title(kind: str, data: AreaData, lang: i18n.Lang, county: str | None) ->
 FINDING_FIELDS: dict[str, tuple[str, str]] = {
     "level": ("level", "level"),
     "code": ("grid_code", "code"),
+    "grid_code": ("grid_code", "code"),
     "parent_level": ("parent_level", "level"),
     "parent_code": ("parent_code", "code"),
     "parent_missing": ("parent_missing", "yes_no"),
