@@ -99,7 +99,7 @@ def new_map(data: AreaData, title: str, tiles: Tiles) -> folium.Map:
         zoom_start=10,
         tiles=None,
         prefer_canvas=True,
-        control_scale=True,
+        control_scale=False,  # the page script adds a metric-only scale bar
         attribution_control=bool(tiles.layers),
     )
     # with tiles=None folium gives no maxZoom, and Leaflet.markercluster then throws

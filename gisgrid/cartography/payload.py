@@ -16,6 +16,7 @@ import pandas as pd
 import shapely
 from shapely.ops import polylabel
 
+from gisgrid.analysis.checks.report import LEVEL_LABELS
 from gisgrid.cartography import i18n
 from gisgrid.cartography.assets import icon_svg
 from gisgrid.cartography.data import AreaData
@@ -186,18 +187,84 @@ def map_title(kind: str, data: AreaData, lang: i18n.Lang, county: str | None) ->
     return f"{i18n.text('title_' + kind, lang)} · {where}"
 
 
-def findings(data: AreaData) -> list[dict[str, Any]]:
-    """The check findings to draw: check, where, properties, and the shape if an area."""
+#: finding fields a popup shows, in this order: field → (label in :mod:`i18n`, value shown as)
+FINDING_FIELDS: dict[str, tuple[str, str]] = {
+    "level": ("level", "level"),
+    "code": ("grid_code", "code"),
+    "grid_code": ("grid_code", "code"),
+    "parent_level": ("parent_level", "level"),
+    "parent_code": ("parent_code", "code"),
+    "parent_missing": ("parent_missing", "yes_no"),
+    "codes": ("grid_codes", "codes"),
+    "adjacent_codes": ("adjacent_codes", "codes"),
+    "into_codes": ("into_code", "codes"),
+    "area_m2": ("area", "m2"),
+    "outside_area_m2": ("outside_area", "m2"),
+    "id": ("household_id", "text"),
+    "village_code": ("registered_village", "code"),
+    "nearest_grid_code": ("nearest_grid", "code"),
+    "distance_m": ("distance_to_grid", "m"),
+}
+
+
+def finding_rows(props: dict[str, Any], lang: i18n.Lang, names: dict[str, str]) -> list[list[str]]:
+    """A finding's popup rows ``[label, value]`` in ``lang``: words, not field names or booleans.
+
+    Codes are followed by their names where ``names`` knows them; fields not in
+    :data:`FINDING_FIELDS` are left out.
+    """
+    words = i18n.strings(lang)
+    comma = "、" if lang == "zh" else ", "
+
+    def code(value: Any) -> str:
+        name = names.get(str(value))
+        if not name:
+            return str(value)
+        return f"{value}（{name}）" if lang == "zh" else f"{value} ({name})"
+
+    def shown(value: Any, how: str) -> str:
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "—"
+        if how == "level":
+            return (
+                LEVEL_LABELS[value][0 if lang == "zh" else 1]
+                if value in LEVEL_LABELS
+                else str(value)
+            )
+        if how == "yes_no":
+            return words["yes"] if value else words["no"]
+        if how == "codes":
+            return comma.join(code(v) for v in value) if value else "—"
+        if how == "code":
+            return code(value)
+        if how == "m2":
+            return f"{value:,.0f} {words['square_metres']}"
+        if how == "m":
+            return f"{value:,.0f} {words['metres']}"
+        return str(value)
+
+    return [
+        [words[label], shown(props[field], how)]
+        for field, (label, how) in FINDING_FIELDS.items()
+        if field in props
+    ]
+
+
+def findings(data: AreaData, lang: i18n.Lang) -> list[dict[str, Any]]:
+    """The check findings to draw: check, where, popup rows, and the shape if an area."""
     # findings are small (a gap may be a few metres wide): drawn at a 0.1 m quantum
     fine = Grid.around(data.bounds, 1e-6)
+    names = dict(zip(data.grids["code"], data.grids["name"], strict=True))
+    names |= dict(zip(data.villages["code"], data.villages["name"], strict=True))
     out = []
     for f in data.findings:
         at = f.geometry.representative_point()
+        p = f.props
         item: dict[str, Any] = {
             "check": f.check,
             "at": [round(at.y, 6), round(at.x, 6)],
-            "props": [[k, v] for k, v in f.props.items()],
-            "code": str(f.props.get("grid_code") or f.props.get("id") or f.props.get("code") or ""),
+            "rows": finding_rows(p, lang, names),
+            "code": str(p.get("code") or p.get("id") or p.get("parent_code") or ""),
         }
         if f.geometry.geom_type in ("Polygon", "MultiPolygon"):
             item["geom"] = encode_polygon(f.geometry, fine)
@@ -215,8 +282,10 @@ def language(lang: str) -> i18n.Lang:
 
 
 __all__ = [
+    "FINDING_FIELDS",
     "area_name",
     "common",
+    "finding_rows",
     "findings",
     "icons",
     "indicators",

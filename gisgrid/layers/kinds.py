@@ -51,15 +51,15 @@ SERVICE_POINT_KINDS: dict[str, Kind] = _table(
 #: 事件 kinds, in the order the layer declares them
 INCIDENT_KINDS: dict[str, Kind] = _table(
     Kind("dispute", "矛盾纠纷", "Dispute", "#1f78b4"),
-    Kind("security", "治安", "Public security", "#33a02c"),
-    Kind("criminal", "刑事案件", "Criminal case", "#e31a1c"),
-    Kind("safety", "安全事故", "Safety accident", "#ff7f00"),
+    Kind("security", "治安", "Public security", "#17becf"),
+    Kind("criminal", "刑事案件", "Criminal case", "#000000"),
+    Kind("safety", "安全事故", "Safety accident", "#ffd92f"),
     Kind("environment", "环保事故", "Environmental accident", "#6a3d9a"),
-    Kind("petition", "非正常上访", "Abnormal petition", "#b15928"),
-    Kind("lawsuit", "诉讼", "Lawsuit", "#a6761d"),
+    Kind("petition", "非正常上访", "Abnormal petition", "#8c510a"),
+    Kind("lawsuit", "诉讼", "Lawsuit", "#bc80bd"),
     Kind("illegal_construction", "违法建设", "Illegal construction", "#e7298a"),
-    Kind("overdue_loan", "逾期贷款", "Overdue loan", "#66a61e"),
-    Kind("other", "其他", "Other", "#7f7f7f"),
+    Kind("overdue_loan", "逾期贷款", "Overdue loan", "#08306b"),
+    Kind("other", "其他", "Other", "#969696"),
 )
 
 #: the case flow 立案→派遣→处置→核查→结案, in order

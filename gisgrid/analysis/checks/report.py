@@ -189,9 +189,12 @@ def _detail(result: CheckResult, lang: Lang) -> list[str]:
             )
     elif name == "nesting":
         for d in items[:SHOWN]:
+            # a child whose parent is not there lies wholly outside it: say the parent is missing
+            orphan = bool(d.get("parent_missing"))
+            where = ("上级网格缺失", "parent missing") if orphan else ("越出", "outside")
             lines.append(
                 f"{level(d['level'])} {d['code']} "
-                + _t(("越出", "outside"), lang)
+                + _t(where, lang)
                 + f" {d['parent_code']}: {_n(d['outside_area_m2'])} {m2}"
             )
     elif name == "households_outside":

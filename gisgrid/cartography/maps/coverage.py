@@ -120,7 +120,7 @@ def coverage_map(
                 "xy": encode_coords(hh_xy[order], grid),
                 "min_zoom": detail.households_min_zoom,
             },
-            "findings": payload.findings(data),
+            "findings": payload.findings(data, language),
         }
     )
     m = new_map(data, title, basemap)

@@ -252,6 +252,7 @@
       clear(this._div);
       if (nodes) append(this._div, nodes);
       this._div.style.display = this._div.firstChild ? "" : "none";
+      if (this._map) layoutRight(this._map);
     },
   });
 
@@ -295,9 +296,15 @@
 
   // a click on the map opens the popup of the area under it, in the first layer shown that
   // has one there (the finest level first), whatever the drawing order of the boundaries
-  function clickable(map, groups) {
+  // (first: what a click opens before any area, or false; e.g. the check findings there)
+  function clickable(map, groups, first) {
     map.on("click", function (e) {
       var p = [e.latlng.lat, e.latlng.lng];
+      var before = first ? first(e.latlng) : false;
+      if (before) {
+        L.popup({ maxWidth: 340, maxHeight: 360 }).setLatLng(e.latlng).setContent(before).openOn(map);
+        return;
+      }
       for (var g = 0; g < groups.length; g++) {
         var group = groups[g];
         if (!group.ggPopup || !map.hasLayer(group)) continue;
@@ -436,40 +443,63 @@
     });
   }
 
-  // check findings: the shape in a warning style, and a ring so small ones show at any zoom
+  // check findings: the shape in a warning style, and a ring so small ones show at any zoom.
+  // They are drawn, not clicked: a click opens every finding there at once (the shapes under
+  // the point, the marks within reach), so a household's mark never hides the gap it sits in.
   function findingLayers(map, D, panel, renderer) {
     var T = D.t;
     var byCheck = {};
+    var items = [];
     D.findings.forEach(function (f) {
       (byCheck[f.check] = byCheck[f.check] || []).push(f);
     });
     Object.keys(byCheck).forEach(function (check) {
       var group = L.featureGroup();
       byCheck[check].forEach(function (f) {
-        var rows = f.props.map(function (p) {
-          var v = Array.isArray(p[1]) ? p[1].join(", ") : p[1];
-          if (typeof v === "number" && /area/.test(p[0])) v = fmt(T, v, "area");
-          return [T[p[0]] || p[0], v];
-        });
-        // a function: each layer opens its own copy (a node lives in one place only)
-        var popup = function () {
-          return popupNode("gg-finding gg-finding-" + check, f.code || "", T["check_" + check] || check, rows);
-        };
+        var item = { f: f, group: group, at: L.latLng(f.at), reach: 11, rings: null };
         if (f.geom) {
-          group.addLayer(L.polygon(decodePolygon(f.geom, f.grid), {
-            renderer: renderer, color: "#d7191c", weight: 2, dashArray: "4 3", fillColor: "#d7191c", fillOpacity: 0.45, bubblingMouseEvents: false,
-          }).bindPopup(popup));
+          var shape = L.polygon(decodePolygon(f.geom, f.grid), {
+            renderer: renderer, color: "#d7191c", weight: 2, dashArray: "4 3", fillColor: "#d7191c", fillOpacity: 0.45, interactive: false,
+          });
+          item.rings = shape.getLatLngs().map(function (poly) {
+            return poly.map(function (ring) { return ring.map(function (q) { return [q.lat, q.lng]; }); });
+          });
+          item.bounds = shape.getBounds();
+          group.addLayer(shape);
           group.addLayer(L.circleMarker(f.at, {
-            renderer: renderer, radius: 9, color: "#d7191c", weight: 2.5, fill: true, fillOpacity: 0.05, bubblingMouseEvents: false,
-          }).bindPopup(popup));
+            renderer: renderer, radius: 9, color: "#d7191c", weight: 2.5, fill: true, fillOpacity: 0.05, interactive: false,
+          }));
         } else {
-          group.addLayer(L.marker(f.at, { icon: warningIcon(D) }).bindPopup(popup));
+          item.reach = 13; // the 22 px warning mark
+          group.addLayer(L.marker(f.at, { icon: warningIcon(D), interactive: false, keyboard: false }));
         }
+        items.push(item);
       });
       G.counts["check_" + check] = byCheck[check].length;
       panel.overlay("checks", T.group_checks, "check_" + check, T["check_" + check] || check, group, true,
         swatch("#d7191c", "gg-swatch-warn"), byCheck[check].length);
     });
+
+    // the findings shown at a point, areas first; their popup, or false if none is there
+    function at(latlng) {
+      var p = map.latLngToContainerPoint(latlng);
+      var ll = [latlng.lat, latlng.lng];
+      var hits = items.filter(function (it) {
+        if (!map.hasLayer(it.group)) return false;
+        if (map.latLngToContainerPoint(it.at).distanceTo(p) <= it.reach) return true;
+        return it.rings !== null && it.bounds.contains(latlng) && inPolygon(ll, it.rings);
+      });
+      if (!hits.length) return false;
+      hits.sort(function (a, b) { return (a.rings ? 0 : 1) - (b.rings ? 0 : 1); });
+      return el("div", "gg-findings", hits.map(function (it) {
+        return popupNode("gg-finding gg-finding-" + it.f.check, it.f.code || "", T["check_" + it.f.check] || it.f.check, it.f.rows);
+      }));
+    }
+    G.findingsAt = function (lat, lng) {
+      var node = at(L.latLng(lat, lng));
+      return node ? [].map.call(node.children, function (c) { return c.className; }) : [];
+    };
+    return at;
   }
 
   function basemaps(map, D, panel) {
@@ -480,11 +510,33 @@
     });
   }
 
+  // the right-hand column: the layer panel above the legend, never over it (the panel
+  // scrolls instead); its width, or 0 on a phone-sized map where both stay small
+  function layoutRight(map) {
+    var c = map.getContainer();
+    var panel = c.querySelector(".gg-panel");
+    var legend = c.querySelector(".gg-legend");
+    var shown = legend && legend.style.display !== "none" && legend.firstChild ? legend : null;
+    if (map.getSize().x < 640) {
+      if (panel) panel.style.maxHeight = "";
+      return 0;
+    }
+    if (panel) {
+      // 10 px above the panel, between the two, and below the legend (the controls' margins)
+      var free = map.getSize().y - 20 - (shown ? shown.offsetHeight + 10 : 0);
+      panel.style.maxHeight = Math.max(80, free) + "px";
+    }
+    var open = panel && !L.DomUtil.hasClass(panel, "gg-collapsed") ? panel.offsetWidth : 0;
+    return Math.max(open, shown ? shown.offsetWidth : 0);
+  }
+
   function finish(map, D) {
     var b = D.bounds;
-    // on a wide screen, keep the area clear of the layer panel on the right
-    var panel = map.getContainer().querySelector(".gg-panel:not(.gg-collapsed)");
-    var right = panel && map.getSize().x >= 900 ? panel.offsetWidth + 20 : 10;
+    L.control.scale({ metric: true, imperial: false, position: "bottomleft" }).addTo(map);
+    map.on("resize", function () { layoutRight(map); });
+    // keep the area clear of the panel and legend on the right, where there is room for both
+    var column = layoutRight(map);
+    var right = column && map.getSize().x - column - 20 >= 320 ? column + 20 : 10;
     map.fitBounds([[b[1], b[0]], [b[3], b[2]]], { paddingTopLeft: [10, 10], paddingBottomRight: [right, 10] });
     G.map = map;
     G.data = D;
@@ -567,7 +619,10 @@
       { color: "#888", weight: 0.6, fill: true, fillOpacity: 0.65, fillColor: "#ccc", opacity: 0.9 },
       function (i) { return popupNode("gg-grid gg-grid-3", D.grids3.code[i], D.grids3.name[i], gridRows(D.grids3, i, 3)); },
       renderer);
-    clickable(map, [grids3, grids2, villages, townships]);
+    var findingsAt = null; // set once the findings are drawn
+    clickable(map, [grids3, grids2, villages, townships], function (latlng) {
+      return findingsAt ? findingsAt(latlng) : false;
+    });
     var order = [grids3, grids2, villages, townships];
 
     panel.overlay("boundaries", T.group_boundaries, "grids3", T.grids3, grids3, true, swatch("#9ecae1"), D.grids3.code.length);
@@ -640,7 +695,7 @@
     panel.widget("households", T.group_households, hint);
     G.counts.households = hh.length;
 
-    findingLayers(map, D, panel, renderer);
+    findingsAt = findingLayers(map, D, panel, renderer);
     finish(map, D);
   }
 
@@ -715,7 +770,8 @@
     var heat = L.heatLayer([], { radius: 22, blur: 18, maxZoom: 13, minOpacity: 0.35 });
 
     panel.overlay("analysis", T.group_analysis, "six_no", T.six_no, villages, true, swatch("#1a9850"), V.code.length);
-    panel.overlay("analysis", T.group_analysis, "heat", T.heat, heat, true, swatch("linear-gradient(90deg,#00f,#0f0,#ff0,#f00)"));
+    // the heat map would hide the six-no colours: off until asked for
+    panel.overlay("analysis", T.group_analysis, "heat", T.heat, heat, false, swatch("linear-gradient(90deg,#00f,#0f0,#ff0,#f00)"));
     panel.overlay("analysis", T.group_analysis, "townships", T.townships, townships, true, swatch("#222", "gg-swatch-line"), D.townships.code.length);
     var kindCounts = [];
     D.incident_kinds.forEach(function (kind, k) {
