@@ -498,6 +498,25 @@ def sample_county() -> Any:
     return build_sample_county(seed=2023, households=SAMPLE_HOUSEHOLDS)
 
 
+@pytest.fixture(scope="session")
+def sample_gpkg(sample_county: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The test sample county in a GeoPackage store, written once per session: read it only."""
+    from gisgrid.sample import write_sample_county
+    from gisgrid.stores.geopackage import GeoPackageStore
+
+    store = GeoPackageStore(tmp_path_factory.mktemp("sample_gpkg") / "county.gpkg")
+    write_sample_county(store, sample_county)
+    return store
+
+
+@pytest.fixture(scope="session")
+def sample_report(sample_gpkg: Any) -> Any:
+    """The check report of :func:`sample_gpkg`, computed once per session."""
+    from gisgrid.analysis.checks import check_store
+
+    return check_store(sample_gpkg)
+
+
 # --- PostGIS ------------------------------------------------------------------------------------
 
 

@@ -15,11 +15,9 @@ from typing import Any
 import pytest
 from browser import chromium, click_latlng, new_page, open_map
 
-from gisgrid.analysis.checks import check_store
 from gisgrid.analysis.checks.report import CHECKS, CheckReport, CheckResult
 from gisgrid.cartography import build_map, save_map
 from gisgrid.layers.kinds import INCIDENT_KINDS
-from gisgrid.sample import write_sample_county
 from gisgrid.stores.geopackage import GeoPackageStore
 
 
@@ -61,16 +59,14 @@ DESKTOP = {"width": 1440, "height": 900}
 
 
 @pytest.fixture(scope="module")
-def store(sample_county: Any, tmp_path_factory: pytest.TempPathFactory) -> GeoPackageStore:
-    """The test sample county (30,000 households) in a GeoPackage store."""
-    out = GeoPackageStore(tmp_path_factory.mktemp("map_ui_store") / "county.gpkg")
-    write_sample_county(out, sample_county)
-    return out
+def store(sample_gpkg: GeoPackageStore) -> GeoPackageStore:
+    """The test sample county (30,000 households) in a GeoPackage store (read only)."""
+    return sample_gpkg
 
 
 @pytest.fixture(scope="module")
-def report(store: GeoPackageStore) -> CheckReport:
-    return check_store(store)
+def report(sample_report: CheckReport) -> CheckReport:
+    return sample_report
 
 
 @pytest.fixture(scope="module")

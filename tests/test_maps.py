@@ -46,7 +46,6 @@ from gisgrid.cartography.encode import (
     simplify_coverage,
 )
 from gisgrid.errors import MapOptionError, OfflineAssetError, UnknownAreaError
-from gisgrid.sample import write_sample_county
 from gisgrid.stores.geopackage import GeoPackageStore
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "maps"
@@ -191,18 +190,14 @@ def test_external_urls_are_found(text: str, found: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def sample_store(sample_county: Any, tmp_path_factory: pytest.TempPathFactory) -> GeoPackageStore:
-    """The test sample county (30,000 households) in a GeoPackage store."""
-    store = GeoPackageStore(tmp_path_factory.mktemp("maps_store") / "county.gpkg")
-    write_sample_county(store, sample_county)
-    return store
+def sample_store(sample_gpkg: GeoPackageStore) -> GeoPackageStore:
+    """The test sample county (30,000 households) in a GeoPackage store (read only)."""
+    return sample_gpkg
 
 
 @pytest.fixture(scope="module")
-def report(sample_store: GeoPackageStore) -> Any:
-    from gisgrid.analysis.checks import check_store
-
-    return check_store(sample_store)
+def report(sample_report: Any) -> Any:
+    return sample_report
 
 
 @pytest.fixture(scope="module")
