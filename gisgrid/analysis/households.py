@@ -12,30 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import shapely
 
 from gisgrid.analysis.locate import GridPerson, Locator, NearestService
+from gisgrid.analysis.records import bool_or_none, int_or_none, text_or_none
 from gisgrid.analysis.search import HouseholdSearch
 from gisgrid.errors import NotFoundError
 from gisgrid.stores.base import Store
-
-
-def _missing(value: Any) -> bool:
-    return value is None or bool(np.ndim(value) == 0 and pd.isna(value))
-
-
-def _text(value: Any) -> str | None:
-    return None if _missing(value) else str(value)
-
-
-def _int(value: Any) -> int | None:
-    return None if _missing(value) else int(value)
-
-
-def _bool(value: Any) -> bool | None:
-    return None if _missing(value) else bool(value)
 
 
 @dataclass(frozen=True)
@@ -61,14 +45,14 @@ class HouseholdSummary:
         point = row["geometry"]
         return cls(
             id=str(row["id"]),
-            head_name=_text(row["head_name"]),
-            house_number=_text(row["house_number"]),
-            village_code=_text(row["village_code"]),
-            members=_int(row["members"]),
-            elderly=_int(row["elderly"]),
-            party_member=_bool(row["party_member"]),
-            backbone=_bool(row["backbone"]),
-            backbone_id=_text(row["backbone_id"]),
+            head_name=text_or_none(row["head_name"]),
+            house_number=text_or_none(row["house_number"]),
+            village_code=text_or_none(row["village_code"]),
+            members=int_or_none(row["members"]),
+            elderly=int_or_none(row["elderly"]),
+            party_member=bool_or_none(row["party_member"]),
+            backbone=bool_or_none(row["backbone"]),
+            backbone_id=text_or_none(row["backbone_id"]),
             grid_code=grid_code,
             lon=round(float(shapely.get_x(point)), 7),
             lat=round(float(shapely.get_y(point)), 7),
@@ -83,7 +67,7 @@ def summaries(households: pd.DataFrame, locator: Locator) -> list[HouseholdSumma
     codes = locator.level3_codes(shapely.get_x(geoms), shapely.get_y(geoms))
     rows = [{str(k): v for k, v in row.items()} for row in households.to_dict("records")]
     return [
-        HouseholdSummary.of(row, grid_code=_text(code))
+        HouseholdSummary.of(row, grid_code=text_or_none(code))
         for row, code in zip(rows, codes, strict=True)
     ]
 

@@ -26,6 +26,7 @@ from scipy.spatial import cKDTree
 
 from gisgrid import crs as crsmod
 from gisgrid.analysis.assign import GridIndex, current_grid_codes, grid_index
+from gisgrid.analysis.records import text_or_none
 from gisgrid.errors import LocateError
 from gisgrid.layers.schema import CHINA_BOUNDS
 from gisgrid.stores.base import Store
@@ -68,10 +69,10 @@ class GridPerson:
             code=str(row["code"]),
             level=int(row["level"]),
             name=str(row["name"]),
-            responsible_name=_text(row["responsible_name"]),
-            responsible_phone=_text(row["responsible_phone"]),
-            responsible_role=_text(row["responsible_role"]),
-            parent_code=_text(row["parent_code"]),
+            responsible_name=text_or_none(row["responsible_name"]),
+            responsible_phone=text_or_none(row["responsible_phone"]),
+            responsible_role=text_or_none(row["responsible_role"]),
+            parent_code=text_or_none(row["parent_code"]),
             village_code=str(row["village_code"]),
         )
 
@@ -124,10 +125,6 @@ class Location:
     def in_grid(self) -> bool:
         """Whether a level-3 grid holds the point."""
         return self.level3 is not None
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
 
 
 @dataclass
@@ -287,7 +284,7 @@ class Locator:
                     kind=kind,
                     id=str(rec["id"]),
                     name=str(rec["name"]),
-                    watcher=_text(rec["watcher"]),
+                    watcher=text_or_none(rec["watcher"]),
                     distance_m=round(float(d), 1),
                     lon=rec["lon"],
                     lat=rec["lat"],
