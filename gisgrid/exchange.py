@@ -28,7 +28,7 @@ from gisgrid import crs as crsmod
 from gisgrid.errors import ConfigError, InputFileError, Problem, ValidationError
 from gisgrid.layers import get_layer, households
 from gisgrid.layers.schema import OUTLINE_MARGIN_M, Layer
-from gisgrid.stores.base import Store, WriteMode
+from gisgrid.stores.base import Store, WriteMode, stored_key_clashes
 
 #: file endings we read and write, and the OGR driver for each
 DRIVERS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG"}
@@ -227,13 +227,9 @@ def store_problems(
     problems: list[Problem] = []
     if mode == "append" and decl.key:
         existing = store.read(decl.name, columns=list(decl.key))
-        if len(existing):
-            clash = frame.set_index(list(decl.key)).index.isin(
-                existing.set_index(list(decl.key)).index
-            )
-            for i in clash.nonzero()[0].tolist():
-                key = "/".join(str(frame.at[i, k]) for k in decl.key)
-                problems.append(Problem(i, key, ",".join(decl.key), "already in the store"))
+        for i in np.flatnonzero(stored_key_clashes(decl, frame, existing)).tolist():
+            key = "/".join(str(frame.at[i, k]) for k in decl.key)
+            problems.append(Problem(i, key, ",".join(decl.key), "already in the store"))
     if decl.name == "households":
         known: set[str] = set()
         if mode == "append":

@@ -44,6 +44,14 @@ def layers_to_write(frames: Mapping[str, pd.DataFrame], mode: str) -> dict[str, 
     return {name: get_layer(name) for name in frames}
 
 
+def stored_key_clashes(decl: Layer, frame: pd.DataFrame, stored: pd.DataFrame) -> np.ndarray:
+    """Which rows of ``frame`` carry a key already in ``stored`` (the stored key columns)."""
+    if not decl.key or not len(frame) or not len(stored):
+        return np.zeros(len(frame), dtype=bool)
+    keys = list(decl.key)
+    return np.asarray(frame.set_index(keys).index.isin(stored.set_index(keys).index), dtype=bool)
+
+
 def refuse_stored_keys(
     decl: Layer, frame: pd.DataFrame, stored: pd.DataFrame, *, store: str
 ) -> None:
@@ -72,9 +80,8 @@ def refuse_stored_keys(
     if not decl.key or not len(frame):
         return
     keys = list(decl.key)
-    new = frame.set_index(keys).index
-    clash = new.isin(stored.set_index(keys).index) if len(stored) else np.zeros(len(new), bool)
-    clash = clash | new.duplicated(keep="first")
+    clash = stored_key_clashes(decl, frame, stored)
+    clash = clash | frame.set_index(keys).index.duplicated(keep="first")
     if not clash.any():
         return
     names = sorted(
