@@ -1,17 +1,25 @@
 """The JSON the API answers with, as pydantic models: the analysis returns typed results,
 these models say how they look on the wire (and in the OpenAPI schema).
 
-Each model has ``of(...)``, which takes the analysis result (:class:`~gisgrid.analysis.locate.
-Location`, :class:`~gisgrid.analysis.households.HouseholdDetail`, …); routes answer
-``Model.of(result).model_dump()`` and stay thin.
+Each model reads the fields it publishes from the analysis result's attributes
+(``from_attributes``: no field is copied by hand, and a field the model does not declare is
+never sent); ``of(...)`` builds the whole answer from the result
+(:class:`~gisgrid.analysis.locate.Location`, :class:`~gisgrid.analysis.households.HouseholdDetail`,
+…). Routes answer ``Model.of(result).model_dump()`` and stay thin.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from gisgrid.analysis.households import HouseholdDetail, HouseholdSummary, SearchResult
 from gisgrid.analysis.locate import GridPerson, Location, NearestService
+
+
+class FromResult(BaseModel):
+    """A model filled from an analysis result's attributes."""
+
+    model_config = ConfigDict(from_attributes=True)
 
 
 class LonLat(BaseModel):
@@ -23,18 +31,18 @@ class LocateInput(LonLat):
     crs: str = Field(description="the CRS the point was given in")
 
 
-class TownshipOut(BaseModel):
+class TownshipOut(FromResult):
     code: str
     name: str
 
 
-class VillageOut(BaseModel):
+class VillageOut(FromResult):
     code: str
     name: str
     kind: str
 
 
-class GridPersonOut(BaseModel):
+class GridPersonOut(FromResult):
     """A grid and its responsible person."""
 
     code: str
@@ -46,19 +54,10 @@ class GridPersonOut(BaseModel):
 
     @classmethod
     def of(cls, grid: GridPerson | None) -> GridPersonOut | None:
-        if grid is None:
-            return None
-        return cls(
-            code=grid.code,
-            level=grid.level,
-            name=grid.name,
-            responsible_name=grid.responsible_name,
-            responsible_phone=grid.responsible_phone,
-            responsible_role=grid.responsible_role,
-        )
+        return None if grid is None else cls.model_validate(grid)
 
 
-class GridOut(BaseModel):
+class GridOut(FromResult):
     """A household's level-3 grid: its place in the tree and its responsible person."""
 
     code: str
@@ -72,18 +71,7 @@ class GridOut(BaseModel):
 
     @classmethod
     def of(cls, grid: GridPerson | None) -> GridOut | None:
-        if grid is None:
-            return None
-        return cls(
-            code=grid.code,
-            name=grid.name,
-            level=grid.level,
-            parent_code=grid.parent_code,
-            village_code=grid.village_code,
-            responsible_name=grid.responsible_name,
-            responsible_phone=grid.responsible_phone,
-            responsible_role=grid.responsible_role,
-        )
+        return None if grid is None else cls.model_validate(grid)
 
 
 class GridsOut(BaseModel):
@@ -92,7 +80,7 @@ class GridsOut(BaseModel):
     level3: GridPersonOut | None
 
 
-class NearestServiceOut(BaseModel):
+class NearestServiceOut(FromResult):
     id: str
     name: str
     watcher: str | None
@@ -102,17 +90,7 @@ class NearestServiceOut(BaseModel):
 
     @classmethod
     def by_kind(cls, services: tuple[NearestService, ...]) -> dict[str, NearestServiceOut]:
-        return {
-            s.kind: cls(
-                id=s.id,
-                name=s.name,
-                watcher=s.watcher,
-                distance_m=s.distance_m,
-                lon=s.lon,
-                lat=s.lat,
-            )
-            for s in services
-        }
+        return {s.kind: cls.model_validate(s) for s in services}
 
 
 class LocateResponse(BaseModel):
@@ -133,14 +111,8 @@ class LocateResponse(BaseModel):
         return cls(
             input=LocateInput(lon=where.lon, lat=where.lat, crs=where.crs),
             wgs84=LonLat(lon=where.wgs84_lon, lat=where.wgs84_lat),
-            township=None
-            if where.township is None
-            else TownshipOut(code=where.township.code, name=where.township.name),
-            village=None
-            if where.village is None
-            else VillageOut(
-                code=where.village.code, name=where.village.name, kind=where.village.kind
-            ),
+            township=None if where.township is None else TownshipOut.model_validate(where.township),
+            village=None if where.village is None else VillageOut.model_validate(where.village),
             grids=GridsOut(
                 level1=GridPersonOut.of(where.level1),
                 level2=GridPersonOut.of(where.level2),
@@ -151,7 +123,7 @@ class LocateResponse(BaseModel):
         )
 
 
-class HouseholdOut(BaseModel):
+class HouseholdOut(FromResult):
     """What the finder shows of a household (no more: households are personal information)."""
 
     id: str
@@ -169,20 +141,7 @@ class HouseholdOut(BaseModel):
 
     @classmethod
     def of(cls, household: HouseholdSummary) -> HouseholdOut:
-        return cls(
-            id=household.id,
-            head_name=household.head_name,
-            house_number=household.house_number,
-            village_code=household.village_code,
-            members=household.members,
-            elderly=household.elderly,
-            party_member=household.party_member,
-            backbone=household.backbone,
-            backbone_id=household.backbone_id,
-            grid_code=household.grid_code,
-            lon=household.lon,
-            lat=household.lat,
-        )
+        return cls.model_validate(household)
 
 
 class SearchHitOut(HouseholdOut):
