@@ -88,7 +88,8 @@ def build_map(
         return incident_map(data, tiles=tiles, lang=lang, county_name=name)
     # backbone households outside the area, with the grid covering them now (the one rule)
     linked = store.read("households", where={"backbone": True})
-    linked["grid_code"] = current_grid_codes(linked.geometry, store.read("grids"))
+    level3 = store.read("grids", where={"level": 3})
+    linked["grid_code"] = current_grid_codes(linked.geometry, level3)
     return finder_map(data, tiles=tiles, lang=lang, all_households=linked)
 
 
