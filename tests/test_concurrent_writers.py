@@ -32,6 +32,7 @@ from writer_processes import (
     Target,
     Writer,
     base_frames,
+    each_store,
     grid_of,
     households_file,
     incident,
@@ -56,14 +57,9 @@ def frames() -> Any:
 def target(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, frames: Any
 ) -> Iterator[Target]:
-    if request.param == "geopackage":
-        yield Target.geopackage(tmp_path_factory.mktemp("writers"), frames)
-        return
-    server = request.getfixturevalue("pg_server")
-    made = Target.postgis(server, frames)
-    yield made
-    made.close()
-    server.drop_database(made.template)
+    yield from each_store(
+        request.param, tmp_path_factory.mktemp("writers"), frames, request.getfixturevalue
+    )
 
 
 def plan_round(rng: random.Random, n: int, location: str, folder: Path) -> list[Writer]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from writer_processes import CRASH_KINDS, CrashCase, Target, base_frames
+from writer_processes import CRASH_KINDS, CrashCase, Target, base_frames, each_store
 
 KILLS = int(os.environ.get("GISGRID_TEST_CRASH_KILLS", "5"))
 
@@ -28,14 +28,9 @@ def target(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Target]:
     frames = base_frames()
-    if request.param == "geopackage":
-        yield Target.geopackage(tmp_path_factory.mktemp("crash"), frames)
-        return
-    server = request.getfixturevalue("pg_server")
-    made = Target.postgis(server, frames)
-    yield made
-    made.close()
-    server.drop_database(made.template)
+    yield from each_store(
+        request.param, tmp_path_factory.mktemp("crash"), frames, request.getfixturevalue
+    )
 
 
 @pytest.mark.parametrize("kind", CRASH_KINDS)

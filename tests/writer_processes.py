@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -399,3 +399,21 @@ class CrashCase:
             store.close()
         self.target.drop(location)
         return CrashOutcome(self.kind, ended, when, found)
+
+
+def each_store(
+    kind: str, folder: Path, frames: dict[str, pd.DataFrame], pg: Any
+) -> Iterator[Target]:
+    """A fixture's body: a :class:`Target` of ``kind`` holding ``frames``, removed afterwards.
+
+    ``pg`` gives the PostGIS server when asked (``request.getfixturevalue``), so a GeoPackage
+    run needs none.
+    """
+    if kind == "geopackage":
+        yield Target.geopackage(folder, frames)
+        return
+    server: PostGISServer = pg("pg_server")
+    made = Target.postgis(server, frames)
+    yield made
+    made.close()
+    server.drop_database(made.template)
