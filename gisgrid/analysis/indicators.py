@@ -115,11 +115,6 @@ def in_net(households: pd.DataFrame) -> np.ndarray:
     ).to_numpy()
 
 
-def household_net_share(households: pd.DataFrame) -> float:
-    """Share of households in the party-member net (NaN without households)."""
-    return float(in_net(households).mean()) if len(households) else float("nan")
-
-
 def floor_share(part: int, whole: int) -> float:
     """``part / whole`` floored to a tenth of a percent, never 0 or 1 unless exactly so.
 
@@ -471,7 +466,6 @@ __all__ = [
     "floor_share",
     "grid_indicators",
     "household_figures",
-    "household_net_share",
     "in_net",
     "nearest_service_m",
     "recent_incidents",
