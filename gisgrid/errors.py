@@ -12,6 +12,7 @@ exit   meaning
 4      the input has problems, or the store refused the data; nothing was written
 5      the store cannot be read or written (or another process is writing it)
 6      something asked for is not in the store (a code, an id, level-3 grids)
+7      not signed in, or the account may not do this (role, area, disabled)
 =====  =====================================================================================
 """
 
@@ -178,3 +179,37 @@ class NotFoundError(GisgridError):
 
 class UnknownAreaError(NotFoundError):
     """An unknown township, village or grid code was asked for (a page, a map, a report)."""
+
+
+class AuthenticationError(GisgridError):
+    """No valid sign-in: no session or token, an expired one, or a wrong password.
+
+    The message never says whether the username or the password was wrong.
+    """
+
+    exit_code = 7
+
+
+class RateLimitedError(AuthenticationError):
+    """Too many failed sign-ins for an account or from an address: wait and try again."""
+
+    #: seconds until the next attempt may succeed (the API's ``Retry-After``)
+    retry_after: int = 60
+
+    def __init__(self, message: str, *, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ForbiddenError(GisgridError):
+    """Signed in, but the role or area of the account does not allow this."""
+
+    exit_code = 7
+
+
+class CsrfError(ForbiddenError):
+    """A state-changing request of a browser session without its CSRF token."""
+
+
+class ReasonRequiredError(ForbiddenError):
+    """The role reads household records only with a stated reason, which is recorded."""

@@ -141,3 +141,42 @@ class CheckSettings(BaseSettings):
 def default_store() -> str:
     """The store location from ``GISGRID_STORE`` or the documented default ``./gisgrid.gpkg``."""
     return StoreSettings().store
+
+
+class AuthSettings(BaseSettings):
+    """Sign-in, sessions and limits of the web app, from ``GISGRID_AUTH_*`` variables.
+
+    The defaults suit a county office: a working day's session, signed out after an hour
+    without use, five wrong passwords per account (twenty per address) in 15 minutes.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GISGRID_AUTH_", extra="ignore")
+
+    #: hours a session lasts at most after signing in
+    session_hours: float = Field(default=10.0, gt=0)
+    #: minutes without a request after which a session ends
+    idle_minutes: float = Field(default=60.0, gt=0)
+    #: the session cookie is sent over HTTPS only (set false only for plain-HTTP testing
+    #: on a machine's own loopback, where browsers treat http://localhost as secure anyway)
+    cookie_secure: bool = True
+    #: failed sign-ins allowed per account, and per address, within ``failure_window_minutes``
+    max_failures_per_account: int = Field(default=5, ge=1)
+    max_failures_per_address: int = Field(default=20, ge=1)
+    failure_window_minutes: float = Field(default=15.0, gt=0)
+    #: the shortest password accepted
+    min_password_length: int = Field(default=10, ge=8)
+    #: days an API token lasts unless created with another lifetime (0: no end)
+    token_days: int = Field(default=365, ge=0)
+
+
+class WebSettings(BaseSettings):
+    """What the web server accepts, from ``GISGRID_WEB_*`` variables."""
+
+    model_config = SettingsConfigDict(env_prefix="GISGRID_WEB_", extra="ignore")
+
+    #: origins allowed to call the API from other sites' pages (CORS); none by default
+    cors_origins: list[str] = Field(default_factory=list)
+    #: the largest request body accepted, in bytes (an import of a county's layers fits)
+    max_body_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    #: the largest JSON body of an ordinary API request, in bytes
+    max_json_bytes: int = Field(default=1024 * 1024, ge=1024)

@@ -32,6 +32,11 @@ STATUS: dict[type[errors.GisgridError], int] = {
     errors.OfflineAssetError: 500,
     errors.NotFoundError: 404,
     errors.UnknownAreaError: 404,
+    errors.AuthenticationError: 401,
+    errors.RateLimitedError: 429,
+    errors.ForbiddenError: 403,
+    errors.CsrfError: 403,
+    errors.ReasonRequiredError: 403,
 }
 
 

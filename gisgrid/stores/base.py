@@ -22,6 +22,7 @@ import pandas as pd
 from gisgrid.errors import ConfigError, StoreConstraintError, StoreError
 from gisgrid.layers import ASSIGNED_LAYERS, get_layer
 from gisgrid.layers.schema import Layer
+from gisgrid.stores.ledger import Ledger
 
 WriteMode = Literal["replace", "append"]
 #: attribute filters: column → value, or column → list of values (any of them)
@@ -249,6 +250,11 @@ class Store(Protocol):
     """
 
     url: str
+
+    @property
+    def ledger(self) -> Ledger:
+        """The store's accounts, sessions, API tokens and audit log."""
+        ...
 
     @property
     def path(self) -> Path | None:
