@@ -19,7 +19,7 @@ from gisgrid.analysis.locate import GridPerson, Locator, NearestService
 from gisgrid.analysis.records import bool_or_none, int_or_none, text_or_none
 from gisgrid.analysis.search import HouseholdSearch
 from gisgrid.errors import NotFoundError
-from gisgrid.stores.base import Store
+from gisgrid.stores.base import Reader
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ class SearchResult:
 
 def search_households(
     index: HouseholdSearch,
-    store: Store,
+    store: Reader,
     locator: Locator,
     query: str,
     *,
@@ -133,7 +133,7 @@ class HouseholdDetail:
     nearest_services: tuple[NearestService, ...]
 
 
-def household_detail(store: Store, locator: Locator, household_id: str) -> HouseholdDetail:
+def household_detail(store: Reader, locator: Locator, household_id: str) -> HouseholdDetail:
     """One household with everything the finder shows of it.
 
     Raises
