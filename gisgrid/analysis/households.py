@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -96,9 +97,11 @@ def search_households(
     *,
     village: str | None = None,
     limit: int = 20,
+    allowed: np.ndarray | None = None,
 ) -> SearchResult:
-    """Households matching ``query`` (see :meth:`HouseholdSearch.search`), read from ``store``."""
-    hits = index.search(query, village=village, limit=limit)
+    """Households matching ``query`` (see :meth:`HouseholdSearch.search`; ``allowed``: the
+    caller's area), read from ``store``."""
+    hits = index.search(query, village=village, limit=limit, allowed=allowed)
     if not hits:
         return SearchResult(query, ())
     frame = store.read("households", where={"id": [h.id for h in hits]})

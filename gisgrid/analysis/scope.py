@@ -20,7 +20,7 @@ A feature lies in an area by its code, the same rule for every layer:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +60,15 @@ def mask_phone(phone: str) -> str:
     if len(digits) < 7:
         return "*" * len(digits)
     return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+def masked_value(field: Field, value: object) -> object:
+    """``value`` of ``field`` as a caller who may not see it is shown it."""
+    if value is None or value is pd.NA or field.masked_as == "hidden":
+        return None
+    if field.masked_as == "name":
+        return mask_name(str(value))
+    return mask_phone(str(value))
 
 
 @dataclass(frozen=True)
@@ -156,6 +165,14 @@ class Scope:
             return not self.staff
         return False
 
+    def mask_record(self, layer: str, record: Mapping[str, object]) -> dict[str, object]:
+        """One record (e.g. a grid in an API answer) with what this caller may not see masked."""
+        out = dict(record)
+        for f in get_layer(layer).fields:
+            if f.name in out and self.masks(f):
+                out[f.name] = masked_value(f, out[f.name])
+        return out
+
     def mask(self, layer: Layer, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` with the personal fields this caller may not see masked."""
         masked = [f for f in layer.fields if f.name in frame.columns and self.masks(f)]
@@ -164,12 +181,11 @@ class Scope:
         frame = frame.copy()
         for f in masked:
             values = frame[f.name]
-            if f.masked_as == "name":
-                frame[f.name] = values.map(mask_name, na_action="ignore").astype(values.dtype)
-            elif f.masked_as == "phone":
-                frame[f.name] = values.map(mask_phone, na_action="ignore").astype(values.dtype)
-            else:
+            if f.masked_as == "hidden":
                 frame[f.name] = pd.Series(pd.NA, index=frame.index, dtype=values.dtype)
+            else:
+                shown = values.map(lambda v, f=f: masked_value(f, v), na_action="ignore")
+                frame[f.name] = shown.astype(values.dtype)
         return frame
 
     def restrict(self, layer: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -244,8 +260,15 @@ class ScopedReader:
         self.store = store
         self.scope = scope
         self.url = store.url
-        self._index = index
+        self.index = index
         self._on_records_read = on_records_read
+
+    def noting(self, on_records_read: RecordsRead) -> ScopedReader:
+        """The same view, telling ``on_records_read`` instead (a page that is kept and
+        served again records its reads at every serving)."""
+        return ScopedReader(
+            self.store, self.scope, index=self.index, on_records_read=on_records_read
+        )
 
     def layer_names(self) -> list[str]:
         return self.store.layer_names()
@@ -268,7 +291,7 @@ class ScopedReader:
         frame = self.store.read(layer, bbox=bbox, where=where, columns=wanted)
         if layer in ASSIGNED_LAYERS and decl.spatial:
             frame = frame.copy()
-            frame["grid_code"] = current_grid_codes(frame.geometry, self._index)
+            frame["grid_code"] = current_grid_codes(frame.geometry, self.index)
         frame = self.scope.restrict(layer, frame)
         if columns is not None:
             keep = [c for c in frame.columns if c in set(columns) or c == "geometry"]
