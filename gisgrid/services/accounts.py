@@ -230,15 +230,26 @@ def normalise_phone(phone: str) -> str:
     return digits
 
 
-def check_area(role: Role, area: str) -> str:
+def check_area(role: Role, area: str, *, phone: str | None = None) -> str:
     """``area`` if it is a well-formed code of a kind the role may be given.
+
+    A grid worker's area is a level-2 or level-3 grid, or empty when ``phone`` links them
+    to their grids instead (the grids whose responsible person has that phone: reassigning
+    a grid then moves the access with it).
 
     Raises
     ------
     ConfigError
-        A malformed code, or a kind of area the role does not take (a grid worker needs a
-        level-2 or level-3 grid, a township officer a township, …).
+        A malformed code, or a kind of area the role does not take (a township officer
+        needs a township, …), or a grid worker with neither a grid nor a phone.
     """
+    if area == "" and role == Role.GRID:
+        if phone:
+            return area
+        raise ConfigError(
+            "网格员须有网格编码（15/18 位）或电话 / a grid worker needs a grid code (15 or 18 "
+            "digits) or a phone that links them to their grids"
+        )
     try:
         codes.kind_of(area)
     except ValueError:
@@ -256,7 +267,8 @@ def check_area(role: Role, area: str) -> str:
     return area
 
 
-def _role(role: Role | str) -> Role:
+def parse_role(role: Role | str) -> Role:
+    """The role named ``role``; ConfigError naming the roles otherwise."""
     try:
         return Role(role)
     except ValueError:
@@ -269,7 +281,7 @@ def _phone_for(role: Role, phone: str | None) -> str | None:
     """The normalised phone of an account of ``role`` (only a grid worker's links grids)."""
     if phone is None or phone == "":
         return None
-    if role is not Role.GRID:
+    if role != Role.GRID:
         raise ConfigError(
             "只有网格员账户可关联电话 / only a grid worker's account is linked to grids by phone"
         )
@@ -343,9 +355,9 @@ def add_account(
         The username is taken.
     """
     username = check_username(username)
-    role = _role(role)
-    area = check_area(role, area)
+    role = parse_role(role)
     phone = _phone_for(role, phone)
+    area = check_area(role, area, phone=phone)
     name = _display_name(display_name, username)
     password_hash = hash_password(password, settings=settings, username=username)
     now = _now(None)
@@ -382,15 +394,15 @@ def set_role(
     """Give an account another role and area (audited; its sessions end).
 
     ``phone`` links a grid worker to the grids whose responsible person has it; ``None``
-    keeps a grid worker's phone and removes it from any other role.
+    keeps a grid worker's phone, ``""`` removes it; any other role has none.
     """
-    role = _role(role)
-    area = check_area(role, area)
+    role = parse_role(role)
     before = _account(ledger, username)
     new_phone = _phone_for(role, phone)
     if new_phone is None:
-        keep = role is Role.GRID and phone is None
+        keep = role == Role.GRID and phone is None
         new_phone = before.phone if keep else None
+    area = check_area(role, area, phone=new_phone)
     changes = AccountChanges(role=role, area=area, phone=new_phone or "")
     return ledger.change_account(
         username,
@@ -464,6 +476,11 @@ def reset_password(
         end_sessions=True,
     )
     return account, new
+
+
+def has_enabled_admin(ledger: Ledger) -> bool:
+    """Whether some enabled account is an admin (``gisgrid serve`` beyond loopback needs one)."""
+    return any(a.role == Role.ADMIN and not a.disabled for a in ledger.accounts())
 
 
 # --- sign-in and sessions ----------------------------------------------------------------------
@@ -827,8 +844,10 @@ __all__ = [
     "check_username",
     "create_token",
     "generate_password",
+    "has_enabled_admin",
     "hash_password",
     "normalise_phone",
+    "parse_role",
     "password_problems",
     "record_access",
     "reset_password",
