@@ -4,6 +4,7 @@ routes share (areas by code, a bounding box)."""
 
 from __future__ import annotations
 
+import secrets
 import urllib.parse
 from dataclasses import dataclass
 from typing import Annotated
@@ -15,9 +16,14 @@ from starlette.routing import Route
 from gisgrid import codes
 from gisgrid.analysis.scope import RecordsRead, Scope, ScopedReader, scope_of
 from gisgrid.api import policy
-from gisgrid.api.security import check_csrf
 from gisgrid.api.state import AppState
-from gisgrid.errors import AuthenticationError, ConfigError, ForbiddenError, ReasonRequiredError
+from gisgrid.errors import (
+    AuthenticationError,
+    ConfigError,
+    CsrfError,
+    ForbiddenError,
+    ReasonRequiredError,
+)
 from gisgrid.roles import Permission
 from gisgrid.services import accounts
 from gisgrid.services.accounts import Caller
@@ -107,7 +113,45 @@ def caller_of(request: Request, state: AppState) -> Caller | None:
     return None
 
 
-def enforce(request: Request, state: State) -> Access:
+#: the header (scripts, the page script) or form field (forms) carrying the CSRF token
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+
+
+async def csrf_form_token(request: Request) -> str | None:
+    """The CSRF token of a form post (read before the route; Starlette keeps the parsed form
+    for the route to read again)."""
+    if request.method in SAFE_METHODS:
+        return None
+    kind = request.headers.get("content-type", "")
+    if kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        value = (await request.form()).get(CSRF_FIELD)
+        return value if isinstance(value, str) else None
+    return None
+
+
+def check_csrf(request: Request, caller: Caller, form_token: str | None) -> None:
+    """A browser session's state-changing request must carry the session's CSRF token
+    (header ``X-CSRF-Token`` or form field ``csrf_token``); API tokens need none (a
+    browser never sends them by itself).
+
+    Raises
+    ------
+    CsrfError
+        The token is missing or not the session's.
+    """
+    if caller.session is None or request.method in SAFE_METHODS:
+        return
+    given = request.headers.get(CSRF_HEADER) or form_token or ""
+    if not secrets.compare_digest(given.encode(), caller.session.csrf_token.encode()):
+        raise CsrfError("缺少或错误的 CSRF 令牌，请刷新页面后重试 (missing or wrong CSRF token)")
+
+
+def enforce(
+    request: Request,
+    state: State,
+    form_token: Annotated[str | None, Depends(csrf_form_token)],
+) -> Access:
     """Apply the route's rule (:mod:`gisgrid.api.policy`) to the caller: runs before every
     route of the app.
 
@@ -127,9 +171,7 @@ def enforce(request: Request, state: State) -> Access:
     rule = policy.rule_for(request.method, route.path)
     caller = caller_of(request, state)
     needed = rule.permission_for(request.path_params)
-    if needed is Permission.PUBLIC:
-        if caller is not None and request.method not in SAFE_METHODS:
-            check_csrf(request, caller)
+    if needed is Permission.PUBLIC:  # signing in guards its own form (no session yet)
         return Access(caller=caller, scope=None, reader=None, reason=None)
     if caller is None:
         if rule.page and request.method in SAFE_METHODS:
@@ -154,7 +196,7 @@ def enforce(request: Request, state: State) -> Access:
             f"{needed.value})"
         )
     if request.method not in SAFE_METHODS:
-        check_csrf(request, caller)
+        check_csrf(request, caller, form_token)
     reason = reason_of(request)
     if (
         needed is Permission.HOUSEHOLD_RECORDS
