@@ -533,12 +533,16 @@ def test_the_ledger_lives_beside_the_geopackage_owner_only(tmp_path: Path) -> No
     old = os.umask(0)  # the mode must not depend on the umask
     try:
         store.ledger.add_account(new_account(), audit=entry("account_add"))
+        # a reader keeps SQLite's -wal and -shm files there while the ledger writes
+        with contextlib.closing(sqlite3.connect(side)) as reader:
+            assert reader.execute("SELECT count(*) FROM accounts").fetchone() == (1,)
+            store.ledger.append_audit(entry())
+            made = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("county.acc"))
+            assert made == [side.name, f"{side.name}-shm", f"{side.name}-wal"]
+            for name in made:
+                assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
     finally:
         os.umask(old)
-    made = [p for p in tmp_path.iterdir() if p.name.startswith("county.access.sqlite")]
-    assert side in made  # (and SQLite's -wal and -shm files, while in use)
-    for path in made:
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
 
 
 def test_the_geopackage_holds_no_accounts_or_audit(
