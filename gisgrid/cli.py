@@ -17,7 +17,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gisgrid.errors import ConfigError, GisgridError, InputFileError, NotFoundError
+from gisgrid.errors import (
+    ConfigError,
+    GisgridError,
+    InputFileError,
+    NotFoundError,
+    StoreConstraintError,
+)
 from gisgrid.layers import LAYERS
 
 if TYPE_CHECKING:  # the commands import their modules when they run: a quick --help
@@ -630,7 +636,7 @@ def users_add_command(
         accounts.check_area(role_, area, phone=phone)  # before asking for a password
         st = open_store(store)
         if st.ledger.account(username) is not None:
-            raise ConfigError(f"账户已存在 / the account {username!r} exists already")
+            raise StoreConstraintError(f"账户已存在 / the account {username!r} exists already")
         password = _new_password(password_file, generate, prompt=True)
         chosen = accounts.generate_password() if password is None else password
         account = accounts.add_account(
