@@ -226,3 +226,16 @@ class Ledger(Protocol):
     ) -> int:
         """How many entries match (the sign-in rate limit counts recent failures with it)."""
         ...
+
+
+def utc(moment: dt.datetime) -> dt.datetime:
+    """``moment`` in UTC, as the ledgers store and return times.
+
+    Raises
+    ------
+    ValueError
+        A naive datetime: its time zone would be a guess.
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"a ledger time must carry its time zone, not {moment!r}")
+    return moment.astimezone(dt.UTC)
