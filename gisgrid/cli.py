@@ -17,7 +17,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gisgrid.errors import ConfigError, GisgridError, InputFileError, NotFoundError
+from gisgrid.errors import (
+    ConfigError,
+    GisgridError,
+    InputFileError,
+    NotFoundError,
+    StoreConstraintError,
+)
 from gisgrid.layers import LAYERS
 
 if TYPE_CHECKING:  # the commands import their modules when they run: a quick --help
@@ -541,7 +547,7 @@ PhoneOption = Annotated[
     str | None,
     typer.Option(
         "--phone",
-        help="grid worker: a phone number; the grids whose responsible person has it are theirs",
+        help="grid worker: a phone; the grids whose responsible person has it are theirs too",
         show_default=False,
     ),
 ]
@@ -607,10 +613,9 @@ def users_add_command(
         str,
         typer.Option(
             "--area",
-            help="area code: county (6 digits), township (9), village (12), grid (15/18); "
-            "a grid worker linked by --phone may have none",
+            help="area code: county (6 digits), township (9), village (12), grid (15/18)",
         ),
-    ] = "",
+    ],
     name: Annotated[
         str | None, typer.Option("--name", help="display name, e.g. 张伟 (default: the username)")
     ] = None,
@@ -627,10 +632,10 @@ def users_add_command(
     def action() -> None:
         role_ = accounts.parse_role(role)
         accounts.check_username(username)
-        accounts.check_area(role_, area, phone=phone)  # before asking for a password
+        accounts.check_area(role_, area)  # before asking for a password
         st = open_store(store)
         if st.ledger.account(username) is not None:
-            raise ConfigError(f"账户已存在 / the account {username!r} exists already")
+            raise StoreConstraintError(f"账户已存在 / the account {username!r} exists already")
         password = _new_password(password_file, generate, prompt=True)
         chosen = accounts.generate_password() if password is None else password
         account = accounts.add_account(
@@ -671,7 +676,7 @@ def users_list_command(store: StoreOption = None) -> None:
                 a.username,
                 a.display_name,
                 f"{a.role.value} {ROLES[a.role].label_zh}",
-                a.area or "按电话 by phone",
+                a.area,
                 a.phone or "",
                 "停用 yes" if a.disabled else "",
                 _when(a.created_at),
@@ -685,9 +690,7 @@ def users_list_command(store: StoreOption = None) -> None:
 def users_set_role_command(
     username: Annotated[str, typer.Argument()],
     role: Annotated[str, typer.Argument(help=ROLE_HELP)],
-    area: Annotated[
-        str, typer.Argument(help="area code fitting the role ('' for a grid worker by --phone)")
-    ],
+    area: Annotated[str, typer.Argument(help="area code fitting the role")],
     phone: PhoneOption = None,
     store: StoreOption = None,
 ) -> None:

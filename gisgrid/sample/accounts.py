@@ -38,6 +38,7 @@ class _Areas:
     county: str
     township: str
     village: str
+    grid: str
     grid_phone: str
 
 
@@ -53,6 +54,7 @@ def _demo_areas(store: Store) -> _Areas:
         county=codes.county_of(grid),
         township=codes.township_of(grid),
         village=codes.village_of(grid),
+        grid=grid,
         grid_phone=accounts.normalise_phone(str(staffed["responsible_phone"].iloc[0])),
     )
 
@@ -60,10 +62,10 @@ def _demo_areas(store: Store) -> _Areas:
 def make_demo_accounts(store: Store, *, actor: str) -> list[DemoAccount]:
     """Create (or, when they exist, reset) one account per role for the sample county.
 
-    The admin, leader, planner and viewer get the county; the township officer and the
-    village secretary the township and village of the first level-3 grid (by code) that has
-    a responsible person; the grid worker is linked to that grid by the person's phone (no
-    area of its own: reassigning the grid in the store moves the access).
+    The admin, leader, planner and viewer get the county; the township officer, the village
+    secretary and the grid worker the township, village and level-3 grid of the first grid
+    (by code) that has a responsible person, the grid worker also linked by that person's
+    phone (to every grid the person is responsible for).
     Every password is new; an existing account is enabled and given its demo role and area
     again, which ends its sessions.
     """
@@ -73,7 +75,7 @@ def make_demo_accounts(store: Store, *, actor: str) -> list[DemoAccount]:
         (Role.LEADER, areas.county, None),
         (Role.TOWNSHIP, areas.township, None),
         (Role.VILLAGE, areas.village, None),
-        (Role.GRID, "", areas.grid_phone),
+        (Role.GRID, areas.grid, areas.grid_phone),
         (Role.PLANNER, areas.county, None),
         (Role.VIEWER, areas.county, None),
     ]

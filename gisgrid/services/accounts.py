@@ -69,7 +69,7 @@ MAX_NAME_LENGTH = 64
 #: a session's idle end (and a token's last use) is written at most this often
 TOUCH_INTERVAL = dt.timedelta(minutes=1)
 #: generated passwords: letters and digits that cannot be mistaken for one another
-_READABLE = "abcdefghijkmnpqrstuvwxyz23456789"
+_READABLE = "abcdefghjkmnpqrstuvwxyz23456789"
 _GROUPS, _GROUP_CHARS = 4, 5
 
 
@@ -230,26 +230,18 @@ def normalise_phone(phone: str) -> str:
     return digits
 
 
-def check_area(role: Role, area: str, *, phone: str | None = None) -> str:
+def check_area(role: Role, area: str) -> str:
     """``area`` if it is a well-formed code of a kind the role may be given.
 
-    A grid worker's area is a level-2 or level-3 grid, or empty when ``phone`` links them
-    to their grids instead (the grids whose responsible person has that phone: reassigning
-    a grid then moves the access with it).
+    A grid worker's area is a level-2 or level-3 grid; a phone given besides links them to
+    the grids whose responsible person has it (reassigning those grids moves that access).
 
     Raises
     ------
     ConfigError
-        A malformed code, or a kind of area the role does not take (a township officer
-        needs a township, …), or a grid worker with neither a grid nor a phone.
+        A malformed code, or a kind of area the role does not take (a grid worker needs a
+        grid, a township officer a township, …).
     """
-    if area == "" and role == Role.GRID:
-        if phone:
-            return area
-        raise ConfigError(
-            "网格员须有网格编码（15/18 位）或电话 / a grid worker needs a grid code (15 or 18 "
-            "digits) or a phone that links them to their grids"
-        )
     try:
         codes.kind_of(area)
     except ValueError:
@@ -356,8 +348,8 @@ def add_account(
     """
     username = check_username(username)
     role = parse_role(role)
+    area = check_area(role, area)
     phone = _phone_for(role, phone)
-    area = check_area(role, area, phone=phone)
     name = _display_name(display_name, username)
     password_hash = hash_password(password, settings=settings, username=username)
     now = _now(None)
@@ -397,12 +389,12 @@ def set_role(
     keeps a grid worker's phone, ``""`` removes it; any other role has none.
     """
     role = parse_role(role)
+    area = check_area(role, area)
     before = _account(ledger, username)
     new_phone = _phone_for(role, phone)
     if new_phone is None:
         keep = role == Role.GRID and phone is None
         new_phone = before.phone if keep else None
-    area = check_area(role, area, phone=new_phone)
     changes = AccountChanges(role=role, area=area, phone=new_phone or "")
     return ledger.change_account(
         username,
