@@ -137,6 +137,12 @@ def import_command(
     def action() -> None:
         st = open_store(store)
         result = import_file(st, layer, file, crs=crs, mode=mode, source_layer=source_layer)  # type: ignore[arg-type]
+        _audit(
+            st,
+            "import",
+            target=layer,
+            detail={"file": file.name, "mode": result.mode, "features": result.features},
+        )
         note = ""
         if result.source_crs and "4490" in result.source_crs:
             note = " (CGCS2000 taken as WGS84: they agree within a metre)"
@@ -160,6 +166,8 @@ def export_command(
     def action() -> None:
         st = open_store(store)
         n = export_layer(st, layer, file)
+        # an export of household records is a read of personal data: recorded like one
+        _audit(st, "export", target=layer, detail={"file": file.name, "features": n})
         out.print(f"exported {n} {layer} to {file}")
 
     _run(action)
@@ -213,6 +221,12 @@ def _assign(st: Store) -> None:
     from gisgrid.analysis.assign import assign_store
 
     report = assign_store(st)
+    _audit(
+        st,
+        "assign",
+        target="grid_code",
+        detail={item.layer: item.assigned for item in report.layers},
+    )
     where = escape(report.store)  # a path may hold [brackets]
     table = Table(title=f"三级网格分配 assignment to {report.grids} level-3 grids · {where}")
     for column in ("layer", "图层", "features 总数", "assigned 已入格", "in no grid 未入格"):
@@ -551,6 +565,13 @@ PhoneOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+def _audit(st: Store, action: str, *, target: str, detail: dict[str, object] | None = None) -> None:
+    """Record a change or an export made with the command in the store's audit log."""
+    from gisgrid.services.accounts import record_action
+
+    record_action(st.ledger, action, actor=cli_actor(), target=target, detail=detail)
 
 
 def cli_actor() -> str:

@@ -383,3 +383,37 @@ def area_exists(store: GeoPackageStore, area: str) -> bool:
         return True
     layer = {9: "townships", 12: "villages"}.get(len(area), "grids")
     return area in set(store.read(layer, columns=["code"])["code"])
+
+
+def test_imports_exports_and_assignments_by_the_command_are_in_the_audit_log(
+    gisgrid: Callable[..., Result],
+    store: Path,
+    tmp_path: Path,
+    write_input: Callable[..., Path],
+) -> None:
+    for layer in ("townships", "villages", "grids", "households"):
+        ok(gisgrid("import", layer, write_input(layer)))
+    ok(gisgrid("assign"))
+    ok(gisgrid("export", "households", tmp_path / "out.geojson"))
+    log = ledger_of(store).audit(AuditQuery(actor=ACTOR, limit=20, newest_first=False))
+    seen = [(e.entry.action, e.entry.target) for e in log]
+    assert seen == [
+        ("import", "townships"),
+        ("import", "villages"),
+        ("import", "grids"),
+        ("import", "households"),
+        ("assign", "grid_code"),
+        ("export", "households"),
+    ]
+    households = GeoPackageStore(store).count("households")
+    assert log[3].entry.detail["features"] == households
+    assert log[-1].entry.detail == {"file": "out.geojson", "features": households}
+
+
+def test_a_refused_import_leaves_no_audit_line(
+    gisgrid: Callable[..., Result], store: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.geojson"
+    bad.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature"}]}')
+    assert gisgrid("import", "townships", bad).exit_code != 0
+    assert ledger_of(store).audit(AuditQuery(action="import")) == []

@@ -17,6 +17,7 @@ from fastapi import Depends, FastAPI
 from gisgrid import __version__
 from gisgrid.api import errors, policy
 from gisgrid.api.deps import enforce
+from gisgrid.api.logs import keep_queries_out_of_the_log
 from gisgrid.api.routes import health, households, incidents, layers, locate, pages, reports
 from gisgrid.api.state import AppState
 from gisgrid.settings import AuthSettings
@@ -29,6 +30,7 @@ def create_app(*, store: str | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        keep_queries_out_of_the_log()
         st = open_store(store)
         state = AppState.load(st, auth=AuthSettings())
         app.state.gisgrid = state

@@ -824,6 +824,24 @@ def record_access(
     )
 
 
+def record_action(
+    ledger: Ledger,
+    action: str,
+    *,
+    actor: str,
+    target: str | None = None,
+    detail: Mapping[str, object] | None = None,
+) -> None:
+    """Append one audit line for a change or an export made outside the web app (the
+    command line: ``actor`` is ``cli:<login name>``).
+
+    Written after the change committed: a crash in between loses the line, never the data.
+    """
+    ledger.append_audit(
+        _entry(action, at=_now(None), actor=actor, address=None, target=target, detail=detail)
+    )
+
+
 __all__ = [
     "SESSION_COOKIE",
     "TOKEN_PREFIX",
@@ -842,6 +860,7 @@ __all__ = [
     "parse_role",
     "password_problems",
     "record_access",
+    "record_action",
     "reset_password",
     "revoke_token",
     "set_disabled",
