@@ -26,6 +26,7 @@ from pwdlib import PasswordHash
 from pwdlib.exceptions import UnknownHashError
 
 from gisgrid import codes
+from gisgrid.analysis.scope import phone_digits
 from gisgrid.errors import (
     AuthenticationError,
     ConfigError,
@@ -224,7 +225,7 @@ def normalise_phone(phone: str) -> str:
     ConfigError
         Fewer than 7 or more than 15 digits: no phone number.
     """
-    digits = "".join(ch for ch in phone if ch.isdigit())
+    digits = phone_digits(phone)
     if not 7 <= len(digits) <= 15:
         raise ConfigError(f"电话号码无效 / {phone!r} is no phone number (7-15 digits)")
     return digits
