@@ -7,8 +7,11 @@ beside it) and on a PostGIS store of its own (a fresh database, initialised).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+import secrets
+import socket
 import sqlite3
 import stat
 import subprocess
@@ -16,9 +19,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from gisgrid.errors import NotFoundError, StoreConstraintError, StoreError
 from gisgrid.roles import Role
@@ -34,6 +39,7 @@ from gisgrid.stores.ledger import (
     Outcome,
     SessionRecord,
 )
+from gisgrid.stores.postgis import PostGISStore, ident
 from gisgrid.stores.sqlite_ledger import SQLiteLedger, ledger_path
 
 T0 = dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)
@@ -87,7 +93,7 @@ def all_audit(ledger: Ledger) -> list[Any]:
 # --- the stores --------------------------------------------------------------------------------
 
 
-@pytest.fixture(params=["gpkg"])
+@pytest.fixture(params=["gpkg", "postgis"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """An empty store of each kind, of its own."""
     if request.param == "gpkg":
@@ -100,14 +106,20 @@ def audit_table(store: Store) -> str:
     return "audit_log" if store.path is not None else "gisgrid.audit_log"
 
 
+def location(store: Store) -> str:
+    """Where the store is, as ``open_store`` takes it (a PostGIS URL with its password)."""
+    return store._conninfo if isinstance(store, PostGISStore) else str(store.path)
+
+
 def direct(store: Store, statement: str) -> None:
     """Run ``statement`` on the store's ledger with a plain connection, outside gisgrid."""
-    if store.path is not None:
-        with sqlite3.connect(ledger_path(store.path)) as con:
-            con.execute(statement)
-    else:
-        with psycopg.connect(store._conninfo) as conn:  # type: ignore[attr-defined]
+    if isinstance(store, PostGISStore):
+        with psycopg.connect(store._conninfo) as conn:
             conn.execute(statement.encode())
+    else:
+        assert store.path is not None
+        with contextlib.closing(sqlite3.connect(ledger_path(store.path))) as con, con:
+            con.execute(statement)
 
 
 # --- accounts ----------------------------------------------------------------------------------
@@ -448,6 +460,9 @@ def test_the_audit_log_is_append_only(store: Store) -> None:
         direct(store, f"DELETE FROM {table} WHERE action = 'sign_in'")
     with pytest.raises(refused, match="append-only"):
         direct(store, f"DELETE FROM {table}")
+    if store.path is None:  # PostgreSQL has TRUNCATE too (SQLite's is a DELETE)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+            direct(store, f"TRUNCATE {table}")
     assert all_audit(ledger) == before
     direct(store, f"INSERT INTO {table} (at, action, outcome) VALUES ('{at(20)}', 'x', 'ok')")
     assert len(all_audit(ledger)) == 11  # appending is what it is for
@@ -473,12 +488,11 @@ print("done", flush=True)
 
 
 def test_two_processes_appending_at_once_lose_nothing(store: Store) -> None:
-    location = str(store.path) if store.path is not None else store._conninfo  # type: ignore[attr-defined]
     store.ledger.append_audit(entry("first"))  # the schema exists before they start
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", APPENDER, location, name, "200"],
+            [sys.executable, "-c", APPENDER, location(store), name, "200"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -519,12 +533,16 @@ def test_the_ledger_lives_beside_the_geopackage_owner_only(tmp_path: Path) -> No
     old = os.umask(0)  # the mode must not depend on the umask
     try:
         store.ledger.add_account(new_account(), audit=entry("account_add"))
+        # a reader keeps SQLite's -wal and -shm files there while the ledger writes
+        with contextlib.closing(sqlite3.connect(side)) as reader:
+            assert reader.execute("SELECT count(*) FROM accounts").fetchone() == (1,)
+            store.ledger.append_audit(entry())
+            made = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("county.acc"))
+            assert made == [side.name, f"{side.name}-shm", f"{side.name}-wal"]
+            for name in made:
+                assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
     finally:
         os.umask(old)
-    made = [p for p in tmp_path.iterdir() if p.name.startswith("county.access.sqlite")]
-    assert side in made  # (and SQLite's -wal and -shm files, while in use)
-    for path in made:
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
 
 
 def test_the_geopackage_holds_no_accounts_or_audit(
@@ -576,3 +594,83 @@ def test_the_side_file_is_ignored_by_git() -> None:
             ["git", "-C", str(root), "check-ignore", "-q", f"data/{name}"], check=False
         )
         assert found.returncode == 0, name
+
+
+# --- PostGIS only ---------------------------------------------------------------------------------
+
+
+def test_the_application_role_cannot_change_the_audit_log(pg_store: PostGISStore) -> None:
+    """A role with docs/county-it.md's grants (UPDATE, DELETE, TRUNCATE on every table of the
+    schema) uses the ledger, and still cannot change or remove an audit entry."""
+    url = pg_store._conninfo
+    role = f"clerk_{secrets.token_hex(4)}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'clerk-pw'").format(ident(role)))
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA gisgrid TO {}").format(ident(role)))
+        conn.execute(
+            sql.SQL(
+                "GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA gisgrid "
+                "TO {}"
+            ).format(ident(role))
+        )
+    host = urlsplit(url).netloc.rpartition("@")[2]
+    clerk_url = urlunsplit(urlsplit(url)._replace(netloc=f"{role}:clerk-pw@{host}"))
+    clerk = PostGISStore(clerk_url)
+    try:
+        wang = clerk.ledger.add_account(new_account(), audit=entry("account_add"))
+        clerk.ledger.add_token(new_token(wang.id, "t1" * 32), audit=entry("token_create"))
+        clerk.ledger.append_audit(entry("households_read", target="H001"))
+        before = all_audit(clerk.ledger)
+        assert len(before) == 3
+        for statement in (
+            "UPDATE gisgrid.audit_log SET target = 'H999'",
+            "DELETE FROM gisgrid.audit_log WHERE id = (SELECT max(id) FROM gisgrid.audit_log)",
+            "TRUNCATE gisgrid.audit_log",
+        ):
+            with (
+                psycopg.connect(clerk_url) as conn,
+                pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"),
+            ):
+                conn.execute(statement.encode())
+        assert all_audit(pg_store.ledger) == before
+    finally:
+        clerk.close()
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(ident(role)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(ident(role)))
+
+
+def test_a_store_without_the_schema_reads_empty_and_refuses_changes(pg_url: str) -> None:
+    store = PostGISStore(pg_url)
+    try:
+        ledger = store.ledger
+        assert ledger.accounts() == [] and ledger.account("wang") is None
+        assert ledger.tokens() == [] and ledger.session("a" * 64) is None
+        assert all_audit(ledger) == []
+        assert ledger.count_audit(action="sign_in", outcome="failed", since=T0) == 0
+        with pytest.raises(StoreError, match="gisgrid init"):
+            ledger.append_audit(entry())
+        with pytest.raises(StoreError, match="gisgrid init"):
+            ledger.add_account(new_account(), audit=entry("account_add"))
+        store.init(target=3)  # a store of the gisgrid before accounts: upgrade first
+        with pytest.raises(StoreError, match="schema version 3; this gisgrid needs"):
+            ledger.accounts()
+        assert store.init().applied == ("0004_access",)
+        ledger.add_account(new_account(), audit=entry("account_add"))
+        assert [a.username for a in ledger.accounts()] == ["wang"]
+    finally:
+        store.close()
+
+
+def test_an_unreachable_database_is_a_store_error() -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    store = PostGISStore(f"postgresql://nobody:pw@127.0.0.1:{port}/nothing")
+    try:
+        with pytest.raises(StoreError, match="cannot connect"):
+            store.ledger.accounts()
+        with pytest.raises(StoreError, match="cannot connect"):
+            store.ledger.append_audit(entry())
+    finally:
+        store.close()

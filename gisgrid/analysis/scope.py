@@ -14,7 +14,8 @@ A feature lies in an area by its code, the same rule for every layer:
 - points (households, incidents, service points) by the level-3 grid covering them now
   (:func:`gisgrid.analysis.assign.current_grid_codes`); a point in no grid by its village;
 - other records by their village or township code; records with no code at all (county
-  leaders) only by those whose area is the whole county.
+  leaders) only by those whose area is the whole county;
+- service points are public facilities, shown wherever they are (:data:`PUBLIC_LAYERS`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ from gisgrid.stores.ledger import Account
 
 #: boundary layers: a feature is shown where its code is in the area or contains it
 BOUNDARY_LAYERS = ("townships", "villages", "grids")
+#: public facilities, shown wherever they are: the nearest clinic of a household at the
+#: edge of one's area may lie in the next village (their staff contacts are still masked)
+PUBLIC_LAYERS = ("service_points",)
 #: a masked value of a hidden field
 HIDDEN = None
 
@@ -142,6 +146,8 @@ class Scope:
 
         Points must carry their current ``grid_code`` (:class:`ScopedReader` sets it).
         """
+        if layer in PUBLIC_LAYERS:
+            return np.ones(len(frame), dtype=bool)
         if not self.areas:
             return np.zeros(len(frame), dtype=bool)
         if layer in BOUNDARY_LAYERS:

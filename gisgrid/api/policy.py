@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI
-from starlette.routing import Route
+from fastapi.routing import iter_route_contexts
 
 from gisgrid.roles import Permission
 
@@ -106,11 +106,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
 def route_keys(app: FastAPI) -> list[tuple[str, str]]:
     """Every (method, path) the app answers (HEAD, answered as GET, left out)."""
     keys = []
-    for route in app.routes:
-        if isinstance(route, Route):
-            for method in sorted(route.methods or ()):
-                if method != "HEAD":
-                    keys.append((method, route.path))
+    # routers are included lazily: their routes are reached through their contexts
+    for route in iter_route_contexts(app.routes):
+        for method in sorted(route.methods or ()):
+            if method != "HEAD" and route.path is not None:
+                keys.append((method, route.path))
     return keys
 
 

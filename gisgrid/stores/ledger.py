@@ -132,7 +132,11 @@ class AuditEntry:
 
 @dataclass(frozen=True)
 class AuditRecord:
-    """A stored audit entry with its sequence number (gap-free order of appending)."""
+    """A stored audit entry with its sequence number.
+
+    Numbers always increase in the order of appending; PostgreSQL may skip one after an
+    append that was rolled back.
+    """
 
     id: int
     entry: AuditEntry
