@@ -599,3 +599,46 @@ def test_names_are_shown_escaped_on_every_admin_page(client, admin, county_file)
     owner_cookie, _ = sign_in(county_file, created)
     mine = as_session(client, owner_cookie).get("/account/tokens").text
     assert XSS not in mine and "&lt;img src=x onerror=alert(1)&gt;" in mine
+
+
+def test_names_stay_text_in_chromium(admin, county_file):
+    """The proof in a real browser: the served pages, a stored name built to run script, and
+    no dialog, no element made of it, only its text."""
+    from browser import chromium, new_page
+    from servers import gisgrid_server
+
+    user = name("xss")
+    ledger = ledger_of(county_file)
+    accounts.add_account(
+        ledger,
+        username=user,
+        display_name=XSS,
+        role=Role.VIEWER,
+        area="430623",
+        password=accounts.generate_password(),
+        actor=admin.username,
+    )
+    made = accounts.create_token(
+        ledger, ledger.account(admin.username), name=XSS, days=1, actor=admin.username
+    )
+    assert made[1].startswith(accounts.TOKEN_PREFIX)
+    with pytest.raises(AuthenticationError):
+        sign_in(county_file, (XSS, "whatever-1"), address="10.0.2.1")
+    cookie, _csrf = sign_in(county_file, admin)
+    with gisgrid_server(str(county_file)) as base, chromium() as browser:
+        page, log = new_page(browser)
+        page.context.add_cookies([{"name": accounts.SESSION_COOKIE, "value": cookie, "url": base}])
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        for path, table in (
+            ("/admin/accounts", "#accounts"),
+            ("/admin/accounts", "#tokens"),
+            ("/admin/audit", "#audit"),
+            ("/account/tokens", "#tokens"),
+        ):
+            page.goto(base + path, wait_until="load")
+            assert XSS in page.locator(table).inner_text(), (path, table)
+            page.wait_for_timeout(200)  # an <img src=x> fails at once: its onerror would fire
+            assert page.evaluate("document.querySelectorAll('img').length") == 0, path
+        assert dialogs == [], f"a name ran as script: {dialogs}"
+        assert log.blocked == [] and log.errors == [], (log.blocked, log.errors)
