@@ -541,6 +541,10 @@ def test_the_audit_api_filters_and_pages_back(client, admin, county_file):
     assert ok.json()["entries"] == []
     bad = client.get("/api/audit", headers=admin.headers, params={"outcome": "maybe"})
     assert bad.status_code == 422
+    # a time with no UTC equivalent is refused, not a server fault
+    for edge in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:00-05:00"):
+        r = client.get("/api/audit", headers=admin.headers, params={"since": edge})
+        assert r.status_code == 400 and "超出范围" in r.json()["error"]["message"]
 
 
 def test_the_audit_page_filters_and_links_older_entries(client, admin, county_file):

@@ -857,14 +857,25 @@ def revoke_token(
 
 def read_audit(ledger: Ledger, query: AuditQuery) -> list[AuditRecord]:
     """The audit entries ``query`` asks for; a time without a zone (a web form's) is this
-    machine's local time, as ``gisgrid audit`` takes it."""
+    machine's local time, as ``gisgrid audit`` takes it.
+
+    Raises
+    ------
+    ConfigError
+        A time out of range.
+    """
     since = None if query.since is None else _aware(query.since)
     until = None if query.until is None else _aware(query.until)
     return ledger.audit(replace(query, since=since, until=until))
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone() if moment.tzinfo is None else moment
+    """``moment`` in UTC (no zone: this machine's); ConfigError for a time that has none in
+    UTC (the first or last hours of years 1 and 9999)."""
+    try:
+        return (moment.astimezone() if moment.tzinfo is None else moment).astimezone(dt.UTC)
+    except (OverflowError, ValueError):
+        raise ConfigError(f"时间超出范围 / the time {moment.isoformat()} is out of range") from None
 
 
 def record_access(

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from gisgrid.api.deps import Scoped, SignedIn, State, address_of
-from gisgrid.api.errors import COMMON_ERRORS, HTML_PAGE, status_of
+from gisgrid.api.errors import COMMON_ERRORS, HTML_PAGE, ErrorBody, status_of
 from gisgrid.api.routes.accounts import Username
 from gisgrid.api.routes.pages import TEMPLATES
 from gisgrid.api.state import AppState
@@ -51,6 +51,19 @@ DETAIL_CHARS = 200
 #: pages with accounts, tokens or the audit log are never kept by a browser or a proxy
 NO_STORE = {"Cache-Control": "no-store"}
 TokenId = Annotated[int, Path(ge=1, le=2**62)]
+#: a form's answers: the page again with its error (HTML), or the API's JSON error (a request
+#: refused before the form is read), a redirect when done, a page showing a secret once
+FORM_PAGE: dict[int | str, dict[str, Any]] = HTML_PAGE | {
+    303: {"description": "done: back to the page (post/redirect/get)"},
+    **{
+        status: {
+            "model": ErrorBody,
+            "description": "the page again, with the error in Chinese",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        }
+        for status in (400, 404, 422)
+    },
+}
 Field = Annotated[str, Form(max_length=300)]
 PasswordField = Annotated[str, Form(max_length=accounts.MAX_PASSWORD_LENGTH)]
 
@@ -165,7 +178,7 @@ def _shown_once(access: SignedIn, *, title: str, message: str, secret: str, back
     return _page("shown_once.html", access, title=title, message=message, secret=secret, back=back)
 
 
-@router.post("/admin/accounts", responses=HTML_PAGE, summary="Add an account (form)")
+@router.post("/admin/accounts", responses=FORM_PAGE, summary="Add an account (form)")
 def add_account_form(
     state: State,
     access: Scoped,
@@ -206,7 +219,7 @@ def add_account_form(
 
 @router.post(
     "/admin/accounts/{username}/role",
-    responses=HTML_PAGE,
+    responses=FORM_PAGE,
     summary="Change an account's role, area and phone (form)",
 )
 def change_role_form(
@@ -235,7 +248,7 @@ def change_role_form(
 
 @router.post(
     "/admin/accounts/{username}/disabled",
-    responses=HTML_PAGE,
+    responses=FORM_PAGE,
     summary="Disable (disabled=1) or enable (disabled=0) an account (form)",
 )
 def set_disabled_form(
@@ -262,7 +275,7 @@ def set_disabled_form(
 
 @router.post(
     "/admin/accounts/{username}/password",
-    responses=HTML_PAGE,
+    responses=FORM_PAGE,
     summary="Reset an account's password to a generated one, shown once (form)",
 )
 def reset_password_form(
@@ -293,7 +306,7 @@ def reset_password_form(
 
 @router.post(
     "/admin/tokens/{token_id}/revoke",
-    responses=HTML_PAGE,
+    responses=FORM_PAGE,
     summary="Revoke any account's API token (form)",
 )
 def revoke_any_token_form(
@@ -345,7 +358,7 @@ def _audit_row(record: AuditRecord) -> dict[str, str]:
     }
 
 
-@router.get("/admin/audit", responses=HTML_PAGE, summary="The audit log 审计日志 (admin)")
+@router.get("/admin/audit", responses=FORM_PAGE, summary="The audit log 审计日志 (admin)")
 def audit_page(
     state: State,
     access: Scoped,
@@ -460,7 +473,7 @@ def my_tokens_page(state: State, access: Scoped) -> Response:
 
 @router.post(
     "/account/tokens",
-    responses=HTML_PAGE,
+    responses=FORM_PAGE,
     summary="Create an API token for me (form; the value is shown once)",
 )
 def create_token_form(
@@ -501,7 +514,7 @@ def create_token_form(
 
 @router.post(
     "/account/tokens/{token_id}/revoke",
-    responses=HTML_PAGE,
+    responses=FORM_PAGE,
     summary="Revoke one of my API tokens (form)",
 )
 def revoke_my_token_form(
