@@ -381,6 +381,20 @@ def test_form_errors_are_shown_in_chinese_and_nothing_is_written(client, admin, 
         "/admin/accounts/nobody-here/disabled", data={"csrf_token": csrf, "disabled": "1"}
     )
     assert r.status_code == 404 and "找不到" in r.text
+    # an admin cannot lock themselves out on the web, by the page or the API
+    me = admin.username
+    for path, data in (
+        (f"/admin/accounts/{me}/disabled", {"disabled": "1"}),
+        (f"/admin/accounts/{me}/role", {"role": "viewer", "area": "430623"}),
+    ):
+        r = client.post(path, data=data | {"csrf_token": csrf})
+        assert r.status_code == 400 and "不能停用自己的账户" in r.text
+    client.cookies.clear()
+    for change in ({"disabled": True}, {"role": "leader"}):
+        r = client.patch(f"/api/accounts/{me}", headers=admin.headers, json=change)
+        assert r.status_code == 400
+    mine = account(county_file, me)
+    assert mine.role == Role.ADMIN and not mine.disabled
 
 
 # --- disabling, tokens ----------------------------------------------------------------------

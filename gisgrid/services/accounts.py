@@ -482,6 +482,25 @@ def reset_password(
     return account, new
 
 
+def check_own_change(
+    actor: Account, username: str, *, role: Role | None = None, disabled: bool | None = None
+) -> None:
+    """Refuse an admin taking their own access away on the web (disabling their account or
+    giving it another role): they would lose the page in mid-work, and could leave the county
+    without an admin. Another admin, or ``gisgrid users`` on the server, does it.
+
+    Raises
+    ------
+    ConfigError
+        ``username`` is the actor's own and the change takes their access away.
+    """
+    if actor.username == username and (disabled or (role is not None and role != actor.role)):
+        raise ConfigError(
+            "不能停用自己的账户或更改自己的角色，请由另一位管理员操作 / you cannot disable "
+            "your own account or change your own role: another admin can"
+        )
+
+
 def list_accounts(ledger: Ledger) -> list[Account]:
     """Every account, by username."""
     return ledger.accounts()
@@ -915,6 +934,7 @@ __all__ = [
     "caller_from_session",
     "caller_from_token",
     "check_area",
+    "check_own_change",
     "check_username",
     "create_token",
     "generate_password",

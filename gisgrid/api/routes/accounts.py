@@ -72,6 +72,9 @@ def change_account(
     ledger = state.store.ledger
     actor, address = access.caller.account.username, address_of(request)
     account = accounts.get_account(ledger, username)
+    accounts.check_own_change(
+        access.caller.account, username, role=change.role, disabled=change.disabled
+    )
     if change.role is not None or change.area is not None or change.phone is not None:
         account = accounts.set_role(
             ledger,

@@ -232,10 +232,12 @@ def change_role_form(
     phone: Field = "",
 ) -> Response:
     def change() -> Response:
+        new_role = accounts.parse_role(role)
+        accounts.check_own_change(access.caller.account, username, role=new_role)
         accounts.set_role(
             state.store.ledger,
             username,
-            role=accounts.parse_role(role),
+            role=new_role,
             area=area.strip(),
             phone=phone.strip(),
             actor=access.caller.account.username,
@@ -261,6 +263,7 @@ def set_disabled_form(
     def change() -> Response:
         if disabled not in ("0", "1"):
             raise ConfigError("disabled 须为 1（停用）或 0（启用）/ disabled is 1 or 0")
+        accounts.check_own_change(access.caller.account, username, disabled=disabled == "1")
         accounts.set_disabled(
             state.store.ledger,
             username,
