@@ -165,10 +165,16 @@ class Call:
     #: formatted with the fields of :class:`Net` and ``asset``
     url: str
     json: dict[str, Any] | None = None
+    #: the fields of an HTML form post
+    form: dict[str, str] | None = None
 
 
 def _everyone(expect: Expect) -> dict[str, Expect]:
     return dict.fromkeys(ROLES, expect)
+
+
+def _all_signed_in(expect: Expect) -> dict[str, Expect]:
+    return dict.fromkeys(ROLES[1:], expect)
 
 
 def _signed_in(anonymous: Expect, **roles: Expect) -> dict[str, Expect]:
@@ -198,6 +204,16 @@ _INCIDENT = {
     "geometry": {"type": "Point", "coordinates": ["{point[0]}", "{point[1]}"]},
     "properties": {"kind": "dispute", "description": "邻里纠纷（测试）"},
 }
+
+
+def _admin(admin: Expect, anonymous: Expect = 401) -> dict[str, Expect]:
+    """Accounts, everyone's tokens, the audit log: the admin only."""
+    return {"anonymous": anonymous} | dict.fromkeys(ROLES[1:], 403) | {"admin": admin}
+
+
+#: an account and a token that do not exist: the admin passes the policy and is told 404
+_NOBODY = "/api/accounts/nobody-here"
+_NO_TOKEN = "999999999"
 
 #: (method, route path) → the call made, and what each role gets
 MATRIX: dict[tuple[str, str], tuple[Call, dict[str, Expect]]] = {
@@ -259,6 +275,76 @@ MATRIX: dict[tuple[str, str], tuple[Call, dict[str, Expect]]] = {
             viewer=403,
         ),
     ),
+    # one's own API tokens: every signed-in account
+    ("GET", "/api/tokens"): (Call("GET", "/api/tokens"), _signed_in(401, **_all_signed_in(200))),
+    ("POST", "/api/tokens"): (
+        Call("POST", "/api/tokens", json={"name": "matrix"}),
+        _signed_in(401, **_all_signed_in(201)),
+    ),
+    ("DELETE", "/api/tokens/{token_id}"): (
+        Call("DELETE", f"/api/tokens/{_NO_TOKEN}"),
+        _signed_in(401, **_all_signed_in(404)),
+    ),
+    ("GET", "/account/tokens"): (
+        Call("GET", "/account/tokens"),
+        _signed_in("login", **_all_signed_in(200)),
+    ),
+    ("POST", "/account/tokens"): (
+        Call("POST", "/account/tokens", form={"name": "matrix"}),
+        _signed_in(401, **_all_signed_in(200)),
+    ),
+    ("POST", "/account/tokens/{token_id}/revoke"): (
+        Call("POST", f"/account/tokens/{_NO_TOKEN}/revoke"),
+        _signed_in(401, **_all_signed_in(404)),
+    ),
+    # accounts, everyone's tokens and the audit log: the admin
+    ("GET", "/api/accounts"): (Call("GET", "/api/accounts"), _admin(200)),
+    ("POST", "/api/accounts"): (
+        Call(
+            "POST",
+            "/api/accounts",
+            json={"username": "matrix-api", "role": "viewer", "area": COUNTY},
+        ),
+        _admin(201),
+    ),
+    ("GET", "/api/accounts/{username}"): (Call("GET", _NOBODY), _admin(404)),
+    ("PATCH", "/api/accounts/{username}"): (Call("PATCH", _NOBODY, json={}), _admin(404)),
+    ("POST", "/api/accounts/{username}/password"): (
+        Call("POST", f"{_NOBODY}/password"),
+        _admin(404),
+    ),
+    ("GET", "/api/accounts/{username}/tokens"): (Call("GET", f"{_NOBODY}/tokens"), _admin(404)),
+    ("DELETE", "/api/accounts/{username}/tokens/{token_id}"): (
+        Call("DELETE", f"{_NOBODY}/tokens/{_NO_TOKEN}"),
+        _admin(404),
+    ),
+    ("GET", "/api/audit"): (Call("GET", "/api/audit?limit=5"), _admin(200)),
+    ("GET", "/admin/accounts"): (Call("GET", "/admin/accounts"), _admin(200, "login")),
+    ("POST", "/admin/accounts"): (
+        Call(
+            "POST",
+            "/admin/accounts",
+            form={"username": "matrix-form", "role": "viewer", "area": COUNTY},
+        ),
+        _admin(200),  # the page showing the generated password once
+    ),
+    ("POST", "/admin/accounts/{username}/role"): (
+        Call("POST", "/admin/accounts/nobody-here/role", form={"role": "viewer", "area": COUNTY}),
+        _admin(404),
+    ),
+    ("POST", "/admin/accounts/{username}/disabled"): (
+        Call("POST", "/admin/accounts/nobody-here/disabled", form={"disabled": "1"}),
+        _admin(404),
+    ),
+    ("POST", "/admin/accounts/{username}/password"): (
+        Call("POST", "/admin/accounts/nobody-here/password"),
+        _admin(404),
+    ),
+    ("POST", "/admin/tokens/{token_id}/revoke"): (
+        Call("POST", f"/admin/tokens/{_NO_TOKEN}/revoke"),
+        _admin(404),
+    ),
+    ("GET", "/admin/audit"): (Call("GET", "/admin/audit"), _admin(200, "login")),
 }
 
 
@@ -326,6 +412,7 @@ def test_route_by_role(
         call.method,
         url,
         json=_format(call.json, net) if call.json is not None else None,
+        data=call.form,
         headers=headers,
         follow_redirects=False,
     )
@@ -339,7 +426,9 @@ def test_route_by_role(
         _assert_in_area(route, r.json(), role, net, store_path)
     else:
         assert r.status_code == expect, r.text[:300]
-    if r.status_code >= 400:
+    if r.status_code >= 400 and r.headers["content-type"].startswith("text/html"):
+        assert 'class="error"' in r.text  # a form's page says why, on the page
+    elif r.status_code >= 400:
         assert r.json()["error"]["message"]  # every refusal says why, as JSON
 
 

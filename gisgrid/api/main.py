@@ -18,7 +18,19 @@ from gisgrid import __version__
 from gisgrid.api import errors, policy
 from gisgrid.api.deps import enforce
 from gisgrid.api.logs import keep_queries_out_of_the_log
-from gisgrid.api.routes import health, households, incidents, layers, locate, pages, reports
+from gisgrid.api.routes import (
+    accounts,
+    admin_pages,
+    audit,
+    health,
+    households,
+    incidents,
+    layers,
+    locate,
+    pages,
+    reports,
+    tokens,
+)
 from gisgrid.api.state import AppState
 from gisgrid.settings import AuthSettings
 from gisgrid.stores import open_store
@@ -56,6 +68,8 @@ def create_app(*, store: str | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(health.router)
     for module in (layers, locate, households, incidents, reports, pages):
+        app.include_router(module.router)
+    for module in (accounts, tokens, audit, admin_pages):
         app.include_router(module.router)
     policy.check_routes(app)
     return app

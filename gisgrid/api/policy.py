@@ -77,6 +77,29 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/households/{household_id}"): Rule(P.HOUSEHOLD_RECORDS),
     # writes
     ("POST", "/api/incidents"): Rule(P.REPORT_INCIDENTS),
+    # one's own API tokens
+    ("GET", "/api/tokens"): Rule(P.SIGNED_IN),
+    ("POST", "/api/tokens"): Rule(P.SIGNED_IN),
+    ("DELETE", "/api/tokens/{token_id}"): Rule(P.SIGNED_IN),
+    ("GET", "/account/tokens"): Rule(P.SIGNED_IN, page=True),
+    ("POST", "/account/tokens"): Rule(P.SIGNED_IN, page=True),
+    ("POST", "/account/tokens/{token_id}/revoke"): Rule(P.SIGNED_IN, page=True),
+    # accounts, everyone's tokens and the audit log
+    ("GET", "/api/accounts"): Rule(P.ADMINISTER),
+    ("POST", "/api/accounts"): Rule(P.ADMINISTER),
+    ("GET", "/api/accounts/{username}"): Rule(P.ADMINISTER),
+    ("PATCH", "/api/accounts/{username}"): Rule(P.ADMINISTER),
+    ("POST", "/api/accounts/{username}/password"): Rule(P.ADMINISTER),
+    ("GET", "/api/accounts/{username}/tokens"): Rule(P.ADMINISTER),
+    ("DELETE", "/api/accounts/{username}/tokens/{token_id}"): Rule(P.ADMINISTER),
+    ("GET", "/api/audit"): Rule(P.ADMINISTER),
+    ("GET", "/admin/accounts"): Rule(P.ADMINISTER, page=True),
+    ("POST", "/admin/accounts"): Rule(P.ADMINISTER, page=True),
+    ("POST", "/admin/accounts/{username}/role"): Rule(P.ADMINISTER, page=True),
+    ("POST", "/admin/accounts/{username}/disabled"): Rule(P.ADMINISTER, page=True),
+    ("POST", "/admin/accounts/{username}/password"): Rule(P.ADMINISTER, page=True),
+    ("POST", "/admin/tokens/{token_id}/revoke"): Rule(P.ADMINISTER, page=True),
+    ("GET", "/admin/audit"): Rule(P.ADMINISTER, page=True),
 }
 
 

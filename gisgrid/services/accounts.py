@@ -18,7 +18,7 @@ import math
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Literal
 
@@ -34,6 +34,7 @@ from gisgrid.errors import (
     NotFoundError,
     Problem,
     RateLimitedError,
+    StoreConstraintError,
     ValidationError,
 )
 from gisgrid.roles import ROLES, Role, RoleInfo, area_kind
@@ -43,6 +44,7 @@ from gisgrid.stores.ledger import (
     AccountChanges,
     AuditEntry,
     AuditQuery,
+    AuditRecord,
     Ledger,
     NewAccount,
     NewToken,
@@ -352,6 +354,8 @@ def add_account(
     area = check_area(role, area)
     phone = _phone_for(role, phone)
     name = _display_name(display_name, username)
+    if ledger.account(username) is not None:  # the ledger's unique key still decides a race
+        raise StoreConstraintError(f"用户名已被占用 / the username {username!r} is already taken")
     password_hash = hash_password(password, settings=settings, username=username)
     now = _now(None)
     return ledger.add_account(
@@ -469,6 +473,35 @@ def reset_password(
         end_sessions=True,
     )
     return account, new
+
+
+def check_own_change(
+    actor: Account, username: str, *, role: Role | None = None, disabled: bool | None = None
+) -> None:
+    """Refuse an admin taking their own access away on the web (disabling their account or
+    giving it another role): they would lose the page in mid-work, and could leave the county
+    without an admin. Another admin, or ``gisgrid users`` on the server, does it.
+
+    Raises
+    ------
+    ConfigError
+        ``username`` is the actor's own and the change takes their access away.
+    """
+    if actor.username == username and (disabled or (role is not None and role != actor.role)):
+        raise ConfigError(
+            "不能停用自己的账户或更改自己的角色，请由另一位管理员操作 / you cannot disable "
+            "your own account or change your own role: another admin can"
+        )
+
+
+def list_accounts(ledger: Ledger) -> list[Account]:
+    """Every account, by username."""
+    return ledger.accounts()
+
+
+def get_account(ledger: Ledger, username: str) -> Account:
+    """The account named ``username``; NotFoundError when there is none."""
+    return _account(ledger, username)
 
 
 def has_enabled_admin(ledger: Ledger) -> bool:
@@ -780,6 +813,43 @@ def caller_from_token(
     return Caller(account=account, via="token", session=None, address=address)
 
 
+#: what became of a token, as :func:`token_state` tells
+TokenState = Literal["valid", "revoked", "expired"]
+
+
+def token_state(token: TokenRecord, *, now: dt.datetime | None = None) -> TokenState:
+    """Whether a token works, was revoked, or has passed its end."""
+    if token.revoked_at is not None:
+        return "revoked"
+    return "valid" if token_is_valid(token, now=_now(now)) else "expired"
+
+
+def list_tokens(ledger: Ledger, *, owner: Account | None = None) -> list[TokenRecord]:
+    """The API tokens of ``owner`` (every account's when ``None``), newest first, revoked
+    ones included. Only their records: a token's value is never kept."""
+    return ledger.tokens(account_id=None if owner is None else owner.id)
+
+
+def revoke_token_of(
+    ledger: Ledger,
+    token_id: int,
+    *,
+    owner: Account | None,
+    actor: str | None,
+    address: str | None = None,
+) -> TokenRecord:
+    """Revoke an API token of ``owner`` (any account's when ``None``: an admin).
+
+    Raises
+    ------
+    NotFoundError
+        No such token, or it is not ``owner``'s (whose tokens exist is not told).
+    """
+    if not any(t.id == token_id for t in list_tokens(ledger, owner=owner)):
+        raise NotFoundError(f"没有该令牌 / no API token {token_id}")
+    return revoke_token(ledger, token_id, actor=actor, address=address)
+
+
 def revoke_token(
     ledger: Ledger, token_id: int, *, actor: str | None, address: str | None = None
 ) -> TokenRecord:
@@ -795,6 +865,29 @@ def revoke_token(
 
 
 # --- the audit log -----------------------------------------------------------------------------
+
+
+def read_audit(ledger: Ledger, query: AuditQuery) -> list[AuditRecord]:
+    """The audit entries ``query`` asks for; a time without a zone (a web form's) is this
+    machine's local time, as ``gisgrid audit`` takes it.
+
+    Raises
+    ------
+    ConfigError
+        A time out of range.
+    """
+    since = None if query.since is None else _aware(query.since)
+    until = None if query.until is None else _aware(query.until)
+    return ledger.audit(replace(query, since=since, until=until))
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    """``moment`` in UTC (no zone: this machine's); ConfigError for a time that has none in
+    UTC (the first or last hours of years 1 and 9999)."""
+    try:
+        return (moment.astimezone() if moment.tzinfo is None else moment).astimezone(dt.UTC)
+    except (OverflowError, ValueError):
+        raise ConfigError(f"时间超出范围 / the time {moment.isoformat()} is out of range") from None
 
 
 def record_access(
@@ -852,20 +945,27 @@ __all__ = [
     "caller_from_session",
     "caller_from_token",
     "check_area",
+    "check_own_change",
     "check_username",
     "create_token",
     "generate_password",
+    "get_account",
     "has_enabled_admin",
     "hash_password",
+    "list_accounts",
+    "list_tokens",
     "normalise_phone",
     "parse_role",
     "password_problems",
+    "read_audit",
     "record_access",
     "record_action",
     "reset_password",
     "revoke_token",
+    "revoke_token_of",
     "set_disabled",
     "set_role",
     "sign_in",
     "sign_out",
+    "token_state",
 ]
