@@ -707,3 +707,37 @@ def test_nothing_personal_in_the_server_log(
     assert "/api/households/search" in log  # the access log is on
     assert "q=" not in log and urllib.parse.quote(net.other_household_name) not in log
     assert net.other_household_name not in log and accounts["village"].token not in log
+
+
+def test_scope_and_audit_hold_on_postgis_too(pg_server: Any, sample_county: Any, net: Net) -> None:
+    """The same net in PostGIS: a grid worker reads their grid's households only, the
+    township officer theirs, and each read lands in PostGIS's append-only audit table."""
+    import psycopg
+
+    from gisgrid.sample import write_sample_county
+    from gisgrid.stores.postgis import PostGISStore
+
+    url = pg_server.fresh_database()
+    try:
+        store = PostGISStore(url)
+        store.init()
+        write_sample_county(store, sample_county)
+        worker = make_account(store, "grid", net.grid)
+        officer = make_account(store, "township", net.township)
+        store.close()
+        with TestClient(create_app(store=url), base_url="https://testserver") as c:
+            for account, areas in ((worker, (net.grid,)), (officer, (net.township,))):
+                r = c.get("/api/layers/households", params={"limit": 1000}, headers=account.headers)
+                ids = _households_of(r.json())
+                assert ids and all(household_in(net, i, areas) for i in ids)
+            r = c.get(f"/api/households/{net.other_household}", headers=worker.headers)
+            assert r.status_code == 404
+        with psycopg.connect(url) as conn:
+            rows = conn.execute(
+                "SELECT actor, action FROM gisgrid.audit_log WHERE action = 'households_read'"
+            ).fetchall()
+            assert {a for a, _ in rows} == {worker.username, officer.username}
+            with pytest.raises(psycopg.Error):
+                conn.execute("DELETE FROM gisgrid.audit_log")
+    finally:
+        pg_server.drop_database(url)
