@@ -741,3 +741,31 @@ def test_scope_and_audit_hold_on_postgis_too(pg_server: Any, sample_county: Any,
                 conn.execute("DELETE FROM gisgrid.audit_log")
     finally:
         pg_server.drop_database(url)
+
+
+def test_reassigning_a_grid_moves_the_access_of_the_worker_linked_by_phone(
+    store_path: Path, net: Net, tmp_path: Path
+) -> None:
+    """A grid worker linked by phone sees the grids whose responsible person has that phone:
+    when the grid is given to someone else, their access goes with it."""
+    path = tmp_path / "county.gpkg"
+    shutil.copy(store_path, path)
+    store = GeoPackageStore(path)
+    grids = store.read("grids")
+    phone = "13912345678"
+    assert not grids["responsible_phone"].eq(phone).any()
+    linked = grids["code"] == net.other_grid
+    grids.loc[linked, "responsible_phone"] = phone
+    store.write({"grids": grids}, mode="replace")
+    worker = make_account(store, "grid", net.grid, phone=phone)
+
+    def sees_other_grid() -> bool:
+        with TestClient(create_app(store=str(path)), base_url="https://testserver") as c:
+            r = c.get(f"/api/households/{net.other_household}", headers=worker.headers)
+            assert r.status_code in (200, 404)
+            return r.status_code == 200
+
+    assert sees_other_grid()
+    grids.loc[linked, "responsible_phone"] = "13800000000"  # the grid goes to someone else
+    store.write({"grids": grids}, mode="replace")
+    assert not sees_other_grid()
