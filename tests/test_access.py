@@ -769,3 +769,19 @@ def test_reassigning_a_grid_moves_the_access_of_the_worker_linked_by_phone(
     grids.loc[linked, "responsible_phone"] = "13800000000"  # the grid goes to someone else
     store.write({"grids": grids}, mode="replace")
     assert not sees_other_grid()
+
+
+def test_every_signed_in_page_says_who_is_signed_in_and_offers_sign_out(
+    client: TestClient, accounts: dict[str, TestAccount], net: Net
+) -> None:
+    for role, url in (
+        ("admin", "/"),
+        ("village", f"/?village={net.village}"),
+        ("grid", "/finder"),
+        ("admin", "/admin/accounts"),
+    ):
+        r = client.get(url, headers=accounts[role].headers)
+        assert r.status_code == 200, url
+        assert accounts[role].username in r.text
+        assert 'action="/logout"' in r.text
+        assert ('href="/admin/accounts"' in r.text) == (role == "admin")

@@ -18,8 +18,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from gisgrid.api.deps import Scoped, SignedIn, State, address_of
 from gisgrid.api.errors import COMMON_ERRORS, HTML_PAGE, ErrorBody, status_of
 from gisgrid.api.routes.accounts import Username
-from gisgrid.api.routes.pages import TEMPLATES
 from gisgrid.api.state import AppState
+from gisgrid.api.templating import render
 from gisgrid.errors import (
     ConfigError,
     GisgridError,
@@ -27,7 +27,7 @@ from gisgrid.errors import (
     StoreConstraintError,
     ValidationError,
 )
-from gisgrid.roles import ROLES, Permission, Role, area_kind
+from gisgrid.roles import ROLES, Role, area_kind
 from gisgrid.services import accounts
 from gisgrid.stores.ledger import AuditQuery, AuditRecord, Outcome, TokenRecord
 
@@ -80,19 +80,8 @@ def _error_text(exc: GisgridError) -> str:
     return f"{kind}：{exc}"
 
 
-def _csrf(access: SignedIn) -> str:
-    """The value forms carry (a caller by API token has no session and needs none)."""
-    session = access.caller.session
-    return "" if session is None else session.csrf_token
-
-
 def _page(template: str, access: SignedIn, *, status: int = 200, **context: Any) -> HTMLResponse:
-    html = TEMPLATES.get_template(template).render(
-        me=access.caller.account,
-        me_admin=Permission.ADMINISTER in access.caller.info.permissions,
-        csrf_token=_csrf(access),
-        **context,
-    )
+    html = render(template, access, **context)
     return HTMLResponse(html, status_code=status, headers=NO_STORE)
 
 

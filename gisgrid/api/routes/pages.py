@@ -7,10 +7,8 @@ installed at set-up, under ``/assets/``): nothing is loaded from the internet.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
-from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-import jinja2
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
@@ -20,14 +18,11 @@ from gisgrid.analysis.scope import Scope
 from gisgrid.api.deps import Grid, Scoped, SignedIn, State, Township, Village
 from gisgrid.api.errors import COMMON_ERRORS, HTML_PAGE
 from gisgrid.api.state import CachedPage
+from gisgrid.api.templating import render
 from gisgrid.errors import ConfigError, NotFoundError
 from gisgrid.layers import kinds
 
 router = APIRouter(tags=["pages 页面"], responses=COMMON_ERRORS)
-TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(FilePath(__file__).resolve().parent.parent / "templates"),
-    autoescape=True,
-)
 #: the checks whose findings the dashboard shows as cards, labelled from layers.kinds.CHECKS
 FINDING_CARDS = ("gaps", "overlaps", "unstaffed_grids", "households_outside", "six_no")
 
@@ -175,7 +170,9 @@ def dashboard_page(
         ok = village in set(report.get("six_no", {}).get("six_no_villages", []))
         cards.append({"label": "六无达标", "value": "达标" if ok else "未达标", "warn": not ok})
     title = "网格化基层治理驾驶舱" + (f" · {names[village or township]}" if township else "")
-    html = TEMPLATES.get_template("dashboard.html").render(
+    html = render(
+        "dashboard.html",
+        access,
         title=title,
         crumbs=crumbs,
         cards=cards,
@@ -281,7 +278,7 @@ def finder_page(
                 (f"/finder?grid={c}", f"{n}（{c}）")
                 for c, n in zip(mine["code"], mine["name"], strict=True)
             ]
-        html = TEMPLATES.get_template("finder_villages.html").render(links=links)
+        html = render("finder_villages.html", access, links=links)
         return HTMLResponse(html)
     scope.require(village or grid or "")
     target = f"/maps/finder?village={village}" if village else f"/maps/finder?grid={grid}"
