@@ -457,22 +457,22 @@ def server(served_file, role_headers) -> Iterator[str]:
         yield base
 
 
-def get(url: str, headers: dict[str, str]) -> Any:
+def get(url: str, headers: dict[str, str], *, timeout: float = 30) -> Any:
     """``urlopen`` of a GET with ``headers`` (the caller closes the answer)."""
-    return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30)
+    return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
 
 
 def test_the_real_server_answers_over_http(server, server_headers, frames):
     hh = frames["households"].iloc[0]
     url = f"{server}/api/locate?lon={hh.geometry.x}&lat={hh.geometry.y}"
-    with get(url, server_headers) as r:
+    with get(url, server_headers, timeout=10) as r:
         body = json.loads(r.read())
     level3 = frames["grids"][frames["grids"]["level"] == 3]
     code = assign_points_exact(gpd.GeoSeries([hh.geometry], crs=crsmod.STORAGE_CRS), level3)[0]
     assert code is not None
     assert body["in_grid"] and body["grids"]["level3"]["code"] == code
     with pytest.raises(urllib.error.HTTPError) as bad:
-        get(f"{server}/api/locate?lon=29.5&lat=112.6", server_headers)
+        get(f"{server}/api/locate?lon=29.5&lat=112.6", server_headers, timeout=10)
     assert bad.value.code == 422
     assert json.loads(bad.value.read())["error"]["code"] == "swapped"
 
