@@ -2,11 +2,14 @@
 
 Run as its own process so the server under test and the load do not share an interpreter:
 
-    python bench/_loadgen.py --host 127.0.0.1 --port 8000 --rate 200 --seconds 20 PATHS.json
+    python bench/_loadgen.py --host 127.0.0.1 --port 8000 --rate 200 --seconds 20 PATHS.json \
+        [--headers HEADERS.json]
 
 Each request is due at ``start + i / rate``; its latency counts from that moment, not from
 when it was actually sent, so a stalled server cannot hide its queue (no coordinated
-omission). Requests go over a pool of keep-alive connections. Prints one JSON line.
+omission). Requests go over a pool of keep-alive connections, each with the headers of
+HEADERS.json (a JSON object: the ``Authorization`` of a signed-in caller; a file, so no token
+shows in the process list). Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ async def worker(
     port: int,
     queue: asyncio.Queue[tuple[float, str] | None],
     out: list[tuple[float, int]],
+    headers: dict[str, str],
 ) -> None:
+    extra = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while True:
@@ -32,7 +37,9 @@ async def worker(
             if item is None:
                 return
             due, path = item
-            request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: keep-alive\r\n\r\n"
+            request = (
+                f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: keep-alive\r\n{extra}\r\n"
+            )
             writer.write(request.encode())
             await writer.drain()
             status_line = await reader.readline()
@@ -52,11 +59,17 @@ async def worker(
 
 
 async def run(
-    host: str, port: int, rate: float, seconds: float, paths: list[str], conns: int
+    host: str,
+    port: int,
+    rate: float,
+    seconds: float,
+    paths: list[str],
+    conns: int,
+    headers: dict[str, str],
 ) -> dict[str, float]:
     queue: asyncio.Queue[tuple[float, str] | None] = asyncio.Queue()
     out: list[tuple[float, int]] = []
-    workers = [asyncio.create_task(worker(host, port, queue, out)) for _ in range(conns)]
+    workers = [asyncio.create_task(worker(host, port, queue, out, headers)) for _ in range(conns)]
     n = int(rate * seconds)
     start = time.perf_counter() + 0.2
     for i in range(n):
@@ -90,10 +103,15 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=200.0)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--headers", help="JSON file: an object of headers sent with every request")
     a = ap.parse_args()
     with open(a.paths, encoding="utf-8") as fh:
         paths = json.load(fh)
-    stats = asyncio.run(run(a.host, a.port, a.rate, a.seconds, paths, a.connections))
+    headers: dict[str, str] = {}
+    if a.headers:
+        with open(a.headers, encoding="utf-8") as fh:
+            headers = json.load(fh)
+    stats = asyncio.run(run(a.host, a.port, a.rate, a.seconds, paths, a.connections, headers))
     print(json.dumps(stats))
 
 

@@ -3,8 +3,10 @@
 Starts ``gisgrid serve`` on a free loopback port and drives it from a separate load-generator
 process (bench/_loadgen.py, open loop: latency counted from each request's scheduled time).
 Points are real household positions of the sample county, half given in WGS84 and half in
-GCJ-02 as a phone map app would. The baseline measured in the same run is the in-process
-``Locator.locate`` call the endpoint wraps, so the ratio shows what HTTP and the server add.
+GCJ-02 as a phone map app would, by a county admin signed in with an API token (made in a
+copy of the store: a given store is never written). The baseline measured in the same run is
+the in-process ``Locator.locate`` call the endpoint wraps, so the ratio shows what HTTP, the
+server and access enforcement add (bench/scope.py sets the scope filter's share apart).
 Goal: p99 under 20 ms.
 
     .venv/bin/python bench/api_locate.py [--store S.gpkg] [--rate 200] [--seconds 20]
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,6 +34,7 @@ from gisgrid.stores import open_store
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
+from accounts import admin_headers  # noqa: E402  (the tests' own accounts)
 from servers import gisgrid_server  # noqa: E402  (the tests' own server starter)
 
 
@@ -41,12 +45,15 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        store_path = a.store
-        if store_path is None:
-            store_path = str(Path(tmp) / "county.gpkg")
+        store_path = str(Path(tmp) / "county.gpkg")
+        if a.store is None:
             print("building the sample county (150,000 households) …", flush=True)
             write_sample_county(open_store(store_path), build_sample_county())
+        else:  # its accounts go in the copy's ledger, never in the county's
+            shutil.copyfile(a.store, store_path)
         store = open_store(store_path)
+        headers_file = Path(tmp) / "headers.json"
+        headers_file.write_text(json.dumps(admin_headers(store)))
         hh = store.read("households", columns=["id"]).sample(2000, random_state=0)
         x, y = hh.geometry.x.to_numpy(), hh.geometry.y.to_numpy()
         gx, gy = crsmod.wgs84_to_gcj02(x, y)
@@ -80,6 +87,8 @@ def main() -> None:
                     str(a.rate),
                     "--seconds",
                     str(a.seconds),
+                    "--headers",
+                    str(headers_file),
                 ],
                 check=True,
                 capture_output=True,

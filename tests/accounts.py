@@ -63,3 +63,15 @@ def make_account(
 def admin_headers(store: Store | str) -> dict[str, str]:
     """The ``Authorization`` header of a new county admin."""
     return make_account(store, Role.ADMIN).headers
+
+
+def session_cookies(store: Store | str, account: TestAccount, url: str) -> list[dict[str, str]]:
+    """``account`` signed in with its password: its session cookie for a browser at ``url``
+    (what playwright's ``context.add_cookies`` takes)."""
+    st = open_store(store) if isinstance(store, str) else store
+    try:
+        signed = accounts.sign_in(st.ledger, account.username, account.password, address=None)
+    finally:
+        if isinstance(store, str):
+            st.close()
+    return [{"name": accounts.SESSION_COOKIE, "value": signed.cookie_value, "url": url}]

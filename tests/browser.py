@@ -61,9 +61,14 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
-def new_page(browser: Any, **context_options: Any) -> tuple[Any, PageLog]:
-    """A page in a fresh context whose non-local requests are aborted and logged."""
+def new_page(
+    browser: Any, *, cookies: list[dict[str, str]] | None = None, **context_options: Any
+) -> tuple[Any, PageLog]:
+    """A page in a fresh context whose non-local requests are aborted and logged; the context
+    holds ``cookies`` (a signed-in session: ``accounts.session_cookies``)."""
     context = browser.new_context(**context_options)
+    if cookies:
+        context.add_cookies(cookies)
     log = PageLog()
 
     def route(r: Any) -> None:

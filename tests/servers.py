@@ -1,4 +1,5 @@
-"""Start ``gisgrid serve`` for real: a subprocess on a free loopback port."""
+"""Start ``gisgrid serve`` for real: a subprocess on a free loopback port (or another
+command serving the app the same way: a benchmark's variant of it)."""
 
 from __future__ import annotations
 
@@ -27,10 +28,21 @@ def gisgrid_server(store: str, *, timeout: float = 90.0, warm: bool = False) -> 
     Ready when it answers; with ``warm``, only once ``/api/health`` says its caches are warm
     (the benchmarks measure the served app, not its start-up).
     """
+    command = [sys.executable, "-m", "gisgrid", "serve", "--store", store]
+    with app_server(command, name="gisgrid serve", timeout=timeout, warm=warm) as base:
+        yield base
+
+
+@contextmanager
+def app_server(
+    command: list[str], *, name: str, timeout: float = 90.0, warm: bool = False
+) -> Iterator[str]:
+    """Run ``command --port PORT`` (a free loopback port) until the block ends, as
+    :func:`gisgrid_server` runs ``gisgrid serve``; yields its base URL."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "GISGRID_STORE"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gisgrid", "serve", "--store", store, "--port", str(port)],
+        [*command, "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -48,7 +60,7 @@ def gisgrid_server(store: str, *, timeout: float = 90.0, warm: bool = False) -> 
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
                 out = proc.stdout.read().decode() if proc.stdout else ""
-                raise RuntimeError(f"gisgrid serve did not start:\n{out}")
+                raise RuntimeError(f"{name} did not start:\n{out}")
             time.sleep(0.3)
         yield base
     finally:

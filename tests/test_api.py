@@ -2,8 +2,9 @@
 
 Functional tests go through ``with TestClient(app)`` (the lifespan runs); the real server
 (uvicorn in a subprocess on a free loopback port) is exercised by the smoke tests and by
-property-based fuzzing of every operation from the OpenAPI schema (no 5xx, responses match
-the schema).
+property-based fuzzing of every operation from the OpenAPI schema, signed in as each role (no
+5xx, responses match the schema). Every test signs in with an API token of a county admin
+unless it is about a role.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pandas as pd
 import pytest
 import schemathesis
 import shapely
+from accounts import admin_headers, make_account
 from conftest import assert_same
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
@@ -32,7 +34,9 @@ from servers import gisgrid_server
 from gisgrid import crs as crsmod
 from gisgrid.analysis.assign import assign_points_exact
 from gisgrid.api import create_app
+from gisgrid.codes import township_of, village_of
 from gisgrid.errors import ConflictError, ValidationError
+from gisgrid.roles import Role
 from gisgrid.sample import write_sample_county
 from gisgrid.services.incidents import NewIncident, report_incident
 from gisgrid.stores.geopackage import GeoPackageStore
@@ -58,7 +62,8 @@ def store_copy(county_file, tmp_path) -> Path:
 
 @pytest.fixture(scope="module")
 def client(county_file) -> Iterator[TestClient]:
-    with TestClient(create_app(store=str(county_file))) as c:
+    headers = admin_headers(str(county_file))
+    with TestClient(create_app(store=str(county_file)), headers=headers) as c:
         yield c
 
 
@@ -303,7 +308,8 @@ def incident(lon: float, lat: float, **props: Any) -> dict[str, Any]:
 
 def test_report_an_incident_routes_it_and_stores_it(store_copy, frames):
     hh = frames["households"].iloc[500]
-    with TestClient(create_app(store=str(store_copy))) as c:
+    headers = admin_headers(str(store_copy))
+    with TestClient(create_app(store=str(store_copy)), headers=headers) as c:
         before = GeoPackageStore(store_copy).count("incidents")
         r = c.post("/api/incidents", json=incident(hh.geometry.x, hh.geometry.y, id="T-1"))
         assert r.status_code == 201, r.text
@@ -358,7 +364,8 @@ def test_report_an_incident_routes_it_and_stores_it(store_copy, frames):
 )
 def test_bad_incidents_are_refused_and_nothing_is_stored(store_copy, body, params, status):
     before = GeoPackageStore(store_copy).read("incidents")
-    with TestClient(create_app(store=str(store_copy))) as c:
+    headers = admin_headers(str(store_copy))
+    with TestClient(create_app(store=str(store_copy)), headers=headers) as c:
         r = c.post("/api/incidents", json=body, params=params)
         assert r.status_code == status, r.text
         error_of(r)
@@ -406,25 +413,66 @@ def test_incident_filters_match_the_store(client, frames):
 
 
 @pytest.fixture(scope="module")
-def server(county_file, tmp_path_factory) -> Iterator[str]:
-    """``gisgrid serve`` in a subprocess on a free loopback port, on a copy of the county."""
+def served_file(county_file, tmp_path_factory) -> Path:
+    """The copy of the county the real server serves."""
     path = tmp_path_factory.mktemp("served") / "county.gpkg"
     shutil.copy(county_file, path)
-    with gisgrid_server(str(path)) as base:
+    return path
+
+
+def area_for(role: Role, frames: dict[str, Any]) -> str:
+    """A real area of the sample county of the kind ``role`` is given (issue #12, point 2)."""
+    level3 = frames["grids"].loc[frames["grids"]["level"] == 3, "code"].sort_values()
+    grid = str(level3.iloc[len(level3) // 2])
+    return {
+        Role.ADMIN: "430623",
+        Role.LEADER: "430623",
+        Role.TOWNSHIP: township_of(grid),
+        Role.VILLAGE: village_of(grid),
+        Role.GRID: grid,
+        Role.PLANNER: township_of(grid),
+        Role.VIEWER: township_of(grid),
+    }[role]
+
+
+@pytest.fixture(scope="module")
+def role_headers(served_file, frames) -> dict[Role, dict[str, str]]:
+    """An account of every role on the served copy, each for a real area of its kind."""
+    return {
+        role: make_account(str(served_file), role, area_for(role, frames)).headers for role in Role
+    }
+
+
+@pytest.fixture(scope="module")
+def server_headers(role_headers) -> dict[str, str]:
+    """A county admin's ``Authorization`` header for the real server."""
+    return role_headers[Role.ADMIN]
+
+
+@pytest.fixture(scope="module")
+def server(served_file, role_headers) -> Iterator[str]:
+    """``gisgrid serve`` in a subprocess on a free loopback port, on a copy of the county
+    (its accounts made before it starts)."""
+    with gisgrid_server(str(served_file)) as base:
         yield base
 
 
-def test_the_real_server_answers_over_http(server, frames):
+def get(url: str, headers: dict[str, str], *, timeout: float = 30) -> Any:
+    """``urlopen`` of a GET with ``headers`` (the caller closes the answer)."""
+    return urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout)
+
+
+def test_the_real_server_answers_over_http(server, server_headers, frames):
     hh = frames["households"].iloc[0]
     url = f"{server}/api/locate?lon={hh.geometry.x}&lat={hh.geometry.y}"
-    with urllib.request.urlopen(url, timeout=10) as r:
+    with get(url, server_headers, timeout=10) as r:
         body = json.loads(r.read())
     level3 = frames["grids"][frames["grids"]["level"] == 3]
     code = assign_points_exact(gpd.GeoSeries([hh.geometry], crs=crsmod.STORAGE_CRS), level3)[0]
     assert code is not None
     assert body["in_grid"] and body["grids"]["level3"]["code"] == code
     with pytest.raises(urllib.error.HTTPError) as bad:
-        urllib.request.urlopen(f"{server}/api/locate?lon=29.5&lat=112.6", timeout=10)
+        get(f"{server}/api/locate?lon=29.5&lat=112.6", server_headers, timeout=10)
     assert bad.value.code == 422
     assert json.loads(bad.value.read())["error"]["code"] == "swapped"
 
@@ -442,16 +490,22 @@ def api_schema(server):
     return schemathesis.openapi.from_url(f"{server}/openapi.json")
 
 
+@pytest.mark.parametrize("role", list(Role), ids=[r.value for r in Role])
 @pytest.mark.parametrize(("path", "method"), OPERATIONS)
-def test_fuzzing_the_api_finds_no_5xx_and_answers_match_the_schema(api_schema, path, method):
+def test_fuzzing_the_api_finds_no_5xx_and_answers_match_the_schema(
+    api_schema, role_headers, path, method, role
+):
     operation = api_schema[path][method]
+    headers = role_headers[role]
 
+    # fewer examples per role than the 40 of one anonymous run: seven roles, under twice the time
     @given(case=operation.as_strategy())
-    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
     def fuzz(case: Any) -> None:
         # a schema-valid request may still be refused for its meaning (a level filter on a
-        # layer without levels): that 4xx is right; 5xx and off-schema answers are not
-        case.call_and_validate(excluded_checks=[positive_data_acceptance])
+        # layer without levels, a role that may not read it): that 4xx is right; 5xx and
+        # off-schema answers are not
+        case.call_and_validate(headers=headers, excluded_checks=[positive_data_acceptance])
 
     fuzz()
 
@@ -473,9 +527,11 @@ def pg_county_url(pg_server, sample_county) -> Iterator[str]:
     pg_server.drop_database(url)
 
 
-def _post(url: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+def _post(url: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
     req = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"content-type": "application/json"}
+        url,
+        data=json.dumps(body).encode(),
+        headers={"content-type": "application/json"} | headers,
     )
     try:
         with urllib.request.urlopen(req, timeout=30) as r:
@@ -490,24 +546,25 @@ def test_the_real_server_on_postgis(pg_county_url, frames):
     hh = frames["households"].iloc[:40]
     level3 = frames["grids"][frames["grids"]["level"] == 3]
     expected = assign_points_exact(hh.geometry, level3)
+    headers = admin_headers(pg_county_url)
     with gisgrid_server(pg_county_url) as base:
-        with urllib.request.urlopen(f"{base}/api/layers", timeout=30) as r:
+        with get(f"{base}/api/layers", headers) as r:
             listed = {i["name"]: i["features"] for i in json.loads(r.read())}
         assert listed["households"] == len(frames["households"])
         for (_, row), code in zip(hh.iterrows(), expected, strict=True):
             url = f"{base}/api/locate?lon={row.geometry.x}&lat={row.geometry.y}"
-            with urllib.request.urlopen(url, timeout=30) as r:
+            with get(url, headers) as r:
                 body = json.loads(r.read())
             assert (body["grids"]["level3"] or {}).get("code") == code
         store = PostGISStore(pg_county_url)
         before = store.count("incidents")
         x, y = hh.geometry.iloc[0].x, hh.geometry.iloc[0].y
-        status, body = _post(f"{base}/api/incidents", incident(x, y, id="PG-1"))
+        status, body = _post(f"{base}/api/incidents", incident(x, y, id="PG-1"), headers)
         assert status == 201, body
         assert store.count("incidents") == before + 1
         stored = store.read("incidents", where={"id": "PG-1"})
         assert stored["grid_code"].iat[0] == expected[0]
-        status, body = _post(f"{base}/api/incidents", incident(x, y, kind="bogus"))
+        status, body = _post(f"{base}/api/incidents", incident(x, y, kind="bogus"), headers)
         assert status == 422 and body["error"]["problems"]
         assert store.count("incidents") == before + 1
         store.close()

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from accounts import admin_headers
 from fastapi.testclient import TestClient
 
 from gisgrid import codes
@@ -50,7 +51,8 @@ def state(county_file: Path) -> AppState:
 
 @pytest.fixture(scope="module")
 def client(county_file: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(store=str(county_file))) as c:
+    headers = admin_headers(str(county_file))
+    with TestClient(create_app(store=str(county_file)), headers=headers) as c:
         yield c
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import shapely
+from accounts import TestAccount, make_account, session_cookies
 from browser import chromium, click_latlng, new_page
 from servers import gisgrid_server
 from shapely.ops import polylabel
@@ -114,9 +115,20 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Hostile:
 
 
 @pytest.fixture(scope="module")
-def base_url(hostile: Hostile) -> Iterator[str]:
+def admin(hostile: Hostile) -> TestAccount:
+    return make_account(str(hostile.path))
+
+
+@pytest.fixture(scope="module")
+def base_url(hostile: Hostile, admin: TestAccount) -> Iterator[str]:
     with gisgrid_server(str(hostile.path)) as base:
         yield base
+
+
+@pytest.fixture(scope="module")
+def cookies(hostile: Hostile, admin: TestAccount, base_url: str) -> list[dict[str, str]]:
+    """The admin's session cookie: the browser opens the server's pages signed in."""
+    return session_cookies(str(hostile.path), admin, base_url)
 
 
 @pytest.fixture(scope="module")
@@ -321,13 +333,15 @@ def check_finder(opened: Opened, h: Hostile) -> None:
 # --- the server's pages --------------------------------------------------------------------------
 
 
-def test_dashboard_shows_names_as_text(browser: Any, base_url: str, hostile: Hostile) -> None:
-    county = open_url(browser, base_url + "/")
+def test_dashboard_shows_names_as_text(
+    browser: Any, base_url: str, cookies: list[dict[str, str]], hostile: Hostile
+) -> None:
+    county = open_url(browser, base_url + "/", cookies=cookies)
     assert NAMES["township"] in county.page.locator("#areas").inner_text()
     map_ready(county.page.locator("iframe").element_handle().content_frame())
     assert_inert(county)
 
-    township = open_url(browser, f"{base_url}/?township={hostile.township}")
+    township = open_url(browser, f"{base_url}/?township={hostile.township}", cookies=cookies)
     assert NAMES["township"] in township.page.title()
     assert township.page.locator("header h1").inner_text().endswith(NAMES["township"])
     assert NAMES["township"] in township.page.locator("nav.crumbs").inner_text()
@@ -335,7 +349,7 @@ def test_dashboard_shows_names_as_text(browser: Any, base_url: str, hostile: Hos
     map_ready(township.page.locator("iframe").element_handle().content_frame())
     assert_inert(township)
 
-    village = open_url(browser, f"{base_url}/?village={hostile.village}")
+    village = open_url(browser, f"{base_url}/?village={hostile.village}", cookies=cookies)
     assert NAMES["village"] in village.page.title()
     table = village.page.locator("#areas").inner_text()
     for name in ("grid2", "grid3", "responsible"):
@@ -345,33 +359,48 @@ def test_dashboard_shows_names_as_text(browser: Any, base_url: str, hostile: Hos
 
 
 def test_finder_village_list_shows_names_as_text(
-    browser: Any, base_url: str, hostile: Hostile
+    browser: Any, base_url: str, cookies: list[dict[str, str]], hostile: Hostile
 ) -> None:
-    opened = open_url(browser, base_url + "/finder")
+    opened = open_url(browser, base_url + "/finder", cookies=cookies)
     link = opened.page.locator(f'a[href="/finder?village={hostile.village}"]')
     assert link.inner_text() == NAMES["village"]
     assert_inert(opened)
 
 
-def test_coverage_map_pages(browser: Any, base_url: str, hostile: Hostile) -> None:
-    township = open_url(browser, f"{base_url}/maps/coverage?township={hostile.township}")
+def test_coverage_map_pages(
+    browser: Any, base_url: str, cookies: list[dict[str, str]], hostile: Hostile
+) -> None:
+    township = open_url(
+        browser, f"{base_url}/maps/coverage?township={hostile.township}", cookies=cookies
+    )
     check_coverage(township, hostile, area_name=NAMES["township"])
-    village = open_url(browser, f"{base_url}/maps/coverage?village={hostile.village}")
+    village = open_url(
+        browser, f"{base_url}/maps/coverage?village={hostile.village}", cookies=cookies
+    )
     check_coverage(village, hostile, area_name=NAMES["village"])
-    grid = open_url(browser, f"{base_url}/maps/coverage?grid={hostile.grid3}")
+    grid = open_url(browser, f"{base_url}/maps/coverage?grid={hostile.grid3}", cookies=cookies)
     map_ready(grid.page)
     assert_title(grid, NAMES["grid3"])
     assert_inert(grid)
 
 
-def test_incident_map_page(browser: Any, base_url: str, hostile: Hostile) -> None:
+def test_incident_map_page(
+    browser: Any, base_url: str, cookies: list[dict[str, str]], hostile: Hostile
+) -> None:
     check_incidents(
-        open_url(browser, f"{base_url}/maps/incidents?township={hostile.township}"), hostile
+        open_url(
+            browser, f"{base_url}/maps/incidents?township={hostile.township}", cookies=cookies
+        ),
+        hostile,
     )
 
 
-def test_finder_map_page(browser: Any, base_url: str, hostile: Hostile) -> None:
-    check_finder(open_url(browser, f"{base_url}/finder?village={hostile.village}"), hostile)
+def test_finder_map_page(
+    browser: Any, base_url: str, cookies: list[dict[str, str]], hostile: Hostile
+) -> None:
+    check_finder(
+        open_url(browser, f"{base_url}/finder?village={hostile.village}", cookies=cookies), hostile
+    )
 
 
 # --- the command line's maps ----------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The web app's pages in real headless Chromium, served by the real server, network blocked.
 
 Each page: no console errors, no request leaving the machine, the drawn content matches the
-store, and the drill-down county → township → village works by clicking.
+store, and the drill-down county → township → village works by clicking. The browser is
+signed in as a county admin (a session cookie, as after the sign-in page).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from accounts import TestAccount, make_account, session_cookies
 from browser import chromium, new_page
 from servers import gisgrid_server
 
@@ -22,11 +24,27 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 
 
 @pytest.fixture(scope="module")
-def base_url(sample_county, tmp_path_factory) -> Iterator[str]:
+def county_file(sample_county, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("pages") / "county.gpkg"
     write_sample_county(GeoPackageStore(path), sample_county)
-    with gisgrid_server(str(path)) as base:
+    return path
+
+
+@pytest.fixture(scope="module")
+def admin(county_file) -> TestAccount:
+    return make_account(str(county_file))
+
+
+@pytest.fixture(scope="module")
+def base_url(county_file, admin) -> Iterator[str]:
+    with gisgrid_server(str(county_file)) as base:
         yield base
+
+
+@pytest.fixture(scope="module")
+def cookies(county_file, admin, base_url) -> list[dict[str, str]]:
+    """The admin's session cookie for the browser."""
+    return session_cookies(str(county_file), admin, base_url)
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +90,9 @@ def column_values(page: Any, header: str) -> list[str]:
     )
 
 
-def test_dashboard_drills_down_county_township_village(browser, base_url, sample_county):
+def test_dashboard_drills_down_county_township_village(browser, base_url, cookies, sample_county):
     frames = sample_county.frames
-    page, log = new_page(browser, viewport={"width": 1400, "height": 900})
+    page, log = new_page(browser, cookies=cookies, viewport={"width": 1400, "height": 900})
     page.goto(base_url + "/", wait_until="load", timeout=120_000)
     rows = page.locator("#areas tbody tr")
     assert rows.count() == len(frames["townships"])
@@ -113,18 +131,22 @@ def test_dashboard_drills_down_county_township_village(browser, base_url, sample
     assert_clean(log)
 
 
-def test_incident_map_page(browser, base_url, sample_county):
-    page, log = new_page(browser, viewport={"width": 1200, "height": 800})
+def test_incident_map_page(browser, base_url, cookies, sample_county):
+    page, log = new_page(browser, cookies=cookies, viewport={"width": 1200, "height": 800})
     page.goto(base_url + "/maps/incidents", wait_until="load", timeout=120_000)
     map_ready(page)
     shot(page, "incidents")
     assert_clean(log)
 
 
-def test_finder_on_a_phone(browser, base_url, sample_county):
+def test_finder_on_a_phone(browser, base_url, cookies, sample_county):
     village = sample_county.frames["villages"]["code"].iloc[3]
     page, log = new_page(
-        browser, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+        browser,
+        cookies=cookies,
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
     )
     page.goto(base_url + f"/finder?village={village}", wait_until="load", timeout=120_000)
     assert page.url.endswith(f"/maps/finder?village={village}")
@@ -135,7 +157,7 @@ def test_finder_on_a_phone(browser, base_url, sample_county):
     assert_clean(log)
 
 
-def test_pages_refuse_bad_areas_with_json(base_url):
+def test_pages_refuse_bad_areas_with_json(base_url, admin):
     import json
     import urllib.error
     import urllib.request
@@ -146,6 +168,8 @@ def test_pages_refuse_bad_areas_with_json(base_url):
         ("/?township=1", 422),
     ):
         with pytest.raises(urllib.error.HTTPError) as err:
-            urllib.request.urlopen(base_url + path, timeout=60)
+            urllib.request.urlopen(
+                urllib.request.Request(base_url + path, headers=admin.headers), timeout=60
+            )
         assert err.value.code == status
         assert json.loads(err.value.read())["error"]["message"]

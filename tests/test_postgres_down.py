@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from accounts import admin_headers
 from postgis_server import Cluster, PostGISServer, ServerUnavailable
 from servers import gisgrid_server
 
@@ -50,10 +51,13 @@ class Answer:
     seconds: float
 
 
-def get(url: str) -> Answer:
+def get(url: str, headers: dict[str, str] | None = None) -> Answer:
+    """GET ``url`` (with ``headers``: the public health routes need none)."""
     t0 = time.monotonic()
     try:
-        with urllib.request.urlopen(url, timeout=60) as r:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers=headers or {}), timeout=60
+        ) as r:
             status, raw = r.status, r.read()
     except urllib.error.HTTPError as err:
         status, raw = err.code, err.read()
@@ -91,7 +95,14 @@ def own_cluster() -> Iterator[tuple[Cluster, str]]:
 
 
 @pytest.fixture(scope="module")
-def app(own_cluster: tuple[Cluster, str]) -> Iterator[str]:
+def auth(own_cluster: tuple[Cluster, str]) -> dict[str, str]:
+    """A county admin's ``Authorization`` header (the app answers no one else)."""
+    _, url = own_cluster
+    return admin_headers(url)
+
+
+@pytest.fixture(scope="module")
+def app(own_cluster: tuple[Cluster, str], auth: dict[str, str]) -> Iterator[str]:
     _, url = own_cluster
     with gisgrid_server(url, warm=True) as base:
         yield base
@@ -107,15 +118,15 @@ def cluster(own_cluster: tuple[Cluster, str]) -> Iterator[Cluster]:
 
 
 def test_requests_fail_fast_while_postgres_is_down_and_recover_by_themselves(
-    app: str, cluster: Cluster, capsys: pytest.CaptureFixture[str]
+    app: str, auth: dict[str, str], cluster: Cluster, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert get(f"{app}{DATA}").status == 200
+    assert get(f"{app}{DATA}", auth).status == 200
     assert get(f"{app}/api/health").status == 200
 
     cluster.pause()
     timings: dict[str, float] = {}
     for round_ in range(2):  # the second time the pool is already gone: as fast
-        down = get(f"{app}{DATA}")
+        down = get(f"{app}{DATA}", auth)
         assert down.status == 503, down.body
         assert down.seconds < FAST
         error = down.body["error"]
@@ -130,27 +141,29 @@ def test_requests_fail_fast_while_postgres_is_down_and_recover_by_themselves(
     timings["health 503"] = health.seconds
     # answered from memory: liveness, locating a point (the grids), the county's report
     assert get(f"{app}/api/health/live").body == {"status": "ok"}
-    a_grid = get(f"{app}/api/locate?lon=112.55&lat=29.52")
+    a_grid = get(f"{app}/api/locate?lon=112.55&lat=29.52", auth)
     assert a_grid.status in (200, 422) and a_grid.status != 503
-    assert get(f"{app}/api/check").status == 200  # computed before the outage (warm)
+    assert get(f"{app}/api/check", auth).status == 200  # computed before the outage (warm)
 
     cluster.resume()
     back = wait_for(f"{app}/api/health", 200, within=RECOVERY)
     assert back.body["ready"] is True and back.body["status"] == "ok"
     timings["health ready again"] = back.seconds
-    again = get(f"{app}{DATA}")
+    again = get(f"{app}{DATA}", auth)
     assert again.status == 200 and again.body["numberReturned"] == 1
     with capsys.disabled():
         print("\n  " + ", ".join(f"{k}: {v:.2f} s" for k, v in timings.items()))
 
 
-def test_a_restart_between_requests_fails_no_request(app: str, cluster: Cluster) -> None:
+def test_a_restart_between_requests_fails_no_request(
+    app: str, auth: dict[str, str], cluster: Cluster
+) -> None:
     """The pool's connections died with the old server: the first request after the
     restart finds them broken, and connects afresh instead of answering 503."""
-    assert get(f"{app}{DATA}").status == 200
+    assert get(f"{app}{DATA}", auth).status == 200
     cluster.pause()
     cluster.resume()
-    first = get(f"{app}{DATA}")
+    first = get(f"{app}{DATA}", auth)
     assert first.status == 200, first.body
     assert first.seconds < FAST
 

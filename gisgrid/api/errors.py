@@ -57,17 +57,21 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for the given error statuses, all with :class:`ErrorBody`."""
     text = {
         400: "bad parameter",
+        401: "not signed in",
+        403: "not allowed for this account",
         404: "not found",
         409: "already exists",
         422: "invalid input",
+        429: "too many failed sign-ins",
         500: "server fault",
         503: "store unavailable",
     }
     return {s: {"model": ErrorBody, "description": text.get(s, "error")} for s in statuses}
 
 
-#: what any endpoint of the API may answer besides success
-COMMON_ERRORS = documented(400, 404, 422, 503)
+#: what any endpoint of the API may answer besides success (every route but the public ones
+#: needs a signed-in caller, whose role may not allow it)
+COMMON_ERRORS = documented(400, 401, 403, 404, 422, 503)
 #: the success answer of a page: HTML (errors stay JSON, as everywhere)
 HTML_PAGE: dict[int | str, dict[str, Any]] = {
     200: {"description": "an HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}
