@@ -23,6 +23,7 @@ from gisgrid.errors import (
     CsrfError,
     ForbiddenError,
     ReasonRequiredError,
+    StoreError,
 )
 from gisgrid.roles import Permission
 from gisgrid.services import accounts
@@ -169,10 +170,14 @@ def enforce(
     if not isinstance(route, Route):  # dependencies run only for matched routes
         raise RuntimeError(f"no route matched {request.url.path}")
     rule = policy.rule_for(request.method, route.path)
-    caller = caller_of(request, state)
     needed = rule.permission_for(request.path_params)
     if needed is Permission.PUBLIC:  # signing in guards its own form (no session yet)
-        return Access(caller=caller, scope=None, reader=None, reason=None)
+        try:  # who it is matters little here: a bad token or a store that is down is no one
+            anyone = caller_of(request, state)
+        except (AuthenticationError, StoreError):
+            anyone = None
+        return Access(caller=anyone, scope=None, reader=None, reason=None)
+    caller = caller_of(request, state)
     if caller is None:
         if rule.page and request.method in SAFE_METHODS:
             target = urllib.parse.quote(str(request.url.path) + _query(request), safe="/")
