@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from gisgrid import __version__
-from gisgrid.api import errors
+from gisgrid.api import errors, security
 from gisgrid.api.routes import health, households, incidents, layers, locate, pages, reports
 from gisgrid.api.state import AppState
 from gisgrid.stores import open_store
@@ -48,6 +48,7 @@ def create_app(*, store: str | None = None) -> FastAPI:
         redoc_url=None,
     )
     errors.install(app)
+    security.install(app)
     app.include_router(health.router)
     for module in (layers, locate, households, incidents, reports, pages):
         app.include_router(module.router)

@@ -18,6 +18,7 @@ from gisgrid import codes
 from gisgrid.analysis import indicators as dashboard
 from gisgrid.api.deps import Grid, State, Township, Village
 from gisgrid.api.errors import COMMON_ERRORS, HTML_PAGE
+from gisgrid.api.security import html_page
 from gisgrid.errors import ConfigError, NotFoundError
 from gisgrid.layers import kinds
 
@@ -173,7 +174,7 @@ def dashboard_page(
         map_url=map_url,
         links=links,
     )
-    return HTMLResponse(html)
+    return html_page(html)
 
 
 @router.get("/maps/{kind}", responses=HTML_PAGE, summary="A map page 地图")
@@ -206,7 +207,8 @@ def map_page(
         return render_page(m, asset_base="/assets/").html
 
     key = (kind, township, village, grid, indicator, lang)
-    return HTMLResponse(state.page(key, build))
+    # the dashboard shows the coverage map in a frame
+    return html_page(state.page(key, build), framed_here=True)
 
 
 @router.get(
@@ -224,7 +226,7 @@ def finder_page(
         html = TEMPLATES.get_template("finder_villages.html").render(
             villages=list(zip(villages["code"], villages["name"], strict=True))
         )
-        return HTMLResponse(html)
+        return html_page(html)
     target = f"/maps/finder?village={village}" if village else f"/maps/finder?grid={grid}"
     return RedirectResponse(target, status_code=307)
 
