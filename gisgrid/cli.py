@@ -1,22 +1,35 @@
-"""The ``gisgrid`` command: demo, import, export, layers (and more as issues land)."""
+"""The ``gisgrid`` command: demo, import, export, layers, serve, users, tokens, audit, …"""
 
 from __future__ import annotations
 
+import datetime as dt
+import getpass
+import ipaddress
+import json
+import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar, cast
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from gisgrid.errors import ConfigError, GisgridError, InputFileError
+from gisgrid.errors import (
+    ConfigError,
+    GisgridError,
+    InputFileError,
+    NotFoundError,
+    StoreConstraintError,
+)
 from gisgrid.layers import LAYERS
 
 if TYPE_CHECKING:  # the commands import their modules when they run: a quick --help
     from gisgrid.analysis.checks import CheckReport
     from gisgrid.stores import Store
+    from gisgrid.stores.ledger import Outcome
 
 T = TypeVar("T")
 
@@ -124,6 +137,12 @@ def import_command(
     def action() -> None:
         st = open_store(store)
         result = import_file(st, layer, file, crs=crs, mode=mode, source_layer=source_layer)  # type: ignore[arg-type]
+        _audit(
+            st,
+            "import",
+            target=layer,
+            detail={"file": file.name, "mode": result.mode, "features": result.features},
+        )
         note = ""
         if result.source_crs and "4490" in result.source_crs:
             note = " (CGCS2000 taken as WGS84: they agree within a metre)"
@@ -147,6 +166,8 @@ def export_command(
     def action() -> None:
         st = open_store(store)
         n = export_layer(st, layer, file)
+        # an export of household records is a read of personal data: recorded like one
+        _audit(st, "export", target=layer, detail={"file": file.name, "features": n})
         out.print(f"exported {n} {layer} to {file}")
 
     _run(action)
@@ -200,6 +221,12 @@ def _assign(st: Store) -> None:
     from gisgrid.analysis.assign import assign_store
 
     report = assign_store(st)
+    _audit(
+        st,
+        "assign",
+        target="grid_code",
+        detail={item.layer: item.assigned for item in report.layers},
+    )
     where = escape(report.store)  # a path may hold [brackets]
     table = Table(title=f"三级网格分配 assignment to {report.grids} level-3 grids · {where}")
     for column in ("layer", "图层", "features 总数", "assigned 已入格", "in no grid 未入格"):
@@ -334,8 +361,29 @@ def demo_command(
             out.print(f"planted defects recorded in {manifest_path}")
         _print_counts(st)
         _demo_steps(st, out_dir)
+        _demo_accounts(st, out_dir)
 
     _run(action)
+
+
+def _demo_accounts(st: Store, out_dir: Path) -> None:
+    """The demo's account step: one account per role, passwords in a file for the user only."""
+    from gisgrid.sample.accounts import (
+        demo_accounts_path,
+        make_demo_accounts,
+        write_demo_accounts,
+    )
+
+    made = make_demo_accounts(st, actor=cli_actor())
+    path = write_demo_accounts(demo_accounts_path(st, fallback_dir=out_dir), made, store_url=st.url)
+    out.print(
+        f"演示账户（每个角色一个）及其密码已写入 {path}（仅本用户可读）\n"
+        f"demo accounts (one per role) and their passwords written to {path} (readable by you "
+        "only)",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command("serve")
@@ -347,22 +395,42 @@ def serve_command(
 ) -> None:
     """Run the web app and HTTP API (dashboard, maps, household finder, /api/…).
 
-    Listens on 127.0.0.1 by default; use --host 0.0.0.0 to serve the county intranet.
+    Listens on 127.0.0.1 by default; use --host 0.0.0.0 to serve the county intranet, which
+    needs an enabled admin account in the store first (gisgrid users add … --role admin).
     """
     import uvicorn
 
     from gisgrid.api import create_app
 
     def action() -> None:
+        from gisgrid.services.accounts import has_enabled_admin
         from gisgrid.stores import open_store
 
-        open_store(store).layer_names()  # fail here, clearly, on a bad store
+        st = open_store(store)
+        st.layer_names()  # fail here, clearly, on a bad store
+        if not is_loopback(host) and not has_enabled_admin(st.ledger):
+            raise ConfigError(
+                f"没有启用的管理员账户，只能在本机地址上运行 / the store has no enabled admin "
+                f"account: gisgrid serves {host} only once one exists (gisgrid users add NAME "
+                "--role admin --area COUNTY_CODE); on 127.0.0.1, ::1 or localhost it runs "
+                "without"
+            )
         out.print(f"gisgrid serving {store or 'the default store'} on http://{host}:{port}/")
         uvicorn.run(
             create_app(store=store), host=host, port=port, log_level="info", access_log=access_log
         )
 
     _run(action)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine only: 127.0.0.0/8, ::1 or ``localhost``."""
+    if host.strip().lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # any other name may resolve to anything
+        return False
 
 
 def _demo_steps(st: Store, out_dir: Path) -> None:
@@ -463,6 +531,458 @@ def _print_counts(st: Store) -> None:
     for name, decl in LAYERS.items():
         table.add_row(name, decl.label_zh, str(st.count(name)))
     out.print(table)
+
+
+# --- accounts, tokens and the audit log ----------------------------------------------------------
+
+users_app = typer.Typer(
+    help="Accounts of the web app: add, list, set-role, disable, enable, reset-password.",
+    no_args_is_help=True,
+)
+tokens_app = typer.Typer(
+    help="API tokens for scripts: create (shown once), list, revoke.", no_args_is_help=True
+)
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+
+ROLE_HELP = "admin, leader, township, village, grid, planner or viewer"
+PasswordFileOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--password-file",
+        help="read the password from the first line of this file ('-': standard input)",
+        show_default=False,
+    ),
+]
+GenerateOption = Annotated[
+    bool, typer.Option("--generate", help="generate a password and print it once")
+]
+PhoneOption = Annotated[
+    str | None,
+    typer.Option(
+        "--phone",
+        help="grid worker: a phone; the grids whose responsible person has it are theirs too",
+        show_default=False,
+    ),
+]
+
+
+def _audit(st: Store, action: str, *, target: str, detail: dict[str, object] | None = None) -> None:
+    """Record a change or an export made with the command in the store's audit log."""
+    from gisgrid.services.accounts import record_action
+
+    record_action(st.ledger, action, actor=cli_actor(), target=target, detail=detail)
+
+
+def cli_actor() -> str:
+    """Who the audit log names for a change made with the command: ``cli:<login name>``."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):  # no login name in the environment or the password database
+        return f"cli:uid{os.getuid()}"
+
+
+def _read_password_file(path: Path) -> str:
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFileError(
+            f"cannot read the password file {path}: {exc.__class__.__name__}"
+        ) from exc
+    lines = text.splitlines()
+    if not lines or not lines[0]:
+        raise InputFileError(f"the password file {path} holds no password on its first line")
+    return lines[0]
+
+
+def _new_password(password_file: Path | None, generate: bool, *, prompt: bool) -> str | None:
+    """The password chosen by the options: from a file, prompted twice (hidden) when
+    ``prompt``, or ``None`` to generate one. Never from the command line itself."""
+    if password_file is not None and generate:
+        raise ConfigError("--password-file and --generate exclude each other")
+    if password_file is not None:
+        return _read_password_file(password_file)
+    if generate or not prompt:
+        return None
+    return str(
+        typer.prompt("密码 password", hide_input=True, confirmation_prompt="再输一次 repeat it")
+    )
+
+
+def _show_generated(username: str, password: str) -> None:
+    err.print(
+        f"为 {username} 生成的密码（只显示这一次）/ generated password of {username} "
+        "(shown only this once):",
+        markup=False,
+        highlight=False,
+    )
+    typer.echo(password)
+
+
+def _when(at: dt.datetime | None) -> str:
+    return "" if at is None else at.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+@users_app.command("add")
+def users_add_command(
+    username: Annotated[str, typer.Argument(help="3-32 characters of a-z 0-9 _ . -")],
+    role: Annotated[
+        str,
+        typer.Option("--role", help=ROLE_HELP),
+    ],
+    area: Annotated[
+        str,
+        typer.Option(
+            "--area",
+            help="area code: county (6 digits), township (9), village (12), grid (15/18)",
+        ),
+    ],
+    name: Annotated[
+        str | None, typer.Option("--name", help="display name, e.g. 张伟 (default: the username)")
+    ] = None,
+    phone: PhoneOption = None,
+    password_file: PasswordFileOption = None,
+    generate: GenerateOption = False,
+    store: StoreOption = None,
+) -> None:
+    """Add an account. The password is asked twice (hidden), read from --password-file, or
+    generated with --generate; it is never given on the command line."""
+    from gisgrid.services import accounts
+    from gisgrid.stores import open_store
+
+    def action() -> None:
+        role_ = accounts.parse_role(role)
+        accounts.check_username(username)
+        accounts.check_area(role_, area)  # before asking for a password
+        st = open_store(store)
+        if st.ledger.account(username) is not None:
+            raise StoreConstraintError(f"账户已存在 / the account {username!r} exists already")
+        password = _new_password(password_file, generate, prompt=True)
+        chosen = accounts.generate_password() if password is None else password
+        account = accounts.add_account(
+            st.ledger,
+            username=username,
+            display_name=name or username,
+            role=role_,
+            area=area,
+            password=chosen,
+            phone=phone,
+            actor=cli_actor(),
+        )
+        out.print(
+            f"已添加账户 added {account.username} ({account.role.value} "
+            f"{accounts.ROLES[account.role].label_zh}, {account.area})",
+            markup=False,
+            highlight=False,
+        )
+        if password is None:
+            _show_generated(account.username, chosen)
+
+    _run(action)
+
+
+@users_app.command("list")
+def users_list_command(store: StoreOption = None) -> None:
+    """List the accounts: username, name, role, area, phone, disabled, created."""
+    from gisgrid.roles import ROLES
+    from gisgrid.stores import open_store
+
+    def action() -> None:
+        table = Table(title="账户 accounts")
+        for column in ("username", "name 姓名", "role 角色", "area 区域", "phone 电话",
+                       "disabled 停用", "created 创建"):  # fmt: skip
+            table.add_column(column)
+        for a in open_store(store).ledger.accounts():
+            table.add_row(
+                a.username,
+                a.display_name,
+                f"{a.role.value} {ROLES[a.role].label_zh}",
+                a.area,
+                a.phone or "",
+                "停用 yes" if a.disabled else "",
+                _when(a.created_at),
+            )
+        out.print(table)
+
+    _run(action)
+
+
+@users_app.command("set-role")
+def users_set_role_command(
+    username: Annotated[str, typer.Argument()],
+    role: Annotated[str, typer.Argument(help=ROLE_HELP)],
+    area: Annotated[str, typer.Argument(help="area code fitting the role")],
+    phone: PhoneOption = None,
+    store: StoreOption = None,
+) -> None:
+    """Give an account another role and area; its sessions end."""
+    from gisgrid.services import accounts
+    from gisgrid.stores import open_store
+
+    def action() -> None:
+        account = accounts.set_role(
+            open_store(store).ledger,
+            username,
+            role=accounts.parse_role(role),
+            area=area,
+            phone=phone,
+            actor=cli_actor(),
+        )
+        out.print(
+            f"{account.username}: {account.role.value} {accounts.ROLES[account.role].label_zh}, "
+            f"{account.area} (其会话已结束 its sessions ended)",
+            markup=False,
+            highlight=False,
+        )
+
+    _run(action)
+
+
+def _set_disabled(username: str, store: str | None, *, disabled: bool) -> None:
+    from gisgrid.services import accounts
+    from gisgrid.stores import open_store
+
+    def action() -> None:
+        account = accounts.set_disabled(
+            open_store(store).ledger, username, disabled=disabled, actor=cli_actor()
+        )
+        state = "已停用 disabled (its sessions ended)" if disabled else "已启用 enabled"
+        out.print(f"{account.username}: {state}", markup=False, highlight=False)
+
+    _run(action)
+
+
+@users_app.command("disable")
+def users_disable_command(
+    username: Annotated[str, typer.Argument()], store: StoreOption = None
+) -> None:
+    """Disable an account: its sessions end and its API tokens stop working."""
+    _set_disabled(username, store, disabled=True)
+
+
+@users_app.command("enable")
+def users_enable_command(
+    username: Annotated[str, typer.Argument()], store: StoreOption = None
+) -> None:
+    """Enable a disabled account again."""
+    _set_disabled(username, store, disabled=False)
+
+
+@users_app.command("reset-password")
+def users_reset_password_command(
+    username: Annotated[str, typer.Argument()],
+    password_file: PasswordFileOption = None,
+    generate: GenerateOption = False,
+    store: StoreOption = None,
+) -> None:
+    """Set a new password (asked twice, from --password-file, or --generate); the account's
+    sessions end."""
+    from gisgrid.services import accounts
+    from gisgrid.stores import open_store
+
+    def action() -> None:
+        ledger = open_store(store).ledger
+        if ledger.account(username) is None:
+            raise NotFoundError(f"没有账户 / no account {username!r}")
+        password = _new_password(password_file, generate, prompt=True)
+        account, chosen = accounts.reset_password(
+            ledger, username, password=password, actor=cli_actor()
+        )
+        out.print(
+            f"{account.username}: 密码已更改 password changed (其会话已结束 its sessions ended)",
+            markup=False,
+            highlight=False,
+        )
+        if password is None:
+            _show_generated(account.username, chosen)
+
+    _run(action)
+
+
+@tokens_app.command("create")
+def tokens_create_command(
+    username: Annotated[str, typer.Argument(help="the account the token acts as")],
+    name: Annotated[str, typer.Option("--name", help="what the token is for, e.g. nightly-export")],
+    days: Annotated[
+        int | None,
+        typer.Option(
+            "--days",
+            min=0,
+            help="days it lasts, 0 for no end [default: GISGRID_AUTH_TOKEN_DAYS, 365]",
+            show_default=False,
+        ),
+    ] = None,
+    store: StoreOption = None,
+) -> None:
+    """Create an API token; its value is printed once and never shown again."""
+    from gisgrid.services import accounts
+    from gisgrid.stores import open_store
+
+    def action() -> None:
+        ledger = open_store(store).ledger
+        account = ledger.account(username)
+        if account is None:
+            raise NotFoundError(f"没有账户 / no account {username!r}")
+        record, value = accounts.create_token(
+            ledger, account, name=name, days=days, actor=cli_actor()
+        )
+        ends = _when(record.expires_at) or "never 永不"
+        err.print(
+            f"令牌 token {record.id} ({record.name}) for {account.username}, expires {ends}. "
+            "此值只显示这一次，请立即保存 / this value is shown only now: store it safely",
+            markup=False,
+            highlight=False,
+        )
+        typer.echo(value)
+
+    _run(action)
+
+
+@tokens_app.command("list")
+def tokens_list_command(
+    username: Annotated[str | None, typer.Argument(help="only this account's tokens")] = None,
+    store: StoreOption = None,
+) -> None:
+    """List API tokens (never their values): id, account, name, prefix, dates, state."""
+    from gisgrid.services.accounts import token_is_valid
+    from gisgrid.stores import open_store
+
+    def action() -> None:
+        ledger = open_store(store).ledger
+        names = {a.id: a.username for a in ledger.accounts()}
+        account_id = None
+        if username is not None:
+            account = ledger.account(username)
+            if account is None:
+                raise NotFoundError(f"没有账户 / no account {username!r}")
+            account_id = account.id
+        now = dt.datetime.now(dt.UTC)
+        table = Table(title="API 令牌 tokens")
+        for column in ("id", "account 账户", "name 名称", "prefix 前缀", "created 创建",
+                       "expires 到期", "last used 最近使用", "state 状态"):  # fmt: skip
+            table.add_column(column)
+        for t in ledger.tokens(account_id=account_id):
+            if t.revoked_at is not None:
+                state = "已撤销 revoked"
+            elif not token_is_valid(t, now=now):
+                state = "已过期 expired"
+            else:
+                state = "有效 valid"
+            table.add_row(
+                str(t.id),
+                names.get(t.account_id, str(t.account_id)),
+                t.name,
+                f"{t.prefix}…",
+                _when(t.created_at),
+                _when(t.expires_at) or "never 永不",
+                _when(t.last_used_at),
+                state,
+            )
+        out.print(table)
+
+    _run(action)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke_command(
+    token_id: Annotated[int, typer.Argument(metavar="ID", help="the token's id (tokens list)")],
+    store: StoreOption = None,
+) -> None:
+    """Revoke an API token: it stops working at once."""
+    from gisgrid.services.accounts import revoke_token
+    from gisgrid.stores import open_store
+
+    def action() -> None:
+        record = revoke_token(open_store(store).ledger, token_id, actor=cli_actor())
+        out.print(f"令牌 token {record.id} ({record.name}) 已撤销 revoked", markup=False)
+
+    _run(action)
+
+
+def _moment(text: str | None, option: str) -> dt.datetime | None:
+    """An ISO date or time of an option; without a zone it is the machine's local time."""
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(
+            f"{option} takes an ISO date or time such as 2026-11-30 or 2026-11-30T08:00, "
+            f"not {text!r}"
+        ) from None
+    return moment.astimezone() if moment.tzinfo is None else moment
+
+
+_OUTCOMES = ("ok", "denied", "failed")
+
+
+@app.command("audit")
+def audit_command(
+    since: Annotated[
+        str | None, typer.Option(help="from this ISO date or time (local time unless a zone)")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="before this ISO date or time")] = None,
+    user: Annotated[
+        str | None, typer.Option("--user", help="who acted (a username, or cli:<login>)")
+    ] = None,
+    action_: Annotated[
+        str | None, typer.Option("--action", help="e.g. sign_in, households_read, account_add")
+    ] = None,
+    address: Annotated[str | None, typer.Option(help="the client address")] = None,
+    outcome: Annotated[str | None, typer.Option(help="ok, denied or failed")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="at most this many")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    store: StoreOption = None,
+) -> None:
+    """Read the audit log, newest first: sign-ins, reads of household records, changes."""
+    from gisgrid.stores import open_store
+    from gisgrid.stores.ledger import AuditQuery
+
+    def action() -> None:
+        if outcome is not None and outcome not in _OUTCOMES:
+            raise ConfigError(f"--outcome must be ok, denied or failed, not {outcome!r}")
+        query = AuditQuery(
+            since=_moment(since, "--since"),
+            until=_moment(until, "--until"),
+            actor=user,
+            action=action_,
+            address=address,
+            outcome=cast("Outcome | None", outcome),
+            limit=limit,
+        )
+        records = open_store(store).ledger.audit(query)
+        if as_json:
+            rows = [
+                {
+                    "id": r.id,
+                    "at": r.entry.at.isoformat(),
+                    "action": r.entry.action,
+                    "outcome": r.entry.outcome,
+                    "actor": r.entry.actor,
+                    "role": r.entry.role,
+                    "address": r.entry.address,
+                    "target": r.entry.target,
+                    "reason": r.entry.reason,
+                    "detail": dict(r.entry.detail),
+                }
+                for r in records
+            ]
+            typer.echo(json.dumps(rows, ensure_ascii=False, indent=1, default=str))
+            return
+        table = Table(title="审计日志 audit log")
+        for column in ("id", "at 时间", "action 操作", "outcome 结果", "actor 操作人", "role",
+                       "address 地址", "target 对象", "reason 事由"):  # fmt: skip
+            table.add_column(column)
+        for r in records:
+            e = r.entry
+            table.add_row(
+                str(r.id), e.at.astimezone().strftime("%Y-%m-%d %H:%M:%S"), e.action,
+                e.outcome, e.actor or "", e.role or "", e.address or "", e.target or "",
+                e.reason or "",
+            )  # fmt: skip
+        out.print(table)
+
+    _run(action)
 
 
 def main() -> None:  # pragma: no cover - console entry for `python -m gisgrid`

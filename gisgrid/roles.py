@@ -3,6 +3,9 @@
 Access follows the net (网中定格、格上定人、人上定责): every account has a role and an area
 (the county, a township, a village or a grid). What a role may do is declared here once;
 :mod:`gisgrid.analysis.scope` applies it to data and :mod:`gisgrid.api.policy` to routes.
+
+Figures (counts, shares, check findings) are shown for one's own area only; the roles whose
+area is the county (admin, leader, and viewers or planners given the county) see all of it.
 """
 
 from __future__ import annotations
@@ -61,8 +64,8 @@ class RoleInfo:
     areas: tuple[AreaKind, ...]
     #: household records: full, on request with a reason that is recorded, or none
     records: Records
-    #: figures (counts, shares, check findings) of areas beyond its own
-    figures_beyond_area: bool
+    #: responsible persons' names and phones (staff contacts); without it only figures
+    staff_contacts: bool
     permissions: frozenset[Permission]
 
 
@@ -92,7 +95,7 @@ ROLES: dict[Role, RoleInfo] = {
             "乡镇干部",
             ("township",),
             "full",
-            False,
+            True,
             _EVERYONE | {Permission.HOUSEHOLD_RECORDS, Permission.REPORT_INCIDENTS},
         ),
         RoleInfo(
@@ -100,7 +103,7 @@ ROLES: dict[Role, RoleInfo] = {
             "村（社区）书记",
             ("village",),
             "full",
-            False,
+            True,
             _EVERYONE | {Permission.HOUSEHOLD_RECORDS, Permission.REPORT_INCIDENTS},
         ),
         RoleInfo(
@@ -108,7 +111,7 @@ ROLES: dict[Role, RoleInfo] = {
             "网格员",
             ("grid",),
             "full",
-            False,
+            True,
             _EVERYONE | {Permission.HOUSEHOLD_RECORDS, Permission.REPORT_INCIDENTS},
         ),
         RoleInfo(
@@ -116,7 +119,7 @@ ROLES: dict[Role, RoleInfo] = {
             "网格规划员",
             ("county", "township", "village"),
             "none",
-            False,
+            True,
             _EVERYONE | {Permission.BOUNDARIES},
         ),
         RoleInfo(
@@ -136,7 +139,8 @@ def role_info(role: str) -> RoleInfo:
     try:
         return ROLES[Role(role)]
     except ValueError:
-        raise ValueError(f"unknown role {role!r}: one of {', '.join(r.value for r in Role)}") from None
+        known = ", ".join(r.value for r in Role)
+        raise ValueError(f"unknown role {role!r}: one of {known}") from None
 
 
 def area_kind(area: str) -> AreaKind:

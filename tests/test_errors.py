@@ -61,6 +61,6 @@ def test_status_of_follows_meaning(exc: errors.GisgridError, status: int) -> Non
 
 
 def test_exit_codes_are_the_documented_ones() -> None:
-    documented = {0, 2, 3, 4, 5, 6}
+    documented = {0, 2, 3, 4, 5, 6, 7}
     codes = {c.exit_code for c in _all_error_classes() if c is not errors.GisgridError}
     assert codes <= documented

@@ -157,7 +157,33 @@ CASES: dict[str, tuple[int, Callable[[Kit], list[str | Path]]]] = {
             k.tmp / "m.html",
         ],
     ),
+    "a token for a disabled account": (
+        7,
+        lambda k: [
+            "tokens",
+            "create",
+            disabled_account(k.filled),
+            "--name",
+            "x",
+            "--store",
+            k.filled,
+        ],
+    ),
 }
+
+
+def disabled_account(store: Path) -> str:
+    """The name of a disabled account added to ``store``."""
+    from gisgrid.roles import Role
+    from gisgrid.services import accounts
+
+    ledger = GeoPackageStore(store).ledger
+    accounts.add_account(
+        ledger, username="off", display_name="停用", role=Role.VIEWER, area="430623",
+        password="Dongting-lake-42", actor="test",
+    )  # fmt: skip
+    accounts.set_disabled(ledger, "off", disabled=True, actor="test")
+    return "off"
 
 
 def garbage(tmp: Path) -> Path:

@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import sqlite3
+import stat
 import subprocess
 import sys
 import sysconfig
@@ -197,10 +198,21 @@ def test_demo_runs_from_an_empty_folder(installed: Path, tmp_path: Path) -> None
         assert page.stat().st_size > 10_000, page
         assert "gisgrid-assets/" in page.read_text(encoding="utf-8")
     assert (maps / "gisgrid-assets").is_dir()
-    # nothing but the store, its manifest and the maps: the demo writes nowhere else here
+    # the demo accounts' passwords, for the user only, one line per role
+    accounts = here / "gisgrid.demo-accounts.txt"
+    assert stat.S_IMODE(accounts.stat().st_mode) == 0o600
+    lines = accounts.read_text(encoding="utf-8").splitlines()
+    assert len([line for line in lines if not line.startswith("#")]) == 7
+    assert "demo accounts (one per role)" in done.stdout
+    # nothing but the store, its manifest, its ledger, the accounts and the maps: the demo
+    # writes nowhere else here
     assert {p.name for p in here.iterdir()} <= {
         "gisgrid.gpkg",
         "gisgrid.manifest.json",
+        "gisgrid.demo-accounts.txt",
+        "gisgrid.access.sqlite",
+        "gisgrid.access.sqlite-wal",
+        "gisgrid.access.sqlite-shm",
         "maps",
         # the store's writer lock (GeoPackageStore) and SQLite's side files
         ".gisgrid.gpkg.lock",

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -19,7 +20,7 @@ from gisgrid.analysis.locate import GridPerson, Locator, NearestService
 from gisgrid.analysis.records import bool_or_none, int_or_none, text_or_none
 from gisgrid.analysis.search import HouseholdSearch
 from gisgrid.errors import NotFoundError
-from gisgrid.stores.base import Store
+from gisgrid.stores.base import Reader
 
 
 @dataclass(frozen=True)
@@ -90,15 +91,17 @@ class SearchResult:
 
 def search_households(
     index: HouseholdSearch,
-    store: Store,
+    store: Reader,
     locator: Locator,
     query: str,
     *,
     village: str | None = None,
     limit: int = 20,
+    allowed: np.ndarray | None = None,
 ) -> SearchResult:
-    """Households matching ``query`` (see :meth:`HouseholdSearch.search`), read from ``store``."""
-    hits = index.search(query, village=village, limit=limit)
+    """Households matching ``query`` (see :meth:`HouseholdSearch.search`; ``allowed``: the
+    caller's area), read from ``store``."""
+    hits = index.search(query, village=village, limit=limit, allowed=allowed)
     if not hits:
         return SearchResult(query, ())
     frame = store.read("households", where={"id": [h.id for h in hits]})
@@ -133,7 +136,7 @@ class HouseholdDetail:
     nearest_services: tuple[NearestService, ...]
 
 
-def household_detail(store: Store, locator: Locator, household_id: str) -> HouseholdDetail:
+def household_detail(store: Reader, locator: Locator, household_id: str) -> HouseholdDetail:
     """One household with everything the finder shows of it.
 
     Raises

@@ -89,7 +89,14 @@ class HouseholdSearch:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def search(self, query: str, *, village: str | None = None, limit: int = 20) -> list[Hit]:
+    def search(
+        self,
+        query: str,
+        *,
+        village: str | None = None,
+        limit: int = 20,
+        allowed: np.ndarray | None = None,
+    ) -> list[Hit]:
         """Households matching ``query``, best first (ties by id).
 
         Parameters
@@ -100,6 +107,10 @@ class HouseholdSearch:
             Only households registered in this village (12-digit code) or township (9).
         limit
             At most this many hits.
+        allowed
+            Only the households marked true (one per household, in the order of the frame
+            the index was built from): the caller's area
+            (:meth:`gisgrid.analysis.scope.Scope.rows_in`).
         """
         q = query.strip()
         if not q:
@@ -122,6 +133,8 @@ class HouseholdSearch:
             np.maximum(score, self._fuzzy(q), out=score)
         if village:
             score[~np.strings.startswith(self._villages, village)] = 0
+        if allowed is not None:
+            score[~allowed] = 0
         hits = np.flatnonzero(score > 0)
         order = np.lexsort((self.ids[hits], -score[hits]))[:limit]
         return [Hit(str(self.ids[hits[i]]), int(score[hits[i]])) for i in order]

@@ -1,15 +1,32 @@
-"""Dependencies of the routes, in one place: the app's state and the query parameters that
-several routes share (areas by code, a bounding box)."""
+"""Dependencies of the routes, in one place: who is calling and what they may see (the
+one place access is enforced), the app's state, and the query parameters that several
+routes share (areas by code, a bounding box)."""
 
 from __future__ import annotations
 
+import secrets
+import urllib.parse
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from gisgrid import codes
+from gisgrid.analysis.scope import RecordsRead, Scope, ScopedReader, scope_of
+from gisgrid.api import policy
 from gisgrid.api.state import AppState
-from gisgrid.errors import ConfigError
+from gisgrid.errors import (
+    AuthenticationError,
+    ConfigError,
+    CsrfError,
+    ForbiddenError,
+    ReasonRequiredError,
+)
+from gisgrid.roles import Permission
+from gisgrid.services import accounts
+from gisgrid.services.accounts import Caller
 from gisgrid.stores.base import BBox
 
 
@@ -19,6 +36,218 @@ def get_state(request: Request) -> AppState:
 
 
 State = Annotated[AppState, Depends(get_state)]
+
+#: methods that change nothing: no CSRF token needed
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: the longest reason for reading household records that is accepted (and recorded)
+MAX_REASON = 200
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who is calling a route and what they may see (``None`` on public routes when not
+    signed in)."""
+
+    caller: Caller | None
+    scope: Scope | None
+    reader: ScopedReader | None
+    reason: str | None
+    record_reads: RecordsRead | None = None
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """The access of a signed-in caller: their scope and the store seen through it.
+
+    ``record_reads`` writes audit lines for reads of residents' records that were noted
+    rather than recorded (:meth:`ScopedReader.noting`: pages kept in a cache).
+    """
+
+    caller: Caller
+    scope: Scope
+    reader: ScopedReader
+    reason: str | None
+    record_reads: RecordsRead
+
+
+def address_of(request: Request) -> str | None:
+    """The caller's network address, as the audit log records it."""
+    return request.client.host if request.client else None
+
+
+def reason_of(request: Request) -> str | None:
+    """The reason given for reading household records: ``?reason=`` or the header
+    ``X-Access-Reason`` (percent-encoded UTF-8)."""
+    text = request.query_params.get("reason") or urllib.parse.unquote(
+        request.headers.get("x-access-reason", "")
+    )
+    text = " ".join(text.split())
+    if len(text) > MAX_REASON:
+        raise ConfigError(f"reason is at most {MAX_REASON} characters")
+    return text or None
+
+
+def caller_of(request: Request, state: AppState) -> Caller | None:
+    """The signed-in caller: an API token (``Authorization: Bearer``) or a session cookie.
+
+    Raises
+    ------
+    AuthenticationError
+        An ``Authorization`` header that is not a valid, current token.
+    """
+    address = address_of(request)
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise AuthenticationError("Authorization must be 'Bearer <token>'")
+        caller = accounts.caller_from_token(state.store.ledger, value.strip(), address=address)
+        if caller is None:
+            raise AuthenticationError("令牌无效或已过期 (invalid, revoked or expired token)")
+        return caller
+    cookie = request.cookies.get(accounts.SESSION_COOKIE)
+    if cookie:
+        return accounts.caller_from_session(
+            state.store.ledger, cookie, address=address, settings=state.auth
+        )
+    return None
+
+
+#: the header (scripts, the page script) or form field (forms) carrying the CSRF token
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+
+
+async def csrf_form_token(request: Request) -> str | None:
+    """The CSRF token of a form post (read before the route; Starlette keeps the parsed form
+    for the route to read again)."""
+    if request.method in SAFE_METHODS:
+        return None
+    kind = request.headers.get("content-type", "")
+    if kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        value = (await request.form()).get(CSRF_FIELD)
+        return value if isinstance(value, str) else None
+    return None
+
+
+def check_csrf(request: Request, caller: Caller, form_token: str | None) -> None:
+    """A browser session's state-changing request must carry the session's CSRF token
+    (header ``X-CSRF-Token`` or form field ``csrf_token``); API tokens need none (a
+    browser never sends them by itself).
+
+    Raises
+    ------
+    CsrfError
+        The token is missing or not the session's.
+    """
+    if caller.session is None or request.method in SAFE_METHODS:
+        return
+    given = request.headers.get(CSRF_HEADER) or form_token or ""
+    if not secrets.compare_digest(given.encode(), caller.session.csrf_token.encode()):
+        raise CsrfError("缺少或错误的 CSRF 令牌，请刷新页面后重试 (missing or wrong CSRF token)")
+
+
+def enforce(
+    request: Request,
+    state: State,
+    form_token: Annotated[str | None, Depends(csrf_form_token)],
+) -> Access:
+    """Apply the route's rule (:mod:`gisgrid.api.policy`) to the caller: runs before every
+    route of the app.
+
+    Raises
+    ------
+    AuthenticationError
+        Not signed in (401); a page sends the browser to the sign-in page instead (303).
+    ForbiddenError
+        The role may not do this (403, recorded in the audit log), or a browser's
+        state-changing request without its CSRF token.
+    ReasonRequiredError
+        A role that reads household records on request gave no reason.
+    """
+    route = request.scope.get("route")
+    if not isinstance(route, Route):  # dependencies run only for matched routes
+        raise RuntimeError(f"no route matched {request.url.path}")
+    rule = policy.rule_for(request.method, route.path)
+    caller = caller_of(request, state)
+    needed = rule.permission_for(request.path_params)
+    if needed is Permission.PUBLIC:  # signing in guards its own form (no session yet)
+        return Access(caller=caller, scope=None, reader=None, reason=None)
+    if caller is None:
+        if rule.page and request.method in SAFE_METHODS:
+            target = urllib.parse.quote(str(request.url.path) + _query(request), safe="/")
+            raise StarletteHTTPException(
+                303,
+                detail="请先登录 (sign in first)",
+                headers={"Location": f"/login?next={target}"},
+            )
+        raise AuthenticationError("请先登录 (sign in first)")
+    if needed not in caller.info.permissions:
+        accounts.record_access(
+            state.store.ledger,
+            caller,
+            "denied",
+            outcome="denied",
+            target=f"{request.method} {request.url.path}",
+            detail={"needs": needed.value},
+        )
+        raise ForbiddenError(
+            f"账号角色“{caller.info.label_zh}”无此权限 (role {caller.info.role.value} may not: "
+            f"{needed.value})"
+        )
+    if request.method not in SAFE_METHODS:
+        check_csrf(request, caller, form_token)
+    reason = reason_of(request)
+    if (
+        needed is Permission.HOUSEHOLD_RECORDS
+        and caller.info.records == "on_request"
+        and reason is None
+    ):
+        raise ReasonRequiredError(
+            "查阅农户信息须说明理由，理由将被记录 (give a reason: ?reason=… or X-Access-Reason)"
+        )
+    scope = scope_of(caller.account, caller.info, grids=state.locator.grids, reason=reason)
+    target = f"{request.method} {request.url.path}{_query(request)}"
+
+    def records_read(layer: str, ids: list[str]) -> None:
+        accounts.record_access(
+            state.store.ledger,
+            caller,
+            f"{layer}_read",
+            target=target,
+            reason=reason,
+            detail={"count": len(ids), "ids": ids},
+        )
+
+    reader = ScopedReader(
+        state.store, scope, index=state.locator.grid_index, on_records_read=records_read
+    )
+    return Access(
+        caller=caller, scope=scope, reader=reader, reason=reason, record_reads=records_read
+    )
+
+
+def _query(request: Request) -> str:
+    query = request.url.query
+    return f"?{query}" if query else ""
+
+
+def signed_in(access: Annotated[Access, Depends(enforce)]) -> SignedIn:
+    """The access of a route that is not public (the rule made sure someone is signed in)."""
+    if (
+        access.caller is None
+        or access.scope is None
+        or access.reader is None
+        or access.record_reads is None
+    ):
+        raise AuthenticationError("请先登录 (sign in first)")
+    return SignedIn(access.caller, access.scope, access.reader, access.reason, access.record_reads)
+
+
+#: the access of any route: public routes may see who is signed in
+Anyone = Annotated[Access, Depends(enforce)]
+#: the access of a route that needs a signed-in caller
+Scoped = Annotated[SignedIn, Depends(signed_in)]
 
 TOWNSHIP_QUERY = rf"^{codes.TOWNSHIP_PATTERN}$"
 VILLAGE_QUERY = rf"^{codes.VILLAGE_PATTERN}$"

@@ -12,12 +12,27 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from gisgrid import __version__
-from gisgrid.api import errors, security
-from gisgrid.api.routes import health, households, incidents, layers, locate, pages, reports
+from gisgrid.api import errors, policy, security
+from gisgrid.api.deps import enforce
+from gisgrid.api.logs import keep_queries_out_of_the_log
+from gisgrid.api.routes import (
+    accounts,
+    admin_pages,
+    audit,
+    health,
+    households,
+    incidents,
+    layers,
+    locate,
+    pages,
+    reports,
+    tokens,
+)
 from gisgrid.api.state import AppState
+from gisgrid.settings import AuthSettings
 from gisgrid.stores import open_store
 
 
@@ -27,8 +42,9 @@ def create_app(*, store: str | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        keep_queries_out_of_the_log()
         st = open_store(store)
-        state = AppState.load(st)
+        state = AppState.load(st, auth=AuthSettings())
         app.state.gisgrid = state
         # read the layers and run the checks before the first leader opens the dashboard
         warm = threading.Thread(target=state.warm, name="gisgrid-warm", daemon=True)
@@ -46,10 +62,15 @@ def create_app(*, store: str | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        # who may call what: every route's row of gisgrid.api.policy, before the route runs
+        dependencies=[Depends(enforce)],
     )
     errors.install(app)
     security.install(app)
     app.include_router(health.router)
     for module in (layers, locate, households, incidents, reports, pages):
         app.include_router(module.router)
+    for module in (accounts, tokens, audit, admin_pages):
+        app.include_router(module.router)
+    policy.check_routes(app)
     return app

@@ -10,10 +10,21 @@ never sent); ``of(...)`` builds the whole answer from the result
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from gisgrid.analysis.households import HouseholdDetail, HouseholdSummary, SearchResult
 from gisgrid.analysis.locate import GridPerson, Location, NearestService
+from gisgrid.roles import ROLES, Role
+from gisgrid.services.accounts import (
+    MAX_NAME_LENGTH,
+    MAX_PASSWORD_LENGTH,
+    USERNAME_PATTERN,
+    TokenState,
+)
+from gisgrid.stores.ledger import Account, AuditRecord, TokenRecord
 
 
 class FromResult(BaseModel):
@@ -181,3 +192,158 @@ class HouseholdResponse(BaseModel):
             linked_households=[HouseholdOut.of(h) for h in detail.linked_households],
             nearest_service_points=NearestServiceOut.by_kind(detail.nearest_services),
         )
+
+
+# --- accounts, API tokens and the audit log (never a password hash, a token hash or value
+# --- except the one answer that creates it) -----------------------------------------------
+
+#: an area code as accounts take it (empty: a grid worker linked to grids by phone)
+AREA_PATTERN = r"^(\d{6}|\d{9}|\d{12}|\d{15}|\d{18})?$"
+
+
+class AccountOut(FromResult):
+    """An account as the admin sees it (its password hash is never sent)."""
+
+    username: str
+    display_name: str
+    role: Role
+    area: str = Field(description="county, township, village or grid code ('': by phone)")
+    phone: str | None = Field(description="a grid worker's phone linking them to their grids")
+    disabled: bool
+    created_at: dt.datetime
+    password_changed_at: dt.datetime
+
+    @computed_field(description="the role in Chinese")  # type: ignore[prop-decorator]
+    @property
+    def role_zh(self) -> str:
+        return ROLES[self.role].label_zh
+
+    @classmethod
+    def of(cls, account: Account) -> AccountOut:
+        return cls.model_validate(account)
+
+
+class NewAccountIn(BaseModel):
+    """An account to add. Without ``password`` one is generated and answered once."""
+
+    model_config = ConfigDict(extra="forbid")
+    username: str = Field(pattern=f"^{USERNAME_PATTERN}$")
+    display_name: str = Field("", max_length=MAX_NAME_LENGTH, description="default: the username")
+    role: Role
+    area: str = Field("", pattern=AREA_PATTERN)
+    phone: str | None = Field(None, max_length=30)
+    password: str | None = Field(None, max_length=MAX_PASSWORD_LENGTH)
+
+
+class AccountChangeIn(BaseModel):
+    """What to change of an account: role and area (its sessions end), phone, disabled.
+
+    ``role`` or ``area`` alone keeps the other; ``phone`` ``""`` removes a grid worker's
+    phone link, absent keeps it.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    role: Role | None = None
+    area: str | None = Field(None, pattern=AREA_PATTERN)
+    phone: str | None = Field(None, max_length=30)
+    disabled: bool | None = None
+
+
+class PasswordResetIn(BaseModel):
+    """A new password; without one a password is generated and answered once."""
+
+    model_config = ConfigDict(extra="forbid")
+    password: str | None = Field(None, max_length=MAX_PASSWORD_LENGTH)
+
+
+class AccountPasswordOut(BaseModel):
+    """An account just added or given a new password, with the password when it was
+    generated (shown this once: it is stored only hashed)."""
+
+    account: AccountOut
+    password: str | None = Field(description="the generated password, only in this answer")
+
+
+class TokenOut(FromResult):
+    """An API token's record: never its value (only its first characters) nor its hash."""
+
+    id: int
+    username: str = Field(description="the account the token acts as")
+    name: str
+    prefix: str = Field(description="the first characters of the value, to tell tokens apart")
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+    last_used_at: dt.datetime | None
+    state: TokenState
+
+    @classmethod
+    def of(cls, token: TokenRecord, *, username: str, state: TokenState) -> TokenOut:
+        return cls(
+            id=token.id,
+            username=username,
+            name=token.name,
+            prefix=token.prefix,
+            created_at=token.created_at,
+            expires_at=token.expires_at,
+            revoked_at=token.revoked_at,
+            last_used_at=token.last_used_at,
+            state=state,
+        )
+
+
+class NewTokenIn(BaseModel):
+    """A token to create for oneself."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH, description="what it is for")
+    days: int | None = Field(
+        None, ge=0, le=3650, description="days it lasts, 0 for no end (default: the setting)"
+    )
+
+
+class TokenCreatedOut(BaseModel):
+    """A new token: its record and its value, in this answer only."""
+
+    token: TokenOut
+    value: str = Field(description="the token (Authorization: Bearer …): shown only this once")
+
+
+class AuditOut(BaseModel):
+    """One line of the audit log."""
+
+    id: int
+    at: dt.datetime
+    action: str
+    outcome: Literal["ok", "denied", "failed"]
+    actor: str | None
+    role: str | None
+    address: str | None
+    target: str | None
+    reason: str | None
+    detail: dict[str, object]
+
+    @classmethod
+    def of(cls, record: AuditRecord) -> AuditOut:
+        e = record.entry
+        return cls(
+            id=record.id,
+            at=e.at,
+            action=e.action,
+            outcome=e.outcome,
+            actor=e.actor,
+            role=e.role,
+            address=e.address,
+            target=e.target,
+            reason=e.reason,
+            detail=dict(e.detail),
+        )
+
+
+class AuditPageOut(BaseModel):
+    """A page of the audit log, newest first."""
+
+    entries: list[AuditOut]
+    older: int | None = Field(
+        description="ask again with before_id set to this for the older entries (none: the end)"
+    )

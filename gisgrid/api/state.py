@@ -8,14 +8,27 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from gisgrid.analysis.assign import with_current_grid_codes
 from gisgrid.analysis.locate import Locator
+from gisgrid.analysis.scope import Scope
 from gisgrid.analysis.search import HouseholdSearch
 from gisgrid.errors import StoreError
+from gisgrid.settings import AuthSettings
 from gisgrid.stores.base import Store
 
 #: what the dashboard and the check report read
 REPORT_LAYERS = ("townships", "villages", "grids", "households", "service_points", "incidents")
+
+
+@dataclass(frozen=True)
+class CachedPage:
+    """A rendered page and the residents' records it shows (layer, ids), kept together: a
+    page served again from the cache records those reads again."""
+
+    html: str
+    reads: tuple[tuple[str, list[str]], ...]
 
 
 @dataclass
@@ -28,17 +41,19 @@ class AppState:
 
     store: Store
     locator: Locator
+    auth: AuthSettings = field(default_factory=AuthSettings)
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     _search: HouseholdSearch | None = None
     _frames: dict[str, Any] | None = None
     _report: dict[str, Any] | None = None
-    _pages: dict[tuple[Any, ...], str] = field(default_factory=dict)
+    _pages: dict[tuple[Any, ...], CachedPage] = field(default_factory=dict)
+    _in_scope: dict[tuple[object, ...], np.ndarray] = field(default_factory=dict)
     warmed: threading.Event = field(default_factory=threading.Event)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def load(cls, store: Store) -> AppState:
-        return cls(store=store, locator=Locator.from_store(store))
+    def load(cls, store: Store, *, auth: AuthSettings | None = None) -> AppState:
+        return cls(store=store, locator=Locator.from_store(store), auth=auth or AuthSettings())
 
     def frames(self) -> dict[str, Any]:
         """The layers the dashboard and report need, read once and kept until a write.
@@ -68,7 +83,7 @@ class AppState:
                 self._report = run_checks(frames, as_of=as_of).to_dict()
             return self._report
 
-    def page(self, key: tuple[Any, ...], build: Callable[[], str]) -> str:
+    def page(self, key: tuple[Any, ...], build: Callable[[], CachedPage]) -> CachedPage:
         """A rendered page from the cache, built on first use."""
         with self._cache_lock:
             cached = self._pages.get(key)
@@ -106,6 +121,20 @@ class AppState:
             self._frames = None
             self._report = None
             self._pages.clear()
+            self._in_scope.clear()
+
+    def households_in(self, scope: Scope) -> np.ndarray:
+        """Which households of :attr:`search` lie in ``scope`` (kept per scope until a write)."""
+        key = scope.key
+        with self._cache_lock:
+            found = self._in_scope.get(key)
+        if found is None:
+            found = scope.rows_in("households", self.frames()["households"])
+            with self._cache_lock:
+                if len(self._in_scope) > 256:  # many distinct scopes: start again
+                    self._in_scope.clear()
+                self._in_scope[key] = found
+        return found
 
     @property
     def search(self) -> HouseholdSearch:

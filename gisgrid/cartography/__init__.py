@@ -26,10 +26,10 @@ from gisgrid.cartography.maps import MAP_KINDS, coverage_map, finder_map, incide
 from gisgrid.cartography.page import Page, render_page, save_map
 from gisgrid.cartography.styles import INDICATORS, TILES
 from gisgrid.errors import MapOptionError, OfflineAssetError, UnknownAreaError
-from gisgrid.stores.base import Store
+from gisgrid.stores.base import Reader
 
 
-def county_name(store: Store) -> str | None:
+def county_name(store: Reader) -> str | None:
     """The county's name from the store's metadata (the sample county records it)."""
     meta = store.get_meta("sample_manifest")
     if isinstance(meta, dict):
@@ -42,7 +42,7 @@ def county_name(store: Store) -> str | None:
 
 def build_map(
     kind: str,
-    store: Store,
+    store: Reader,
     *,
     township: str | None = None,
     village: str | None = None,

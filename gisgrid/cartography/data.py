@@ -26,7 +26,7 @@ from gisgrid.analysis.assign import current_grid_codes, grid_index
 from gisgrid.analysis.checks.report import CheckReport
 from gisgrid.analysis.indicators import Layers, villages_of_points
 from gisgrid.errors import UnknownAreaError
-from gisgrid.stores.base import Store
+from gisgrid.stores.base import Reader
 
 #: the check findings a map can draw, in drawing order
 DRAWN_CHECKS = ("gaps", "overlaps", "nesting", "households_outside")
@@ -67,7 +67,7 @@ def _empty_like(frame: pd.DataFrame) -> Any:
 
 
 def load_area(
-    store: Store,
+    store: Reader,
     *,
     township: str | None = None,
     village: str | None = None,
@@ -248,7 +248,7 @@ def findings_from_report(report: Report) -> list[Finding]:
     return out
 
 
-def check_report(store: Store) -> CheckReport:
+def check_report(store: Reader) -> CheckReport:
     """The check report of the store (:func:`gisgrid.analysis.checks.check_store`)."""
     from gisgrid.analysis.checks import check_store
 

@@ -89,6 +89,8 @@ LAYER = Layer(
             "str",
             label_zh="网格负责人",
             description="name of the responsible person (empty = unstaffed)",
+            personal="staff",
+            masked_as="name",
         ),
         Field(
             "responsible_phone",
@@ -97,6 +99,8 @@ LAYER = Layer(
             pattern=PHONE_PATTERN,
             hint="a mobile number of 11 digits or a landline with area code",
             description="mobile (11 digits) or landline with area code",
+            personal="staff",
+            masked_as="phone",
         ),
         Field(
             "responsible_role",

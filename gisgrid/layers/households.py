@@ -64,9 +64,21 @@ LAYER = Layer(
     fields=(
         id_field("户编号", "household id: letters, digits, _ or -"),
         Field(
-            "head_name", "str", required=True, label_zh="户主姓名", description="head of household"
+            "head_name",
+            "str",
+            required=True,
+            label_zh="户主姓名",
+            description="head of household",
+            personal="resident",
+            masked_as="name",
         ),
-        Field("house_number", "str", label_zh="门牌号", description="house number (门牌)"),
+        Field(
+            "house_number",
+            "str",
+            label_zh="门牌号",
+            description="house number (门牌)",
+            personal="resident",
+        ),
         village_code_field("户籍村（社区）", "village as registered (may disagree with the map)"),
         Field(
             "members",
@@ -92,6 +104,7 @@ LAYER = Layer(
             label_zh="党员户",
             default=False,
             description="a party member lives here",
+            personal="resident",
         ),
         Field(
             "backbone",
@@ -114,6 +127,7 @@ LAYER = Layer(
             label_zh="信用等级",
             choices=CREDIT_RATINGS,
             description="credit household rating (信用户), empty if not rated",
+            personal="resident",
         ),
         grid_code_field(),
     ),

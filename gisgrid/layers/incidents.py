@@ -48,6 +48,8 @@ LAYER = Layer(
             description="what happened",
             max_length=2000,
             multiline=True,
+            # free text about residents: names, addresses, disputes
+            personal="resident",
         ),
         grid_code_field(),
     ),

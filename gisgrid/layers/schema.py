@@ -77,6 +77,12 @@ _TRUE = {"true", "1", "yes", "y", "t", "是", "真"}
 _FALSE = {"false", "0", "no", "n", "f", "否", "假"}
 
 
+#: whose personal information a field holds (see :attr:`Field.personal`)
+Personal = Literal["resident", "staff"]
+#: how a masked value is shown
+MaskStyle = Literal["name", "phone", "hidden"]
+
+
 @dataclass(frozen=True)
 class Field:
     """One attribute column of a layer.
@@ -111,6 +117,12 @@ class Field:
     multiline
         A ``str`` value may hold tabs and line breaks. Other control characters (NUL among
         them, which GDAL and PostgreSQL cannot keep) are refused in every text field.
+    personal
+        Personal information, and whose: ``resident`` (a household's: shown only to roles
+        that read household records) or ``staff`` (a responsible person's contact: hidden
+        from roles that see figures only). :mod:`gisgrid.analysis.scope` masks by it.
+    masked_as
+        How a masked value is shown: ``name`` (张**), ``phone`` (138****5678) or ``hidden``.
     """
 
     name: str
@@ -127,6 +139,8 @@ class Field:
     hint: str = ""
     max_length: int | None = TEXT_MAX_LENGTH
     multiline: bool = False
+    personal: Personal | None = None
+    masked_as: MaskStyle = "hidden"
 
     @property
     def dtype(self) -> str:

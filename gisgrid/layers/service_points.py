@@ -30,6 +30,8 @@ LAYER = Layer(
             "str",
             label_zh="负责人（守望者）",
             description="responsible person, e.g. the 党员守望者 of an elder-care point",
+            personal="staff",
+            masked_as="name",
         ),
         grid_code_field(),
     ),

@@ -241,29 +241,14 @@ def unassigned_keys(keys: Sequence[Any] | np.ndarray) -> tuple[str, ...]:
     return tuple(sorted(str(k) for k in keys))
 
 
-@runtime_checkable
-class Store(Protocol):
-    """A place that holds the layers of one county.
+class Reader(Protocol):
+    """The reading side of a store: what pages, maps and reports need.
 
-    Every frame passed to :meth:`write` must be in canonical form (see
-    :meth:`gisgrid.layers.schema.Layer.validate`); every frame :meth:`read` returns is.
+    A :class:`Store` is one; so is :class:`gisgrid.analysis.scope.ScopedReader`, the store
+    seen through one caller's scope.
     """
 
     url: str
-
-    @property
-    def ledger(self) -> Ledger:
-        """The store's accounts, sessions, API tokens and audit log."""
-        ...
-
-    @property
-    def path(self) -> Path | None:
-        """The file the store lives in (a GeoPackage); ``None`` for a database."""
-        ...
-
-    def init(self) -> InitResult:
-        """Create or upgrade what the store needs before it is written; safe to run again."""
-        ...
 
     def layer_names(self) -> list[str]:
         """Names of the layers present in the store."""
@@ -285,6 +270,33 @@ class Store(Protocol):
 
     def count(self, layer: str, *, where: Where | None = None) -> int:
         """Number of features in a layer (matching ``where``)."""
+        ...
+
+    def get_meta(self, key: str) -> Any:
+        """A JSON value stored under ``key`` (``None`` when absent)."""
+        ...
+
+
+@runtime_checkable
+class Store(Reader, Protocol):
+    """A place that holds the layers of one county.
+
+    Every frame passed to :meth:`write` must be in canonical form (see
+    :meth:`gisgrid.layers.schema.Layer.validate`); every frame :meth:`read` returns is.
+    """
+
+    @property
+    def ledger(self) -> Ledger:
+        """The store's accounts, sessions, API tokens and audit log."""
+        ...
+
+    @property
+    def path(self) -> Path | None:
+        """The file the store lives in (a GeoPackage); ``None`` for a database."""
+        ...
+
+    def init(self) -> InitResult:
+        """Create or upgrade what the store needs before it is written; safe to run again."""
         ...
 
     def write(
@@ -327,10 +339,6 @@ class Store(Protocol):
         StoreError
             Another writer holds the lock, or the store cannot be written.
         """
-        ...
-
-    def get_meta(self, key: str) -> Any:
-        """A JSON value stored under ``key`` (``None`` when absent)."""
         ...
 
     def close(self) -> None:

@@ -11,6 +11,9 @@ keys, the caller's :class:`~gisgrid.stores.base.WriteCheck`, an assignment's poi
 A writer killed mid-write leaves its copy (and SQLite's ``-journal`` of it) behind; only a
 lock holder makes copies, so whoever holds the lock next removes every copy it finds: each
 write does, and opening the store does when no writer is busy.
+
+Accounts, sessions, API tokens and the audit log (:attr:`GeoPackageStore.ledger`) are not in
+the GeoPackage but in ``NAME.access.sqlite`` beside it (:mod:`gisgrid.stores.sqlite_ledger`).
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from gisgrid.stores.base import (
     refuse_stored_keys,
     unassigned_keys,
 )
+from gisgrid.stores.sqlite_ledger import SQLiteLedger, ledger_path
 
 META_TABLE = "gisgrid_meta"
 
@@ -115,12 +119,19 @@ class GeoPackageStore:
         self.url = str(self.path)
         if self.path.exists() and not self.path.is_file():
             raise StoreError(f"{self.path} is not a file")
+        self._ledger = SQLiteLedger(ledger_path(self.path))
         if self._leftovers():  # a killed writer's copy of personal data: remove it if no one writes
             with contextlib.suppress(StoreError, OSError), self._writer_lock():
                 pass
 
     def __repr__(self) -> str:
         return f"GeoPackageStore({self.url!r})"
+
+    @property
+    def ledger(self) -> SQLiteLedger:
+        """Accounts, sessions, API tokens and the audit log: in ``NAME.access.sqlite`` beside
+        the GeoPackage, never in it (see :mod:`gisgrid.stores.sqlite_ledger`)."""
+        return self._ledger
 
     def init(self) -> InitResult:
         """Nothing to create or migrate: the file is made on first write.

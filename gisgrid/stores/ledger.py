@@ -132,7 +132,11 @@ class AuditEntry:
 
 @dataclass(frozen=True)
 class AuditRecord:
-    """A stored audit entry with its sequence number (gap-free order of appending)."""
+    """A stored audit entry with its sequence number.
+
+    Numbers always increase in the order of appending; PostgreSQL may skip one after an
+    append that was rolled back.
+    """
 
     id: int
     entry: AuditEntry
@@ -226,3 +230,16 @@ class Ledger(Protocol):
     ) -> int:
         """How many entries match (the sign-in rate limit counts recent failures with it)."""
         ...
+
+
+def utc(moment: dt.datetime) -> dt.datetime:
+    """``moment`` in UTC, as the ledgers store and return times.
+
+    Raises
+    ------
+    ValueError
+        A naive datetime: its time zone would be a guess.
+    """
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"a ledger time must carry its time zone, not {moment!r}")
+    return moment.astimezone(dt.UTC)

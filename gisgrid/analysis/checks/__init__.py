@@ -50,7 +50,7 @@ from gisgrid.analysis.checks.services import service_coverage
 from gisgrid.analysis.checks.six_no import six_no
 from gisgrid.errors import NotFoundError
 from gisgrid.settings import CheckSettings
-from gisgrid.stores.base import Store
+from gisgrid.stores.base import Reader
 
 
 def run_checks(
@@ -150,7 +150,7 @@ def run_checks(
     return CheckReport({name: results[name] for name in CHECKS}, meta)
 
 
-def check_store(store: Store, *, settings: CheckSettings | None = None) -> CheckReport:
+def check_store(store: Reader, *, settings: CheckSettings | None = None) -> CheckReport:
     """Read the layers the checks need from ``store`` and run them.
 
     ``as_of`` is ``settings.as_of`` when set, else the ``as_of`` of a sample county's

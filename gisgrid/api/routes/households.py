@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from gisgrid.analysis.households import household_detail, search_households
-from gisgrid.api.deps import State
+from gisgrid.api.deps import Scoped, State
 from gisgrid.api.errors import COMMON_ERRORS
 from gisgrid.api.schemas import HouseholdResponse, SearchResponse
 
@@ -23,6 +23,7 @@ ID_PATTERN = r"^[A-Za-z0-9_-]{1,40}$"
 @router.get("/search", summary="Find households by name, pinyin initials, house number or id")
 def search(
     state: State,
+    access: Scoped,
     q: Annotated[
         str, Query(min_length=1, max_length=40, description="张三, zs, zhangsan, 3组15号, H0000001")
     ],
@@ -32,13 +33,20 @@ def search(
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
 ) -> SearchResponse:
     found = search_households(
-        state.search, state.store, state.locator, q, village=village, limit=limit
+        state.search,
+        access.reader,
+        state.locator,
+        q,
+        village=village,
+        limit=limit,
+        allowed=state.households_in(access.scope),
     )
     return SearchResponse.of(found)
 
 
 @router.get("/{household_id}", summary="One household: its grid, responsible person, backbone link")
 def household(
-    state: State, household_id: Annotated[str, Path(pattern=ID_PATTERN)]
+    state: State, access: Scoped, household_id: Annotated[str, Path(pattern=ID_PATTERN)]
 ) -> HouseholdResponse:
-    return HouseholdResponse.of(household_detail(state.store, state.locator, household_id))
+    # outside the caller's area it is not found: no answer tells whether it exists
+    return HouseholdResponse.of(household_detail(access.reader, state.locator, household_id))

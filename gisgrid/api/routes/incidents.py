@@ -11,12 +11,13 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from gisgrid.api import geojson
-from gisgrid.api.deps import BBoxQuery, State, Township, Village
+from gisgrid.api.deps import BBoxQuery, Scoped, State, Township, Village
 from gisgrid.api.errors import COMMON_ERRORS, documented
 from gisgrid.api.schemas import LocateResponse
-from gisgrid.errors import ConfigError
+from gisgrid.errors import ConfigError, ForbiddenError
 from gisgrid.layers import get_layer
 from gisgrid.layers.incidents import INCIDENT_KINDS, STATUSES
+from gisgrid.services.accounts import record_access
 from gisgrid.services.incidents import NewIncident, report_incident
 
 router = APIRouter(prefix="/api/incidents", tags=["incidents 事件"], responses=COMMON_ERRORS)
@@ -55,11 +56,19 @@ class IncidentFeature(BaseModel):
 )
 def report(
     state: State,
+    access: Scoped,
     feature: IncidentFeature,
     crs: Annotated[Literal["wgs84", "cgcs2000", "gcj02", "bd09"], Query()] = "wgs84",
 ) -> dict[str, Any]:
     lon, lat = feature.geometry.coordinates
     routing = LocateResponse.of(state.locator.locate(lon, lat, crs=crs)).model_dump()
+    # only in one's own area: its level-3 grid, or its village when it lies in no grid
+    place = routing["grids"]["level3"] if routing["in_grid"] else routing["village"]
+    if place is None:
+        if not access.scope.whole_county:
+            raise ForbiddenError("该位置不在任何村（社区）内 (the point is in no village)")
+    else:
+        access.scope.require(place["code"])
     props = feature.properties
     incident = NewIncident(
         lon=routing["wgs84"]["lon"],
@@ -75,12 +84,19 @@ def report(
         stored = report_incident(state.store, incident)
         state.changed()
     out = geojson.feature_collection(stored, matched=1, offset=0, key=LAYER.key)["features"][0]
+    record_access(
+        state.store.ledger,
+        access.caller,
+        "incident_report",
+        target=str(out["id"]),
+        detail={"kind": props.kind, "grid_code": incident.grid_code},
+    )
     return {"incident": out, "routing": routing}
 
 
 @router.get("", summary="Incidents with filters, as GeoJSON")
 def list_incidents(
-    state: State,
+    access: Scoped,
     bbox: BBoxQuery,
     kind: Annotated[str | None, Query(json_schema_extra={"enum": list(INCIDENT_KINDS)})] = None,
     status: Annotated[str | None, Query(json_schema_extra={"enum": list(STATUSES)})] = None,
@@ -97,7 +113,7 @@ def list_incidents(
             if value not in allowed:
                 raise ConfigError(f"{column} must be one of {', '.join(allowed)}")
             where[column] = value
-    frame = state.store.read("incidents", bbox=bbox, where=where or None)
+    frame = access.reader.read("incidents", bbox=bbox, where=where or None)
     if since is not None:
         frame = frame[frame["reported_at"] >= pd.Timestamp(since)]
     if until is not None:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query
 
 from gisgrid import codes as gridcodes
 from gisgrid.api import geojson
-from gisgrid.api.deps import BBoxQuery, State, Township, Village
+from gisgrid.api.deps import BBoxQuery, Scoped, Township, Village
 from gisgrid.api.errors import COMMON_ERRORS
 from gisgrid.errors import ConfigError
 from gisgrid.layers import LAYERS, get_layer
@@ -22,8 +22,9 @@ DEFAULT_MAX_LIMIT = 5000
 
 
 @router.get("", summary="The layers and their feature counts 图层列表")
-def list_layers(state: State) -> list[dict[str, Any]]:
-    present = set(state.store.layer_names())
+def list_layers(access: Scoped) -> list[dict[str, Any]]:
+    reader = access.reader
+    present = set(reader.layer_names())
     return [
         {
             "name": name,
@@ -31,7 +32,7 @@ def list_layers(state: State) -> list[dict[str, Any]]:
             "description": decl.description,
             "geometry_type": decl.geometry_type,
             "key": list(decl.key),
-            "features": state.store.count(name) if name in present else 0,
+            "features": reader.count(name) if name in present else 0,
         }
         for name, decl in LAYERS.items()
     ]
@@ -39,7 +40,7 @@ def list_layers(state: State) -> list[dict[str, Any]]:
 
 @router.get("/{layer}", summary="A layer as a GeoJSON FeatureCollection 图层要素")
 def read_layer(
-    state: State,
+    access: Scoped,
     layer: Annotated[str, Path(json_schema_extra={"enum": list(LAYERS)})],
     bbox: BBoxQuery,
     level: Annotated[int | None, Query(ge=1, le=3, description="grid level (grids only)")] = None,
@@ -59,7 +60,7 @@ def read_layer(
         if "level" not in columns:
             raise ConfigError(f"{layer} has no level")
         where["level"] = level
-    frame = state.store.read(layer, bbox=bbox, where=where or None)
+    frame = access.reader.read(layer, bbox=bbox, where=where or None)
     frame = _filter_area(frame, layer, village=village, township=township)
     matched = len(frame)
     page = frame.iloc[offset : offset + limit]

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from gisgrid.api.deps import State
+from gisgrid.api.deps import Scoped, State
 from gisgrid.api.errors import COMMON_ERRORS
 from gisgrid.api.schemas import LocateResponse
 
@@ -21,6 +21,7 @@ router = APIRouter(prefix="/api", tags=["locate 定位"], responses=COMMON_ERROR
 )
 async def locate(
     state: State,
+    access: Scoped,
     lon: Annotated[float, Query(description="longitude, given FIRST")],
     lat: Annotated[float, Query(description="latitude")],
     crs: Annotated[
@@ -31,4 +32,10 @@ async def locate(
     # the hot path of the field app: well under a millisecond of in-memory work, so it runs
     # on the event loop (no thread-pool hop) and answers the model's plain dump (no generic
     # encoder, no second validation)
-    return JSONResponse(LocateResponse.of(state.locator.locate(lon, lat, crs=crs)).model_dump())
+    body = LocateResponse.of(state.locator.locate(lon, lat, crs=crs)).model_dump()
+    if not access.scope.staff:  # figures-only roles: no responsible person's contact
+        grids = body["grids"]
+        for level, grid in grids.items():
+            if grid is not None:
+                grids[level] = access.scope.mask_record("grids", grid)
+    return JSONResponse(body)

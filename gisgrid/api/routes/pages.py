@@ -7,26 +7,23 @@ installed at set-up, under ``/assets/``): nothing is loaded from the internet.
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
-from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-import jinja2
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from gisgrid import codes
 from gisgrid.analysis import indicators as dashboard
-from gisgrid.api.deps import Grid, State, Township, Village
+from gisgrid.analysis.scope import Scope
+from gisgrid.api.deps import Grid, Scoped, SignedIn, State, Township, Village
 from gisgrid.api.errors import COMMON_ERRORS, HTML_PAGE
 from gisgrid.api.security import html_page
+from gisgrid.api.state import CachedPage
+from gisgrid.api.templating import render
 from gisgrid.errors import ConfigError, NotFoundError
 from gisgrid.layers import kinds
 
 router = APIRouter(tags=["pages 页面"], responses=COMMON_ERRORS)
-TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(FilePath(__file__).resolve().parent.parent / "templates"),
-    autoescape=True,
-)
 #: the checks whose findings the dashboard shows as cards, labelled from layers.kinds.CHECKS
 FINDING_CARDS = ("gaps", "overlaps", "unstaffed_grids", "households_outside", "six_no")
 
@@ -101,9 +98,16 @@ def _cards(t: dict[str, Any], *, level: str) -> list[dict[str, Any]]:
 @router.get("/", responses=HTML_PAGE, summary="Dashboard 领导驾驶舱")
 def dashboard_page(
     state: State,
+    access: Scoped,
     township: Township = None,
     village: Village = None,
-) -> HTMLResponse:
+) -> Response:
+    scope = access.scope
+    if township is None and village is None and not scope.whole_county:
+        return RedirectResponse(_home_page(scope), status_code=303)
+    for area in (township, village):
+        if area is not None:
+            scope.require(area)
     frames = state.frames()
     report = state.report()
     names = dict(zip(frames["townships"]["code"], frames["townships"]["name"], strict=True))
@@ -144,6 +148,8 @@ def dashboard_page(
         headers.insert(2, "负责人")
     rows = []
     for rec in table.to_dict("records"):
+        if level == "grid":  # the grids' responsible persons, as the role may see them
+            rec = rec | scope.mask_record("grids", {str(k): v for k, v in rec.items()})
         cells = []
         for column in columns:
             cell = _fmt(rec, column)
@@ -165,7 +171,9 @@ def dashboard_page(
         ok = village in set(report.get("six_no", {}).get("six_no_villages", []))
         cards.append({"label": "六无达标", "value": "达标" if ok else "未达标", "warn": not ok})
     title = "网格化基层治理驾驶舱" + (f" · {names[village or township]}" if township else "")
-    html = TEMPLATES.get_template("dashboard.html").render(
+    html = render(
+        "dashboard.html",
+        access,
         title=title,
         crumbs=crumbs,
         cards=cards,
@@ -177,26 +185,54 @@ def dashboard_page(
     return html_page(html)
 
 
+def _home_page(scope: Scope) -> str:
+    """The first page of a caller whose area is not the county: their area's dashboard, or
+    the list of their grids (a grid worker)."""
+    home = scope.home
+    if home is not None and codes.kind_of(home) == "township":
+        return f"/?township={home}"
+    if home is not None and codes.kind_of(home) == "village":
+        return f"/?village={home}"
+    return "/finder"
+
+
+def _area_param(code: str) -> str:
+    kind = codes.kind_of(code)
+    return kind if kind in ("township", "village") else "grid"
+
+
 @router.get("/maps/{kind}", responses=HTML_PAGE, summary="A map page 地图")
 def map_page(
     state: State,
+    access: Scoped,
     kind: Annotated[str, Path(pattern=r"^(coverage|incidents|finder)$")],
     township: Township = None,
     village: Village = None,
     grid: Grid = None,
     indicator: Annotated[str, Query(pattern=r"^[a-z_]{1,30}$")] = "households",
     lang: Annotated[str, Query(pattern=r"^(zh|en)$")] = "zh",
-) -> HTMLResponse:
+) -> Response:
     from gisgrid.cartography import build_map, render_page
 
     if sum(x is not None for x in (township, village, grid)) > 1:
         raise ConfigError("give at most one of township, village, grid")
+    scope = access.scope
+    area = township or village or grid
+    if area is None and not scope.whole_county:
+        if scope.home is None:
+            return RedirectResponse("/finder", status_code=303)
+        return RedirectResponse(
+            f"/maps/{kind}?{_area_param(scope.home)}={scope.home}", status_code=303
+        )
+    if area is not None:
+        scope.require(area)
+    reads: list[tuple[str, list[str]]] = []
 
-    def build() -> str:
+    def build() -> CachedPage:
         report = state.report() if kind == "coverage" else None
         m = build_map(
             kind,
-            state.store,
+            access.reader.noting(lambda layer, ids: reads.append((layer, ids))),
             township=township,
             village=village,
             grid=grid,
@@ -204,11 +240,19 @@ def map_page(
             lang=lang,
             report=report,
         )
-        return render_page(m, asset_base="/assets/").html
+        return CachedPage(render_page(m, asset_base="/assets/").html, tuple(reads))
 
-    key = (kind, township, village, grid, indicator, lang)
+    key = (kind, township, village, grid, indicator, lang, scope.key)
+    page = state.page(key, build)
+    _record(access, page)
     # the dashboard shows the coverage map in a frame
-    return html_page(state.page(key, build), framed_here=True)
+    return html_page(page.html, framed_here=True)
+
+
+def _record(access: SignedIn, page: CachedPage) -> None:
+    """Record the residents' records a page shows, each time it is served."""
+    for layer, ids in page.reads:
+        access.record_reads(layer, ids)
 
 
 @router.get(
@@ -218,15 +262,27 @@ def map_page(
 )
 def finder_page(
     state: State,
+    access: Scoped,
     village: Village = None,
     grid: Grid = None,
 ) -> Response:
+    scope = access.scope
     if village is None and grid is None:
         villages = state.frames()["villages"].sort_values("code")
-        html = TEMPLATES.get_template("finder_villages.html").render(
-            villages=list(zip(villages["code"], villages["name"], strict=True))
-        )
+        mine = villages[[scope.covers(c) for c in villages["code"]]]
+        links = [
+            (f"/finder?village={c}", n) for c, n in zip(mine["code"], mine["name"], strict=True)
+        ]
+        if not links:  # a grid worker: their grids
+            grids = state.locator.grids.sort_values("code")
+            mine = grids[[c in scope.areas for c in grids["code"]]]
+            links = [
+                (f"/finder?grid={c}", f"{n}（{c}）")
+                for c, n in zip(mine["code"], mine["name"], strict=True)
+            ]
+        html = render("finder_villages.html", access, links=links)
         return html_page(html)
+    scope.require(village or grid or "")
     target = f"/maps/finder?village={village}" if village else f"/maps/finder?grid={grid}"
     return RedirectResponse(target, status_code=307)
 

@@ -4,6 +4,7 @@
 * :mod:`.schema`: the numbered migrations of ``sql/migrations/`` and ``gisgrid init``.
 * :mod:`.queries`: the one identifier helper, table names, the named queries of
   ``sql/queries.sql``.
+* :mod:`.ledger`: :class:`PostGISLedger`, accounts, sessions, API tokens, the audit log.
 * :mod:`.codecs`: values in and out (COPY rows, parameters, EWKB, binary points and codes).
 """
 
@@ -13,6 +14,7 @@ from gisgrid.errors import StoreConstraintError
 from gisgrid.layers import ASSIGNED_LAYERS
 from gisgrid.stores.base import InitResult
 from gisgrid.stores.postgis.codecs import COPY_TYPES
+from gisgrid.stores.postgis.ledger import PostGISLedger
 from gisgrid.stores.postgis.queries import SCHEMA, ident
 from gisgrid.stores.postgis.schema import Migration, latest_version, migrations
 from gisgrid.stores.postgis.store import PostGISStore, redact
@@ -23,6 +25,7 @@ __all__ = [
     "SCHEMA",
     "InitResult",
     "Migration",
+    "PostGISLedger",
     "PostGISStore",
     "StoreConstraintError",
     "ident",

@@ -23,6 +23,9 @@ the points (one binary value a layer) come out, the decision passed in by the an
 answers, and only what changes goes back by binary COPY (or, for a few rows, one DELETE and
 one INSERT). The points' own rows are never rewritten.
 
+**Accounts, sessions, API tokens and the audit log**: :attr:`PostGISStore.ledger`
+(:mod:`.ledger`), in the tables of migration 0004; the audit log is append-only.
+
 All SQL is in ``sql/queries.sql`` and ``sql/migrations/`` (:mod:`.queries`).
 """
 
@@ -73,6 +76,7 @@ from gisgrid.stores.postgis.codecs import (
     grids_frame,
     parse_points,
 )
+from gisgrid.stores.postgis.ledger import PostGISLedger
 from gisgrid.stores.postgis.queries import (
     LOCK_WRITES,
     SCHEMA,
@@ -144,6 +148,7 @@ class PostGISStore:
         self._ready = False  # the schema was found at the current version
         self._finalizer: weakref.finalize | None = None
         self._last_failure: tuple[float, str] | None = None  # when opening a pool failed, why
+        self._ledger = PostGISLedger(self)
 
     def __repr__(self) -> str:
         return f"PostGISStore({self.url!r})"
@@ -279,6 +284,12 @@ class PostGISStore:
                 self._finalizer()
                 self._finalizer = None
             self._pool = None
+
+    @property
+    def ledger(self) -> PostGISLedger:
+        """Accounts, sessions, API tokens and the audit log, in this database (migration
+        0004; :mod:`.ledger`)."""
+        return self._ledger
 
     @property
     def path(self) -> None:

@@ -159,3 +159,122 @@ SELECT * FROM unnest(%s::int8[], %s::text[])
 -- name: keys_of
 -- The keys of some features (an assignment's points in no grid), by fid.
 SELECT {key} FROM {table} WHERE fid = ANY(%s::int8[])
+
+-- The ledger (ledger.py): accounts, sessions, API tokens, the audit log (migration 0004).
+-- Times are bound as timezone-aware datetimes; a NULL parameter in a change keeps the value.
+
+-- name: ledger_insert_account
+INSERT INTO gisgrid.accounts (
+    username, display_name, role, area, password_hash, phone, created_at, password_changed_at
+) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+RETURNING id, username, display_name, role, area, password_hash, phone, disabled, created_at,
+    password_changed_at
+
+-- name: ledger_change_account
+-- Parameters: display name, role, area, phone twice ('' removes it), password hash twice, the
+-- time of the change, disabled, the username.
+UPDATE gisgrid.accounts SET
+    display_name = coalesce(%s::text, display_name),
+    role = coalesce(%s::text, role),
+    area = coalesce(%s::text, area),
+    phone = CASE WHEN %s::text IS NULL THEN phone ELSE nullif(%s::text, '') END,
+    password_hash = coalesce(%s::text, password_hash),
+    password_changed_at = CASE WHEN %s::text IS NULL THEN password_changed_at
+        ELSE %s::timestamptz END,
+    disabled = coalesce(%s::boolean, disabled)
+WHERE username = %s
+RETURNING id, username, display_name, role, area, password_hash, phone, disabled, created_at,
+    password_changed_at
+
+-- name: ledger_end_account_sessions
+UPDATE gisgrid.sessions SET ended_at = %s WHERE account_id = %s AND ended_at IS NULL
+
+-- name: ledger_account
+SELECT id, username, display_name, role, area, password_hash, phone, disabled, created_at,
+    password_changed_at
+FROM gisgrid.accounts WHERE username = %s
+
+-- name: ledger_account_by_id
+SELECT id, username, display_name, role, area, password_hash, phone, disabled, created_at,
+    password_changed_at
+FROM gisgrid.accounts WHERE id = %s
+
+-- name: ledger_accounts
+SELECT id, username, display_name, role, area, password_hash, phone, disabled, created_at,
+    password_changed_at
+FROM gisgrid.accounts ORDER BY username
+
+-- name: ledger_account_exists
+SELECT EXISTS (SELECT 1 FROM gisgrid.accounts WHERE id = %s)
+
+-- name: ledger_insert_session
+INSERT INTO gisgrid.sessions (
+    token_hash, account_id, csrf_token, created_at, expires_at, last_seen_at, address, ended_at
+) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+
+-- name: ledger_session
+SELECT token_hash, account_id, csrf_token, created_at, expires_at, last_seen_at, address,
+    ended_at
+FROM gisgrid.sessions WHERE token_hash = %s
+
+-- name: ledger_touch_session
+-- Only forward: two requests of one session may finish in either order.
+UPDATE gisgrid.sessions SET last_seen_at = %s
+WHERE token_hash = %s AND ended_at IS NULL AND last_seen_at < %s
+
+-- name: ledger_end_session
+UPDATE gisgrid.sessions SET ended_at = coalesce(ended_at, %s) WHERE token_hash = %s
+
+-- name: ledger_insert_token
+INSERT INTO gisgrid.api_tokens (account_id, name, token_hash, prefix, created_at, expires_at)
+VALUES (%s, %s, %s, %s, %s, %s)
+RETURNING id, account_id, name, token_hash, prefix, created_at, expires_at, revoked_at,
+    last_used_at
+
+-- name: ledger_tokens
+SELECT id, account_id, name, token_hash, prefix, created_at, expires_at, revoked_at,
+    last_used_at
+FROM gisgrid.api_tokens WHERE {condition} ORDER BY created_at DESC, id DESC
+
+-- name: ledger_token
+SELECT id, account_id, name, token_hash, prefix, created_at, expires_at, revoked_at,
+    last_used_at
+FROM gisgrid.api_tokens WHERE token_hash = %s
+
+-- name: ledger_touch_token
+-- Only forward, like a session.
+UPDATE gisgrid.api_tokens SET last_used_at = greatest(last_used_at, %s) WHERE id = %s
+
+-- name: ledger_revoke_token
+-- A token revoked twice keeps the first time.
+UPDATE gisgrid.api_tokens SET revoked_at = coalesce(revoked_at, %s) WHERE id = %s
+RETURNING id, account_id, name, token_hash, prefix, created_at, expires_at, revoked_at,
+    last_used_at
+
+-- name: ledger_append_audit
+INSERT INTO gisgrid.audit_log (at, actor, role, action, outcome, address, target, reason, detail)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+
+-- name: ledger_audit_newest
+SELECT id, at, actor, role, action, outcome, address, target, reason, detail
+FROM gisgrid.audit_log WHERE {condition} ORDER BY id DESC LIMIT %s
+
+-- name: ledger_audit_oldest
+SELECT id, at, actor, role, action, outcome, address, target, reason, detail
+FROM gisgrid.audit_log WHERE {condition} ORDER BY id LIMIT %s
+
+-- name: ledger_count_audit
+SELECT count(*) FROM gisgrid.audit_log WHERE {condition}
+
+-- name: ledger_since
+at >= %s
+
+-- name: ledger_until
+at < %s
+
+-- name: ledger_before_id
+id < %s
+
+-- name: ledger_target_contains
+-- Plain text: no LIKE wildcards to escape.
+strpos(target, %s) > 0

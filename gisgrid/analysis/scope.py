@@ -1,0 +1,325 @@
+"""Who sees what: one caller's area and personal-data rights, applied to every layer read.
+
+The one place where access follows the net. A :class:`Scope` is made from an account
+(:func:`scope_of`): its area codes (a grid worker's also from the grids whose responsible
+person has the account's phone, so reassigning a grid moves the access) and whether it sees
+residents' and staff's personal fields (:attr:`gisgrid.layers.schema.Field.personal`).
+:class:`ScopedReader` puts it in front of a store: every page, map, export and API answer
+reads through it, so no route filters by hand.
+
+A feature lies in an area by its code, the same rule for every layer:
+
+- boundaries (townships, villages, grids) by their own code, and their ancestors too, as
+  the outline around one's area;
+- points (households, incidents, service points) by the level-3 grid covering them now
+  (:func:`gisgrid.analysis.assign.current_grid_codes`); a point in no grid by its village;
+- other records by their village or township code; records with no code at all (county
+  leaders) only by those whose area is the whole county;
+- service points are public facilities, shown wherever they are (:data:`PUBLIC_LAYERS`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gisgrid import codes
+from gisgrid.analysis.assign import GridIndex, current_grid_codes
+from gisgrid.errors import ForbiddenError
+from gisgrid.layers import ASSIGNED_LAYERS, get_layer
+from gisgrid.layers.schema import Field, Layer
+from gisgrid.roles import RoleInfo
+from gisgrid.stores.base import BBox, Reader, Where
+from gisgrid.stores.ledger import Account
+
+#: boundary layers: a feature is shown where its code is in the area or contains it
+BOUNDARY_LAYERS = ("townships", "villages", "grids")
+#: public facilities, shown wherever they are: the nearest clinic of a household at the
+#: edge of one's area may lie in the next village (their staff contacts are still masked)
+PUBLIC_LAYERS = ("service_points",)
+#: a masked value of a hidden field
+HIDDEN = None
+
+
+def phone_digits(phone: object) -> str:
+    """A phone number's digits only (``0730-1234567`` → ``07301234567``); ``""`` for none."""
+    if phone is None or phone is pd.NA or (isinstance(phone, float) and phone != phone):
+        return ""
+    return re.sub(r"\D", "", str(phone))
+
+
+def mask_name(name: str) -> str:
+    """张三丰 → 张**: the family name stays, so a leader can still tell people apart."""
+    return name[:1] + "*" * max(len(name) - 1, 1) if name else name
+
+
+def mask_phone(phone: str) -> str:
+    """13812345678 → 138****5678."""
+    digits = phone_digits(phone)
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+def masked_value(field: Field, value: object) -> object:
+    """``value`` of ``field`` as a caller who may not see it is shown it."""
+    if value is None or value is pd.NA or field.masked_as == "hidden":
+        return None
+    if field.masked_as == "name":
+        return mask_name(str(value))
+    return mask_phone(str(value))
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One caller's view of the net.
+
+    Attributes
+    ----------
+    role
+        The caller's role.
+    areas
+        Area codes (county, township, village or grid); every feature shown lies in one of
+        them. Empty: nothing (a grid worker whose grids were all reassigned).
+    residents
+        Residents' personal fields are shown (else masked).
+    staff
+        Staff contacts (responsible persons) are shown (else masked).
+    """
+
+    role: RoleInfo
+    areas: tuple[str, ...]
+    residents: bool
+    staff: bool
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """What makes two scopes see the same: for caches of what was built for one."""
+        return (self.areas, self.residents, self.staff)
+
+    @property
+    def whole_county(self) -> bool:
+        """Whether the area is a whole county (everything of its store)."""
+        return any(len(a) == codes.COUNTY_DIGITS for a in self.areas)
+
+    @property
+    def home(self) -> str | None:
+        """The area to show first: the single area code, or ``None`` for a county or for
+        several areas (a grid worker of several grids)."""
+        if self.whole_county or len(self.areas) != 1:
+            return None
+        return self.areas[0]
+
+    def covers(self, code: str) -> bool:
+        """Whether ``code`` (a township, village or grid) lies within the area."""
+        return any(codes.lies_in(code, area) for area in self.areas)
+
+    def require(self, code: str) -> None:
+        """Refuse an area outside this scope.
+
+        Raises
+        ------
+        ForbiddenError
+            ``code`` is not within the caller's area.
+        """
+        if not self.covers(code):
+            raise ForbiddenError(f"{code} 不在本账号的管辖范围内 (outside this account's area)")
+
+    def codes_in(self, values: Iterable[object], *, ancestors: bool = False) -> np.ndarray:
+        """Which codes lie in the area (or, with ``ancestors``, also contain part of it)."""
+        text = pd.Series(list(values), dtype="string")
+        inside = text.str.startswith(self.areas).fillna(False).to_numpy(dtype=bool)
+        if ancestors:
+            above = [
+                isinstance(v, str) and any(a.startswith(v) for a in self.areas) for v in text.array
+            ]
+            inside |= np.array(above, dtype=bool)
+        return inside
+
+    def rows_in(self, layer: str, frame: pd.DataFrame) -> np.ndarray:
+        """Which rows of ``frame`` (a read of ``layer``) lie in the area.
+
+        Points must carry their current ``grid_code`` (:class:`ScopedReader` sets it).
+        """
+        if layer in PUBLIC_LAYERS:
+            return np.ones(len(frame), dtype=bool)
+        if not self.areas:
+            return np.zeros(len(frame), dtype=bool)
+        if layer in BOUNDARY_LAYERS:
+            return self.codes_in(frame["code"], ancestors=True)
+        if "grid_code" in frame.columns:
+            by_grid = self.codes_in(frame["grid_code"])
+            if "village_code" in frame.columns:
+                loose = frame["grid_code"].isna().to_numpy(dtype=bool)
+                by_grid |= loose & self.codes_in(frame["village_code"])
+            return by_grid
+        for column in ("village_code", "township_code"):
+            if column in frame.columns:
+                return self.codes_in(frame[column])
+        return np.full(len(frame), self.whole_county, dtype=bool)
+
+    def masks(self, field: Field) -> bool:
+        """Whether ``field`` is masked for this caller."""
+        if field.personal == "resident":
+            return not self.residents
+        if field.personal == "staff":
+            return not self.staff
+        return False
+
+    def mask_record(self, layer: str, record: Mapping[str, object]) -> dict[str, object]:
+        """One record (e.g. a grid in an API answer) with what this caller may not see masked."""
+        out = dict(record)
+        for f in get_layer(layer).fields:
+            if f.name in out and self.masks(f):
+                out[f.name] = masked_value(f, out[f.name])
+        return out
+
+    def mask(self, layer: Layer, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with the personal fields this caller may not see masked."""
+        masked = [f for f in layer.fields if f.name in frame.columns and self.masks(f)]
+        if not masked:
+            return frame
+        frame = frame.copy()
+        for f in masked:
+            values = frame[f.name]
+            if f.masked_as == "hidden":
+                frame[f.name] = pd.Series(pd.NA, index=frame.index, dtype=values.dtype)
+            else:
+                shown = values.map(lambda v, f=f: masked_value(f, v), na_action="ignore")
+                frame[f.name] = shown.astype(values.dtype)
+        return frame
+
+    def restrict(self, layer: str, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of ``frame`` in the area, personal fields masked as the role needs."""
+        keep = self.rows_in(layer, frame)
+        out = frame if keep.all() else frame[keep]
+        return self.mask(get_layer(layer), out)
+
+
+def scope_of(
+    account: Account, role: RoleInfo, *, grids: pd.DataFrame, reason: str | None = None
+) -> Scope:
+    """The scope of ``account``.
+
+    Parameters
+    ----------
+    account
+        The signed-in account.
+    role
+        Its role (:data:`gisgrid.roles.ROLES`).
+    grids
+        The grids now (``code``, ``responsible_phone``): a grid worker with a phone gets the
+        grids whose responsible person has it.
+    reason
+        The reason given for reading household records (roles that read them on request).
+    """
+    areas = [account.area] if account.area else []
+    phone = phone_digits(account.phone)
+    if phone and role.role.value == "grid" and len(grids):
+        phones = grids["responsible_phone"].map(phone_digits, na_action="ignore")
+        areas += [str(c) for c in grids.loc[(phones == phone).fillna(False), "code"]]
+    # the widest first, and nothing inside another area twice
+    unique: list[str] = []
+    for code in sorted(set(areas), key=len):
+        if not any(codes.lies_in(code, kept) for kept in unique):
+            unique.append(code)
+    residents = role.records == "full" or (role.records == "on_request" and bool(reason))
+    return Scope(role=role, areas=tuple(unique), residents=residents, staff=role.staff_contacts)
+
+
+#: called with the layer and the ids of resident records a scoped read let through
+RecordsRead = Callable[[str, list[str]], None]
+
+
+class ScopedReader:
+    """A store's reading side seen through a :class:`Scope` (a :class:`Reader` itself).
+
+    Every read keeps the rows in the area and masks what the caller may not see; a read that
+    lets residents' personal fields through calls ``on_records_read`` with the ids (the
+    audit log records them).
+
+    Parameters
+    ----------
+    store
+        The store read.
+    scope
+        The caller's scope.
+    index
+        The level-3 grids now, to place points (their current grid decides their area).
+    on_records_read
+        Called after each read that shows residents' personal fields.
+    """
+
+    def __init__(
+        self,
+        store: Reader,
+        scope: Scope,
+        *,
+        index: GridIndex,
+        on_records_read: RecordsRead | None = None,
+    ) -> None:
+        self.store = store
+        self.scope = scope
+        self.url = store.url
+        self.index = index
+        self._on_records_read = on_records_read
+
+    def noting(self, on_records_read: RecordsRead) -> ScopedReader:
+        """The same view, telling ``on_records_read`` instead (a page that is kept and
+        served again records its reads at every serving)."""
+        return ScopedReader(
+            self.store, self.scope, index=self.index, on_records_read=on_records_read
+        )
+
+    def layer_names(self) -> list[str]:
+        return self.store.layer_names()
+
+    def get_meta(self, key: str) -> Any:
+        return self.store.get_meta(key)
+
+    def read(
+        self,
+        layer: str,
+        *,
+        bbox: BBox | None = None,
+        where: Where | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        decl = get_layer(layer)
+        wanted = columns
+        if columns is not None:  # the columns the area rule needs are read too
+            wanted = list(dict.fromkeys([*columns, *_area_columns(decl)]))
+        frame = self.store.read(layer, bbox=bbox, where=where, columns=wanted)
+        if layer in ASSIGNED_LAYERS and decl.spatial:
+            frame = frame.copy()
+            frame["grid_code"] = current_grid_codes(frame.geometry, self.index)
+        frame = self.scope.restrict(layer, frame)
+        if columns is not None:
+            keep = [c for c in frame.columns if c in set(columns) or c == "geometry"]
+            frame = frame[keep]
+        if self._on_records_read is not None and len(frame) and self._shows_residents(decl, frame):
+            self._on_records_read(layer, [str(v) for v in frame[decl.key[0]]])
+        return frame
+
+    def count(self, layer: str, *, where: Where | None = None) -> int:
+        decl = get_layer(layer)
+        if self.scope.whole_county:
+            return self.store.count(layer, where=where)
+        return len(self.read(layer, where=where, columns=list(decl.key)))
+
+    def _shows_residents(self, decl: Layer, frame: pd.DataFrame) -> bool:
+        return (
+            self.scope.residents
+            and bool(decl.key)
+            and any(f.personal == "resident" and f.name in frame.columns for f in decl.fields)
+        )
+
+
+def _area_columns(decl: Layer) -> list[str]:
+    names = {f.name for f in decl.fields}
+    return [c for c in ("code", "grid_code", "village_code", "township_code") if c in names]

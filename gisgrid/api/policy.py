@@ -1,0 +1,138 @@
+"""What every route needs, in one table: who may call it (:class:`gisgrid.roles.Permission`).
+
+:func:`gisgrid.api.deps.enforce` runs before every route and applies the row of the route
+called; what a route then shows is cut to the caller's area by
+:class:`gisgrid.analysis.scope.ScopedReader`. :func:`check_routes` refuses to build an app with
+a route that has no row here, and the role × route matrix test drives every row with every
+role: a new route without a row fails both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+
+from gisgrid.roles import Permission
+
+P = Permission
+
+
+@dataclass(frozen=True)
+class Rule:
+    """The access rule of one route.
+
+    Attributes
+    ----------
+    permission
+        What the caller's role must have.
+    stricter
+        Path-parameter values that need another permission, e.g. the households layer of
+        ``/api/layers/{layer}`` needs household records.
+    page
+        An HTML page: a caller who is not signed in is sent to the sign-in page instead of
+        answered 401.
+    """
+
+    permission: Permission
+    stricter: Mapping[str, Mapping[str, Permission]] = field(default_factory=dict)
+    page: bool = False
+
+    def permission_for(self, path_params: Mapping[str, object]) -> Permission:
+        """The permission a call with these path parameters needs."""
+        for name, values in self.stricter.items():
+            value = path_params.get(name)
+            if isinstance(value, str) and value in values:
+                return values[value]
+        return self.permission
+
+
+#: (method, path template) → rule. HEAD is answered as GET.
+ROUTES: dict[tuple[str, str], Rule] = {
+    # open to all: signing in, the health of the server, scripts and styles, the API schema
+    ("GET", "/api/health"): Rule(P.PUBLIC),
+    ("GET", "/api/health/live"): Rule(P.PUBLIC),
+    ("GET", "/assets/{path:path}"): Rule(P.PUBLIC),
+    ("GET", "/openapi.json"): Rule(P.PUBLIC),
+    ("GET", "/login"): Rule(P.PUBLIC, page=True),
+    ("POST", "/login"): Rule(P.PUBLIC, page=True),
+    ("POST", "/logout"): Rule(P.SIGNED_IN, page=True),
+    # figures and maps of one's area
+    ("GET", "/"): Rule(P.FIGURES, page=True),
+    ("GET", "/maps/{kind}"): Rule(
+        P.FIGURES, stricter={"kind": {"finder": P.HOUSEHOLD_RECORDS}}, page=True
+    ),
+    ("GET", "/api/check"): Rule(P.FIGURES),
+    ("GET", "/api/layers"): Rule(P.FIGURES),
+    ("GET", "/api/layers/{layer}"): Rule(
+        P.FIGURES, stricter={"layer": {"households": P.HOUSEHOLD_RECORDS}}
+    ),
+    ("GET", "/api/locate"): Rule(P.FIGURES),
+    ("GET", "/api/incidents"): Rule(P.FIGURES),
+    # household records
+    ("GET", "/finder"): Rule(P.HOUSEHOLD_RECORDS, page=True),
+    ("GET", "/api/households/search"): Rule(P.HOUSEHOLD_RECORDS),
+    ("GET", "/api/households/{household_id}"): Rule(P.HOUSEHOLD_RECORDS),
+    # writes
+    ("POST", "/api/incidents"): Rule(P.REPORT_INCIDENTS),
+    # one's own API tokens
+    ("GET", "/api/tokens"): Rule(P.SIGNED_IN),
+    ("POST", "/api/tokens"): Rule(P.SIGNED_IN),
+    ("DELETE", "/api/tokens/{token_id}"): Rule(P.SIGNED_IN),
+    ("GET", "/account/tokens"): Rule(P.SIGNED_IN, page=True),
+    ("POST", "/account/tokens"): Rule(P.SIGNED_IN, page=True),
+    ("POST", "/account/tokens/{token_id}/revoke"): Rule(P.SIGNED_IN, page=True),
+    # accounts, everyone's tokens and the audit log
+    ("GET", "/api/accounts"): Rule(P.ADMINISTER),
+    ("POST", "/api/accounts"): Rule(P.ADMINISTER),
+    ("GET", "/api/accounts/{username}"): Rule(P.ADMINISTER),
+    ("PATCH", "/api/accounts/{username}"): Rule(P.ADMINISTER),
+    ("POST", "/api/accounts/{username}/password"): Rule(P.ADMINISTER),
+    ("GET", "/api/accounts/{username}/tokens"): Rule(P.ADMINISTER),
+    ("DELETE", "/api/accounts/{username}/tokens/{token_id}"): Rule(P.ADMINISTER),
+    ("GET", "/api/audit"): Rule(P.ADMINISTER),
+    ("GET", "/admin/accounts"): Rule(P.ADMINISTER, page=True),
+    ("POST", "/admin/accounts"): Rule(P.ADMINISTER, page=True),
+    ("POST", "/admin/accounts/{username}/role"): Rule(P.ADMINISTER, page=True),
+    ("POST", "/admin/accounts/{username}/disabled"): Rule(P.ADMINISTER, page=True),
+    ("POST", "/admin/accounts/{username}/password"): Rule(P.ADMINISTER, page=True),
+    ("POST", "/admin/tokens/{token_id}/revoke"): Rule(P.ADMINISTER, page=True),
+    ("GET", "/admin/audit"): Rule(P.ADMINISTER, page=True),
+}
+
+
+def route_keys(app: FastAPI) -> list[tuple[str, str]]:
+    """Every (method, path) the app answers (HEAD, answered as GET, left out)."""
+    keys = []
+    # routers are included lazily: their routes are reached through their contexts
+    for route in iter_route_contexts(app.routes):
+        for method in sorted(route.methods or ()):
+            if method != "HEAD" and route.path is not None:
+                keys.append((method, route.path))
+    return keys
+
+
+def rule_for(method: str, path: str) -> Rule:
+    """The rule of a route.
+
+    Raises
+    ------
+    KeyError
+        The route has no row (:func:`check_routes` makes that impossible in a built app).
+    """
+    return ROUTES[("GET" if method == "HEAD" else method, path)]
+
+
+def check_routes(app: FastAPI) -> None:
+    """Refuse an app with a route that has no rule (a programming error: fail at start).
+
+    Raises
+    ------
+    RuntimeError
+        Naming every route without a row in :data:`ROUTES`.
+    """
+    missing = [f"{m} {p}" for m, p in route_keys(app) if (m, p) not in ROUTES]
+    if missing:
+        raise RuntimeError(f"routes without an access rule in gisgrid.api.policy: {missing}")
