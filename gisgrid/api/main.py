@@ -22,6 +22,7 @@ from gisgrid.api.routes import (
     accounts,
     admin_pages,
     audit,
+    auth,
     health,
     households,
     incidents,
@@ -70,7 +71,7 @@ def create_app(*, store: str | None = None) -> FastAPI:
     app.include_router(health.router)
     for module in (layers, locate, households, incidents, reports, pages):
         app.include_router(module.router)
-    for module in (accounts, tokens, audit, admin_pages):
+    for module in (auth, accounts, tokens, audit, admin_pages):
         app.include_router(module.router)
     policy.check_routes(app)
     return app
