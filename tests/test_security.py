@@ -16,12 +16,14 @@ import shutil
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from accounts import TestAccount, make_account
 from browser import chromium, map_ready, new_page
 from conftest import V1
 from fastapi.testclient import TestClient
@@ -39,11 +41,19 @@ from gisgrid.api.security import (
     inline_script_hashes,
 )
 from gisgrid.cartography import build_map, render_page
+from gisgrid.services import accounts
 from gisgrid.stores.geopackage import GeoPackageStore
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "gisgrid" / "api" / "templates"
 #: every page of the web app (the finder without a village lists the villages)
-PAGES = ("/", "/maps/coverage", "/maps/incidents", f"/maps/finder?village={V1}", "/finder")
+PAGES = (
+    "/",
+    "/maps/coverage",
+    "/maps/incidents",
+    f"/maps/finder?village={V1}",
+    "/finder",
+    "/login",
+)
 #: what every answer carries, whatever it is
 ALWAYS = {
     "x-content-type-options": "nosniff",
@@ -62,10 +72,25 @@ def store_file(filled_store_file: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def client(store_file: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+def admin(store_file: Path) -> TestAccount:
+    """A county admin of the store (every page and API route is open to it)."""
+    return make_account(str(store_file))
+
+
+def signed_in(store_file: Path, admin: TestAccount) -> TestClient:
+    """A client of the app on ``store_file`` calling with the admin's API token."""
+    client = TestClient(create_app(store=str(store_file)), base_url="https://testserver")
+    client.headers.update(admin.headers)
+    return client
+
+
+@pytest.fixture
+def client(
+    store_file: Path, admin: TestAccount, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TestClient]:
     for name in ("GISGRID_TILES", "GISGRID_WEB_CORS_ORIGINS"):
         monkeypatch.delenv(name, raising=False)
-    with TestClient(create_app(store=str(store_file))) as c:
+    with signed_in(store_file, admin) as c:
         yield c
 
 
@@ -218,11 +243,11 @@ def test_the_configured_basemap_may_draw_its_tiles(monkeypatch: pytest.MonkeyPat
 
 
 def test_a_page_with_a_basemap_lets_its_tiles_in(
-    store_file: Path, monkeypatch: pytest.MonkeyPatch
+    store_file: Path, admin: TestAccount, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GISGRID_TILES", "custom")
     monkeypatch.setenv("GISGRID_TILES_URL", "http://10.1.2.3:8080/tiles/{z}/{x}/{y}.png")
-    with TestClient(create_app(store=str(store_file))) as c:
+    with signed_in(store_file, admin) as c:
         assert policy_of(c.get("/maps/coverage"))["img-src"] == [
             "'self'",
             "data:",
@@ -277,11 +302,11 @@ def test_streamed_answers_pass_through_unbuffered() -> None:
 
 @pytest.fixture
 def small_limits(
-    store_file: Path, monkeypatch: pytest.MonkeyPatch
+    store_file: Path, admin: TestAccount, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[TestClient, int, int]]:
     monkeypatch.setenv("GISGRID_WEB_MAX_JSON_BYTES", "2048")
     monkeypatch.setenv("GISGRID_WEB_MAX_BODY_BYTES", "8192")
-    with TestClient(create_app(store=str(store_file))) as c:
+    with signed_in(store_file, admin) as c:
         yield c, 2048, 8192
 
 
@@ -345,14 +370,17 @@ def _http(port: int, head: bytes, chunks: list[bytes], *, timeout: float = 10) -
         return data
 
 
-def test_the_real_server_answers_413_before_the_body_ends(store_file: Path) -> None:
+def test_the_real_server_answers_413_before_the_body_ends(
+    store_file: Path, admin: TestAccount
+) -> None:
+    auth = b"Authorization: Bearer %s\r\n" % admin.token.encode()
     with gisgrid_server(str(store_file)) as base:
         port = int(urlsplit(base).port or 0)
         limit = 1024 * 1024  # the default JSON limit
         # announced too large: answered at once, nothing of the body sent
         head = (
-            b"POST /api/incidents HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (limit * 50)
+            b"POST /api/incidents HTTP/1.1\r\nHost: 127.0.0.1\r\n%s"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (auth, limit * 50)
         )
         answer = _http(port, head, [])
         assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
@@ -361,8 +389,8 @@ def test_the_real_server_answers_413_before_the_body_ends(store_file: Path) -> N
         )
         # chunked, never ended: the server stops reading past the limit and answers
         head = (
-            b"POST /api/incidents HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"POST /api/incidents HTTP/1.1\r\nHost: 127.0.0.1\r\n%s"
+            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n" % auth
         )
         piece = b"x" * 65536
         chunks = [b"%x\r\n%s\r\n" % (len(piece), piece)] * (limit // len(piece) + 2)
@@ -385,10 +413,10 @@ def test_no_cors_unless_configured(client: TestClient) -> None:
 
 
 def test_cors_for_exactly_the_configured_origins(
-    store_file: Path, monkeypatch: pytest.MonkeyPatch
+    store_file: Path, admin: TestAccount, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GISGRID_WEB_CORS_ORIGINS", '["https://portal.county.example"]')
-    with TestClient(create_app(store=str(store_file))) as c:
+    with signed_in(store_file, admin) as c:
         allowed = {"Origin": "https://portal.county.example"}
         r = c.get("/api/layers", headers=allowed)
         assert r.headers["access-control-allow-origin"] == "https://portal.county.example"
@@ -413,12 +441,26 @@ document.addEventListener("securitypolicyviolation", e => window.__violations.pu
 """
 
 
+@dataclass(frozen=True)
+class Served:
+    """The real server on a copy of the little county, and a county admin's session."""
+
+    base: str
+    cookie: str
+
+
 @pytest.fixture(scope="module")
-def served(filled_store_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def served(filled_store_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     path = tmp_path_factory.mktemp("security_served") / "county.gpkg"
     shutil.copyfile(filled_store_file, path)
+    admin = make_account(str(path))
+    store = GeoPackageStore(path)
+    try:
+        signed = accounts.sign_in(store.ledger, admin.username, admin.password, address=None)
+    finally:
+        store.close()
     with gisgrid_server(str(path)) as base:
-        yield base
+        yield Served(base, signed.cookie_value)
 
 
 @pytest.fixture(scope="module")
@@ -427,8 +469,12 @@ def browser() -> Iterator[Any]:
         yield b
 
 
-def _open(browser: Any, url: str) -> tuple[Any, Any, list[str]]:
+def _open(browser: Any, url: str, served: Served | None = None) -> tuple[Any, Any, list[str]]:
     page, log = new_page(browser, viewport={"width": 1280, "height": 900})
+    if served is not None:  # signed in
+        page.context.add_cookies(
+            [{"name": accounts.SESSION_COOKIE, "value": served.cookie, "url": served.base}]
+        )
     console: list[str] = []
     page.on("console", lambda msg: console.append(msg.text))
     page.add_init_script(RECORD_VIOLATIONS)
@@ -444,11 +490,13 @@ def _violations(page: Any, console: list[str]) -> list[str]:
 
 @pytest.mark.parametrize("path", PAGES)
 def test_every_page_loads_with_no_policy_violation_and_draws(
-    browser: Any, served: str, path: str
+    browser: Any, served: Served, path: str
 ) -> None:
-    page, log, console = _open(browser, served + path)
+    signed = path != "/login"
+    page, log, console = _open(browser, served.base + path, served if signed else None)
+    assert page.url == served.base + path  # signed in: not sent to the sign-in page
     maps = [f for f in page.frames if "/maps/" in f.url]
-    if path != "/finder":
+    if path not in ("/finder", "/login"):
         assert maps, "the page shows no map"
     for frame in maps:
         map_ready(frame)
@@ -467,10 +515,10 @@ def test_every_page_loads_with_no_policy_violation_and_draws(
     assert log.errors == [] and log.blocked == []
 
 
-def test_a_script_the_page_did_not_ship_is_refused(browser: Any, served: str) -> None:
+def test_a_script_the_page_did_not_ship_is_refused(browser: Any, served: Served) -> None:
     """The listener above can see a violation: an injected inline script and handler are
     refused, and do not run."""
-    page, _log, console = _open(browser, served + "/maps/coverage")
+    page, _log, console = _open(browser, served.base + "/maps/coverage", served)
     map_ready(page)
     page.evaluate(
         """() => {
@@ -489,10 +537,11 @@ def test_a_script_the_page_did_not_ship_is_refused(browser: Any, served: str) ->
     assert any(v.startswith("script-src") for v in found), found
 
 
-def test_no_other_site_can_frame_the_pages(browser: Any, served: str) -> None:
-    page, _log, _console = _open(browser, "about:blank")
+def test_no_other_site_can_frame_the_pages(browser: Any, served: Served) -> None:
+    page, _log, _console = _open(browser, "about:blank", served)
+    base = served.base
     page.set_content(
-        f'<iframe id="a" src="{served}/"></iframe><iframe id="b" src="{served}/maps/coverage">'
+        f'<iframe id="a" src="{base}/login"></iframe><iframe id="b" src="{base}/maps/coverage">'
     )
     page.wait_for_timeout(1500)
     frames = page.frames[1:]
