@@ -162,6 +162,12 @@ class ConflictError(GisgridError):
     exit_code = 4
 
 
+class PayloadTooLargeError(GisgridError):
+    """A request body larger than the web server accepts (``GISGRID_WEB_MAX_*_BYTES``)."""
+
+    exit_code = 4
+
+
 class OfflineAssetError(GisgridError):
     """A map needs a script or style sheet that has no local copy, or links outside.
 

@@ -9,6 +9,7 @@ lists are empty.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -92,6 +93,28 @@ def new_page(
     page.on("requestfailed", lambda req: log.errors.append(f"request failed: {req.url}")
             if is_local(req.url) else None)  # fmt: skip
     return page, log
+
+
+def wait_until(frame: Any, predicate: str, arg: Any = None, *, timeout_ms: float = 60_000) -> Any:
+    """Poll ``predicate`` (a JavaScript function of ``arg``) from here until it is truthy.
+
+    For pages served with a Content-Security-Policy: playwright's ``wait_for_function``
+    re-evaluates its predicate with ``eval`` inside the page, which the policy refuses
+    (only the first, immediate check passes, as devtools evaluation).
+    """
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        value = frame.evaluate(predicate, arg)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"still false after {timeout_ms / 1000:.0f} s: {predicate}")
+        time.sleep(0.05)
+
+
+def map_ready(frame: Any, *, timeout_ms: float = 60_000) -> None:
+    """Wait until the map of a page (or frame) says it is drawn (CSP-safe)."""
+    wait_until(frame, "() => !!(window.gisgrid && window.gisgrid.ready)", timeout_ms=timeout_ms)
 
 
 def open_map(page: Any, path: Path, *, timeout_ms: float = 60_000) -> None:

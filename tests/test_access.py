@@ -220,6 +220,14 @@ MATRIX: dict[tuple[str, str], tuple[Call, dict[str, Expect]]] = {
     ("GET", "/api/health"): (Call("GET", "/api/health"), _everyone(200)),
     ("GET", "/api/health/live"): (Call("GET", "/api/health/live"), _everyone(200)),
     ("GET", "/assets/{path:path}"): (Call("GET", "/assets/{asset}"), _everyone(200)),
+    # signing in: the page for all (a token is no session); a form without the token of its
+    # cookie is refused on the page; signing out needs a caller (a token's: nothing to end)
+    ("GET", "/login"): (Call("GET", "/login"), _everyone(200)),
+    ("POST", "/login"): (
+        Call("POST", "/login", form={"username": "nobody-here", "password": "x" * 12}),
+        _everyone(403),
+    ),
+    ("POST", "/logout"): (Call("POST", "/logout"), _signed_in(401, **_all_signed_in(303))),
     ("GET", "/openapi.json"): (Call("GET", "/openapi.json"), _everyone(200)),
     ("GET", "/"): (Call("GET", "/?village={village}"), _signed_in("login", **_VILLAGE_FIGURES)),
     ("GET", "/maps/{kind}"): (

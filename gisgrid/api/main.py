@@ -15,13 +15,14 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from gisgrid import __version__
-from gisgrid.api import errors, policy
+from gisgrid.api import errors, policy, security
 from gisgrid.api.deps import enforce
 from gisgrid.api.logs import keep_queries_out_of_the_log
 from gisgrid.api.routes import (
     accounts,
     admin_pages,
     audit,
+    auth,
     health,
     households,
     incidents,
@@ -66,10 +67,11 @@ def create_app(*, store: str | None = None) -> FastAPI:
         dependencies=[Depends(enforce)],
     )
     errors.install(app)
+    security.install(app)
     app.include_router(health.router)
     for module in (layers, locate, households, incidents, reports, pages):
         app.include_router(module.router)
-    for module in (accounts, tokens, audit, admin_pages):
+    for module in (auth, accounts, tokens, audit, admin_pages):
         app.include_router(module.router)
     policy.check_routes(app)
     return app

@@ -10,13 +10,14 @@ from collections.abc import Hashable, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from gisgrid import codes
 from gisgrid.analysis import indicators as dashboard
 from gisgrid.analysis.scope import Scope
 from gisgrid.api.deps import Grid, Scoped, SignedIn, State, Township, Village
 from gisgrid.api.errors import COMMON_ERRORS, HTML_PAGE
+from gisgrid.api.security import html_page
 from gisgrid.api.state import CachedPage
 from gisgrid.api.templating import render
 from gisgrid.errors import ConfigError, NotFoundError
@@ -181,7 +182,7 @@ def dashboard_page(
         map_url=map_url,
         links=links,
     )
-    return HTMLResponse(html)
+    return html_page(html)
 
 
 def _home_page(scope: Scope) -> str:
@@ -244,7 +245,8 @@ def map_page(
     key = (kind, township, village, grid, indicator, lang, scope.key)
     page = state.page(key, build)
     _record(access, page)
-    return HTMLResponse(page.html)
+    # the dashboard shows the coverage map in a frame
+    return html_page(page.html, framed_here=True)
 
 
 def _record(access: SignedIn, page: CachedPage) -> None:
@@ -279,7 +281,7 @@ def finder_page(
                 for c, n in zip(mine["code"], mine["name"], strict=True)
             ]
         html = render("finder_villages.html", access, links=links)
-        return HTMLResponse(html)
+        return html_page(html)
     scope.require(village or grid or "")
     target = f"/maps/finder?village={village}" if village else f"/maps/finder?grid={grid}"
     return RedirectResponse(target, status_code=307)
