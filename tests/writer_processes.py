@@ -35,6 +35,7 @@ from gisgrid.layers import LAYERS
 from gisgrid.stores import Store, open_store
 from gisgrid.stores.geopackage import GeoPackageStore
 from gisgrid.stores.postgis import PostGISStore
+from gisgrid.stores.sqlite_ledger import ledger_path
 
 LAUNCH = r"""
 import json, sys, time
@@ -297,11 +298,13 @@ CRASH_KINDS = ("replace", "append", "assign")
 
 
 def leftovers(location: str) -> list[str]:
-    """Files beside a GeoPackage store other than the store and its lock file."""
+    """Files beside a GeoPackage store other than the store, its lock file and its ledger
+    (accounts and the audit log, with SQLite's own write-ahead files: live, not leftovers)."""
     if location.startswith("postgresql://"):
         return []
     path = Path(location)
-    keep = {path.name, f".{path.name}.lock"}
+    ledger = ledger_path(path).name
+    keep = {path.name, f".{path.name}.lock", ledger, f"{ledger}-wal", f"{ledger}-shm"}
     return sorted(p.name for p in path.parent.iterdir() if p.name not in keep)
 
 
