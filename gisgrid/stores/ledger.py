@@ -13,9 +13,9 @@ their value, passwords by their hash.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from gisgrid.roles import Role
 
@@ -243,3 +243,79 @@ def utc(moment: dt.datetime) -> dt.datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"a ledger time must carry its time zone, not {moment!r}")
     return moment.astimezone(dt.UTC)
+
+
+# --- reading rows: both stores select the columns in the order of the dataclasses ---------
+
+#: a store's stored time → an aware UTC datetime
+TimeDecoder = Callable[[Any], dt.datetime]
+
+
+def _maybe(time: TimeDecoder, value: Any) -> dt.datetime | None:
+    return None if value is None else time(value)
+
+
+def account_from_row(row: Sequence[Any], *, time: TimeDecoder) -> Account:
+    """An :class:`Account` from a row of its columns in field order."""
+    return Account(
+        id=int(row[0]),
+        username=row[1],
+        display_name=row[2],
+        role=Role(row[3]),
+        area=row[4],
+        password_hash=row[5],
+        phone=row[6],
+        disabled=bool(row[7]),
+        created_at=time(row[8]),
+        password_changed_at=time(row[9]),
+    )
+
+
+def session_from_row(row: Sequence[Any], *, time: TimeDecoder) -> SessionRecord:
+    """A :class:`SessionRecord` from a row of its columns in field order."""
+    return SessionRecord(
+        token_hash=row[0],
+        account_id=int(row[1]),
+        csrf_token=row[2],
+        created_at=time(row[3]),
+        expires_at=time(row[4]),
+        last_seen_at=time(row[5]),
+        address=row[6],
+        ended_at=_maybe(time, row[7]),
+    )
+
+
+def token_from_row(row: Sequence[Any], *, time: TimeDecoder) -> TokenRecord:
+    """A :class:`TokenRecord` from a row of its columns in field order."""
+    return TokenRecord(
+        id=int(row[0]),
+        account_id=int(row[1]),
+        name=row[2],
+        token_hash=row[3],
+        prefix=row[4],
+        created_at=time(row[5]),
+        expires_at=_maybe(time, row[6]),
+        revoked_at=_maybe(time, row[7]),
+        last_used_at=_maybe(time, row[8]),
+    )
+
+
+def audit_from_row(
+    row: Sequence[Any], *, time: TimeDecoder, detail: Callable[[Any], Mapping[str, object]]
+) -> AuditRecord:
+    """An :class:`AuditRecord` from ``id, at, actor, role, action, outcome, address, target,
+    reason, detail`` (``detail`` decodes the stored JSON)."""
+    return AuditRecord(
+        id=int(row[0]),
+        entry=AuditEntry(
+            at=time(row[1]),
+            actor=row[2],
+            role=row[3],
+            action=row[4],
+            outcome=cast(Outcome, row[5]),
+            address=row[6],
+            target=row[7],
+            reason=row[8],
+            detail=detail(row[9]),
+        ),
+    )

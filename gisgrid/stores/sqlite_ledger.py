@@ -29,9 +29,9 @@ import datetime as dt
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 from gisgrid.errors import NotFoundError, StoreConstraintError, StoreError
 from gisgrid.roles import Role
@@ -46,6 +46,10 @@ from gisgrid.stores.ledger import (
     Outcome,
     SessionRecord,
     TokenRecord,
+    account_from_row,
+    audit_from_row,
+    session_from_row,
+    token_from_row,
     utc,
 )
 
@@ -182,7 +186,7 @@ class SQLiteLedger:
             except sqlite3.IntegrityError as exc:
                 raise _refusal(exc, account.username) from exc
             self._append(con, audit)
-        return _account(row)
+        return account_from_row(row, time=_time)
 
     def change_account(
         self, username: str, changes: AccountChanges, *, audit: AuditEntry, end_sessions: bool
@@ -226,28 +230,28 @@ class SQLiteLedger:
                     (at, row[0]),
                 )
             self._append(con, audit)
-        return _account(row)
+        return account_from_row(row, time=_time)
 
     def account(self, username: str) -> Account | None:
         with self._transaction("reading an account from", write=False) as con:
             row = con.execute(
                 f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE username = ?", (username,)
             ).fetchone()
-        return None if row is None else _account(row)
+        return None if row is None else account_from_row(row, time=_time)
 
     def account_by_id(self, account_id: int) -> Account | None:
         with self._transaction("reading an account from", write=False) as con:
             row = con.execute(
                 f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE id = ?", (int(account_id),)
             ).fetchone()
-        return None if row is None else _account(row)
+        return None if row is None else account_from_row(row, time=_time)
 
     def accounts(self) -> list[Account]:
         with self._transaction("reading the accounts from", write=False) as con:
             rows = con.execute(
                 f"SELECT {_ACCOUNT_COLUMNS} FROM accounts ORDER BY username"
             ).fetchall()
-        return [_account(r) for r in rows]
+        return [account_from_row(r, time=_time) for r in rows]
 
     # sessions ---------------------------------------------------------------------------
     def add_session(self, session: SessionRecord, *, audit: AuditEntry) -> None:
@@ -278,7 +282,7 @@ class SQLiteLedger:
             row = con.execute(
                 f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE token_hash = ?", (token_hash,)
             ).fetchone()
-        return None if row is None else _session(row)
+        return None if row is None else session_from_row(row, time=_time)
 
     def touch_session(self, token_hash: str, *, seen_at: dt.datetime) -> None:
         seen = _text(seen_at)
@@ -322,7 +326,7 @@ class SQLiteLedger:
                     f"the ledger {self.path} refused the API token, nothing was written: {exc}"
                 ) from exc
             self._append(con, audit)
-        return _token(row)
+        return token_from_row(row, time=_time)
 
     def tokens(self, *, account_id: int | None = None) -> list[TokenRecord]:
         where, params = "", cast(tuple[int, ...], ())
@@ -334,14 +338,14 @@ class SQLiteLedger:
                 "ORDER BY created_at DESC, id DESC",
                 params,
             ).fetchall()
-        return [_token(r) for r in rows]
+        return [token_from_row(r, time=_time) for r in rows]
 
     def token(self, token_hash: str) -> TokenRecord | None:
         with self._transaction("reading an API token from", write=False) as con:
             row = con.execute(
                 f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ?", (token_hash,)
             ).fetchone()
-        return None if row is None else _token(row)
+        return None if row is None else token_from_row(row, time=_time)
 
     def touch_token(self, token_id: int, *, used_at: dt.datetime) -> None:
         used = _text(used_at)
@@ -367,7 +371,7 @@ class SQLiteLedger:
             if row is None:
                 raise NotFoundError(f"no API token {token_id}")
             self._append(con, audit)
-        return _token(row)
+        return token_from_row(row, time=_time)
 
     # the audit log ----------------------------------------------------------------------
     def append_audit(self, entry: AuditEntry) -> None:
@@ -408,7 +412,7 @@ class SQLiteLedger:
                 f"SELECT {_AUDIT_COLUMNS} FROM audit_log WHERE {where} ORDER BY id {order} LIMIT ?",
                 (*params, int(query.limit)),
             ).fetchall()
-        return [_audit_record(r) for r in rows]
+        return [audit_from_row(r, time=_time, detail=json.loads) for r in rows]
 
     def count_audit(
         self,
@@ -557,66 +561,3 @@ def _text_or_none(moment: dt.datetime | None) -> str | None:
 
 def _time(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).astimezone(dt.UTC)
-
-
-def _time_or_none(text: str | None) -> dt.datetime | None:
-    return None if text is None else _time(text)
-
-
-def _account(row: Sequence[Any]) -> Account:
-    return Account(
-        id=int(row[0]),
-        username=row[1],
-        display_name=row[2],
-        role=Role(row[3]),
-        area=row[4],
-        password_hash=row[5],
-        phone=row[6],
-        disabled=bool(row[7]),
-        created_at=_time(row[8]),
-        password_changed_at=_time(row[9]),
-    )
-
-
-def _session(row: Sequence[Any]) -> SessionRecord:
-    return SessionRecord(
-        token_hash=row[0],
-        account_id=int(row[1]),
-        csrf_token=row[2],
-        created_at=_time(row[3]),
-        expires_at=_time(row[4]),
-        last_seen_at=_time(row[5]),
-        address=row[6],
-        ended_at=_time_or_none(row[7]),
-    )
-
-
-def _token(row: Sequence[Any]) -> TokenRecord:
-    return TokenRecord(
-        id=int(row[0]),
-        account_id=int(row[1]),
-        name=row[2],
-        token_hash=row[3],
-        prefix=row[4],
-        created_at=_time(row[5]),
-        expires_at=_time_or_none(row[6]),
-        revoked_at=_time_or_none(row[7]),
-        last_used_at=_time_or_none(row[8]),
-    )
-
-
-def _audit_record(row: Sequence[Any]) -> AuditRecord:
-    return AuditRecord(
-        id=int(row[0]),
-        entry=AuditEntry(
-            at=_time(row[1]),
-            actor=row[2],
-            role=row[3],
-            action=row[4],
-            outcome=cast(Outcome, row[5]),
-            address=row[6],
-            target=row[7],
-            reason=row[8],
-            detail=json.loads(row[9]),
-        ),
-    )

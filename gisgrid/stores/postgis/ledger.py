@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
@@ -34,6 +34,10 @@ from gisgrid.stores.ledger import (
     Outcome,
     SessionRecord,
     TokenRecord,
+    account_from_row,
+    audit_from_row,
+    session_from_row,
+    token_from_row,
     utc,
 )
 from gisgrid.stores.postgis.queries import ident
@@ -84,7 +88,7 @@ class PostGISLedger:
             except psycopg.errors.IntegrityError as exc:
                 raise _refusal(exc, account.username) from exc
             self._append(conn, audit)
-        return _account(_one(row))
+        return account_from_row(_one(row), time=_time)
 
     def change_account(
         self, username: str, changes: AccountChanges, *, audit: AuditEntry, end_sessions: bool
@@ -115,23 +119,23 @@ class PostGISLedger:
             if end_sessions:
                 conn.execute(named("ledger_end_account_sessions"), (at, row[0]))
             self._append(conn, audit)
-        return _account(row)
+        return account_from_row(row, time=_time)
 
     def account(self, username: str) -> Account | None:
         with self._reading("reading an account from") as conn:
             row = conn.execute(named("ledger_account"), (username,)).fetchone() if conn else None
-        return None if row is None else _account(row)
+        return None if row is None else account_from_row(row, time=_time)
 
     def account_by_id(self, account_id: int) -> Account | None:
         with self._reading("reading an account from") as conn:
             statement = named("ledger_account_by_id")
             row = conn.execute(statement, (int(account_id),)).fetchone() if conn else None
-        return None if row is None else _account(row)
+        return None if row is None else account_from_row(row, time=_time)
 
     def accounts(self) -> list[Account]:
         with self._reading("reading the accounts from") as conn:
             rows = conn.execute(named("ledger_accounts")).fetchall() if conn else []
-        return [_account(r) for r in rows]
+        return [account_from_row(r, time=_time) for r in rows]
 
     # sessions ---------------------------------------------------------------------------
     def add_session(self, session: SessionRecord, *, audit: AuditEntry) -> None:
@@ -161,7 +165,7 @@ class PostGISLedger:
     def session(self, token_hash: str) -> SessionRecord | None:
         with self._reading("reading a session from") as conn:
             row = conn.execute(named("ledger_session"), (token_hash,)).fetchone() if conn else None
-        return None if row is None else _session(row)
+        return None if row is None else session_from_row(row, time=_time)
 
     def touch_session(self, token_hash: str, *, seen_at: dt.datetime) -> None:
         seen = utc(seen_at)
@@ -197,7 +201,7 @@ class PostGISLedger:
                     f"{exc.diag.message_primary}"
                 ) from exc
             self._append(conn, audit)
-        return _token(_one(row))
+        return token_from_row(_one(row), time=_time)
 
     def tokens(self, *, account_id: int | None = None) -> list[TokenRecord]:
         condition: sql.Composable = named("always")
@@ -208,12 +212,12 @@ class PostGISLedger:
         with self._reading("reading the API tokens from") as conn:
             statement = named("ledger_tokens", condition=condition)
             rows = conn.execute(statement, params).fetchall() if conn else []
-        return [_token(r) for r in rows]
+        return [token_from_row(r, time=_time) for r in rows]
 
     def token(self, token_hash: str) -> TokenRecord | None:
         with self._reading("reading an API token from") as conn:
             row = conn.execute(named("ledger_token"), (token_hash,)).fetchone() if conn else None
-        return None if row is None else _token(row)
+        return None if row is None else token_from_row(row, time=_time)
 
     def touch_token(self, token_id: int, *, used_at: dt.datetime) -> None:
         with self._transaction("touching an API token in") as conn:
@@ -230,7 +234,7 @@ class PostGISLedger:
             if row is None:
                 raise NotFoundError(f"no API token {token_id}")
             self._append(conn, audit)
-        return _token(row)
+        return token_from_row(row, time=_time)
 
     # the audit log ----------------------------------------------------------------------
     def append_audit(self, entry: AuditEntry) -> None:
@@ -266,7 +270,7 @@ class PostGISLedger:
         statement = named(order, condition=_all_of(parts))
         with self._reading("reading the audit log of") as conn:
             rows = conn.execute(statement, [*params, int(query.limit)]).fetchall() if conn else []
-        return [_audit_record(r) for r in rows]
+        return [audit_from_row(r, time=_time, detail=dict) for r in rows]
 
     def count_audit(
         self,
@@ -358,66 +362,3 @@ def _utc_or_none(moment: dt.datetime | None) -> dt.datetime | None:
 
 def _time(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC)
-
-
-def _time_or_none(value: dt.datetime | None) -> dt.datetime | None:
-    return None if value is None else _time(value)
-
-
-def _account(row: Sequence[Any]) -> Account:
-    return Account(
-        id=int(row[0]),
-        username=row[1],
-        display_name=row[2],
-        role=Role(row[3]),
-        area=row[4],
-        password_hash=row[5],
-        phone=row[6],
-        disabled=bool(row[7]),
-        created_at=_time(row[8]),
-        password_changed_at=_time(row[9]),
-    )
-
-
-def _session(row: Sequence[Any]) -> SessionRecord:
-    return SessionRecord(
-        token_hash=row[0],
-        account_id=int(row[1]),
-        csrf_token=row[2],
-        created_at=_time(row[3]),
-        expires_at=_time(row[4]),
-        last_seen_at=_time(row[5]),
-        address=row[6],
-        ended_at=_time_or_none(row[7]),
-    )
-
-
-def _token(row: Sequence[Any]) -> TokenRecord:
-    return TokenRecord(
-        id=int(row[0]),
-        account_id=int(row[1]),
-        name=row[2],
-        token_hash=row[3],
-        prefix=row[4],
-        created_at=_time(row[5]),
-        expires_at=_time_or_none(row[6]),
-        revoked_at=_time_or_none(row[7]),
-        last_used_at=_time_or_none(row[8]),
-    )
-
-
-def _audit_record(row: Sequence[Any]) -> AuditRecord:
-    return AuditRecord(
-        id=int(row[0]),
-        entry=AuditEntry(
-            at=_time(row[1]),
-            actor=row[2],
-            role=row[3],
-            action=row[4],
-            outcome=cast(Outcome, row[5]),
-            address=row[6],
-            target=row[7],
-            reason=row[8],
-            detail=row[9],
-        ),
-    )
