@@ -18,6 +18,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "errors": {"layers", "stores", "analysis", "services", "cartography", "api", "cli", "sample"},
     "codes": {"layers", "stores", "analysis", "services", "cartography", "api", "cli", "sample"},
     "crs": {"layers", "stores", "analysis", "services", "cartography", "api", "cli", "sample"},
+    "roles": {"layers", "stores", "analysis", "services", "cartography", "api", "cli", "sample"},
     "settings": {"layers", "stores", "analysis", "services", "cartography", "api", "cli"},
     "layers": {"stores", "analysis", "services", "cartography", "api", "cli", "sample"},
     "stores": {"analysis", "services", "cartography", "api", "cli", "sample", "exchange"},
