@@ -68,6 +68,11 @@ ADDED = "added"
 RESHAPED = "reshaped"
 RETIRED = "retired"
 
+#: precision of the overlays in the metric CRS (0.1 mm): it removes the needle-thin slivers
+#: where an edge straight in lon/lat and the same edge straight in metres part by nanometres
+GRID_M = 1e-4
+#: an area change smaller than this (m²) is such noise, not a change of a neighbour
+NOISE_M2 = 0.01
 #: two grids count as sharing an edge where their outlines run within this distance (m) …
 TOUCH_M = 0.01
 #: … for at least this length (m); touching at a corner is not sharing an edge
@@ -83,7 +88,12 @@ class _Projector:
     """Geometries to the metric CRS and back; vertices seen on the way there come back exact."""
 
     def __init__(self) -> None:
-        self._known: dict[tuple[float, float], tuple[float, float]] = {}
+        self._known: dict[tuple[int, int], tuple[float, float]] = {}
+
+    @staticmethod
+    def _key(x: float, y: float) -> tuple[int, int]:
+        # on the overlays' grid: a vertex an overlay snapped to it is still found
+        return round(x / GRID_M), round(y / GRID_M)
 
     def metric(self, geom: shapely.Geometry) -> shapely.Geometry:
         out: shapely.Geometry = crsmod.transform_geometry_array(
@@ -92,7 +102,7 @@ class _Projector:
         lonlat = shapely.get_coordinates(geom).tolist()
         xy = shapely.get_coordinates(out).tolist()
         for (x, y), (lon, lat) in zip(xy, lonlat, strict=True):
-            self._known[(x, y)] = (lon, lat)
+            self._known[self._key(x, y)] = (lon, lat)
         return out
 
     def lonlat(self, geom: shapely.Geometry) -> shapely.Geometry:
@@ -100,7 +110,7 @@ class _Projector:
             out = np.empty_like(xy)
             unknown: list[int] = []
             for k, (x, y) in enumerate(xy.tolist()):
-                hit = self._known.get((x, y))
+                hit = self._known.get(self._key(x, y))
                 if hit is None:
                     unknown.append(k)
                 else:
@@ -264,7 +274,9 @@ def split_grid(
         )
     parts = polygon_parts(shape)
     faces = polygon_parts(
-        shapely.polygonize(shapely.get_parts(shapely.union(shapely.boundary(shape), cut)))
+        shapely.polygonize(
+            shapely.get_parts(shapely.union(shapely.boundary(shape), cut, grid_size=GRID_M))
+        )
     )
     # a face of the noded outline + line belongs to the grid (not to a hole, not outside)
     faces = faces[shapely.within(shapely.point_on_surface(faces), shape)]
@@ -361,7 +373,7 @@ def merge_grids(
             f"网格 {', '.join(apart)} 与其余网格不相邻 / grid(s) {', '.join(apart)} share no "
             "edge with the others: only adjacent grids can be merged"
         )
-    union = _multi(shapely.union_all(shapes))
+    union = _multi(shapely.union_all(shapes, grid_size=GRID_M))
     largest = rows[int(np.argmax([shapely.area(s) for s in shapes]))]
     (new_code,) = allocate_codes(grids, parents.pop(), 1)
     merged = _with(largest, code=new_code, geometry=proj.lonlat(union))
@@ -422,7 +434,7 @@ def reshape_grid(
     parent = proj.metric(_row(grids, parent_code).geometry)
     old = proj.metric(row.geometry)
     drawn = _multi(shapely.make_valid(proj.metric(new_geometry)))
-    new = _multi(shapely.intersection(drawn, parent))
+    new = _multi(shapely.intersection(drawn, parent, grid_size=GRID_M))
     if new.is_empty:
         raise GridEditError(
             f"新边界在上级网格 {parent_code} 之外 / "
@@ -438,8 +450,11 @@ def reshape_grid(
     changed: dict[str, shapely.Geometry] = {}
     for c, (_, geom) in siblings.items():
         if shapely.relate_pattern(geom, new, "T********"):
-            changed[c] = shapely.difference(geom, new)
-    given = polygon_parts(shapely.difference(old, new))
+            rest = shapely.difference(geom, new, grid_size=GRID_M)
+            if shapely.area(geom) - shapely.area(rest) >= NOISE_M2:
+                changed[c] = rest
+    given = polygon_parts(shapely.difference(old, new, grid_size=GRID_M))
+    given = given[shapely.area(given) >= NOISE_M2]
     for piece in given:
         borders = {
             c: _shared_length(piece, changed.get(c, geom)) for c, (_, geom) in siblings.items()
@@ -447,7 +462,7 @@ def reshape_grid(
         best = max(borders, key=lambda c: borders[c], default=None)
         if best is None or borders[best] < SHARED_EDGE_M:
             continue
-        changed[best] = shapely.union(changed.get(best, siblings[best][1]), piece)
+        changed[best] = shapely.union(changed.get(best, siblings[best][1]), piece, grid_size=GRID_M)
     swallowed = sorted(c for c, g in changed.items() if not len(polygon_parts(g)))
     if swallowed:
         raise GridEditError(
