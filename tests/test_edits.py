@@ -479,3 +479,33 @@ def test_problem_as_dict_is_json_ready(grids: Any) -> None:
     (problem,) = edits.validate_change(grids, raw_change(grids, A, shrunk))
     data = json.loads(json.dumps(problem.as_dict(), ensure_ascii=False))
     assert data["kind"] == "gap" and data["geometry"]["type"] in ("Polygon", "MultiPolygon")
+
+
+def test_a_change_set_of_several_edits_is_validated_as_one(grids: Any) -> None:
+    split = edits.split_grid(grids, A, line((75, -20), (75, 230)))
+    middle = edits.apply_change(grids, split)
+    east_piece = split["code"].iloc[2]
+    moved = poly(
+        [(75, 0), (100, 0), (150, 0), (180, 0), (180, 200), (150, 200), (100, 200), (75, 200)]
+    )
+    reshape = edits.reshape_grid(middle, east_piece, moved)
+    merged = edits.merge_grids(edits.apply_change(middle, reshape), [C, E])
+    change_set = edits.combine_changes([split, reshape, merged])
+    states = dict(zip(change_set["code"], change_set[edits.CHANGE], strict=True))
+    assert states == {
+        A: "retired",
+        split["code"].iloc[1]: "added",
+        east_piece: "added",
+        B: "reshaped",
+        C: "retired",
+        E: "retired",
+        P1 + "007": "added",
+    }
+    row = change_set[change_set["code"] == east_piece].iloc[0]
+    assert row[edits.DERIVED_FROM] == (A,)
+    assert m2(row.geometry) == pytest.approx(105 * 200, rel=1e-4)
+    assert edits.validate_change(grids, change_set) == []
+    # born and gone within the set: never there
+    again = edits.merge_grids(edits.apply_change(grids, split), list(split["code"].iloc[1:]))
+    both = edits.combine_changes([split, again])
+    assert sorted(both[edits.CHANGE]) == ["added", "retired"]

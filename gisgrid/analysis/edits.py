@@ -590,6 +590,30 @@ def apply_change(grids_before: pd.DataFrame, changed: pd.DataFrame) -> gpd.GeoDa
     return gpd.GeoDataFrame(out, geometry=grids_before.geometry.name, crs=crsmod.STORAGE_CRS)
 
 
+def combine_changes(changes: Sequence[pd.DataFrame]) -> gpd.GeoDataFrame:
+    """Several edits made one after the other, as one change (what a change set holds).
+
+    Each edit must have been made on the grids as the ones before it left them
+    (:func:`apply_change`). Per code the last state wins: a grid added and then reshaped is
+    added with its last outline, one added and then retired never existed, one reshaped and
+    then retired is retired.
+    """
+    rows: dict[str, pd.Series] = {}
+    for frame in changes:
+        for _, row in frame.iterrows():
+            code = str(row["code"])
+            prev = rows.get(code)
+            if prev is not None and prev[CHANGE] == ADDED:
+                if row[CHANGE] == RETIRED:
+                    del rows[code]
+                    continue
+                row = _with(row, **{CHANGE: ADDED, DERIVED_FROM: prev[DERIVED_FROM]})
+            rows[code] = row
+    columns = list(changes[0].columns) if len(changes) else [CHANGE, DERIVED_FROM]
+    frame = pd.DataFrame(list(rows.values()), columns=columns).reset_index(drop=True)
+    return gpd.GeoDataFrame(frame, geometry="geometry", crs=crsmod.STORAGE_CRS)
+
+
 def _in_villages(grids: pd.DataFrame, villages: set[str]) -> pd.DataFrame:
     mask = [gridcodes.village_of(c) in villages if len(c) >= 12 else False for c in _codes(grids)]
     return grids[np.asarray(mask, dtype=bool)]
@@ -812,6 +836,7 @@ __all__ = [
     "EditProblem",
     "allocate_codes",
     "apply_change",
+    "combine_changes",
     "merge_grids",
     "reshape_grid",
     "snap",
