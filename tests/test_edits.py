@@ -268,6 +268,23 @@ def test_reshape_giving_up_area_hands_it_to_the_neighbour_along_it(grids: Any) -
     assert edits.validate_change(grids, changed) == []
 
 
+def test_reshape_shares_a_corner_given_up_among_the_grids_meeting_there(grids: Any) -> None:
+    # A gives up the 30 m square at (150, 200), the vertex it shares with B and E: B takes
+    # the half nearer to it (below the diagonal), E the other half
+    moved = poly(
+        [(0, 0), (100, 0), (150, 0), (150, 170), (120, 170), (120, 200), (100, 200), (0, 200)]
+    )
+    changed = edits.reshape_grid(grids, A, moved)
+    assert sorted(changed["code"]) == [A, B, E]
+    gained = {c: m2(geometry_of(changed, c)) - m2(geometry_of(grids, c)) for c in (B, E)}
+    assert gained[B] + gained[E] == pytest.approx(900, rel=1e-4)
+    assert gained[B] == pytest.approx(450, abs=30)
+    after = edits.apply_change(grids, changed)
+    counts = boundary_findings(after)
+    assert counts["overlaps"] == counts["gaps"] == counts["invalid_geometries"] == 0
+    assert edits.validate_change(grids, changed) == []
+
+
 def test_reshape_is_clipped_to_the_parent_and_refuses_swallowing(grids: Any) -> None:
     # drawn 50 m beyond the parent's south edge: clipped
     beyond = poly([(0, -50), (150, -50), (150, 200), (100, 200), (0, 200)])

@@ -73,6 +73,10 @@ RETIRED = "retired"
 GRID_M = 1e-4
 #: an area change smaller than this (m²) is such noise, not a change of a neighbour
 NOISE_M2 = 0.01
+#: spacing (m) of the points along the neighbours' edges that share out a given-up piece
+SHARE_STEP_M = 2.0
+#: a neighbour along this share of a given-up piece's edges with neighbours takes it whole
+DOMINANT_SHARE = 0.75
 #: two grids count as sharing an edge where their outlines run within this distance (m) …
 TOUCH_M = 0.01
 #: … for at least this length (m); touching at a corner is not sharing an edge
@@ -395,9 +399,11 @@ def reshape_grid(
     """Give a grid a new outline; its siblings give and take the difference.
 
     The new outline is clipped to the parent. Every sibling loses what the new outline
-    covers of it; each connected piece the grid gives up goes to the sibling it shares the
-    longest edge with (a piece that borders no sibling, e.g. along the parent's edge, is
-    left uncovered and :func:`validate_change` reports the gap).
+    covers of it; each connected piece the grid gives up goes to the sibling it borders —
+    the one along three quarters or more of its edges with siblings (the edge moved was the
+    one with it) — or else is shared out by nearness (each part to the nearest sibling); a
+    piece that borders no sibling (along the parent's edge) is left uncovered and
+    :func:`validate_change` reports the gap.
 
     Parameters
     ----------
@@ -456,13 +462,16 @@ def reshape_grid(
     given = polygon_parts(shapely.difference(old, new, grid_size=GRID_M))
     given = given[shapely.area(given) >= NOISE_M2]
     for piece in given:
-        borders = {
-            c: _shared_length(piece, changed.get(c, geom)) for c, (_, geom) in siblings.items()
-        }
-        best = max(borders, key=lambda c: borders[c], default=None)
-        if best is None or borders[best] < SHARED_EDGE_M:
-            continue
-        changed[best] = shapely.union(changed.get(best, siblings[best][1]), piece, grid_size=GRID_M)
+        current = {c: changed.get(c, geom) for c, (_, geom) in siblings.items()}
+        lengths = {c: _shared_length(piece, geom) for c, geom in current.items()}
+        bordering = {c: current[c] for c, n in lengths.items() if n >= SHARED_EDGE_M}
+        longest = max(bordering, key=lambda c: lengths[c], default=None)
+        if longest is not None and lengths[longest] >= DOMINANT_SHARE * sum(
+            lengths[c] for c in bordering
+        ):
+            bordering = {longest: bordering[longest]}  # the edge moved was the one with it
+        for c, part in _share_out(piece, bordering).items():
+            changed[c] = shapely.union(current[c], part, grid_size=GRID_M)
     swallowed = sorted(c for c, g in changed.items() if not len(polygon_parts(g)))
     if swallowed:
         raise GridEditError(
@@ -475,6 +484,44 @@ def reshape_grid(
     for c in sorted(changed):
         rows.append((_with(siblings[c][0], geometry=proj.lonlat(_multi(changed[c]))), RESHAPED, ()))
     return _result(grids, rows)
+
+
+def _share_out(
+    piece: shapely.Geometry, neighbours: dict[str, shapely.Geometry]
+) -> dict[str, shapely.Geometry]:
+    """A given-up piece shared among the neighbours it borders: each part to the nearest.
+
+    Points every :data:`SHARE_STEP_M` along each neighbour's edge with the piece seed a
+    Voronoi diagram; a neighbour takes the cells of its points. With one neighbour it takes
+    the piece whole; with none the piece stays uncovered.
+    """
+    if len(neighbours) <= 1:
+        return dict.fromkeys(neighbours, piece)
+    labels: list[str] = []
+    seeds = []
+    for c, geom in neighbours.items():
+        edge = shapely.intersection(shapely.boundary(geom), shapely.buffer(piece, TOUCH_M))
+        xy = shapely.get_coordinates(shapely.segmentize(edge, SHARE_STEP_M))
+        seeds.append(xy)
+        labels += [c] * len(xy)
+    points = shapely.points(np.vstack(seeds))
+    cells = shapely.get_parts(
+        shapely.voronoi_polygons(shapely.multipoints(points), extend_to=piece)
+    )
+    cell_index, point_index = shapely.STRtree(points).query(cells, predicate="contains")
+    owner: dict[int, str] = {}
+    for cell, point in zip(cell_index.tolist(), point_index.tolist(), strict=True):
+        owner.setdefault(cell, labels[point])
+    out: dict[str, shapely.Geometry] = {}
+    for c in neighbours:
+        mine = cells[[i for i, label in owner.items() if label == c]]
+        if not len(mine):
+            continue
+        region = shapely.union_all(mine, grid_size=GRID_M)
+        part = shapely.intersection(piece, region, grid_size=GRID_M)
+        if shapely.area(part) >= NOISE_M2:
+            out[c] = part
+    return out
 
 
 # --- snap -----------------------------------------------------------------------------------
