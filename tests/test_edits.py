@@ -30,7 +30,7 @@ from gisgrid import crs as crsmod
 from gisgrid.analysis import edits
 from gisgrid.analysis.checks import run_checks
 from gisgrid.analysis.checks.context import metric_area
-from gisgrid.errors import GridEditError
+from gisgrid.errors import GridEditError, NotFoundError
 from gisgrid.layers import LAYERS
 from gisgrid.settings import CheckSettings
 
@@ -526,3 +526,15 @@ def test_a_change_set_of_several_edits_is_validated_as_one(grids: Any) -> None:
     again = edits.merge_grids(edits.apply_change(grids, split), list(split["code"].iloc[1:]))
     both = edits.combine_changes([split, again])
     assert sorted(both[edits.CHANGE]) == ["added", "retired"]
+
+
+def test_grids_retired_before_only_hold_their_codes(grids: Any) -> None:
+    old = grids[grids["code"] == A].assign(code=P1 + "007", valid_to=pd.Timestamp("2020-01-01"))
+    with_history = pd.concat([grids, old], ignore_index=True)
+    changed = edits.split_grid(with_history, A, line((75, -20), (75, 230)))
+    assert changed["code"].tolist()[1:] == [P1 + "008", P1 + "009"]
+    assert edits.validate_change(with_history, changed) == []  # the old A overlaps nothing now
+    moved = poly([(0, 0), (100, 0), (180, 0), (180, 200), (150, 200), (100, 200), (0, 200)])
+    assert sorted(edits.reshape_grid(with_history, A, moved)["code"]) == [A, B]
+    with pytest.raises(NotFoundError):
+        edits.split_grid(with_history, P1 + "007", line((75, -20), (75, 230)))

@@ -14,7 +14,8 @@ nothing.
 
 The edits return the changed features: the grids columns plus :data:`CHANGE` (``added``,
 ``reshaped`` or ``retired``) and :data:`DERIVED_FROM` (the codes a new grid came from: its
-lineage). A retired row carries the geometry it had.
+lineage). A retired row carries the geometry it had. Rows of the frame whose ``valid_to``
+has passed (grids retired before) take part in nothing but the allocation of codes.
 
 **Codes.** A split retires the original code and gives *both* pieces new codes; a merge
 retires every merged code and gives the union a new one. A code then always names one
@@ -152,10 +153,22 @@ def _codes(grids: pd.DataFrame) -> list[str]:
     return [str(c) for c in grids["code"]]
 
 
+def current_grids(grids: pd.DataFrame) -> pd.DataFrame:
+    """The grids in force today: those with no ``valid_to`` or one after today.
+
+    The edits work on these; every row counts for :func:`allocate_codes`, so a retired
+    grid's code is never handed out again.
+    """
+    if "valid_to" not in grids.columns:
+        return grids
+    ended = pd.to_datetime(grids["valid_to"], errors="coerce")
+    return grids[(ended.isna() | (ended > pd.Timestamp(dt.date.today()))).to_numpy()]
+
+
 def _row(grids: pd.DataFrame, code: str) -> pd.Series:
     hit = grids.index[grids["code"].astype(str) == code]
     if not len(hit):
-        raise NotFoundError(f"网格 {code} 不存在 / no grid {code}")
+        raise NotFoundError(f"网格 {code} 不存在或已停用 / no grid {code} in force")
     return grids.loc[hit[0]]
 
 
@@ -265,7 +278,7 @@ def split_grid(
         A line that misses the grid, ends inside it or cuts it into more than two pieces.
     """
     settings = settings or CheckSettings()
-    row = _row(grids, code)
+    row = _row(current_grids(grids), code)
     parent = _parent(row)
     if line is None or line.geom_type not in _LINES or line.is_empty:
         raise GridEditError("分割线须为一条折线 / the cut must be a line (LineString)")
@@ -352,7 +365,8 @@ def merge_grids(
     wanted = list(dict.fromkeys(str(c) for c in codes))
     if len(wanted) < 2:
         raise GridEditError("合并至少需要两个网格 / a merge needs two grids or more")
-    rows = [_row(grids, c) for c in wanted]
+    net = current_grids(grids)
+    rows = [_row(net, c) for c in wanted]
     parents = {_parent(r) for r in rows}
     levels = {int(r["level"]) for r in rows}
     if len(parents) > 1 or len(levels) > 1:
@@ -426,6 +440,7 @@ def reshape_grid(
     GridEditError
         An outline that is not polygonal, lies outside the parent, or covers a sibling whole.
     """
+    grids = current_grids(grids)
     row = _row(grids, code)
     parent_code = _parent(row)
     if new_geometry is None or new_geometry.geom_type not in ("Polygon", "MultiPolygon"):
@@ -562,6 +577,7 @@ def snap(
     if tolerance_m <= 0:
         return geometry
     skip = set(exclude)
+    grids = current_grids(grids)
     keep = np.asarray([c not in skip for c in _codes(grids)], dtype=bool)
     stored = np.asarray(grids.geometry.values, dtype=object)[keep]
     # a bounding box a little larger than the tolerance (a degree is at least ~96 km here)
@@ -743,8 +759,9 @@ def validate_change(
     if not len(changed):
         return []
     villages = {gridcodes.village_of(c) for c in _codes(changed) if len(c) >= 12}
-    before = _in_villages(grids_before, villages)
-    after = _in_villages(apply_change(grids_before, changed), villages)
+    net = current_grids(grids_before)
+    before = _in_villages(net, villages)
+    after = _in_villages(apply_change(net, changed), villages)
     found_before = _findings(before, settings)
     found_after = _findings(after, settings)
     problems: list[EditProblem] = []
@@ -884,6 +901,7 @@ __all__ = [
     "allocate_codes",
     "apply_change",
     "combine_changes",
+    "current_grids",
     "merge_grids",
     "reshape_grid",
     "snap",
