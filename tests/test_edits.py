@@ -295,6 +295,18 @@ def test_reshape_is_clipped_to_the_parent_and_refuses_swallowing(grids: Any) -> 
         edits.reshape_grid(grids, A, poly(square(0, 0, 300, 200)))
 
 
+def test_reshaping_a_level2_grid_whose_children_do_not_follow_is_reported(grids: Any) -> None:
+    # P1 takes 30 m of P2 (P2 follows), but the level-3 grids are not moved: D sticks out
+    # of P2 and a gap opens in P1 beside B
+    moved = poly([(0, 0), (100, 0), (150, 0), (330, 0), (330, 400), (0, 400)])
+    changed = edits.reshape_grid(grids, P1, moved)
+    assert sorted(changed["code"]) == [P1, P2]
+    problems = edits.validate_change(grids, changed)
+    assert {(p.kind, p.codes) for p in problems} == {("outside_parent", (D,)), ("gap", (P1,))}
+    for p in problems:
+        assert p.area_m2 == pytest.approx(30 * 400, rel=1e-2)
+
+
 def test_reshape_on_the_sample_county(sample_gpkg: Any) -> None:
     grids = sample_gpkg.read("grids")
     level3 = grids[grids["level"] == 3]
@@ -369,6 +381,16 @@ def test_snap_pulls_vertices_onto_a_neighbours_vertex_and_edge(grids: Any) -> No
     # (152, 202) was 2.8 m from the vertex (150, 200) shared by A, B and E: onto it
     assert (coords[0] == lonlat([(150, 200)])[0]).all()
     assert edits.snap(drawn, grids, 0) is drawn
+
+
+def test_snap_pulls_onto_the_parents_boundary(grids: Any) -> None:
+    drawn = poly([(50, -2), (140, 1.5), (140, 150), (50, 150)])
+    snapped = edits.snap(drawn, grids, 3.0, exclude=[A, B, C, E])
+    coords = [to_xy(shapely.Point(c)) for c in shapely.get_coordinates(snapped)]
+    seen = [(round(p.x, 2), round(p.y, 2)) for p in coords]
+    # (50, -2) and (140, 1.5) lie near no vertex: onto the parent's edge; the parent's vertex
+    # (100, 0) along the drawn edge is added to it, so the two edges run together
+    assert seen[:3] == [(50, 0), (100, 0), (140, 0)]
 
 
 # --- validate_change ------------------------------------------------------------------------

@@ -587,7 +587,9 @@ def snap(
         return geometry
     proj = _Projector()
     drawn = proj.metric(geometry)
-    edges = shapely.union_all([shapely.boundary(proj.metric(g)) for g in stored[near]])
+    # the outlines as they are: noding them (a union) would move shared vertices by noise
+    outlines = [shapely.boundary(proj.metric(g)) for g in stored[near]]
+    edges = shapely.multilinestrings(shapely.get_parts(np.asarray(outlines, dtype=object)))
     vertices = shapely.points(np.unique(shapely.get_coordinates(edges), axis=0))
     vertex_tree = shapely.STRtree(vertices)
 
@@ -609,7 +611,9 @@ def snap(
                 out[close] = shapely.get_coordinates(shapely.get_point(lines, 1))
         return out
 
-    pulled = shapely.snap(shapely.transform(drawn, pull), edges, tolerance_m)
+    pulled = shapely.remove_repeated_points(
+        shapely.snap(shapely.transform(drawn, pull), edges, tolerance_m), tolerance=GRID_M
+    )
     return proj.lonlat(pulled)
 
 
