@@ -162,6 +162,16 @@ class ConflictError(GisgridError):
     exit_code = 4
 
 
+class GridEditError(GisgridError):
+    """A grid edit that cannot be made as drawn: a line that does not cut the grid in two,
+    grids to merge that are not adjacent siblings, an outline that swallows a neighbour.
+
+    The message names why (Chinese first, then English); nothing was changed.
+    """
+
+    exit_code = 4
+
+
 class PayloadTooLargeError(GisgridError):
     """A request body larger than the web server accepts (``GISGRID_WEB_MAX_*_BYTES``)."""
 

@@ -29,6 +29,7 @@ STATUS: dict[type[errors.GisgridError], int] = {
     errors.StoreError: 503,
     errors.StoreConstraintError: 422,
     errors.ConflictError: 409,
+    errors.GridEditError: 422,
     errors.PayloadTooLargeError: 413,
     errors.OfflineAssetError: 500,
     errors.NotFoundError: 404,
