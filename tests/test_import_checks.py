@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from gisgrid.errors import ValidationError
 from gisgrid.exchange import import_file
 from gisgrid.layers import LAYERS
 from gisgrid.settings import CheckSettings
-from gisgrid.stores.base import Store
+from gisgrid.stores.base import Store, WriteCheck, WriteMode
 from gisgrid.stores.geopackage import GeoPackageStore
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -341,3 +341,39 @@ def test_the_thresholds_are_the_checks(county: County, tmp_path: Path) -> None:
     lenient = CheckSettings(sliver_m2=10_000)
     result = import_file(county.store, "grids", path, mode="replace", check_settings=lenient)
     assert result.findings == ()
+
+
+class _FixedMeanwhile(GeoPackageStore):
+    """A store another writer changes between the import's reading and its writer lock."""
+
+    meanwhile: pd.DataFrame
+
+    def write(
+        self,
+        frames: Mapping[str, pd.DataFrame],
+        *,
+        mode: WriteMode = "replace",
+        meta: Mapping[str, Any] | None = None,
+        check: WriteCheck | None = None,
+    ) -> None:
+        if check is not None:  # the import's write: the other writer comes first
+            GeoPackageStore(self.path).write({"grids": self.meanwhile})
+        super().write(frames, mode=mode, meta=meta, check=check)
+
+
+def test_the_store_under_the_writer_lock_decides(tmp_path: Path) -> None:
+    """The overlap was there when the import started, fixed by someone else before its lock:
+    under the lock the import would add it again, and is refused."""
+    store = _FixedMeanwhile(tmp_path / "county.gpkg")
+    bad = overlap_80m()
+    store.write({name: LAYERS[name].validate(raw_frame(name)) for name in POLYGONS[:2]})
+    store.write({"grids": LAYERS["grids"].validate(bad)})
+    path = grids_file(tmp_path, bad)
+    # with the overlap still stored, the same grids add nothing
+    store.meanwhile = LAYERS["grids"].validate(bad)
+    assert import_file(store, "grids", path, mode="replace").findings == ()
+    # fixed meanwhile: the import would bring the overlap back
+    store.meanwhile = LAYERS["grids"].validate(raw_frame("grids"))
+    with pytest.raises(ValidationError, match="overlap by"):
+        import_file(store, "grids", path, mode="replace")
+    assert_same(store.meanwhile, store.read("grids"))
