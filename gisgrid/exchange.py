@@ -4,10 +4,10 @@ Property names in the files are the layer's declared column names (see
 docs/exchange-format.md). An import validates the whole file first and then writes it in one
 store transaction: a bad feature anywhere means nothing is written. Points must lie within
 the county (the union of the townships in the store) or at most
-:data:`~gisgrid.layers.schema.OUTLINE_MARGIN_M` outside it. Townships, villages and grids go
-through the boundary checks of ``gisgrid check`` (:func:`boundary_problems`): an import that
-would add an overlap, a gap, a part outside the parent or a missing parent is refused, unless
-the caller allows findings (then it is written and they are listed).
+:data:`~gisgrid.layers.schema.OUTLINE_MARGIN_M` outside it. Grids go through the boundary
+checks of ``gisgrid check`` (:func:`boundary_problems`): an import that would add an overlap,
+a gap, a grid outside its parent or a missing parent is refused, unless the caller allows
+findings (then it is written and they are listed).
 """
 
 from __future__ import annotations
@@ -194,8 +194,8 @@ def import_file(
     source_layer
         Layer inside a multi-layer GeoPackage.
     allow_findings
-        Write townships, villages or grids even when they add boundary findings (overlaps,
-        gaps, parts outside the parent, missing parents); they are listed in
+        Write grids even when they add boundary findings (overlaps, gaps, parts outside the
+        parent, missing parents); they are listed in
         :attr:`ImportResult.findings`. Default: refuse them.
     check_settings
         Thresholds of the boundary checks; default from the environment (``GISGRID_CHECK_*``).
@@ -256,8 +256,8 @@ def boundary_problems(
     The rules of ``gisgrid check`` (checks 1–4, :mod:`gisgrid.analysis.checks.boundaries`)
     on the stored townships, villages and grids and on the same layers as they would be
     after the write (``replace``: the frame; ``append``: stored and frame); only what is new
-    or worse counts (:func:`~gisgrid.analysis.checks.added.added_boundary_findings`). Other
-    layers have no boundaries: nothing to check.
+    or worse counts (:func:`~gisgrid.analysis.checks.added.added_boundary_findings`). Only
+    the layers of :data:`CHECKED_LAYERS` are checked (others: no problems).
 
     Returns
     -------
