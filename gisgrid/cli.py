@@ -122,11 +122,21 @@ def import_command(
     source_layer: Annotated[
         str | None, typer.Option(help="layer inside a GeoPackage holding several")
     ] = None,
+    allow_findings: Annotated[
+        bool,
+        typer.Option(
+            "--allow-findings",
+            help="grids: import even when they add overlaps, gaps, parts outside the parent "
+            "or missing parents (listed on stderr)",
+        ),
+    ] = False,
 ) -> None:
     """Import a GeoJSON or GeoPackage file into a layer, all or nothing.
 
     The whole file is checked first; any bad feature is reported (which one, which field,
-    what is wrong) and nothing is written.
+    what is wrong) and nothing is written. Grids also go through the boundary checks of
+    ``gisgrid check``: an import that adds an overlap, a gap, a grid outside its parent or a
+    missing parent is refused (exit 4) unless ``--allow-findings`` is given.
     """
     from gisgrid.exchange import import_file
     from gisgrid.stores import open_store
@@ -136,19 +146,37 @@ def import_command(
 
     def action() -> None:
         st = open_store(store)
-        result = import_file(st, layer, file, crs=crs, mode=mode, source_layer=source_layer)  # type: ignore[arg-type]
-        _audit(
+        result = import_file(
             st,
-            "import",
-            target=layer,
-            detail={"file": file.name, "mode": result.mode, "features": result.features},
+            layer,
+            file,
+            crs=crs,
+            mode=mode,  # type: ignore[arg-type]
+            source_layer=source_layer,
+            allow_findings=allow_findings,
         )
+        detail: dict[str, object] = {
+            "file": file.name,
+            "mode": result.mode,
+            "features": result.features,
+        }
+        if result.findings:
+            detail["findings_allowed"] = len(result.findings)
+        _audit(st, "import", target=layer, detail=detail)
         note = ""
         if result.source_crs and "4490" in result.source_crs:
             note = " (CGCS2000 taken as WGS84: they agree within a metre)"
         out.print(f"imported {result.features} {layer} into {st.url} ({result.mode}){note}")
         for text in result.notes:
             err.print(f"note: {text}", highlight=False)
+        if result.findings:
+            err.print(
+                f"note: imported with {len(result.findings)} finding(s) of the boundary "
+                "checks (--allow-findings):",
+                highlight=False,
+            )
+        for problem in result.findings:
+            err.print(f"note:   - {problem}", highlight=False, markup=False)
 
     _run(action)
 

@@ -4,7 +4,10 @@ Property names in the files are the layer's declared column names (see
 docs/exchange-format.md). An import validates the whole file first and then writes it in one
 store transaction: a bad feature anywhere means nothing is written. Points must lie within
 the county (the union of the townships in the store) or at most
-:data:`~gisgrid.layers.schema.OUTLINE_MARGIN_M` outside it.
+:data:`~gisgrid.layers.schema.OUTLINE_MARGIN_M` outside it. Grids go through the boundary
+checks of ``gisgrid check`` (:func:`boundary_problems`): an import that would add an overlap,
+a gap, a grid outside its parent or a missing parent is refused, unless the caller allows
+findings (then it is written and they are listed).
 """
 
 from __future__ import annotations
@@ -25,11 +28,17 @@ import shapely.geometry
 from shapely.errors import ShapelyError
 
 from gisgrid import crs as crsmod
+from gisgrid.analysis.checks.added import POLYGON_LAYERS, BoundaryFinding, added_boundary_findings
+from gisgrid.analysis.checks.context import LAYER_COLUMNS
 from gisgrid.errors import ConfigError, InputFileError, Problem, ValidationError
 from gisgrid.layers import get_layer, households
 from gisgrid.layers.schema import OUTLINE_MARGIN_M, Layer
+from gisgrid.settings import CheckSettings
 from gisgrid.stores.base import Store, WriteMode, stored_key_clashes
 
+#: the layers an import runs the boundary checks for (townships and villages: not yet, so
+#: that they can be imported before their parents and children)
+CHECKED_LAYERS = ("grids",)
 #: file endings we read and write, and the OGR driver for each
 DRIVERS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG"}
 
@@ -44,6 +53,8 @@ class ImportResult:
     source_crs: str | None
     #: what the import could not check, for the user to read (e.g. no county outline yet)
     notes: tuple[str, ...] = ()
+    #: boundary findings the import added, written anyway (only with ``allow_findings``)
+    findings: tuple[Problem, ...] = ()
 
 
 def _driver_for(path: Path) -> str:
@@ -162,6 +173,8 @@ def import_file(
     crs: str | None = None,
     mode: WriteMode = "append",
     source_layer: str | None = None,
+    allow_findings: bool = False,
+    check_settings: CheckSettings | None = None,
 ) -> ImportResult:
     """Validate a file against ``layer`` and write it to ``store`` in one transaction.
 
@@ -180,11 +193,18 @@ def import_file(
         ``append`` adds features (keys must be new), ``replace`` replaces the whole layer.
     source_layer
         Layer inside a multi-layer GeoPackage.
+    allow_findings
+        Write grids even when they add boundary findings (overlaps, gaps, parts outside the
+        parent, missing parents); they are listed in
+        :attr:`ImportResult.findings`. Default: refuse them.
+    check_settings
+        Thresholds of the boundary checks; default from the environment (``GISGRID_CHECK_*``).
 
     Raises
     ------
     InputFileError, ValidationError
-        Before anything is written.
+        Before anything is written (a :class:`ValidationError` too for boundary findings the
+        import would add, unless ``allow_findings``).
     """
     decl = get_layer(layer)
     if crs is not None:
@@ -200,15 +220,70 @@ def import_file(
     if problems:
         raise ValidationError(layer, problems)
 
+    allowed: list[Problem] = []
+
     def still_holds(current: Store) -> None:
         again, _ = store_problems(current, decl, frame, mode=mode)
         if again:
             raise ValidationError(layer, again)
+        # judged on the store as it is under the writer lock: what it holds now decides
+        found = boundary_problems(current, decl, frame, mode=mode, settings=check_settings)
+        if found and not allow_findings:
+            raise ValidationError(layer, found)
+        allowed[:] = found
 
     store.write({layer: frame}, mode=mode, check=still_holds)
     return ImportResult(
-        layer=layer, features=len(frame), mode=mode, source_crs=source_crs, notes=notes
+        layer=layer,
+        features=len(frame),
+        mode=mode,
+        source_crs=source_crs,
+        notes=notes,
+        findings=tuple(allowed),
     )
+
+
+def boundary_problems(
+    store: Store,
+    decl: Layer,
+    frame: pd.DataFrame,
+    *,
+    mode: WriteMode,
+    settings: CheckSettings | None = None,
+) -> list[Problem]:
+    """The boundary findings writing ``frame`` to ``store`` would add, as problems.
+
+    The rules of ``gisgrid check`` (checks 1–4, :mod:`gisgrid.analysis.checks.boundaries`)
+    on the stored townships, villages and grids and on the same layers as they would be
+    after the write (``replace``: the frame; ``append``: stored and frame); only what is new
+    or worse counts (:func:`~gisgrid.analysis.checks.added.added_boundary_findings`). Only
+    the layers of :data:`CHECKED_LAYERS` are checked (others: no problems).
+
+    Returns
+    -------
+    list of Problem
+        One per finding; ``index`` is the feature's position in ``frame`` when the finding
+        is about a feature of the file.
+    """
+    if decl.name not in CHECKED_LAYERS or not isinstance(frame, gpd.GeoDataFrame):
+        return []
+    stored = {name: store.read(name, columns=LAYER_COLUMNS[name]) for name in POLYGON_LAYERS}
+    columns = [*(LAYER_COLUMNS[decl.name] or []), frame.geometry.name]
+    incoming = frame[columns].to_crs(crsmod.STORAGE_CRS)
+    if mode == "append" and len(stored[decl.name]):
+        incoming = pd.concat([stored[decl.name], incoming], ignore_index=True)
+    after = {**stored, decl.name: incoming}
+    findings = added_boundary_findings(stored, after, settings=settings)
+    position = {str(code): i for i, code in enumerate(frame["code"])}
+    return [_as_problem(f, position) for f in findings]
+
+
+def _as_problem(finding: BoundaryFinding, position: dict[str, int]) -> Problem:
+    """A finding as a problem of the feature it is about (the first of its codes in the file)."""
+    index = next((position[c] for c in finding.codes if c in position), None)
+    feature = finding.codes[0] if finding.codes else None
+    field = "parent_code" if finding.parent_missing else "geometry"
+    return Problem(index, feature, field, f"{finding.check}: {finding.message}")
 
 
 def store_problems(

@@ -392,7 +392,8 @@ def test_imports_exports_and_assignments_by_the_command_are_in_the_audit_log(
     write_input: Callable[..., Path],
 ) -> None:
     for layer in ("townships", "villages", "grids", "households"):
-        ok(gisgrid("import", layer, write_input(layer)))
+        # the little county's villages without level-2 grids are gaps to the boundary checks
+        ok(gisgrid("import", layer, write_input(layer), "--allow-findings"))
     ok(gisgrid("assign"))
     ok(gisgrid("export", "households", tmp_path / "out.geojson"))
     log = ledger_of(store).audit(AuditQuery(actor=ACTOR, limit=20, newest_first=False))

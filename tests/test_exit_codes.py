@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import raw_frame, write_frame
+from conftest import LEVEL2_BOXES, V1, raw_frame, write_frame
+from shapely.geometry import box
 
 import gisgrid
 from gisgrid import errors
@@ -81,6 +82,12 @@ class Kit:
     def new_store(self) -> Path:
         return self.tmp / "new.gpkg"
 
+    def overlapping_grids(self) -> Path:
+        """The fixture grids with a level-3 grid redrawn over its whole level-2 parent."""
+        frame = raw_frame("grids")
+        frame.loc[frame["code"] == V1 + "001001", "geometry"] = box(*LEVEL2_BOXES[V1 + "001"])
+        return write_frame(frame, self.tmp / "grids.gpkg", layer="grids")
+
 
 #: case → (the exit code it must end with, the command's arguments)
 CASES: dict[str, tuple[int, Callable[[Kit], list[str | Path]]]] = {
@@ -135,6 +142,18 @@ CASES: dict[str, tuple[int, Callable[[Kit], list[str | Path]]]] = {
         ],
     ),
     "an input with a bad feature": (4, lambda k: ["import", *k.bad_input("bad_code")[:2]]),
+    "grids that would add an overlap": (
+        4,
+        lambda k: [
+            "import",
+            "grids",
+            k.overlapping_grids(),
+            "--mode",
+            "replace",
+            "--store",
+            k.filled,
+        ],
+    ),
     "a folder named like a GeoPackage": (5, lambda k: ["layers", "--store", folder(k.tmp)]),
     "a PostGIS server that does not run": (
         5,

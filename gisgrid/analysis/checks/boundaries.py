@@ -35,10 +35,14 @@ dropped (for gaps and overlaps each part counts on its own).
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import shapely
 
 from gisgrid.analysis.checks.context import (
@@ -52,6 +56,7 @@ from gisgrid.analysis.checks.context import (
     reason_zh,
     texts,
 )
+from gisgrid.settings import CheckSettings
 
 LEVELS = ("township", "village", "level2", "level3")
 PARENT_LEVEL = {
@@ -406,3 +411,41 @@ def boundary_checks(ctx: CheckContext, timer: Any) -> dict[str, list[dict[str, A
         "overlaps": overlap_items,
         "nesting": nesting_items,
     }
+
+
+@contextlib.contextmanager
+def _untimed(name: str) -> Iterator[None]:
+    yield
+
+
+def boundary_findings(
+    townships: pd.DataFrame,
+    villages: pd.DataFrame,
+    grids: pd.DataFrame,
+    *,
+    settings: CheckSettings | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """Checks 1–4 of ``gisgrid check`` on these polygon layers alone.
+
+    The entry point for whoever must judge a net that is not (or not yet) the stored one: an
+    import judges the grids as they would be after it.
+
+    Parameters
+    ----------
+    townships, villages, grids
+        Frames in canonical form (as a store reads them), EPSG:4326, with at least the
+        columns of :data:`~gisgrid.analysis.checks.context.LAYER_COLUMNS`.
+    settings
+        Thresholds (``sliver_m2``, ``nesting_tolerance_m2``); default from the environment.
+
+    Returns
+    -------
+    dict
+        ``invalid_geometries``, ``gaps``, ``overlaps``, ``nesting``: the items exactly as in
+        the check report.
+    """
+    settings = settings or CheckSettings()
+    frames = {"townships": townships, "villages": villages, "grids": grids}
+    # the boundary checks do not read the date (only the six-no check does)
+    ctx = CheckContext.build(frames, settings=settings, as_of=dt.date.today())
+    return boundary_checks(ctx, _untimed)
