@@ -411,3 +411,35 @@ def test_a_server_on_postgis_follows_the_cli_sql_and_other_writers(
             )
 
     follow_writes(pg_url, pg_filled, move_line=move_line, set_phone=set_phone, tmp_path=tmp_path)
+
+
+def health_version(base: str) -> str | None:
+    status, body = get(f"{base}/api/health", {})
+    assert status == 200, body
+    return None if body["data_version"] is None else str(body["data_version"])
+
+
+@pytest.mark.parametrize("kind", ["geopackage", "postgis"])
+def test_two_servers_and_a_writer_no_stale_answer_after_the_announced_version(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Issue #16, point 2: every server process sees every write; once a server says (in
+    ``/api/health``) that it answers with the store's new version, none of its answers is
+    older."""
+    store: Store = request.getfixturevalue("filled_store" if kind == "geopackage" else "pg_filled")
+    store_arg = str(store.path) if isinstance(store, GeoPackageStore) else store._conninfo
+    admin = make_account(store, Role.ADMIN)
+    grids = store.read("grids")
+    with gisgrid_server(store_arg) as one, gisgrid_server(store_arg) as two:
+        for round_, (frame, expected) in enumerate(
+            [(moved_line(grids), SOUTH), (grids, NORTH), (moved_line(grids), SOUTH)]
+        ):
+            store.write({"grids": frame})
+            announced = store.data_version()
+            for base in (one, two):
+                delay_until(
+                    lambda base=base: health_version(base),  # type: ignore[misc]
+                    announced,
+                    what=f"{kind} round {round_ + 1}: {base} announces the version",
+                )
+                assert level3_at(base, admin) == expected

@@ -102,9 +102,11 @@ class AppState:
             except StoreError as exc:
                 log.warning("gisgrid: could not reload the grids, retrying: %s", exc)
                 return False
+            # the grids first (requests use them at once), then the caches; the version
+            # last: once a server says it answers with a version, everything it answers does
             self.locator = locator
-            self.version = version
             self._forget(search=True)
+            self.version = version
             return True
 
     def watch(self, *, every: float) -> None:
