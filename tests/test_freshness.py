@@ -219,6 +219,10 @@ def test_postgis_version_changes_with_every_committed_write_whoever_writes(
             with conn.transaction():
                 conn.execute(statement)  # type: ignore[arg-type]
             versions.append(pg_filled.data_version())
+        assign_store(pg_filled)  # the incidents' codes, emptied above, come back: written
+        versions.append(pg_filled.data_version())
+        assign_store(pg_filled)  # nothing changes: nothing written, the same version
+        assert pg_filled.data_version() == versions[-1]
         # not before the commit: a server reading the version then would miss the data
         with conn.transaction():
             conn.execute("UPDATE gisgrid.townships SET name = name")
