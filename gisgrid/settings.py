@@ -180,3 +180,5 @@ class WebSettings(BaseSettings):
     max_body_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
     #: the largest JSON body of an ordinary API request, in bytes
     max_json_bytes: int = Field(default=1024 * 1024, ge=1024)
+    #: how often a running server asks the store whether anyone changed it, in seconds
+    fresh_seconds: float = Field(default=0.5, gt=0, le=60)

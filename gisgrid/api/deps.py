@@ -211,7 +211,8 @@ def enforce(
         raise ReasonRequiredError(
             "查阅农户信息须说明理由，理由将被记录 (give a reason: ?reason=… or X-Access-Reason)"
         )
-    scope = scope_of(caller.account, caller.info, grids=state.locator.grids, reason=reason)
+    locator = state.locator  # once: a reload swapping it meanwhile leaves this request whole
+    scope = scope_of(caller.account, caller.info, grids=locator.grids, reason=reason)
     target = f"{request.method} {request.url.path}{_query(request)}"
 
     def records_read(layer: str, ids: list[str]) -> None:
@@ -225,7 +226,7 @@ def enforce(
         )
 
     reader = ScopedReader(
-        state.store, scope, index=state.locator.grid_index, on_records_read=records_read
+        state.store, scope, index=locator.grid_index, on_records_read=records_read
     )
     return Access(
         caller=caller, scope=scope, reader=reader, reason=reason, record_reads=records_read

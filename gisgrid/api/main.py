@@ -33,7 +33,7 @@ from gisgrid.api.routes import (
     tokens,
 )
 from gisgrid.api.state import AppState
-from gisgrid.settings import AuthSettings
+from gisgrid.settings import AuthSettings, WebSettings
 from gisgrid.stores import open_store
 
 
@@ -50,9 +50,12 @@ def create_app(*, store: str | None = None) -> FastAPI:
         # read the layers and run the checks before the first leader opens the dashboard
         warm = threading.Thread(target=state.warm, name="gisgrid-warm", daemon=True)
         warm.start()
+        # see every write, by this process or any other, within about fresh_seconds
+        state.watch(every=WebSettings().fresh_seconds)
         try:
             yield
         finally:
+            state.stop()
             warm.join(timeout=60)
             st.close()
 

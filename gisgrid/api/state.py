@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from gisgrid.stores.base import Store
 #: what the dashboard and the check report read
 REPORT_LAYERS = ("townships", "villages", "grids", "households", "service_points", "incidents")
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class CachedPage:
@@ -37,11 +40,21 @@ class AppState:
 
     FastAPI runs plain ``def`` endpoints in a thread pool: the locator guards its GEOS
     geometries with its own lock, and ``write_lock`` serialises writes to the store.
+
+    **Fresh answers.** ``version`` is the store's data version (:meth:`Store.data_version`)
+    that the locator and the caches were built from. :meth:`refresh` asks the store for it
+    and, when it differs (a write by anyone: this process, the CLI, another server, QGIS),
+    builds a new locator, swaps it in (one attribute assignment: a request uses the old
+    grids or the new ones, never a half-built state) and forgets every cache. :meth:`watch`
+    runs it in a thread of its own every ``fresh_seconds``: requests never wait for it and
+    pay nothing for it (``/api/locate`` reads one attribute).
     """
 
     store: Store
     locator: Locator
     auth: AuthSettings = field(default_factory=AuthSettings)
+    #: the store's data version the locator and caches were built from (``None``: unknown)
+    version: str | None = None
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     _search: HouseholdSearch | None = None
     _frames: dict[str, Any] | None = None
@@ -50,10 +63,73 @@ class AppState:
     _in_scope: dict[tuple[object, ...], np.ndarray] = field(default_factory=dict)
     warmed: threading.Event = field(default_factory=threading.Event)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: counts the times the caches were forgotten: what was built from older data is not kept
+    _generation: int = 0
+    _refresh_lock: threading.Lock = field(default_factory=threading.Lock)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _watcher: threading.Thread | None = None
 
     @classmethod
     def load(cls, store: Store, *, auth: AuthSettings | None = None) -> AppState:
-        return cls(store=store, locator=Locator.from_store(store), auth=auth or AuthSettings())
+        """The state of a server starting on ``store``: its grids and their data version."""
+        version = _data_version(store)  # before the data: a write in between shows next time
+        return cls(
+            store=store,
+            locator=Locator.from_store(store),
+            auth=auth or AuthSettings(),
+            version=version,
+        )
+
+    # freshness ----------------------------------------------------------------------------
+    def refresh(self) -> bool:
+        """Reload the grids and forget the caches when the store's data version changed.
+
+        The new locator is built before anything is swapped: meanwhile requests go on with
+        the old one. A store that cannot be asked (PostgreSQL down, a file being replaced)
+        leaves everything as it is, to be asked again next time.
+
+        Returns
+        -------
+        bool
+            Whether it reloaded.
+        """
+        with self._refresh_lock:  # one reload at a time
+            version = _data_version(self.store)
+            if version is None or version == self.version:
+                return False
+            try:
+                locator = Locator.from_store(self.store)
+            except StoreError as exc:
+                log.warning("gisgrid: could not reload the grids, retrying: %s", exc)
+                return False
+            # the grids first (requests use them at once), then the caches; the version
+            # last: once a server says it answers with a version, everything it answers does
+            self.locator = locator
+            self._forget(search=True)
+            self.version = version
+            return True
+
+    def watch(self, *, every: float) -> None:
+        """Call :meth:`refresh` every ``every`` seconds in a daemon thread until :meth:`stop`."""
+        if self._watcher is not None:
+            return
+
+        def run() -> None:
+            while not self._stop.wait(every):
+                try:
+                    self.refresh()
+                except Exception:  # never let the thread die: the next round tries again
+                    log.exception("gisgrid: reloading after a change of the store failed")
+
+        self._watcher = threading.Thread(target=run, name="gisgrid-fresh", daemon=True)
+        self._watcher.start()
+
+    def stop(self) -> None:
+        """End the thread of :meth:`watch` (waits for a reload under way)."""
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=60)
+            self._watcher = None
 
     def frames(self) -> dict[str, Any]:
         """The layers the dashboard and report need, read once and kept until a write.
@@ -87,10 +163,12 @@ class AppState:
         """A rendered page from the cache, built on first use."""
         with self._cache_lock:
             cached = self._pages.get(key)
+            generation = self._generation
         if cached is None:
             cached = build()
             with self._cache_lock:
-                self._pages[key] = cached
+                if generation == self._generation:  # not built from data forgotten meanwhile
+                    self._pages[key] = cached
         return cached
 
     def warm(self) -> None:
@@ -116,30 +194,61 @@ class AppState:
         return None
 
     def changed(self) -> None:
-        """Forget what was computed from the store: call after every write."""
+        """Forget what was computed from the store: call after every write of this process
+        (the grids follow at the next :meth:`refresh`, as for anyone else's write)."""
+        self._forget(search=False)
+
+    def _forget(self, *, search: bool) -> None:
+        """Forget the caches (and the search index too, with ``search``).
+
+        Under the cache lock: a frame or report being computed is finished first, and then
+        forgotten; what is built outside the lock is kept only if no forgetting came between
+        (the generation).
+        """
         with self._cache_lock:
+            self._generation += 1
             self._frames = None
             self._report = None
             self._pages.clear()
             self._in_scope.clear()
+            if search:
+                self._search = None
 
     def households_in(self, scope: Scope) -> np.ndarray:
         """Which households of :attr:`search` lie in ``scope`` (kept per scope until a write)."""
         key = scope.key
         with self._cache_lock:
             found = self._in_scope.get(key)
+            generation = self._generation
         if found is None:
             found = scope.rows_in("households", self.frames()["households"])
             with self._cache_lock:
                 if len(self._in_scope) > 256:  # many distinct scopes: start again
                     self._in_scope.clear()
-                self._in_scope[key] = found
+                if generation == self._generation:
+                    self._in_scope[key] = found
         return found
 
     @property
     def search(self) -> HouseholdSearch:
         """Built on first use from the households :meth:`frames` already read (the web app
-        writes no households, so it outlives :meth:`changed`); 150,000 take about a second."""
-        if self._search is None:
-            self._search = HouseholdSearch(self.frames()["households"])
-        return self._search
+        writes no households, so it outlives :meth:`changed`, not a :meth:`refresh`);
+        150,000 take about a second."""
+        found = self._search
+        if found is None:
+            with self._cache_lock:
+                generation = self._generation
+            found = HouseholdSearch(self.frames()["households"])
+            with self._cache_lock:
+                if generation == self._generation:
+                    self._search = found
+        return found
+
+
+def _data_version(store: Store) -> str | None:
+    """The store's data version, ``None`` when it cannot be asked right now."""
+    try:
+        return store.data_version()
+    except StoreError as exc:  # debug only: while PostgreSQL is down, this comes twice a second
+        log.debug("gisgrid: cannot ask the store for its data version: %s", exc)
+        return None

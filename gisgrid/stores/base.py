@@ -299,6 +299,23 @@ class Store(Reader, Protocol):
         """Create or upgrade what the store needs before it is written; safe to run again."""
         ...
 
+    def data_version(self) -> str:
+        """A token that changes with every committed change of the layers or metadata.
+
+        Whoever writes: this process, another gisgrid process, QGIS or SQL. Cheap (a file's
+        status, one tiny query), so a server can ask about once a second and reload what it
+        keeps in memory when the token differs from the one it loaded with. Compare tokens
+        for equality only; read the token *before* the data, so that a write in between makes
+        the next token differ (a reload too many, never one too few). The accounts, sessions
+        and audit log (:attr:`ledger`) do not count: they change with every request.
+
+        Raises
+        ------
+        StoreError
+            The store cannot be asked right now (treat the version as unknown).
+        """
+        ...
+
     def write(
         self,
         frames: Mapping[str, pd.DataFrame],

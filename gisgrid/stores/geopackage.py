@@ -146,6 +146,33 @@ class GeoPackageStore:
         self.layer_names()
         return InitResult(versioned=False, before=0, after=0, applied=())
 
+    def data_version(self) -> str:
+        """The file's identity and state: inode, modification time, size, SQLite's change counter.
+
+        gisgrid's copy-on-write gives every write a new file (a new inode); a tool writing in
+        place (QGIS) changes the modification time, and SQLite counts each of its committed
+        transactions in the file header; in write-ahead mode the main file may stay as it is
+        until a checkpoint, so the ``-wal`` file's time, size and header (its salts change
+        whenever it starts afresh) count too. Read from one open file (no mix of two files).
+        """
+        try:
+            with open(self.path, "rb") as fh:
+                stat = os.fstat(fh.fileno())
+                header = fh.read(100)
+        except FileNotFoundError:
+            return "none"
+        except OSError as exc:
+            raise StoreError(f"cannot read the store {self.path}: {exc}") from exc
+        # bytes 24-27: the file change counter, 92-95: the version it is valid for
+        counters = header[24:28] + header[92:96]
+        parts: list[object] = [stat.st_ino, stat.st_mtime_ns, stat.st_size, counters.hex()]
+        wal = self.path.with_name(self.path.name + "-wal")
+        # no write-ahead file is the usual case (gisgrid writes none; QGIS may)
+        with contextlib.suppress(OSError), open(wal, "rb") as fh:
+            stat = os.fstat(fh.fileno())
+            parts += [stat.st_ino, stat.st_mtime_ns, stat.st_size, fh.read(32)[12:24].hex()]
+        return ":".join(str(p) for p in parts)
+
     # reading --------------------------------------------------------------------------
     def layer_names(self) -> list[str]:
         if not self.path.exists():

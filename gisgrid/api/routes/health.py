@@ -22,6 +22,9 @@ class Health(BaseModel):
     #: whether the dashboard's layers and report are computed (pages are fast from then on)
     warm: bool
     store: str
+    #: the store's data version this server answers with (``None``: not known yet); it
+    #: follows the store's within about a second (docs/county-it.md, Fresh answers)
+    data_version: str | None = None
     message: str | None = None
 
 
@@ -42,6 +45,7 @@ def readiness(state: State) -> Health | JSONResponse:
         ready=problem is None,
         warm=state.warmed.is_set(),
         store=state.store.url,
+        data_version=state.version,
         message=None if problem is None else str(problem),
     )
     if problem is None:

@@ -332,6 +332,16 @@ class PostGISStore:
         self._ready = False
         return result
 
+    def data_version(self) -> str:
+        """The counter bumped by the triggers of migration 0005 on every write of the layers
+        (gisgrid, QGIS or SQL alike), with its row's transaction id; ``"none"`` without a
+        schema. One tiny query (``SELECT gisgrid.data_version()``)."""
+        with self._connection("reading the data version of") as conn:
+            if not self._usable(conn, writing=False):
+                return "none"
+            row = conn.execute(query("data_version")).fetchone()
+        return str(row[0]) if row else "none"
+
     # reading --------------------------------------------------------------------------------
     def layer_names(self) -> list[str]:
         """The layers whose tables exist (all of them once the store is initialised)."""

@@ -51,6 +51,10 @@ SELECT pg_try_advisory_xact_lock(%s)
 -- name: repeatable_read
 SET TRANSACTION ISOLATION LEVEL REPEATABLE READ
 
+-- name: data_version
+-- Changes with every committed write of the layers (migration 0005): one tiny read.
+SELECT gisgrid.data_version()
+
 -- name: layer_tables
 SELECT c.relname
 FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
