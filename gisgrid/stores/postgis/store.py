@@ -164,7 +164,11 @@ class PostGISStore:
         }
         return {k: v for k, v in options.items() if k not in given}
 
-    def _open_pool(self) -> ConnectionPool:
+    def _open_pool(self, *, probe: bool = False) -> ConnectionPool:
+        """The pool, opened if need be. A failed attempt makes the requests of the next
+        moment fail at once with its message; a ``probe`` (the web app's background look at
+        the data version) does not: it must not fail a request made just after the server
+        came back."""
         with self._pool_lock:  # threads of the web app may ask at once
             if self._pool is None:
                 # threads that queued here behind a failed attempt fail with it, instead of
@@ -176,7 +180,8 @@ class PostGISStore:
                 try:
                     self._pool = self._new_pool()
                 except StoreError as exc:
-                    self._last_failure = (time.monotonic(), str(exc))
+                    if not probe:
+                        self._last_failure = (time.monotonic(), str(exc))
                     raise
                 self._last_failure = None
             return self._pool
@@ -222,14 +227,16 @@ class PostGISStore:
         # not on the request's time; connections in use close when they are given back
         threading.Thread(target=pool.close, name="gisgrid-pool-close", daemon=True).start()
 
-    def _live_connection(self) -> tuple[ConnectionPool, psycopg.Connection[Any]]:
+    def _live_connection(
+        self, *, probe: bool = False
+    ) -> tuple[ConnectionPool, psycopg.Connection[Any]]:
         """A pooled connection that answers, or :class:`StoreError` within seconds.
 
         A connection that fails the test means the server went away (or came back since):
         the pool is retired and a new one tried once, which connects directly first.
         """
         for _attempt in range(2):
-            pool = self._open_pool()
+            pool = self._open_pool(probe=probe)
             try:
                 conn = pool.getconn()
             except PoolClosed:
@@ -251,9 +258,9 @@ class PostGISStore:
         )
 
     @contextlib.contextmanager
-    def _connection(self, doing: str) -> Iterator[psycopg.Connection[Any]]:
+    def _connection(self, doing: str, *, probe: bool = False) -> Iterator[psycopg.Connection[Any]]:
         """A pooled connection; database errors become :class:`StoreError` saying ``doing``."""
-        pool, conn = self._live_connection()
+        pool, conn = self._live_connection(probe=probe)
         try:
             try:
                 with conn:  # commit on success, roll back on error, as pool.connection() does
@@ -336,7 +343,7 @@ class PostGISStore:
         """The counter bumped by the triggers of migration 0005 on every write of the layers
         (gisgrid, QGIS or SQL alike), with its row's transaction id; ``"none"`` without a
         schema. One tiny query (``SELECT gisgrid.data_version()``)."""
-        with self._connection("reading the data version of") as conn:
+        with self._connection("reading the data version of", probe=True) as conn:
             if not self._usable(conn, writing=False):
                 return "none"
             row = conn.execute(query("data_version")).fetchone()
