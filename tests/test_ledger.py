@@ -655,7 +655,7 @@ def test_a_store_without_the_schema_reads_empty_and_refuses_changes(pg_url: str)
         store.init(target=3)  # a store of the gisgrid before accounts: upgrade first
         with pytest.raises(StoreError, match="schema version 3; this gisgrid needs"):
             ledger.accounts()
-        assert store.init().applied == ("0004_access",)
+        assert store.init().applied[0] == "0004_access"  # and the migrations after it
         ledger.add_account(new_account(), audit=entry("account_add"))
         assert [a.username for a in ledger.accounts()] == ["wang"]
     finally:
