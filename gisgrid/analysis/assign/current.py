@@ -131,7 +131,9 @@ def with_current_grid_codes(
     index: GridIndex | None = None,
     layers: tuple[str, ...] = ASSIGNED_LAYERS,
 ) -> dict[str, pd.DataFrame]:
-    """The frames with ``grid_code`` of the point layers set by :func:`current_grid_codes`.
+    """The frames with ``grid_code`` of the point layers set by :func:`current_grid_codes`,
+    and ``grids`` (when given) reduced to the grids in force today (:func:`in_force`): the
+    current net, which every figure computed from the frames counts.
 
     Parameters
     ----------
@@ -146,9 +148,12 @@ def with_current_grid_codes(
     Returns
     -------
     dict
-        A new mapping; the point layers are copies, the others the same frames.
+        A new mapping; the point layers are copies, ``grids`` the rows in force, the
+        others the same frames.
     """
     out = dict(frames)
+    if "grids" in out:
+        out["grids"] = in_force(out["grids"])
     todo = [name for name in layers if name in out]
     if not todo:
         return out
