@@ -229,7 +229,7 @@ class GridCodesWritten:
     Attributes
     ----------
     grids
-        Number of level-3 grids the decision saw.
+        Number of level-3 grid rows the decision saw (every version, in force or not).
     layers
         One :class:`LayerCodes` per layer present in the store, in the order asked.
     read_seconds, decide_seconds, write_seconds
