@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar, cast
 
 import typer
 from rich.console import Console
@@ -507,6 +507,14 @@ def map_command(
         Path | None,
         typer.Option("--report", help="a check report (JSON) to draw instead of checking now"),
     ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="DATE",
+            help="draw the grids in force on this date, YYYY-MM-DD [default: today]",
+        ),
+    ] = None,
 ) -> None:
     """Write an interactive map that works offline: coverage, incidents or finder.
 
@@ -526,6 +534,7 @@ def map_command(
         m = build_map(
             kind, open_store(store), township=township, village=village, grid=grid,
             indicator=indicator, tiles=tiles, lang=lang, report=report,
+            as_of=_date(as_of, "--as-of"),
         )  # fmt: skip
         path = save_map(m, out_file)
         out.print(f"map written to {path} ({path.stat().st_size / 1e3:,.0f} kB)")
@@ -542,12 +551,13 @@ def _demo_maps(st: Store, out_dir: Path) -> None:
     points = st.read("service_points", where={"kind": "elder_care"})
     villages = [v for v in points["village_code"] if isinstance(v, str)]
     village = villages[0] if villages else str(st.read("villages")["code"].min())
-    for kind, options in (
-        ("coverage", {"report": report}),
-        ("incidents", {}),
-        ("finder", {"village": village}),
-    ):
-        path = save_map(build_map(kind, st, **options), out_dir / f"{kind}.html")
+    maps: dict[str, Callable[[], Any]] = {  # built one at a time, each saved before the next
+        "coverage": lambda: build_map("coverage", st, report=report),
+        "incidents": lambda: build_map("incidents", st),
+        "finder": lambda: build_map("finder", st, village=village),
+    }
+    for kind, build in maps.items():
+        path = save_map(build(), out_dir / f"{kind}.html")
         out.print(f"map written to {path} ({path.stat().st_size / 1e3:,.0f} kB)")
 
 

@@ -265,3 +265,25 @@ def test_the_api_declares_as_of():
         params = {p["name"]: p for p in paths[path]["get"]["parameters"]}
         schema = params["as_of"]["schema"]
         assert {"type": "string", "format": "date"} in schema.get("anyOf", [schema])
+
+
+# --- maps --------------------------------------------------------------------------------------
+
+
+def test_maps_draw_the_grids_in_force_and_put_the_points_in_them(tmp_path: Path):
+    from gisgrid.cartography.data import load_area
+
+    store = GeoPackageStore(tmp_path / "versions.gpkg")
+    store.write(_frames())
+
+    def area(day: dt.date | None) -> tuple[set[str], str]:
+        data = load_area(store, village=V1, as_of=day)
+        first = data.households.set_index("id").loc["H001", "grid_code"]
+        return set(data.level(3)["code"]), str(first)
+
+    assert area(None) == ({V1 + "001002", V1 + "001003", V1 + "002004"}, V1 + "001003")
+    before = END - dt.timedelta(days=1)
+    assert area(before) == (
+        {V1 + "001001", V1 + "001002", V1 + "002002", V1 + "002004"},
+        V1 + "001001",
+    )
