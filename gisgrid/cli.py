@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar, cast
 
 import typer
 from rich.console import Console
@@ -230,33 +230,61 @@ def init_command(store: StoreOption = None) -> None:
 
 
 @app.command("assign")
-def assign_command(store: StoreOption = None) -> None:
+def assign_command(
+    store: StoreOption = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="DATE",
+            help="assign to the grids in force on this date, YYYY-MM-DD [default: today]",
+        ),
+    ] = None,
+) -> None:
     """Assign households, incidents and service points to their level-3 grids (三级网格).
 
     A point belongs to the grid that covers it (inside or on its boundary); on a shared
-    edge or vertex, or inside an overlap, to the one with the smallest code. Points in no
-    grid get none and are listed. Only grid_code changes, in one transaction.
+    edge or vertex, or inside an overlap, to the one with the smallest code. Only the grids
+    in force on the date count (valid_from on or before it, valid_to after it): a retired
+    grid takes no points. Points in no grid get none and are listed. Only grid_code
+    changes, in one transaction.
     """
     from gisgrid.stores import open_store
 
-    _run(lambda: _assign(open_store(store)))
+    _run(lambda: _assign(open_store(store), as_of=_date(as_of, "--as-of")))
 
 
-def _assign(st: Store) -> None:
+def _date(text: str | None, option: str) -> dt.date | None:
+    """An ISO date of an option (``None`` when not given)."""
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{option} takes an ISO date such as 2026-11-30, not {text!r}") from None
+
+
+def _assign(st: Store, *, as_of: dt.date | None = None) -> None:
     """Assign every point layer of the store and print what happened (``gisgrid assign``)."""
     from rich.markup import escape
 
     from gisgrid.analysis.assign import assign_store
 
-    report = assign_store(st)
+    report = assign_store(st, as_of=as_of)
     _audit(
         st,
         "assign",
         target="grid_code",
-        detail={item.layer: item.assigned for item in report.layers},
+        detail={
+            "as_of": report.as_of.isoformat(),
+            **{item.layer: item.assigned for item in report.layers},
+        },
     )
     where = escape(report.store)  # a path may hold [brackets]
-    table = Table(title=f"三级网格分配 assignment to {report.grids} level-3 grids · {where}")
+    table = Table(
+        title=f"三级网格分配 assignment to {report.grids} level-3 grids in force on "
+        f"{report.as_of.isoformat()} · {where}"
+    )
     for column in ("layer", "图层", "features 总数", "assigned 已入格", "in no grid 未入格"):
         table.add_column(column, justify="left" if column in ("layer", "图层") else "right")
     table.add_column("on shared edge or overlap 共边/重叠", justify="right")
@@ -507,6 +535,14 @@ def map_command(
         Path | None,
         typer.Option("--report", help="a check report (JSON) to draw instead of checking now"),
     ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="DATE",
+            help="draw the grids in force on this date, YYYY-MM-DD [default: today]",
+        ),
+    ] = None,
 ) -> None:
     """Write an interactive map that works offline: coverage, incidents or finder.
 
@@ -526,6 +562,7 @@ def map_command(
         m = build_map(
             kind, open_store(store), township=township, village=village, grid=grid,
             indicator=indicator, tiles=tiles, lang=lang, report=report,
+            as_of=_date(as_of, "--as-of"),
         )  # fmt: skip
         path = save_map(m, out_file)
         out.print(f"map written to {path} ({path.stat().st_size / 1e3:,.0f} kB)")
@@ -542,12 +579,13 @@ def _demo_maps(st: Store, out_dir: Path) -> None:
     points = st.read("service_points", where={"kind": "elder_care"})
     villages = [v for v in points["village_code"] if isinstance(v, str)]
     village = villages[0] if villages else str(st.read("villages")["code"].min())
-    for kind, options in (
-        ("coverage", {"report": report}),
-        ("incidents", {}),
-        ("finder", {"village": village}),
-    ):
-        path = save_map(build_map(kind, st, **options), out_dir / f"{kind}.html")
+    maps: dict[str, Callable[[], Any]] = {  # built one at a time, each saved before the next
+        "coverage": lambda: build_map("coverage", st, report=report),
+        "incidents": lambda: build_map("incidents", st),
+        "finder": lambda: build_map("finder", st, village=village),
+    }
+    for kind, build in maps.items():
+        path = save_map(build(), out_dir / f"{kind}.html")
         out.print(f"map written to {path} ({path.stat().st_size / 1e3:,.0f} kB)")
 
 

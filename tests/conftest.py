@@ -116,8 +116,10 @@ def _grids() -> gpd.GeoDataFrame:
              "name": f"第{n + 1}自然村", "responsible_name": "钱测试" if n == 0 else None,
              "responsible_phone": "0730-4201234" if n == 0 else None,
              "responsible_role": "网格员", "valid_from": "2023-01-01",
-             "valid_to": "2025-12-31" if n == 1 else None, "geometry": box(*bounds)}
+             "valid_to": "2099-12-31" if n == 1 else None, "geometry": box(*bounds)}
         )  # fmt: skip
+        # a planned end, far ahead: the grid is in force today (a valid_to passed would
+        # retire it and leave its children without a parent: tests/test_in_force.py)
     for n, (code, bounds) in enumerate(LEVEL3_BOXES.items()):
         rows.append(
             {"code": code, "level": 3, "parent_code": code[:15], "village_code": V1,

@@ -14,8 +14,10 @@ nothing.
 
 The edits return the changed features: the grids columns plus :data:`CHANGE` (``added``,
 ``reshaped`` or ``retired``) and :data:`DERIVED_FROM` (the codes a new grid came from: its
-lineage). A retired row carries the geometry it had. Rows of the frame whose ``valid_to``
-has passed (grids retired before) take part in nothing but the allocation of codes.
+lineage). A retired row carries the geometry it had. The edits work on the grids in force
+today (:func:`gisgrid.analysis.assign.in_force`, the one rule of every reader); other rows
+of the frame (grids retired before, or not yet in force) take part in nothing but the
+allocation of codes.
 
 **Codes.** A split retires the original code and gives *both* pieces new codes; a merge
 retires every merged code and gives the union a new one. A code then always names one
@@ -50,6 +52,7 @@ import shapely
 
 from gisgrid import codes as gridcodes
 from gisgrid import crs as crsmod
+from gisgrid.analysis.assign.current import in_force
 from gisgrid.analysis.checks.boundaries import GRID_DEG, boundary_checks
 from gisgrid.analysis.checks.context import (
     CheckContext,
@@ -151,18 +154,6 @@ def _shared_length(a: shapely.Geometry, b: shapely.Geometry) -> float:
 
 def _codes(grids: pd.DataFrame) -> list[str]:
     return [str(c) for c in grids["code"]]
-
-
-def current_grids(grids: pd.DataFrame) -> pd.DataFrame:
-    """The grids in force today: those with no ``valid_to`` or one after today.
-
-    The edits work on these; every row counts for :func:`allocate_codes`, so a retired
-    grid's code is never handed out again.
-    """
-    if "valid_to" not in grids.columns:
-        return grids
-    ended = pd.to_datetime(grids["valid_to"], errors="coerce")
-    return grids[(ended.isna() | (ended > pd.Timestamp(dt.date.today()))).to_numpy()]
 
 
 def _row(grids: pd.DataFrame, code: str) -> pd.Series:
@@ -278,7 +269,7 @@ def split_grid(
         A line that misses the grid, ends inside it or cuts it into more than two pieces.
     """
     settings = settings or CheckSettings()
-    row = _row(current_grids(grids), code)
+    row = _row(in_force(grids), code)
     parent = _parent(row)
     if line is None or line.geom_type not in _LINES or line.is_empty:
         raise GridEditError("分割线须为一条折线 / the cut must be a line (LineString)")
@@ -365,7 +356,7 @@ def merge_grids(
     wanted = list(dict.fromkeys(str(c) for c in codes))
     if len(wanted) < 2:
         raise GridEditError("合并至少需要两个网格 / a merge needs two grids or more")
-    net = current_grids(grids)
+    net = in_force(grids)
     rows = [_row(net, c) for c in wanted]
     parents = {_parent(r) for r in rows}
     levels = {int(r["level"]) for r in rows}
@@ -440,7 +431,7 @@ def reshape_grid(
     GridEditError
         An outline that is not polygonal, lies outside the parent, or covers a sibling whole.
     """
-    grids = current_grids(grids)
+    grids = in_force(grids)
     row = _row(grids, code)
     parent_code = _parent(row)
     if new_geometry is None or new_geometry.geom_type not in ("Polygon", "MultiPolygon"):
@@ -577,7 +568,7 @@ def snap(
     if tolerance_m <= 0:
         return geometry
     skip = set(exclude)
-    grids = current_grids(grids)
+    grids = in_force(grids)
     keep = np.asarray([c not in skip for c in _codes(grids)], dtype=bool)
     stored = np.asarray(grids.geometry.values, dtype=object)[keep]
     # a bounding box a little larger than the tolerance (a degree is at least ~96 km here)
@@ -763,7 +754,7 @@ def validate_change(
     if not len(changed):
         return []
     villages = {gridcodes.village_of(c) for c in _codes(changed) if len(c) >= 12}
-    net = current_grids(grids_before)
+    net = in_force(grids_before)
     before = _in_villages(net, villages)
     after = _in_villages(apply_change(net, changed), villages)
     found_before = _findings(before, settings)
@@ -905,7 +896,6 @@ __all__ = [
     "allocate_codes",
     "apply_change",
     "combine_changes",
-    "current_grids",
     "merge_grids",
     "reshape_grid",
     "snap",

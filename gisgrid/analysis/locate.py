@@ -6,12 +6,17 @@ routing. The level-3 grid follows the assignment rule of :mod:`gisgrid.analysis.
 and level-1 grids follow from its codes. A point in no level-3 grid (a gap) still gets the
 village and township that cover it.
 
+The grids are those in force on a date (:func:`gisgrid.analysis.assign.in_force`): today by
+default, held ready; another date's net (``as_of``, "as the net stood then") is built from
+the same grid versions on first use and kept.
+
 :meth:`Locator.locate` answers a typed :class:`Location`; the API serialises it
 (:mod:`gisgrid.api.schemas`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import threading
 from collections.abc import Mapping
@@ -25,7 +30,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from gisgrid import crs as crsmod
-from gisgrid.analysis.assign import GridIndex, current_grid_codes, grid_index
+from gisgrid.analysis.assign import GridIndex, current_grid_codes, grid_index, in_force, today
 from gisgrid.analysis.records import text_or_none
 from gisgrid.errors import LocateError
 from gisgrid.layers.schema import CHINA_BOUNDS
@@ -127,34 +132,64 @@ class Location:
         return self.level3 is not None
 
 
+@dataclass(frozen=True)
+class GridNet:
+    """The grids in force on one date, ready for lookups.
+
+    Attributes
+    ----------
+    as_of
+        The date.
+    grids
+        The grids of every level in force on it (:func:`~gisgrid.analysis.assign.in_force`).
+    records
+        Code → the grid's record (no geometry), of those grids.
+    index
+        The level-3 grids among them by the assignment rule (safe to share between threads).
+    """
+
+    as_of: dt.date
+    grids: gpd.GeoDataFrame
+    records: dict[str, dict[str, Any]]
+    index: GridIndex
+
+
+#: the most dates whose net a :class:`Locator` keeps besides today's
+NETS_KEPT = 16
+
+
 @dataclass
 class Locator:
     """Everything needed to locate points, held in memory.
 
     Build it with :meth:`from_store` (or :meth:`from_frames`); rebuild after grids change.
+    ``versions`` holds every grid row read (every version); the lookups use the grids in
+    force on a date (:meth:`net`).
     """
 
     townships: gpd.GeoDataFrame
     villages: gpd.GeoDataFrame
-    grids: gpd.GeoDataFrame
+    versions: gpd.GeoDataFrame
     service_points: gpd.GeoDataFrame
     county: shapely.Geometry
 
     def __post_init__(self) -> None:
         # GEOS prepared geometries are not thread-safe: one caller at a time
         self._lock = threading.RLock()
+        self.versions = self.versions.reset_index(drop=True)
         # plain records: pandas row access costs more than the geometry work per request
-        self._records = {
-            rec["code"]: rec for rec in self.grids.drop(columns="geometry").to_dict("records")
-        }
+        self._version_records: list[dict[str, Any]] = self.versions.drop(
+            columns="geometry"
+        ).to_dict("records")
+        self._nets_lock = threading.Lock()
+        self._today = self._build_net(today())
+        self._nets: dict[dt.date, GridNet] = {}
         self._villages = self.villages.drop(columns="geometry").to_dict("records")
         self._townships = self.townships.drop(columns="geometry").to_dict("records")
         self._village_tree = shapely.STRtree(self.villages.geometry.values)
         self._township_tree = shapely.STRtree(self.townships.geometry.values)
         shapely.prepare(self.county)
         self._to_metric = crsmod.transformer(crsmod.STORAGE_CRS, crsmod.METRIC_CRS)
-        self.grid_index: GridIndex = grid_index(self.grids)
-        """The level-3 grids by the assignment rule (safe to share between threads)."""
         sp = self.service_points
         self._kinds: dict[str, tuple[cKDTree, list[dict[str, Any]]]] = {}
         if len(sp):
@@ -167,9 +202,50 @@ class Locator:
             for kind, idx in sp.groupby("kind").indices.items():
                 self._kinds[str(kind)] = (cKDTree(xy[idx]), [records[i] for i in idx])
 
+    def _build_net(self, as_of: dt.date) -> GridNet:
+        live = in_force(self.versions, as_of=as_of)
+        records = {str(rec["code"]): rec for rec in (self._version_records[i] for i in live.index)}
+        return GridNet(
+            as_of=as_of, grids=live, records=records, index=grid_index(live, as_of=as_of)
+        )
+
+    def net(self, as_of: dt.date | None = None) -> GridNet:
+        """The grids in force on ``as_of`` (default: today, county time), built on first use.
+
+        Today's net is held ready (and rebuilt once when the date turns); up to
+        :data:`NETS_KEPT` other dates are kept, the oldest asked forgotten first.
+        """
+        day = today() if as_of is None else as_of
+        current = self._today
+        if day == current.as_of:
+            return current
+        with self._nets_lock:  # one build per date, even when asked at once
+            if as_of is None:  # the date turned since the net was built
+                if self._today.as_of != day:
+                    self._today = self._build_net(day)
+                return self._today
+            found = self._nets.pop(day, None)
+            if found is None:
+                found = self._build_net(day)
+            if len(self._nets) >= NETS_KEPT:
+                self._nets.pop(next(iter(self._nets)))
+            self._nets[day] = found  # last asked, last forgotten
+            return found
+
+    @property
+    def grids(self) -> gpd.GeoDataFrame:
+        """The grids of every level in force today."""
+        return self.net().grids
+
+    @property
+    def grid_index(self) -> GridIndex:
+        """The level-3 grids in force today by the assignment rule (safe to share between
+        threads)."""
+        return self.net().index
+
     @classmethod
     def from_store(cls, store: Store) -> Locator:
-        """Read townships, villages, grids and service points from ``store``."""
+        """Read townships, villages, grids (every version) and service points from ``store``."""
         return cls.from_frames(
             townships=store.read("townships"),
             villages=store.read("villages"),
@@ -192,16 +268,19 @@ class Locator:
         return cls(townships, villages, grids, service_points, county)
 
     def level3_codes(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-        """Level-3 grid codes (or ``None``) of points, by the assignment rule."""
+        """Level-3 grid codes (or ``None``) of points, by the assignment rule (grids of today)."""
         pts = gpd.GeoSeries(shapely.points(lon, lat), crs=crsmod.STORAGE_CRS)
         return current_grid_codes(pts, self.grid_index)
 
-    def grid(self, code: str | None) -> GridPerson | None:
-        """The grid of ``code`` and its responsible person (``None``: no such grid)."""
-        row = self._records.get(code) if code is not None else None
+    def grid(self, code: str | None, *, as_of: dt.date | None = None) -> GridPerson | None:
+        """The grid of ``code`` in force on ``as_of`` (default today) and its responsible
+        person (``None``: no such grid then)."""
+        row = self.net(as_of).records.get(code) if code is not None else None
         return None if row is None else GridPerson.of(row)
 
-    def locate(self, lon: float, lat: float, *, crs: str = "wgs84") -> Location:
+    def locate(
+        self, lon: float, lat: float, *, crs: str = "wgs84", as_of: dt.date | None = None
+    ) -> Location:
         """Where a point is and who is responsible for it.
 
         Parameters
@@ -211,11 +290,14 @@ class Locator:
         crs
             ``wgs84`` (also ``EPSG:4326``), ``cgcs2000`` (``EPSG:4490``), ``gcj02`` (Amap,
             Tencent, WeChat) or ``bd09`` (Baidu).
+        as_of
+            Answer with the grids in force on this date (default: today).
 
         Raises
         ------
         LocateError
-            Coordinates out of range, swapped (lat, lon), outside China or outside the county.
+            Coordinates out of range, swapped (lat, lon), outside China or outside the
+            county; or (``as_of`` given) no level-3 grid in force on that date.
         """
         if not (math.isfinite(lon) and math.isfinite(lat)):
             raise LocateError("lon and lat must be finite numbers", code="out_of_range")
@@ -232,6 +314,13 @@ class Locator:
             )
         if not in_china:
             raise LocateError(f"({lon}, {lat}) is outside China", code="outside_china")
+        net = self.net(as_of)
+        if as_of is not None and net.index.codes.size == 0:
+            raise LocateError(
+                f"no level-3 grid was in force on {as_of.isoformat()}: the net stored begins "
+                "later (or had ended)",
+                code="as_of",
+            )
         source = crsmod.normalize_crs(crs)
         if source in (crsmod.STORAGE_CRS, crsmod.CGCS2000):
             wlon, wlat = lon, lat
@@ -247,11 +336,11 @@ class Locator:
             raise LocateError(
                 f"({wlon:.6f}, {wlat:.6f}) is outside the county", code="outside_county"
             )
-        code3 = self.grid_index.locate(wlon, wlat)
+        code3 = net.index.locate(wlon, wlat)
         with self._lock:
             village = self._cover(self._village_tree, self._villages, point)
             township = self._cover(self._township_tree, self._townships, point)
-        g3 = self.grid(code3)
+        g3 = self._grid(net, code3)
         return Location(
             lon=lon,
             lat=lat,
@@ -266,8 +355,8 @@ class Locator:
             else Village(
                 code=str(village["code"]), name=str(village["name"]), kind=str(village["kind"])
             ),
-            level1=self.grid(None if village is None else str(village["code"])),
-            level2=self.grid(None if g3 is None else g3.parent_code),
+            level1=self._grid(net, None if village is None else str(village["code"])),
+            level2=self._grid(net, None if g3 is None else g3.parent_code),
             level3=g3,
             nearest_services=self.nearest_services(wlon, wlat),
         )
@@ -291,6 +380,11 @@ class Locator:
                 )
             )
         return tuple(out)
+
+    @staticmethod
+    def _grid(net: GridNet, code: str | None) -> GridPerson | None:
+        row = net.records.get(code) if code is not None else None
+        return None if row is None else GridPerson.of(row)
 
     @staticmethod
     def _cover(

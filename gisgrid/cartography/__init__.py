@@ -15,11 +15,12 @@ element, rendering and saving), ``assets`` (local copies of every script and sty
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import folium
 
-from gisgrid.analysis.assign.current import current_grid_codes
+from gisgrid.analysis.assign.current import current_grid_codes, grid_index
 from gisgrid.cartography.assets import ASSET_DIRNAME, asset_files, external_urls, install_assets
 from gisgrid.cartography.data import AreaData, check_report, load_area
 from gisgrid.cartography.maps import MAP_KINDS, coverage_map, finder_map, incident_map
@@ -51,6 +52,7 @@ def build_map(
     tiles: str | None = None,
     lang: str = "zh",
     report: Any = "auto",
+    as_of: dt.date | None = None,
 ) -> folium.Map:
     """Build one of the maps from a store.
 
@@ -73,6 +75,9 @@ def build_map(
     report
         The check report to draw on the coverage map: ``"auto"`` runs
         :func:`gisgrid.analysis.checks.check_store` when it is available, ``None`` draws none.
+    as_of
+        Draw the grids in force on this date, and put the points in them (default: today;
+        the checks' findings are always of today's net).
     """
     if kind not in MAP_KINDS:
         raise MapOptionError(f"the map kinds are {', '.join(MAP_KINDS)}, not {kind!r}")
@@ -80,7 +85,9 @@ def build_map(
         raise MapOptionError("the finder is for one village or grid: give --village or --grid")
     if report == "auto":
         report = check_report(store) if kind == "coverage" else None
-    data = load_area(store, township=township, village=village, grid=grid, report=report)
+    data = load_area(
+        store, township=township, village=village, grid=grid, report=report, as_of=as_of
+    )
     name = county_name(store)
     if kind == "coverage":
         return coverage_map(data, indicator=indicator, tiles=tiles, lang=lang, county_name=name)
@@ -89,7 +96,7 @@ def build_map(
     # backbone households outside the area, with the grid covering them now (the one rule)
     linked = store.read("households", where={"backbone": True})
     level3 = store.read("grids", where={"level": 3})
-    linked["grid_code"] = current_grid_codes(linked.geometry, level3)
+    linked["grid_code"] = current_grid_codes(linked.geometry, grid_index(level3, as_of=as_of))
     return finder_map(data, tiles=tiles, lang=lang, all_households=linked)
 
 

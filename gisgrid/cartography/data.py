@@ -5,11 +5,14 @@ gathers an area's frames: every point's level-3 grid is the one that covers it n
 one rule of every reader (:func:`gisgrid.analysis.assign.current_grid_codes`; the stored
 ``grid_code`` is what the last ``gisgrid assign`` wrote, for exchange), and every figure a
 map shows (households, linkage, distance, incidents, six-no status) comes from
-:mod:`gisgrid.analysis.indicators`, which the dashboard reads too.
+:mod:`gisgrid.analysis.indicators`, which the dashboard reads too. The grids shown, and
+those the points are looked up in, are those in force on the map's date
+(:func:`gisgrid.analysis.assign.in_force`, default today): a retired grid is not drawn.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,7 +25,7 @@ import shapely
 
 from gisgrid import codes as gridcodes
 from gisgrid import crs as crsmod
-from gisgrid.analysis.assign import current_grid_codes, grid_index
+from gisgrid.analysis.assign import current_grid_codes, grid_index, in_force
 from gisgrid.analysis.checks.report import CheckReport
 from gisgrid.analysis.indicators import Layers, villages_of_points
 from gisgrid.errors import UnknownAreaError
@@ -73,6 +76,7 @@ def load_area(
     village: str | None = None,
     grid: str | None = None,
     report: Report | None = None,
+    as_of: dt.date | None = None,
 ) -> AreaData:
     """Read what a map of the county, one township, one village or one grid shows.
 
@@ -86,6 +90,8 @@ def load_area(
     report
         A check report (see :func:`findings_from_report`); its drawable findings inside
         the area are kept.
+    as_of
+        The date whose grids are shown and take the points (default: today).
 
     Raises
     ------
@@ -116,6 +122,7 @@ def load_area(
         grids = store.read("grids")
     else:
         grids = store.read("grids", where={"village_code": village_codes})
+    grids = in_force(grids, as_of=as_of)
     if scope == "grid":
         assert code is not None
         grids = grids[[gridcodes.lies_in(c, code) for c in grids["code"]]]
@@ -128,7 +135,9 @@ def load_area(
         b = (grids if scope == "grid" else villages).total_bounds
         pad = 0.002  # about 200 m: points on the edge still find their grid
         box = (b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad)
-    index = grid_index(grids if box is None else store.read("grids", bbox=box, where={"level": 3}))
+    index = grid_index(
+        grids if box is None else store.read("grids", bbox=box, where={"level": 3}), as_of=as_of
+    )
     area_codes = set(grids.loc[grids["level"] == 3, "code"])
     area_shape = shapely.union_all(
         (grids[grids["level"] == grids["level"].min()] if scope == "grid" else villages).geometry
@@ -160,7 +169,7 @@ def load_area(
         # the nearby service points may lie beyond the box: their grids are read around them
         x0, y0, x1, y1 = (float(v) for v in points.total_bounds)
         around = store.read("grids", bbox=(x0, y0, x1, y1), where={"level": 3})
-        points_index = grid_index(around)
+        points_index = grid_index(around, as_of=as_of)
     points["grid_code"] = current_grid_codes(points.geometry, points_index)
 
     findings = []

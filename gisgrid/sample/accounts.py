@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gisgrid import codes
+from gisgrid.analysis.assign import in_force
 from gisgrid.errors import ConfigError, NotFoundError
 from gisgrid.roles import ROLES, Role
 from gisgrid.services import accounts
@@ -44,8 +45,13 @@ class _Areas:
 
 def _demo_areas(store: Store) -> _Areas:
     """The areas of the demo accounts: a level-3 grid that has a responsible person with a
-    phone, its village and township, and the county."""
-    grids = store.read("grids", where={"level": 3}, columns=["code", "level", "responsible_phone"])
+    phone (in force today), its village and township, and the county."""
+    grids = store.read(
+        "grids",
+        where={"level": 3},
+        columns=["code", "level", "responsible_phone", "valid_from", "valid_to"],
+    )
+    grids = in_force(grids)
     staffed = grids[grids["responsible_phone"].notna()].sort_values("code")
     if staffed.empty:
         raise NotFoundError("no level-3 grid with a responsible person's phone in the store")

@@ -166,6 +166,11 @@ class LayerPoints:
     y: np.ndarray
 
 
+#: what a store reads of the level-3 grids for :class:`GridDecision`, besides the geometry:
+#: every version, with its dates, so that the decision keeps the grids in force on its date
+GRID_DECISION_COLUMNS = ("code", "valid_from", "valid_to")
+
+
 class GridDecision(Protocol):
     """Which level-3 grid each point belongs to: the rule, passed in by the analysis."""
 
@@ -177,7 +182,9 @@ class GridDecision(Protocol):
         Parameters
         ----------
         grids
-            The level-3 grids (``code`` and geometry, EPSG:4326), as read in the transaction.
+            The level-3 grids as read in the transaction, every version
+            (:data:`GRID_DECISION_COLUMNS` and geometry, EPSG:4326, dates as
+            ``datetime64``); the decision chooses among those in force on its date.
         points
             Layer name → its points.
 
@@ -222,7 +229,7 @@ class GridCodesWritten:
     Attributes
     ----------
     grids
-        Number of level-3 grids the decision saw.
+        Number of level-3 grid rows the decision saw (every version, in force or not).
     layers
         One :class:`LayerCodes` per layer present in the store, in the order asked.
     read_seconds, decide_seconds, write_seconds

@@ -40,6 +40,7 @@ from gisgrid.errors import StoreError
 from gisgrid.layers import ASSIGNED_LAYERS, get_layer
 from gisgrid.layers.schema import Layer
 from gisgrid.stores.base import (
+    GRID_DECISION_COLUMNS,
     BBox,
     GridCodesWritten,
     GridDecision,
@@ -266,7 +267,7 @@ class GeoPackageStore:
         with self._writer_lock():
             started = time.perf_counter()
             present = set(self.layer_names())
-            grids = self.read("grids", where={"level": 3}, columns=["code"])
+            grids = self.read("grids", where={"level": 3}, columns=list(GRID_DECISION_COLUMNS))
             frames = {name: self.read(name) for name in wanted if name in present}
             points = {name: _points_of(frame) for name, frame in frames.items()}
             read_seconds = time.perf_counter() - started

@@ -5,8 +5,8 @@
 * :mod:`.index`: :class:`GridIndex`, the fast engine, proven equal to the reference.
 * :mod:`.store`: :func:`assign_store`, whole layers of a store (writes ``grid_code``).
 * :mod:`.current`: the one rule every reader follows: a point's grid is the level-3 grid
-  covering it now (:func:`current_grid_codes`, :func:`with_current_grid_codes`); the stored
-  ``grid_code`` is for exchange.
+  covering it now (:func:`current_grid_codes`, :func:`with_current_grid_codes`), among the
+  grids in force on a date (:func:`in_force`); the stored ``grid_code`` is for exchange.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from __future__ import annotations
 from gisgrid.analysis.assign.current import (
     current_grid_codes,
     grid_index,
+    in_force,
     level3_grids,
+    today,
     with_current_grid_codes,
 )
 from gisgrid.analysis.assign.index import GridIndex, Lookup, assign_points
@@ -32,6 +34,8 @@ __all__ = [
     "check_join_inputs",
     "current_grid_codes",
     "grid_index",
+    "in_force",
     "level3_grids",
+    "today",
     "with_current_grid_codes",
 ]

@@ -6,11 +6,19 @@ the assignment rule of :mod:`.rule` (fast :class:`~.index.GridIndex`, proven equ
 reference). The stored ``grid_code`` is what the last ``gisgrid assign`` wrote, kept for
 exchange and desktop GIS; no reader trusts it, so a household that moved, or was imported
 after the last assignment, is counted where it stands, and every reader agrees.
+
+"Now" is a date too: the grids are versioned by ``valid_from`` / ``valid_to``, and
+:func:`in_force` is the one rule for the grids in force on a date (default today, in the
+county's local time). :func:`level3_grids` and :func:`grid_index` apply it, so a retired
+grid, or one that takes effect later, covers nothing.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
+from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import numpy as np
@@ -19,13 +27,67 @@ import shapely
 
 from gisgrid.analysis.assign.index import GridIndex
 from gisgrid.layers import ASSIGNED_LAYERS
+from gisgrid.layers.schema import LOCAL_TZ
+
+Frame = TypeVar("Frame", bound=pd.DataFrame)
 
 
-def level3_grids(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """The grids the rule assigns to: level 3, with a code and a (multi)polygon geometry.
+def today() -> dt.date:
+    """Today's date in the county's local time (a server on UTC would be 8 hours late)."""
+    return dt.datetime.now(ZoneInfo(LOCAL_TZ)).date()
+
+
+def in_force(grids: Frame, *, as_of: dt.date | None = None) -> Frame:
+    """The grids in force on ``as_of``: the one rule every reader of grids follows.
+
+    A grid is in force on day *d* when (``valid_from`` is missing or ``valid_from <= d``)
+    and (``valid_to`` is missing or ``valid_to > d``). ``valid_to`` is the first day the grid
+    is no longer in force: a grid retired with ``valid_to = d`` takes no households on *d*,
+    and its successor, published with ``valid_from = d``, takes them from that day — the
+    two never overlap and leave no day between them. A frame without one of the columns
+    (a read that did not ask for it) counts as missing dates there.
+
+    Parameters
+    ----------
+    grids
+        Grid rows (any levels, any columns); dates as dates, timestamps or ISO text
+        (unreadable ones count as missing).
+    as_of
+        The date (default: :func:`today`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows in force, in their order, with their index (same type as ``grids``).
+    """
+    day = pd.Timestamp(today() if as_of is None else as_of)
+    keep = np.ones(len(grids), dtype=bool)
+    if "valid_from" in grids.columns:
+        start = _days(grids["valid_from"])
+        keep &= (start.isna() | (start <= day)).to_numpy(dtype=bool)
+    if "valid_to" in grids.columns:
+        end = _days(grids["valid_to"])
+        keep &= (end.isna() | (end > day)).to_numpy(dtype=bool)
+    if keep.all():
+        return grids
+    return grids[keep]
+
+
+def _days(values: pd.Series) -> pd.Series:
+    """Dates as midnight timestamps without zone (``NaT``: missing or unreadable)."""
+    ts = pd.to_datetime(values, errors="coerce")
+    if getattr(ts.dt, "tz", None) is not None:
+        ts = ts.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None)
+    return ts.dt.normalize()
+
+
+def level3_grids(grids: gpd.GeoDataFrame, *, as_of: dt.date | None = None) -> gpd.GeoDataFrame:
+    """The grids the rule assigns to: level 3, in force on ``as_of`` (:func:`in_force`,
+    default today), with a code and a (multi)polygon geometry.
 
     A grid without a code, or whose geometry is missing or not polygonal, covers nothing.
     """
+    grids = in_force(grids, as_of=as_of)
     level = pd.to_numeric(grids["level"], errors="coerce").to_numpy()
     polygonal = np.isin(
         shapely.get_type_id(np.asarray(grids.geometry.values, dtype=object)), (3, 6)
@@ -35,9 +97,10 @@ def level3_grids(grids: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(out, geometry="geometry", crs=grids.crs)
 
 
-def grid_index(grids: gpd.GeoDataFrame) -> GridIndex:
-    """A :class:`GridIndex` of the level-3 grids among ``grids`` (any levels)."""
-    return GridIndex.from_grids(level3_grids(grids))
+def grid_index(grids: gpd.GeoDataFrame, *, as_of: dt.date | None = None) -> GridIndex:
+    """A :class:`GridIndex` of the level-3 grids among ``grids`` (any levels) in force on
+    ``as_of`` (default today)."""
+    return GridIndex.from_grids(level3_grids(grids, as_of=as_of))
 
 
 def current_grid_codes(points: gpd.GeoSeries, grids: gpd.GeoDataFrame | GridIndex) -> np.ndarray:
@@ -68,7 +131,9 @@ def with_current_grid_codes(
     index: GridIndex | None = None,
     layers: tuple[str, ...] = ASSIGNED_LAYERS,
 ) -> dict[str, pd.DataFrame]:
-    """The frames with ``grid_code`` of the point layers set by :func:`current_grid_codes`.
+    """The frames with ``grid_code`` of the point layers set by :func:`current_grid_codes`,
+    and ``grids`` (when given) reduced to the grids in force today (:func:`in_force`): the
+    current net, which every figure computed from the frames counts.
 
     Parameters
     ----------
@@ -83,9 +148,12 @@ def with_current_grid_codes(
     Returns
     -------
     dict
-        A new mapping; the point layers are copies, the others the same frames.
+        A new mapping; the point layers are copies, ``grids`` the rows in force, the
+        others the same frames.
     """
     out = dict(frames)
+    if "grids" in out:
+        out["grids"] = in_force(out["grids"])
     todo = [name for name in layers if name in out]
     if not todo:
         return out
@@ -98,4 +166,11 @@ def with_current_grid_codes(
     return out
 
 
-__all__ = ["current_grid_codes", "grid_index", "level3_grids", "with_current_grid_codes"]
+__all__ = [
+    "current_grid_codes",
+    "grid_index",
+    "in_force",
+    "level3_grids",
+    "today",
+    "with_current_grid_codes",
+]

@@ -36,7 +36,7 @@ import shapely
 from gisgrid import __version__
 from gisgrid import crs as crsmod
 from gisgrid.analysis.checks.boundaries import LEVELS, boundary_checks
-from gisgrid.analysis.checks.context import LAYER_COLUMNS, CheckContext
+from gisgrid.analysis.checks.context import DATED_COLUMNS, LAYER_COLUMNS, CheckContext
 from gisgrid.analysis.checks.people import (
     LINK_PROBLEMS,
     households_outside,
@@ -162,7 +162,10 @@ def check_store(store: Reader, *, settings: CheckSettings | None = None) -> Chec
         When the store holds no townships, villages or grids: there is nothing to check.
     """
     settings = settings or CheckSettings()
-    frames = {name: store.read(name, columns=cols) for name, cols in LAYER_COLUMNS.items()}
+    frames = {
+        name: store.read(name, columns=None if cols is None else cols + DATED_COLUMNS.get(name, []))
+        for name, cols in LAYER_COLUMNS.items()
+    }
     if not any(len(frames[n]) for n in ("townships", "villages", "grids")):
         raise NotFoundError(
             f"{store.url} holds no townships, villages or grids: nothing to check "

@@ -11,6 +11,11 @@ A polygon that is not valid is reported by the ``invalid_geometries`` check and,
 other checks, repaired with :func:`shapely.make_valid` (keeping its polygonal parts). Missing,
 empty and non-polygonal geometries take part in no geometric check.
 
+The grids checked are those in force today (:func:`gisgrid.analysis.assign.in_force`, the
+one rule of every reader; the checks' ``as_of`` is the six-no year's, not the net's): a
+retired grid, or one not yet in force, fills no gap, overlaps nothing and is no parent —
+the net a household is assigned to today is the net checked.
+
 Households get their level-3 grid by the one rule of every reader,
 :func:`gisgrid.analysis.assign.current_grid_codes` (the grid covering them now; the stored
 ``grid_code`` is not read). Households, incidents and service points are assigned to villages
@@ -48,6 +53,10 @@ LAYER_COLUMNS: dict[str, list[str] | None] = {
     "service_points": ["id", "kind", "village_code"],
     "incidents": ["id", "kind", "reported_at"],
 }
+
+#: read besides :data:`LAYER_COLUMNS` when a layer has them: the grids' dates, for the grids
+#: in force (a frame without them counts as all in force)
+DATED_COLUMNS: dict[str, list[str]] = {"grids": ["valid_from", "valid_to"]}
 
 AssignFunc = Callable[[gpd.GeoSeries, gpd.GeoDataFrame], np.ndarray]
 
@@ -299,7 +308,11 @@ class CheckContext:
         as_of: dt.date,
         outline: shapely.Geometry | None = None,
     ) -> CheckContext:
-        """Conform the frames and prepare the polygons (validity, repair, projection)."""
+        """Keep the grids in force today, conform the frames and prepare the polygons
+        (validity, repair, projection)."""
+        frames = dict(frames)
+        if frames.get("grids") is not None:
+            frames["grids"] = assignmod.in_force(frames["grids"])
         conformed = {name: _conform(name, frames.get(name)) for name in LAYER_COLUMNS}
         ctx = cls(settings, as_of, conformed, outline)
         # prepare the polygons now, so that their cost is not billed to one check

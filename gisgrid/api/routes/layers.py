@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 import pandas as pd
 from fastapi import APIRouter, Path, Query
 
 from gisgrid import codes as gridcodes
+from gisgrid.analysis.assign import in_force
 from gisgrid.api import geojson
 from gisgrid.api.deps import BBoxQuery, Scoped, Township, Village
 from gisgrid.api.errors import COMMON_ERRORS
@@ -49,6 +51,12 @@ def read_layer(
     limit: Annotated[int, Query(ge=1, le=DEFAULT_MAX_LIMIT)] = 500,
     offset: Annotated[int, Query(ge=0)] = 0,
     simplify: Annotated[float, Query(ge=0, le=500, description="metres (polygons)")] = 0.0,
+    as_of: Annotated[
+        dt.date | None,
+        Query(
+            description="grids only: the grids in force on this date, YYYY-MM-DD (default today)"
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     decl = get_layer(layer)
     most = MAX_LIMIT.get(layer, DEFAULT_MAX_LIMIT)
@@ -60,7 +68,11 @@ def read_layer(
         if "level" not in columns:
             raise ConfigError(f"{layer} has no level")
         where["level"] = level
+    if as_of is not None and layer != "grids":
+        raise ConfigError(f"{layer} has no versions: as_of is for grids")
     frame = access.reader.read(layer, bbox=bbox, where=where or None)
+    if layer == "grids":  # the net as it stands on the date: no retired or future grids
+        frame = in_force(frame, as_of=as_of)
     frame = _filter_area(frame, layer, village=village, township=township)
     matched = len(frame)
     page = frame.iloc[offset : offset + limit]

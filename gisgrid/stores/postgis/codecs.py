@@ -115,9 +115,14 @@ def param(f: Field, value: Any) -> Any:
 
 
 def grids_frame(rows: Sequence[tuple[Any, ...]]) -> gpd.GeoDataFrame:
-    """``(code, WKB)`` rows as a frame of grids: ``code`` and geometry in EPSG:4326."""
+    """``(code, WKB, valid_from, valid_to)`` rows as a frame of grids: ``code``, the dates
+    (``datetime64``, ``NaT`` when missing) and geometry in EPSG:4326."""
     return gpd.GeoDataFrame(
-        {"code": [str(r[0]) for r in rows]},
+        {
+            "code": [str(r[0]) for r in rows],
+            "valid_from": pd.to_datetime([r[2] for r in rows]).astype("datetime64[ms]"),
+            "valid_to": pd.to_datetime([r[3] for r in rows]).astype("datetime64[ms]"),
+        },
         geometry=gpd.GeoSeries(
             shapely.from_wkb(np.asarray([r[1] for r in rows], dtype=object))
             if rows

@@ -113,8 +113,10 @@ INSERT INTO gisgrid.gisgrid_meta (key, value) VALUES (%s, %s)
 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
 
 -- name: level3_grids
--- The grids points are assigned to, in code order (smallest code first).
-SELECT code, ST_AsBinary(geom) FROM gisgrid.grids WHERE level = 3 ORDER BY code
+-- The level-3 grids, every version (the decision keeps those in force on its date), in code
+-- order (smallest code first).
+SELECT code, ST_AsBinary(geom), valid_from, valid_to FROM gisgrid.grids WHERE level = 3
+ORDER BY code
 
 -- name: points_out
 -- Every point of a layer as one value, 29 bytes a row: the fid as int8send (big endian),
