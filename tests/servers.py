@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 
@@ -22,23 +22,39 @@ def free_port() -> int:
 
 
 @contextmanager
-def gisgrid_server(store: str, *, timeout: float = 90.0, warm: bool = False) -> Iterator[str]:
-    """Run ``gisgrid serve --store STORE`` until the block ends; yields its base URL.
+def gisgrid_server(
+    store: str,
+    *,
+    timeout: float = 90.0,
+    warm: bool = False,
+    options: Sequence[str] = (),
+    output: list[str] | None = None,
+) -> Iterator[str]:
+    """Run ``gisgrid serve --store STORE [OPTIONS]`` until the block ends; yields its base URL.
 
     Ready when it answers; with ``warm``, only once ``/api/health`` says its caches are warm
-    (the benchmarks measure the served app, not its start-up).
+    (the benchmarks measure the served app, not its start-up). ``output`` receives what
+    the server printed, once it has stopped.
     """
-    command = [sys.executable, "-m", "gisgrid", "serve", "--store", store]
-    with app_server(command, name="gisgrid serve", timeout=timeout, warm=warm) as base:
+    command = [sys.executable, "-m", "gisgrid", "serve", "--store", store, *options]
+    with app_server(
+        command, name="gisgrid serve", timeout=timeout, warm=warm, output=output
+    ) as base:
         yield base
 
 
 @contextmanager
 def app_server(
-    command: list[str], *, name: str, timeout: float = 90.0, warm: bool = False
+    command: list[str],
+    *,
+    name: str,
+    timeout: float = 90.0,
+    warm: bool = False,
+    output: list[str] | None = None,
 ) -> Iterator[str]:
     """Run ``command --port PORT`` (a free loopback port) until the block ends, as
-    :func:`gisgrid_server` runs ``gisgrid serve``; yields its base URL."""
+    :func:`gisgrid_server` runs ``gisgrid serve``; yields its base URL. ``output`` receives
+    what the command printed, once it has stopped."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "GISGRID_STORE"}
     proc = subprocess.Popen(
@@ -66,7 +82,9 @@ def app_server(
     finally:
         proc.terminate()
         try:
-            proc.wait(timeout=20)
+            printed, _ = proc.communicate(timeout=20)
+            if output is not None:
+                output.append(printed.decode())
         finally:
             if proc.stdout is not None:
                 proc.stdout.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shutil
 import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ import pandas as pd
 import pytest
 from accounts import TestAccount, make_account
 from fastapi.testclient import TestClient
+from servers import gisgrid_server
 
 from gisgrid import codes
 from gisgrid.api import create_app, policy
@@ -675,43 +677,15 @@ def test_nothing_personal_in_the_server_log(
     store_path: Path, accounts: dict[str, TestAccount], net: Net
 ) -> None:
     """With the access log on, a household search leaves its path in the log, not the name."""
-    import os
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
-    from servers import free_port
-
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "GISGRID_STORE"}
-    command = ["serve", "--store", str(store_path), "--port", str(port), "--access-log"]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gisgrid", *command],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
     query = urllib.parse.urlencode({"q": net.other_household_name, "reason": "走访"})
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/api/health/live", timeout=2):
-                    break
-            except OSError:
-                assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
-                time.sleep(0.3)
+    printed: list[str] = []
+    with gisgrid_server(str(store_path), options=["--access-log"], output=printed) as base:
         request = urllib.request.Request(
             f"{base}/api/households/search?{query}", headers=accounts["village"].headers
         )
         with urllib.request.urlopen(request, timeout=30) as r:
             assert net.other_household_name in r.read().decode()
-    finally:
-        proc.terminate()
-        out, _ = proc.communicate(timeout=30)
-    log = out.decode()
+    log = printed[0]
     assert "/api/households/search" in log  # the access log is on
     assert "q=" not in log and urllib.parse.quote(net.other_household_name) not in log
     assert net.other_household_name not in log and accounts["village"].token not in log
