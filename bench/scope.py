@@ -68,7 +68,7 @@ def serve_without_enforcement(store: str, port: int) -> None:
         if not built:  # once: the baseline does no per-request work for access
             account = state.store.ledger.account(BASELINE_ADMIN)
             assert account is not None, "make the baseline admin first"
-            scope = scope_of(account, ROLES[account.role], grids=state.locator.grids)
+            scope = scope_of(account, ROLES[account.role], by_phone=state.locator.net().by_phone)
             reader = ScopedReader(state.store, scope, index=state.locator.grid_index)
             caller = Caller(account=account, via="token", session=None, address=None)
             built.append(

@@ -17,6 +17,7 @@ the same grid versions on first use and kept.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import threading
 from collections.abc import Mapping
@@ -32,6 +33,7 @@ from scipy.spatial import cKDTree
 from gisgrid import crs as crsmod
 from gisgrid.analysis.assign import GridIndex, current_grid_codes, grid_index, in_force, today
 from gisgrid.analysis.records import text_or_none
+from gisgrid.analysis.scope import grids_by_phone
 from gisgrid.errors import LocateError
 from gisgrid.layers.schema import CHINA_BOUNDS
 from gisgrid.stores.base import Store
@@ -152,6 +154,12 @@ class GridNet:
     grids: gpd.GeoDataFrame
     records: dict[str, dict[str, Any]]
     index: GridIndex
+
+    @functools.cached_property
+    def by_phone(self) -> dict[str, tuple[str, ...]]:
+        """Their codes by their responsible person's phone
+        (:func:`~gisgrid.analysis.scope.grids_by_phone`), built on first use."""
+        return grids_by_phone(self.grids)
 
 
 #: the most dates whose net a :class:`Locator` keeps besides today's

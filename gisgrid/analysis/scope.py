@@ -33,7 +33,7 @@ from gisgrid.analysis.assign import GridIndex, current_grid_codes
 from gisgrid.errors import ForbiddenError
 from gisgrid.layers import ASSIGNED_LAYERS, get_layer
 from gisgrid.layers.schema import Field, Layer
-from gisgrid.roles import RoleInfo
+from gisgrid.roles import Role, RoleInfo
 from gisgrid.stores.base import BBox, Reader, Where
 from gisgrid.stores.ledger import Account
 
@@ -201,8 +201,23 @@ class Scope:
         return self.mask(get_layer(layer), out)
 
 
+def grids_by_phone(grids: pd.DataFrame) -> dict[str, tuple[str, ...]]:
+    """The codes of ``grids`` by their responsible person's phone (its digits): built once
+    per net, so that a request of a grid worker linked by phone looks theirs up."""
+    found: dict[str, list[str]] = {}
+    for code, phone in zip(grids["code"], grids["responsible_phone"], strict=True):
+        digits = phone_digits(phone)
+        if digits:
+            found.setdefault(digits, []).append(str(code))
+    return {digits: tuple(codes_) for digits, codes_ in found.items()}
+
+
 def scope_of(
-    account: Account, role: RoleInfo, *, grids: pd.DataFrame, reason: str | None = None
+    account: Account,
+    role: RoleInfo,
+    *,
+    by_phone: Mapping[str, Sequence[str]],
+    reason: str | None = None,
 ) -> Scope:
     """The scope of ``account``.
 
@@ -212,17 +227,16 @@ def scope_of(
         The signed-in account.
     role
         Its role (:data:`gisgrid.roles.ROLES`).
-    grids
-        The grids now (``code``, ``responsible_phone``): a grid worker with a phone gets the
-        grids whose responsible person has it.
+    by_phone
+        The grids now by their responsible person's phone (:func:`grids_by_phone`): a grid
+        worker with a phone gets the grids whose responsible person has it.
     reason
         The reason given for reading household records (roles that read them on request).
     """
     areas = [account.area] if account.area else []
     phone = phone_digits(account.phone)
-    if phone and role.role.value == "grid" and len(grids):
-        phones = grids["responsible_phone"].map(phone_digits, na_action="ignore")
-        areas += [str(c) for c in grids.loc[(phones == phone).fillna(False), "code"]]
+    if phone and role.role is Role.GRID:
+        areas += by_phone.get(phone, ())
     # the widest first, and nothing inside another area twice
     unique: list[str] = []
     for code in sorted(set(areas), key=len):

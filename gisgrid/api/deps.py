@@ -212,7 +212,7 @@ def enforce(
             "查阅农户信息须说明理由，理由将被记录 (give a reason: ?reason=… or X-Access-Reason)"
         )
     locator = state.locator  # once: a reload swapping it meanwhile leaves this request whole
-    scope = scope_of(caller.account, caller.info, grids=locator.grids, reason=reason)
+    scope = scope_of(caller.account, caller.info, by_phone=locator.net().by_phone, reason=reason)
     target = f"{request.method} {request.url.path}{_query(request)}"
 
     def records_read(layer: str, ids: list[str]) -> None:
