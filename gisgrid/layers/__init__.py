@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gisgrid.errors import UnknownLayerError
 from gisgrid.layers import (
+    grid_versions,
     grids,
     households,
     incidents,
@@ -21,6 +22,7 @@ LAYERS: dict[str, Layer] = {
         townships.LAYER,
         villages.LAYER,
         grids.LAYER,
+        grid_versions.LAYER,
         households.LAYER,
         service_points.LAYER,
         incidents.LAYER,

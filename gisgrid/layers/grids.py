@@ -1,5 +1,9 @@
 """网格 grids of levels 1–3, each with its responsible person (格上定人).
 
+Versions: the layer holds the latest version of every grid (in force, retired with
+``valid_to``, or taking effect later); the versions a publication superseded are kept, as
+they were, in :mod:`gisgrid.layers.grid_versions`.
+
 Codes: a level-1 grid's code is its village's 12-digit code; a level-2 grid appends a
 3-digit sequence to it, a level-3 grid another 3 digits to its level-2 parent (18 digits).
 Sequences are numbered within the parent from north to south in rows, west to east within a
@@ -50,6 +54,33 @@ def _code_structure(frame: pd.DataFrame) -> Iterator[tuple[int, str | None, str]
     for i in frame.index[dated & (frame["valid_to"] < frame["valid_from"])]:
         yield int(i), "valid_to", "valid_to is before valid_from"
 
+
+#: what makes a row one version of a grid: its number and where it came from (lineage)
+VERSION_FIELDS = (
+    Field(
+        "version",
+        "int",
+        label_zh="版本",
+        minimum=1,
+        description="version of the grid under its code (1 when empty); publishing adds one",
+    ),
+    Field(
+        "derived_from",
+        "str",
+        label_zh="来源网格",
+        pattern=r"\d{12}(\d{3}){0,2}(,\d{12}(\d{3}){0,2})*",
+        hint="grid codes separated by commas",
+        max_length=2000,
+        description="codes of the grids this one came from (split, merge), comma-separated",
+    ),
+    Field(
+        "change_set",
+        "int",
+        label_zh="变更单",
+        minimum=1,
+        description="number of the change set that published this version (empty: imported)",
+    ),
+)
 
 LAYER = Layer(
     name="grids",
@@ -110,6 +141,7 @@ LAYER = Layer(
         ),
         Field("valid_from", "date", label_zh="启用日期", description="date the grid took effect"),
         Field("valid_to", "date", label_zh="停用日期", description="date the grid ended, if any"),
+        *VERSION_FIELDS,
     ),
     key=("code",),
     geometry_type="MultiPolygon",

@@ -10,6 +10,7 @@ Every store implements the whole protocol; no caller asks what a store can do.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ import pandas as pd
 from gisgrid.errors import ConfigError, StoreConstraintError, StoreError
 from gisgrid.layers import ASSIGNED_LAYERS, get_layer
 from gisgrid.layers.schema import Layer
+from gisgrid.stores.changesets import ChangeSets
 from gisgrid.stores.ledger import Ledger
 
 WriteMode = Literal["replace", "append"]
@@ -243,6 +245,35 @@ class GridCodesWritten:
     write_seconds: float
 
 
+@dataclass(frozen=True)
+class GridPublication:
+    """New grid versions to publish, and the versions they supersede (see
+    :meth:`Store.publish_grids`).
+
+    Attributes
+    ----------
+    grids
+        Rows of the grids layer (canonical form): each replaces the stored row of its code
+        (a new version of it, or its retirement with ``valid_to``), or is added (a new code).
+    archive
+        Rows of the ``grid_versions`` layer (canonical form) to append: the stored versions
+        the new rows supersede, as they were, with ``superseded_at`` and ``superseded_by``.
+    change_set
+        The change set published (moved from ``submitted`` to ``published`` by the same
+        write), or ``None`` for a publication that comes from no change set.
+    actor
+        The username publishing (the reviewer who approved).
+    published_on
+        The date the new versions take effect (their ``valid_from``).
+    """
+
+    grids: pd.DataFrame
+    archive: pd.DataFrame
+    change_set: int | None
+    actor: str
+    published_on: dt.date
+
+
 def unassigned_keys(keys: Sequence[Any] | np.ndarray) -> tuple[str, ...]:
     """Keys as the report lists them: text, sorted."""
     return tuple(sorted(str(k) for k in keys))
@@ -295,6 +326,11 @@ class Store(Reader, Protocol):
     @property
     def ledger(self) -> Ledger:
         """The store's accounts, sessions, API tokens and audit log."""
+        ...
+
+    @property
+    def change_sets(self) -> ChangeSets:
+        """The store's change sets (drafts, review, their record)."""
         ...
 
     @property
@@ -360,6 +396,33 @@ class Store(Reader, Protocol):
         ------
         ConfigError
             A layer whose points carry no grid code (see :func:`layers_to_assign`).
+        StoreError
+            Another writer holds the lock, or the store cannot be written.
+        """
+        ...
+
+    def publish_grids(
+        self,
+        publication: GridPublication,
+        decide: GridDecision,
+        *,
+        check: WriteCheck | None = None,
+        layers: Sequence[str] = ASSIGNED_LAYERS,
+    ) -> GridCodesWritten:
+        """Publish new grid versions and reassign the points, all in one transaction.
+
+        Holding the writer lock: ``check`` runs (a :class:`~gisgrid.errors.ConflictError`
+        when the grids changed since the change was decided); the stored rows of the codes
+        in ``publication.grids`` are replaced by them and the others added; the superseded
+        versions are appended to ``grid_versions``; then, on the grids as they are now, the
+        points of ``layers`` are decided by ``decide`` and their changed codes written, as
+        :meth:`assign_grid_codes` does; and the change set (when given) moves from
+        ``submitted`` to ``published``. All of it, or (on any error) nothing of it.
+
+        Raises
+        ------
+        ConflictError
+            From ``check``, or the change set is no longer ``submitted``.
         StoreError
             Another writer holds the lock, or the store cannot be written.
         """
