@@ -104,7 +104,12 @@ def install(app: FastAPI) -> None:
         )
         code = exc.code if isinstance(exc, errors.LocateError) else None
         body = error_body(type(exc).__name__, str(exc), code=code, problems=problems)
-        return JSONResponse(body, status_code=status_of(exc))
+        headers = (
+            {"Retry-After": str(exc.retry_after)}
+            if isinstance(exc, errors.RateLimitedError)
+            else None
+        )
+        return JSONResponse(body, status_code=status_of(exc), headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
