@@ -40,6 +40,7 @@ from gisgrid.errors import StoreError
 from gisgrid.layers import ASSIGNED_LAYERS, get_layer
 from gisgrid.layers.schema import Layer
 from gisgrid.stores.base import (
+    APPEND_ONLY_LAYERS,
     GRID_DECISION_COLUMNS,
     BBox,
     GridCodesWritten,
@@ -50,6 +51,7 @@ from gisgrid.stores.base import (
     Where,
     WriteCheck,
     WriteMode,
+    history_to_add,
     layers_to_assign,
     layers_to_write,
     refuse_stored_keys,
@@ -253,7 +255,23 @@ class GeoPackageStore:
                     if decl.key:
                         stored = self.read(name, columns=list(decl.key))
                         refuse_stored_keys(decl, decl.conform(frame), stored, store=self.url)
+            else:
+                frames = self._keeping_history(frames, decls)
             self._write_locked(frames, decls, mode=mode, meta=meta)
+
+    def _keeping_history(
+        self, frames: Mapping[str, pd.DataFrame], decls: Mapping[str, Layer]
+    ) -> dict[str, pd.DataFrame]:
+        """``frames`` to replace with, an append-only layer's stored rows kept in front of
+        its new ones (:data:`~gisgrid.stores.base.APPEND_ONLY_LAYERS`); under the lock."""
+        out = dict(frames)
+        for name in APPEND_ONLY_LAYERS:
+            if name in out and name in self.layer_names():
+                decl = decls[name]
+                stored = self.read(name)
+                added = history_to_add(decl, decl.conform(out[name]), stored)
+                out[name] = pd.concat([stored, added], ignore_index=True)
+        return out
 
     def assign_grid_codes(
         self, decide: GridDecision, *, layers: Sequence[str] = ASSIGNED_LAYERS

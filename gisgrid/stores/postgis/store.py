@@ -55,6 +55,7 @@ from gisgrid.layers import ASSIGNED_LAYERS, LAYERS, get_layer
 from gisgrid.layers.schema import Layer
 from gisgrid.settings import PostGISSettings
 from gisgrid.stores.base import (
+    APPEND_ONLY_LAYERS,
     BBox,
     GridCodesWritten,
     GridDecision,
@@ -64,6 +65,7 @@ from gisgrid.stores.base import (
     Where,
     WriteCheck,
     WriteMode,
+    history_to_add,
     layers_to_assign,
     layers_to_write,
     unassigned_keys,
@@ -444,10 +446,13 @@ class PostGISStore:
                         continue
                     decl = decls[name]
                     frame = decl.conform(frames[name])
+                    history = name in APPEND_ONLY_LAYERS
+                    if history and mode == "replace":  # the stored versions stand, never deleted
+                        frame = history_to_add(decl, frame, self._stored_keys(conn, decl, frame))
                     with_grid = name in ASSIGNED_LAYERS
                     omit = ("grid_code",) if with_grid else ()
                     columns, types, rows = copy_rows(decl, frame, omit=omit)
-                    if mode == "replace":
+                    if mode == "replace" and not history:
                         if with_grid:
                             conn.execute(query("delete_layer", table=grid_table(name)))
                         conn.execute(query("delete_layer", table=table(name)))
@@ -468,6 +473,21 @@ class PostGISStore:
             raise
         except Exception as exc:  # a value that cannot be sent (encoding, type): nothing written
             raise StoreError(f"writing to {self.url} failed, nothing was changed: {exc}") from exc
+
+    @staticmethod
+    def _stored_keys(
+        conn: psycopg.Connection[Any], decl: Layer, like: pd.DataFrame
+    ) -> pd.DataFrame:
+        """The key columns of the stored rows of ``decl``, typed like those of ``like``."""
+        keys = list(decl.key)
+        statement = query(
+            "select_columns",
+            columns=sql.SQL(", ").join(ident(k) for k in keys),
+            table=table(decl.name),
+        )
+        rows = conn.execute(statement).fetchall()
+        stored = pd.DataFrame(rows, columns=keys) if rows else pd.DataFrame(columns=keys)
+        return stored.astype({k: like[k].dtype for k in keys})
 
     def _lock_writes(self, conn: psycopg.Connection[Any]) -> None:
         row = conn.execute(query("try_lock_writes"), (LOCK_WRITES,)).fetchone()

@@ -73,6 +73,10 @@ ST_AsBinary(geom)
 -- name: select_layer
 SELECT {columns} FROM {table} WHERE {condition} ORDER BY fid
 
+-- name: select_columns
+-- Some columns of every row of a table (the stored keys of an append-only layer).
+SELECT {columns} FROM {table}
+
 -- name: count_layer
 SELECT count(*) FROM {table} WHERE {condition}
 
