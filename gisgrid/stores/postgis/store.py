@@ -26,6 +26,9 @@ one INSERT). The points' own rows are never rewritten.
 **Accounts, sessions, API tokens and the audit log**: :attr:`PostGISStore.ledger`
 (:mod:`.ledger`), in the tables of migration 0004; the audit log is append-only.
 
+**Change sets**: :attr:`PostGISStore.change_sets` (:mod:`.changesets`), in the tables of
+migration 0007; their edits and events are append-only.
+
 All SQL is in ``sql/queries.sql`` and ``sql/migrations/`` (:mod:`.queries`).
 """
 
@@ -70,6 +73,7 @@ from gisgrid.stores.base import (
     layers_to_write,
     unassigned_keys,
 )
+from gisgrid.stores.postgis.changesets import PostGISChangeSets
 from gisgrid.stores.postgis.codecs import (
     codes_as_numbers,
     copy_rows,
@@ -151,6 +155,7 @@ class PostGISStore:
         self._finalizer: weakref.finalize | None = None
         self._last_failure: tuple[float, str] | None = None  # when opening a pool failed, why
         self._ledger = PostGISLedger(self)
+        self._change_sets = PostGISChangeSets(self)
 
     def __repr__(self) -> str:
         return f"PostGISStore({self.url!r})"
@@ -299,6 +304,11 @@ class PostGISStore:
         """Accounts, sessions, API tokens and the audit log, in this database (migration
         0004; :mod:`.ledger`)."""
         return self._ledger
+
+    @property
+    def change_sets(self) -> PostGISChangeSets:
+        """The change sets, in this database (migration 0007; :mod:`.changesets`)."""
+        return self._change_sets
 
     @property
     def path(self) -> None:
