@@ -199,3 +199,14 @@ def test_case_settings_take_kind_overrides_and_refuse_nonsense(monkeypatch):
     monkeypatch.setenv("GISGRID_CASE_KIND_HOURS", '{"other": {"handling": 0}}')
     with pytest.raises(ValidationError, match="greater than 0"):
         CaseSettings()
+
+
+def test_the_flow_names_exactly_the_stages_and_actions_the_labels_know():
+    from typing import get_args
+
+    from gisgrid.analysis.cases import Stage
+    from gisgrid.layers import kinds
+
+    assert set(FLOW) == set(kinds.CASE_ACTIONS)
+    assert set(get_args(Stage)) == set(kinds.CASE_STATUSES)
+    assert {t.target for t in FLOW.values()} <= set(kinds.CASE_STATUSES)

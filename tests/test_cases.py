@@ -1,0 +1,186 @@
+"""Cases in the stores: steps appended in one transaction, never lost, never changed, scoped.
+
+The little county's incidents: E001 in the first village (reported and dispatched to
+``grid-wang``, two steps), E002 in the second township (closed, imported without steps), E003
+in the first village (imported in stage ``handling``). On a GeoPackage and on PostGIS.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import V1, raw_frame
+
+from gisgrid.analysis.assign import grid_index
+from gisgrid.analysis.cases import Caller
+from gisgrid.analysis.scope import Scope, ScopedReader
+from gisgrid.errors import (
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    StoreConstraintError,
+    StoreError,
+    ValidationError,
+)
+from gisgrid.exchange import import_file
+from gisgrid.layers import LAYERS
+from gisgrid.roles import ROLES, Role
+from gisgrid.services.cases import case_of, take_step
+from gisgrid.stores.base import Store
+from gisgrid.stores.geopackage import GeoPackageStore
+
+WANG = Caller("grid-wang", Role.GRID, in_area=True)
+LI = Caller("village-li", Role.VILLAGE, in_area=True)
+ZHAO = Caller("township-zhao", Role.TOWNSHIP, in_area=True)
+NOON = dt.datetime(2024, 3, 2, 12, 0)
+
+
+@pytest.fixture(params=["geopackage", "postgis"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    frames = {name: decl.validate(raw_frame(name)) for name, decl in LAYERS.items()}
+    if request.param == "geopackage":
+        gpkg = GeoPackageStore(tmp_path / "cases.gpkg")
+        gpkg.write(frames)
+        yield gpkg
+        return
+    from gisgrid.stores.postgis import PostGISStore
+
+    pg = PostGISStore(request.getfixturevalue("pg_url"))
+    try:
+        pg.init()
+        pg.write(frames)
+        yield pg
+    finally:
+        pg.close()
+
+
+def _reader(store: Store, area: str, *, role: Role = Role.VILLAGE, residents: bool = True):
+    scope = Scope(role=ROLES[role], areas=(area,), residents=residents, staff=True)
+    index = grid_index(store.read("grids", where={"level": 3}))
+    return ScopedReader(store, scope, index=index)
+
+
+def test_a_case_reads_its_stage_from_its_steps_or_its_imported_status(store: Store):
+    e001 = case_of(store, "E001", caller=WANG, now=NOON)
+    assert [s.action for s in e001.steps] == ["report", "dispatch"]
+    assert e001.stage == "dispatched" and e001.assignee == "grid-wang"
+    assert set(e001.allowed) == {"accept", "decline"}
+    e003 = case_of(store, "E003", caller=LI, now=NOON)
+    assert e003.steps == () and e003.start == e003.stage == "handling"
+    assert set(e003.allowed) == {"redispatch"}
+    with pytest.raises(NotFoundError):
+        case_of(store, "E999", caller=LI)
+
+
+def test_the_whole_flow_is_stored_step_by_step(store: Store):
+    at = NOON
+    for caller, action, note in (
+        (WANG, "accept", ""),
+        (WANG, "handled", "双方达成调解协议"),
+        (LI, "verify", ""),
+    ):
+        at += dt.timedelta(hours=1)
+        case = take_step(store, store, "E001", action=action, caller=caller, note=note, now=at)
+    assert case.stage == "closed" and case.allowed == ()
+    stored = store.read("case_steps", where={"incident_id": "E001"}).sort_values("seq")
+    assert stored["seq"].tolist() == [1, 2, 3, 4, 5]
+    assert stored["action"].tolist() == ["report", "dispatch", "accept", "handled", "verify"]
+    assert stored["actor"].tolist()[-1] == "village-li"
+    assert stored["at"].iloc[-1] == pd.Timestamp(at)
+
+
+def test_an_illegal_or_forbidden_step_changes_nothing(store: Store):
+    before = store.read("case_steps")
+    with pytest.raises(ConflictError, match="not possible"):
+        take_step(store, store, "E001", action="verify", caller=ZHAO, now=NOON)
+    with pytest.raises(ForbiddenError):
+        take_step(store, store, "E001", action="accept", caller=LI, now=NOON)
+    with pytest.raises(ConflictError, match="note"):
+        take_step(store, store, "E001", action="decline", caller=WANG, now=NOON)
+    pd.testing.assert_frame_equal(before, store.read("case_steps"))
+
+
+def test_a_step_on_a_case_that_moved_meanwhile_is_a_conflict(store: Store):
+    take_step(store, store, "E001", action="accept", caller=WANG, now=NOON, after=2)
+    with pytest.raises(ConflictError, match="meanwhile"):
+        take_step(store, store, "E001", action="decline", caller=WANG, note="x", now=NOON, after=2)
+    assert store.count("case_steps", where={"incident_id": "E001"}) == 3
+
+
+def test_two_people_taking_a_step_at_once_lose_neither(store: Store):
+    """Two threads take the next step of the same case at once: one is stored, the other is
+    a conflict (or waits for the writer lock and then finds the case moved)."""
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def redispatch(to: str) -> None:
+        barrier.wait()
+        try:
+            take_step(
+                store,
+                store,
+                "E001",
+                action="redispatch",
+                caller=ZHAO,
+                assignee=to,
+                now=NOON,
+                after=2,
+            )
+            outcomes.append("stored")
+        # a conflict, or the other writer holding the lock: refused, nothing written
+        except (ConflictError, StoreError, StoreConstraintError) as exc:
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=redispatch, args=(n,)) for n in ("wu", "sun")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("stored") == 1, outcomes
+    steps = store.read("case_steps", where={"incident_id": "E001"})
+    assert len(steps) == 3
+    assert steps["seq"].is_unique
+
+
+def test_steps_are_seen_only_in_the_incidents_area_and_notes_masked_without_records(
+    store: Store,
+):
+    village = _reader(store, V1)
+    assert set(village.read("case_steps")["incident_id"]) == {"E001"}
+    elsewhere = _reader(store, "430623902001")
+    assert len(elsewhere.read("case_steps")) == 0
+    with pytest.raises(NotFoundError):
+        case_of(elsewhere, "E001", caller=LI)
+    masked = _reader(store, V1, role=Role.VIEWER, residents=False)
+    notes = masked.read("case_steps")["note"]
+    assert notes.isna().all()
+    assert store.read("case_steps")["note"].notna().any()
+
+
+def test_steps_must_belong_to_an_incident_and_incidents_with_steps_stay(
+    store: Store, tmp_path: Path
+):
+    stray = pd.DataFrame(
+        {"incident_id": ["E404"], "seq": [1], "action": ["report"], "actor": ["x"],
+         "at": ["2024-03-01 10:00:00"], "note": [None], "assignee": [None]}
+    )  # fmt: skip
+    geo = tmp_path / "steps.geojson"
+    geo.write_text(
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": null, '
+        '"properties": ' + stray.iloc[0].to_json() + "}]}",
+        encoding="utf-8",
+    )
+    with pytest.raises(ValidationError, match="no incident"):
+        import_file(store, "case_steps", geo)
+    incidents = raw_frame("incidents")
+    kept = incidents[incidents["id"] != "E001"]
+    replacement = tmp_path / "incidents.geojson"
+    kept.to_file(replacement, driver="GeoJSON")
+    with pytest.raises(ValidationError, match="case history"):
+        import_file(store, "incidents", replacement, mode="replace")
+    assert store.count("incidents") == len(incidents)
