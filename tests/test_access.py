@@ -285,6 +285,25 @@ MATRIX: dict[tuple[str, str], tuple[Call, dict[str, Expect]]] = {
             viewer=403,
         ),
     ),
+    # cases: read where one sees figures, steps by the roles that report (the flow decides
+    # the rest); an incident that is nowhere answers 404 to whoever may ask
+    ("GET", "/api/incidents/{incident_id}/case"): (
+        Call("GET", "/api/incidents/NO-SUCH-INCIDENT/case"),
+        _signed_in(401, **_all_signed_in(404)),
+    ),
+    ("POST", "/api/incidents/{incident_id}/steps"): (
+        Call("POST", "/api/incidents/NO-SUCH-INCIDENT/steps", json={"action": "accept"}),
+        _signed_in(
+            401,
+            admin=404,
+            leader=403,
+            township=404,
+            village=404,
+            grid=404,
+            planner=403,
+            viewer=403,
+        ),
+    ),
     # one's own API tokens: every signed-in account
     ("GET", "/api/tokens"): (Call("GET", "/api/tokens"), _signed_in(401, **_all_signed_in(200))),
     ("POST", "/api/tokens"): (

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from gisgrid.analysis.cases import (
     FLOW,
-    Caller,
+    Actor,
     Step,
     allowed_actions,
     assignee_of,
@@ -40,9 +40,9 @@ EXPECTED = {
     "rejected": set(),
 }
 
-GRID = Caller("wang", Role.GRID, in_area=True)
-VILLAGE = Caller("li", Role.VILLAGE, in_area=True)
-TOWNSHIP = Caller("zhao", Role.TOWNSHIP, in_area=True)
+GRID = Actor("wang", Role.GRID, in_area=True)
+VILLAGE = Actor("li", Role.VILLAGE, in_area=True)
+TOWNSHIP = Actor("zhao", Role.TOWNSHIP, in_area=True)
 
 #: a history reaching each stage
 PATHS: dict[str | None, list[Step]] = {
@@ -125,13 +125,13 @@ def test_closing_needs_a_verification_by_someone_other_than_the_handler():
 
 def test_only_the_assignee_handles_and_only_in_the_area():
     history = PATHS["dispatched"]
-    other = Caller("chen", Role.GRID, in_area=True)
+    other = Actor("chen", Role.GRID, in_area=True)
     with pytest.raises(ForbiddenError, match="dispatched to"):
         check_step(history, Step("accept", "chen", T0 + 2 * H), other)
-    outside = Caller("li2", Role.VILLAGE, in_area=False)
+    outside = Actor("li2", Role.VILLAGE, in_area=False)
     with pytest.raises(ForbiddenError, match="area"):
         check_step(PATHS["registered"], Step("reject", "li2", T0 + H, note="x"), outside)
-    viewer = Caller("v", Role.VIEWER, in_area=True)
+    viewer = Actor("v", Role.VIEWER, in_area=True)
     with pytest.raises(ForbiddenError):
         check_step([], Step("report", "v", T0), viewer)
 

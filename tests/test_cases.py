@@ -17,7 +17,7 @@ import pytest
 from conftest import V1, raw_frame
 
 from gisgrid.analysis.assign import grid_index
-from gisgrid.analysis.cases import Caller
+from gisgrid.analysis.cases import Actor
 from gisgrid.analysis.scope import Scope, ScopedReader
 from gisgrid.errors import (
     ConflictError,
@@ -33,10 +33,11 @@ from gisgrid.roles import ROLES, Role
 from gisgrid.services.cases import case_of, take_step
 from gisgrid.stores.base import Store
 from gisgrid.stores.geopackage import GeoPackageStore
+from gisgrid.stores.ledger import AuditQuery
 
-WANG = Caller("grid-wang", Role.GRID, in_area=True)
-LI = Caller("village-li", Role.VILLAGE, in_area=True)
-ZHAO = Caller("township-zhao", Role.TOWNSHIP, in_area=True)
+WANG = Actor("grid-wang", Role.GRID, in_area=True)
+LI = Actor("village-li", Role.VILLAGE, in_area=True)
+ZHAO = Actor("township-zhao", Role.TOWNSHIP, in_area=True)
 NOON = dt.datetime(2024, 3, 2, 12, 0)
 
 
@@ -184,3 +185,47 @@ def test_steps_must_belong_to_an_incident_and_incidents_with_steps_stay(
     with pytest.raises(ValidationError, match="case history"):
         import_file(store, "incidents", replacement, mode="replace")
     assert store.count("incidents") == len(incidents)
+
+
+def test_a_case_through_the_api_step_by_step_scoped_and_audited(
+    store: Store, request: pytest.FixtureRequest
+):
+    from accounts import make_account
+    from fastapi.testclient import TestClient
+
+    from gisgrid.api import create_app
+
+    wang = make_account(store, "grid", V1 + "001001", username="grid-wang")
+    li = make_account(store, "village", V1, username="village-li")
+    far = make_account(store, "township", "430623902")
+    viewer = make_account(store, "viewer", V1)
+    url = str(store.path) if store.path else request.getfixturevalue("pg_url")
+    with TestClient(create_app(store=url), base_url="https://testserver") as c:
+        r = c.get("/api/incidents/E001/case", headers=li.headers)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["stage"] == "dispatched" and body["stage_zh"] == "派遣"
+        assert [s["action"] for s in body["steps"]] == ["report", "dispatch"]
+        assert body["allowed"] == [{"action": "redispatch", "label_zh": "重新派遣"}]
+        assert c.get("/api/incidents/E001/case", headers=far.headers).status_code == 404
+        masked = c.get("/api/incidents/E001/case", headers=viewer.headers).json()
+        assert masked["steps"][1]["note"] in ("", None)
+        assert body["steps"][1]["note"] == "请尽快调解（测试）"
+
+        def step(who, action, **more):
+            return c.post(
+                "/api/incidents/E001/steps", json={"action": action, **more}, headers=who.headers
+            )
+
+        assert step(li, "verify").status_code == 409  # not in stage 派遣
+        assert step(li, "accept").status_code == 403  # not the assignee
+        assert step(wang, "accept", after=1).status_code == 409  # a step the caller did not see
+        assert step(far, "redispatch", assignee="x").status_code == 404  # not in the area
+        assert step(wang, "accept", after=2).status_code == 201
+        assert step(wang, "handled", note="已调解").status_code == 201
+        assert step(wang, "verify").status_code == 403  # the handler never verifies
+        done = step(li, "verify")
+        assert done.status_code == 201 and done.json()["stage"] == "closed"
+    assert store.read("case_steps", where={"incident_id": "E001"})["seq"].max() == 5
+    audited = store.ledger.audit(AuditQuery(action="case_step"))
+    assert [(e.entry.actor, e.entry.target) for e in audited].count(("village-li", "E001")) == 1

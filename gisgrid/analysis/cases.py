@@ -126,7 +126,7 @@ class Step:
 
 
 @dataclass(frozen=True)
-class Caller:
+class Actor:
     """Who wants to take a step: the username and role, and whether the case is in their area."""
 
     username: str
@@ -162,7 +162,7 @@ def handler_of(history: Sequence[Step]) -> str | None:
     return None
 
 
-def _may(transition: Transition, caller: Caller, history: Sequence[Step]) -> str | None:
+def _may(transition: Transition, caller: Actor, history: Sequence[Step]) -> str | None:
     """Why ``caller`` may not take ``transition`` now (``None``: they may)."""
     if caller.role == Role.ADMIN:
         pass
@@ -180,7 +180,7 @@ def _may(transition: Transition, caller: Caller, history: Sequence[Step]) -> str
 
 
 def allowed_actions(
-    history: Sequence[Step], caller: Caller, *, start: Stage | None = None
+    history: Sequence[Step], caller: Actor, *, start: Stage | None = None
 ) -> list[Action]:
     """The actions ``caller`` may take next, in the flow's order."""
     stage = stage_of(history, start=start)
@@ -192,7 +192,7 @@ def allowed_actions(
 
 
 def check_step(
-    history: Sequence[Step], step: Step, caller: Caller, *, start: Stage | None = None
+    history: Sequence[Step], step: Step, caller: Actor, *, start: Stage | None = None
 ) -> Stage:
     """Whether ``step`` may follow ``history`` when ``caller`` takes it; the stage it leads to.
 

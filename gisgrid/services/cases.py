@@ -19,7 +19,7 @@ import pandas as pd
 
 from gisgrid.analysis.cases import (
     Action,
-    Caller,
+    Actor,
     Escalation,
     Stage,
     Step,
@@ -99,7 +99,7 @@ def case_of(
     reader: Reader,
     incident_id: str,
     *,
-    caller: Caller,
+    caller: Actor,
     now: dt.datetime | None = None,
     settings: CaseSettings | None = None,
 ) -> Case:
@@ -148,7 +148,7 @@ def take_step(
     incident_id: str,
     *,
     action: Action,
-    caller: Caller,
+    caller: Actor,
     note: str = "",
     assignee: str | None = None,
     now: dt.datetime | None = None,
@@ -167,7 +167,7 @@ def take_step(
     action, note, assignee
         The step.
     caller
-        Who takes it (:class:`~gisgrid.analysis.cases.Caller`; ``in_area`` is ignored:
+        Who takes it (:class:`~gisgrid.analysis.cases.Actor`; ``in_area`` is ignored:
         finding the incident in ``reader`` is what puts it in the area).
     now
         The step's time (default: now, county time).
@@ -185,7 +185,7 @@ def take_step(
         The caller may not take this step.
     """
     at = now or local_now()
-    in_area = Caller(caller.username, caller.role, in_area=True)
+    in_area = Actor(caller.username, caller.role, in_area=True)
     case = case_of(reader, incident_id, caller=in_area, now=at)
     seen = len(case.steps) if after is None else after
     if seen != len(case.steps):
