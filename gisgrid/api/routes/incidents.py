@@ -81,7 +81,7 @@ def report(
         description=props.description,
     )
     with state.write_lock:
-        stored = report_incident(state.store, incident)
+        stored = report_incident(state.store, incident, reporter=access.caller.account.username)
         state.changed()
     out = geojson.feature_collection(stored, matched=1, offset=0, key=LAYER.key)["features"][0]
     record_access(
