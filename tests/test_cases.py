@@ -30,7 +30,7 @@ from gisgrid.errors import (
 from gisgrid.exchange import import_file
 from gisgrid.layers import LAYERS
 from gisgrid.roles import ROLES, Role
-from gisgrid.services.cases import case_of, take_step
+from gisgrid.services.cases import case_of, case_summaries, take_step
 from gisgrid.stores.base import Store
 from gisgrid.stores.geopackage import GeoPackageStore
 from gisgrid.stores.ledger import AuditQuery
@@ -229,3 +229,17 @@ def test_a_case_through_the_api_step_by_step_scoped_and_audited(
     assert store.read("case_steps", where={"incident_id": "E001"})["seq"].max() == 5
     audited = store.ledger.audit(AuditQuery(action="case_step"))
     assert [(e.entry.actor, e.entry.target) for e in audited].count(("village-li", "E001")) == 1
+
+
+def test_the_work_list_orders_cases_by_deadline_and_knows_what_is_overdue(store: Store):
+    found = case_summaries(store, now=NOON)
+    assert [c.id for c in found] == ["E001", "E003", "E002"]
+    e001, e003, e002 = found
+    assert e001.escalation.due == dt.datetime(2024, 3, 2, 11, 0)  # dispatched + 24 h
+    assert e001.escalation.overdue and e001.escalation.level == "village"
+    assert e001.assignee == "grid-wang" and e001.steps == 2
+    # an illegal building may take ten days to handle; counted from its report
+    assert e003.escalation.due == dt.datetime(2024, 7, 30, 8, 0) and not e003.escalation.overdue
+    assert e002.stage == "closed" and e002.escalation.due is None
+    village = case_summaries(_reader(store, V1), now=NOON)
+    assert {c.id for c in village} == {"E001", "E003"}

@@ -222,6 +222,68 @@ def take_step(
     return case_of(reader, incident_id, caller=in_area, now=at)
 
 
+@dataclass(frozen=True)
+class CaseSummary:
+    """One case in a work list: where it stands and how late it is."""
+
+    id: str
+    kind: str
+    reported_at: dt.datetime
+    grid_code: str | None
+    stage: Stage
+    assignee: str | None
+    steps: int
+    escalation: Escalation
+
+
+def case_summaries(
+    reader: Reader,
+    *,
+    now: dt.datetime | None = None,
+    settings: CaseSettings | None = None,
+) -> list[CaseSummary]:
+    """Every case ``reader`` holds (the caller's area), with its stage and lateness on ``now``.
+
+    Two reads (the incidents, their steps), whatever the number of cases; ordered by due
+    time, the most urgent first, finished cases last.
+    """
+    clock = now or local_now()
+    config = settings or CaseSettings()
+    incidents = reader.read("incidents")
+    steps = reader.read("case_steps")
+    by_incident = {str(k): g for k, g in steps.groupby("incident_id")} if len(steps) else {}
+    out = []
+    for rec in incidents.drop(columns="geometry").to_dict("records"):
+        found = by_incident.get(str(rec["id"]))
+        history = _steps(found) if found is not None else ()
+        start = None if history and history[0].action == "report" else cast(Stage, rec["status"])
+        stage = stage_of(history, start=start)
+        assert stage is not None
+        reported = pd.Timestamp(rec["reported_at"]).to_pydatetime()
+        late = escalation(
+            history,
+            now=clock,
+            limits=config.limits_for(str(rec["kind"])),
+            start=start,
+            reported_at=reported,
+        )
+        grid = rec.get("grid_code")
+        out.append(
+            CaseSummary(
+                id=str(rec["id"]),
+                kind=str(rec["kind"]),
+                reported_at=reported,
+                grid_code=grid if isinstance(grid, str) else None,
+                stage=stage,
+                assignee=assignee_of(history),
+                steps=len(history),
+                escalation=late,
+            )
+        )
+    finished = dt.datetime.max
+    return sorted(out, key=lambda c: (c.escalation.due or finished, c.id))
+
+
 def steps_as_dicts(steps: Sequence[Step]) -> list[dict[str, Any]]:
     """Steps as JSON-ready records."""
     return [

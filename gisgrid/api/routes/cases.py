@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
-from gisgrid.analysis.cases import Actor
+from gisgrid.analysis.cases import Actor, Stage
 from gisgrid.api import geojson
 from gisgrid.api.deps import Scoped, State
 from gisgrid.api.errors import COMMON_ERRORS, documented
 from gisgrid.api.schemas import CaseResponse, CaseStepRequest
 from gisgrid.layers import kinds
 from gisgrid.services.accounts import record_access
-from gisgrid.services.cases import Case, case_of, steps_as_dicts, take_step
+from gisgrid.services.cases import Case, case_of, case_summaries, steps_as_dicts, take_step
 
-router = APIRouter(prefix="/api/incidents", tags=["cases 案件办理"], responses=COMMON_ERRORS)
+router = APIRouter(tags=["cases 案件办理"], responses=COMMON_ERRORS)
 
 IncidentId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$", description="incident id")]
 
@@ -46,8 +46,49 @@ def _answer(case: Case) -> dict[str, Any]:
     }
 
 
+@router.get("/api/cases", summary="Work list: the cases of one's area by deadline 案件清单")
+def list_cases(
+    access: Scoped,
+    mine: Annotated[bool, Query(description="only the cases dispatched to me")] = False,
+    open_only: Annotated[bool, Query(alias="open", description="only unfinished cases")] = True,
+    overdue: Annotated[bool, Query(description="only overdue cases")] = False,
+    stage: Annotated[Stage | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    me = access.caller.account.username
+    found = [
+        c
+        for c in case_summaries(access.reader)
+        if (not mine or c.assignee == me)
+        and (not open_only or c.escalation.due is not None)
+        and (not overdue or c.escalation.overdue)
+        and (stage is None or c.stage == stage)
+    ]
+    return {
+        "matched": len(found),
+        "cases": [
+            {
+                "id": c.id,
+                "kind": c.kind,
+                "kind_zh": kinds.label(kinds.INCIDENT_KINDS, c.kind, "zh"),
+                "reported_at": c.reported_at.isoformat(sep=" "),
+                "grid_code": c.grid_code,
+                "stage": c.stage,
+                "stage_zh": kinds.CASE_STATUSES[c.stage].zh,
+                "assignee": c.assignee,
+                "steps": c.steps,
+                "due": None if c.escalation.due is None else c.escalation.due.isoformat(sep=" "),
+                "overdue": c.escalation.overdue,
+                "escalated_to": c.escalation.level,
+            }
+            for c in found[offset : offset + limit]
+        ],
+    }
+
+
 @router.get(
-    "/{incident_id}/case",
+    "/api/incidents/{incident_id}/case",
     summary="An incident's case: stage, steps, next actions, deadline 案件详情",
     response_model=CaseResponse,
 )
@@ -56,7 +97,7 @@ def read_case(access: Scoped, incident_id: IncidentId) -> dict[str, Any]:
 
 
 @router.post(
-    "/{incident_id}/steps",
+    "/api/incidents/{incident_id}/steps",
     status_code=201,
     summary="Take the next step of a case 办理案件",
     response_model=CaseResponse,
