@@ -210,3 +210,24 @@ def test_the_flow_names_exactly_the_stages_and_actions_the_labels_know():
     assert set(FLOW) == set(kinds.CASE_ACTIONS)
     assert set(get_args(Stage)) == set(kinds.CASE_STATUSES)
     assert {t.target for t in FLOW.values()} <= set(kinds.CASE_STATUSES)
+
+
+def test_the_stage_now_is_the_last_steps_or_the_stored_status():
+    import pandas as pd
+
+    from gisgrid.analysis.cases import stages_now, with_stages_now
+
+    incidents = pd.DataFrame(
+        {"id": ["A", "B", "C"], "status": ["registered", "closed", "handling"]}
+    )
+    steps = pd.DataFrame(
+        {
+            "incident_id": ["A", "A", "A", "Z"],
+            "seq": [3, 1, 2, 1],  # stored in any order: the number decides
+            "action": ["accept", "report", "dispatch", "report"],
+        }
+    )
+    assert stages_now(incidents, steps).tolist() == ["handling", "closed", "handling"]
+    assert with_stages_now(incidents, steps.iloc[:0]) is incidents
+    assert with_stages_now(incidents, steps)["status"].tolist()[0] == "handling"
+    assert incidents["status"].tolist()[0] == "registered"  # the input is left as it was

@@ -226,6 +226,11 @@ def test_a_case_through_the_api_step_by_step_scoped_and_audited(
         assert step(wang, "verify").status_code == 403  # the handler never verifies
         done = step(li, "verify")
         assert done.status_code == 201 and done.json()["stage"] == "closed"
+        # lists and maps show the stage now, not the status it was stored with
+        closed = c.get("/api/incidents", params={"status": "closed"}, headers=li.headers).json()
+        assert "E001" in {f["id"] for f in closed["features"]}
+        still = c.get("/api/incidents", params={"status": "registered"}, headers=li.headers)
+        assert "E001" not in {f["id"] for f in still.json()["features"]}
     assert store.read("case_steps", where={"incident_id": "E001"})["seq"].max() == 5
     audited = store.ledger.audit(AuditQuery(action="case_step"))
     assert [(e.entry.actor, e.entry.target) for e in audited].count(("village-li", "E001")) == 1

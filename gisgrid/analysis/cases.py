@@ -38,11 +38,15 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
+
+import pandas as pd
 
 from gisgrid.errors import ConflictError, ForbiddenError
 from gisgrid.layers import kinds
 from gisgrid.roles import Role
+
+Frame = TypeVar("Frame", bound=pd.DataFrame)
 
 Stage = Literal["registered", "dispatched", "handling", "verifying", "closed", "rejected"]
 Action = Literal[
@@ -227,6 +231,50 @@ def check_step(
     if why is not None:
         raise ForbiddenError(why)
     return transition.target
+
+
+def stages_now(incidents: pd.DataFrame, steps: pd.DataFrame) -> pd.Series:
+    """Each incident's stage now: its last step's, or (no step) the status it was stored with.
+
+    The one rule every reader of the incidents' ``status`` follows (lists, maps, figures).
+
+    Parameters
+    ----------
+    incidents
+        Incident rows (``id``, ``status``).
+    steps
+        Case steps (``incident_id``, ``seq``, ``action``), of these incidents or more.
+
+    Returns
+    -------
+    pandas.Series
+        The stage per incident, aligned with ``incidents``.
+    """
+    stages = incidents["status"].astype(object).copy()
+    if not len(steps) or not len(incidents):
+        return stages
+    last = steps.sort_values("seq", kind="stable").drop_duplicates("incident_id", keep="last")
+    target: dict[str, str] = {a: t.target for a, t in FLOW.items()}
+    now = dict(
+        zip(
+            last["incident_id"].astype(str),
+            (target[str(a)] for a in last["action"]),
+            strict=True,
+        )
+    )
+    ids = incidents["id"].astype(str)
+    moved = ids.isin(now.keys()).to_numpy()
+    stages[moved] = [now[i] for i in ids[moved]]
+    return stages
+
+
+def with_stages_now(incidents: Frame, steps: pd.DataFrame) -> Frame:
+    """``incidents`` with ``status`` set to each one's stage now (:func:`stages_now`)."""
+    if not len(steps):
+        return incidents
+    out = incidents.copy()
+    out["status"] = stages_now(incidents, steps).astype(incidents["status"].dtype)
+    return out
 
 
 @dataclass(frozen=True)
