@@ -13,11 +13,15 @@ findings (then it is written and they are listed).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import hashlib
 import json
 import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import numpy as np
@@ -28,11 +32,12 @@ import shapely.geometry
 from shapely.errors import ShapelyError
 
 from gisgrid import crs as crsmod
+from gisgrid.analysis.assign.current import today
 from gisgrid.analysis.checks.added import POLYGON_LAYERS, BoundaryFinding, added_boundary_findings
 from gisgrid.analysis.checks.context import LAYER_COLUMNS
-from gisgrid.errors import ConfigError, InputFileError, Problem, ValidationError
+from gisgrid.errors import ConfigError, ConflictError, InputFileError, Problem, ValidationError
 from gisgrid.layers import get_layer, households
-from gisgrid.layers.schema import OUTLINE_MARGIN_M, Layer
+from gisgrid.layers.schema import LOCAL_TZ, OUTLINE_MARGIN_M, Layer
 from gisgrid.settings import CheckSettings
 from gisgrid.stores.base import Store, WriteMode, stored_key_clashes
 
@@ -219,6 +224,22 @@ def import_file(
     problems, notes = store_problems(store, decl, frame, mode=mode)
     if problems:
         raise ValidationError(layer, problems)
+    frames: dict[str, pd.DataFrame] = {layer: frame}
+    read_digest: str | None = None
+    if layer == "grids" and mode == "replace":  # history is kept, never overwritten
+        stored = store.read("grids")
+        read_digest = _grids_digest(stored)
+        versioning = version_grids(
+            stored,
+            store.read("grid_versions", columns=["code", "version"]),
+            frame,
+            on=today(),
+            at=dt.datetime.now(ZoneInfo(LOCAL_TZ)).replace(tzinfo=None, microsecond=0),
+        )
+        frame = frames[layer] = versioning.grids
+        if len(versioning.archive):
+            frames["grid_versions"] = versioning.archive
+        notes = (*notes, *_versioning_notes(versioning))
 
     allowed: list[Problem] = []
 
@@ -230,9 +251,15 @@ def import_file(
         found = boundary_problems(current, decl, frame, mode=mode, settings=check_settings)
         if found and not allow_findings:
             raise ValidationError(layer, found)
+        if read_digest is not None and _grids_digest(current.read("grids")) != read_digest:
+            # the versions were numbered and archived on the grids read before
+            raise ConflictError(
+                "the grids changed while the file was being imported (another writer): "
+                "nothing was written; import it again"
+            )
         allowed[:] = found
 
-    store.write({layer: frame}, mode=mode, check=still_holds)
+    store.write(frames, mode=mode, check=still_holds)
     return ImportResult(
         layer=layer,
         features=len(frame),
@@ -241,6 +268,208 @@ def import_file(
         notes=notes,
         findings=tuple(allowed),
     )
+
+
+#: the grids columns that say which version a row is, not what the grid is
+_VERSION_COLUMNS = ("version", "derived_from", "change_set")
+
+
+@dataclass(frozen=True)
+class GridVersioning:
+    """What an import of the grids in ``replace`` mode keeps of the grids it replaces.
+
+    Attributes
+    ----------
+    grids
+        The file's grids, each changed one numbered as the next version of its code (and,
+        when the file does not say a later day, taking effect on the import day).
+    archive
+        The stored rows the import changes or removes, as they were, ending the day their
+        successor begins (removed ones: the import day): rows of ``grid_versions``.
+    changed, removed
+        The codes whose stored version the import changes, and those it removes.
+    starts
+        The day the changed grids take effect, when the import set it (``None``: none did).
+    """
+
+    grids: pd.DataFrame
+    archive: pd.DataFrame
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    starts: dt.date | None
+
+
+def version_grids(
+    stored: pd.DataFrame,
+    archived: pd.DataFrame,
+    incoming: pd.DataFrame,
+    *,
+    on: dt.date,
+    at: dt.datetime,
+) -> GridVersioning:
+    """Number the grids of a ``replace`` import as new versions of the stored ones, and
+    archive what they supersede: an import never overwrites history.
+
+    A stored grid the file holds unchanged (every column but the version columns, its
+    outline within about a millimetre, a ``valid_from`` not later than the stored one)
+    keeps its version and its start. A changed one: the stored row
+    goes to ``grid_versions`` as it was, ending (``valid_to``) the day the new version
+    begins; the new version is numbered after every version of the code. The day it begins
+    is the file's ``valid_from`` when that is later than the stored one's; otherwise the
+    import day (or the stored ``valid_from``, for a grid not yet in force), unless the file
+    ends the grid before that day (a retired grid corrected: the new version stands for the
+    old one's whole time, which is archived as in force on no day). A stored grid the file
+    leaves out is archived too, ending on the import day.
+
+    Parameters
+    ----------
+    stored
+        The grids as stored (canonical).
+    archived
+        The key columns of ``grid_versions`` as stored.
+    incoming
+        The file's grids (canonical).
+    on
+        The import day (the county's date).
+    at
+        The import time (local, without zone): ``superseded_at``.
+    """
+    grids_decl, versions_decl = get_layer("grids"), get_layer("grid_versions")
+    content = [c for c in grids_decl.columns if c not in (*_VERSION_COLUMNS, "valid_from")]
+    old_by_code = {str(c): i for i, c in enumerate(stored["code"])}
+    top: dict[str, int] = {}
+    for code, number in zip(archived["code"], archived["version"], strict=True):
+        top[str(code)] = max(top.get(str(code), 0), int(number))
+    out = incoming.copy()
+    rows: list[pd.Series] = []
+    changed: list[str] = []
+    starts: set[dt.date] = set()
+    day = pd.Timestamp(on)
+    for i, code in enumerate(out["code"].astype(str)):
+        j = old_by_code.get(code)
+        if j is None:
+            continue
+        old = stored.iloc[j]
+        stored_version = 1 if _missing(old["version"]) else int(old["version"])
+        if _same_grid(old, out.iloc[i], content):
+            for column in _VERSION_COLUMNS:  # the file may not carry them: the store's stand
+                if _missing(out.at[i, column]):
+                    out.at[i, column] = old[column]
+            out.at[i, "valid_from"] = old["valid_from"]
+            continue
+        archived_version = max(stored_version, top.get(code, 0) + 1)
+        start = _start(old["valid_from"], out.at[i, "valid_from"], out.at[i, "valid_to"], day)
+        if start is not None and start != out.at[i, "valid_from"]:
+            out.at[i, "valid_from"] = start
+            starts.add(start.date())
+        rows.append(_superseded(old, archived_version, start, at))
+        out.at[i, "version"] = archived_version + 1
+        out.at[i, "change_set"] = pd.NA
+        changed.append(code)
+    gone = sorted(set(old_by_code) - set(out["code"].astype(str)))
+    for code in gone:
+        old = stored.iloc[old_by_code[code]]
+        stored_version = 1 if _missing(old["version"]) else int(old["version"])
+        number = max(stored_version, top.get(code, 0) + 1)
+        rows.append(_superseded(old, number, max(day, _day(old["valid_from"]) or day), at))
+    archive = (
+        versions_decl.conform(gpd.GeoDataFrame(rows, geometry="geometry", crs=crsmod.STORAGE_CRS))
+        if rows
+        else versions_decl.empty()
+    )
+    return GridVersioning(
+        grids=grids_decl.conform(out),
+        archive=archive,
+        changed=tuple(changed),
+        removed=tuple(gone),
+        starts=min(starts) if starts else None,
+    )
+
+
+def _versioning_notes(versioning: GridVersioning) -> tuple[str, ...]:
+    """What an import did with the versions of the grids, for the user to read."""
+    if not len(versioning.archive):
+        return ()
+    notes = [
+        f"{len(versioning.changed)} grid(s) changed and {len(versioning.removed)} removed: "
+        f"their stored versions are kept in grid_versions"
+    ]
+    if versioning.starts is not None:
+        notes.append(
+            f"the new versions take effect on {versioning.starts.isoformat()} (the file's "
+            f"valid_from was not later than the stored one's)"
+        )
+    return tuple(notes)
+
+
+def _missing(value: Any) -> bool:
+    """Whether one value of a frame is missing (``None``, NaN, ``NA``, ``NaT``)."""
+    return bool(pd.isna(value))
+
+
+def _day(value: Any) -> pd.Timestamp | None:
+    """A date column's value as a midnight timestamp, ``None`` when missing."""
+    return None if _missing(value) else pd.Timestamp(value).normalize()
+
+
+def _start(
+    old_from: object, new_from: object, new_to: object, day: pd.Timestamp
+) -> pd.Timestamp | None:
+    """The day a changed grid's new version begins (see :func:`version_grids`)."""
+    old_start, start, end = _day(old_from), _day(new_from), _day(new_to)
+    if start is not None and (old_start is None or start > old_start):
+        return start  # the file says when
+    candidate = day if old_start is None else max(day, old_start)
+    if end is not None and end <= candidate:
+        return start  # a retired grid corrected: the new version stands for the old one
+    return candidate
+
+
+def _superseded(
+    old: pd.Series, number: int, start: pd.Timestamp | None, at: dt.datetime
+) -> pd.Series:
+    """A stored grid row as archived: numbered, ending when its successor begins."""
+    row = old.copy()
+    old_start, old_end = _day(old["valid_from"]), _day(old["valid_to"])
+    if start is None:  # replaced for its whole time: in force on no day
+        end = old_start if old_start is not None else (old_end or pd.Timestamp(at.date()))
+        row["valid_from"] = end if old_start is None else old_start
+    else:
+        end = start if old_end is None else min(old_end, start)
+        if old_start is not None and end < old_start:
+            end = old_start
+    row["valid_to"] = end
+    row["version"] = number
+    row["superseded_at"] = pd.Timestamp(at)
+    row["superseded_by"] = pd.NA
+    return row
+
+
+def _same_grid(old: pd.Series, new: pd.Series, columns: list[str]) -> bool:
+    """Whether a file's row of the grids is the stored grid (the version columns aside):
+    equal values, outlines equal within about a millimetre whatever their vertex order, and
+    a ``valid_from`` not later than the stored one (an import moves the start of a changed
+    grid to the import day: the same file again must find it unchanged)."""
+    for column in columns:
+        a, b = old[column], new[column]
+        if _missing(a) and _missing(b):
+            continue
+        if _missing(a) or _missing(b) or a != b:
+            return False
+    start, old_start = _day(new["valid_from"]), _day(old["valid_from"])
+    if start is not None and (old_start is None or start > old_start):
+        return False  # a new version from a later day
+    a, b = shapely.normalize(old["geometry"]), shapely.normalize(new["geometry"])
+    return bool(shapely.equals_exact(a, b, tolerance=1e-8))
+
+
+def _grids_digest(frame: pd.DataFrame) -> str:
+    """The grids' content as one value: the store under the writer lock is the one read."""
+    digest = hashlib.sha256()
+    digest.update(frame.drop(columns="geometry").astype(str).to_csv(index=False).encode())
+    for wkb in shapely.to_wkb(np.asarray(frame.geometry.values, dtype=object)):
+        digest.update(wkb or b"")
+    return digest.hexdigest()
 
 
 def boundary_problems(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import multiprocessing
 import sqlite3
 import stat
 import threading
@@ -187,6 +188,33 @@ def test_two_writers_with_the_same_after_one_wins(store: Store) -> None:
         assert isinstance(lost[0], ConflictError)
         assert won[0].seq == after + 1
     assert [e.seq for e in sets.edits(made.id)] == [1, 2, 3]
+
+
+def _edit_in_a_process(location: str, change_set: int, after: int, actor: str, barrier: Any) -> str:
+    """In a process of its own: open the store, wait for the other, add an edit."""
+    from gisgrid.stores import open_store
+
+    sets = open_store(location).change_sets
+    barrier.wait()
+    try:
+        sets.add_edit(change_set, after=after, op="reshape", params={}, result="", actor=actor)
+    except ConflictError:
+        return "conflict"
+    return "added"
+
+
+def test_two_processes_with_the_same_after_one_wins(store: Store) -> None:
+    """Two server processes (or two sessions on two workers): the database decides."""
+    made = draft(store)
+    location = store._conninfo if isinstance(store, PostGISStore) else str(store.path)
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Manager().Barrier(2)
+    with context.Pool(2) as pool:
+        outcomes = pool.starmap(
+            _edit_in_a_process, [(location, made.id, 0, f"p{n}", barrier) for n in range(2)]
+        )
+    assert sorted(outcomes) == ["added", "conflict"]
+    assert [e.seq for e in store.change_sets.edits(made.id)] == [1]
 
 
 # --- moves -------------------------------------------------------------------------------------

@@ -184,7 +184,8 @@ class LayerPoints:
 
 
 #: what a store reads of the level-3 grids for :class:`GridDecision`, besides the geometry:
-#: every version, with its dates, so that the decision keeps the grids in force on its date
+#: every version (the latest, in ``grids``, and the superseded, in ``grid_versions``), with its
+#: dates, so that the decision keeps the grids in force on its date
 GRID_DECISION_COLUMNS = ("code", "valid_from", "valid_to")
 
 
