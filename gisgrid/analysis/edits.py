@@ -8,12 +8,14 @@ nothing.
 * :func:`split_grid` cuts one grid in two along a drawn line.
 * :func:`merge_grids` joins two or more adjacent siblings into their union.
 * :func:`reshape_grid` gives a grid a new outline; its siblings give and take the difference.
+* :func:`add_grid` draws a new grid inside a parent; its siblings give up what it covers.
+* :func:`edit_attributes` changes a grid's name or responsible person (not its outline).
 * :func:`snap` pulls a drawn outline onto the neighbours' vertices and edges.
 * :func:`validate_change` applies the boundary rules of ``gisgrid check`` to the village a
   change touches and returns only the problems the change adds.
 
 The edits return the changed features: the grids columns plus :data:`CHANGE` (``added``,
-``reshaped`` or ``retired``) and :data:`DERIVED_FROM` (the codes a new grid came from: its
+``reshaped``, ``edited`` (attributes only) or ``retired``) and :data:`DERIVED_FROM` (the codes a new grid came from: its
 lineage). A retired row carries the geometry it had. The edits work on the grids in force
 today (:func:`gisgrid.analysis.assign.in_force`, the one rule of every reader); other rows
 of the frame (grids retired before, or not yet in force) take part in nothing but the
@@ -71,6 +73,10 @@ DERIVED_FROM = "derived_from"
 ADDED = "added"
 RESHAPED = "reshaped"
 RETIRED = "retired"
+#: attributes changed (name, responsible person), the outline kept
+EDITED = "edited"
+#: the attributes :func:`edit_attributes` changes
+EDITABLE_ATTRIBUTES = ("name", "responsible_name", "responsible_phone", "responsible_role")
 
 #: precision of the overlays in the metric CRS (0.1 mm): it removes the needle-thin slivers
 #: where an edge straight in lon/lat and the same edge straight in metres part by nanometres
@@ -530,6 +536,195 @@ def _share_out(
     return out
 
 
+# --- add -----------------------------------------------------------------------------------
+
+
+def add_grid(
+    grids: pd.DataFrame,
+    parent_code: str,
+    geometry: shapely.Geometry,
+    *,
+    name: str,
+    settings: CheckSettings | None = None,
+) -> gpd.GeoDataFrame:
+    """Draw a new grid inside a parent; its siblings give up what it covers.
+
+    The drawn outline is clipped to the parent; every sibling loses the part the new grid
+    covers (so nothing overlaps), and the new grid gets the next code under the parent
+    (:func:`allocate_codes`). It has no responsible person yet.
+
+    Parameters
+    ----------
+    grids
+        The grids frame (EPSG:4326).
+    parent_code
+        The parent (a level-1 or level-2 grid): the new grid is one level below it.
+    geometry
+        The drawn outline, lon/lat (Polygon or MultiPolygon), e.g. from :func:`snap`.
+    name
+        The new grid's name.
+    settings
+        Thresholds: a new grid smaller than ``sliver_m2`` is refused.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The new grid (``added``, no lineage) and every sibling whose outline it cut
+        (``reshaped``, codes unchanged).
+
+    Raises
+    ------
+    GridEditError
+        An outline that is not polygonal, lies outside the parent or is a sliver; a parent
+        of level 3; an outline that would leave a sibling empty (merge or reshape instead).
+    NotFoundError
+        No parent ``parent_code`` in force.
+    """
+    settings = settings or CheckSettings()
+    grids = in_force(grids)
+    parent_row = _row(grids, parent_code)
+    level = int(parent_row["level"]) + 1
+    if level > 3:
+        raise GridEditError(
+            f"网格 {parent_code} 是三级网格，其下不能再划网格 / grid {parent_code} is a level-3 "
+            "grid: no grid can be drawn inside it"
+        )
+    if geometry is None or geometry.geom_type not in ("Polygon", "MultiPolygon"):
+        raise GridEditError("新网格的边界须为多边形 / the new grid's outline must be a polygon")
+    proj = _Projector()
+    parent = proj.metric(parent_row.geometry)
+    drawn = _multi(shapely.make_valid(proj.metric(geometry)))
+    new = _multi(shapely.intersection(drawn, parent, grid_size=GRID_M))
+    area = float(shapely.area(new))
+    if new.is_empty or area < NOISE_M2:
+        raise GridEditError(
+            f"新网格在上级网格 {parent_code} 之外 / "
+            f"the new grid lies outside its parent {parent_code}"
+        )
+    if area < settings.sliver_m2:
+        raise GridEditError(
+            f"新网格仅 {area:.1f} 平方米 / the new grid would be only {area:.1f} m² "
+            f"(less than {settings.sliver_m2:g} m²)"
+        )
+    frame_codes = np.asarray(_codes(grids), dtype=object)
+    sibling_mask = (grids["parent_code"].astype(object) == parent_code).to_numpy()
+    cut: list[tuple[pd.Series, shapely.Geometry]] = []
+    emptied: list[str] = []
+    for i, c in zip(grids.index[sibling_mask], frame_codes[sibling_mask], strict=True):
+        sibling = grids.loc[i]
+        geom = proj.metric(sibling.geometry)
+        if not shapely.relate_pattern(geom, new, "T********"):
+            continue
+        rest = polygon_parts(shapely.difference(geom, new, grid_size=GRID_M))
+        rest = rest[shapely.area(rest) >= NOISE_M2]
+        if not len(rest):
+            emptied.append(str(c))
+        elif shapely.area(geom) - float(shapely.area(rest).sum()) >= NOISE_M2:
+            cut.append((sibling, shapely.multipolygons(list(rest))))
+    if emptied:
+        raise GridEditError(
+            f"新网格覆盖了整个网格 {', '.join(sorted(emptied))}，请改用修整边界或合并 / the new "
+            f"grid covers grid(s) {', '.join(sorted(emptied))} whole: reshape or merge instead"
+        )
+    (code,) = allocate_codes(grids, parent_code, 1)
+    village = parent_row["village_code"] if level > 2 else parent_code
+    blank = pd.Series(dict.fromkeys(grids.columns), dtype=object)
+    row = _with(
+        blank,
+        code=code,
+        level=level,
+        parent_code=parent_code,
+        village_code=village,
+        name=name.strip(),
+        geometry=proj.lonlat(new),
+    )
+    rows: list[tuple[pd.Series, str, tuple[str, ...]]] = [(row, ADDED, ())]
+    for sibling, rest_geom in sorted(cut, key=lambda item: str(item[0]["code"])):
+        rows.append((_with(sibling, geometry=proj.lonlat(rest_geom)), RESHAPED, ()))
+    return _result(grids, rows)
+
+
+# --- attributes -----------------------------------------------------------------------------
+
+
+def edit_attributes(
+    grids: pd.DataFrame,
+    code: str,
+    *,
+    name: str | None = None,
+    responsible_name: str | None = None,
+    responsible_phone: str | None = None,
+    responsible_role: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Change a grid's name or responsible person; its outline stays.
+
+    ``None`` leaves a value as it is; an empty text clears a responsible person's field
+    (the name is required). The values are checked against the grids layer's declaration
+    (the phone's pattern, lengths, no control characters).
+
+    Parameters
+    ----------
+    grids
+        The grids frame (EPSG:4326).
+    code
+        The grid (any level).
+    name, responsible_name, responsible_phone, responsible_role
+        The new values.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The grid with its new values (``edited``).
+
+    Raises
+    ------
+    GridEditError
+        Nothing to change, or a value the grids layer refuses (naming the field).
+    NotFoundError
+        No grid ``code`` in force.
+    """
+    row = _row(in_force(grids), code)
+    asked = {
+        "name": name,
+        "responsible_name": responsible_name,
+        "responsible_phone": responsible_phone,
+        "responsible_role": responsible_role,
+    }
+    values: dict[str, Any] = {}
+    for field, value in asked.items():
+        if value is None:
+            continue
+        text = value.strip()
+        values[field] = text or None
+    changed = {k: v for k, v in values.items() if not _same(row.get(k), v)}
+    if not changed:
+        raise GridEditError(
+            f"网格 {code} 的属性没有变化 / nothing to change in grid {code}'s attributes"
+        )
+    result = _result(grids, [(_with(row, **changed), EDITED, ())])
+    try:
+        LAYERS["grids"].validate(
+            result.drop(columns=[CHANGE, DERIVED_FROM]), crs=crsmod.STORAGE_CRS
+        )
+    except ValidationError as exc:
+        shown = "; ".join(
+            f"{LAYERS['grids'].field(p.field).label_zh if p.field in asked else p.field}"
+            f" ({p.field}): {p.message}"
+            for p in exc.problems
+        )
+        raise GridEditError(
+            f"网格 {code} 的属性不符合规则 / grid {code}'s attributes break the rules: {shown}"
+        ) from None
+    return result
+
+
+def _same(old: object, new: object) -> bool:
+    missing_old = old is None or (not isinstance(old, str) and bool(pd.isna(old)))
+    if new is None:
+        return missing_old
+    return not missing_old and str(old) == new
+
+
 # --- snap -----------------------------------------------------------------------------------
 
 
@@ -612,7 +807,15 @@ def snap(
 
 
 #: kinds of problem, in the order they are listed
-PROBLEM_KINDS = ("invalid_geometry", "code", "parent_missing", "outside_parent", "overlap", "gap")
+PROBLEM_KINDS = (
+    "invalid_geometry",
+    "code",
+    "attribute",
+    "parent_missing",
+    "outside_parent",
+    "overlap",
+    "gap",
+)
 
 
 @dataclass(frozen=True)
@@ -641,9 +844,9 @@ class EditProblem:
 def apply_change(grids_before: pd.DataFrame, changed: pd.DataFrame) -> gpd.GeoDataFrame:
     """The grids frame after a change: retired and reshaped rows replaced by the new ones."""
     change = changed[CHANGE].astype(str)
-    gone = set(_codes(changed[change.isin([RETIRED, RESHAPED])]))
+    gone = set(_codes(changed[change.isin([RETIRED, RESHAPED, EDITED])]))
     kept = grids_before[~grids_before["code"].astype(str).isin(gone)]
-    new = changed[change.isin([ADDED, RESHAPED])].drop(columns=[CHANGE, DERIVED_FROM])
+    new = changed[change.isin([ADDED, RESHAPED, EDITED])].drop(columns=[CHANGE, DERIVED_FROM])
     out = pd.concat([kept, new[list(grids_before.columns)]], ignore_index=True)
     return gpd.GeoDataFrame(out, geometry=grids_before.geometry.name, crs=crsmod.STORAGE_CRS)
 
@@ -654,7 +857,8 @@ def combine_changes(changes: Sequence[pd.DataFrame]) -> gpd.GeoDataFrame:
     Each edit must have been made on the grids as the ones before it left them
     (:func:`apply_change`). Per code the last state wins: a grid added and then reshaped is
     added with its last outline, one added and then retired never existed, one reshaped and
-    then retired is retired.
+    then retired is retired; one reshaped and edited (in either order) is reshaped, with its
+    last outline and attributes.
     """
     rows: dict[str, pd.Series] = {}
     for frame in changes:
@@ -666,6 +870,8 @@ def combine_changes(changes: Sequence[pd.DataFrame]) -> gpd.GeoDataFrame:
                     del rows[code]
                     continue
                 row = _with(row, **{CHANGE: ADDED, DERIVED_FROM: prev[DERIVED_FROM]})
+            elif prev is not None and prev[CHANGE] == RESHAPED and row[CHANGE] == EDITED:
+                row = _with(row, **{CHANGE: RESHAPED})
             rows[code] = row
     columns = list(changes[0].columns) if len(changes) else [CHANGE, DERIVED_FROM]
     frame = pd.DataFrame(list(rows.values()), columns=columns).reset_index(drop=True)
@@ -760,7 +966,7 @@ def validate_change(
     found_before = _findings(before, settings)
     found_after = _findings(after, settings)
     problems: list[EditProblem] = []
-    touched = set(_codes(changed[changed[CHANGE].astype(str).isin([ADDED, RESHAPED])]))
+    touched = set(_codes(changed[changed[CHANGE].astype(str).isin([ADDED, RESHAPED, EDITED])]))
 
     for item in found_after["invalid_geometries"]:
         if item["layer"] == "grids" and item["code"] in touched:
@@ -848,10 +1054,10 @@ def _grid_location(grids: pd.DataFrame, code: str) -> dict[str, Any] | None:
 
 def _code_problems(grids_before: pd.DataFrame, changed: pd.DataFrame) -> list[EditProblem]:
     """New grids whose code or attributes break the grids layer's declaration or reuse a code."""
+    problems = _attribute_problems(changed)
     added = changed[changed[CHANGE].astype(str) == ADDED].drop(columns=[CHANGE, DERIVED_FROM])
     if not len(added):
-        return []
-    problems: list[EditProblem] = []
+        return problems
     known = set(_codes(grids_before))
     for _, row in added.iterrows():
         c = str(row["code"])
@@ -885,17 +1091,46 @@ def _code_problems(grids_before: pd.DataFrame, changed: pd.DataFrame) -> list[Ed
     return problems
 
 
+def _attribute_problems(changed: pd.DataFrame) -> list[EditProblem]:
+    """Grids whose attributes only were edited, with values the grids layer refuses."""
+    edited = changed[changed[CHANGE].astype(str) == EDITED].drop(columns=[CHANGE, DERIVED_FROM])
+    if not len(edited):
+        return []
+    try:
+        LAYERS["grids"].validate(edited.reset_index(drop=True), crs=crsmod.STORAGE_CRS)
+    except ValidationError as exc:
+        codes = _codes(edited)
+        out = []
+        for p in exc.problems:
+            c = codes[p.index] if p.index is not None else ""
+            out.append(
+                EditProblem(
+                    "attribute",
+                    (c,) if c else (),
+                    f"网格 {c} 的{p.field or '数据'}不符合规则：{p.message}",
+                    f"grid {c}, {p.field or 'data'}: {p.message}",
+                    _grid_location(edited, c) if c else None,
+                )
+            )
+        return out
+    return []
+
+
 __all__ = [
     "ADDED",
     "CHANGE",
     "DERIVED_FROM",
+    "EDITABLE_ATTRIBUTES",
+    "EDITED",
     "PROBLEM_KINDS",
     "RESHAPED",
     "RETIRED",
     "EditProblem",
+    "add_grid",
     "allocate_codes",
     "apply_change",
     "combine_changes",
+    "edit_attributes",
     "merge_grids",
     "reshape_grid",
     "snap",
