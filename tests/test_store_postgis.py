@@ -40,6 +40,7 @@ from gisgrid.errors import (
 )
 from gisgrid.exchange import import_file
 from gisgrid.layers import ASSIGNED_LAYERS, LAYERS
+from gisgrid.layers.grids import VERSION_FIELDS
 from gisgrid.stores import open_store
 from gisgrid.stores.base import LayerPoints
 from gisgrid.stores.geopackage import GeoPackageStore
@@ -530,7 +531,9 @@ def _write_as_version_1(url: str, frames: dict[str, Any], meta: dict[str, Any]) 
         for name, decl in LAYERS.items():
             if name not in frames:
                 continue
-            columns, types, rows = codecs.copy_rows(decl, decl.conform(frames[name]))
+            # the grids' version columns came with version 6
+            omit = [f.name for f in VERSION_FIELDS] if name == "grids" else []
+            columns, types, rows = codecs.copy_rows(decl, decl.conform(frames[name]), omit=omit)
             statement = queries.query(
                 "copy_layer",
                 table=queries.table(name),
@@ -551,6 +554,10 @@ def test_a_newer_gisgrid_upgrades_an_older_schema_keeping_the_data(
     assert old.init().after == 1
     old.close()
     frames = canonical_frames()
+    del frames["grid_versions"]  # no history of the grids before version 6
+    for f in VERSION_FIELDS:
+        frames["grids"][f.name] = None
+    frames["grids"] = LAYERS["grids"].conform(frames["grids"])
     level3 = frames["grids"][frames["grids"]["level"] == 3]
     for name in set(ASSIGNED_LAYERS) & set(frames):  # as the old assignment left them
         frames[name]["grid_code"] = assign_points_exact(frames[name].geometry, level3)
@@ -570,7 +577,8 @@ def test_a_newer_gisgrid_upgrades_an_older_schema_keeping_the_data(
         assert (result.before, result.after) == (1, latest_version())
         assert result.applied[0].startswith("0002_")
         after = table_digest(pg_url)
-        moved = {"schema_version", *ASSIGNED_LAYERS}  # version 3 moved grid_code out
+        # version 3 moved grid_code out, version 6 gave the grids their version columns
+        moved = {"schema_version", "grids", *ASSIGNED_LAYERS}
         assert {k: v for k, v in after.items() if k not in moved and k in before} == {
             k: v for k, v in before.items() if k not in moved
         }

@@ -13,12 +13,15 @@ lock holder makes copies, so whoever holds the lock next removes every copy it f
 write does, and opening the store does when no writer is busy.
 
 Accounts, sessions, API tokens and the audit log (:attr:`GeoPackageStore.ledger`) are not in
-the GeoPackage but in ``NAME.access.sqlite`` beside it (:mod:`gisgrid.stores.sqlite_ledger`).
+the GeoPackage but in ``NAME.access.sqlite`` beside it (:mod:`gisgrid.stores.sqlite_ledger`);
+the change sets (:attr:`GeoPackageStore.change_sets`) in ``NAME.changes.sqlite``
+(:mod:`gisgrid.stores.sqlite_changesets`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import json
 import os
@@ -26,7 +29,7 @@ import re
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +43,7 @@ from gisgrid.errors import StoreError
 from gisgrid.layers import ASSIGNED_LAYERS, get_layer
 from gisgrid.layers.schema import Layer
 from gisgrid.stores.base import (
+    APPEND_ONLY_LAYERS,
     GRID_DECISION_COLUMNS,
     BBox,
     GridCodesWritten,
@@ -50,11 +54,13 @@ from gisgrid.stores.base import (
     Where,
     WriteCheck,
     WriteMode,
+    history_to_add,
     layers_to_assign,
     layers_to_write,
     refuse_stored_keys,
     unassigned_keys,
 )
+from gisgrid.stores.sqlite_changesets import SQLiteChangeSets, changes_path
 from gisgrid.stores.sqlite_ledger import SQLiteLedger, ledger_path
 
 META_TABLE = "gisgrid_meta"
@@ -121,6 +127,9 @@ class GeoPackageStore:
         if self.path.exists() and not self.path.is_file():
             raise StoreError(f"{self.path} is not a file")
         self._ledger = SQLiteLedger(ledger_path(self.path))
+        self._change_sets = SQLiteChangeSets(
+            changes_path(self.path), published=self._published_change_sets
+        )
         if self._leftovers():  # a killed writer's copy of personal data: remove it if no one writes
             with contextlib.suppress(StoreError, OSError), self._writer_lock():
                 pass
@@ -133,6 +142,27 @@ class GeoPackageStore:
         """Accounts, sessions, API tokens and the audit log: in ``NAME.access.sqlite`` beside
         the GeoPackage, never in it (see :mod:`gisgrid.stores.sqlite_ledger`)."""
         return self._ledger
+
+    @property
+    def change_sets(self) -> SQLiteChangeSets:
+        """The change sets: in ``NAME.changes.sqlite`` beside the GeoPackage (see
+        :mod:`gisgrid.stores.sqlite_changesets`, which says why a change set still
+        ``submitted`` whose id is on a grids row counts as published)."""
+        return self._change_sets
+
+    def _published_change_sets(self, change_sets: Collection[int]) -> dict[int, dt.date | None]:
+        """Which of ``change_sets`` published grid rows here, and the day they took effect
+        (the latest ``valid_from`` of their rows: a retired grid keeps its older one)."""
+        if not change_sets or "grids" not in self.layer_names():
+            return {}
+        rows = self.read(
+            "grids", where={"change_set": sorted(change_sets)}, columns=["change_set", "valid_from"]
+        )
+        out: dict[int, dt.date | None] = {}
+        for number, days in rows.groupby("change_set")["valid_from"]:
+            latest = days.max()
+            out[int(str(number))] = None if pd.isna(latest) else latest.date()
+        return out
 
     def init(self) -> InitResult:
         """Nothing to create or migrate: the file is made on first write.
@@ -253,7 +283,23 @@ class GeoPackageStore:
                     if decl.key:
                         stored = self.read(name, columns=list(decl.key))
                         refuse_stored_keys(decl, decl.conform(frame), stored, store=self.url)
+            else:
+                frames = self._keeping_history(frames, decls)
             self._write_locked(frames, decls, mode=mode, meta=meta)
+
+    def _keeping_history(
+        self, frames: Mapping[str, pd.DataFrame], decls: Mapping[str, Layer]
+    ) -> dict[str, pd.DataFrame]:
+        """``frames`` to replace with, an append-only layer's stored rows kept in front of
+        its new ones (:data:`~gisgrid.stores.base.APPEND_ONLY_LAYERS`); under the lock."""
+        out = dict(frames)
+        for name in APPEND_ONLY_LAYERS:
+            if name in out and name in self.layer_names():
+                decl = decls[name]
+                stored = self.read(name)
+                added = history_to_add(decl, decl.conform(out[name]), stored)
+                out[name] = pd.concat([stored, added], ignore_index=True)
+        return out
 
     def assign_grid_codes(
         self, decide: GridDecision, *, layers: Sequence[str] = ASSIGNED_LAYERS

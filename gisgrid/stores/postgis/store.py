@@ -26,6 +26,9 @@ one INSERT). The points' own rows are never rewritten.
 **Accounts, sessions, API tokens and the audit log**: :attr:`PostGISStore.ledger`
 (:mod:`.ledger`), in the tables of migration 0004; the audit log is append-only.
 
+**Change sets**: :attr:`PostGISStore.change_sets` (:mod:`.changesets`), in the tables of
+migration 0007; their edits and events are append-only.
+
 All SQL is in ``sql/queries.sql`` and ``sql/migrations/`` (:mod:`.queries`).
 """
 
@@ -55,6 +58,7 @@ from gisgrid.layers import ASSIGNED_LAYERS, LAYERS, get_layer
 from gisgrid.layers.schema import Layer
 from gisgrid.settings import PostGISSettings
 from gisgrid.stores.base import (
+    APPEND_ONLY_LAYERS,
     BBox,
     GridCodesWritten,
     GridDecision,
@@ -64,10 +68,12 @@ from gisgrid.stores.base import (
     Where,
     WriteCheck,
     WriteMode,
+    history_to_add,
     layers_to_assign,
     layers_to_write,
     unassigned_keys,
 )
+from gisgrid.stores.postgis.changesets import PostGISChangeSets
 from gisgrid.stores.postgis.codecs import (
     codes_as_numbers,
     copy_rows,
@@ -149,6 +155,7 @@ class PostGISStore:
         self._finalizer: weakref.finalize | None = None
         self._last_failure: tuple[float, str] | None = None  # when opening a pool failed, why
         self._ledger = PostGISLedger(self)
+        self._change_sets = PostGISChangeSets(self)
 
     def __repr__(self) -> str:
         return f"PostGISStore({self.url!r})"
@@ -299,6 +306,11 @@ class PostGISStore:
         return self._ledger
 
     @property
+    def change_sets(self) -> PostGISChangeSets:
+        """The change sets, in this database (migration 0007; :mod:`.changesets`)."""
+        return self._change_sets
+
+    @property
     def path(self) -> None:
         """A database lives in no file of its own."""
         return None
@@ -444,10 +456,13 @@ class PostGISStore:
                         continue
                     decl = decls[name]
                     frame = decl.conform(frames[name])
+                    history = name in APPEND_ONLY_LAYERS
+                    if history and mode == "replace":  # the stored versions stand, never deleted
+                        frame = history_to_add(decl, frame, self._stored_keys(conn, decl, frame))
                     with_grid = name in ASSIGNED_LAYERS
                     omit = ("grid_code",) if with_grid else ()
                     columns, types, rows = copy_rows(decl, frame, omit=omit)
-                    if mode == "replace":
+                    if mode == "replace" and not history:
                         if with_grid:
                             conn.execute(query("delete_layer", table=grid_table(name)))
                         conn.execute(query("delete_layer", table=table(name)))
@@ -468,6 +483,21 @@ class PostGISStore:
             raise
         except Exception as exc:  # a value that cannot be sent (encoding, type): nothing written
             raise StoreError(f"writing to {self.url} failed, nothing was changed: {exc}") from exc
+
+    @staticmethod
+    def _stored_keys(
+        conn: psycopg.Connection[Any], decl: Layer, like: pd.DataFrame
+    ) -> pd.DataFrame:
+        """The key columns of the stored rows of ``decl``, typed like those of ``like``."""
+        keys = list(decl.key)
+        statement = query(
+            "select_columns",
+            columns=sql.SQL(", ").join(ident(k) for k in keys),
+            table=table(decl.name),
+        )
+        rows = conn.execute(statement).fetchall()
+        stored = pd.DataFrame(rows, columns=keys) if rows else pd.DataFrame(columns=keys)
+        return stored.astype({k: like[k].dtype for k in keys})
 
     def _lock_writes(self, conn: psycopg.Connection[Any]) -> None:
         row = conn.execute(query("try_lock_writes"), (LOCK_WRITES,)).fetchone()
