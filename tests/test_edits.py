@@ -139,7 +139,7 @@ def test_split_tiles_the_original_and_allocates_two_new_codes(grids: Any) -> Non
     changed = edits.split_grid(grids, A, line((75, -20), (75, 230)))
     assert changed[edits.CHANGE].tolist() == ["retired", "added", "added"]
     assert changed["code"].tolist() == [A, P1 + "005", P1 + "006"]
-    assert changed[edits.DERIVED_FROM].tolist()[1:] == [(A,), (A,)]
+    assert changed[edits.DERIVED_FROM].tolist()[1:] == [A, A]
     assert set(changed["parent_code"]) == {P1}
     assert changed.crs == crsmod.STORAGE_CRS
     pieces = list(changed.geometry.iloc[1:])
@@ -209,7 +209,7 @@ def test_merge_equals_the_union_with_a_new_code(grids: Any) -> None:
     assert changed[edits.CHANGE].tolist() == ["retired"] * 3 + ["added"]
     merged = changed.iloc[-1]
     assert merged["code"] == P1 + "005"
-    assert merged[edits.DERIVED_FROM] == (A, B, E)
+    assert merged[edits.DERIVED_FROM] == f"{A},{B},{E}"
     assert merged["name"] == "网格004"  # the largest keeps its name and person
     union = shapely.union_all([geometry_of(grids, c) for c in (A, B, E)])
     assert m2(shapely.symmetric_difference(merged.geometry, union)) < 1e-3
@@ -401,7 +401,6 @@ def raw_change(grids: Any, code: str, geom: shapely.Geometry, change: str = "res
     row = grids[grids["code"] == code].copy()
     row["geometry"] = [shapely.MultiPolygon([geom]) if geom.geom_type == "Polygon" else geom]
     row[edits.CHANGE] = change
-    row[edits.DERIVED_FROM] = [()]
     return gpd.GeoDataFrame(row, geometry="geometry", crs=crsmod.STORAGE_CRS)
 
 
@@ -541,7 +540,7 @@ def test_a_change_set_of_several_edits_is_validated_as_one(grids: Any) -> None:
         P1 + "007": "added",
     }
     row = change_set[change_set["code"] == east_piece].iloc[0]
-    assert row[edits.DERIVED_FROM] == (A,)
+    assert row[edits.DERIVED_FROM] == A
     assert m2(row.geometry) == pytest.approx(105 * 200, rel=1e-4)
     assert edits.validate_change(grids, change_set) == []
     # born and gone within the set: never there
@@ -575,7 +574,7 @@ def test_add_grid_takes_what_it_covers_from_the_siblings(grids: Any) -> None:
     assert new["code"] == P1 + "005"  # the next sequence under P1
     assert (new["level"], new["parent_code"], new["village_code"]) == (3, P1, V)
     assert new["name"] == "新网格" and pd.isna(new["responsible_name"])
-    assert new[edits.DERIVED_FROM] == ()
+    assert pd.isna(new[edits.DERIVED_FROM])
     assert m2(new.geometry) == pytest.approx(150 * 200, rel=1e-4)
     assert changed["code"].tolist()[1:] == [A, C, E]
     lost = {c: m2(geometry_of(grids, c)) - m2(geometry_of(changed, c)) for c in (A, C, E)}
@@ -607,6 +606,9 @@ def test_add_grid_refuses_what_cannot_be_drawn(grids: Any) -> None:
         edits.add_grid(grids, P1, poly(square(0, 0, 1, 2)), name="x")
     with pytest.raises(NotFoundError):
         edits.add_grid(grids, V + "009", poly(square(10, 10, 50, 50)), name="x")
+    # a reshape drawn wholly outside the parent is refused the same way (not a crash)
+    with pytest.raises(GridEditError, match="outside"):
+        edits.reshape_grid(grids, A, poly(square(1000, 0, 1100, 100)))
 
 
 # --- attributes -------------------------------------------------------------------------

@@ -15,11 +15,12 @@ nothing.
   change touches and returns only the problems the change adds.
 
 The edits return the changed features: the grids columns plus :data:`CHANGE` (``added``,
-``reshaped``, ``edited`` (attributes only) or ``retired``) and :data:`DERIVED_FROM` (the codes a new grid came from: its
-lineage). A retired row carries the geometry it had. The edits work on the grids in force
-today (:func:`gisgrid.analysis.assign.in_force`, the one rule of every reader); other rows
-of the frame (grids retired before, or not yet in force) take part in nothing but the
-allocation of codes.
+``reshaped``, ``edited`` (attributes only) or ``retired``); a new grid's lineage, the codes
+it came from, is in the grids layer's own :data:`DERIVED_FROM` (comma-separated; the other
+rows keep theirs as stored). A retired row carries the geometry it had. The edits work on
+the grids in force today (:func:`gisgrid.analysis.assign.in_force`, the one rule of every
+reader); other rows of the frame (grids retired before, or not yet in force) take part in
+nothing but the allocation of codes.
 
 **Codes.** A split retires the original code and gives *both* pieces new codes; a merge
 retires every merged code and gives the union a new one. A code then always names one
@@ -68,7 +69,8 @@ from gisgrid.settings import CheckSettings
 
 #: column of an edit's result saying what happened to each feature
 CHANGE = "change"
-#: column of an edit's result: the codes a new grid came from (a tuple, empty otherwise)
+#: column of an edit's result: the codes a new grid came from, comma-separated — the grids
+#: layer's own ``derived_from`` (lineage), set on new grids, kept as stored on the others
 DERIVED_FROM = "derived_from"
 ADDED = "added"
 RESHAPED = "reshaped"
@@ -146,7 +148,8 @@ class _Projector:
 
 def _multi(geom: shapely.Geometry) -> shapely.Geometry:
     """The polygonal parts of ``geom`` as one MultiPolygon (the stored geometry type)."""
-    return shapely.multipolygons(list(polygon_parts(geom)))
+    parts = list(polygon_parts(geom))
+    return shapely.multipolygons(parts) if parts else shapely.MultiPolygon()
 
 
 def _shared_length(a: shapely.Geometry, b: shapely.Geometry) -> float:
@@ -216,9 +219,14 @@ def _result(
     for row, change, derived in rows:
         rec = row.to_dict()
         rec[CHANGE] = change
-        rec[DERIVED_FROM] = derived
+        if change == ADDED:
+            rec[DERIVED_FROM] = ",".join(derived) or None
+        else:
+            rec.setdefault(DERIVED_FROM, None)
         records.append(rec)
-    columns = [*grids.columns, CHANGE, DERIVED_FROM]
+    columns = [*grids.columns, CHANGE]
+    if DERIVED_FROM not in columns:
+        columns.append(DERIVED_FROM)
     frame = pd.DataFrame.from_records(records, columns=columns)
     geometry = grids.geometry.name if isinstance(grids, gpd.GeoDataFrame) else "geometry"
     out = gpd.GeoDataFrame(frame, geometry=geometry, crs=crsmod.STORAGE_CRS)
@@ -703,9 +711,7 @@ def edit_attributes(
         )
     result = _result(grids, [(_with(row, **changed), EDITED, ())])
     try:
-        LAYERS["grids"].validate(
-            result.drop(columns=[CHANGE, DERIVED_FROM]), crs=crsmod.STORAGE_CRS
-        )
+        LAYERS["grids"].validate(result.drop(columns=[CHANGE]), crs=crsmod.STORAGE_CRS)
     except ValidationError as exc:
         shown = "; ".join(
             f"{LAYERS['grids'].field(p.field).label_zh if p.field in asked else p.field}"
@@ -719,7 +725,7 @@ def edit_attributes(
 
 
 def _same(old: object, new: object) -> bool:
-    missing_old = old is None or (not isinstance(old, str) and bool(pd.isna(old)))
+    missing_old = old is None or old is pd.NA or (isinstance(old, float) and old != old)
     if new is None:
         return missing_old
     return not missing_old and str(old) == new
@@ -846,7 +852,7 @@ def apply_change(grids_before: pd.DataFrame, changed: pd.DataFrame) -> gpd.GeoDa
     change = changed[CHANGE].astype(str)
     gone = set(_codes(changed[change.isin([RETIRED, RESHAPED, EDITED])]))
     kept = grids_before[~grids_before["code"].astype(str).isin(gone)]
-    new = changed[change.isin([ADDED, RESHAPED, EDITED])].drop(columns=[CHANGE, DERIVED_FROM])
+    new = changed[change.isin([ADDED, RESHAPED, EDITED])]
     out = pd.concat([kept, new[list(grids_before.columns)]], ignore_index=True)
     return gpd.GeoDataFrame(out, geometry=grids_before.geometry.name, crs=crsmod.STORAGE_CRS)
 
@@ -1055,7 +1061,7 @@ def _grid_location(grids: pd.DataFrame, code: str) -> dict[str, Any] | None:
 def _code_problems(grids_before: pd.DataFrame, changed: pd.DataFrame) -> list[EditProblem]:
     """New grids whose code or attributes break the grids layer's declaration or reuse a code."""
     problems = _attribute_problems(changed)
-    added = changed[changed[CHANGE].astype(str) == ADDED].drop(columns=[CHANGE, DERIVED_FROM])
+    added = changed[changed[CHANGE].astype(str) == ADDED].drop(columns=[CHANGE])
     if not len(added):
         return problems
     known = set(_codes(grids_before))
@@ -1093,7 +1099,7 @@ def _code_problems(grids_before: pd.DataFrame, changed: pd.DataFrame) -> list[Ed
 
 def _attribute_problems(changed: pd.DataFrame) -> list[EditProblem]:
     """Grids whose attributes only were edited, with values the grids layer refuses."""
-    edited = changed[changed[CHANGE].astype(str) == EDITED].drop(columns=[CHANGE, DERIVED_FROM])
+    edited = changed[changed[CHANGE].astype(str) == EDITED].drop(columns=[CHANGE])
     if not len(edited):
         return []
     try:
