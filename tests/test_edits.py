@@ -672,3 +672,16 @@ def test_combined_edits_keep_the_last_attributes_and_outline(grids: Any) -> None
     row = edits.combine_changes([added, renamed_new]).set_index("code").loc[new_code]
     assert (row[edits.CHANGE], row["name"]) == ("added", "新名")
     assert edits.validate_change(grids, edits.combine_changes([added, renamed_new])) == []
+
+
+def test_a_cut_across_long_edges_keeps_them_straight_in_lonlat() -> None:
+    # the little county's level-3 grids are 7 km wide: an edge straight in lon/lat bows some
+    # 0.3 m in metres, so a vertex cut into it in metres must come back onto the lon/lat edge
+    from conftest import V1, raw_frame
+
+    grids = LAYERS["grids"].validate(raw_frame("grids"))
+    cut = shapely.LineString([(112.44, 29.71), (112.44, 29.59)])
+    changed = edits.split_grid(grids, V1 + "001001", cut)
+    assert edits.validate_change(grids, changed) == []
+    # the fixture's own findings (it has gaps elsewhere), no more
+    assert boundary_findings(edits.apply_change(grids, changed)) == boundary_findings(grids)

@@ -85,6 +85,9 @@ EDITABLE_ATTRIBUTES = ("name", "responsible_name", "responsible_phone", "respons
 GRID_M = 1e-4
 #: an area change smaller than this (m²) is such noise, not a change of a neighbour
 NOISE_M2 = 0.01
+#: a vertex an edit creates within this distance (degrees, some 3 m) of a stored grid's edge
+#: is put onto that edge in lon/lat (see :meth:`_Projector._onto_edges`)
+EDGE_DEG = 3e-5
 #: spacing (m) of the points along the neighbours' edges that share out a given-up piece
 SHARE_STEP_M = 2.0
 #: a neighbour along this share of a given-up piece's edges with neighbours takes it whole
@@ -101,17 +104,21 @@ _LINES = ("LineString", "MultiLineString")
 
 
 class _Projector:
-    """Geometries to the metric CRS and back; vertices seen on the way there come back exact."""
+    """Geometries to the metric CRS and back; vertices seen on the way there come back exact,
+    and a new vertex on a stored grid's edge comes back onto that edge as drawn in lon/lat."""
 
     def __init__(self) -> None:
         self._known: dict[tuple[int, int], tuple[float, float]] = {}
+        self._edges: list[shapely.Geometry] = []
+        self._edge_tree: shapely.STRtree | None = None
 
     @staticmethod
     def _key(x: float, y: float) -> tuple[int, int]:
         # on the overlays' grid: a vertex an overlay snapped to it is still found
         return round(x / GRID_M), round(y / GRID_M)
 
-    def metric(self, geom: shapely.Geometry) -> shapely.Geometry:
+    def metric(self, geom: shapely.Geometry, *, drawn: bool = False) -> shapely.Geometry:
+        """``geom`` in metres; a stored grid's (not ``drawn``) edges are kept to come back to."""
         out: shapely.Geometry = crsmod.transform_geometry_array(
             geom, source=crsmod.STORAGE_CRS, target=crsmod.METRIC_CRS
         )
@@ -119,7 +126,30 @@ class _Projector:
         xy = shapely.get_coordinates(out).tolist()
         for (x, y), (lon, lat) in zip(xy, lonlat, strict=True):
             self._known[self._key(x, y)] = (lon, lat)
+        if not drawn and geom is not None and not shapely.is_empty(geom):
+            self._edges.append(shapely.boundary(geom))
+            self._edge_tree = None
         return out
+
+    def _onto_edges(self, lon: np.ndarray, lat: np.ndarray) -> None:
+        """New vertices (where a line crossed an edge) onto the stored edge they lie on.
+
+        An edge straight in lon/lat is a little curved in metres (a 7 km edge by some 0.3 m):
+        a vertex cut into it in metres comes back beside the lon/lat edge; put back onto it,
+        the edge stays straight and shared with the grid across it.
+        """
+        if not self._edges or EDGE_DEG <= 0:
+            return
+        if self._edge_tree is None:
+            self._edge_tree = shapely.STRtree(self._edges)
+        points = shapely.points(lon, lat)
+        (src, dst), _ = self._edge_tree.query_nearest(
+            points, max_distance=EDGE_DEG, return_distance=True, all_matches=False
+        )
+        for i, j in zip(src.tolist(), dst.tolist(), strict=True):
+            edge = self._edges[j]
+            on = shapely.line_interpolate_point(edge, shapely.line_locate_point(edge, points[i]))
+            lon[i], lat[i] = on.x, on.y
 
     def lonlat(self, geom: shapely.Geometry) -> shapely.Geometry:
         def back(xy: np.ndarray) -> np.ndarray:
@@ -138,8 +168,13 @@ class _Projector:
                     source=crsmod.METRIC_CRS,
                     target=crsmod.STORAGE_CRS,
                 )
+                lon, lat = np.array(lon, dtype=float), np.array(lat, dtype=float)
+                self._onto_edges(lon, lat)
                 out[unknown, 0] = lon
                 out[unknown, 1] = lat
+                # the same metric vertex always comes back the same (both grids sharing it)
+                for k, a, b in zip(unknown, lon.tolist(), lat.tolist(), strict=True):
+                    self._known[self._key(float(xy[k, 0]), float(xy[k, 1]))] = (a, b)
             return out
 
         result: shapely.Geometry = shapely.transform(geom, back)
@@ -289,7 +324,7 @@ def split_grid(
         raise GridEditError("分割线须为一条折线 / the cut must be a line (LineString)")
     proj = _Projector()
     shape = proj.metric(row.geometry)
-    cut = proj.metric(line)
+    cut = proj.metric(line, drawn=True)
     if not shapely.intersects(shape, cut):
         raise GridEditError(
             f"分割线未经过网格 {code} / the line does not cross grid {code} (it lies outside)"
@@ -459,7 +494,7 @@ def reshape_grid(
     proj = _Projector()
     parent = proj.metric(_row(grids, parent_code).geometry)
     old = proj.metric(row.geometry)
-    drawn = _multi(shapely.make_valid(proj.metric(new_geometry)))
+    drawn = _multi(shapely.make_valid(proj.metric(new_geometry, drawn=True)))
     new = _multi(shapely.intersection(drawn, parent, grid_size=GRID_M))
     if new.is_empty:
         raise GridEditError(
@@ -601,7 +636,7 @@ def add_grid(
         raise GridEditError("新网格的边界须为多边形 / the new grid's outline must be a polygon")
     proj = _Projector()
     parent = proj.metric(parent_row.geometry)
-    drawn = _multi(shapely.make_valid(proj.metric(geometry)))
+    drawn = _multi(shapely.make_valid(proj.metric(geometry, drawn=True)))
     new = _multi(shapely.intersection(drawn, parent, grid_size=GRID_M))
     area = float(shapely.area(new))
     if new.is_empty or area < NOISE_M2:
@@ -778,7 +813,7 @@ def snap(
     if not len(near):
         return geometry
     proj = _Projector()
-    drawn = proj.metric(geometry)
+    drawn = proj.metric(geometry, drawn=True)
     # the outlines as they are: noding them (a union) would move shared vertices by noise
     outlines = [shapely.boundary(proj.metric(g)) for g in stored[near]]
     edges = shapely.multilinestrings(shapely.get_parts(np.asarray(outlines, dtype=object)))
