@@ -32,6 +32,9 @@ CHANGE_SET_COLUMNS = (
 EDIT_COLUMNS = "change_set, seq, op, params, result, actor, at"
 EVENT_COLUMNS = "change_set, at, actor, action, comment"
 
+#: where a change set must stand to be published
+UNDER_REVIEW: tuple[ChangeSetStatus, ...] = ("submitted",)
+
 #: the actions after which a change set names its reviewer and their comment
 REVIEW_ACTIONS: tuple[EventAction, ...] = ("returned", "approved", "published")
 

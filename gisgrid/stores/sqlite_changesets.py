@@ -42,6 +42,7 @@ from gisgrid.stores.changeset_records import (
     EVENT_COLUMNS,
     REVIEW_ACTIONS,
     SYSTEM_ACTOR,
+    UNDER_REVIEW,
     change_set_from_row,
     check_statuses,
     edit_from_row,
@@ -346,7 +347,7 @@ class SQLiteChangeSets:
             yield _move(
                 con,
                 int(change_set),
-                from_statuses=("submitted",),
+                from_statuses=UNDER_REVIEW,
                 to="published",
                 actor=actor,
                 action="published",
@@ -384,7 +385,7 @@ class SQLiteChangeSets:
                 _move(
                     con,
                     found,
-                    from_statuses=("submitted",),
+                    from_statuses=UNDER_REVIEW,
                     to="published",
                     actor=SYSTEM_ACTOR,
                     action="published",

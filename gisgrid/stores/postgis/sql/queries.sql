@@ -117,10 +117,17 @@ INSERT INTO gisgrid.gisgrid_meta (key, value) VALUES (%s, %s)
 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
 
 -- name: level3_grids
--- The level-3 grids, every version (the decision keeps those in force on its date), in code
--- order (smallest code first).
+-- The level-3 grids, every version: the latest (grids) and the superseded ones (grid_versions);
+-- the decision keeps those in force on its date. In code order (smallest code first), a
+-- code's versions by their start.
 SELECT code, ST_AsBinary(geom), valid_from, valid_to FROM gisgrid.grids WHERE level = 3
-ORDER BY code
+UNION ALL
+SELECT code, ST_AsBinary(geom), valid_from, valid_to FROM gisgrid.grid_versions WHERE level = 3
+ORDER BY 1, 3 NULLS FIRST
+
+-- name: delete_grids_by_code
+-- The stored rows of the grids a publication replaces.
+DELETE FROM gisgrid.grids WHERE code = ANY(%s::text[])
 
 -- name: points_out
 -- Every point of a layer as one value, 29 bytes a row: the fid as int8send (big endian),
