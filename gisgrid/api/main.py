@@ -23,6 +23,8 @@ from gisgrid.api.routes import (
     admin_pages,
     audit,
     auth,
+    changesets,
+    grids,
     health,
     households,
     incidents,
@@ -72,7 +74,7 @@ def create_app(*, store: str | None = None) -> FastAPI:
     errors.install(app)
     security.install(app)
     app.include_router(health.router)
-    for module in (layers, locate, households, incidents, reports, pages):
+    for module in (layers, locate, households, incidents, reports, pages, grids, changesets):
         app.include_router(module.router)
     for module in (auth, accounts, tokens, audit, admin_pages):
         app.include_router(module.router)

@@ -529,13 +529,17 @@ def add_edit(
 
 def village_points(reader: Reader, draft: Draft) -> dict[str, pd.DataFrame]:
     """The points (households, service points, incidents) in the village's bounding box, read
-    through ``reader`` (the caller's scope: what it may see, recorded as it records)."""
+    through ``reader`` (the caller's scope): their keys and places only, so that reading
+    them shows no one's record; the caller records the ids it shows."""
     live = in_force(draft.grids)
     outline = live[live["code"].astype(str) == draft.change_set.village_code]
     shapes = list(outline.geometry.values) + list(draft.change.geometry.values)
     x0, y0, x1, y1 = shapely.total_bounds(np.asarray(shapes, dtype=object))
     bbox = (float(x0), float(y0), float(x1), float(y1))
-    return {layer: reader.read(layer, bbox=bbox) for layer in ASSIGNED_LAYERS}
+    return {
+        layer: reader.read(layer, bbox=bbox, columns=list(get_layer(layer).key))
+        for layer in ASSIGNED_LAYERS
+    }
 
 
 def diff(
