@@ -37,6 +37,7 @@ IN_NW = {f"H00{n}" for n in range(1, 7)}
 @dataclass
 class World:
     store: Store
+    url: str
     client: TestClient
     people: dict[str, TestAccount]
 
@@ -61,7 +62,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
         "admin": make_account(store, "admin", "430623", username="admin-x"),
     }
     with TestClient(create_app(store=url), base_url="https://testserver") as client:
-        yield World(store, client, people)
+        yield World(store, url, client, people)
 
 
 def begin(world: World, who: str = "planner", title: str = "拆分西北组") -> int:
@@ -82,7 +83,7 @@ def level3_at(world: World, lon: float, lat: float) -> str:
     return str(r.json()["grids"]["level3"]["code"])
 
 
-def test_the_full_flow(world: World) -> None:
+def test_the_full_flow(world: World, run_gisgrid: Any) -> None:
     cs = begin(world)
     r = split(world, cs)
     assert r.status_code == 201, r.text
@@ -142,6 +143,14 @@ def test_the_full_flow(world: World) -> None:
     assert history["went_into"] == pieces
     piece_history = world.call("planner", "GET", f"/api/grids/{pieces[0]}/history").json()
     assert piece_history["came_from"] == [NW] and piece_history["status"] == "in_force"
+    # gisgrid history CODE: the same versions and lineage, Chinese first
+    shown = run_gisgrid("history", NW, "--store", world.url)
+    assert shown.returncode == 0, shown.stderr
+    assert f"网格 {NW} 的版本" in shown.stdout and "已停用 retired" in shown.stdout
+    assert f"#{cs}" in shown.stdout and "导入 import" in shown.stdout
+    assert f"演变为 went into: {', '.join(pieces)}" in shown.stdout
+    missing = run_gisgrid("history", V1 + "009009", "--store", world.url)
+    assert missing.returncode == 6 and "no grid" in missing.stderr
     events = world.call("planner", "GET", f"/api/changesets/{cs}").json()["events"]
     assert [e["action"] for e in events][:3] == ["created", "edited", "submitted"]
     assert events[-1]["action"] == "published"
