@@ -359,7 +359,14 @@ def _geometry(params: Mapping[str, JSONValue], name: str) -> shapely.Geometry:
         raise GridEditError(f"缺少 {name}（GeoJSON）/ {name} (GeoJSON) is missing")
     try:
         return shapely.geometry.shape(value)
-    except (ValueError, TypeError, KeyError, AttributeError, shapely.errors.GEOSException):
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        shapely.errors.GEOSException,
+    ):
         raise GridEditError(f"{name} 不是有效的 GeoJSON / {name} is not valid GeoJSON") from None
 
 
