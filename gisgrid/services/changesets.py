@@ -512,7 +512,8 @@ def add_edit(
         made = compute_edit(now_grids, found.village_code, op, params, settings=settings)
         made = made[[*draft.grids.columns, edits.CHANGE]]
         change = edits.combine_changes([draft.change, made]) if len(draft.change) else made
-        known = {_problem_key(p) for p in edits.validate_change(draft.grids, draft.change)}
+        before = edits.validate_change(draft.grids, draft.change, settings=settings)
+        known = {_problem_key(p) for p in before}
         problems = [
             p
             for p in edits.validate_change(draft.grids, change, settings=settings)
