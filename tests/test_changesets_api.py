@@ -151,7 +151,16 @@ def test_the_full_flow(world: World, run_gisgrid: Any) -> None:
     assert f"演变为 went into: {', '.join(pieces)}" in shown.stdout
     missing = run_gisgrid("history", V1 + "009009", "--store", world.url)
     assert missing.returncode == 6 and "no grid" in missing.stderr
-    events = world.call("planner", "GET", f"/api/changesets/{cs}").json()["events"]
+    done = world.call("planner", "GET", f"/api/changesets/{cs}").json()
+    assert done["status"] == "published" and done["stale"] is False
+    events = done["events"]
+    steps = world.store.ledger.audit(AuditQuery(target=f"change_set/{cs}", limit=20))
+    assert [(r.entry.action, r.entry.actor) for r in reversed(steps)] == [
+        ("change_set_created", "planner-a"),
+        ("change_set_edited", "planner-a"),
+        ("change_set_submitted", "planner-a"),
+        ("change_set_published", "officer"),
+    ]
     assert [e["action"] for e in events][:3] == ["created", "edited", "submitted"]
     assert events[-1]["action"] == "published"
 
