@@ -9,7 +9,7 @@ and the web app answers with the new grids at once.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from gisgrid import codes
 from gisgrid.analysis.assign import assign_store
 from gisgrid.api import create_app
 from gisgrid.layers import LAYERS
+from gisgrid.services import accounts
 from gisgrid.stores import Store
 from gisgrid.stores.geopackage import GeoPackageStore
 from gisgrid.stores.ledger import AuditQuery
@@ -41,8 +42,21 @@ class World:
     client: TestClient
     people: dict[str, TestAccount]
 
+    sessions: dict[str, dict[str, str]] = field(default_factory=dict)
+
     def call(self, who: str, method: str, url: str, **kw: Any) -> Any:
-        return self.client.request(method, url, headers=self.people[who].headers, **kw)
+        headers = self.sessions.get(who) or self.people[who].headers
+        return self.client.request(method, url, headers=headers, **kw)
+
+    def sign_in(self, who: str) -> None:
+        """From now on ``who`` calls as a browser does: a session cookie and its CSRF token."""
+        person = self.people[who]
+        signed = accounts.sign_in(self.store.ledger, person.username, person.password, address=None)
+        assert signed.caller.session is not None
+        self.sessions[who] = {
+            "Cookie": f"{accounts.SESSION_COOKIE}={signed.cookie_value}",
+            "X-CSRF-Token": signed.caller.session.csrf_token,
+        }
 
 
 @pytest.fixture(params=["gpkg", "postgis"])
@@ -184,6 +198,13 @@ def test_a_refused_edit_and_the_author_who_may_not_approve(world: World) -> None
 
 
 def test_two_sessions_on_one_village(world: World) -> None:
+    # two planners in their browsers: session cookies, every write with its CSRF token
+    world.sign_in("planner")
+    world.sign_in("planner2")
+    no_token = {"Cookie": world.sessions["planner"]["Cookie"]}
+    body = {"village_code": V1, "title": "无令牌"}
+    r = world.client.post("/api/changesets", json=body, headers=no_token)
+    assert r.status_code == 403  # a browser's write without its CSRF token
     first, second = begin(world, "planner", "一"), begin(world, "planner2", "二")
     assert split(world, first, "planner").status_code == 201
     merge = {"after": 0, "op": "merge", "codes": [NE, SE]}
