@@ -24,6 +24,8 @@ from gisgrid.api.routes import (
     audit,
     auth,
     cases,
+    changesets,
+    grids,
     health,
     households,
     incidents,
@@ -73,7 +75,7 @@ def create_app(*, store: str | None = None) -> FastAPI:
     errors.install(app)
     security.install(app)
     app.include_router(health.router)
-    for module in (layers, locate, households, incidents, cases, reports, pages):
+    for module in (layers, locate, households, incidents, cases, reports, pages, grids, changesets):
         app.include_router(module.router)
     for module in (auth, accounts, tokens, audit, admin_pages):
         app.include_router(module.router)
