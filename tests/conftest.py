@@ -582,6 +582,15 @@ def pg_url(pg_server: Any) -> Iterator[str]:
     pg_server.drop_database(url)
 
 
+@pytest.fixture(params=["gpkg", "postgis"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """An empty store of each kind: a GeoPackage in ``tmp_path``, then a PostGIS database of
+    its own (:func:`pg_store`)."""
+    if request.param == "gpkg":
+        return GeoPackageStore(tmp_path / "county.gpkg")
+    return request.getfixturevalue("pg_store")
+
+
 @pytest.fixture
 def pg_store(pg_url: str) -> Iterator[Any]:
     """An empty, initialised :class:`~gisgrid.stores.postgis.PostGISStore` of its own."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -32,7 +31,6 @@ from gisgrid.layers import LAYERS
 from gisgrid.roles import ROLES, Role
 from gisgrid.services.cases import case_of, case_summaries, take_step
 from gisgrid.stores.base import Store
-from gisgrid.stores.geopackage import GeoPackageStore
 from gisgrid.stores.ledger import AuditQuery
 
 WANG = Actor("grid-wang", Role.GRID, in_area=True)
@@ -41,23 +39,11 @@ ZHAO = Actor("township-zhao", Role.TOWNSHIP, in_area=True)
 NOON = dt.datetime(2024, 3, 2, 12, 0)
 
 
-@pytest.fixture(params=["geopackage", "postgis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    frames = {name: decl.validate(raw_frame(name)) for name, decl in LAYERS.items()}
-    if request.param == "geopackage":
-        gpkg = GeoPackageStore(tmp_path / "cases.gpkg")
-        gpkg.write(frames)
-        yield gpkg
-        return
-    from gisgrid.stores.postgis import PostGISStore
-
-    pg = PostGISStore(request.getfixturevalue("pg_url"))
-    try:
-        pg.init()
-        pg.write(frames)
-        yield pg
-    finally:
-        pg.close()
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """The little county in a store of each kind."""
+    any_store.write({name: decl.validate(raw_frame(name)) for name, decl in LAYERS.items()})
+    return any_store
 
 
 def _reader(store: Store, area: str, *, role: Role = Role.VILLAGE, residents: bool = True):

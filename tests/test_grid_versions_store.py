@@ -5,7 +5,6 @@ TRUNCATE of the table whoever sends them).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +22,11 @@ from gisgrid.stores.postgis import PostGISStore
 VERSIONS = LAYERS["grid_versions"]
 
 
-@pytest.fixture(params=["gpkg", "postgis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+@pytest.fixture
+def store(any_store: Store) -> Store:
     """A store of each kind holding the little county (its history: one version)."""
-    if request.param == "gpkg":
-        made: Store = GeoPackageStore(tmp_path / "county.gpkg")
-    else:
-        made = request.getfixturevalue("pg_store")
-    made.write({name: decl.validate(raw_frame(name)) for name, decl in LAYERS.items()})
-    yield made
+    any_store.write({name: decl.validate(raw_frame(name)) for name, decl in LAYERS.items()})
+    return any_store
 
 
 def _later_version() -> pd.DataFrame:

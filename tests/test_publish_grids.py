@@ -11,8 +11,7 @@ today, by change set N.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import geopandas as gpd
@@ -29,7 +28,6 @@ from gisgrid.errors import ConflictError, NotFoundError, StoreConstraintError, S
 from gisgrid.layers import ASSIGNED_LAYERS, LAYERS
 from gisgrid.stores import Store
 from gisgrid.stores.base import GridPublication, LayerPoints
-from gisgrid.stores.geopackage import GeoPackageStore
 from gisgrid.stores.postgis import PostGISStore
 
 GRIDS, VERSIONS = LAYERS["grids"], LAYERS["grid_versions"]
@@ -41,16 +39,12 @@ x0, y0, x1, y1 = LEVEL3_BOXES[SPLIT]
 MID = (x0 + x1) / 2
 
 
-@pytest.fixture(params=["gpkg", "postgis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+@pytest.fixture
+def store(any_store: Store) -> Store:
     """The little county (with its history) in a store of each kind, assigned."""
-    if request.param == "gpkg":
-        made: Store = GeoPackageStore(tmp_path / "county.gpkg")
-    else:
-        made = request.getfixturevalue("pg_store")
-    made.write({name: decl.validate(raw_frame(name)) for name, decl in LAYERS.items()})
-    assign_store(made)
-    yield made
+    any_store.write({name: decl.validate(raw_frame(name)) for name, decl in LAYERS.items()})
+    assign_store(any_store)
+    return any_store
 
 
 def decide(as_of: dt.date = TODAY) -> Any:

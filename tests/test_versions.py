@@ -10,8 +10,6 @@ superseded version; readers of today the latest one.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
@@ -27,7 +25,6 @@ from gisgrid.analysis.versions import grid_history, net_on, net_versions
 from gisgrid.errors import NotFoundError
 from gisgrid.layers import LAYERS
 from gisgrid.stores.base import Store
-from gisgrid.stores.geopackage import GeoPackageStore
 
 TODAY = today()
 END = TODAY - dt.timedelta(days=30)
@@ -72,24 +69,11 @@ def _history_frames() -> dict[str, pd.DataFrame]:
     return frames
 
 
-@pytest.fixture(params=["geopackage", "postgis"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+@pytest.fixture
+def store(any_store: Store) -> Store:
     """The little county with a history, in a store of each kind."""
-    frames = _history_frames()
-    if request.param == "geopackage":
-        gpkg = GeoPackageStore(tmp_path / "history.gpkg")
-        gpkg.write(frames)
-        yield gpkg
-        return
-    from gisgrid.stores.postgis import PostGISStore
-
-    pg = PostGISStore(request.getfixturevalue("pg_url"))
-    try:
-        pg.init()
-        pg.write(frames)
-        yield pg
-    finally:
-        pg.close()
+    any_store.write(_history_frames())
+    return any_store
 
 
 def _row(frame: pd.DataFrame, code: str) -> pd.Series:
