@@ -23,6 +23,7 @@ from gisgrid.api.routes import (
     admin_pages,
     audit,
     auth,
+    editor,
     health,
     households,
     incidents,
@@ -72,7 +73,7 @@ def create_app(*, store: str | None = None) -> FastAPI:
     errors.install(app)
     security.install(app)
     app.include_router(health.router)
-    for module in (layers, locate, households, incidents, reports, pages):
+    for module in (layers, locate, households, incidents, reports, pages, editor):
         app.include_router(module.router)
     for module in (auth, accounts, tokens, audit, admin_pages):
         app.include_router(module.router)

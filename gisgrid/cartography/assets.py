@@ -215,6 +215,8 @@ ASSETS: dict[str, Asset] = {
     "bootstrap_css": Asset(BOOTSTRAP, "css/bootstrap.min.css"),
     "geoman": Asset(GEOMAN, "leaflet-geoman.min.js"),
     "geoman_css": Asset(GEOMAN, "leaflet-geoman.css"),
+    "editor_js": Asset(GISGRID, "gisgrid-editor.js"),
+    "editor_css": Asset(GISGRID, "gisgrid-editor.css"),
 }
 
 #: the assets every gisgrid map page links to
