@@ -182,8 +182,8 @@
         layer.options.snapIgnore = false;
         if (interactive) {
           layer.bindTooltip(p.name + "（" + p.code + "）", { sticky: true });
-          layer.on("click", function (event) {
-            L.DomEvent.stopPropagation(event);
+          // the click goes on to the map too: a drawing tool places its vertex there
+          layer.on("click", function () {
             clicked(p.code);
           });
         }
@@ -242,7 +242,7 @@
       bounds = bounds ? bounds.extend(b) : b;
     });
     if (bounds && bounds.isValid()) {
-      map.fitBounds(bounds, { padding: [10, 10] });
+      map.fitBounds(bounds, { padding: [10, 10], animate: false });
     }
   }
 
@@ -343,7 +343,8 @@
       editing.pm.enable({ snappable: true, snapDistance: SNAP_PX, allowSelfIntersection: false, draggable: false });
       hint("修整边界：拖动顶点（靠近相邻网格的顶点或边时自动吸附），再点“完成”。");
     } else if (tool === "split") {
-      map.pm.enableDraw("Line", drawOptions);
+      // the line only has to cross the grid: the server cuts it, no snapping needed
+      map.pm.enableDraw("Line", Object.assign({}, drawOptions, { snappable: false }));
       hint("划线分割：在地图上逐点画一条穿过网格的线，在最后一点上再点一次结束。");
     } else if (tool === "merge") {
       hint("合并：点击要并入的同级相邻网格，再点“完成”。");
@@ -410,7 +411,7 @@
 
   async function finishTool() {
     if (editor.tool === "reshape") {
-      var geometry = editing.toGeoJSON().geometry;
+      var geometry = onePart(editing.toGeoJSON(false).geometry); // full precision: snapped vertices exact
       await edit({ op: "reshape", code: editor.selected, geometry: geometry, snap_m: SNAP_M });
     } else if (editor.tool === "merge") {
       if (editor.picks.length === 0) {
@@ -421,8 +422,16 @@
     }
   }
 
+  function onePart(geometry) {
+    // a grid of one part is sent as the Polygon it is (the store keeps it as a MultiPolygon)
+    if (geometry.type === "MultiPolygon" && geometry.coordinates.length === 1) {
+      return { type: "Polygon", coordinates: geometry.coordinates[0] };
+    }
+    return geometry;
+  }
+
   async function drawn(event) {
-    var geometry = event.layer.toGeoJSON().geometry;
+    var geometry = event.layer.toGeoJSON(false).geometry;
     event.layer.remove();
     if (editor.tool === "split" && event.shape === "Line") {
       await edit({ op: "split", code: editor.selected, line: geometry });
