@@ -752,7 +752,9 @@
     [["households", "农户"], ["service_points", "服务点"], ["incidents", "事件"]].forEach(function (pair) {
       var counted = new Map();
       (moves[pair[0]] || []).forEach(function (m) {
-        var key = (m.from || "（无）") + " → " + (m.to || "（无）");
+        var from = m.from !== undefined ? m.from : m.from_grid;
+        var to = m.to !== undefined ? m.to : m.to_grid;
+        var key = (from || "（无）") + " → " + (to || "（无）");
         counted.set(key, (counted.get(key) || 0) + 1);
       });
       if (counted.size) {
@@ -764,15 +766,20 @@
     });
     if ((data.persons || []).length) {
       box.appendChild(el("h3", "负责人管辖户数"));
-      box.appendChild(table(["网格", "负责人", "之前", "之后"], data.persons.map(function (p) {
+      box.appendChild(table(["负责人", "网格", "之前", "之后"], data.persons.map(function (p) {
         var delta = Number(p.after) - Number(p.before);
-        return [p.grid, p.name || "（无）", { text: p.before, cls: "num" }, { text: p.after, cls: "num " + (delta > 0 ? "gain" : delta < 0 ? "loss" : "") }];
+        var grids = p.grid || [].concat(p.grids_after || [], p.grids_before || []).filter(function (g, i, all) {
+          return all.indexOf(g) === i;
+        }).join("、");
+        return [p.name || "（无）", grids, { text: p.before, cls: "num" }, { text: p.after, cls: "num " + (delta > 0 ? "gain" : delta < 0 ? "loss" : "") }];
       })));
     }
     if ((data.workload || []).length) {
       box.appendChild(el("h3", "修改后工作量"));
-      box.appendChild(table(["网格", "农户", "负荷"], data.workload.map(function (w) {
-        return [w.grid, { text: w.households, cls: "num" }, w.band || ""];
+      var BANDS = { low: "偏少", normal: "适中", ok: "适中", high: "偏多" };
+      box.appendChild(table(["网格", "修改前", "修改后", "负荷"], data.workload.map(function (w) {
+        var before = w.households_before !== undefined ? w.households_before : "";
+        return [w.grid || w.code, { text: before, cls: "num" }, { text: w.households, cls: "num" }, BANDS[w.band] || w.band || ""];
       })));
     }
     $("diff-panel").hidden = false;
