@@ -590,12 +590,17 @@ def _demo_maps(st: Store, out_dir: Path) -> None:
 
 
 def _print_counts(st: Store) -> None:
+    from gisgrid.stores.base import APPEND_ONLY_LAYERS
+
     table = Table(title="样本县 sample county")
     table.add_column("layer")
     table.add_column("图层")
     table.add_column("features", justify="right")
     for name, decl in LAYERS.items():
-        table.add_row(name, decl.label_zh, str(st.count(name)))
+        count = st.count(name)
+        if name in APPEND_ONLY_LAYERS and not count:
+            continue  # a new county has no history yet: a row of 0 says nothing
+        table.add_row(name, decl.label_zh, str(count))
     out.print(table)
 
 

@@ -172,6 +172,42 @@ class GridEditError(GisgridError):
     exit_code = 4
 
 
+class EditRefusedError(GridEditError):
+    """A grid edit (or a change set submitted or approved) that would add problems to the
+    net: an overlap, a gap, a grid outside its parent, a code or value off the rules.
+
+    Parameters
+    ----------
+    message
+        What was refused (Chinese first, then English).
+    problems
+        Each problem as a JSON-ready mapping (kind, codes, message_zh, message, a GeoJSON
+        geometry where it is, area_m2): the editor draws them on the map.
+    """
+
+    def __init__(self, message: str, *, problems: list[dict[str, object]]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+class ChangeSetConflictError(ConflictError):
+    """A change set that cannot go on because the village changed meanwhile, or another
+    change set of it is under review.
+
+    Parameters
+    ----------
+    message
+        What happened (Chinese first, then English).
+    detail
+        JSON-ready: ``changed_since`` (the change sets published since the draft began,
+        with their grid codes) and ``pending`` (change sets under review).
+    """
+
+    def __init__(self, message: str, *, detail: dict[str, object]) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
 class PayloadTooLargeError(GisgridError):
     """A request body larger than the web server accepts (``GISGRID_WEB_MAX_*_BYTES``)."""
 

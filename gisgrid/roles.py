@@ -42,8 +42,10 @@ class Permission(enum.StrEnum):
     HOUSEHOLD_RECORDS = "household_records"
     #: report an incident in one's area
     REPORT_INCIDENTS = "report_incidents"
-    #: boundaries of one's area: export, import, edit
+    #: boundaries of one's area: export, import, edit (change sets)
     BOUNDARIES = "boundaries"
+    #: approve or return the planners' change sets of one's area (never one's own)
+    REVIEW_BOUNDARIES = "review_boundaries"
     #: accounts, tokens and the audit log
     ADMINISTER = "administer"
 
@@ -96,7 +98,12 @@ ROLES: dict[Role, RoleInfo] = {
             ("township",),
             "full",
             True,
-            _EVERYONE | {Permission.HOUSEHOLD_RECORDS, Permission.REPORT_INCIDENTS},
+            _EVERYONE
+            | {
+                Permission.HOUSEHOLD_RECORDS,
+                Permission.REPORT_INCIDENTS,
+                Permission.REVIEW_BOUNDARIES,
+            },
         ),
         RoleInfo(
             Role.VILLAGE,

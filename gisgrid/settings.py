@@ -138,6 +138,57 @@ class CheckSettings(BaseSettings):
         return self
 
 
+def _default_stage_hours() -> dict[str, float]:
+    return {"registered": 24.0, "dispatched": 24.0, "handling": 72.0, "verifying": 48.0}
+
+
+def _default_kind_hours() -> dict[str, dict[str, float]]:
+    # a safety or environmental accident is handled within the day; a dispute or an
+    # illegal building takes longer to settle than the default three days
+    return {
+        "safety": {"registered": 2.0, "dispatched": 2.0, "handling": 24.0},
+        "environment": {"registered": 4.0, "dispatched": 4.0, "handling": 24.0},
+        "dispute": {"handling": 168.0},
+        "illegal_construction": {"handling": 240.0},
+    }
+
+
+class CaseSettings(BaseSettings):
+    """Time limits of the case flow, from ``GISGRID_CASE_*`` environment variables.
+
+    Hours allowed in each open stage (立案 registered, 派遣 dispatched, 处置 handling, 核查
+    verifying), with overrides per incident kind. JSON, e.g.
+    ``GISGRID_CASE_KIND_HOURS='{"dispute": {"handling": 120}}'`` (replaces the whole set).
+    A case past its limit escalates one level up the net (grid → village → township →
+    county) for each further limit that passes (:func:`gisgrid.analysis.cases.escalation`).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GISGRID_CASE_", extra="ignore")
+
+    stage_hours: dict[str, float] = Field(default_factory=_default_stage_hours)
+    kind_hours: dict[str, dict[str, float]] = Field(default_factory=_default_kind_hours)
+
+    @model_validator(mode="after")
+    def _hours_are_stages(self) -> CaseSettings:
+        stages = set(_default_stage_hours())
+        if set(self.stage_hours) != stages:
+            raise ValueError(f"stage_hours needs exactly the stages {sorted(stages)}")
+        for kind, hours in self.kind_hours.items():
+            if not set(hours) <= stages:
+                raise ValueError(f"kind_hours[{kind!r}] names stages other than {sorted(stages)}")
+        for value in [
+            *self.stage_hours.values(),
+            *(h for hours in self.kind_hours.values() for h in hours.values()),
+        ]:
+            if not value > 0:
+                raise ValueError("time limits are hours greater than 0")
+        return self
+
+    def limits_for(self, kind: str) -> dict[str, float]:
+        """Hours allowed in each open stage for a case of ``kind``."""
+        return {**self.stage_hours, **self.kind_hours.get(kind, {})}
+
+
 def default_store() -> str:
     """The store location from ``GISGRID_STORE`` or the documented default ``./gisgrid.gpkg``."""
     return StoreSettings().store

@@ -127,7 +127,24 @@ def _grids() -> gpd.GeoDataFrame:
              "responsible_phone": f"1390000000{n}", "responsible_role": "网格员",
              "valid_from": "2024-03-01", "valid_to": None, "geometry": box(*bounds)}
         )  # fmt: skip
+    # the first level-3 grid is in its second version: the first is in grid_versions
+    rows[-len(LEVEL3_BOXES)]["version"] = 2
     return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
+
+
+def _grid_versions() -> gpd.GeoDataFrame:
+    # the first version of the first level-3 grid: reaching 2 km further south, with another
+    # responsible person, until an import replaced it on 2024-03-01
+    code = V1 + "001001"
+    x0, _y0, x1, y1 = LEVEL3_BOXES[code]
+    row = {
+        "code": code, "level": 3, "parent_code": code[:15], "village_code": V1,
+        "name": "第1村民小组", "responsible_name": "周测试", "responsible_phone": "13900000009",
+        "responsible_role": "网格员", "valid_from": "2023-01-01", "valid_to": "2024-03-01",
+        "version": 1, "superseded_at": "2024-03-01 09:30:00", "superseded_by": None,
+        "geometry": box(x0, 29.58, x1, y1),
+    }  # fmt: skip
+    return gpd.GeoDataFrame([row], geometry="geometry", crs="EPSG:4326")
 
 
 def _households() -> gpd.GeoDataFrame:
@@ -254,6 +271,7 @@ _BUILDERS: dict[str, Callable[[], pd.DataFrame]] = {
     "townships": _townships,
     "villages": _villages,
     "grids": _grids,
+    "grid_versions": _grid_versions,
     "households": _households,
     "service_points": _service_points,
     "incidents": _incidents,

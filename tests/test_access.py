@@ -217,6 +217,13 @@ def _admin(admin: Expect, anonymous: Expect = 401) -> dict[str, Expect]:
 _NOBODY = "/api/accounts/nobody-here"
 _NO_TOKEN = "999999999"
 
+#: a change set that does not exist: a caller the policy lets through is told 404
+_NO_CS = "/api/changesets/999999"
+#: drawing grids: the planner and the admin
+_PLANNERS = _signed_in(401, **(dict.fromkeys(ROLES[1:], 403) | {"admin": 404, "planner": 404}))
+#: reviewing change sets: the township officer and the admin
+_REVIEWERS = _signed_in(401, **(dict.fromkeys(ROLES[1:], 403) | {"admin": 404, "township": 404}))
+
 #: (method, route path) → the call made, and what each role gets
 MATRIX: dict[tuple[str, str], tuple[Call, dict[str, Expect]]] = {
     ("GET", "/api/health"): (Call("GET", "/api/health"), _everyone(200)),
@@ -288,6 +295,51 @@ MATRIX: dict[tuple[str, str], tuple[Call, dict[str, Expect]]] = {
             planner=403,
             viewer=403,
         ),
+    ),
+    # a grid's history: every signed-in account whose area holds the grid
+    ("GET", "/api/grids/{code}/history"): (
+        Call("GET", "/api/grids/{grid}/history"),
+        _signed_in(401, **dict.fromkeys(ROLES[1:], 200)),
+    ),
+    # change sets: read in one's area, drawn by planners, reviewed by township officers
+    ("GET", "/api/changesets"): (
+        Call("GET", "/api/changesets?village={village}"),
+        _signed_in(401, **_VILLAGE_FIGURES),
+    ),
+    ("GET", "/api/changesets/{change_set_id}"): (
+        Call("GET", _NO_CS),
+        _signed_in(401, **dict.fromkeys(ROLES[1:], 404)),
+    ),
+    ("GET", "/api/changesets/{change_set_id}/diff"): (
+        Call("GET", f"{_NO_CS}/diff"),
+        _signed_in(401, **dict.fromkeys(ROLES[1:], 404)),
+    ),
+    ("POST", "/api/changesets"): (
+        Call("POST", "/api/changesets", json={"village_code": "{village}", "title": "matrix"}),
+        _signed_in(
+            401,
+            **(dict.fromkeys(ROLES[1:], 403) | {"admin": 201, "planner": 201}),
+        ),
+    ),
+    ("POST", "/api/changesets/{change_set_id}/edits"): (
+        Call("POST", f"{_NO_CS}/edits", json={"after": 0, "op": "undo"}),
+        _PLANNERS,
+    ),
+    ("POST", "/api/changesets/{change_set_id}/submit"): (
+        Call("POST", f"{_NO_CS}/submit"),
+        _PLANNERS,
+    ),
+    ("POST", "/api/changesets/{change_set_id}/withdraw"): (
+        Call("POST", f"{_NO_CS}/withdraw"),
+        _PLANNERS,
+    ),
+    ("POST", "/api/changesets/{change_set_id}/approve"): (
+        Call("POST", f"{_NO_CS}/approve"),
+        _REVIEWERS,
+    ),
+    ("POST", "/api/changesets/{change_set_id}/return"): (
+        Call("POST", f"{_NO_CS}/return", json={"comment": "matrix"}),
+        _REVIEWERS,
     ),
     # one's own API tokens: every signed-in account
     ("GET", "/api/tokens"): (Call("GET", "/api/tokens"), _signed_in(401, **_all_signed_in(200))),

@@ -54,6 +54,8 @@ def test_every_error_class_has_its_own_http_status() -> None:
         (errors.OfflineAssetError("no local copy"), 500),
         (errors.LocateError("swapped", code="swapped"), 422),
         (errors.ConfigError("bad option"), 400),
+        (errors.EditRefusedError("adds an overlap", problems=[]), 422),
+        (errors.ChangeSetConflictError("changed meanwhile", detail={}), 409),
     ],
 )
 def test_status_of_follows_meaning(exc: errors.GisgridError, status: int) -> None:

@@ -548,3 +548,43 @@ def test_no_other_site_can_frame_the_pages(browser: Any, served: Served) -> None
     assert len(frames) == 2
     # refused: the browser shows its own error page in the frame instead
     assert all(f.url.startswith("chrome-error://") for f in frames), [f.url for f in frames]
+
+
+def test_an_unhandled_fault_answers_500_with_the_headers_and_no_detail() -> None:
+    from fastapi import FastAPI
+
+    from gisgrid.api import security
+
+    app = FastAPI()
+    security.install(app)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret detail of the fault")
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        r = c.get("/boom")
+    assert r.status_code == 500
+    assert r.json()["error"]["code"] == "server_fault"
+    assert "secret" not in r.text
+    for name, value in ALWAYS.items():
+        assert r.headers[name] == value
+    assert "default-src" in r.headers["content-security-policy"]
+
+
+def test_a_json_429_says_when_to_try_again() -> None:
+    from fastapi import FastAPI
+
+    from gisgrid.api import errors as api_errors
+    from gisgrid.errors import RateLimitedError
+
+    app = FastAPI()
+    api_errors.install(app)
+
+    @app.get("/limited")
+    def limited() -> None:
+        raise RateLimitedError("too many", retry_after=17)
+
+    with TestClient(app) as c:
+        r = c.get("/limited")
+    assert r.status_code == 429 and r.headers["retry-after"] == "17"

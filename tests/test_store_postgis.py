@@ -40,6 +40,7 @@ from gisgrid.errors import (
 )
 from gisgrid.exchange import import_file
 from gisgrid.layers import ASSIGNED_LAYERS, LAYERS
+from gisgrid.layers.grids import VERSION_FIELDS
 from gisgrid.stores import open_store
 from gisgrid.stores.base import LayerPoints
 from gisgrid.stores.geopackage import GeoPackageStore
@@ -530,7 +531,9 @@ def _write_as_version_1(url: str, frames: dict[str, Any], meta: dict[str, Any]) 
         for name, decl in LAYERS.items():
             if name not in frames:
                 continue
-            columns, types, rows = codecs.copy_rows(decl, decl.conform(frames[name]))
+            # the grids' version columns came with version 6
+            omit = [f.name for f in VERSION_FIELDS] if name == "grids" else []
+            columns, types, rows = codecs.copy_rows(decl, decl.conform(frames[name]), omit=omit)
             statement = queries.query(
                 "copy_layer",
                 table=queries.table(name),
@@ -551,6 +554,10 @@ def test_a_newer_gisgrid_upgrades_an_older_schema_keeping_the_data(
     assert old.init().after == 1
     old.close()
     frames = canonical_frames()
+    del frames["grid_versions"]  # no history of the grids before version 6
+    for f in VERSION_FIELDS:
+        frames["grids"][f.name] = None
+    frames["grids"] = LAYERS["grids"].conform(frames["grids"])
     level3 = frames["grids"][frames["grids"]["level"] == 3]
     for name in set(ASSIGNED_LAYERS) & set(frames):  # as the old assignment left them
         frames[name]["grid_code"] = assign_points_exact(frames[name].geometry, level3)
@@ -570,7 +577,8 @@ def test_a_newer_gisgrid_upgrades_an_older_schema_keeping_the_data(
         assert (result.before, result.after) == (1, latest_version())
         assert result.applied[0].startswith("0002_")
         after = table_digest(pg_url)
-        moved = {"schema_version", *ASSIGNED_LAYERS}  # version 3 moved grid_code out
+        # version 3 moved grid_code out, version 6 gave the grids their version columns
+        moved = {"schema_version", "grids", *ASSIGNED_LAYERS}
         assert {k: v for k, v in after.items() if k not in moved and k in before} == {
             k: v for k, v in before.items() if k not in moved
         }
@@ -969,7 +977,9 @@ def test_assignment_follows_the_grids(filled: PostGISStore) -> None:
         return _no_grid(grids, points)
 
     written = filled.assign_grid_codes(decide, layers=("households",))
-    assert seen == [0] and written.layers[0].assigned == 0 and written.layers[0].changed == 9
+    # the decision sees what is stored: no grid now, the superseded version of 001001 (history
+    # survives the grids it was a version of)
+    assert seen == [1] and written.layers[0].assigned == 0 and written.layers[0].changed == 9
     assert filled.read("households")["grid_code"].isna().all()
 
 
@@ -1008,7 +1018,8 @@ def test_one_assignment_is_one_transaction_holding_the_writer_lock(filled: PostG
         with psycopg.connect(filled._conninfo) as other:
             row = other.execute(queries.query("try_lock_writes"), (queries.LOCK_WRITES,))
             locked.append(row.fetchone())
-        assert list(points) == list(ASSIGNED_LAYERS) and len(grids) == 4
+        # every version of the level-3 grids: the four and the superseded first of 001001
+        assert list(points) == list(ASSIGNED_LAYERS) and len(grids) == 5
         raise RuntimeError("the decision failed")
 
     with pytest.raises(RuntimeError, match="the decision failed"):

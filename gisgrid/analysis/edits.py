@@ -8,16 +8,19 @@ nothing.
 * :func:`split_grid` cuts one grid in two along a drawn line.
 * :func:`merge_grids` joins two or more adjacent siblings into their union.
 * :func:`reshape_grid` gives a grid a new outline; its siblings give and take the difference.
+* :func:`add_grid` draws a new grid inside a parent; its siblings give up what it covers.
+* :func:`edit_attributes` changes a grid's name or responsible person (not its outline).
 * :func:`snap` pulls a drawn outline onto the neighbours' vertices and edges.
 * :func:`validate_change` applies the boundary rules of ``gisgrid check`` to the village a
   change touches and returns only the problems the change adds.
 
 The edits return the changed features: the grids columns plus :data:`CHANGE` (``added``,
-``reshaped`` or ``retired``) and :data:`DERIVED_FROM` (the codes a new grid came from: its
-lineage). A retired row carries the geometry it had. The edits work on the grids in force
-today (:func:`gisgrid.analysis.assign.in_force`, the one rule of every reader); other rows
-of the frame (grids retired before, or not yet in force) take part in nothing but the
-allocation of codes.
+``reshaped``, ``edited`` (attributes only) or ``retired``); a new grid's lineage, the codes
+it came from, is in the grids layer's own :data:`DERIVED_FROM` (comma-separated; the other
+rows keep theirs as stored). A retired row carries the geometry it had. The edits work on
+the grids in force today (:func:`gisgrid.analysis.assign.in_force`, the one rule of every
+reader); other rows of the frame (grids retired before, or not yet in force) take part in
+nothing but the allocation of codes.
 
 **Codes.** A split retires the original code and gives *both* pieces new codes; a merge
 retires every merged code and gives the union a new one. A code then always names one
@@ -66,17 +69,25 @@ from gisgrid.settings import CheckSettings
 
 #: column of an edit's result saying what happened to each feature
 CHANGE = "change"
-#: column of an edit's result: the codes a new grid came from (a tuple, empty otherwise)
+#: column of an edit's result: the codes a new grid came from, comma-separated — the grids
+#: layer's own ``derived_from`` (lineage), set on new grids, kept as stored on the others
 DERIVED_FROM = "derived_from"
 ADDED = "added"
 RESHAPED = "reshaped"
 RETIRED = "retired"
+#: attributes changed (name, responsible person), the outline kept
+EDITED = "edited"
+#: the attributes :func:`edit_attributes` changes
+EDITABLE_ATTRIBUTES = ("name", "responsible_name", "responsible_phone", "responsible_role")
 
 #: precision of the overlays in the metric CRS (0.1 mm): it removes the needle-thin slivers
 #: where an edge straight in lon/lat and the same edge straight in metres part by nanometres
 GRID_M = 1e-4
 #: an area change smaller than this (m²) is such noise, not a change of a neighbour
 NOISE_M2 = 0.01
+#: a vertex an edit creates within this distance (degrees, some 3 m) of a stored grid's edge
+#: is put onto that edge in lon/lat (see :meth:`_Projector._onto_edges`)
+EDGE_DEG = 3e-5
 #: spacing (m) of the points along the neighbours' edges that share out a given-up piece
 SHARE_STEP_M = 2.0
 #: a neighbour along this share of a given-up piece's edges with neighbours takes it whole
@@ -93,17 +104,21 @@ _LINES = ("LineString", "MultiLineString")
 
 
 class _Projector:
-    """Geometries to the metric CRS and back; vertices seen on the way there come back exact."""
+    """Geometries to the metric CRS and back; vertices seen on the way there come back exact,
+    and a new vertex on a stored grid's edge comes back onto that edge as drawn in lon/lat."""
 
     def __init__(self) -> None:
         self._known: dict[tuple[int, int], tuple[float, float]] = {}
+        self._edges: list[shapely.Geometry] = []
+        self._edge_tree: shapely.STRtree | None = None
 
     @staticmethod
     def _key(x: float, y: float) -> tuple[int, int]:
         # on the overlays' grid: a vertex an overlay snapped to it is still found
         return round(x / GRID_M), round(y / GRID_M)
 
-    def metric(self, geom: shapely.Geometry) -> shapely.Geometry:
+    def metric(self, geom: shapely.Geometry, *, drawn: bool = False) -> shapely.Geometry:
+        """``geom`` in metres; a stored grid's (not ``drawn``) edges are kept to come back to."""
         out: shapely.Geometry = crsmod.transform_geometry_array(
             geom, source=crsmod.STORAGE_CRS, target=crsmod.METRIC_CRS
         )
@@ -111,7 +126,30 @@ class _Projector:
         xy = shapely.get_coordinates(out).tolist()
         for (x, y), (lon, lat) in zip(xy, lonlat, strict=True):
             self._known[self._key(x, y)] = (lon, lat)
+        if not drawn and geom is not None and not shapely.is_empty(geom):
+            self._edges.append(shapely.boundary(geom))
+            self._edge_tree = None
         return out
+
+    def _onto_edges(self, lon: np.ndarray, lat: np.ndarray) -> None:
+        """New vertices (where a line crossed an edge) onto the stored edge they lie on.
+
+        An edge straight in lon/lat is a little curved in metres (a 7 km edge by some 0.3 m):
+        a vertex cut into it in metres comes back beside the lon/lat edge; put back onto it,
+        the edge stays straight and shared with the grid across it.
+        """
+        if not self._edges or EDGE_DEG <= 0:
+            return
+        if self._edge_tree is None:
+            self._edge_tree = shapely.STRtree(self._edges)
+        points = shapely.points(lon, lat)
+        (src, dst), _ = self._edge_tree.query_nearest(
+            points, max_distance=EDGE_DEG, return_distance=True, all_matches=False
+        )
+        for i, j in zip(src.tolist(), dst.tolist(), strict=True):
+            edge = self._edges[j]
+            on = shapely.line_interpolate_point(edge, shapely.line_locate_point(edge, points[i]))
+            lon[i], lat[i] = on.x, on.y
 
     def lonlat(self, geom: shapely.Geometry) -> shapely.Geometry:
         def back(xy: np.ndarray) -> np.ndarray:
@@ -130,8 +168,13 @@ class _Projector:
                     source=crsmod.METRIC_CRS,
                     target=crsmod.STORAGE_CRS,
                 )
+                lon, lat = np.array(lon, dtype=float), np.array(lat, dtype=float)
+                self._onto_edges(lon, lat)
                 out[unknown, 0] = lon
                 out[unknown, 1] = lat
+                # the same metric vertex always comes back the same (both grids sharing it)
+                for k, a, b in zip(unknown, lon.tolist(), lat.tolist(), strict=True):
+                    self._known[self._key(float(xy[k, 0]), float(xy[k, 1]))] = (a, b)
             return out
 
         result: shapely.Geometry = shapely.transform(geom, back)
@@ -140,7 +183,8 @@ class _Projector:
 
 def _multi(geom: shapely.Geometry) -> shapely.Geometry:
     """The polygonal parts of ``geom`` as one MultiPolygon (the stored geometry type)."""
-    return shapely.multipolygons(list(polygon_parts(geom)))
+    parts = list(polygon_parts(geom))
+    return shapely.multipolygons(parts) if parts else shapely.MultiPolygon()
 
 
 def _shared_length(a: shapely.Geometry, b: shapely.Geometry) -> float:
@@ -210,9 +254,14 @@ def _result(
     for row, change, derived in rows:
         rec = row.to_dict()
         rec[CHANGE] = change
-        rec[DERIVED_FROM] = derived
+        if change == ADDED:
+            rec[DERIVED_FROM] = ",".join(derived) or None
+        else:
+            rec.setdefault(DERIVED_FROM, None)
         records.append(rec)
-    columns = [*grids.columns, CHANGE, DERIVED_FROM]
+    columns = [*grids.columns, CHANGE]
+    if DERIVED_FROM not in columns:
+        columns.append(DERIVED_FROM)
     frame = pd.DataFrame.from_records(records, columns=columns)
     geometry = grids.geometry.name if isinstance(grids, gpd.GeoDataFrame) else "geometry"
     out = gpd.GeoDataFrame(frame, geometry=geometry, crs=crsmod.STORAGE_CRS)
@@ -275,7 +324,7 @@ def split_grid(
         raise GridEditError("分割线须为一条折线 / the cut must be a line (LineString)")
     proj = _Projector()
     shape = proj.metric(row.geometry)
-    cut = proj.metric(line)
+    cut = proj.metric(line, drawn=True)
     if not shapely.intersects(shape, cut):
         raise GridEditError(
             f"分割线未经过网格 {code} / the line does not cross grid {code} (it lies outside)"
@@ -445,7 +494,7 @@ def reshape_grid(
     proj = _Projector()
     parent = proj.metric(_row(grids, parent_code).geometry)
     old = proj.metric(row.geometry)
-    drawn = _multi(shapely.make_valid(proj.metric(new_geometry)))
+    drawn = _multi(shapely.make_valid(proj.metric(new_geometry, drawn=True)))
     new = _multi(shapely.intersection(drawn, parent, grid_size=GRID_M))
     if new.is_empty:
         raise GridEditError(
@@ -530,6 +579,193 @@ def _share_out(
     return out
 
 
+# --- add -----------------------------------------------------------------------------------
+
+
+def add_grid(
+    grids: pd.DataFrame,
+    parent_code: str,
+    geometry: shapely.Geometry,
+    *,
+    name: str,
+    settings: CheckSettings | None = None,
+) -> gpd.GeoDataFrame:
+    """Draw a new grid inside a parent; its siblings give up what it covers.
+
+    The drawn outline is clipped to the parent; every sibling loses the part the new grid
+    covers (so nothing overlaps), and the new grid gets the next code under the parent
+    (:func:`allocate_codes`). It has no responsible person yet.
+
+    Parameters
+    ----------
+    grids
+        The grids frame (EPSG:4326).
+    parent_code
+        The parent (a level-1 or level-2 grid): the new grid is one level below it.
+    geometry
+        The drawn outline, lon/lat (Polygon or MultiPolygon), e.g. from :func:`snap`.
+    name
+        The new grid's name.
+    settings
+        Thresholds: a new grid smaller than ``sliver_m2`` is refused.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The new grid (``added``, no lineage) and every sibling whose outline it cut
+        (``reshaped``, codes unchanged).
+
+    Raises
+    ------
+    GridEditError
+        An outline that is not polygonal, lies outside the parent or is a sliver; a parent
+        of level 3; an outline that would leave a sibling empty (merge or reshape instead).
+    NotFoundError
+        No parent ``parent_code`` in force.
+    """
+    settings = settings or CheckSettings()
+    grids = in_force(grids)
+    parent_row = _row(grids, parent_code)
+    level = int(parent_row["level"]) + 1
+    if level > 3:
+        raise GridEditError(
+            f"网格 {parent_code} 是三级网格，其下不能再划网格 / grid {parent_code} is a level-3 "
+            "grid: no grid can be drawn inside it"
+        )
+    if geometry is None or geometry.geom_type not in ("Polygon", "MultiPolygon"):
+        raise GridEditError("新网格的边界须为多边形 / the new grid's outline must be a polygon")
+    proj = _Projector()
+    parent = proj.metric(parent_row.geometry)
+    drawn = _multi(shapely.make_valid(proj.metric(geometry, drawn=True)))
+    new = _multi(shapely.intersection(drawn, parent, grid_size=GRID_M))
+    area = float(shapely.area(new))
+    if new.is_empty or area < NOISE_M2:
+        raise GridEditError(
+            f"新网格在上级网格 {parent_code} 之外 / "
+            f"the new grid lies outside its parent {parent_code}"
+        )
+    if area < settings.sliver_m2:
+        raise GridEditError(
+            f"新网格仅 {area:.1f} 平方米 / the new grid would be only {area:.1f} m² "
+            f"(less than {settings.sliver_m2:g} m²)"
+        )
+    frame_codes = np.asarray(_codes(grids), dtype=object)
+    sibling_mask = (grids["parent_code"].astype(object) == parent_code).to_numpy()
+    cut: list[tuple[pd.Series, shapely.Geometry]] = []
+    emptied: list[str] = []
+    for i, c in zip(grids.index[sibling_mask], frame_codes[sibling_mask], strict=True):
+        sibling = grids.loc[i]
+        geom = proj.metric(sibling.geometry)
+        if not shapely.relate_pattern(geom, new, "T********"):
+            continue
+        rest = polygon_parts(shapely.difference(geom, new, grid_size=GRID_M))
+        rest = rest[shapely.area(rest) >= NOISE_M2]
+        if not len(rest):
+            emptied.append(str(c))
+        elif shapely.area(geom) - float(shapely.area(rest).sum()) >= NOISE_M2:
+            cut.append((sibling, shapely.multipolygons(list(rest))))
+    if emptied:
+        raise GridEditError(
+            f"新网格覆盖了整个网格 {', '.join(sorted(emptied))}，请改用修整边界或合并 / the new "
+            f"grid covers grid(s) {', '.join(sorted(emptied))} whole: reshape or merge instead"
+        )
+    (code,) = allocate_codes(grids, parent_code, 1)
+    village = parent_row["village_code"] if level > 2 else parent_code
+    blank = pd.Series(dict.fromkeys(grids.columns), dtype=object)
+    row = _with(
+        blank,
+        code=code,
+        level=level,
+        parent_code=parent_code,
+        village_code=village,
+        name=name.strip(),
+        geometry=proj.lonlat(new),
+    )
+    rows: list[tuple[pd.Series, str, tuple[str, ...]]] = [(row, ADDED, ())]
+    for sibling, rest_geom in sorted(cut, key=lambda item: str(item[0]["code"])):
+        rows.append((_with(sibling, geometry=proj.lonlat(rest_geom)), RESHAPED, ()))
+    return _result(grids, rows)
+
+
+# --- attributes -----------------------------------------------------------------------------
+
+
+def edit_attributes(
+    grids: pd.DataFrame,
+    code: str,
+    *,
+    name: str | None = None,
+    responsible_name: str | None = None,
+    responsible_phone: str | None = None,
+    responsible_role: str | None = None,
+) -> gpd.GeoDataFrame:
+    """Change a grid's name or responsible person; its outline stays.
+
+    ``None`` leaves a value as it is; an empty text clears a responsible person's field
+    (the name is required). The values are checked against the grids layer's declaration
+    (the phone's pattern, lengths, no control characters).
+
+    Parameters
+    ----------
+    grids
+        The grids frame (EPSG:4326).
+    code
+        The grid (any level).
+    name, responsible_name, responsible_phone, responsible_role
+        The new values.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The grid with its new values (``edited``).
+
+    Raises
+    ------
+    GridEditError
+        Nothing to change, or a value the grids layer refuses (naming the field).
+    NotFoundError
+        No grid ``code`` in force.
+    """
+    row = _row(in_force(grids), code)
+    asked = {
+        "name": name,
+        "responsible_name": responsible_name,
+        "responsible_phone": responsible_phone,
+        "responsible_role": responsible_role,
+    }
+    values: dict[str, Any] = {}
+    for field, value in asked.items():
+        if value is None:
+            continue
+        text = value.strip()
+        values[field] = text or None
+    changed = {k: v for k, v in values.items() if not _same(row.get(k), v)}
+    if not changed:
+        raise GridEditError(
+            f"网格 {code} 的属性没有变化 / nothing to change in grid {code}'s attributes"
+        )
+    result = _result(grids, [(_with(row, **changed), EDITED, ())])
+    try:
+        LAYERS["grids"].validate(result.drop(columns=[CHANGE]), crs=crsmod.STORAGE_CRS)
+    except ValidationError as exc:
+        shown = "; ".join(
+            f"{LAYERS['grids'].field(p.field).label_zh if p.field in asked else p.field}"
+            f" ({p.field}): {p.message}"
+            for p in exc.problems
+        )
+        raise GridEditError(
+            f"网格 {code} 的属性不符合规则 / grid {code}'s attributes break the rules: {shown}"
+        ) from None
+    return result
+
+
+def _same(old: object, new: object) -> bool:
+    missing_old = old is None or old is pd.NA or (isinstance(old, float) and old != old)
+    if new is None:
+        return missing_old
+    return not missing_old and str(old) == new
+
+
 # --- snap -----------------------------------------------------------------------------------
 
 
@@ -577,7 +813,7 @@ def snap(
     if not len(near):
         return geometry
     proj = _Projector()
-    drawn = proj.metric(geometry)
+    drawn = proj.metric(geometry, drawn=True)
     # the outlines as they are: noding them (a union) would move shared vertices by noise
     outlines = [shapely.boundary(proj.metric(g)) for g in stored[near]]
     edges = shapely.multilinestrings(shapely.get_parts(np.asarray(outlines, dtype=object)))
@@ -612,7 +848,15 @@ def snap(
 
 
 #: kinds of problem, in the order they are listed
-PROBLEM_KINDS = ("invalid_geometry", "code", "parent_missing", "outside_parent", "overlap", "gap")
+PROBLEM_KINDS = (
+    "invalid_geometry",
+    "code",
+    "attribute",
+    "parent_missing",
+    "outside_parent",
+    "overlap",
+    "gap",
+)
 
 
 @dataclass(frozen=True)
@@ -641,9 +885,9 @@ class EditProblem:
 def apply_change(grids_before: pd.DataFrame, changed: pd.DataFrame) -> gpd.GeoDataFrame:
     """The grids frame after a change: retired and reshaped rows replaced by the new ones."""
     change = changed[CHANGE].astype(str)
-    gone = set(_codes(changed[change.isin([RETIRED, RESHAPED])]))
+    gone = set(_codes(changed[change.isin([RETIRED, RESHAPED, EDITED])]))
     kept = grids_before[~grids_before["code"].astype(str).isin(gone)]
-    new = changed[change.isin([ADDED, RESHAPED])].drop(columns=[CHANGE, DERIVED_FROM])
+    new = changed[change.isin([ADDED, RESHAPED, EDITED])]
     out = pd.concat([kept, new[list(grids_before.columns)]], ignore_index=True)
     return gpd.GeoDataFrame(out, geometry=grids_before.geometry.name, crs=crsmod.STORAGE_CRS)
 
@@ -654,7 +898,8 @@ def combine_changes(changes: Sequence[pd.DataFrame]) -> gpd.GeoDataFrame:
     Each edit must have been made on the grids as the ones before it left them
     (:func:`apply_change`). Per code the last state wins: a grid added and then reshaped is
     added with its last outline, one added and then retired never existed, one reshaped and
-    then retired is retired.
+    then retired is retired; one reshaped and edited (in either order) is reshaped, with its
+    last outline and attributes.
     """
     rows: dict[str, pd.Series] = {}
     for frame in changes:
@@ -666,6 +911,8 @@ def combine_changes(changes: Sequence[pd.DataFrame]) -> gpd.GeoDataFrame:
                     del rows[code]
                     continue
                 row = _with(row, **{CHANGE: ADDED, DERIVED_FROM: prev[DERIVED_FROM]})
+            elif prev is not None and prev[CHANGE] == RESHAPED and row[CHANGE] == EDITED:
+                row = _with(row, **{CHANGE: RESHAPED})
             rows[code] = row
     columns = list(changes[0].columns) if len(changes) else [CHANGE, DERIVED_FROM]
     frame = pd.DataFrame(list(rows.values()), columns=columns).reset_index(drop=True)
@@ -760,7 +1007,7 @@ def validate_change(
     found_before = _findings(before, settings)
     found_after = _findings(after, settings)
     problems: list[EditProblem] = []
-    touched = set(_codes(changed[changed[CHANGE].astype(str).isin([ADDED, RESHAPED])]))
+    touched = set(_codes(changed[changed[CHANGE].astype(str).isin([ADDED, RESHAPED, EDITED])]))
 
     for item in found_after["invalid_geometries"]:
         if item["layer"] == "grids" and item["code"] in touched:
@@ -848,10 +1095,10 @@ def _grid_location(grids: pd.DataFrame, code: str) -> dict[str, Any] | None:
 
 def _code_problems(grids_before: pd.DataFrame, changed: pd.DataFrame) -> list[EditProblem]:
     """New grids whose code or attributes break the grids layer's declaration or reuse a code."""
-    added = changed[changed[CHANGE].astype(str) == ADDED].drop(columns=[CHANGE, DERIVED_FROM])
+    problems = _attribute_problems(changed)
+    added = changed[changed[CHANGE].astype(str) == ADDED].drop(columns=[CHANGE])
     if not len(added):
-        return []
-    problems: list[EditProblem] = []
+        return problems
     known = set(_codes(grids_before))
     for _, row in added.iterrows():
         c = str(row["code"])
@@ -885,17 +1132,46 @@ def _code_problems(grids_before: pd.DataFrame, changed: pd.DataFrame) -> list[Ed
     return problems
 
 
+def _attribute_problems(changed: pd.DataFrame) -> list[EditProblem]:
+    """Grids whose attributes only were edited, with values the grids layer refuses."""
+    edited = changed[changed[CHANGE].astype(str) == EDITED].drop(columns=[CHANGE])
+    if not len(edited):
+        return []
+    try:
+        LAYERS["grids"].validate(edited.reset_index(drop=True), crs=crsmod.STORAGE_CRS)
+    except ValidationError as exc:
+        codes = _codes(edited)
+        out = []
+        for p in exc.problems:
+            c = codes[p.index] if p.index is not None else ""
+            out.append(
+                EditProblem(
+                    "attribute",
+                    (c,) if c else (),
+                    f"网格 {c} 的{p.field or '数据'}不符合规则：{p.message}",
+                    f"grid {c}, {p.field or 'data'}: {p.message}",
+                    _grid_location(edited, c) if c else None,
+                )
+            )
+        return out
+    return []
+
+
 __all__ = [
     "ADDED",
     "CHANGE",
     "DERIVED_FROM",
+    "EDITABLE_ATTRIBUTES",
+    "EDITED",
     "PROBLEM_KINDS",
     "RESHAPED",
     "RETIRED",
     "EditProblem",
+    "add_grid",
     "allocate_codes",
     "apply_change",
     "combine_changes",
+    "edit_attributes",
     "merge_grids",
     "reshape_grid",
     "snap",

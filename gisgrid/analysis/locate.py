@@ -34,6 +34,7 @@ from gisgrid import crs as crsmod
 from gisgrid.analysis.assign import GridIndex, current_grid_codes, grid_index, in_force, today
 from gisgrid.analysis.records import text_or_none
 from gisgrid.analysis.scope import grids_by_phone
+from gisgrid.analysis.versions import net_versions
 from gisgrid.errors import LocateError
 from gisgrid.layers.schema import CHINA_BOUNDS
 from gisgrid.stores.base import Store
@@ -253,11 +254,12 @@ class Locator:
 
     @classmethod
     def from_store(cls, store: Store) -> Locator:
-        """Read townships, villages, grids (every version) and service points from ``store``."""
+        """Read townships, villages, grids (every version, :func:`net_versions`) and service
+        points from ``store``."""
         return cls.from_frames(
             townships=store.read("townships"),
             villages=store.read("villages"),
-            grids=store.read("grids"),
+            grids=net_versions(store),
             service_points=store.read("service_points"),
         )
 

@@ -38,7 +38,7 @@ from gisgrid.stores.base import BBox, Reader, Where
 from gisgrid.stores.ledger import Account
 
 #: boundary layers: a feature is shown where its code is in the area or contains it
-BOUNDARY_LAYERS = ("townships", "villages", "grids")
+BOUNDARY_LAYERS = ("townships", "villages", "grids", "grid_versions")
 #: public facilities, shown wherever they are: the nearest clinic of a household at the
 #: edge of one's area may lie in the next village (their staff contacts are still masked)
 PUBLIC_LAYERS = ("service_points",)

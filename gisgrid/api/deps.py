@@ -260,6 +260,9 @@ VILLAGE_QUERY = rf"^{codes.VILLAGE_PATTERN}$"
 #: a level-2 or level-3 grid (a level-1 grid is its village: ask for the village)
 GRID_QUERY = rf"^{codes.VILLAGE_PATTERN}(\d{{3}}){{1,2}}$"
 
+#: any grid code in a path (a level-1 grid is its village's code)
+GRID_CODE_PATH = rf"^{codes.VILLAGE_PATTERN}(\d{{3}}){{0,2}}$"
+
 Township = Annotated[str | None, Query(pattern=TOWNSHIP_QUERY, description="9-digit code")]
 Village = Annotated[str | None, Query(pattern=VILLAGE_QUERY, description="12-digit code")]
 Grid = Annotated[str | None, Query(pattern=GRID_QUERY, description="15- or 18-digit code")]

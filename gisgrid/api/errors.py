@@ -30,6 +30,8 @@ STATUS: dict[type[errors.GisgridError], int] = {
     errors.StoreConstraintError: 422,
     errors.ConflictError: 409,
     errors.GridEditError: 422,
+    errors.EditRefusedError: 422,
+    errors.ChangeSetConflictError: 409,
     errors.PayloadTooLargeError: 413,
     errors.OfflineAssetError: 500,
     errors.NotFoundError: 404,
@@ -47,6 +49,8 @@ class ErrorDetail(BaseModel):
     code: str | None
     message: str
     problems: list[dict[str, Any]]
+    #: what a conflict is about (change sets: ``changed_since``, ``pending``)
+    detail: dict[str, Any] | None = None
 
 
 class ErrorBody(BaseModel):
@@ -89,9 +93,22 @@ def status_of(exc: errors.GisgridError) -> int:
 
 
 def error_body(
-    kind: str, message: str, *, code: str | None = None, problems: list[Any] | None = None
+    kind: str,
+    message: str,
+    *,
+    code: str | None = None,
+    problems: list[Any] | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return {"error": {"type": kind, "code": code, "message": message, "problems": problems or []}}
+    error: dict[str, Any] = {
+        "type": kind,
+        "code": code,
+        "message": message,
+        "problems": problems or [],
+    }
+    if detail is not None:
+        error["detail"] = detail
+    return {"error": error}
 
 
 def install(app: FastAPI) -> None:
@@ -99,12 +116,25 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(errors.GisgridError)
     async def gisgrid_error(_request: Request, exc: errors.GisgridError) -> JSONResponse:
-        problems = (
-            [p.as_dict() for p in exc.problems] if isinstance(exc, errors.ValidationError) else []
-        )
+        problems: list[Any] = []
+        detail: dict[str, Any] | None = None
         code = exc.code if isinstance(exc, errors.LocateError) else None
-        body = error_body(type(exc).__name__, str(exc), code=code, problems=problems)
-        return JSONResponse(body, status_code=status_of(exc))
+        if isinstance(exc, errors.ValidationError):
+            problems = [p.as_dict() for p in exc.problems]
+        elif isinstance(exc, errors.EditRefusedError):
+            problems = list(exc.problems)
+            code = "edit_refused"
+        elif isinstance(exc, errors.ChangeSetConflictError):
+            detail, code = dict(exc.detail), "conflict"
+        body = error_body(type(exc).__name__, str(exc), code=code, problems=problems, detail=detail)
+        if isinstance(exc, errors.EditRefusedError):
+            body["problems"] = problems  # beside the error too: the editor draws them
+        headers = (
+            {"Retry-After": str(exc.retry_after)}
+            if isinstance(exc, errors.RateLimitedError)
+            else None
+        )
+        return JSONResponse(body, status_code=status_of(exc), headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

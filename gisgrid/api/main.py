@@ -23,7 +23,9 @@ from gisgrid.api.routes import (
     admin_pages,
     audit,
     auth,
+    changesets,
     editor,
+    grids,
     health,
     households,
     incidents,
@@ -73,8 +75,9 @@ def create_app(*, store: str | None = None) -> FastAPI:
     errors.install(app)
     security.install(app)
     app.include_router(health.router)
-    for module in (layers, locate, households, incidents, reports, pages, editor):
+    for module in (layers, locate, households, incidents, reports, pages, grids, changesets):
         app.include_router(module.router)
+    app.include_router(editor.router)
     for module in (auth, accounts, tokens, audit, admin_pages):
         app.include_router(module.router)
     policy.check_routes(app)

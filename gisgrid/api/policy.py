@@ -78,8 +78,20 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/finder"): Rule(P.HOUSEHOLD_RECORDS, page=True),
     ("GET", "/api/households/search"): Rule(P.HOUSEHOLD_RECORDS),
     ("GET", "/api/households/{household_id}"): Rule(P.HOUSEHOLD_RECORDS),
+    # a grid's versions; change sets of one's area (drafts, diffs: the diff's household ids
+    # only for roles with household records)
+    ("GET", "/api/grids/{code}/history"): Rule(P.FIGURES),
+    ("GET", "/api/changesets"): Rule(P.FIGURES),
+    ("GET", "/api/changesets/{change_set_id}"): Rule(P.FIGURES),
+    ("GET", "/api/changesets/{change_set_id}/diff"): Rule(P.FIGURES),
     # writes
     ("POST", "/api/incidents"): Rule(P.REPORT_INCIDENTS),
+    ("POST", "/api/changesets"): Rule(P.BOUNDARIES),
+    ("POST", "/api/changesets/{change_set_id}/edits"): Rule(P.BOUNDARIES),
+    ("POST", "/api/changesets/{change_set_id}/submit"): Rule(P.BOUNDARIES),
+    ("POST", "/api/changesets/{change_set_id}/withdraw"): Rule(P.BOUNDARIES),
+    ("POST", "/api/changesets/{change_set_id}/approve"): Rule(P.REVIEW_BOUNDARIES),
+    ("POST", "/api/changesets/{change_set_id}/return"): Rule(P.REVIEW_BOUNDARIES),
     # one's own API tokens
     ("GET", "/api/tokens"): Rule(P.SIGNED_IN),
     ("POST", "/api/tokens"): Rule(P.SIGNED_IN),

@@ -24,6 +24,7 @@ from gisgrid.services.accounts import (
     USERNAME_PATTERN,
     TokenState,
 )
+from gisgrid.stores.changesets import ChangeSetStatus
 from gisgrid.stores.ledger import Account, AuditRecord, TokenRecord
 
 
@@ -347,3 +348,94 @@ class AuditPageOut(BaseModel):
     older: int | None = Field(
         description="ask again with before_id set to this for the older entries (none: the end)"
     )
+
+
+# --- change sets ------------------------------------------------------------------------------
+
+#: a grid code of a village's grids (levels 1-3)
+GRID_CODE = r"^\d{12}(\d{3}){0,2}$"
+
+
+class NewChangeSetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    village_code: str = Field(pattern=r"^\d{12}$", description="the village (level-1 grid)")
+    title: str = Field(min_length=1, max_length=200)
+    note: str = Field("", max_length=4000)
+
+
+class ChangeSetOut(FromResult):
+    """A change set as stored (see :class:`gisgrid.stores.changesets.ChangeSet`)."""
+
+    id: int
+    village_code: str
+    title: str
+    note: str
+    author: str
+    status: ChangeSetStatus
+    base: str
+    edits: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    reviewer: str | None
+    comment: str | None
+    published_on: dt.date | None
+
+
+class ChangeSetListOut(BaseModel):
+    change_sets: list[ChangeSetOut]
+
+
+class EditOut(FromResult):
+    """One edit as made (``params`` as asked); ``result`` is left out (see ``features``)."""
+
+    change_set: int
+    seq: int
+    op: str
+    params: dict[str, object]
+    actor: str
+    at: dt.datetime
+
+
+class EventOut(FromResult):
+    change_set: int
+    at: dt.datetime
+    actor: str
+    action: str
+    comment: str | None
+
+
+class EditIn(BaseModel):
+    """One edit: ``op`` and its parameters (GeoJSON geometries in lon/lat).
+
+    ``split``: code, line · ``merge``: codes · ``reshape``: code, geometry, snap_m ·
+    ``add``: parent_code, geometry, name, snap_m · ``attributes``: code and any of name,
+    responsible_name, responsible_phone, responsible_role (empty text clears) · ``undo``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    after: int = Field(ge=0, description="the number of the change set's last edit")
+    op: Literal["split", "merge", "reshape", "add", "attributes", "undo"]
+    code: str | None = Field(None, pattern=GRID_CODE)
+    codes: list[str] | None = Field(None, min_length=2, max_length=50)
+    parent_code: str | None = Field(None, pattern=GRID_CODE)
+    line: dict[str, object] | None = Field(None, description="GeoJSON LineString")
+    geometry: dict[str, object] | None = Field(None, description="GeoJSON Polygon")
+    snap_m: float | None = Field(None, ge=0, le=50, description="snapping distance (m), default 3")
+    name: str | None = Field(None, max_length=200)
+    responsible_name: str | None = Field(None, max_length=64)
+    responsible_phone: str | None = Field(None, max_length=20)
+    responsible_role: str | None = Field(None, max_length=64)
+
+    def params(self) -> dict[str, object]:
+        """The parameters as stored with the edit (what was asked, nothing more)."""
+        return self.model_dump(exclude={"after", "op"}, exclude_none=True)
+
+
+class ReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    comment: str | None = Field(None, max_length=4000)
+
+
+class ReturnIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    comment: str = Field(min_length=1, max_length=4000)

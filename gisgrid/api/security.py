@@ -207,9 +207,12 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         cacheable = str(scope.get("path", "")).startswith(ASSETS_PREFIX)
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _value in headers}
                 headers += [(n, v) for n, v in self.fixed if n not in present]
@@ -218,7 +221,33 @@ class SecurityHeaders:
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # an unhandled fault: answer 500 here, with the headers, in the API's error shape
+            # (Starlette's own answer comes from outside every middleware, without them);
+            # raised on so that the server logs it
+            if not started:
+                await _server_fault(send_with_headers)
+            raise
+
+
+async def _server_fault(send: Send) -> None:
+    """Send a 500 answer that says nothing of the fault (the log has it)."""
+    body = json.dumps(
+        error_body("ServerError", "the server failed to answer this request", code="server_fault")
+    ).encode("utf-8")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 500,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode("ascii")),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 _JSON_MEDIA = re.compile(r"^application/(?:[\w.+-]+\+)?json$")

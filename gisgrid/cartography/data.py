@@ -25,9 +25,10 @@ import shapely
 
 from gisgrid import codes as gridcodes
 from gisgrid import crs as crsmod
-from gisgrid.analysis.assign import current_grid_codes, grid_index, in_force
+from gisgrid.analysis.assign import current_grid_codes, grid_index
 from gisgrid.analysis.checks.report import CheckReport
 from gisgrid.analysis.indicators import Layers, villages_of_points
+from gisgrid.analysis.versions import net_on
 from gisgrid.errors import UnknownAreaError
 from gisgrid.stores.base import Reader
 
@@ -119,10 +120,9 @@ def load_area(
     village_codes = sorted(villages["code"])
 
     if scope == "county":
-        grids = store.read("grids")
+        grids = net_on(store, as_of)
     else:
-        grids = store.read("grids", where={"village_code": village_codes})
-    grids = in_force(grids, as_of=as_of)
+        grids = net_on(store, as_of, where={"village_code": village_codes})
     if scope == "grid":
         assert code is not None
         grids = grids[[gridcodes.lies_in(c, code) for c in grids["code"]]]
@@ -136,7 +136,7 @@ def load_area(
         pad = 0.002  # about 200 m: points on the edge still find their grid
         box = (b[0] - pad, b[1] - pad, b[2] + pad, b[3] + pad)
     index = grid_index(
-        grids if box is None else store.read("grids", bbox=box, where={"level": 3}), as_of=as_of
+        grids if box is None else net_on(store, as_of, bbox=box, where={"level": 3}), as_of=as_of
     )
     area_codes = set(grids.loc[grids["level"] == 3, "code"])
     area_shape = shapely.union_all(
@@ -168,7 +168,7 @@ def load_area(
     if scope != "county" and len(points):
         # the nearby service points may lie beyond the box: their grids are read around them
         x0, y0, x1, y1 = (float(v) for v in points.total_bounds)
-        around = store.read("grids", bbox=(x0, y0, x1, y1), where={"level": 3})
+        around = net_on(store, as_of, bbox=(x0, y0, x1, y1), where={"level": 3})
         points_index = grid_index(around, as_of=as_of)
     points["grid_code"] = current_grid_codes(points.geometry, points_index)
 

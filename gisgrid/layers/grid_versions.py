@@ -9,6 +9,8 @@ never changed.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from gisgrid.layers import grids
 from gisgrid.layers.schema import Field, Layer
 
@@ -17,7 +19,13 @@ LAYER = Layer(
     label_zh="网格历史版本",
     description="Superseded versions of the grids, as they were (appended, never changed).",
     fields=(
-        *(f for f in grids.LAYER.fields),
+        # every row of the history is a numbered version: part of its key, never empty
+        *(
+            replace(f, required=True, description="version of the grid under its code")
+            if f.name == "version"
+            else f
+            for f in grids.LAYER.fields
+        ),
         Field(
             "superseded_at",
             "datetime",

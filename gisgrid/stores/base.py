@@ -55,6 +55,20 @@ def stored_key_clashes(decl: Layer, frame: pd.DataFrame, stored: pd.DataFrame) -
     return np.asarray(frame.set_index(keys).index.isin(stored.set_index(keys).index), dtype=bool)
 
 
+#: layers that are history (:mod:`gisgrid.layers.grid_versions`): no write removes or changes a
+#: stored row. Appending works as for any layer; ``replace`` keeps every stored row and adds
+#: the frame's rows whose key is not stored yet (:func:`history_to_add`), so that importing
+#: an export again, or into a store that has grown more history since, loses nothing.
+APPEND_ONLY_LAYERS: tuple[str, ...] = ("grid_versions",)
+
+
+def history_to_add(decl: Layer, frame: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``frame`` an append-only layer (:data:`APPEND_ONLY_LAYERS`) takes in a
+    ``replace``: those whose key is not in ``stored`` (the stored key columns); a stored
+    version stands as it is."""
+    return frame[~stored_key_clashes(decl, frame, stored)].reset_index(drop=True)
+
+
 def refuse_stored_keys(
     decl: Layer, frame: pd.DataFrame, stored: pd.DataFrame, *, store: str
 ) -> None:
@@ -369,7 +383,8 @@ class Store(Reader, Protocol):
     ) -> None:
         """Write several layers and metadata as one transaction: all of it, or nothing.
 
-        ``replace`` swaps each given layer's content for the frame; ``append`` adds the rows.
+        ``replace`` swaps each given layer's content for the frame (an append-only layer,
+        :data:`APPEND_ONLY_LAYERS`, keeps its stored rows: see there); ``append`` adds the rows.
         Holding the writer lock, the store first calls ``check`` (when given); an append of
         keys already stored (or twice in the frame) is refused, inside the transaction.
 

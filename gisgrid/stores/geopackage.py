@@ -13,12 +13,15 @@ lock holder makes copies, so whoever holds the lock next removes every copy it f
 write does, and opening the store does when no writer is busy.
 
 Accounts, sessions, API tokens and the audit log (:attr:`GeoPackageStore.ledger`) are not in
-the GeoPackage but in ``NAME.access.sqlite`` beside it (:mod:`gisgrid.stores.sqlite_ledger`).
+the GeoPackage but in ``NAME.access.sqlite`` beside it (:mod:`gisgrid.stores.sqlite_ledger`);
+the change sets (:attr:`GeoPackageStore.change_sets`) in ``NAME.changes.sqlite``
+(:mod:`gisgrid.stores.sqlite_changesets`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import json
 import os
@@ -26,35 +29,41 @@ import re
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
 
 from gisgrid import crs as crsmod
-from gisgrid.errors import StoreError
+from gisgrid.errors import NotFoundError, StoreError
 from gisgrid.layers import ASSIGNED_LAYERS, get_layer
 from gisgrid.layers.schema import Layer
 from gisgrid.stores.base import (
+    APPEND_ONLY_LAYERS,
     GRID_DECISION_COLUMNS,
     BBox,
     GridCodesWritten,
     GridDecision,
+    GridPublication,
     InitResult,
     LayerCodes,
     LayerPoints,
     Where,
     WriteCheck,
     WriteMode,
+    history_to_add,
     layers_to_assign,
     layers_to_write,
     refuse_stored_keys,
     unassigned_keys,
 )
+from gisgrid.stores.changeset_records import UNDER_REVIEW, moved_meanwhile
+from gisgrid.stores.sqlite_changesets import SQLiteChangeSets, changes_path
 from gisgrid.stores.sqlite_ledger import SQLiteLedger, ledger_path
 
 META_TABLE = "gisgrid_meta"
@@ -121,6 +130,9 @@ class GeoPackageStore:
         if self.path.exists() and not self.path.is_file():
             raise StoreError(f"{self.path} is not a file")
         self._ledger = SQLiteLedger(ledger_path(self.path))
+        self._change_sets = SQLiteChangeSets(
+            changes_path(self.path), published=self._published_change_sets
+        )
         if self._leftovers():  # a killed writer's copy of personal data: remove it if no one writes
             with contextlib.suppress(StoreError, OSError), self._writer_lock():
                 pass
@@ -133,6 +145,27 @@ class GeoPackageStore:
         """Accounts, sessions, API tokens and the audit log: in ``NAME.access.sqlite`` beside
         the GeoPackage, never in it (see :mod:`gisgrid.stores.sqlite_ledger`)."""
         return self._ledger
+
+    @property
+    def change_sets(self) -> SQLiteChangeSets:
+        """The change sets: in ``NAME.changes.sqlite`` beside the GeoPackage (see
+        :mod:`gisgrid.stores.sqlite_changesets`, which says why a change set still
+        ``submitted`` whose id is on a grids row counts as published)."""
+        return self._change_sets
+
+    def _published_change_sets(self, change_sets: Collection[int]) -> dict[int, dt.date | None]:
+        """Which of ``change_sets`` published grid rows here, and the day they took effect
+        (the latest ``valid_from`` of their rows: a retired grid keeps its older one)."""
+        if not change_sets or "grids" not in self.layer_names():
+            return {}
+        rows = self.read(
+            "grids", where={"change_set": sorted(change_sets)}, columns=["change_set", "valid_from"]
+        )
+        out: dict[int, dt.date | None] = {}
+        for number, days in rows.groupby("change_set")["valid_from"]:
+            latest = days.max()
+            out[int(str(number))] = None if pd.isna(latest) else latest.date()
+        return out
 
     def init(self) -> InitResult:
         """Nothing to create or migrate: the file is made on first write.
@@ -253,51 +286,148 @@ class GeoPackageStore:
                     if decl.key:
                         stored = self.read(name, columns=list(decl.key))
                         refuse_stored_keys(decl, decl.conform(frame), stored, store=self.url)
+            else:
+                frames = self._keeping_history(frames, decls)
             self._write_locked(frames, decls, mode=mode, meta=meta)
+
+    def _keeping_history(
+        self, frames: Mapping[str, pd.DataFrame], decls: Mapping[str, Layer]
+    ) -> dict[str, pd.DataFrame]:
+        """``frames`` to replace with, an append-only layer's stored rows kept in front of
+        its new ones (:data:`~gisgrid.stores.base.APPEND_ONLY_LAYERS`); under the lock."""
+        out = dict(frames)
+        for name in APPEND_ONLY_LAYERS:
+            if name in out and name in self.layer_names():
+                decl = decls[name]
+                stored = self.read(name)
+                added = history_to_add(decl, decl.conform(out[name]), stored)
+                out[name] = pd.concat([stored, added], ignore_index=True)
+        return out
 
     def assign_grid_codes(
         self, decide: GridDecision, *, layers: Sequence[str] = ASSIGNED_LAYERS
     ) -> GridCodesWritten:
         """Set ``grid_code`` as ``decide`` says: read, decide and write under the writer lock.
 
-        The layers whose codes change are written back whole by copy-on-write (a GeoPackage
-        rewrites its file anyway); when none change, the file is not touched.
+        The decision sees every version of the level-3 grids (``grids`` and
+        ``grid_versions``). The layers whose codes change are written back whole by
+        copy-on-write (a GeoPackage rewrites its file anyway); when none change, the file is
+        not touched.
         """
         wanted = layers_to_assign(layers)
         with self._writer_lock():
             started = time.perf_counter()
-            present = set(self.layer_names())
-            grids = self.read("grids", where={"level": 3}, columns=list(GRID_DECISION_COLUMNS))
-            frames = {name: self.read(name) for name in wanted if name in present}
-            points = {name: _points_of(frame) for name, frame in frames.items()}
-            read_seconds = time.perf_counter() - started
-            t = time.perf_counter()
-            chosen = decide(grids, points)
-            decide_seconds = time.perf_counter() - t
-            t = time.perf_counter()
-            codes = np.r_[grids["code"].to_numpy(dtype=object), np.array([None], dtype=object)]
-            results, changed_frames = [], {}
-            for name, frame in frames.items():
-                position = np.asarray(chosen[name], dtype=np.int64)
-                new = codes[position]  # -1: the last entry, no grid
-                old = frame["grid_code"].to_numpy(dtype=object)
-                changed = int(sum(a != b for a, b in zip(_text(old), _text(new), strict=True)))
-                if changed:
-                    frame["grid_code"] = new
-                    changed_frames[name] = frame
-                results.append(
-                    LayerCodes(
-                        layer=name,
-                        features=len(frame),
-                        assigned=int((position >= 0).sum()),
-                        unassigned=unassigned_keys(_keys(frame, get_layer(name))[position < 0]),
-                        changed=changed,
-                    )
+            columns = list(GRID_DECISION_COLUMNS)
+            grids = _decision_grids(
+                self.read("grids", where={"level": 3}, columns=columns),
+                self.read("grid_versions", where={"level": 3}, columns=columns),
+            )
+            return self._reassign(decide, grids, wanted, started=started)
+
+    def publish_grids(
+        self,
+        publication: GridPublication,
+        decide: GridDecision,
+        *,
+        check: WriteCheck | None = None,
+        layers: Sequence[str] = ASSIGNED_LAYERS,
+    ) -> GridCodesWritten:
+        """Publish new grid versions and reassign the points in one copy-on-write.
+
+        Holding the writer lock: ``check`` runs; the change set must be ``submitted``; the
+        grids as they will be (the publication's rows in place of the stored rows of their
+        codes, new codes after them), ``grid_versions`` with the archive appended (a version
+        already archived is refused: the layer is only appended to, by gisgrid) and the
+        points' new codes, decided on those grids, are written by one copy-on-write: all of
+        it or, on any error, none. The change set moves to ``published`` in
+        ``NAME.changes.sqlite`` in a transaction held open across that write and committed
+        right after it (:meth:`.SQLiteChangeSets.publishing`; should the process die in
+        between, the change set counts as published all the same: its id is on the grids).
+        """
+        wanted = layers_to_assign(layers)
+        grids_decl, versions_decl = get_layer("grids"), get_layer("grid_versions")
+        new = grids_decl.conform(publication.grids)
+        archive = versions_decl.conform(publication.archive)
+        refuse_stored_keys(grids_decl, new, new.iloc[:0], store=self.url)  # a code twice
+        with self._writer_lock():
+            if check is not None:
+                check(self)
+            started = time.perf_counter()
+            if publication.change_set is not None:  # refused early; the move itself below
+                self._require_submitted(publication.change_set)
+            grids = _replaced(self.read("grids"), new)
+            versions = self.read("grid_versions")
+            refuse_stored_keys(versions_decl, archive, versions, store=self.url)
+            written: dict[str, pd.DataFrame] = {"grids": grids}
+            if len(archive) or "grid_versions" in self.layer_names():
+                versions = pd.concat([versions, archive], ignore_index=True)
+                written["grid_versions"] = versions
+            decision = _decision_grids(grids[grids["level"] == 3], versions[versions["level"] == 3])
+            moving: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+            if publication.change_set is not None:
+                moving = self._change_sets.publishing(
+                    publication.change_set,
+                    actor=publication.actor,
+                    published_on=publication.published_on,
                 )
-            if changed_frames:
-                decls = layers_to_write(changed_frames, "replace")
-                self._write_locked(changed_frames, decls, mode="replace", meta=None)
-            write_seconds = time.perf_counter() - t
+            return self._reassign(
+                decide, decision, wanted, started=started, also=written, moving=moving
+            )
+
+    def _require_submitted(self, change_set: int) -> None:
+        found = self._change_sets.get(change_set)
+        if found is None:
+            raise NotFoundError(f"no change set {change_set}")
+        if found.status not in UNDER_REVIEW:
+            raise moved_meanwhile(found, UNDER_REVIEW)
+
+    def _reassign(
+        self,
+        decide: GridDecision,
+        grids: gpd.GeoDataFrame,
+        wanted: Sequence[str],
+        *,
+        started: float,
+        also: Mapping[str, pd.DataFrame] | None = None,
+        moving: contextlib.AbstractContextManager[object] | None = None,
+    ) -> GridCodesWritten:
+        """Decide the points of ``wanted`` on ``grids`` and write the layers whose codes
+        change, with the layers ``also`` given, in one copy-on-write inside ``moving``
+        (a transaction of the change sets); the caller holds the writer lock. Nothing is
+        written when nothing changes."""
+        present = set(self.layer_names())
+        frames = {name: self.read(name) for name in wanted if name in present}
+        points = {name: _points_of(frame) for name, frame in frames.items()}
+        read_seconds = time.perf_counter() - started
+        t = time.perf_counter()
+        chosen = decide(grids, points)
+        decide_seconds = time.perf_counter() - t
+        t = time.perf_counter()
+        codes = np.r_[grids["code"].to_numpy(dtype=object), np.array([None], dtype=object)]
+        results, changed_frames = [], {}
+        for name, frame in frames.items():
+            position = np.asarray(chosen[name], dtype=np.int64)
+            new = codes[position]  # -1: the last entry, no grid
+            old = frame["grid_code"].to_numpy(dtype=object)
+            changed = int(sum(a != b for a, b in zip(_text(old), _text(new), strict=True)))
+            if changed:
+                frame["grid_code"] = new
+                changed_frames[name] = frame
+            results.append(
+                LayerCodes(
+                    layer=name,
+                    features=len(frame),
+                    assigned=int((position >= 0).sum()),
+                    unassigned=unassigned_keys(_keys(frame, get_layer(name))[position < 0]),
+                    changed=changed,
+                )
+            )
+        to_write = {**(also or {}), **changed_frames}
+        if to_write:
+            decls = layers_to_write(to_write, "replace")
+            with moving or contextlib.nullcontext():
+                self._write_locked(to_write, decls, mode="replace", meta=None)
+        write_seconds = time.perf_counter() - t
         return GridCodesWritten(
             grids=len(grids),
             layers=tuple(results),
@@ -413,6 +543,28 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _decision_grids(grids: pd.DataFrame, versions: pd.DataFrame) -> gpd.GeoDataFrame:
+    """The level-3 rows a decision sees (:data:`GRID_DECISION_COLUMNS` and geometry) of the
+    latest versions and of the superseded ones, the latest first."""
+    columns = [*GRID_DECISION_COLUMNS, "geometry"]
+    parts = [f[columns] for f in (grids, versions) if len(f)] or [grids[columns]]
+    out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+    return gpd.GeoDataFrame(out, geometry="geometry", crs=crsmod.STORAGE_CRS)
+
+
+def _replaced(stored: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """``stored`` grids with the rows of ``new`` in place of those of their codes, and the
+    rows of new codes after them."""
+    at = {code: i for i, code in enumerate(stored["code"])}
+    order = [at.get(code, len(stored) + i) for i, code in enumerate(new["code"])]
+    kept = ~stored["code"].isin(set(new["code"]))
+    keys = [*np.flatnonzero(kept.to_numpy()).tolist(), *order]
+    parts = [f for f in (stored[kept], new) if len(f)] or [new]
+    out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    out = out.reset_index(drop=True).iloc[np.argsort(np.asarray(keys), kind="stable")]
+    return gpd.GeoDataFrame(out.reset_index(drop=True), geometry="geometry", crs=crsmod.STORAGE_CRS)
 
 
 def _points_of(frame: pd.DataFrame) -> LayerPoints:

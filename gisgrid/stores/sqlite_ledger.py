@@ -9,12 +9,9 @@ Why a file of its own, not tables in the GeoPackage:
 * every read of household records appends an audit line: it must not wait for a layer
   write (the writer lock) nor rewrite a whole GeoPackage.
 
-The file is created with mode 0600 before SQLite opens it (SQLite gives its ``-wal`` and
-``-shm`` files the mode of the database). It is never copied, so it runs in WAL mode: readers
-never wait for a writer. A busy timeout makes concurrent processes wait for each other
-instead of failing, and every method is one transaction (``BEGIN IMMEDIATE`` when it writes:
-the write lock is taken at the start, so a transaction never fails half-way for want of it).
-The schema is made on first use and numbered by ``PRAGMA user_version`` for later migrations.
+The file is made and kept as every side file of the GeoPackage (:mod:`.sqlite_file`: mode
+0600, WAL, a busy timeout, ``BEGIN IMMEDIATE`` when a method writes, the schema numbered by
+``PRAGMA user_version``); every method is one transaction.
 The audit log is append-only: triggers refuse any ``UPDATE`` or ``DELETE`` of it, and its
 ids (``AUTOINCREMENT``) are never reused.
 
@@ -29,11 +26,10 @@ import datetime as dt
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
 
-from gisgrid.errors import NotFoundError, StoreConstraintError, StoreError
+from gisgrid.errors import NotFoundError, StoreConstraintError
 from gisgrid.roles import Role
 from gisgrid.stores.ledger import (
     Account,
@@ -52,11 +48,10 @@ from gisgrid.stores.ledger import (
     token_from_row,
     utc,
 )
+from gisgrid.stores.sqlite_file import BUSY_SECONDS, SideFile
 
 #: the schema version this gisgrid writes (``PRAGMA user_version``)
 SCHEMA_VERSION = 1
-#: how long a call waits for another process's write transaction before it fails
-BUSY_SECONDS = 30.0
 
 _SCHEMA: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS accounts (
@@ -157,8 +152,13 @@ class SQLiteLedger:
 
     def __init__(self, path: str | os.PathLike[str], *, busy_seconds: float = BUSY_SECONDS) -> None:
         self.path = Path(path)
-        self._busy_seconds = busy_seconds
-        self._ready = False  # the schema was found at SCHEMA_VERSION
+        self._file = SideFile(
+            self.path,
+            what="the ledger",
+            schema=_SCHEMA,
+            version=SCHEMA_VERSION,
+            busy_seconds=busy_seconds,
+        )
 
     def __repr__(self) -> str:
         return f"SQLiteLedger({str(self.path)!r})"
@@ -462,81 +462,11 @@ class SQLiteLedger:
         if found is None:
             raise NotFoundError(f"no account with id {account_id}")
 
-    @contextlib.contextmanager
-    def _transaction(self, doing: str, *, write: bool) -> Iterator[sqlite3.Connection]:
-        """One transaction on a connection of its own; SQLite's errors become StoreError."""
-        try:
-            con = self._open()
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"{doing} the ledger {self.path} failed: {exc}") from exc
-        try:
-            con.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            try:
-                yield con
-            except BaseException:
-                if con.in_transaction:
-                    con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise StoreError(f"{doing} the ledger {self.path} failed: {exc}") from exc
-        finally:
-            con.close()
-
-    def _open(self) -> sqlite3.Connection:
-        """A connection to the file, made (mode 0600) and given its schema when new."""
-        if self._create_file():
-            self._ready = False
-        # timeout: SQLite's busy timeout, waiting for another process's write to end
-        con = sqlite3.connect(self.path, timeout=self._busy_seconds, isolation_level=None)
-        try:
-            con.execute("PRAGMA foreign_keys = ON")
-            if not self._ready:
-                self._prepare(con)
-                self._ready = True
-        except BaseException:
-            con.close()
-            raise
-        return con
-
-    def _create_file(self) -> bool:
-        """Make the file readable by its owner only, before SQLite opens it; whether it was new."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return False
-        try:
-            os.fchmod(fd, 0o600)  # whatever the umask says
-        finally:
-            os.close(fd)
-        return True
-
-    def _prepare(self, con: sqlite3.Connection) -> None:
-        """Create the schema when the file has none; refuse a newer one."""
-        con.execute("PRAGMA journal_mode = WAL")  # kept by the file: once is enough
-        if _user_version(con) == SCHEMA_VERSION:
-            return
-        con.execute("BEGIN IMMEDIATE")  # two processes at once: one creates, one waits
-        try:
-            version = _user_version(con)
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"the ledger {self.path} has schema version {version}, newer than this "
-                    f"gisgrid knows ({SCHEMA_VERSION}): upgrade gisgrid"
-                )
-            for statement in _SCHEMA:
-                con.execute(statement)
-            con.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
-        except BaseException:
-            if con.in_transaction:
-                con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
-
-
-def _user_version(con: sqlite3.Connection) -> int:
-    return int(con.execute("PRAGMA user_version").fetchone()[0])
+    def _transaction(
+        self, doing: str, *, write: bool
+    ) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """One transaction of the file (:meth:`.sqlite_file.SideFile.transaction`)."""
+        return self._file.transaction(doing, write=write)
 
 
 def _refusal(exc: sqlite3.IntegrityError, username: str) -> StoreConstraintError:

@@ -21,13 +21,19 @@ from gisgrid.analysis.assign.current import (
 )
 from gisgrid.analysis.assign.index import GridIndex, Lookup, assign_points
 from gisgrid.analysis.assign.rule import assign_points_exact, check_join_inputs
-from gisgrid.analysis.assign.store import AssignmentReport, LayerAssignment, assign_store
+from gisgrid.analysis.assign.store import (
+    AssignmentReport,
+    LayerAssignment,
+    RuleDecision,
+    assign_store,
+)
 
 __all__ = [
     "AssignmentReport",
     "GridIndex",
     "LayerAssignment",
     "Lookup",
+    "RuleDecision",
     "assign_points",
     "assign_points_exact",
     "assign_store",

@@ -88,11 +88,14 @@ class AssignmentReport:
         raise KeyError(name)
 
 
-class _Decision:
+class RuleDecision:
     """The rule as a store's assignment asks for it (a :class:`~gisgrid.stores.base.GridDecision`):
     a :class:`GridIndex` of the grids the store read that are in force on ``as_of``
     (:func:`~.current.in_force`), each layer's points looked up in it. Keeps what the
-    report needs besides the codes: grids in force, shared points, seconds."""
+    report needs besides the codes: grids in force, shared points, seconds.
+
+    :func:`assign_store` and the publication of a change set
+    (:meth:`~gisgrid.stores.base.Store.publish_grids`) pass it to the store."""
 
     def __init__(self, url: str, *, as_of: dt.date) -> None:
         self.url = url
@@ -179,7 +182,7 @@ def assign_store(
         raise NotFoundError(
             f"{store.url} holds no level-3 grids: import them first (gisgrid import grids FILE)"
         )
-    decide = _Decision(store.url, as_of=as_of)
+    decide = RuleDecision(store.url, as_of=as_of)
     written = store.assign_grid_codes(decide, layers=[n for n in layers if n in present])
     results = tuple(
         LayerAssignment(

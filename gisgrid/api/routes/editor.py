@@ -19,15 +19,13 @@ from gisgrid.api.errors import COMMON_ERRORS, HTML_PAGE
 from gisgrid.api.security import ASSETS_PREFIX, html_page
 from gisgrid.api.templating import render
 from gisgrid.errors import NotFoundError
-from gisgrid.roles import Permission, Role
+from gisgrid.roles import Permission
 
 router = APIRouter(tags=["pages 页面"], responses=COMMON_ERRORS)
 
 #: the page's scripts and style sheets, in load order (Leaflet before its plugin)
 EDITOR_JS = ("leaflet", "geoman", "editor_js")
 EDITOR_CSS = ("leaflet_css", "geoman_css", "editor_css")
-#: the roles that review change sets (the change-set routes check the village and the author)
-REVIEWERS = frozenset({Role.TOWNSHIP, Role.ADMIN})
 
 
 @router.get("/editor", responses=HTML_PAGE, summary="Grid editor 网格编辑")
@@ -53,7 +51,7 @@ def editor_page(state: State, access: Scoped, village: Village = None) -> Respon
         village_name=names.get(village or "", ""),
         choices=choices,
         can_edit=Permission.BOUNDARIES in info.permissions,
-        can_review=info.role in REVIEWERS,
+        can_review=Permission.REVIEW_BOUNDARIES in info.permissions,
         scripts=[ASSETS_PREFIX + ASSETS[name].url for name in EDITOR_JS],
         styles=[ASSETS_PREFIX + ASSETS[name].url for name in EDITOR_CSS],
     )

@@ -9,7 +9,7 @@ import pandas as pd
 from fastapi import APIRouter, Path, Query
 
 from gisgrid import codes as gridcodes
-from gisgrid.analysis.assign import in_force
+from gisgrid.analysis.versions import net_on
 from gisgrid.api import geojson
 from gisgrid.api.deps import BBoxQuery, Scoped, Township, Village
 from gisgrid.api.errors import COMMON_ERRORS
@@ -70,9 +70,10 @@ def read_layer(
         where["level"] = level
     if as_of is not None and layer != "grids":
         raise ConfigError(f"{layer} has no versions: as_of is for grids")
-    frame = access.reader.read(layer, bbox=bbox, where=where or None)
-    if layer == "grids":  # the net as it stands on the date: no retired or future grids
-        frame = in_force(frame, as_of=as_of)
+    if layer == "grids":  # the net as it stood on the date: no retired or future grids
+        frame = net_on(access.reader, as_of, bbox=bbox, where=where or None)
+    else:
+        frame = access.reader.read(layer, bbox=bbox, where=where or None)
     frame = _filter_area(frame, layer, village=village, township=township)
     matched = len(frame)
     page = frame.iloc[offset : offset + limit]

@@ -110,6 +110,12 @@
     }
   }
 
+  function problemsOf(answer) {
+    // the located problems of a refused edit or submit (in the error body)
+    var data = answer.data || {};
+    return data.problems || (data.error && data.error.problems) || [];
+  }
+
   function errorText(answer) {
     var error = answer.data && answer.data.error;
     if (error && error.message) {
@@ -499,9 +505,10 @@
       say("已记入草稿：" + (OP_NAMES[body.op] || body.op) + "。");
       return;
     }
-    if (answer.status === 422 && answer.data && answer.data.problems) {
-      showProblems(answer.data.problems);
-      say("修改未被接受：" + (answer.data.problems.length ? "见地图上红色标出的问题。" : errorText(answer)), true);
+    var problems = problemsOf(answer);
+    if (answer.status === 422 && problems.length) {
+      showProblems(problems);
+      say("修改未被接受：" + errorText(answer) + "（问题已在地图上用红色标出）", true);
       if (editor.tool === "reshape" && editing) {
         // back to the outline as it stands, the tool stays on for another try
         var feature = editor.view.get(editor.selected);
@@ -581,8 +588,8 @@
       await openChangeSet(cs.id);
       return;
     }
-    if (answer.status === 422 && answer.data && answer.data.problems) {
-      showProblems(answer.data.problems);
+    if (problemsOf(answer).length) {
+      showProblems(problemsOf(answer));
     }
     say("提交未成功：" + errorText(answer), true);
   }
@@ -755,7 +762,7 @@
         var from = m.from !== undefined ? m.from : m.from_grid;
         var to = m.to !== undefined ? m.to : m.to_grid;
         var key = (from || "（无）") + " → " + (to || "（无）");
-        counted.set(key, (counted.get(key) || 0) + 1);
+        counted.set(key, (counted.get(key) || 0) + (Number(m.count) || 1));
       });
       if (counted.size) {
         box.appendChild(el("h3", pair[1] + "变动"));

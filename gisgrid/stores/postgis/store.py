@@ -26,6 +26,9 @@ one INSERT). The points' own rows are never rewritten.
 **Accounts, sessions, API tokens and the audit log**: :attr:`PostGISStore.ledger`
 (:mod:`.ledger`), in the tables of migration 0004; the audit log is append-only.
 
+**Change sets**: :attr:`PostGISStore.change_sets` (:mod:`.changesets`), in the tables of
+migration 0007; their edits and events are append-only.
+
 All SQL is in ``sql/queries.sql`` and ``sql/migrations/`` (:mod:`.queries`).
 """
 
@@ -55,19 +58,24 @@ from gisgrid.layers import ASSIGNED_LAYERS, LAYERS, get_layer
 from gisgrid.layers.schema import Layer
 from gisgrid.settings import PostGISSettings
 from gisgrid.stores.base import (
+    APPEND_ONLY_LAYERS,
     BBox,
     GridCodesWritten,
     GridDecision,
+    GridPublication,
     InitResult,
     LayerCodes,
     LayerPoints,
     Where,
     WriteCheck,
     WriteMode,
+    history_to_add,
     layers_to_assign,
     layers_to_write,
     unassigned_keys,
 )
+from gisgrid.stores.changeset_records import UNDER_REVIEW
+from gisgrid.stores.postgis.changesets import PostGISChangeSets, move_change_set
 from gisgrid.stores.postgis.codecs import (
     codes_as_numbers,
     copy_rows,
@@ -149,6 +157,7 @@ class PostGISStore:
         self._finalizer: weakref.finalize | None = None
         self._last_failure: tuple[float, str] | None = None  # when opening a pool failed, why
         self._ledger = PostGISLedger(self)
+        self._change_sets = PostGISChangeSets(self)
 
     def __repr__(self) -> str:
         return f"PostGISStore({self.url!r})"
@@ -299,6 +308,11 @@ class PostGISStore:
         return self._ledger
 
     @property
+    def change_sets(self) -> PostGISChangeSets:
+        """The change sets, in this database (migration 0007; :mod:`.changesets`)."""
+        return self._change_sets
+
+    @property
     def path(self) -> None:
         """A database lives in no file of its own."""
         return None
@@ -444,30 +458,53 @@ class PostGISStore:
                         continue
                     decl = decls[name]
                     frame = decl.conform(frames[name])
-                    with_grid = name in ASSIGNED_LAYERS
-                    omit = ("grid_code",) if with_grid else ()
-                    columns, types, rows = copy_rows(decl, frame, omit=omit)
-                    if mode == "replace":
-                        if with_grid:
+                    history = name in APPEND_ONLY_LAYERS
+                    if history and mode == "replace":  # the stored versions stand, never deleted
+                        frame = history_to_add(decl, frame, self._stored_keys(conn, decl, frame))
+                    if mode == "replace" and not history:
+                        if name in ASSIGNED_LAYERS:
                             conn.execute(query("delete_layer", table=grid_table(name)))
                         conn.execute(query("delete_layer", table=table(name)))
-                    statement = query(
-                        "copy_layer",
-                        table=table(name),
-                        columns=sql.SQL(", ").join(ident(c) for c in columns),
-                    )
-                    with conn.cursor() as cur, cur.copy(statement) as copy:
-                        copy.set_types(types)
-                        for row in rows:
-                            copy.write_row(row)
-                    if with_grid:
-                        self._write_grid_codes(conn, decl, frame)
+                    self._copy_in(conn, decl, frame)
                 for key, value in (meta or {}).items():
                     conn.execute(query("put_meta"), (key, Jsonb(value)))
         except GisgridError:  # already says what went wrong (a refusal is not a StoreError)
             raise
         except Exception as exc:  # a value that cannot be sent (encoding, type): nothing written
             raise StoreError(f"writing to {self.url} failed, nothing was changed: {exc}") from exc
+
+    def _copy_in(self, conn: psycopg.Connection[Any], decl: Layer, frame: pd.DataFrame) -> None:
+        """Add the rows of ``frame`` (canonical) to the table of ``decl`` by binary COPY, and
+        the grid codes they bring to the layer's ``<layer>_grid``."""
+        with_grid = decl.name in ASSIGNED_LAYERS
+        omit = ("grid_code",) if with_grid else ()
+        columns, types, rows = copy_rows(decl, frame, omit=omit)
+        statement = query(
+            "copy_layer",
+            table=table(decl.name),
+            columns=sql.SQL(", ").join(ident(c) for c in columns),
+        )
+        with conn.cursor() as cur, cur.copy(statement) as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
+        if with_grid:
+            self._write_grid_codes(conn, decl, frame)
+
+    @staticmethod
+    def _stored_keys(
+        conn: psycopg.Connection[Any], decl: Layer, like: pd.DataFrame
+    ) -> pd.DataFrame:
+        """The key columns of the stored rows of ``decl``, typed like those of ``like``."""
+        keys = list(decl.key)
+        statement = query(
+            "select_columns",
+            columns=sql.SQL(", ").join(ident(k) for k in keys),
+            table=table(decl.name),
+        )
+        rows = conn.execute(statement).fetchall()
+        stored = pd.DataFrame(rows, columns=keys) if rows else pd.DataFrame(columns=keys)
+        return stored.astype({k: like[k].dtype for k in keys})
 
     def _lock_writes(self, conn: psycopg.Connection[Any]) -> None:
         row = conn.execute(query("try_lock_writes"), (LOCK_WRITES,)).fetchone()
@@ -510,45 +547,107 @@ class PostGISStore:
             conn.execute(query("repeatable_read"))
             self._usable(conn, writing=True)
             self._lock_writes(conn)
-            grids = grids_frame(conn.execute(query("level3_grids")).fetchall())
-            codes = grids["code"].tolist()
-            numbers = np.r_[codes_as_numbers(codes), -1]  # -1, the last entry: no grid
-            text = np.r_[np.asarray(codes, dtype="S18"), np.array([b""], dtype="S18")]
-            points: dict[str, LayerPoints] = {}
-            current: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-            with conn.cursor() as cur:
-                for layer in wanted:
-                    grid = grid_table(layer)
-                    row = cur.execute(query("points_out", table=table(layer)), binary=True)
-                    found = parse_points(*(row.fetchone() or (0, None)))
-                    row = cur.execute(query("grid_codes_out", grid=grid), binary=True)
-                    current[layer] = current_codes(found.fid, *(row.fetchone() or (0, None)))
-                    points[layer] = found
-            read_seconds = time.perf_counter() - started
-            t = time.perf_counter()
-            chosen = decide(grids, points)
-            decide_seconds = time.perf_counter() - t
-            t = time.perf_counter()
-            results = []
+            return self._reassign(conn, decide, wanted, started=started)
+
+    def publish_grids(
+        self,
+        publication: GridPublication,
+        decide: GridDecision,
+        *,
+        check: WriteCheck | None = None,
+        layers: Sequence[str] = ASSIGNED_LAYERS,
+    ) -> GridCodesWritten:
+        """Publish new grid versions and reassign the points in one database transaction.
+
+        Holding the writer lock: ``check`` runs (on other connections: it sees what is
+        committed); the change set (when given) moves from ``submitted`` to ``published``,
+        its row locked until the end; the stored rows of the publication's codes are
+        deleted and its rows copied in; the archive is copied into ``grid_versions``
+        (append-only: a version already archived breaks its unique key); then the points
+        are reassigned as :meth:`assign_grid_codes` does, on the grids as this transaction
+        now has them. Any error (a refusal of the database, an exception of ``check`` or
+        ``decide``) rolls all of it back.
+        """
+        wanted = layers_to_assign(layers)
+        grids_decl, versions_decl = get_layer("grids"), get_layer("grid_versions")
+        new = grids_decl.conform(publication.grids)
+        archive = versions_decl.conform(publication.archive)
+        with self._connection("publishing grids in") as conn, conn.transaction():
+            started = time.perf_counter()
+            self._usable(conn, writing=True)
+            self._lock_writes(conn)
+            if check is not None:
+                check(self)
+            if publication.change_set is not None:
+                move_change_set(
+                    conn,
+                    publication.change_set,
+                    from_statuses=UNDER_REVIEW,
+                    to="published",
+                    actor=publication.actor,
+                    action="published",
+                    published_on=publication.published_on,
+                )
+            codes = [str(c) for c in new["code"]]
+            conn.execute(query("delete_grids_by_code"), (codes,))
+            try:
+                self._copy_in(conn, grids_decl, new)
+                self._copy_in(conn, versions_decl, archive)
+            except (TypeError, ValueError) as exc:  # a value that cannot be sent
+                raise StoreError(
+                    f"publishing to {self.url} failed, nothing was changed: {exc}"
+                ) from exc
+            return self._reassign(conn, decide, wanted, started=started)
+
+    def _reassign(
+        self,
+        conn: psycopg.Connection[Any],
+        decide: GridDecision,
+        wanted: Sequence[str],
+        *,
+        started: float,
+    ) -> GridCodesWritten:
+        """Decide the points of ``wanted`` on the level-3 grids as ``conn``'s transaction has
+        them (every version: grids and grid_versions) and write the codes that change."""
+        grids = grids_frame(conn.execute(query("level3_grids")).fetchall())
+        codes = grids["code"].tolist()
+        numbers = np.r_[codes_as_numbers(codes), -1]  # -1, the last entry: no grid
+        text = np.r_[np.asarray(codes, dtype="S18"), np.array([b""], dtype="S18")]
+        points: dict[str, LayerPoints] = {}
+        current: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        with conn.cursor() as cur:
             for layer in wanted:
-                fid = points[layer].fid
-                position = np.asarray(chosen[layer], dtype=np.int64)
-                if position.shape != fid.shape:
-                    raise StoreError(f"the decision answered {len(position)} of {len(fid)} {layer}")
-                changed = self._write_changed_codes(
-                    conn, layer, fid, position, numbers, text, *current[layer]
+                grid = grid_table(layer)
+                row = cur.execute(query("points_out", table=table(layer)), binary=True)
+                found = parse_points(*(row.fetchone() or (0, None)))
+                row = cur.execute(query("grid_codes_out", grid=grid), binary=True)
+                current[layer] = current_codes(found.fid, *(row.fetchone() or (0, None)))
+                points[layer] = found
+        read_seconds = time.perf_counter() - started
+        t = time.perf_counter()
+        chosen = decide(grids, points)
+        decide_seconds = time.perf_counter() - t
+        t = time.perf_counter()
+        results = []
+        for layer in wanted:
+            fid = points[layer].fid
+            position = np.asarray(chosen[layer], dtype=np.int64)
+            if position.shape != fid.shape:
+                raise StoreError(f"the decision answered {len(position)} of {len(fid)} {layer}")
+            changed = self._write_changed_codes(
+                conn, layer, fid, position, numbers, text, *current[layer]
+            )
+            missing = fid[position < 0]
+            results.append(
+                LayerCodes(
+                    layer=layer,
+                    features=len(fid),
+                    assigned=len(fid) - len(missing),
+                    unassigned=self._keys_of(conn, layer, missing),
+                    changed=changed,
                 )
-                missing = fid[position < 0]
-                results.append(
-                    LayerCodes(
-                        layer=layer,
-                        features=len(fid),
-                        assigned=len(fid) - len(missing),
-                        unassigned=self._keys_of(conn, layer, missing),
-                        changed=changed,
-                    )
-                )
-            write_seconds = time.perf_counter() - t
+            )
+        write_seconds = time.perf_counter() - t
         return GridCodesWritten(
             grids=len(grids),
             layers=tuple(results),

@@ -73,6 +73,10 @@ ST_AsBinary(geom)
 -- name: select_layer
 SELECT {columns} FROM {table} WHERE {condition} ORDER BY fid
 
+-- name: select_columns
+-- Some columns of every row of a table (the stored keys of an append-only layer).
+SELECT {columns} FROM {table}
+
 -- name: count_layer
 SELECT count(*) FROM {table} WHERE {condition}
 
@@ -113,10 +117,17 @@ INSERT INTO gisgrid.gisgrid_meta (key, value) VALUES (%s, %s)
 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now()
 
 -- name: level3_grids
--- The level-3 grids, every version (the decision keeps those in force on its date), in code
--- order (smallest code first).
+-- The level-3 grids, every version: the latest (grids) and the superseded ones (grid_versions);
+-- the decision keeps those in force on its date. In code order (smallest code first), a
+-- code's versions by their start.
 SELECT code, ST_AsBinary(geom), valid_from, valid_to FROM gisgrid.grids WHERE level = 3
-ORDER BY code
+UNION ALL
+SELECT code, ST_AsBinary(geom), valid_from, valid_to FROM gisgrid.grid_versions WHERE level = 3
+ORDER BY 1, 3 NULLS FIRST
+
+-- name: delete_grids_by_code
+-- The stored rows of the grids a publication replaces.
+DELETE FROM gisgrid.grids WHERE code = ANY(%s::text[])
 
 -- name: points_out
 -- Every point of a layer as one value, 29 bytes a row: the fid as int8send (big endian),
@@ -284,3 +295,77 @@ id < %s
 -- name: ledger_target_contains
 -- Plain text: no LIKE wildcards to escape.
 strpos(target, %s) > 0
+
+-- The change sets (changesets.py, migration 0007). Columns in the order of
+-- gisgrid/stores/changeset_records.py; times are UTC without zone, bound from Python.
+
+-- name: changes_insert
+INSERT INTO gisgrid.change_sets (
+    village_code, title, note, author, status, base, edits, created_at, updated_at
+) VALUES (%s, %s, %s, %s, 'draft', %s, 0, %s, %s)
+RETURNING id, village_code, title, note, author, status, base, edits, created_at, updated_at,
+    reviewer, comment, published_on
+
+-- name: changes_get
+SELECT id, village_code, title, note, author, status, base, edits, created_at, updated_at,
+    reviewer, comment, published_on
+FROM gisgrid.change_sets WHERE id = %s
+
+-- name: changes_get_for_update
+-- The row locked until the transaction ends: its compare-and-set waits for any other.
+SELECT id, village_code, title, note, author, status, base, edits, created_at, updated_at,
+    reviewer, comment, published_on
+FROM gisgrid.change_sets WHERE id = %s FOR UPDATE
+
+-- name: changes_find
+-- Parameters: villages (text[] or NULL: all) twice, statuses (text[] or NULL) twice, limit.
+SELECT id, village_code, title, note, author, status, base, edits, created_at, updated_at,
+    reviewer, comment, published_on
+FROM gisgrid.change_sets
+WHERE (%s::text[] IS NULL OR village_code = ANY(%s::text[]))
+    AND (%s::text[] IS NULL OR status = ANY(%s::text[]))
+ORDER BY id DESC LIMIT %s
+
+-- name: changes_other_submitted
+-- Another change set of the village under review (the one-per-village rule).
+SELECT id, village_code, title, note, author, status, base, edits, created_at, updated_at,
+    reviewer, comment, published_on
+FROM gisgrid.change_sets
+WHERE village_code = %s AND status = 'submitted' AND id <> %s
+ORDER BY id LIMIT 1
+
+-- name: changes_count_edit
+-- Compare and set: only when the last edit is still the one the new edit follows.
+UPDATE gisgrid.change_sets SET edits = %s, updated_at = %s WHERE id = %s AND edits = %s
+
+-- name: changes_insert_edit
+INSERT INTO gisgrid.change_set_edits (change_set, seq, op, params, result, actor, at)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+RETURNING change_set, seq, op, params, result, actor, at
+
+-- name: changes_edits
+SELECT change_set, seq, op, params, result, actor, at
+FROM gisgrid.change_set_edits WHERE change_set = %s ORDER BY seq
+
+-- name: changes_move
+-- Compare and set the status. Parameters: status, updated_at, base (NULL keeps it), whether
+-- it is a review step, the reviewer, whether it is a review step, the comment, published_on
+-- (NULL keeps it), id, the status it must still have.
+UPDATE gisgrid.change_sets SET
+    status = %s,
+    updated_at = %s,
+    base = coalesce(%s::text, base),
+    reviewer = CASE WHEN %s THEN %s::text ELSE reviewer END,
+    comment = CASE WHEN %s THEN %s::text ELSE comment END,
+    published_on = coalesce(%s::date, published_on)
+WHERE id = %s AND status = %s
+RETURNING id, village_code, title, note, author, status, base, edits, created_at, updated_at,
+    reviewer, comment, published_on
+
+-- name: changes_insert_event
+INSERT INTO gisgrid.change_set_events (change_set, at, actor, action, comment)
+VALUES (%s, %s, %s, %s, %s)
+
+-- name: changes_events
+SELECT change_set, at, actor, action, comment
+FROM gisgrid.change_set_events WHERE change_set = %s ORDER BY id
