@@ -6,8 +6,9 @@
  * session's CSRF token in the X-CSRF-Token header. Text from the server is put into the page
  * as text (textContent), never as markup.
  *
- * For the tests (and a curious developer's console): window.gisgrid = {map, ready, editor},
- * editor.busy is true while a request is under way, editor.last holds the last answer.
+ * For the tests (and a curious developer's console): window.gisgrid = {map, ready, editor};
+ * editor.busy is true while an action or a request is under way, editor.last holds the last
+ * answer and editor.writes every answer to a write (POST).
  */
 (function () {
   "use strict";
@@ -46,8 +47,9 @@
   var SNAP_M = 3;
 
   var editor = {
-    busy: false,
-    last: null, // {status, data} of the last API answer
+    pending: 0, // actions and requests under way
+    last: null, // {method, url, body, status, data} of the last API answer
+    writes: [], // the same, of every write
     base: new Map(), // code → GeoJSON feature of the net in force
     view: new Map(), // code → feature: the net as the open change set leaves it
     changeSet: null, // the open change set (JSON of GET /api/changesets/{id})
@@ -94,7 +96,7 @@
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(body);
     }
-    editor.busy = true;
+    editor.pending += 1;
     try {
       var response = await fetch(url, options);
       var data = null;
@@ -104,11 +106,34 @@
         data = null;
       }
       editor.last = { method: method, url: url, body: body, status: response.status, data: data };
+      if (method !== "GET") {
+        editor.writes.push(editor.last);
+      }
       return editor.last;
     } finally {
-      editor.busy = false;
+      editor.pending -= 1;
     }
   }
+
+  function action(fn) {
+    // an event handler whose work (several requests) counts as one: busy until it is done
+    return async function () {
+      editor.pending += 1;
+      try {
+        return await fn.apply(this, arguments);
+      } catch (error) {
+        say("编辑器出错：" + error, true);
+      } finally {
+        editor.pending -= 1;
+        enableTools();
+      }
+    };
+  }
+  Object.defineProperty(editor, "busy", {
+    get: function () {
+      return editor.pending > 0;
+    },
+  });
 
   function problemsOf(answer) {
     // the located problems of a refused edit or submit (in the error body)
@@ -447,8 +472,7 @@
     }
   }
 
-  async function saveAttributes(event) {
-    event.preventDefault();
+  async function saveAttributes() {
     var form = $("attributes-form");
     var body = { op: "attributes", code: editor.selected };
     ["name", "responsible_name", "responsible_phone", "responsible_role"].forEach(function (name) {
@@ -629,9 +653,9 @@
       var button = el("button", "#" + cs.id + " " + cs.title + "（" + cs.author + "）");
       button.type = "button";
       button.dataset.changeSet = cs.id;
-      button.addEventListener("click", function () {
-        review(cs.id);
-      });
+      button.addEventListener("click", action(function () {
+        return review(cs.id);
+      }));
       item.appendChild(button);
       list.appendChild(item);
     });
@@ -854,28 +878,32 @@
           startTool(button.dataset.tool);
         });
       });
-      $("tool-finish").addEventListener("click", finishTool);
+      $("tool-finish").addEventListener("click", action(finishTool));
       $("tool-cancel").addEventListener("click", function () {
         stopTool();
         clearProblems();
         draw();
         restyle();
       });
-      $("attributes-form").addEventListener("submit", saveAttributes);
-      $("undo").addEventListener("click", undo);
-      $("show-diff").addEventListener("click", function () {
-        showDiff(editor.changeSet.id);
+      var save = action(saveAttributes);
+      $("attributes-form").addEventListener("submit", function (event) {
+        event.preventDefault();
+        save();
       });
-      $("submit").addEventListener("click", submit);
-      map.on("pm:create", drawn);
+      $("undo").addEventListener("click", action(undo));
+      $("show-diff").addEventListener("click", action(function () {
+        return showDiff(editor.changeSet.id);
+      }));
+      $("submit").addEventListener("click", action(submit));
+      map.on("pm:create", action(drawn));
     }
     if ($("review-actions")) {
-      $("approve").addEventListener("click", function () {
-        decide("approve");
-      });
-      $("return").addEventListener("click", function () {
-        decide("return");
-      });
+      $("approve").addEventListener("click", action(function () {
+        return decide("approve");
+      }));
+      $("return").addEventListener("click", action(function () {
+        return decide("return");
+      }));
     }
   }
 
