@@ -24,6 +24,7 @@ from servers import gisgrid_server
 from shapely.geometry import LineString, Point, Polygon
 
 from gisgrid import codes
+from gisgrid.analysis.assign import in_force
 from gisgrid.stores import open_store
 from gisgrid.stores.geopackage import GeoPackageStore
 
@@ -53,7 +54,8 @@ class Plan:
 
 
 def _plan(grids: gpd.GeoDataFrame) -> Plan:
-    net = grids[grids["code"].str.startswith(VILLAGE)]
+    net = in_force(grids)
+    net = net[net["code"].str.startswith(VILLAGE)]
     level3 = net[net["level"] == 3].set_index("code")
     parents = net[net["level"] == 2].set_index("code")
     used: set[str] = set()
@@ -482,3 +484,95 @@ def test_no_csp_violation_and_nothing_from_outside(gpkg_store: str) -> None:
         assert _violations(page) == []
         # what it loaded: its own page, assets and API, from this server
         assert all(u.startswith(base) for u in log.requests), log.requests
+
+
+def test_add_attributes_undo_history_and_return(gpkg_store: str) -> None:
+    """The other tools on the same page: a new grid drawn inside its parent, a responsible
+    person changed and undone, a grid's history; the reviewer sends the draft back with a
+    comment, which the planner then sees with the tools open again."""
+    st = GeoPackageStore(gpkg_store)
+    grids = st.read("grids")
+    net = in_force(grids)
+    net = net[net["code"].str.startswith(VILLAGE)]
+    level3 = net[net["level"] == 3].set_index("code").sort_index()
+    inside, host = None, None
+    for code, row in level3.iterrows():
+        core = row["geometry"].buffer(-60 / 111_000)
+        if not core.is_empty:
+            inside, host = core.representative_point(), str(code)
+            break
+    assert inside is not None and host is not None
+    parent = str(level3.loc[host, "parent_code"])
+    d = 20 / 111_000
+    corners = [(inside.x - d, inside.y - d), (inside.x + d, inside.y - d), (inside.x, inside.y + d)]
+    township = codes.township_of(VILLAGE)
+    planner = make_account(gpkg_store, "planner", township)
+    officer = make_account(gpkg_store, "township", township)
+
+    with gisgrid_server(gpkg_store) as base, chromium() as browser:
+        page, log = _open(browser, base, gpkg_store, planner)
+        before = set(page.evaluate("() => Array.from(window.gisgrid.editor.view.keys())"))
+
+        # a grid's history: its versions as stored (imported: no change set)
+        _select(page, host)
+        wait_until(page, "() => !document.getElementById('history-panel').hidden")
+        assert page.locator("#history table tr").count() >= 2  # a header and a version
+
+        # 新增网格: parent and name, then three corners and the first again
+        _zoom_to(page, inside.x, inside.y, 18)
+        page.click("button[data-tool=add]")
+        page.select_option("#add-parent", parent)
+        page.fill("#add-name", "新建测试网格")
+        points = [_xy(page, *c) for c in corners]
+        for x, y in [*points, points[0]]:
+            page.mouse.click(x, y)
+        _idle(page)
+        assert _last(page)["status"] == 201, _last(page)
+        added = set(page.evaluate("() => Array.from(window.gisgrid.editor.view.keys())")) - before
+        assert len(added) == 1
+        new_code = added.pop()
+        assert new_code.startswith(parent) and len(new_code) == 18
+        feature = page.evaluate("(c) => window.gisgrid.editor.view.get(c)", new_code)
+        assert feature["properties"]["name"] == "新建测试网格"
+
+        # 编辑属性, then 撤销 takes it back
+        _select(page, host)
+        old_person = page.evaluate(
+            "(c) => window.gisgrid.editor.view.get(c).properties.responsible_name", host
+        )
+        page.click("button[data-tool=attributes]")
+        page.fill("#attributes-form input[name=responsible_name]", "王测试")
+        page.click("#attributes-form button[type=submit]")
+        _idle(page)
+        assert _last(page)["status"] == 201, _last(page)
+        person = "(c) => window.gisgrid.editor.view.get(c).properties.responsible_name"
+        assert page.evaluate(person, host) == "王测试"
+        page.click("#undo")
+        _idle(page)
+        assert _last(page)["body"]["op"] == "undo" and _last(page)["status"] == 201
+        assert page.evaluate(person, host) == old_person
+        assert page.evaluate("(c) => window.gisgrid.editor.view.has(c)", new_code)
+
+        page.click("#submit")
+        _idle(page)
+        wait_until(page, "() => window.gisgrid.editor.changeSet.status === 'submitted'")
+        change_set = page.evaluate("() => window.gisgrid.editor.changeSet.id")
+
+        # the township officer sends it back with a comment
+        review, review_log = _open(browser, base, gpkg_store, officer)
+        review.click(f"#reviews button[data-change-set='{change_set}']")
+        _idle(review)
+        review.fill("#review-comment", "请补充新网格的负责人")
+        review.click("#return")
+        _idle(review)
+        assert _last(review)["status"] == 200, _last(review)
+
+        # the planner sees it returned, with the comment, and may edit again
+        page.reload()
+        map_ready(page)
+        _idle(page)
+        state = page.text_content("#draft-state") or ""
+        assert "已退回" in state and "请补充新网格的负责人" in state
+        assert page.is_enabled("#submit")
+        assert log.errors == [] and review_log.errors == []
+        assert _violations(page) == [] and _violations(review) == []

@@ -882,6 +882,7 @@
       $("tool-cancel").addEventListener("click", function () {
         stopTool();
         clearProblems();
+        say("已取消，未作修改。");
         draw();
         restyle();
       });
