@@ -551,6 +551,7 @@ def test_add_attributes_undo_history_and_return(gpkg_store: str) -> None:
         _idle(page)
         assert _last(page)["body"]["op"] == "undo" and _last(page)["status"] == 201
         assert page.evaluate(person, host) == old_person
+        assert page.locator("#edits li.undone").count() == 1  # the attributes edit, struck out
         assert page.evaluate("(c) => window.gisgrid.editor.view.has(c)", new_code)
 
         page.click("#submit")

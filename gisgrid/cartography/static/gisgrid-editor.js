@@ -558,6 +558,7 @@
     editor.changeSet = cs;
     cs.features = answer.data.features || cs.features;
     cs.edit_list = Array.isArray(answer.data.edits) ? answer.data.edits : cs.edit_list || [];
+    cs.effective = answer.data.effective || null; // the edits still in force (not undone)
     applyChange(cs.features);
     draw();
     select(editor.selected);
@@ -575,13 +576,16 @@
       return;
     }
     $("draft-state").textContent = "#" + cs.id + " " + cs.title + " · " + (STATUS_NAMES[cs.status] || cs.status) +
-      (cs.comment ? " · 审核意见：" + cs.comment : "");
+      (cs.comment ? " · 审核意见：" + cs.comment : "") +
+      (cs.stale ? " · 注意：本村网格在草稿开始后已有修改发布，提交时将被拒绝，请撤回后重新编辑。" : "");
     $("draft-title").value = cs.title || "";
     $("draft-note").value = cs.note || "";
     (cs.edit_list || []).forEach(function (e) {
       var params = e.params || {};
       var what = params.code || (params.codes || []).join("、") || params.parent_code || "";
-      list.appendChild(el("li", (OP_NAMES[e.op] || e.op) + (what ? " " + what : "") + (e.actor ? " · " + e.actor : "")));
+      var undone = e.op !== "undo" && cs.effective && cs.effective.indexOf(e.seq) < 0;
+      list.appendChild(el("li", (OP_NAMES[e.op] || e.op) + (what ? " " + what : "") + (e.actor ? " · " + e.actor : "") +
+        (undone ? "（已撤销）" : ""), undone ? "undone" : ""));
     });
     var editableNow = editable();
     var count = (cs.edit_list || []).length || editCount(cs);
