@@ -254,6 +254,59 @@ def assign_command(
     _run(lambda: _assign(open_store(store), as_of=_date(as_of, "--as-of")))
 
 
+@app.command("history")
+def history_command(
+    code: Annotated[str, typer.Argument(help="the grid's code (12, 15 or 18 digits)")],
+    store: StoreOption = None,
+) -> None:
+    """Show a grid's versions (版本) oldest first, and its lineage (来自 / 演变为).
+
+    Every version the store keeps: the ones publications superseded (grid_versions) and the
+    latest (grids). A grid not in the store exits 6.
+    """
+    from gisgrid.analysis.versions import grid_history
+    from gisgrid.stores import open_store
+
+    def action() -> None:
+        found = grid_history(open_store(store), code)
+        table = Table(title=f"网格 {found.code} 的版本 versions")
+        for column in ("版本 version", "名称 name", "负责人 responsible", "启用 from",
+                       "停用 to", "面积 m²", "变更单 change set", "被替代 superseded"):  # fmt: skip
+            table.add_column(column)
+        for _, v in found.versions.iterrows():
+            table.add_row(
+                str(v["version"]),
+                _cell(v["name"]),
+                _cell(v["responsible_name"]),
+                _cell(v["valid_from"]),
+                _cell(v["valid_to"]),
+                f"{v['area_m2']:,.0f}",
+                f"#{v['change_set']}" if _cell(v["change_set"]) else "导入 import",
+                _cell(v["superseded_at"]),
+            )
+        out.print(table)
+        status = {
+            "in_force": "现行 in force",
+            "retired": "已停用 retired",
+            "future": "待生效 future",
+        }
+        out.print(f"状态 status: {status[found.status()]}")
+        if found.came_from:
+            out.print(f"来自 came from: {', '.join(found.came_from)}")
+        if found.went_into:
+            out.print(f"演变为 went into: {', '.join(found.went_into)}")
+
+    _run(action)
+
+
+def _cell(value: object) -> str:
+    """A table cell: empty for a missing value, a date without its midnight."""
+    text = "" if value is None else str(value)
+    if text in ("NaT", "<NA>", "nan", "None"):
+        return ""
+    return text.removesuffix(" 00:00:00")
+
+
 def _date(text: str | None, option: str) -> dt.date | None:
     """An ISO date of an option (``None`` when not given)."""
     if text is None:

@@ -312,9 +312,37 @@ def store_problems(
             known = set(old["id"])
         for i, fld, msg in households.references(frame, known):
             problems.append(Problem(i, str(frame.at[i, "id"]), fld, msg))
+    problems += case_history_problems(store, decl, frame, mode=mode)
     outside, notes = outside_county(store, decl, frame)
     problems += outside
     return sorted(problems, key=lambda p: p.index or 0), notes
+
+
+def case_history_problems(
+    store: Store, decl: Layer, frame: pd.DataFrame, *, mode: WriteMode
+) -> list[Problem]:
+    """Case steps must belong to a stored incident, and an incident with steps must stay.
+
+    PostGIS refuses both by a foreign key; checked here so that a GeoPackage refuses them
+    too, with the same answer, before anything is written.
+    """
+    if decl.name == "case_steps":
+        incidents = set(store.read("incidents", columns=["id"])["id"].astype(str))
+        return [
+            Problem(i, f"{frame['incident_id'].iat[i]}/{frame['seq'].iat[i]}", "incident_id",
+                    "no incident with this id in the store")
+            for i in np.flatnonzero(~frame["incident_id"].astype(str).isin(incidents)).tolist()
+        ]  # fmt: skip
+    if decl.name == "incidents" and mode == "replace":
+        with_steps = set(store.read("case_steps", columns=["incident_id"])["incident_id"])
+        gone = sorted(with_steps - set(frame["id"].astype(str)))
+        if gone:
+            shown = ", ".join(gone[:10]) + (" …" if len(gone) > 10 else "")
+            return [
+                Problem(None, None, "id", f"{len(gone)} incident(s) with a case history would "
+                        f"be removed (their steps are kept for good): {shown}")
+            ]  # fmt: skip
+    return []
 
 
 def outside_county(

@@ -206,6 +206,22 @@ def _incidents() -> gpd.GeoDataFrame:
     )
 
 
+def _case_steps() -> pd.DataFrame:
+    # E001 was reported by its grid worker and dispatched to them; the others have no steps
+    # (imported in their stage)
+    return pd.DataFrame(
+        {
+            "incident_id": ["E001", "E001"],
+            "seq": [1, 2],
+            "action": ["report", "dispatch"],
+            "actor": ["grid-wang", "village-li"],
+            "at": ["2024-03-01T09:30:00", "2024-03-01 11:00:00"],
+            "note": [None, "请尽快调解（测试）"],
+            "assignee": [None, "grid-wang"],
+        }
+    )
+
+
 def _county_leaders() -> pd.DataFrame:
     return pd.DataFrame(
         {"id": ["L01", "L02"], "name": ["吴测试", "郑测试"], "post": ["县委书记", "副县长"]}
@@ -275,6 +291,7 @@ _BUILDERS: dict[str, Callable[[], pd.DataFrame]] = {
     "households": _households,
     "service_points": _service_points,
     "incidents": _incidents,
+    "case_steps": _case_steps,
     "county_leaders": _county_leaders,
     "leader_townships": _leader_townships,
     "pairings": _pairings,

@@ -341,6 +341,29 @@ MATRIX: dict[tuple[str, str], tuple[Call, dict[str, Expect]]] = {
         Call("POST", f"{_NO_CS}/return", json={"comment": "matrix"}),
         _REVIEWERS,
     ),
+    # cases: read where one sees figures, steps by the roles that report (the flow decides
+    # the rest); an incident that is nowhere answers 404 to whoever may ask
+    ("GET", "/api/incidents/{incident_id}/case"): (
+        Call("GET", "/api/incidents/NO-SUCH-INCIDENT/case"),
+        _signed_in(401, **_all_signed_in(404)),
+    ),
+    ("GET", "/api/cases"): (
+        Call("GET", "/api/cases?open=false&limit=5000"),
+        _signed_in(401, **dict.fromkeys(ROLES[1:], "in")),
+    ),
+    ("POST", "/api/incidents/{incident_id}/steps"): (
+        Call("POST", "/api/incidents/NO-SUCH-INCIDENT/steps", json={"action": "accept"}),
+        _signed_in(
+            401,
+            admin=404,
+            leader=403,
+            township=404,
+            village=404,
+            grid=404,
+            planner=403,
+            viewer=403,
+        ),
+    ),
     # one's own API tokens: every signed-in account
     ("GET", "/api/tokens"): (Call("GET", "/api/tokens"), _signed_in(401, **_all_signed_in(200))),
     ("POST", "/api/tokens"): (
@@ -502,10 +525,16 @@ def _assert_in_area(
     route: tuple[str, str], body: Any, role: str, net: Net, store_path: Path
 ) -> None:
     areas = area_of(role, net)
-    if route == ("GET", "/api/incidents"):
+    if route in (("GET", "/api/incidents"), ("GET", "/api/cases")):
         store = GeoPackageStore(store_path)
         grids = store.read("grids", where={"level": 3})
-        found = gpd.GeoDataFrame.from_features(body["features"], crs=4326)
+        if route == ("GET", "/api/cases"):
+            ids = [c["id"] for c in body["cases"]]
+            everything = store.read("incidents")
+            found = everything[everything["id"].isin(ids)][["id", "geometry"]]
+            assert len(found) == len(ids) == body["matched"]
+        else:
+            found = gpd.GeoDataFrame.from_features(body["features"], crs=4326)
         if len(found):
             placed = gpd.sjoin(found, grids[["code", "geometry"]], how="left", predicate="within")
             assert all(

@@ -319,6 +319,10 @@ def test_report_an_incident_routes_it_and_stores_it(store_copy, frames):
         assert body["incident"]["properties"]["grid_code"] == where["grids"]["level3"]["code"]
         stored = GeoPackageStore(store_copy).read("incidents", where={"id": "T-1"})
         assert len(stored) == 1 and stored["kind"].iat[0] == "dispute"
+        # the case's history begins with the report, by whoever reported it
+        steps = GeoPackageStore(store_copy).read("case_steps", where={"incident_id": "T-1"})
+        assert steps["action"].tolist() == ["report"] and steps["seq"].tolist() == [1]
+        assert c.get("/api/incidents/T-1/case").json()["stage"] == "registered"
         assert GeoPackageStore(store_copy).count("incidents") == before + 1
         listed = c.get(
             "/api/incidents", params={"kind": "dispute", "village": where["village"]["code"]}
@@ -337,6 +341,7 @@ def test_report_an_incident_routes_it_and_stores_it(store_copy, frames):
         (incident(29.5, 112.6), {}, 422),
         (incident(116.4, 39.9), {}, 422),
         (incident(112.6, 29.5, reported_at="yesterday"), {}, 422),
+        (incident(112.6, 29.5, reported_at="2099-01-01T09:00:00+08:00"), {}, 422),
         (incident(112.6, 29.5, id="a b"), {}, 422),
         (incident(112.6, 29.5, colour="red"), {}, 422),
         (

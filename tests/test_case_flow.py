@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from gisgrid.analysis.cases import (
     FLOW,
-    Caller,
+    Actor,
     Step,
     allowed_actions,
     assignee_of,
@@ -40,9 +40,9 @@ EXPECTED = {
     "rejected": set(),
 }
 
-GRID = Caller("wang", Role.GRID, in_area=True)
-VILLAGE = Caller("li", Role.VILLAGE, in_area=True)
-TOWNSHIP = Caller("zhao", Role.TOWNSHIP, in_area=True)
+GRID = Actor("wang", Role.GRID, in_area=True)
+VILLAGE = Actor("li", Role.VILLAGE, in_area=True)
+TOWNSHIP = Actor("zhao", Role.TOWNSHIP, in_area=True)
 
 #: a history reaching each stage
 PATHS: dict[str | None, list[Step]] = {
@@ -125,13 +125,13 @@ def test_closing_needs_a_verification_by_someone_other_than_the_handler():
 
 def test_only_the_assignee_handles_and_only_in_the_area():
     history = PATHS["dispatched"]
-    other = Caller("chen", Role.GRID, in_area=True)
+    other = Actor("chen", Role.GRID, in_area=True)
     with pytest.raises(ForbiddenError, match="dispatched to"):
         check_step(history, Step("accept", "chen", T0 + 2 * H), other)
-    outside = Caller("li2", Role.VILLAGE, in_area=False)
+    outside = Actor("li2", Role.VILLAGE, in_area=False)
     with pytest.raises(ForbiddenError, match="area"):
         check_step(PATHS["registered"], Step("reject", "li2", T0 + H, note="x"), outside)
-    viewer = Caller("v", Role.VIEWER, in_area=True)
+    viewer = Actor("v", Role.VIEWER, in_area=True)
     with pytest.raises(ForbiddenError):
         check_step([], Step("report", "v", T0), viewer)
 
@@ -199,3 +199,35 @@ def test_case_settings_take_kind_overrides_and_refuse_nonsense(monkeypatch):
     monkeypatch.setenv("GISGRID_CASE_KIND_HOURS", '{"other": {"handling": 0}}')
     with pytest.raises(ValidationError, match="greater than 0"):
         CaseSettings()
+
+
+def test_the_flow_names_exactly_the_stages_and_actions_the_labels_know():
+    from typing import get_args
+
+    from gisgrid.analysis.cases import Stage
+    from gisgrid.layers import kinds
+
+    assert set(FLOW) == set(kinds.CASE_ACTIONS)
+    assert set(get_args(Stage)) == set(kinds.CASE_STATUSES)
+    assert {t.target for t in FLOW.values()} <= set(kinds.CASE_STATUSES)
+
+
+def test_the_stage_now_is_the_last_steps_or_the_stored_status():
+    import pandas as pd
+
+    from gisgrid.analysis.cases import stages_now, with_stages_now
+
+    incidents = pd.DataFrame(
+        {"id": ["A", "B", "C"], "status": ["registered", "closed", "handling"]}
+    )
+    steps = pd.DataFrame(
+        {
+            "incident_id": ["A", "A", "A", "Z"],
+            "seq": [3, 1, 2, 1],  # stored in any order: the number decides
+            "action": ["accept", "report", "dispatch", "report"],
+        }
+    )
+    assert stages_now(incidents, steps).tolist() == ["handling", "closed", "handling"]
+    assert with_stages_now(incidents, steps.iloc[:0]) is incidents
+    assert with_stages_now(incidents, steps)["status"].tolist()[0] == "handling"
+    assert incidents["status"].tolist()[0] == "registered"  # the input is left as it was

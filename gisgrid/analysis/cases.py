@@ -38,10 +38,15 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
+
+import pandas as pd
 
 from gisgrid.errors import ConflictError, ForbiddenError
+from gisgrid.layers import kinds
 from gisgrid.roles import Role
+
+Frame = TypeVar("Frame", bound=pd.DataFrame)
 
 Stage = Literal["registered", "dispatched", "handling", "verifying", "closed", "rejected"]
 Action = Literal[
@@ -61,10 +66,12 @@ REPORTERS = frozenset({Role.GRID, Role.VILLAGE, Role.TOWNSHIP, Role.ADMIN})
 
 @dataclass(frozen=True)
 class Transition:
-    """One action of the flow: the stages it starts from, the stage it leads to, who takes it."""
+    """One action of the flow: the stages it starts from, the stage it leads to, who takes it.
+
+    Its labels are in :data:`gisgrid.layers.kinds.CASE_ACTIONS`.
+    """
 
     action: Action
-    label_zh: str
     sources: tuple[Stage | None, ...]
     target: Stage
     #: ``dispatcher`` (:data:`DISPATCHERS`), ``reporter`` (:data:`REPORTERS`) or ``assignee``
@@ -78,33 +85,23 @@ class Transition:
 FLOW: dict[Action, Transition] = {
     t.action: t
     for t in (
-        Transition("report", "上报", (None,), "registered", "reporter"),
-        Transition("dispatch", "派遣", ("registered",), "dispatched", "dispatcher",
+        Transition("report", (None,), "registered", "reporter"),
+        Transition("dispatch", ("registered",), "dispatched", "dispatcher",
                    assignee_required=True),
-        Transition("reject", "不予受理", ("registered",), "rejected", "dispatcher",
+        Transition("reject", ("registered",), "rejected", "dispatcher", note_required=True),
+        Transition("accept", ("dispatched",), "handling", "assignee"),
+        Transition("decline", ("dispatched",), "registered", "assignee",
                    note_required=True),
-        Transition("accept", "签收处置", ("dispatched",), "handling", "assignee"),
-        Transition("decline", "退回", ("dispatched",), "registered", "assignee",
-                   note_required=True),
-        Transition("redispatch", "重新派遣", ("dispatched", "handling"), "dispatched",
+        Transition("redispatch", ("dispatched", "handling"), "dispatched",
                    "dispatcher", assignee_required=True),
-        Transition("handled", "处置完毕", ("handling",), "verifying", "assignee",
+        Transition("handled", ("handling",), "verifying", "assignee",
                    note_required=True),
-        Transition("verify", "核查通过并结案", ("verifying",), "closed", "dispatcher",
+        Transition("verify", ("verifying",), "closed", "dispatcher",
                    not_handler=True),
-        Transition("reopen", "核查不通过", ("verifying",), "handling", "dispatcher",
+        Transition("reopen", ("verifying",), "handling", "dispatcher",
                    note_required=True, not_handler=True),
     )
 }  # fmt: skip
-
-STAGE_LABELS: dict[Stage, str] = {
-    "registered": "立案",
-    "dispatched": "派遣",
-    "handling": "处置",
-    "verifying": "核查",
-    "closed": "结案",
-    "rejected": "不予受理",
-}
 
 
 @dataclass(frozen=True)
@@ -133,7 +130,7 @@ class Step:
 
 
 @dataclass(frozen=True)
-class Caller:
+class Actor:
     """Who wants to take a step: the username and role, and whether the case is in their area."""
 
     username: str
@@ -141,9 +138,13 @@ class Caller:
     in_area: bool
 
 
-def stage_of(history: Sequence[Step]) -> Stage | None:
-    """The stage the history leads to (``None``: not reported yet)."""
-    return FLOW[history[-1].action].target if history else None
+def stage_of(history: Sequence[Step], *, start: Stage | None = None) -> Stage | None:
+    """The stage the history leads to (``None``: not reported yet).
+
+    ``start`` is the stage the case was in before its first step stored here: an imported
+    incident's ``status`` (``None``: the history begins with the report).
+    """
+    return FLOW[history[-1].action].target if history else start
 
 
 def assignee_of(history: Sequence[Step]) -> str | None:
@@ -165,7 +166,7 @@ def handler_of(history: Sequence[Step]) -> str | None:
     return None
 
 
-def _may(transition: Transition, caller: Caller, history: Sequence[Step]) -> str | None:
+def _may(transition: Transition, caller: Actor, history: Sequence[Step]) -> str | None:
     """Why ``caller`` may not take ``transition`` now (``None``: they may)."""
     if caller.role == Role.ADMIN:
         pass
@@ -182,9 +183,11 @@ def _may(transition: Transition, caller: Caller, history: Sequence[Step]) -> str
     return None
 
 
-def allowed_actions(history: Sequence[Step], caller: Caller) -> list[Action]:
+def allowed_actions(
+    history: Sequence[Step], caller: Actor, *, start: Stage | None = None
+) -> list[Action]:
     """The actions ``caller`` may take next, in the flow's order."""
-    stage = stage_of(history)
+    stage = stage_of(history, start=start)
     return [
         action
         for action, t in FLOW.items()
@@ -192,8 +195,12 @@ def allowed_actions(history: Sequence[Step], caller: Caller) -> list[Action]:
     ]
 
 
-def check_step(history: Sequence[Step], step: Step, caller: Caller) -> Stage:
+def check_step(
+    history: Sequence[Step], step: Step, caller: Actor, *, start: Stage | None = None
+) -> Stage:
     """Whether ``step`` may follow ``history`` when ``caller`` takes it; the stage it leads to.
+
+    ``start``: as :func:`stage_of` takes it.
 
     Raises
     ------
@@ -205,24 +212,69 @@ def check_step(history: Sequence[Step], step: Step, caller: Caller) -> Stage:
         ``caller`` may not take the action.
     """
     transition = FLOW[step.action]
-    stage = stage_of(history)
+    stage = stage_of(history, start=start)
+    label = kinds.CASE_ACTIONS[step.action].zh
     if stage not in transition.sources:
-        shown = STAGE_LABELS[stage] if stage else "未上报"
+        shown = kinds.CASE_STATUSES[stage].zh if stage else "未上报"
         possible = [a for a, t in FLOW.items() if stage in t.sources]
         raise ConflictError(
-            f"{transition.label_zh} is not possible in stage {shown} ({stage}); "
+            f"{label} is not possible in stage {shown} ({stage}); "
             f"possible: {', '.join(possible) or 'none (the case is finished)'}"
         )
     if history and step.at < history[-1].at:
         raise ConflictError("a step cannot be dated before the case's last step")
     if transition.note_required and not step.note.strip():
-        raise ConflictError(f"{transition.label_zh} needs a note")
+        raise ConflictError(f"{label} needs a note")
     if transition.assignee_required and not step.assignee:
-        raise ConflictError(f"{transition.label_zh} needs the person it goes to")
+        raise ConflictError(f"{label} needs the person it goes to")
     why = _may(transition, caller, history)
     if why is not None:
         raise ForbiddenError(why)
     return transition.target
+
+
+def stages_now(incidents: pd.DataFrame, steps: pd.DataFrame) -> pd.Series:
+    """Each incident's stage now: its last step's, or (no step) the status it was stored with.
+
+    The one rule every reader of the incidents' ``status`` follows (lists, maps, figures).
+
+    Parameters
+    ----------
+    incidents
+        Incident rows (``id``, ``status``).
+    steps
+        Case steps (``incident_id``, ``seq``, ``action``), of these incidents or more.
+
+    Returns
+    -------
+    pandas.Series
+        The stage per incident, aligned with ``incidents``.
+    """
+    stages = incidents["status"].astype(object).copy()
+    if not len(steps) or not len(incidents):
+        return stages
+    last = steps.sort_values("seq", kind="stable").drop_duplicates("incident_id", keep="last")
+    target: dict[str, str] = {a: t.target for a, t in FLOW.items()}
+    now = dict(
+        zip(
+            last["incident_id"].astype(str),
+            (target[str(a)] for a in last["action"]),
+            strict=True,
+        )
+    )
+    ids = incidents["id"].astype(str)
+    moved = ids.isin(now.keys()).to_numpy()
+    stages[moved] = [now[i] for i in ids[moved]]
+    return stages
+
+
+def with_stages_now(incidents: Frame, steps: pd.DataFrame) -> Frame:
+    """``incidents`` with ``status`` set to each one's stage now (:func:`stages_now`)."""
+    if not len(steps):
+        return incidents
+    out = incidents.copy()
+    out["status"] = stages_now(incidents, steps).astype(incidents["status"].dtype)
+    return out
 
 
 @dataclass(frozen=True)
@@ -256,6 +308,8 @@ def escalation(
     *,
     now: dt.datetime,
     limits: Mapping[str, float],
+    start: Stage | None = None,
+    reported_at: dt.datetime | None = None,
 ) -> Escalation:
     """The case's lateness on the clock ``now``, from its history alone.
 
@@ -267,17 +321,23 @@ def escalation(
         The clock (county local time, naive): the caller's, so tests set it.
     limits
         Hours allowed in each open stage (:meth:`gisgrid.settings.CaseSettings.limits_for`).
+    start, reported_at
+        An imported case without steps: the stage it was imported in, and its report time
+        (the time it counts from).
 
     Raises
     ------
     ValueError
-        An empty history.
+        Neither a history nor a starting stage with its report time.
     """
-    if not history:
+    stage = stage_of(history, start=start)
+    if history:
+        since = history[-1].at
+    elif stage is not None and reported_at is not None:
+        since = reported_at
+    else:
         raise ValueError("a case without a report has no stage")
-    stage = stage_of(history)
     assert stage is not None
-    since = history[-1].at
     if stage not in OPEN_STAGES:
         return Escalation(stage, since, None, False, "grid")
     limit = dt.timedelta(hours=float(limits[stage]))

@@ -42,6 +42,8 @@ BOUNDARY_LAYERS = ("townships", "villages", "grids", "grid_versions")
 #: public facilities, shown wherever they are: the nearest clinic of a household at the
 #: edge of one's area may lie in the next village (their staff contacts are still masked)
 PUBLIC_LAYERS = ("service_points",)
+#: layers whose rows belong to an incident (``incident_id``): in the area where it is
+INCIDENT_RECORD_LAYERS = ("case_steps",)
 #: a masked value of a hidden field
 HIDDEN = None
 
@@ -312,13 +314,27 @@ class ScopedReader:
         if layer in ASSIGNED_LAYERS and decl.spatial:
             frame = frame.copy()
             frame["grid_code"] = current_grid_codes(frame.geometry, self.index)
-        frame = self.scope.restrict(layer, frame)
+        if layer in INCIDENT_RECORD_LAYERS:
+            frame = self.scope.mask(decl, self._of_incidents_in_area(frame))
+        else:
+            frame = self.scope.restrict(layer, frame)
         if columns is not None:
             keep = [c for c in frame.columns if c in set(columns) or c == "geometry"]
             frame = frame[keep]
         if self._on_records_read is not None and len(frame) and self._shows_residents(decl, frame):
             self._on_records_read(layer, [str(v) for v in frame[decl.key[0]]])
         return frame
+
+    def _of_incidents_in_area(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of ``frame`` whose incident lies in the area (as the incidents read)."""
+        if self.scope.whole_county or not len(frame):
+            return frame
+        ids = sorted(set(frame["incident_id"].astype(str)))
+        seen = self.store.read("incidents", where={"id": ids})
+        seen = seen.copy()
+        seen["grid_code"] = current_grid_codes(seen.geometry, self.index)
+        inside = set(seen.loc[self.scope.rows_in("incidents", seen), "id"].astype(str))
+        return frame[frame["incident_id"].astype(str).isin(inside)]
 
     def count(self, layer: str, *, where: Where | None = None) -> int:
         decl = get_layer(layer)
@@ -336,4 +352,5 @@ class ScopedReader:
 
 def _area_columns(decl: Layer) -> list[str]:
     names = {f.name for f in decl.fields}
-    return [c for c in ("code", "grid_code", "village_code", "township_code") if c in names]
+    area = ("code", "grid_code", "village_code", "township_code", "incident_id")
+    return [c for c in area if c in names]

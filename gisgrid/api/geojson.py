@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import geopandas as gpd
@@ -22,6 +23,11 @@ def _plain(value: Any) -> Any:
     if value is pd.NA:
         return None
     return value
+
+
+def plain_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's values as JSON has them: missing values ``None``, times ISO text."""
+    return {str(k): _plain(v) for k, v in record.items()}
 
 
 def _round7(xy: np.ndarray) -> np.ndarray:

@@ -23,6 +23,7 @@ from gisgrid.api.routes import (
     admin_pages,
     audit,
     auth,
+    cases,
     changesets,
     editor,
     grids,
@@ -75,7 +76,7 @@ def create_app(*, store: str | None = None) -> FastAPI:
     errors.install(app)
     security.install(app)
     app.include_router(health.router)
-    for module in (layers, locate, households, incidents, reports, pages, grids, changesets):
+    for module in (layers, locate, households, incidents, cases, reports, pages, grids, changesets):
         app.include_router(module.router)
     app.include_router(editor.router)
     for module in (auth, accounts, tokens, audit, admin_pages):

@@ -92,6 +92,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/changesets/{change_set_id}/withdraw"): Rule(P.BOUNDARIES),
     ("POST", "/api/changesets/{change_set_id}/approve"): Rule(P.REVIEW_BOUNDARIES),
     ("POST", "/api/changesets/{change_set_id}/return"): Rule(P.REVIEW_BOUNDARIES),
+    # a case: read it where one sees figures (notes masked without records); the flow says
+    # which role takes which step (analysis/cases.py)
+    ("GET", "/api/incidents/{incident_id}/case"): Rule(P.FIGURES),
+    ("GET", "/api/cases"): Rule(P.FIGURES),
+    ("POST", "/api/incidents/{incident_id}/steps"): Rule(P.REPORT_INCIDENTS),
     # one's own API tokens
     ("GET", "/api/tokens"): Rule(P.SIGNED_IN),
     ("POST", "/api/tokens"): Rule(P.SIGNED_IN),

@@ -11,10 +11,11 @@ never sent); ``of(...)`` builds the whole answer from the result
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from gisgrid.analysis.cases import Action
 from gisgrid.analysis.households import HouseholdDetail, HouseholdSummary, SearchResult
 from gisgrid.analysis.locate import GridPerson, Location, NearestService
 from gisgrid.roles import ROLES, Role
@@ -439,3 +440,44 @@ class ReviewIn(BaseModel):
 class ReturnIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     comment: str = Field(min_length=1, max_length=4000)
+
+
+class CaseStepRequest(BaseModel):
+    """The next step of a case (:mod:`gisgrid.analysis.cases` says which are possible)."""
+
+    model_config = ConfigDict(extra="forbid")
+    action: Action
+    note: str = Field("", max_length=2000, description="what was done or why")
+    assignee: str | None = Field(
+        None, max_length=64, description="dispatch, redispatch: the account it goes to"
+    )
+    after: int | None = Field(
+        None, ge=0, description="the number of steps seen: a step taken meanwhile is a 409"
+    )
+
+
+class CaseStep(BaseModel):
+    action: str
+    actor: str
+    at: str
+    note: str | None
+    assignee: str | None
+
+
+class CaseAction(BaseModel):
+    action: str
+    label_zh: str
+
+
+class CaseResponse(BaseModel):
+    """An incident's case as the caller sees it."""
+
+    incident: dict[str, Any]
+    stage: str
+    stage_zh: str
+    assignee: str | None
+    steps: list[CaseStep]
+    allowed: list[CaseAction]
+    due: str | None = Field(description="when the stage's time limit runs out, local time")
+    overdue: bool
+    escalated_to: str = Field(description="grid, village, township or county")

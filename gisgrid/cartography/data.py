@@ -26,6 +26,7 @@ import shapely
 from gisgrid import codes as gridcodes
 from gisgrid import crs as crsmod
 from gisgrid.analysis.assign import current_grid_codes, grid_index
+from gisgrid.analysis.cases import with_stages_now
 from gisgrid.analysis.checks.report import CheckReport
 from gisgrid.analysis.indicators import Layers, villages_of_points
 from gisgrid.analysis.versions import net_on
@@ -156,6 +157,7 @@ def load_area(
 
     households = in_area(store.read("households", bbox=box))
     incidents = in_area(store.read("incidents", bbox=box))
+    incidents = with_stages_now(incidents, store.read("case_steps"))
     incidents["village_code"] = villages_of_points(incidents, villages)
 
     # service points: the area's, and the nearest ones around it (a household's nearest

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gisgrid.errors import UnknownLayerError
 from gisgrid.layers import (
+    case_steps,
     grid_versions,
     grids,
     households,
@@ -26,6 +27,7 @@ LAYERS: dict[str, Layer] = {
         households.LAYER,
         service_points.LAYER,
         incidents.LAYER,
+        case_steps.LAYER,
         organisation.COUNTY_LEADERS,
         organisation.LEADER_TOWNSHIPS,
         organisation.PAIRINGS,

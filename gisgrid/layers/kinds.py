@@ -69,6 +69,20 @@ CASE_STATUSES: dict[str, Kind] = _table(
     Kind("handling", "处置", "being handled"),
     Kind("verifying", "核查", "verifying"),
     Kind("closed", "结案", "closed"),
+    Kind("rejected", "不予受理", "not accepted"),
+)
+
+#: the actions of the case flow (:mod:`gisgrid.analysis.cases` says which may follow which)
+CASE_ACTIONS: dict[str, Kind] = _table(
+    Kind("report", "上报", "report"),
+    Kind("dispatch", "派遣", "dispatch"),
+    Kind("reject", "不予受理", "reject"),
+    Kind("accept", "签收处置", "accept"),
+    Kind("decline", "退回", "send back"),
+    Kind("redispatch", "重新派遣", "dispatch again"),
+    Kind("handled", "处置完毕", "handled"),
+    Kind("verify", "核查通过并结案", "verify and close"),
+    Kind("reopen", "核查不通过", "verification failed"),
 )
 
 #: the six 六无 categories (safety and environment accidents are one)
@@ -113,6 +127,7 @@ def label(table: Mapping[str, Kind], code: str, lang: Lang) -> str:
 
 
 __all__ = [
+    "CASE_ACTIONS",
     "CASE_STATUSES",
     "CHECKS",
     "INCIDENT_KINDS",

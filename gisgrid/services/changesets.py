@@ -359,7 +359,14 @@ def _geometry(params: Mapping[str, JSONValue], name: str) -> shapely.Geometry:
         raise GridEditError(f"缺少 {name}（GeoJSON）/ {name} (GeoJSON) is missing")
     try:
         return shapely.geometry.shape(value)
-    except (ValueError, TypeError, KeyError, AttributeError, shapely.errors.GEOSException):
+    except (
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        shapely.errors.GEOSException,
+    ):
         raise GridEditError(f"{name} 不是有效的 GeoJSON / {name} is not valid GeoJSON") from None
 
 
@@ -505,7 +512,8 @@ def add_edit(
         made = compute_edit(now_grids, found.village_code, op, params, settings=settings)
         made = made[[*draft.grids.columns, edits.CHANGE]]
         change = edits.combine_changes([draft.change, made]) if len(draft.change) else made
-        known = {_problem_key(p) for p in edits.validate_change(draft.grids, draft.change)}
+        before = edits.validate_change(draft.grids, draft.change, settings=settings)
+        known = {_problem_key(p) for p in before}
         problems = [
             p
             for p in edits.validate_change(draft.grids, change, settings=settings)

@@ -11,7 +11,7 @@ import pandas as pd
 import shapely
 
 from gisgrid import crs as crsmod
-from gisgrid.errors import ConflictError
+from gisgrid.errors import ConflictError, Problem, ValidationError
 from gisgrid.layers import get_layer
 from gisgrid.stores.base import Store
 
@@ -56,8 +56,19 @@ def new_incident_id(now: dt.datetime) -> str:
     return f"W{now:%Y%m%d%H%M%S}{uuid.uuid4().hex[:6]}"
 
 
-def report_incident(store: Store, incident: NewIncident) -> gpd.GeoDataFrame:
+#: how far a report's time may lie ahead of the server's clock (phones' clocks drift)
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def report_incident(
+    store: Store, incident: NewIncident, *, reporter: str | None = None
+) -> gpd.GeoDataFrame:
     """Validate an incident and append it to the store's incidents in one transaction.
+
+    With ``reporter`` (the username reporting it) and the status ``registered``, the
+    case's first step (``report``, :mod:`gisgrid.layers.case_steps`) is written in the same
+    transaction: the case's history begins with its report. An incident recorded in another
+    stage (a past case entered afterwards) has no steps; its status is its stage.
 
     A stored id is looked for first (a clear answer at once) and again under the store's
     writer lock (the ``check`` of :meth:`~gisgrid.stores.base.Store.write`): the answer that
@@ -71,7 +82,8 @@ def report_incident(store: Store, incident: NewIncident) -> gpd.GeoDataFrame:
     Raises
     ------
     ValidationError
-        The incident breaks a rule of the incidents layer (an unknown kind or status, …).
+        The incident breaks a rule of the incidents layer (an unknown kind or status, …),
+        or its ``reported_at`` lies in the future.
     ConflictError
         An incident with the same id is already stored.
     """
@@ -90,13 +102,27 @@ def report_incident(store: Store, incident: NewIncident) -> gpd.GeoDataFrame:
     )
     clean = get_layer("incidents").validate(frame)
     new_id = str(clean["id"].iat[0])
+    reported_local = pd.Timestamp(clean["reported_at"].to_numpy()[0])
+    now_local = pd.Timestamp(dt.datetime.now(LOCAL_TIME).replace(tzinfo=None))
+    if reported_local > now_local + CLOCK_SKEW:
+        raise ValidationError(
+            "incidents",
+            [Problem(0, new_id, "reported_at", f"{reported_local} lies in the future")],
+        )
+    frames: dict[str, pd.DataFrame] = {"incidents": clean}
+    if reporter is not None and incident.status == "registered":
+        step = pd.DataFrame(
+            [{"incident_id": new_id, "seq": 1, "action": "report", "actor": reporter,
+              "at": reported_local, "note": None, "assignee": None}]
+        )  # fmt: skip
+        frames["case_steps"] = get_layer("case_steps").validate(step)
 
     def id_is_new(current: Store) -> None:
         if current.count("incidents", where={"id": new_id}):
             raise ConflictError(f"incident {new_id} already exists")
 
     id_is_new(store)
-    store.write({"incidents": clean}, mode="append", check=id_is_new)
+    store.write(frames, mode="append", check=id_is_new)
     return clean
 
 

@@ -55,11 +55,12 @@ def stored_key_clashes(decl: Layer, frame: pd.DataFrame, stored: pd.DataFrame) -
     return np.asarray(frame.set_index(keys).index.isin(stored.set_index(keys).index), dtype=bool)
 
 
-#: layers that are history (:mod:`gisgrid.layers.grid_versions`): no write removes or changes a
+#: layers that are history (:mod:`gisgrid.layers.grid_versions`,
+#: :mod:`gisgrid.layers.case_steps`): no write removes or changes a
 #: stored row. Appending works as for any layer; ``replace`` keeps every stored row and adds
 #: the frame's rows whose key is not stored yet (:func:`history_to_add`), so that importing
 #: an export again, or into a store that has grown more history since, loses nothing.
-APPEND_ONLY_LAYERS: tuple[str, ...] = ("grid_versions",)
+APPEND_ONLY_LAYERS: tuple[str, ...] = ("grid_versions", "case_steps")
 
 
 def history_to_add(decl: Layer, frame: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:

@@ -10,6 +10,7 @@ import pandas as pd
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from gisgrid.analysis.cases import with_stages_now
 from gisgrid.api import geojson
 from gisgrid.api.deps import BBoxQuery, Scoped, State, Township, Village
 from gisgrid.api.errors import COMMON_ERRORS, documented
@@ -81,7 +82,7 @@ def report(
         description=props.description,
     )
     with state.write_lock:
-        stored = report_incident(state.store, incident)
+        stored = report_incident(state.store, incident, reporter=access.caller.account.username)
         state.changed()
     out = geojson.feature_collection(stored, matched=1, offset=0, key=LAYER.key)["features"][0]
     record_access(
@@ -109,11 +110,15 @@ def list_incidents(
 ) -> dict[str, Any]:
     where: dict[str, object] = {}
     for column, value, allowed in (("kind", kind, INCIDENT_KINDS), ("status", status, STATUSES)):
-        if value is not None:
-            if value not in allowed:
-                raise ConfigError(f"{column} must be one of {', '.join(allowed)}")
-            where[column] = value
+        if value is not None and value not in allowed:
+            raise ConfigError(f"{column} must be one of {', '.join(allowed)}")
+    if kind is not None:
+        where["kind"] = kind
     frame = access.reader.read("incidents", bbox=bbox, where=where or None)
+    # the stage now, from each case's steps: the stored status is the stage it was imported in
+    frame = with_stages_now(frame, access.reader.read("case_steps"))
+    if status is not None:
+        frame = frame[frame["status"] == status]
     if since is not None:
         frame = frame[frame["reported_at"] >= pd.Timestamp(since)]
     if until is not None:

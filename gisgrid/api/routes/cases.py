@@ -1,0 +1,128 @@
+"""A case: an incident's handling 立案→派遣→处置→核查→结案 — read it, take the next step.
+
+Thin: the flow is :mod:`gisgrid.analysis.cases`, reading and storing
+:mod:`gisgrid.services.cases`. The incident is found through the caller's reader, so one
+outside the caller's area answers 404; a step the flow does not allow answers 409, one the
+caller may not take 403, and nothing is written.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
+
+from gisgrid.analysis.cases import Actor, Stage
+from gisgrid.api import geojson
+from gisgrid.api.deps import Scoped, State
+from gisgrid.api.errors import COMMON_ERRORS, documented
+from gisgrid.api.schemas import CaseResponse, CaseStepRequest
+from gisgrid.layers import kinds
+from gisgrid.services.accounts import record_access
+from gisgrid.services.cases import Case, case_of, case_summaries, steps_as_dicts, take_step
+
+router = APIRouter(tags=["cases 案件办理"], responses=COMMON_ERRORS)
+
+IncidentId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$", description="incident id")]
+
+
+def _actor(access: Scoped) -> Actor:
+    account = access.caller.account
+    return Actor(account.username, account.role, in_area=True)
+
+
+def _answer(case: Case) -> dict[str, Any]:
+    late = case.escalation
+    return {
+        "incident": geojson.plain_record(case.incident),
+        "stage": case.stage,
+        "stage_zh": kinds.CASE_STATUSES[case.stage].zh,
+        "assignee": case.assignee,
+        "steps": steps_as_dicts(case.steps),
+        "allowed": [{"action": a, "label_zh": kinds.CASE_ACTIONS[a].zh} for a in case.allowed],
+        "due": None if late.due is None else late.due.isoformat(sep=" "),
+        "overdue": late.overdue,
+        "escalated_to": late.level,
+    }
+
+
+@router.get("/api/cases", summary="Work list: the cases of one's area by deadline 案件清单")
+def list_cases(
+    access: Scoped,
+    mine: Annotated[bool, Query(description="only the cases dispatched to me")] = False,
+    open_only: Annotated[bool, Query(alias="open", description="only unfinished cases")] = True,
+    overdue: Annotated[bool, Query(description="only overdue cases")] = False,
+    stage: Annotated[Stage | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    me = access.caller.account.username
+    found = [
+        c
+        for c in case_summaries(access.reader)
+        if (not mine or c.assignee == me)
+        and (not open_only or c.escalation.due is not None)
+        and (not overdue or c.escalation.overdue)
+        and (stage is None or c.stage == stage)
+    ]
+    return {
+        "matched": len(found),
+        "cases": [
+            {
+                "id": c.id,
+                "kind": c.kind,
+                "kind_zh": kinds.label(kinds.INCIDENT_KINDS, c.kind, "zh"),
+                "reported_at": c.reported_at.isoformat(sep=" "),
+                "grid_code": c.grid_code,
+                "stage": c.stage,
+                "stage_zh": kinds.CASE_STATUSES[c.stage].zh,
+                "assignee": c.assignee,
+                "steps": c.steps,
+                "due": None if c.escalation.due is None else c.escalation.due.isoformat(sep=" "),
+                "overdue": c.escalation.overdue,
+                "escalated_to": c.escalation.level,
+            }
+            for c in found[offset : offset + limit]
+        ],
+    }
+
+
+@router.get(
+    "/api/incidents/{incident_id}/case",
+    summary="An incident's case: stage, steps, next actions, deadline 案件详情",
+    response_model=CaseResponse,
+)
+def read_case(access: Scoped, incident_id: IncidentId) -> dict[str, Any]:
+    return _answer(case_of(access.reader, incident_id, caller=_actor(access)))
+
+
+@router.post(
+    "/api/incidents/{incident_id}/steps",
+    status_code=201,
+    summary="Take the next step of a case 办理案件",
+    response_model=CaseResponse,
+    responses=documented(409),
+)
+def add_step(
+    state: State, access: Scoped, incident_id: IncidentId, body: CaseStepRequest
+) -> dict[str, Any]:
+    with state.write_lock:
+        case = take_step(
+            state.store,
+            access.reader,
+            incident_id,
+            action=body.action,
+            caller=_actor(access),
+            note=body.note,
+            assignee=body.assignee,
+            after=body.after,
+        )
+        state.changed()
+    record_access(
+        state.store.ledger,
+        access.caller,
+        "case_step",
+        target=incident_id,
+        detail={"action": body.action, "stage": case.stage, "assignee": body.assignee},
+    )
+    return _answer(case)

@@ -1,0 +1,298 @@
+"""Handle a case: read an incident's case (steps, stage, next actions, lateness), take a step.
+
+The rules are :mod:`gisgrid.analysis.cases`; this module reads the incident and its steps
+through the caller's :class:`~gisgrid.stores.base.Reader` (so an incident outside the
+caller's area is not found, and notes are masked for roles without household records) and
+appends a step to the store in one transaction, under the writer lock, refusing it when
+another step was taken meanwhile (:class:`~gisgrid.errors.ConflictError`): two people
+moving the same case at once never lose one of the steps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import pandas as pd
+
+from gisgrid.analysis.cases import (
+    Action,
+    Actor,
+    Escalation,
+    Stage,
+    Step,
+    allowed_actions,
+    assignee_of,
+    check_step,
+    escalation,
+    stage_of,
+)
+from gisgrid.errors import ConflictError, NotFoundError
+from gisgrid.layers import get_layer
+from gisgrid.layers.schema import LOCAL_TZ
+from gisgrid.settings import CaseSettings
+from gisgrid.stores.base import Reader, Store
+
+STEPS = get_layer("case_steps")
+
+
+def local_now() -> dt.datetime:
+    """Now in the county's local time, naive (as the layers keep times), to the second."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(ZoneInfo(LOCAL_TZ)).replace(tzinfo=None, microsecond=0)
+
+
+@dataclass(frozen=True)
+class Case:
+    """An incident's case as a caller sees it.
+
+    Attributes
+    ----------
+    incident
+        The incident's record (no geometry; masked as the caller's role needs), with
+        ``lon`` and ``lat``.
+    start
+        The stage it was imported in (its ``status``), before its first step here.
+    steps
+        Its steps, in order.
+    stage
+        The stage it is in now.
+    assignee
+        Who it is dispatched to now.
+    escalation
+        How late it is on the clock it was read with, and how far up it has gone.
+    allowed
+        The actions the caller may take next.
+    """
+
+    incident: dict[str, Any]
+    start: Stage | None
+    steps: tuple[Step, ...]
+    stage: Stage
+    assignee: str | None
+    escalation: Escalation
+    allowed: tuple[Action, ...]
+
+
+def _steps(frame: pd.DataFrame) -> tuple[Step, ...]:
+    frame = frame.sort_values("seq", kind="stable")
+    out = []
+    for rec in frame.to_dict("records"):
+        note = rec.get("note")
+        assignee = rec.get("assignee")
+        out.append(
+            Step(
+                action=cast(Action, str(rec["action"])),
+                actor=str(rec["actor"]),
+                at=pd.Timestamp(rec["at"]).to_pydatetime(),
+                note=note if isinstance(note, str) else "",
+                assignee=assignee if isinstance(assignee, str) else None,
+            )
+        )
+    return tuple(out)
+
+
+def case_of(
+    reader: Reader,
+    incident_id: str,
+    *,
+    caller: Actor,
+    now: dt.datetime | None = None,
+    settings: CaseSettings | None = None,
+) -> Case:
+    """The case of incident ``incident_id`` as ``caller`` sees it on the clock ``now``.
+
+    Raises
+    ------
+    NotFoundError
+        No such incident in ``reader`` (outside the caller's area reads as none).
+    """
+    found = reader.read("incidents", where={"id": incident_id})
+    if not len(found):
+        raise NotFoundError(f"no incident {incident_id}")
+    row = found.iloc[0]
+    steps = _steps(reader.read("case_steps", where={"incident_id": incident_id}))
+    status = row["status"]
+    # an incident reported here has its report as first step; an imported one its status
+    start = None if steps and steps[0].action == "report" else cast(Stage, str(status))
+    stage = stage_of(steps, start=start)
+    assert stage is not None
+    limits = (settings or CaseSettings()).limits_for(str(row["kind"]))
+    late = escalation(
+        steps,
+        now=now or local_now(),
+        limits=limits,
+        start=start,
+        reported_at=pd.Timestamp(row["reported_at"]).to_pydatetime(),
+    )
+    record = {str(k): v for k, v in row.items() if k != "geometry"}
+    geometry = row["geometry"]
+    record["lon"], record["lat"] = float(geometry.x), float(geometry.y)
+    return Case(
+        incident=record,
+        start=start,
+        steps=steps,
+        stage=stage,
+        assignee=assignee_of(steps),
+        escalation=late,
+        allowed=tuple(allowed_actions(steps, caller, start=start)),
+    )
+
+
+def take_step(
+    store: Store,
+    reader: Reader,
+    incident_id: str,
+    *,
+    action: Action,
+    caller: Actor,
+    note: str = "",
+    assignee: str | None = None,
+    now: dt.datetime | None = None,
+    after: int | None = None,
+) -> Case:
+    """Take a step on a case and store it: checked by the flow, appended in one transaction.
+
+    Parameters
+    ----------
+    store
+        Where the step is appended.
+    reader
+        The store as the caller sees it (the incident must be in it).
+    incident_id
+        The incident.
+    action, note, assignee
+        The step.
+    caller
+        Who takes it (:class:`~gisgrid.analysis.cases.Actor`; ``in_area`` is ignored:
+        finding the incident in ``reader`` is what puts it in the area).
+    now
+        The step's time (default: now, county time).
+    after
+        The number of steps the caller saw (``None``: the number read now): a step taken
+        meanwhile by someone else makes this one a conflict instead of following it blindly.
+
+    Raises
+    ------
+    NotFoundError
+        No such incident for this caller.
+    ConflictError
+        The flow does not allow the step now, or the case moved meanwhile.
+    ForbiddenError
+        The caller may not take this step.
+    """
+    at = now or local_now()
+    in_area = Actor(caller.username, caller.role, in_area=True)
+    case = case_of(reader, incident_id, caller=in_area, now=at)
+    seen = len(case.steps) if after is None else after
+    if seen != len(case.steps):
+        raise ConflictError(
+            f"incident {incident_id} has {len(case.steps)} steps now, not {seen}: "
+            "someone moved the case meanwhile; reload it"
+        )
+    step = Step(action=action, actor=caller.username, at=at, note=note, assignee=assignee)
+    check_step(case.steps, step, in_area, start=case.start)
+    row = pd.DataFrame(
+        [
+            {
+                "incident_id": incident_id,
+                "seq": seen + 1,
+                "action": action,
+                "actor": caller.username,
+                "at": pd.Timestamp(at),
+                "note": note or None,
+                "assignee": assignee,
+            }
+        ]
+    )
+
+    def still_at(current: Store) -> None:
+        # under the writer lock: the authoritative count of the case's steps
+        stored = current.count("case_steps", where={"incident_id": incident_id})
+        if stored != seen:
+            raise ConflictError(
+                f"incident {incident_id} was moved by someone else meanwhile "
+                f"({stored} steps, not {seen}); reload it"
+            )
+
+    store.write({"case_steps": STEPS.validate(row)}, mode="append", check=still_at)
+    return case_of(reader, incident_id, caller=in_area, now=at)
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    """One case in a work list: where it stands and how late it is."""
+
+    id: str
+    kind: str
+    reported_at: dt.datetime
+    grid_code: str | None
+    stage: Stage
+    assignee: str | None
+    steps: int
+    escalation: Escalation
+
+
+def case_summaries(
+    reader: Reader,
+    *,
+    now: dt.datetime | None = None,
+    settings: CaseSettings | None = None,
+) -> list[CaseSummary]:
+    """Every case ``reader`` holds (the caller's area), with its stage and lateness on ``now``.
+
+    Two reads (the incidents, their steps), whatever the number of cases; ordered by due
+    time, the most urgent first, finished cases last.
+    """
+    clock = now or local_now()
+    config = settings or CaseSettings()
+    incidents = reader.read("incidents")
+    steps = reader.read("case_steps")
+    by_incident = {str(k): g for k, g in steps.groupby("incident_id")} if len(steps) else {}
+    out = []
+    for rec in incidents.drop(columns="geometry").to_dict("records"):
+        found = by_incident.get(str(rec["id"]))
+        history = _steps(found) if found is not None else ()
+        start = None if history and history[0].action == "report" else cast(Stage, rec["status"])
+        stage = stage_of(history, start=start)
+        assert stage is not None
+        reported = pd.Timestamp(rec["reported_at"]).to_pydatetime()
+        late = escalation(
+            history,
+            now=clock,
+            limits=config.limits_for(str(rec["kind"])),
+            start=start,
+            reported_at=reported,
+        )
+        grid = rec.get("grid_code")
+        out.append(
+            CaseSummary(
+                id=str(rec["id"]),
+                kind=str(rec["kind"]),
+                reported_at=reported,
+                grid_code=grid if isinstance(grid, str) else None,
+                stage=stage,
+                assignee=assignee_of(history),
+                steps=len(history),
+                escalation=late,
+            )
+        )
+    finished = dt.datetime.max
+    return sorted(out, key=lambda c: (c.escalation.due or finished, c.id))
+
+
+def steps_as_dicts(steps: Sequence[Step]) -> list[dict[str, Any]]:
+    """Steps as JSON-ready records."""
+    return [
+        {
+            "action": s.action,
+            "actor": s.actor,
+            "at": s.at.isoformat(sep=" "),
+            "note": s.note,
+            "assignee": s.assignee,
+        }
+        for s in steps
+    ]
