@@ -1,8 +1,8 @@
 """The grid editor driven in Chromium with the mouse, on a real server and the real API.
 
-A planner reshapes a grid by dragging a vertex (which snaps to the neighbour's vertex),
+A planner signs in on the sign-in page, reshapes a grid by dragging a vertex (which snaps to the neighbour's vertex),
 splits a grid by drawing a line, merges two siblings, sees a refused edit's problem drawn
-red on the map, and submits; the township officer approves; the public map then shows the
+red on the map, and submits; the township officer signs in and approves; the public map then shows the
 new net. On the GeoPackage store and on PostGIS. Nothing waits for a time: every wait is for
 a state the page reports (``tests/browser.wait_until``), and every step asserts what the
 store or the page then holds.
@@ -304,6 +304,22 @@ def _open(browser: Any, base: str, store: str, account: Any) -> tuple[Any, Any]:
     return page, log
 
 
+def _sign_in_and_open(browser: Any, base: str, account: Any) -> tuple[Any, Any]:
+    """Sign in on the sign-in page as a person does (the editor sends one there first), and
+    land on the editor."""
+    page, log = new_page(browser, viewport=VIEWPORT)
+    page.add_init_script(CSP_WATCH)
+    page.goto(f"{base}/editor?village={VILLAGE}")
+    assert "/login" in page.url
+    page.fill("#username", account.username)
+    page.fill("#password", account.password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/editor?village={VILLAGE}")
+    map_ready(page)
+    _idle(page)
+    return page, log
+
+
 # --- the flow -----------------------------------------------------------------------------
 
 
@@ -340,7 +356,7 @@ def _drive_the_editor(store: str) -> None:
     officer = make_account(store, "township", str(township))
 
     with gisgrid_server(store) as base, chromium() as browser:
-        page, log = _open(browser, base, store, planner)
+        page, log = _sign_in_and_open(browser, base, planner)
 
         # 1. reshape: drag a shared vertex to a few pixels off the neighbour's own vertex
         _select(page, plan.reshape)
@@ -433,7 +449,7 @@ def _drive_the_editor(store: str) -> None:
         assert log.blocked == [] and _violations(page) == []
 
         # 6. the township officer approves
-        review, review_log = _open(browser, base, store, officer)
+        review, review_log = _sign_in_and_open(browser, base, officer)
         review.click(f"#reviews button[data-change-set='{change_set}']")
         _idle(review)
         wait_until(review, "() => !document.getElementById('review-actions').hidden")
