@@ -1,11 +1,11 @@
 """The grid editor driven in Chromium with the mouse, on a real server and the real API.
 
-A planner signs in on the sign-in page, reshapes a grid by dragging a vertex (which snaps to the neighbour's vertex),
-splits a grid by drawing a line, merges two siblings, sees a refused edit's problem drawn
-red on the map, and submits; the township officer signs in and approves; the public map then shows the
-new net. On the GeoPackage store and on PostGIS. Nothing waits for a time: every wait is for
-a state the page reports (``tests/browser.wait_until``), and every step asserts what the
-store or the page then holds.
+A planner signs in on the sign-in page, reshapes a grid by dragging a vertex (which snaps
+to the neighbour's vertex), splits a grid by drawing a line, merges two siblings, sees a
+refused edit's problem drawn red on the map, and submits; the township officer signs in and
+approves; the public map then shows the new net. On the GeoPackage store and on PostGIS.
+Nothing waits for a time: every wait is for a state the page reports
+(``tests/browser.wait_until``), and every step asserts what the store or the page then holds.
 """
 
 from __future__ import annotations
