@@ -107,7 +107,8 @@ def test_planners_get_the_tools_and_reviewers_the_review_panel(
     township = client.get(url, headers=accounts["township"].headers).text
     admin = client.get(url, headers=accounts["admin"].headers).text
     viewer = client.get(url, headers=accounts["viewer"].headers).text
-    for tool in ("修整边界", "划线分割", "合并", "新增网格", "编辑属性", "撤销", "提交审核"):
+    tools = ("修整边界", "划线分割", "合并", "新增网格", "编辑属性", "撤销", "提交审核", "撤回草稿")
+    for tool in tools:
         assert tool in planner and tool in admin and tool not in township and tool not in viewer
     for review in ("批准发布", "退回"):
         assert review in township and review in admin

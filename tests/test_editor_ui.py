@@ -505,7 +505,7 @@ def test_no_csp_violation_and_nothing_from_outside(gpkg_store: str) -> None:
 def test_add_attributes_undo_history_and_return(gpkg_store: str) -> None:
     """The other tools on the same page: a new grid drawn inside its parent, a responsible
     person changed and undone, a grid's history; the reviewer sends the draft back with a
-    comment, which the planner then sees with the tools open again."""
+    comment, which the planner then sees with the tools open again, and withdraws."""
     st = GeoPackageStore(gpkg_store)
     grids = st.read("grids")
     net = in_force(grids)
@@ -591,5 +591,13 @@ def test_add_attributes_undo_history_and_return(gpkg_store: str) -> None:
         state = page.text_content("#draft-state") or ""
         assert "已退回" in state and "请补充新网格的负责人" in state
         assert page.is_enabled("#submit")
+
+        # the planner gives the draft up: the net is as it was, the village free again
+        page.click("#withdraw")
+        _idle(page)
+        assert _last(page)["status"] == 200, _last(page)
+        assert page.evaluate("() => window.gisgrid.editor.changeSet") is None
+        assert not page.evaluate("(c) => window.gisgrid.editor.view.has(c)", new_code)
+        assert "尚无草稿" in (page.text_content("#draft-state") or "")
         assert log.errors == [] and review_log.errors == []
         assert _violations(page) == [] and _violations(review) == []

@@ -573,6 +573,10 @@
     }
     list.textContent = "";
     if (!cs) {
+      $("draft-state").textContent = "尚无草稿：第一次修改时自动创建。";
+      ["undo", "show-diff", "submit", "withdraw"].forEach(function (id) {
+        $(id).disabled = true;
+      });
       return;
     }
     $("draft-state").textContent = "#" + cs.id + " " + cs.title + " · " + (STATUS_NAMES[cs.status] || cs.status) +
@@ -592,6 +596,7 @@
     $("undo").disabled = !editableNow || count === 0;
     $("show-diff").disabled = count === 0;
     $("submit").disabled = !editableNow || count === 0;
+    $("withdraw").disabled = cs.author !== cfg.me || ["draft", "returned", "submitted"].indexOf(cs.status) < 0;
   }
 
   async function undo() {
@@ -620,6 +625,22 @@
       showProblems(problemsOf(answer));
     }
     say("提交未成功：" + errorText(answer), true);
+  }
+
+  async function withdraw() {
+    var cs = editor.changeSet;
+    var answer = await call("POST", "/api/changesets/" + cs.id + "/withdraw");
+    if (answer.status !== 200) {
+      say("撤回未成功：" + errorText(answer), true);
+      return;
+    }
+    editor.changeSet = null;
+    clearProblems();
+    applyChange(null);
+    draw();
+    select(editor.selected);
+    showDraft();
+    say("草稿 #" + cs.id + " 已撤回，网格未作修改。");
   }
 
   async function resumeDraft() {
@@ -900,6 +921,7 @@
         return showDiff(editor.changeSet.id);
       }));
       $("submit").addEventListener("click", action(submit));
+      $("withdraw").addEventListener("click", action(withdraw));
       map.on("pm:create", action(drawn));
     }
     if ($("review-actions")) {
