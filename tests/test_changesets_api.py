@@ -9,7 +9,7 @@ and the web app answers with the new grids at once.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from gisgrid import codes
 from gisgrid.analysis.assign import assign_store
 from gisgrid.api import create_app
 from gisgrid.layers import LAYERS
+from gisgrid.services import accounts
 from gisgrid.stores import Store
 from gisgrid.stores.geopackage import GeoPackageStore
 from gisgrid.stores.ledger import AuditQuery
@@ -41,8 +42,21 @@ class World:
     client: TestClient
     people: dict[str, TestAccount]
 
+    sessions: dict[str, dict[str, str]] = field(default_factory=dict)
+
     def call(self, who: str, method: str, url: str, **kw: Any) -> Any:
-        return self.client.request(method, url, headers=self.people[who].headers, **kw)
+        headers = self.sessions.get(who) or self.people[who].headers
+        return self.client.request(method, url, headers=headers, **kw)
+
+    def sign_in(self, who: str) -> None:
+        """From now on ``who`` calls as a browser does: a session cookie and its CSRF token."""
+        person = self.people[who]
+        signed = accounts.sign_in(self.store.ledger, person.username, person.password, address=None)
+        assert signed.caller.session is not None
+        self.sessions[who] = {
+            "Cookie": f"{accounts.SESSION_COOKIE}={signed.cookie_value}",
+            "X-CSRF-Token": signed.caller.session.csrf_token,
+        }
 
 
 @pytest.fixture(params=["gpkg", "postgis"])
@@ -151,7 +165,16 @@ def test_the_full_flow(world: World, run_gisgrid: Any) -> None:
     assert f"演变为 went into: {', '.join(pieces)}" in shown.stdout
     missing = run_gisgrid("history", V1 + "009009", "--store", world.url)
     assert missing.returncode == 6 and "no grid" in missing.stderr
-    events = world.call("planner", "GET", f"/api/changesets/{cs}").json()["events"]
+    done = world.call("planner", "GET", f"/api/changesets/{cs}").json()
+    assert done["status"] == "published" and done["stale"] is False
+    events = done["events"]
+    steps = world.store.ledger.audit(AuditQuery(target=f"change_set/{cs}", limit=20))
+    assert [(r.entry.action, r.entry.actor) for r in reversed(steps)] == [
+        ("change_set_created", "planner-a"),
+        ("change_set_edited", "planner-a"),
+        ("change_set_submitted", "planner-a"),
+        ("change_set_published", "officer"),
+    ]
     assert [e["action"] for e in events][:3] == ["created", "edited", "submitted"]
     assert events[-1]["action"] == "published"
 
@@ -175,6 +198,13 @@ def test_a_refused_edit_and_the_author_who_may_not_approve(world: World) -> None
 
 
 def test_two_sessions_on_one_village(world: World) -> None:
+    # two planners in their browsers: session cookies, every write with its CSRF token
+    world.sign_in("planner")
+    world.sign_in("planner2")
+    no_token = {"Cookie": world.sessions["planner"]["Cookie"]}
+    body = {"village_code": V1, "title": "无令牌"}
+    r = world.client.post("/api/changesets", json=body, headers=no_token)
+    assert r.status_code == 403  # a browser's write without its CSRF token
     first, second = begin(world, "planner", "一"), begin(world, "planner2", "二")
     assert split(world, first, "planner").status_code == 201
     merge = {"after": 0, "op": "merge", "codes": [NE, SE]}

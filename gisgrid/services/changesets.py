@@ -257,7 +257,10 @@ class Draft:
 
     @property
     def stale(self) -> bool:
-        """Whether the village's grids changed since the change set began."""
+        """Whether the village's grids changed since the change set began (a published or
+        withdrawn change set is never stale: it is done)."""
+        if self.change_set.status in ("published", "withdrawn"):
+            return False
         return village_fingerprint(self.grids) != self.change_set.base
 
 
