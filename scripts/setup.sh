@@ -2,7 +2,9 @@
 # Make a fresh Debian/Ubuntu machine with Python 3.11 ready for gisgrid:
 #   1. the Debian packages gisgrid needs (only the missing ones; sudo when not root),
 #   2. a virtual environment in .venv made with python3.11,
-#   3. gisgrid installed into it in editable mode with its dev tools (pip install -e '.[dev]').
+#   3. gisgrid installed into it in editable mode with its dev tools (pip install -e '.[dev]'),
+#   4. the web app's browser libraries from the npm registry into web/node_modules (npm ci:
+#      exactly the versions of web/package-lock.json; the app serves them, never a CDN).
 # Idempotent: when everything is there it checks and returns in a second or two.
 #
 # usage: scripts/setup.sh [--with-test-deps] [--dry-run]
@@ -14,7 +16,13 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Debian packages gisgrid needs at run time (python3.11-venv is added when `python3.11 -m venv`
 # cannot make a venv). The wheels of pyogrio, shapely and pyproj bundle GDAL, GEOS and PROJ.
+# npm installs the grid editor's drawing library (web/package.json); it is left out when an
+# npm command is already there (Node.js from another source ships its own npm, and Debian's
+# npm package would conflict with it).
 DEB_PACKAGES=()
+if ! command -v npm >/dev/null 2>&1; then
+    DEB_PACKAGES+=(npm)
+fi
 # Debian packages only the tests need. chromium and fonts-noto-cjk: the map tests open every
 # map in headless Chromium (driven by Python playwright, no browser download) and read its
 # Chinese labels. postgresql-15 and postgresql-15-postgis-3: the PostGIS store's tests start a
@@ -134,6 +142,21 @@ else
     run "$VENV/bin/python" -m pip install --quiet -e '.[dev]'
     if [ "$dry_run" = 0 ]; then
         echo "$wanted" >"$STAMP"
+    fi
+fi
+# 4. the browser libraries (web/package.json, pinned by web/package-lock.json) ---------------
+# npm ci installs exactly the lock file's versions; run again only when the lock file changed
+# (or the install is gone). Peer dependencies are left out: Leaflet comes from XStatic-Leaflet.
+NPM_DIR="web"
+NPM_STAMP="$NPM_DIR/node_modules/.gisgrid-setup"
+npm_wanted="$(sha256sum "$NPM_DIR/package-lock.json" | cut -d' ' -f1)"
+if [ -f "$NPM_STAMP" ] && [ "$(cat "$NPM_STAMP")" = "$npm_wanted" ]; then
+    say "the browser libraries are installed in $NPM_DIR/node_modules"
+else
+    say "installing the browser libraries into $NPM_DIR/node_modules (npm ci)"
+    run npm ci --prefix "$NPM_DIR" --omit=peer --no-audit --no-fund
+    if [ "$dry_run" = 0 ]; then
+        echo "$npm_wanted" >"$NPM_STAMP"
     fi
 fi
 say "ready: activate with 'source $VENV/bin/activate', or use ./run demo / ./run test"

@@ -243,6 +243,10 @@ MATRIX: dict[tuple[str, str], tuple[Call, dict[str, Expect]]] = {
         Call("GET", "/maps/coverage?village={village}"),
         _signed_in("login", **_VILLAGE_FIGURES),
     ),
+    ("GET", "/editor"): (
+        Call("GET", "/editor?village={village}"),
+        _signed_in("login", **_VILLAGE_FIGURES),
+    ),
     ("GET", "/api/check"): (
         Call("GET", "/api/check?village={village}"),
         _signed_in(401, **_VILLAGE_FIGURES),

@@ -34,7 +34,14 @@ from gisgrid.cartography import (
     render_page,
     save_map,
 )
-from gisgrid.cartography.assets import ASSETS, OfflineFigure, install_assets, local_links
+from gisgrid.cartography.assets import (
+    ASSETS,
+    NPM_FOLDER,
+    NpmSource,
+    OfflineFigure,
+    install_assets,
+    local_links,
+)
 from gisgrid.cartography.data import findings_from_report
 from gisgrid.cartography.encode import (
     Grid,
@@ -168,6 +175,33 @@ def test_every_local_asset_comes_from_an_installed_package(tmp_path: Path) -> No
         assert external_urls(rules) == [], css
         for ref in re.findall(r"url\(\s*['\"]?([^'\")]+)", rules):
             assert ref.startswith(("#", "data:")) or (css.parent / ref).is_file(), ref
+
+
+def test_the_editors_drawing_library_is_the_npm_package_pinned_by_the_lock_file(
+    tmp_path: Path,
+) -> None:
+    lock = json.loads((NPM_FOLDER / "package-lock.json").read_text(encoding="utf-8"))
+    pinned = lock["packages"]["node_modules/@geoman-io/leaflet-geoman-free"]["version"]
+    geoman = ASSETS["geoman"].source
+    assert isinstance(geoman, NpmSource)
+    assert geoman.version == pinned
+    install_assets(tmp_path, ["geoman", "geoman_css"])
+    js = tmp_path / ASSETS["geoman"].url
+    assert js.is_file() and "pm" in js.read_text(encoding="utf-8")[:2_000_000]
+    assert ASSETS["geoman"].url.startswith(f"npm-geoman-io-leaflet-geoman-free-{pinned}/")
+    # its style sheet draws its icons from data: URLs only (nothing fetched)
+    css = (tmp_path / ASSETS["geoman_css"].url).read_text(encoding="utf-8")
+    refs = re.findall(r"url\(\s*['\"]?([^'\")]+)", re.sub(r"/\*.*?\*/", "", css, flags=re.S))
+    assert refs and all(ref.startswith(("data:", "#", "%23")) for ref in refs), refs
+
+
+def test_an_npm_package_not_installed_is_a_clear_error_naming_the_set_up_command(
+    tmp_path: Path,
+) -> None:
+    missing = NpmSource("@geoman-io/leaflet-geoman-free", "dist", root=tmp_path)
+    for look in (lambda: missing.version, missing.base_dir, lambda: missing.folder):
+        with pytest.raises(OfflineAssetError, match=r"not installed.*scripts/setup\.sh.*npm ci"):
+            look()
 
 
 @pytest.mark.parametrize(

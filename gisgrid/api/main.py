@@ -25,6 +25,7 @@ from gisgrid.api.routes import (
     auth,
     cases,
     changesets,
+    editor,
     grids,
     health,
     households,
@@ -77,6 +78,7 @@ def create_app(*, store: str | None = None) -> FastAPI:
     app.include_router(health.router)
     for module in (layers, locate, households, incidents, cases, reports, pages, grids, changesets):
         app.include_router(module.router)
+    app.include_router(editor.router)
     for module in (auth, accounts, tokens, audit, admin_pages):
         app.include_router(module.router)
     policy.check_routes(app)

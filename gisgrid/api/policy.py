@@ -71,6 +71,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/locate"): Rule(P.FIGURES),
     ("GET", "/api/incidents"): Rule(P.FIGURES),
+    # the grid editor: anyone may see their area's net in it; the tools are the change-set
+    # routes' (planners edit, reviewers review), each with its own row
+    ("GET", "/editor"): Rule(P.FIGURES, page=True),
     # household records
     ("GET", "/finder"): Rule(P.HOUSEHOLD_RECORDS, page=True),
     ("GET", "/api/households/search"): Rule(P.HOUSEHOLD_RECORDS),

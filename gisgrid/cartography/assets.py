@@ -8,7 +8,10 @@ script and style sheet a map needs comes from a package installed by the set-up 
 * Leaflet.heat from folium's own wheel (``folium/templates/leaflet_heat.min.js``);
 * d3 (used by branca's colour-map legends) from PyPI ``XStatic-D3``;
 * the icon shapes (SVG paths) from PyPI ``XStatic-Font-Awesome``, inlined into the page;
-* gisgrid's own map script and style sheet, shipped in this package (``static/``).
+* gisgrid's own map script and style sheet, shipped in this package (``static/``);
+* Leaflet-Geoman (the grid editor's drawing tools) from the npm registry: the package folder
+  ``web/`` of a checkout pins it (``package.json`` and ``package-lock.json``), the set-up
+  command installs it there with ``npm ci`` (:class:`NpmSource`), never a CDN.
 
 folium and branca name each link they add to a page (``default_js``/``default_css`` pairs,
 and branca's colour map adds ``d3`` by a URL hard-coded in its ``render``). An
@@ -25,6 +28,7 @@ from __future__ import annotations
 import html
 import importlib
 import importlib.metadata
+import json
 import re
 import shutil
 from collections.abc import Iterable, Iterator
@@ -40,6 +44,10 @@ from gisgrid.errors import OfflineAssetError
 #: folder written next to a saved map, holding the assets it links to
 ASSET_DIRNAME = "gisgrid-assets"
 _STATIC = Path(__file__).resolve().parent / "static"
+#: the npm package folder of a checkout: browser libraries installed by ``npm ci`` at set-up
+NPM_FOLDER = Path(__file__).resolve().parents[2] / "web"
+#: what installs the npm packages (named by the error when they are missing)
+NPM_SETUP = "scripts/setup.sh (./run setup), which runs npm ci in web/"
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,63 @@ class Source:
         return Path(base)
 
 
+@dataclass(frozen=True)
+class NpmSource:
+    """A package from the npm registry installed in an npm package folder by ``npm ci``.
+
+    Parameters
+    ----------
+    package
+        The npm package name, e.g. ``@geoman-io/leaflet-geoman-free``.
+    subdir
+        Folder inside the package holding the files (e.g. ``dist``).
+    root
+        The npm package folder (its ``node_modules/`` holds the installed packages).
+    """
+
+    package: str
+    subdir: str = ""
+    root: Path = NPM_FOLDER
+
+    @property
+    def distribution(self) -> str:
+        """The package name (for messages)."""
+        return self.package
+
+    @property
+    def version(self) -> str:
+        """The installed version, from the package's ``package.json``."""
+        manifest = self._package_dir() / "package.json"
+        try:
+            return str(json.loads(manifest.read_text(encoding="utf-8"))["version"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise OfflineAssetError(
+                f"the npm package {self.package} is not installed in "
+                f"{self.root / 'node_modules'} ({type(exc).__name__}: {exc}); run {NPM_SETUP}"
+            ) from exc
+
+    @property
+    def folder(self) -> str:
+        """Folder name under :data:`ASSET_DIRNAME`: package (scope flattened) and version."""
+        name = self.package.removeprefix("@").replace("/", "-")
+        return f"npm-{name}-{self.version}"
+
+    def base_dir(self) -> Path:
+        """The folder holding the files, in the installed package.
+
+        Raises
+        ------
+        OfflineAssetError
+            The package is not installed, naming the set-up command that installs it.
+        """
+        if self.version:  # reading it raises the clear error when the package is missing
+            return self._package_dir() / self.subdir
+        raise OfflineAssetError(f"the npm package {self.package} has no version; run {NPM_SETUP}")
+
+    def _package_dir(self) -> Path:
+        return self.root / "node_modules" / self.package
+
+
 LEAFLET = Source("XStatic-Leaflet", "xstatic.pkg.leaflet")
 MARKERCLUSTER = Source("XStatic-Leaflet-MarkerCluster", "xstatic.pkg.leaflet_markercluster")
 D3 = Source("XStatic-D3", "xstatic.pkg.d3")
@@ -98,13 +163,15 @@ GISGRID = Source("gisgrid", "gisgrid.cartography", "static")
 # not dependencies of gisgrid: usable when installed (the web app may add them)
 JQUERY = Source("XStatic-jQuery", "xstatic.pkg.jquery")
 BOOTSTRAP = Source("XStatic-Bootstrap", "xstatic.pkg.bootstrap")
+#: the grid editor's drawing tools (their Leaflet is the one above: npm ci leaves peers out)
+GEOMAN = NpmSource("@geoman-io/leaflet-geoman-free", "dist")
 
 
 @dataclass(frozen=True)
 class Asset:
     """One script or style sheet, its source package, and files it pulls in (images)."""
 
-    source: Source
+    source: Source | NpmSource
     path: str
     extra: tuple[str, ...] = ()
 
@@ -146,6 +213,10 @@ ASSETS: dict[str, Asset] = {
     "jquery": Asset(JQUERY, "jquery.min.js"),
     "bootstrap": Asset(BOOTSTRAP, "js/bootstrap.bundle.min.js"),
     "bootstrap_css": Asset(BOOTSTRAP, "css/bootstrap.min.css"),
+    "geoman": Asset(GEOMAN, "leaflet-geoman.min.js"),
+    "geoman_css": Asset(GEOMAN, "leaflet-geoman.css"),
+    "editor_js": Asset(GISGRID, "gisgrid-editor.js"),
+    "editor_css": Asset(GISGRID, "gisgrid-editor.css"),
 }
 
 #: the assets every gisgrid map page links to
@@ -191,7 +262,7 @@ def _all_asset_files() -> dict[str, Path]:
     return out
 
 
-def _installed(source: Source) -> bool:
+def _installed(source: Source | NpmSource) -> bool:
     try:
         source.base_dir()
     except OfflineAssetError:
@@ -319,6 +390,7 @@ __all__ = [
     "ASSETS",
     "ASSET_DIRNAME",
     "Asset",
+    "NpmSource",
     "OfflineAssetError",
     "OfflineFigure",
     "Source",
