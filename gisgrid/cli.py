@@ -177,8 +177,34 @@ def import_command(
             )
         for problem in result.findings:
             err.print(f"note:   - {problem}", highlight=False, markup=False)
+        _reassign_after_import(st, layer)
 
     _run(action)
+
+
+def _reassign_after_import(st: Store, layer: str) -> None:
+    """After new grids or new points, the stored grid codes follow (as ``gisgrid assign``).
+
+    A separate transaction after the import's: should it not run (a crash, another writer
+    busy), every reader still places points by their geometry, and ``gisgrid assign``
+    writes the codes later.
+    """
+    from gisgrid.analysis.assign import assign_store
+    from gisgrid.layers import ASSIGNED_LAYERS
+
+    if layer != "grids" and layer not in ASSIGNED_LAYERS:
+        return
+    if not st.count("grids", where={"level": 3}):
+        return
+    try:
+        report = assign_store(st)
+    except GisgridError as exc:
+        err.print(f"note: grid codes not reassigned ({exc}); run gisgrid assign", markup=False)
+        return
+    assigned = {item.layer: item.assigned for item in report.layers}
+    _audit(st, "assign", target="all", detail={"after": f"import {layer}", **assigned})
+    shown = ", ".join(f"{name} {n:,}" for name, n in assigned.items())
+    out.print(f"重新分配网格 grid codes reassigned ({report.grids} level-3 grids): {shown}")
 
 
 @app.command("export")

@@ -162,3 +162,30 @@ def test_version_grids_numbers_after_every_archived_version() -> None:
     assert done.archive["superseded_at"].tolist() == [pd.Timestamp(at)]
     assert done.grids.loc[row, "version"] == 6
     assert shapely.equals(done.archive.geometry.iloc[0], stored.geometry.iloc[row])
+
+
+def test_the_command_reassigns_the_points_after_an_import_of_grids(
+    filled_store: GeoPackageStore, run_gisgrid: Any, tmp_path: Path
+) -> None:
+    """The boundary between 001001 and 001002 moves north past H001–H006: after the import,
+    the stored grid codes say 001002 without a separate ``gisgrid assign``."""
+    assert run_gisgrid("assign", store=filled_store.path).returncode == 0
+    before = filled_store.read("households").set_index("id")["grid_code"]
+    assert (before.loc[["H001", "H006"]] == RESHAPED).all()
+    grids = filled_store.read("grids")
+    x0, _y0, x1, y1 = LEVEL3_BOXES[RESHAPED]
+    south = V1 + "001002"
+    sx0, sy0, sx1, _sy1 = LEVEL3_BOXES[south]
+    moved = {
+        RESHAPED: shapely.MultiPolygon([box(x0, 29.66, x1, y1)]),
+        south: shapely.MultiPolygon([box(sx0, sy0, sx1, 29.66)]),
+    }
+    pairs = zip(grids["code"], grids["geometry"], strict=True)
+    grids["geometry"] = [moved.get(code, shape) for code, shape in pairs]
+    path = write_frame(grids, tmp_path / "grids.gpkg", layer="grids")
+    done = run_gisgrid("import", "grids", path, "--mode", "replace", store=filled_store.path)
+    assert done.returncode == 0, done.stderr
+    assert "reassigned" in done.stdout
+    after = filled_store.read("households").set_index("id")["grid_code"]
+    assert (after.loc[["H001", "H002", "H003", "H004", "H005", "H006"]] == south).all()
+    assert after.loc["H009"] == before.loc["H009"]
