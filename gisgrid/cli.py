@@ -183,16 +183,16 @@ def import_command(
 
 
 def _reassign_after_import(st: Store, layer: str) -> None:
-    """After new grids or new points, the stored grid codes follow (as ``gisgrid assign``).
+    """After new grids, the points' stored grid codes follow (as ``gisgrid assign``).
 
     A separate transaction after the import's: should it not run (a crash, another writer
     busy), every reader still places points by their geometry, and ``gisgrid assign``
-    writes the codes later.
+    writes the codes later. (Imported points come assigned in the import's own write:
+    :func:`gisgrid.exchange.with_grid_codes`.)
     """
     from gisgrid.analysis.assign import assign_store
-    from gisgrid.layers import ASSIGNED_LAYERS
 
-    if layer != "grids" and layer not in ASSIGNED_LAYERS:
+    if layer != "grids":
         return
     if not st.count("grids", where={"level": 3}):
         return

@@ -32,11 +32,11 @@ import shapely.geometry
 from shapely.errors import ShapelyError
 
 from gisgrid import crs as crsmod
-from gisgrid.analysis.assign.current import today
+from gisgrid.analysis.assign.current import current_grid_codes, grid_index, today
 from gisgrid.analysis.checks.added import POLYGON_LAYERS, BoundaryFinding, added_boundary_findings
 from gisgrid.analysis.checks.context import LAYER_COLUMNS
 from gisgrid.errors import ConfigError, ConflictError, InputFileError, Problem, ValidationError
-from gisgrid.layers import get_layer, households
+from gisgrid.layers import ASSIGNED_LAYERS, get_layer, households
 from gisgrid.layers.schema import LOCAL_TZ, OUTLINE_MARGIN_M, Layer
 from gisgrid.settings import CheckSettings
 from gisgrid.stores.base import Store, WriteMode, stored_key_clashes
@@ -219,6 +219,7 @@ def import_file(
         raise InputFileError(f"{path}: the file holds no features")
     source_crs = crs or (str(raw.crs) if isinstance(raw, gpd.GeoDataFrame) and raw.crs else None)
     frame = decl.validate(raw, crs=crs)
+    frame = with_grid_codes(store, decl, frame)
     # checked now to report every problem early, and again under the store's writer lock
     # (the authoritative answer: another writer may change the store in between)
     problems, notes = store_problems(store, decl, frame, mode=mode)
@@ -545,6 +546,29 @@ def store_problems(
     outside, notes = outside_county(store, decl, frame)
     problems += outside
     return sorted(problems, key=lambda p: p.index or 0), notes
+
+
+def with_grid_codes(store: Store, decl: Layer, frame: pd.DataFrame) -> pd.DataFrame:
+    """Points the file gives no grid code get the one the assignment rule gives them now.
+
+    So that an import of households, service points or incidents arrives assigned, in its
+    own transaction (a code the file brings is kept: an export taken back). The grids are
+    those stored when the file is read; should they change before the write, the next
+    ``gisgrid assign`` puts it right (and no reader trusts a stored code meanwhile).
+    """
+    if decl.name not in ASSIGNED_LAYERS or not len(frame):
+        return frame
+    missing = frame["grid_code"].isna().to_numpy()
+    if not missing.any():
+        return frame
+    grids = store.read("grids", where={"level": 3})
+    if not len(grids):
+        return frame
+    codes = frame["grid_code"].to_numpy(dtype=object).copy()
+    codes[missing] = current_grid_codes(frame.geometry[missing], grid_index(grids))
+    out = frame.copy()
+    out["grid_code"] = codes
+    return decl.conform(out)
 
 
 def case_history_problems(
