@@ -571,21 +571,29 @@ def with_grid_codes(store: Store, decl: Layer, frame: pd.DataFrame) -> pd.DataFr
     return decl.conform(out)
 
 
+#: records about a row of another layer: the column naming it, and that layer
+RECORDS_OF = {"case_steps": ("incident_id", "incidents"), "visits": ("household_id", "households")}
+
+
 def case_history_problems(
     store: Store, decl: Layer, frame: pd.DataFrame, *, mode: WriteMode
 ) -> list[Problem]:
-    """Case steps must belong to a stored incident, and an incident with steps must stay.
+    """Records (case steps, visits) must be about a stored row; an incident with steps must
+    stay.
 
-    PostGIS refuses both by a foreign key; checked here so that a GeoPackage refuses them
-    too, with the same answer, before anything is written.
+    PostGIS refuses a case step without its incident, and the removal of an incident with
+    steps, by a foreign key; checked here so that a GeoPackage refuses them too, with the
+    same answer, before anything is written. A visit outlives its household (it moves away):
+    only a new visit must name a stored one.
     """
-    if decl.name == "case_steps":
-        incidents = set(store.read("incidents", columns=["id"])["id"].astype(str))
+    if decl.name in RECORDS_OF:
+        column, layer = RECORDS_OF[decl.name]
+        known = set(store.read(layer, columns=["id"])["id"].astype(str))
+        key = frame[list(decl.key)].astype(str).agg("/".join, axis=1)
         return [
-            Problem(i, f"{frame['incident_id'].iat[i]}/{frame['seq'].iat[i]}", "incident_id",
-                    "no incident with this id in the store")
-            for i in np.flatnonzero(~frame["incident_id"].astype(str).isin(incidents)).tolist()
-        ]  # fmt: skip
+            Problem(i, str(key.iat[i]), column, f"no {layer} row with this id in the store")
+            for i in np.flatnonzero(~frame[column].astype(str).isin(known)).tolist()
+        ]
     if decl.name == "incidents" and mode == "replace":
         with_steps = set(store.read("case_steps", columns=["incident_id"])["incident_id"])
         gone = sorted(with_steps - set(frame["id"].astype(str)))

@@ -222,6 +222,22 @@ def _case_steps() -> pd.DataFrame:
     )
 
 
+def _visits() -> pd.DataFrame:
+    # the grid worker looked in on H002 and settled a quarrel at H005 (recorded on the spot)
+    return pd.DataFrame(
+        {
+            "id": ["V001", "V002"],
+            "household_id": ["H002", "H005"],
+            "visitor": ["grid-wang", "grid-wang"],
+            "at": ["2024-03-05 10:00:00", "2024-04-02T15:30:00"],
+            "kind": ["look_in", "mediation"],
+            "note": ["身体尚好（测试）", None],
+            "lon": [None, 112.425],
+            "lat": [None, 29.645],
+        }
+    )
+
+
 def _county_leaders() -> pd.DataFrame:
     return pd.DataFrame(
         {"id": ["L01", "L02"], "name": ["吴测试", "郑测试"], "post": ["县委书记", "副县长"]}
@@ -292,6 +308,7 @@ _BUILDERS: dict[str, Callable[[], pd.DataFrame]] = {
     "service_points": _service_points,
     "incidents": _incidents,
     "case_steps": _case_steps,
+    "visits": _visits,
     "county_leaders": _county_leaders,
     "leader_townships": _leader_townships,
     "pairings": _pairings,

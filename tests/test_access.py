@@ -347,6 +347,25 @@ MATRIX: dict[tuple[str, str], tuple[Call, dict[str, Expect]]] = {
         Call("GET", "/api/incidents/NO-SUCH-INCIDENT/case"),
         _signed_in(401, **_all_signed_in(404)),
     ),
+    ("GET", "/api/households/{household_id}/visits"): (
+        Call("GET", "/api/households/{household}/visits"),
+        _signed_in(
+            401, **(_RECORDS | {"admin": 200, "township": 200, "village": 200, "grid": 200})
+        ),
+    ),
+    ("POST", "/api/households/{household_id}/visits"): (
+        Call("POST", "/api/households/NO-SUCH-HOUSEHOLD/visits", json={"kind": "look_in"}),
+        _signed_in(
+            401,
+            admin=404,
+            leader=403,
+            township=404,
+            village=404,
+            grid=404,
+            planner=403,
+            viewer=403,
+        ),
+    ),
     ("GET", "/api/cases"): (
         Call("GET", "/api/cases?open=false&limit=5000"),
         _signed_in(401, **dict.fromkeys(ROLES[1:], "in")),

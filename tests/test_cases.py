@@ -162,7 +162,7 @@ def test_steps_must_belong_to_an_incident_and_incidents_with_steps_stay(
         '"properties": ' + stray.iloc[0].to_json() + "}]}",
         encoding="utf-8",
     )
-    with pytest.raises(ValidationError, match="no incident"):
+    with pytest.raises(ValidationError, match="no incidents row"):
         import_file(store, "case_steps", geo)
     incidents = raw_frame("incidents")
     kept = incidents[incidents["id"] != "E001"]

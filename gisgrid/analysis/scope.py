@@ -42,8 +42,12 @@ BOUNDARY_LAYERS = ("townships", "villages", "grids", "grid_versions")
 #: public facilities, shown wherever they are: the nearest clinic of a household at the
 #: edge of one's area may lie in the next village (their staff contacts are still masked)
 PUBLIC_LAYERS = ("service_points",)
-#: layers whose rows belong to an incident (``incident_id``): in the area where it is
-INCIDENT_RECORD_LAYERS = ("case_steps",)
+#: layers whose rows are records about a row of another layer: the column naming it and that
+#: layer; a record lies in the area where what it is about lies
+RECORD_LAYERS: dict[str, tuple[str, str]] = {
+    "case_steps": ("incident_id", "incidents"),
+    "visits": ("household_id", "households"),
+}
 #: a masked value of a hidden field
 HIDDEN = None
 
@@ -314,8 +318,8 @@ class ScopedReader:
         if layer in ASSIGNED_LAYERS and decl.spatial:
             frame = frame.copy()
             frame["grid_code"] = current_grid_codes(frame.geometry, self.index)
-        if layer in INCIDENT_RECORD_LAYERS:
-            frame = self.scope.mask(decl, self._of_incidents_in_area(frame))
+        if layer in RECORD_LAYERS:
+            frame = self.scope.mask(decl, self._records_in_area(layer, frame))
         else:
             frame = self.scope.restrict(layer, frame)
         if columns is not None:
@@ -325,16 +329,19 @@ class ScopedReader:
             self._on_records_read(layer, [str(v) for v in frame[decl.key[0]]])
         return frame
 
-    def _of_incidents_in_area(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The rows of ``frame`` whose incident lies in the area (as the incidents read)."""
+    def _records_in_area(self, layer: str, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of ``frame`` (records, :data:`RECORD_LAYERS`) about a row in the area."""
         if self.scope.whole_county or not len(frame):
             return frame
-        ids = sorted(set(frame["incident_id"].astype(str)))
-        seen = self.store.read("incidents", where={"id": ids})
+        column, about = RECORD_LAYERS[layer]
+        ids = sorted(set(frame[column].astype(str)))
+        seen = self.store.read(
+            about, where={"id": ids}, columns=["id", *_area_columns(get_layer(about))]
+        )
         seen = seen.copy()
         seen["grid_code"] = current_grid_codes(seen.geometry, self.index)
-        inside = set(seen.loc[self.scope.rows_in("incidents", seen), "id"].astype(str))
-        return frame[frame["incident_id"].astype(str).isin(inside)]
+        inside = set(seen.loc[self.scope.rows_in(about, seen), "id"].astype(str))
+        return frame[frame[column].astype(str).isin(inside)]
 
     def count(self, layer: str, *, where: Where | None = None) -> int:
         decl = get_layer(layer)
@@ -352,5 +359,5 @@ class ScopedReader:
 
 def _area_columns(decl: Layer) -> list[str]:
     names = {f.name for f in decl.fields}
-    area = ("code", "grid_code", "village_code", "township_code", "incident_id")
+    area = ("code", "grid_code", "village_code", "township_code", "incident_id", "household_id")
     return [c for c in area if c in names]

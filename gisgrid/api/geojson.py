@@ -25,7 +25,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def plain_record(record: Mapping[str, Any]) -> dict[str, Any]:
+def plain_record(record: Mapping[Any, Any]) -> dict[str, Any]:
     """A record's values as JSON has them: missing values ``None``, times ISO text."""
     return {str(k): _plain(v) for k, v in record.items()}
 

@@ -35,6 +35,7 @@ from gisgrid.api.routes import (
     pages,
     reports,
     tokens,
+    visits,
 )
 from gisgrid.api.state import AppState
 from gisgrid.settings import AuthSettings, WebSettings
@@ -76,9 +77,11 @@ def create_app(*, store: str | None = None) -> FastAPI:
     errors.install(app)
     security.install(app)
     app.include_router(health.router)
-    for module in (layers, locate, households, incidents, cases, reports, pages, grids, changesets):
+    # the net and its records; drawing the grids; accounts
+    for module in (layers, locate, households, visits, incidents, cases, reports, pages, grids):
         app.include_router(module.router)
-    app.include_router(editor.router)
+    for module in (changesets, editor):
+        app.include_router(module.router)
     for module in (auth, accounts, tokens, audit, admin_pages):
         app.include_router(module.router)
     policy.check_routes(app)

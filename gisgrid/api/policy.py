@@ -67,7 +67,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/check"): Rule(P.FIGURES),
     ("GET", "/api/layers"): Rule(P.FIGURES),
     ("GET", "/api/layers/{layer}"): Rule(
-        P.FIGURES, stricter={"layer": {"households": P.HOUSEHOLD_RECORDS}}
+        P.FIGURES,
+        stricter={"layer": {"households": P.HOUSEHOLD_RECORDS, "visits": P.HOUSEHOLD_RECORDS}},
     ),
     ("GET", "/api/locate"): Rule(P.FIGURES),
     ("GET", "/api/incidents"): Rule(P.FIGURES),
@@ -96,6 +97,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     # which role takes which step (analysis/cases.py)
     ("GET", "/api/incidents/{incident_id}/case"): Rule(P.FIGURES),
     ("GET", "/api/cases"): Rule(P.FIGURES),
+    # visits are records about households; recording one is field work, like a report
+    ("GET", "/api/households/{household_id}/visits"): Rule(P.HOUSEHOLD_RECORDS),
+    ("POST", "/api/households/{household_id}/visits"): Rule(P.REPORT_INCIDENTS),
     ("POST", "/api/incidents/{incident_id}/steps"): Rule(P.REPORT_INCIDENTS),
     # one's own API tokens
     ("GET", "/api/tokens"): Rule(P.SIGNED_IN),

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 from gisgrid.analysis.cases import Action
 from gisgrid.analysis.households import HouseholdDetail, HouseholdSummary, SearchResult
 from gisgrid.analysis.locate import GridPerson, Location, NearestService
+from gisgrid.layers import kinds
 from gisgrid.roles import ROLES, Role
 from gisgrid.services.accounts import (
     MAX_NAME_LENGTH,
@@ -481,3 +482,14 @@ class CaseResponse(BaseModel):
     due: str | None = Field(description="when the stage's time limit runs out, local time")
     overdue: bool
     escalated_to: str = Field(description="grid, village, township or county")
+
+
+class VisitRequest(BaseModel):
+    """A visit to a household, as the visitor records it."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str = Field(json_schema_extra={"enum": list(kinds.VISIT_KINDS)})
+    note: str = Field("", max_length=2000, description="what was found or done")
+    at: dt.datetime | None = Field(None, description="local time; default: now")
+    lon: float | None = Field(None, description="where it was recorded (WGS84), optional")
+    lat: float | None = Field(None, description="where it was recorded (WGS84), optional")

@@ -13,6 +13,7 @@ from gisgrid.layers import (
     service_points,
     townships,
     villages,
+    visits,
 )
 from gisgrid.layers.schema import Field, Layer
 
@@ -28,6 +29,7 @@ LAYERS: dict[str, Layer] = {
         service_points.LAYER,
         incidents.LAYER,
         case_steps.LAYER,
+        visits.LAYER,
         organisation.COUNTY_LEADERS,
         organisation.LEADER_TOWNSHIPS,
         organisation.PAIRINGS,

@@ -72,6 +72,15 @@ CASE_STATUSES: dict[str, Kind] = _table(
     Kind("rejected", "不予受理", "not accepted"),
 )
 
+#: what a visit to a household (走访) was for
+VISIT_KINDS: dict[str, Kind] = _table(
+    Kind("look_in", "探望", "looking in"),
+    Kind("errand", "帮办代办", "errand done for them"),
+    Kind("policy", "政策宣传", "explaining a policy"),
+    Kind("mediation", "矛盾调处", "settling a dispute"),
+    Kind("other", "其他", "other"),
+)
+
 #: the actions of the case flow (:mod:`gisgrid.analysis.cases` says which may follow which)
 CASE_ACTIONS: dict[str, Kind] = _table(
     Kind("report", "上报", "report"),
@@ -134,6 +143,7 @@ __all__ = [
     "SERVICE_POINT_KINDS",
     "SIX_NO_CATEGORIES",
     "SIX_NO_KINDS_OF",
+    "VISIT_KINDS",
     "Kind",
     "Lang",
     "label",

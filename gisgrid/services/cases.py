@@ -36,6 +36,8 @@ from gisgrid.settings import CaseSettings
 from gisgrid.stores.base import Reader, Store
 
 STEPS = get_layer("case_steps")
+#: how far a recorded time may lie ahead of the server's clock (phones' clocks drift)
+CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
 def local_now() -> dt.datetime:

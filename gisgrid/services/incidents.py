@@ -13,6 +13,7 @@ import shapely
 from gisgrid import crs as crsmod
 from gisgrid.errors import ConflictError, Problem, ValidationError
 from gisgrid.layers import get_layer
+from gisgrid.services.cases import CLOCK_SKEW
 from gisgrid.stores.base import Store
 
 #: incidents are reported in the county's local time
@@ -54,10 +55,6 @@ class NewIncident:
 def new_incident_id(now: dt.datetime) -> str:
     """A fresh incident id: ``W`` and the time, then six random hex digits."""
     return f"W{now:%Y%m%d%H%M%S}{uuid.uuid4().hex[:6]}"
-
-
-#: how far a report's time may lie ahead of the server's clock (phones' clocks drift)
-CLOCK_SKEW = dt.timedelta(minutes=5)
 
 
 def report_incident(

@@ -56,11 +56,11 @@ def stored_key_clashes(decl: Layer, frame: pd.DataFrame, stored: pd.DataFrame) -
 
 
 #: layers that are history (:mod:`gisgrid.layers.grid_versions`,
-#: :mod:`gisgrid.layers.case_steps`): no write removes or changes a
+#: :mod:`gisgrid.layers.case_steps`, :mod:`gisgrid.layers.visits`): no write removes or changes a
 #: stored row. Appending works as for any layer; ``replace`` keeps every stored row and adds
 #: the frame's rows whose key is not stored yet (:func:`history_to_add`), so that importing
 #: an export again, or into a store that has grown more history since, loses nothing.
-APPEND_ONLY_LAYERS: tuple[str, ...] = ("grid_versions", "case_steps")
+APPEND_ONLY_LAYERS: tuple[str, ...] = ("grid_versions", "case_steps", "visits")
 
 
 def history_to_add(decl: Layer, frame: pd.DataFrame, stored: pd.DataFrame) -> pd.DataFrame:
