@@ -366,6 +366,10 @@ MATRIX: dict[tuple[str, str], tuple[Call, dict[str, Expect]]] = {
             viewer=403,
         ),
     ),
+    ("GET", "/api/cases/stats"): (
+        Call("GET", "/api/cases/stats"),
+        _signed_in(401, **_all_signed_in(200)),
+    ),
     ("GET", "/api/cases"): (
         Call("GET", "/api/cases?open=false&limit=5000"),
         _signed_in(401, **dict.fromkeys(ROLES[1:], "in")),

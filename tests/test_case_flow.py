@@ -231,3 +231,24 @@ def test_the_stage_now_is_the_last_steps_or_the_stored_status():
     assert with_stages_now(incidents, steps.iloc[:0]) is incidents
     assert with_stages_now(incidents, steps)["status"].tolist()[0] == "handling"
     assert incidents["status"].tolist()[0] == "registered"  # the input is left as it was
+
+
+def test_stage_spans_and_on_time():
+    from gisgrid.analysis.cases import on_time, stage_spans
+
+    spans = stage_spans(PATHS["closed"])
+    assert spans == [
+        ("registered", H),
+        ("dispatched", H),
+        ("handling", H),
+        ("verifying", H),
+    ]
+    assert on_time(spans, LIMITS)
+    late = [*PATHS["dispatched"], Step("accept", "wang", T0 + H + 30 * H)]
+    assert stage_spans(late)[-1] == ("dispatched", 30 * H)
+    assert not on_time(stage_spans(late), LIMITS)  # 24 h to accept
+    # an imported case counts from its report time in the stage it was imported in
+    imported = stage_spans(
+        [Step("handled", "wang", T0 + 5 * H, note="x")], start="handling", reported_at=T0
+    )
+    assert imported == [("handling", 5 * H)]

@@ -29,7 +29,7 @@ from gisgrid.errors import (
 from gisgrid.exchange import import_file
 from gisgrid.layers import LAYERS
 from gisgrid.roles import ROLES, Role
-from gisgrid.services.cases import case_of, case_summaries, take_step
+from gisgrid.services.cases import case_of, case_statistics, case_summaries, take_step
 from gisgrid.stores.base import Store
 from gisgrid.stores.ledger import AuditQuery
 
@@ -234,3 +234,29 @@ def test_the_work_list_orders_cases_by_deadline_and_knows_what_is_overdue(store:
     assert e002.stage == "closed" and e002.escalation.due is None
     village = case_summaries(_reader(store, V1), now=NOON)
     assert {c.id for c in village} == {"E001", "E003"}
+
+
+def test_statistics_count_stages_on_time_and_by_township_and_kind(store: Store):
+    at = dt.datetime(2024, 3, 1, 11, 0)  # E001 was dispatched then
+    for caller, action, hours, note in (
+        (WANG, "accept", 2, ""),  # 2 h to accept (limit 24)
+        (WANG, "handled", 30, "调解完成"),  # 30 h to handle (limit 168 for a dispute)
+        (LI, "verify", 4, ""),  # 4 h to verify (limit 48)
+    ):
+        at += dt.timedelta(hours=hours)
+        take_step(store, store, "E001", action=action, caller=caller, note=note, now=at)
+    found = case_statistics(case_summaries(store, now=at))
+    assert (found.cases, found.closed, found.open) == (3, 2, 1)
+    # E002 was imported closed: no history to judge it by; E001 was on time throughout
+    assert (found.closed_on_time, found.on_time_rate) == (1, 1.0)
+    assert found.median_hours == {
+        "registered": 1.5,
+        "dispatched": 2.0,
+        "handling": 30.0,
+        "verifying": 4.0,
+    }
+    first = "430623901"
+    assert found.by_township[first].finished == 1 and found.by_township[first].open == 1
+    assert found.by_kind["petition"].finished == 1
+    late = case_statistics(case_summaries(store, now=dt.datetime(2024, 8, 30)))
+    assert late.overdue == 1  # E003, handling since July, past its 240 h

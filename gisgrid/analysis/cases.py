@@ -277,6 +277,38 @@ def with_stages_now(incidents: Frame, steps: pd.DataFrame) -> Frame:
     return out
 
 
+def stage_spans(
+    history: Sequence[Step],
+    *,
+    start: Stage | None = None,
+    reported_at: dt.datetime | None = None,
+) -> list[tuple[Stage, dt.timedelta]]:
+    """How long the case stayed in each stage it has left, in order.
+
+    A stage is entered by a step (or, for an imported case, at its report time in the
+    stage it was imported in) and left by the next step; the stage it is in now is not
+    counted (it has not ended).
+    """
+    spans: list[tuple[Stage, dt.timedelta]] = []
+    entered: tuple[Stage, dt.datetime] | None = None
+    if start is not None and reported_at is not None:
+        entered = (start, reported_at)
+    for step in history:
+        if entered is not None:
+            spans.append((entered[0], step.at - entered[1]))
+        entered = (FLOW[step.action].target, step.at)
+    return spans
+
+
+def on_time(spans: Sequence[tuple[Stage, dt.timedelta]], limits: Mapping[str, float]) -> bool:
+    """Whether no stage of ``spans`` took longer than its time limit."""
+    return all(
+        span <= dt.timedelta(hours=float(limits[stage]))
+        for stage, span in spans
+        if stage in OPEN_STAGES
+    )
+
+
 @dataclass(frozen=True)
 class Escalation:
     """How late a case is in its stage and how far up the net it has gone.

@@ -11,12 +11,15 @@ moving the same case at once never lose one of the steps.
 from __future__ import annotations
 
 import datetime as dt
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
 import pandas as pd
 
+from gisgrid import codes
+from gisgrid.analysis.assign import GridIndex, current_grid_codes, grid_index
 from gisgrid.analysis.cases import (
     Action,
     Actor,
@@ -27,7 +30,9 @@ from gisgrid.analysis.cases import (
     assignee_of,
     check_step,
     escalation,
+    on_time,
     stage_of,
+    stage_spans,
 )
 from gisgrid.errors import ConflictError, NotFoundError
 from gisgrid.layers import get_layer
@@ -236,6 +241,11 @@ class CaseSummary:
     assignee: str | None
     steps: int
     escalation: Escalation
+    #: how long it stayed in each stage it has left
+    spans: tuple[tuple[Stage, dt.timedelta], ...]
+    #: no stage it has left took longer than its limit (``None``: no stage to judge, e.g.
+    #: a case imported finished)
+    on_time: bool | None
 
 
 def case_summaries(
@@ -243,15 +253,21 @@ def case_summaries(
     *,
     now: dt.datetime | None = None,
     settings: CaseSettings | None = None,
+    index: GridIndex | None = None,
 ) -> list[CaseSummary]:
     """Every case ``reader`` holds (the caller's area), with its stage and lateness on ``now``.
 
     Two reads (the incidents, their steps), whatever the number of cases; ordered by due
-    time, the most urgent first, finished cases last.
+    time, the most urgent first, finished cases last. Each case's grid is the level-3 grid
+    covering it now (the one rule; ``index``: today's grids, built from ``reader`` when not
+    given), not the code stored with it.
     """
     clock = now or local_now()
     config = settings or CaseSettings()
-    incidents = reader.read("incidents")
+    incidents = reader.read("incidents").copy()
+    if index is None:
+        index = grid_index(reader.read("grids", where={"level": 3}))
+    incidents["grid_code"] = current_grid_codes(incidents.geometry, index)
     steps = reader.read("case_steps")
     by_incident = {str(k): g for k, g in steps.groupby("incident_id")} if len(steps) else {}
     out = []
@@ -270,6 +286,8 @@ def case_summaries(
             reported_at=reported,
         )
         grid = rec.get("grid_code")
+        limits = config.limits_for(str(rec["kind"]))
+        spans = stage_spans(history, start=start, reported_at=reported)
         out.append(
             CaseSummary(
                 id=str(rec["id"]),
@@ -280,10 +298,86 @@ def case_summaries(
                 assignee=assignee_of(history),
                 steps=len(history),
                 escalation=late,
+                spans=tuple(spans),
+                on_time=on_time(spans, limits) if spans else None,
             )
         )
     finished = dt.datetime.max
     return sorted(out, key=lambda c: (c.escalation.due or finished, c.id))
+
+
+@dataclass(frozen=True)
+class CaseCounts:
+    """Cases of one group (a township, a kind): open, overdue among them, finished."""
+
+    open: int = 0
+    overdue: int = 0
+    finished: int = 0
+
+
+@dataclass(frozen=True)
+class CaseStatistics:
+    """How the cases of an area are handled (for leaders).
+
+    Attributes
+    ----------
+    cases, open, overdue, closed, rejected
+        Counts.
+    closed_on_time
+        Closed cases none of whose stages took longer than its limit.
+    on_time_rate
+        ``closed_on_time`` over the closed cases with a history to judge (``None``: none;
+        a case imported already closed has none).
+    median_hours
+        Per stage, the median time cases spent in it (those that have left it).
+    by_township, by_kind
+        Counts per township code (``""``: in no grid) and per incident kind.
+    """
+
+    cases: int
+    open: int
+    overdue: int
+    closed: int
+    rejected: int
+    closed_on_time: int
+    on_time_rate: float | None
+    median_hours: dict[str, float]
+    by_township: dict[str, CaseCounts]
+    by_kind: dict[str, CaseCounts]
+
+
+def case_statistics(summaries: Sequence[CaseSummary]) -> CaseStatistics:
+    """Figures of a set of cases (:func:`case_summaries`): the one place they are derived."""
+    closed = [c for c in summaries if c.stage == "closed"]
+    judged = [c for c in closed if c.on_time is not None]
+    on_time_count = sum(bool(c.on_time) for c in judged)
+    hours: dict[str, list[float]] = {}
+    for c in summaries:
+        for stage, span in c.spans:
+            hours.setdefault(stage, []).append(span.total_seconds() / 3600)
+    groups: dict[str, dict[str, CaseCounts]] = {"township": {}, "kind": {}}
+    for c in summaries:
+        township = codes.township_of(c.grid_code) if c.grid_code else ""
+        for by, key in (("township", township or ""), ("kind", c.kind)):
+            was = groups[by].get(key, CaseCounts())
+            finished = c.escalation.due is None
+            groups[by][key] = CaseCounts(
+                open=was.open + (not finished),
+                overdue=was.overdue + c.escalation.overdue,
+                finished=was.finished + finished,
+            )
+    return CaseStatistics(
+        cases=len(summaries),
+        open=sum(c.escalation.due is not None for c in summaries),
+        overdue=sum(c.escalation.overdue for c in summaries),
+        closed=len(closed),
+        rejected=sum(c.stage == "rejected" for c in summaries),
+        closed_on_time=on_time_count,
+        on_time_rate=round(on_time_count / len(judged), 4) if judged else None,
+        median_hours={s: round(float(statistics.median(v)), 2) for s, v in hours.items()},
+        by_township=groups["township"],
+        by_kind=groups["kind"],
+    )
 
 
 def steps_as_dicts(steps: Sequence[Step]) -> list[dict[str, Any]]:

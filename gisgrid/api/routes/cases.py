@@ -19,7 +19,15 @@ from gisgrid.api.errors import COMMON_ERRORS, documented
 from gisgrid.api.schemas import CaseResponse, CaseStepRequest
 from gisgrid.layers import kinds
 from gisgrid.services.accounts import record_access
-from gisgrid.services.cases import Case, case_of, case_summaries, steps_as_dicts, take_step
+from gisgrid.services.cases import (
+    Case,
+    CaseCounts,
+    case_of,
+    case_statistics,
+    case_summaries,
+    steps_as_dicts,
+    take_step,
+)
 
 router = APIRouter(tags=["cases 案件办理"], responses=COMMON_ERRORS)
 
@@ -48,6 +56,7 @@ def _answer(case: Case) -> dict[str, Any]:
 
 @router.get("/api/cases", summary="Work list: the cases of one's area by deadline 案件清单")
 def list_cases(
+    state: State,
     access: Scoped,
     mine: Annotated[bool, Query(description="only the cases dispatched to me")] = False,
     open_only: Annotated[bool, Query(alias="open", description="only unfinished cases")] = True,
@@ -59,7 +68,7 @@ def list_cases(
     me = access.caller.account.username
     found = [
         c
-        for c in case_summaries(access.reader)
+        for c in case_summaries(access.reader, index=state.locator.grid_index)
         if (not mine or c.assignee == me)
         and (not open_only or c.escalation.due is not None)
         and (not overdue or c.escalation.overdue)
@@ -83,6 +92,38 @@ def list_cases(
                 "escalated_to": c.escalation.level,
             }
             for c in found[offset : offset + limit]
+        ],
+    }
+
+
+@router.get("/api/cases/stats", summary="How the area's cases are handled 案件办理统计")
+def case_stats(state: State, access: Scoped) -> dict[str, Any]:
+    found = case_statistics(case_summaries(access.reader, index=state.locator.grid_index))
+    townships = access.reader.read("townships", columns=["code", "name"])
+    names = dict(zip(townships["code"], townships["name"], strict=True))
+
+    def counts(c: CaseCounts) -> dict[str, int]:
+        return {"open": c.open, "overdue": c.overdue, "finished": c.finished}
+
+    return {
+        "cases": found.cases,
+        "open": found.open,
+        "overdue": found.overdue,
+        "closed": found.closed,
+        "rejected": found.rejected,
+        "closed_on_time": found.closed_on_time,
+        "on_time_rate": found.on_time_rate,
+        "median_hours": {
+            stage: {"hours": h, "stage_zh": kinds.CASE_STATUSES[stage].zh}
+            for stage, h in found.median_hours.items()
+        },
+        "by_township": [
+            {"township": code or None, "name": names.get(code), **counts(c)}
+            for code, c in sorted(found.by_township.items())
+        ],
+        "by_kind": [
+            {"kind": k, "kind_zh": kinds.label(kinds.INCIDENT_KINDS, k, "zh"), **counts(c)}
+            for k, c in sorted(found.by_kind.items())
         ],
     }
 
