@@ -260,3 +260,50 @@ def test_statistics_count_stages_on_time_and_by_township_and_kind(store: Store):
     assert found.by_kind["petition"].finished == 1
     late = case_statistics(case_summaries(store, now=dt.datetime(2024, 8, 30)))
     assert late.overdue == 1  # E003, handling since July, past its 240 h
+
+
+def test_notifications_say_what_waits_for_whom(store: Store, request: pytest.FixtureRequest):
+    from accounts import make_account
+    from fastapi.testclient import TestClient
+
+    from gisgrid.api import create_app
+
+    wang = make_account(store, "grid", V1 + "001001", username="grid-wang")
+    li = make_account(store, "village", V1, username="village-li")
+    admin = make_account(store, "admin", "430623")
+    url = str(store.path) if store.path else request.getfixturevalue("pg_url")
+    with TestClient(create_app(store=url), base_url="https://testserver") as c:
+
+        def waiting(who) -> set[tuple[str, str]]:
+            body = c.get("/api/notifications", headers=who.headers).json()
+            assert body["count"] == len(body["notifications"])
+            return {(n["kind"], n["target"]) for n in body["notifications"]}
+
+        assert ("dispatched_to_me", "E001") in waiting(wang)
+        assert ("mine_overdue", "E001") in waiting(wang)  # dispatched in 2024
+        assert not {k for k, t in waiting(li) if t == "E001"} - {"escalated"}
+        assert ("escalated", "E001") in waiting(admin)  # years late: up to the county
+        for action, note in (("accept", ""), ("handled", "已调解")):
+            r = c.post(
+                "/api/incidents/E001/steps",
+                json={"action": action, "note": note},
+                headers=wang.headers,
+            )
+            assert r.status_code == 201
+        assert ("dispatched_to_me", "E001") not in waiting(wang)
+        assert ("to_verify", "E001") in waiting(li)
+        assert not any(k == "to_verify" for k, _ in waiting(wang))
+
+
+def test_reviewers_are_told_of_change_sets_under_review():
+    from gisgrid.services.notifications import notifications_for
+    from gisgrid.stores.changesets import ChangeSet
+
+    when = dt.datetime(2026, 11, 30, 9, 0)
+    pending = ChangeSet(
+        id=3, village_code=V1, title="拆分第一村民小组", note="", author="planner-qian",
+        status="submitted", base="fingerprint", edits=1, created_at=when, updated_at=when,
+    )  # fmt: skip
+    found = notifications_for("township-zhao", Role.TOWNSHIP, [], to_review=[pending])
+    assert [(n.kind, n.target, n.about) for n in found] == [("to_review", "3", "拆分第一村民小组")]
+    assert found[0].message_zh == "网格变更单待审核"

@@ -32,6 +32,7 @@ from gisgrid.api.routes import (
     incidents,
     layers,
     locate,
+    notifications,
     pages,
     reports,
     tokens,
@@ -80,6 +81,7 @@ def create_app(*, store: str | None = None) -> FastAPI:
     # the net and its records; drawing the grids; accounts
     for module in (layers, locate, households, visits, incidents, cases, reports, pages, grids):
         app.include_router(module.router)
+    app.include_router(notifications.router)
     for module in (changesets, editor):
         app.include_router(module.router)
     for module in (auth, accounts, tokens, audit, admin_pages):

@@ -98,6 +98,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/incidents/{incident_id}/case"): Rule(P.FIGURES),
     ("GET", "/api/cases"): Rule(P.FIGURES),
     ("GET", "/api/cases/stats"): Rule(P.FIGURES),
+    ("GET", "/api/notifications"): Rule(P.FIGURES),
     # visits are records about households; recording one is field work, like a report
     ("GET", "/api/households/{household_id}/visits"): Rule(P.HOUSEHOLD_RECORDS),
     ("POST", "/api/households/{household_id}/visits"): Rule(P.REPORT_INCIDENTS),

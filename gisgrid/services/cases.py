@@ -19,7 +19,7 @@ from typing import Any, cast
 import pandas as pd
 
 from gisgrid import codes
-from gisgrid.analysis.assign import GridIndex, current_grid_codes, grid_index
+from gisgrid.analysis.assign import GridIndex, current_grid_codes, grid_index, local_now
 from gisgrid.analysis.cases import (
     Action,
     Actor,
@@ -30,26 +30,19 @@ from gisgrid.analysis.cases import (
     assignee_of,
     check_step,
     escalation,
+    handler_of,
     on_time,
     stage_of,
     stage_spans,
 )
 from gisgrid.errors import ConflictError, NotFoundError
 from gisgrid.layers import get_layer
-from gisgrid.layers.schema import LOCAL_TZ
 from gisgrid.settings import CaseSettings
 from gisgrid.stores.base import Reader, Store
 
 STEPS = get_layer("case_steps")
 #: how far a recorded time may lie ahead of the server's clock (phones' clocks drift)
 CLOCK_SKEW = dt.timedelta(minutes=5)
-
-
-def local_now() -> dt.datetime:
-    """Now in the county's local time, naive (as the layers keep times), to the second."""
-    from zoneinfo import ZoneInfo
-
-    return dt.datetime.now(ZoneInfo(LOCAL_TZ)).replace(tzinfo=None, microsecond=0)
 
 
 @dataclass(frozen=True)
@@ -239,6 +232,8 @@ class CaseSummary:
     grid_code: str | None
     stage: Stage
     assignee: str | None
+    #: who recorded its handling last (they may not verify it)
+    handler: str | None
     steps: int
     escalation: Escalation
     #: how long it stayed in each stage it has left
@@ -296,6 +291,7 @@ def case_summaries(
                 grid_code=grid if isinstance(grid, str) else None,
                 stage=stage,
                 assignee=assignee_of(history),
+                handler=handler_of(history),
                 steps=len(history),
                 escalation=late,
                 spans=tuple(spans),

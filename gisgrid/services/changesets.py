@@ -31,7 +31,6 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import geopandas as gpd
 import numpy as np
@@ -42,7 +41,7 @@ import shapely.geometry
 from gisgrid import codes as gridcodes
 from gisgrid import crs as crsmod
 from gisgrid.analysis import edits
-from gisgrid.analysis.assign import RuleDecision, in_force, today
+from gisgrid.analysis.assign import RuleDecision, in_force, local_now, today
 from gisgrid.analysis.impact import ChangeImpact, change_impact
 from gisgrid.analysis.scope import Scope
 from gisgrid.errors import (
@@ -55,7 +54,6 @@ from gisgrid.errors import (
     NotFoundError,
 )
 from gisgrid.layers import ASSIGNED_LAYERS, get_layer
-from gisgrid.layers.schema import LOCAL_TZ
 from gisgrid.roles import Role
 from gisgrid.settings import CheckSettings
 from gisgrid.stores.base import GridCodesWritten, GridPublication, Reader, Store
@@ -664,6 +662,15 @@ def submit(
         ) from None
 
 
+def may_review(found: ChangeSet, account: Account, scope: Scope) -> bool:
+    """Whether ``account`` may approve or return ``found`` (see :func:`approve`)."""
+    try:
+        _require_reviewer(found, account, scope)
+    except ForbiddenError:
+        return False
+    return True
+
+
 def _require_reviewer(found: ChangeSet, account: Account, scope: Scope) -> None:
     if found.author == account.username:
         raise ForbiddenError(
@@ -679,10 +686,6 @@ def _require_reviewer(found: ChangeSet, account: Account, scope: Scope) -> None:
         f"只有所在乡镇的乡镇干部或系统管理员可以审核变更单 {found.id} / only a township officer "
         f"of the village's township or an admin may review change set {found.id}"
     )
-
-
-def _local_now() -> dt.datetime:
-    return dt.datetime.now(ZoneInfo(LOCAL_TZ)).replace(tzinfo=None)
 
 
 def publication(
@@ -790,7 +793,7 @@ def approve(
             problems,
         )
     day = published_on or today()
-    pub = publication(draft, actor=account.username, published_on=day, now=_local_now())
+    pub = publication(draft, actor=account.username, published_on=day, now=local_now())
 
     def village_unchanged(current: Store) -> None:
         grids = village_grids(current, found.village_code)

@@ -13,10 +13,11 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from gisgrid.analysis.assign import local_now
 from gisgrid.errors import ConflictError, NotFoundError, Problem, ValidationError
 from gisgrid.layers import get_layer
 from gisgrid.layers.schema import LOCAL_TZ
-from gisgrid.services.cases import CLOCK_SKEW, local_now
+from gisgrid.services.cases import CLOCK_SKEW
 from gisgrid.stores.base import Reader, Store
 
 VISITS = get_layer("visits")

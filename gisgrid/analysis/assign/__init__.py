@@ -16,6 +16,7 @@ from gisgrid.analysis.assign.current import (
     grid_index,
     in_force,
     level3_grids,
+    local_now,
     today,
     with_current_grid_codes,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "grid_index",
     "in_force",
     "level3_grids",
+    "local_now",
     "today",
     "with_current_grid_codes",
 ]

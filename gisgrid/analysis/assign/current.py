@@ -37,6 +37,11 @@ def today() -> dt.date:
     return dt.datetime.now(ZoneInfo(LOCAL_TZ)).date()
 
 
+def local_now() -> dt.datetime:
+    """Now in the county's local time, naive (as the layers keep times), to the second."""
+    return dt.datetime.now(ZoneInfo(LOCAL_TZ)).replace(tzinfo=None, microsecond=0)
+
+
 def in_force(grids: Frame, *, as_of: dt.date | None = None) -> Frame:
     """The grids in force on ``as_of``: the one rule every reader of grids follows.
 
