@@ -198,6 +198,8 @@ class _Incidents:
     frame: gpd.GeoDataFrame
     hotspot_villages: set[str]
     clean_villages: set[str]
+    #: the level-3 grid each incident was placed in
+    grids: np.ndarray
 
 
 @dataclass
@@ -265,6 +267,13 @@ def build_sample_county(
         "incidents": incidents.frame,
         **organisation.frames,
     }
+    say("recording a year of case steps and visits")
+    # a stream of its own: the layers above stay as they were before cases and visits
+    later = np.random.default_rng([seed, 14])
+    raw["case_steps"] = extras.case_histories(later, incidents.frame, incidents.grids, SAMPLE_AS_OF)
+    raw["visits"] = extras.household_visits(
+        later, raw["households"], np.asarray(homes.intended), SAMPLE_AS_OF
+    )
     say("checking every layer against its declaration")
     frames = {name: LAYERS[name].validate(frame) for name, frame in raw.items()}
     manifest = _manifest(
@@ -763,7 +772,7 @@ def _report_incidents(
         geometry=gpd.points_from_xy(at[:, 0], at[:, 1]),
         crs=crsmod.STORAGE_CRS,
     )
-    return _Incidents(frame, hotspots, clean_villages)
+    return _Incidents(frame, hotspots, clean_villages, np.asarray(homes.intended)[src])
 
 
 # --- 6. organisation ----------------------------------------------------------------------

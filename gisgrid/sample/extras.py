@@ -11,6 +11,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from gisgrid import codes as gridcodes
 from gisgrid.layers.incidents import SIX_NO_KINDS
 from gisgrid.sample.names import person_names
 
@@ -252,3 +253,98 @@ def incident_times_and_status(
 
 def incident_descriptions(rng: np.random.Generator, kinds: np.ndarray) -> list[str]:
     return [str(rng.choice(INCIDENT_TEXT[k])) for k in kinds]
+
+
+#: median hours a sample case spends in each stage before its next step, and the spread (a
+#: lognormal's sigma): most cases move within the county's limits, a tail does not
+_STAGE_HOURS = {"registered": (5.0, 0.9), "dispatched": (6.0, 0.9), "handling": (36.0, 0.8),
+                "verifying": (14.0, 0.9)}  # fmt: skip
+#: the steps that lead from each stage to the next, in the sample's simple flow
+_NEXT_STEP = {"registered": "dispatch", "dispatched": "accept", "handling": "handled",
+              "verifying": "verify"}  # fmt: skip
+_HANDLED_NOTES = ("已上门调解，双方达成一致", "已现场核实并处理", "已协调相关部门处置",
+                  "已督促整改到位", "已电话回访，群众满意")  # fmt: skip
+
+
+def case_histories(
+    rng: np.random.Generator,
+    incidents: pd.DataFrame,
+    grids: np.ndarray,
+    as_of: dt.date,
+) -> pd.DataFrame:
+    """The steps of each sample case up to its stage: report, dispatch, accept, handled, verify.
+
+    Who acts is named after the net: ``gw-<grid>`` the grid worker (reports, handles),
+    ``vs-<village>`` the village secretary (dispatches), ``tw-<township>`` a township
+    officer (verifies). Each stage lasts a lognormal number of hours; a case whose steps
+    would run past ``as_of`` has them compressed into the time it had. A few percent take
+    longer than their limits, so the demo shows overdue and late cases.
+    """
+    end = pd.Timestamp(as_of) + pd.Timedelta(hours=18)
+    order = ("registered", "dispatched", "handling", "verifying", "closed")
+    rows: list[dict[str, object]] = []
+    for case_id, reported, status, grid in zip(
+        incidents["id"], incidents["reported_at"], incidents["status"], grids, strict=True
+    ):
+        grid = str(grid)
+        worker, village = f"gw-{grid}", f"vs-{gridcodes.village_of(grid)}"
+        township = f"tw-{gridcodes.township_of(grid)}"
+        stages = order[: order.index(str(status))]
+        hours = np.array([rng.lognormal(np.log(_STAGE_HOURS[s][0]), _STAGE_HOURS[s][1])
+                          for s in stages])  # fmt: skip
+        room = (end - pd.Timestamp(reported)).total_seconds() / 3600 * 0.95
+        if hours.sum() > room:  # a recent case: its steps came faster
+            hours *= room / hours.sum()
+        at = pd.Timestamp(reported)
+        rows.append({"incident_id": case_id, "seq": 1, "action": "report", "actor": worker,
+                     "at": at, "note": None, "assignee": None})  # fmt: skip
+        for seq, (stage, h) in enumerate(zip(stages, hours, strict=True), start=2):
+            at = (at + pd.Timedelta(hours=float(h))).round("s")
+            action = _NEXT_STEP[stage]
+            actor = {"dispatch": village, "verify": township}.get(action, worker)
+            note = str(rng.choice(_HANDLED_NOTES)) if action == "handled" else None
+            rows.append({"incident_id": case_id, "seq": seq, "action": action, "actor": actor,
+                         "at": at, "note": note,
+                         "assignee": worker if action == "dispatch" else None})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+_VISIT_NOTES = {
+    "look_in": ("身体尚好，生活正常", "独居老人，已叮嘱按时服药", "家中整洁，无异常"),
+    "errand": ("代办医保缴费", "代办高龄补贴申请", "帮助购买生活用品"),
+    "policy": ("宣传防溺水知识", "宣传反诈知识", "讲解惠农补贴政策"),
+    "mediation": ("调解邻里宅基地纠纷", "调解家庭矛盾"),
+    "other": ("走访了解情况",),
+}
+
+
+def household_visits(
+    rng: np.random.Generator,
+    households: pd.DataFrame,
+    grids: np.ndarray,
+    as_of: dt.date,
+) -> pd.DataFrame:
+    """A year of visits by the grid workers: a household with elderly members about once a
+    year or more (some never), one in thirty of the others once."""
+    end = pd.Timestamp(as_of) + pd.Timedelta(hours=17)
+    n = len(households)
+    elderly = households["elderly"].to_numpy() > 0
+    others = (rng.random(n) < 1 / 30).astype(np.int64)
+    counts = np.where(elderly, rng.poisson(1.0, n), others)
+    which = np.repeat(np.arange(len(households)), counts)
+    days = rng.uniform(0, 365, len(which))
+    at = (end - pd.to_timedelta(days, unit="D")).round("min")
+    kinds = rng.choice(list(_VISIT_NOTES), size=len(which), p=[0.55, 0.2, 0.15, 0.05, 0.05])
+    ids = households["id"].to_numpy()
+    return pd.DataFrame(
+        {
+            "id": [f"VS{i + 1:07d}" for i in range(len(which))],
+            "household_id": ids[which],
+            "visitor": [f"gw-{grids[i]}" for i in which],
+            "at": at,
+            "kind": kinds,
+            "note": [str(rng.choice(_VISIT_NOTES[k])) for k in kinds],
+            "lon": None,
+            "lat": None,
+        }
+    )
