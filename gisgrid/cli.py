@@ -202,7 +202,7 @@ def _reassign_after_import(st: Store, layer: str) -> None:
         err.print(f"note: grid codes not reassigned ({exc}); run gisgrid assign", markup=False)
         return
     assigned = {item.layer: item.assigned for item in report.layers}
-    _audit(st, "assign", target="all", detail={"after": f"import {layer}", **assigned})
+    _audit(st, "assign", target="grid_code", detail={"after": f"import {layer}", **assigned})
     shown = ", ".join(f"{name} {n:,}" for name, n in assigned.items())
     out.print(f"重新分配网格 grid codes reassigned ({report.grids} level-3 grids): {shown}")
 

@@ -97,6 +97,10 @@ def _default_service_rules() -> dict[str, ServiceRule]:
     }
 
 
+#: the kinds of household the visits check knows (see ``CheckSettings.visit_days``)
+VISIT_CATEGORIES = ("elderly_only", "elderly")
+
+
 class CheckSettings(BaseSettings):
     """Thresholds of ``gisgrid check``, from ``GISGRID_CHECK_*`` environment variables.
 
@@ -124,6 +128,9 @@ class CheckSettings(BaseSettings):
     min_households: int = Field(default=15, ge=0)
     #: … and with more than this, candidates to split
     max_households: int = Field(default=150, ge=1)
+    #: households to be visited at least every so many days, by kind: members all aged 60+
+    #: (``elderly_only``) and any member aged 60+ (``elderly``); others are not reported
+    visit_days: dict[str, int] = Field(default_factory=lambda: {"elderly_only": 30, "elderly": 90})
     #: the date the six-no (六无) year ends on; empty: the sample manifest's date, else today
     as_of: dt.date | None = None
     #: length of the six-no window in months, ending on ``as_of``
@@ -135,6 +142,12 @@ class CheckSettings(BaseSettings):
             raise ValueError("min_links must not exceed max_links")
         if self.min_households > self.max_households:
             raise ValueError("min_households must not exceed max_households")
+        if not set(self.visit_days) <= set(VISIT_CATEGORIES) or any(
+            d < 1 for d in self.visit_days.values()
+        ):
+            raise ValueError(
+                f"visit_days maps {' and '.join(VISIT_CATEGORIES)} to days (1 or more)"
+            )
         return self
 
 

@@ -101,10 +101,11 @@ def household(
     backbone: bool = False,
     link: str | None = None,
     elderly: int = 0,
+    members: int = 3,
 ) -> dict[str, Any]:
     return {
-        "id": hid, "village_code": village, "elderly": elderly, "backbone": backbone,
-        "backbone_id": link, "geometry": Point(x, y),
+        "id": hid, "village_code": village, "members": members, "elderly": elderly,
+        "backbone": backbone, "backbone_id": link, "geometry": Point(x, y),
     }  # fmt: skip
 
 
@@ -976,3 +977,53 @@ def test_frames_in_another_crs_are_reprojected():
     frames["grids"] = frames["grids"].to_crs(crsmod.METRIC_CRS)
     [gap] = check(frames)["gaps"]["items"]
     assert gap["area_m2"] == pytest.approx(100_000, rel=REL)
+
+
+# --- 12. unvisited ----------------------------------------------------------------------------
+
+
+def test_households_with_elderly_members_not_visited_in_time_are_found():
+    rows = clean_households()
+    rows += [
+        household("E1", 320, 1400, elderly=2, members=2),  # elderly only: every 30 days
+        household("E2", 340, 1400, elderly=2, members=2),
+        household("E3", 360, 1400, elderly=1, members=4),  # with elderly: every 90 days
+        household("E4", 380, 1400, elderly=1, members=4),
+        household("E5", 400, 1400, elderly=2, members=2),  # never visited
+    ]
+    frames = toy(households=rows)
+    visits = pd.DataFrame(
+        {
+            "household_id": ["E1", "E2", "E3", "E4", "E1"],
+            "at": pd.to_datetime(
+                [
+                    "2026-11-20 10:00",  # 10 days before as_of: on time
+                    "2026-10-01 10:00",  # 60 days: late for an elderly-only household
+                    "2026-09-15 10:00",  # 76 days: on time for a household with elderly
+                    "2026-08-01 10:00",  # 121 days: late
+                    "2026-12-05 10:00",  # after as_of: does not count
+                ]
+            ),
+        }
+    )
+    frames["visits"] = visits
+    doc = check(frames, as_of=dt.date(2026, 11, 30))
+    found = {d["id"]: d for d in doc["unvisited"]["items"]}
+    assert set(found) == {"E2", "E4", "E5"}
+    assert found["E2"]["category"] == "elderly_only" and found["E2"]["days_since"] == 60
+    assert found["E4"]["category"] == "elderly" and found["E4"]["days_since"] == 121
+    assert found["E5"]["last_visit"] is None and found["E5"]["days_since"] is None
+    assert found["E2"]["grid_code"] == A1
+    assert doc["unvisited"]["by_category"] == {"elderly_only": 2, "elderly": 1}
+    assert doc["unvisited"]["households"] == {"elderly_only": 3, "elderly": 2}
+    # a report for an earlier date: E1's visit of 20 November had not happened, nor the next
+    earlier = check(frames, as_of=dt.date(2026, 11, 10))
+    assert {d["id"] for d in earlier["unvisited"]["items"]} >= {"E1", "E2"}
+
+
+def test_visit_intervals_are_settings_and_refuse_nonsense(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("GISGRID_CHECK_VISIT_DAYS", '{"elderly_only": 7}')
+    assert CheckSettings().visit_days == {"elderly_only": 7}
+    monkeypatch.setenv("GISGRID_CHECK_VISIT_DAYS", '{"children": 7}')
+    with pytest.raises(ValueError, match="visit_days"):
+        CheckSettings()

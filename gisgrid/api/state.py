@@ -20,7 +20,15 @@ from gisgrid.settings import AuthSettings
 from gisgrid.stores.base import Store
 
 #: what the dashboard and the check report read
-REPORT_LAYERS = ("townships", "villages", "grids", "households", "service_points", "incidents")
+REPORT_LAYERS = (
+    "townships",
+    "villages",
+    "grids",
+    "households",
+    "service_points",
+    "incidents",
+    "visits",
+)
 
 log = logging.getLogger(__name__)
 

@@ -126,6 +126,7 @@ CHECKS: dict[str, Kind] = _table(
     Kind("service_coverage", "服务覆盖不足", "service coverage shortfalls"),
     Kind("workload", "网格户数超出范围", "grids outside the household band"),
     Kind("six_no", "未达六无村", "villages not six-no"),
+    Kind("unvisited", "未按期走访", "households not visited in time"),
 )
 
 

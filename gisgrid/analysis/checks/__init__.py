@@ -2,7 +2,7 @@
 
 :func:`check_store` reads the layers it needs from a store and runs :func:`run_checks`, which
 works on frames (canonical layer frames, EPSG:4326) and returns one :class:`CheckReport`
-with eleven checks, in this order:
+with twelve checks, in this order:
 
 1. ``invalid_geometries`` – townships, villages, grids: missing, empty, wrong type, invalid.
 2. ``gaps`` – parts of a parent covered by none of its children, at every level.
@@ -15,6 +15,7 @@ with eleven checks, in this order:
 9. ``service_coverage`` – households too far from the nearest service point of a kind.
 10. ``workload`` – level-3 grids with too few or too many households.
 11. ``six_no`` – villages with incidents of the six-no kinds in the last 12 months.
+12. ``unvisited`` – households with members aged 60+ not visited within their interval.
 
 Thresholds come from :class:`gisgrid.settings.CheckSettings` (``GISGRID_CHECK_*``). Areas
 are m² and distances m, measured in :data:`gisgrid.crs.METRIC_CRS`; geometries in the
@@ -42,6 +43,7 @@ from gisgrid.analysis.checks.people import (
     households_outside,
     linkage,
     unstaffed_grids,
+    unvisited,
     village_mismatch,
     workload,
 )
@@ -60,7 +62,7 @@ def run_checks(
     as_of: dt.date | None = None,
     outline: shapely.Geometry | None = None,
 ) -> CheckReport:
-    """Run the eleven checks on layer frames.
+    """Run the twelve checks on layer frames.
 
     Parameters
     ----------
@@ -122,6 +124,9 @@ def run_checks(
     with timer("six_no"):
         items, extra = six_no(ctx)
         results["six_no"] = CheckResult("six_no", items, extra)
+    with timer("unvisited"):
+        items, extra = unvisited(ctx)
+        results["unvisited"] = CheckResult("unvisited", items, extra)
     total = time.perf_counter() - started
     for name, result in results.items():
         result.seconds = seconds.get(name, 0.0)

@@ -49,9 +49,10 @@ LAYER_COLUMNS: dict[str, list[str] | None] = {
     "townships": ["code", "name"],
     "villages": ["code", "name", "township_code", "kind"],
     "grids": ["code", "level", "parent_code", "village_code", "name", "responsible_name"],
-    "households": ["id", "village_code", "elderly", "backbone", "backbone_id"],
+    "households": ["id", "village_code", "members", "elderly", "backbone", "backbone_id"],
     "service_points": ["id", "kind", "village_code"],
     "incidents": ["id", "kind", "reported_at"],
+    "visits": ["household_id", "at"],
 }
 
 #: read besides :data:`LAYER_COLUMNS` when a layer has them: the grids' dates, for the grids

@@ -196,3 +196,59 @@ def workload(ctx: CheckContext) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         "median_households": float(np.median(counts)) if len(counts) else None,
     }
     return items, extra
+
+
+def visit_category(members: np.ndarray, elderly: np.ndarray) -> np.ndarray:
+    """``elderly_only`` (every member aged 60+), ``elderly`` (some), or ``""`` per household."""
+    members = np.asarray(members, dtype=float)
+    elderly = np.asarray(elderly, dtype=float)
+    some = np.nan_to_num(elderly) > 0
+    only = some & (np.nan_to_num(elderly) >= np.nan_to_num(members))
+    return np.where(only, "elderly_only", np.where(some, "elderly", ""))
+
+
+def unvisited(ctx: CheckContext) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Households with members aged 60+ not visited within their interval, up to ``as_of``.
+
+    The interval is ``visit_days`` of their category (:func:`visit_category`); a household
+    never visited counts from no date at all. Visits after ``as_of`` do not count (a report
+    for a past date answers as things stood then).
+    """
+    days = ctx.settings.visit_days
+    hh = ctx.frames["households"]
+    category = visit_category(hh["members"].to_numpy(), hh["elderly"].to_numpy())
+    end = pd.Timestamp(ctx.as_of) + pd.Timedelta(days=1)
+    visits = ctx.frames["visits"]
+    at = pd.to_datetime(visits["at"], errors="coerce")
+    kept = visits[(at < end).to_numpy()]
+    last = pd.to_datetime(kept["at"]).groupby(kept["household_id"].astype(str)).max()
+    ids = hh["id"].astype(str).to_numpy()
+    seen = last.reindex(pd.Index(ids)).to_numpy()
+    grid = ctx.household_grid
+    village = texts(hh["village_code"].to_numpy())
+    items: list[dict[str, Any]] = []
+    counted = dict.fromkeys(days, 0)
+    for i in np.flatnonzero(np.isin(category, list(days))):
+        cat = str(category[i])
+        counted[cat] += 1
+        when = pd.Timestamp(seen[i]) if not pd.isna(seen[i]) else None
+        gone = None if when is None else int((end - when).days)
+        if gone is not None and gone <= days[cat]:
+            continue
+        items.append(
+            {
+                "id": ids[i],
+                "category": cat,
+                "village_code": village[i],
+                "grid_code": grid[i],
+                "last_visit": None if when is None else when.isoformat(sep=" "),
+                "days_since": gone,
+            }
+        )
+    items.sort(key=lambda d: (d["category"] != "elderly_only", d["grid_code"] or "", d["id"]))
+    extra = {
+        "visit_days": dict(days),
+        "households": counted,
+        "by_category": {c: sum(d["category"] == c for d in items) for c in days},
+    }
+    return items, extra

@@ -86,7 +86,7 @@ class CheckResult:
 
 @dataclass
 class CheckReport:
-    """All eleven checks and the ``meta`` block (as_of, settings, counts, seconds)."""
+    """All twelve checks and the ``meta`` block (as_of, settings, counts, seconds)."""
 
     results: dict[str, CheckResult]
     meta: dict[str, Any]
@@ -266,6 +266,20 @@ def _detail(result: CheckResult, lang: Lang) -> list[str]:
         for d in sorted(items, key=lambda d: (-d["incidents"], d["village_code"]))[:SHOWN]:
             lines.append(f"{d['village_code']} {d['name'] or ''}: {d['incidents']}")
         return ["       " + line for line in lines] + _more(items, lang)
+    elif name == "unvisited":
+        days = result.extra.get("visit_days", {})
+        names = {
+            "elderly_only": ("老人独居户", "elderly-only"),
+            "elderly": ("有老人户", "with elderly"),
+        }
+        for cat, n in result.extra.get("by_category", {}).items():
+            due = days.get(cat)
+            label = _t(names.get(cat, (cat, cat)), lang)
+            lines.append(
+                _t((f"{label}超过 {due} 天未走访", f"{label}, not visited in {due} days"), lang)
+                + f": {n}"
+            )
+        return ["       " + line for line in lines]
     return ["       " + line for line in lines] + _more(items, lang)
 
 
