@@ -280,6 +280,58 @@ def assign_command(
     _run(lambda: _assign(open_store(store), as_of=_date(as_of, "--as-of")))
 
 
+@app.command("volunteers")
+def volunteers_command(
+    by: Annotated[
+        str, typer.Option("--by", help="volunteer (每位志愿者) or team (每支服务队)")
+    ] = "volunteer",
+    since: Annotated[
+        str | None, typer.Option("--since", help="activities held on or after YYYY-MM-DD")
+    ] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="write a CSV file (UTF-8, opens in Excel)")
+    ] = None,
+    store: StoreOption = None,
+) -> None:
+    """The volunteers' time bank (时间银行): hours per volunteer or per team.
+
+    Without ``--out`` the table is printed; with it, written as CSV. Volunteers' names are
+    personal data: writing them to a file is recorded in the audit log, like an export.
+    """
+    from gisgrid.analysis.volunteers import hours_by_team, hours_by_volunteer
+    from gisgrid.stores import open_store
+
+    if by not in ("volunteer", "team"):
+        _fail(ConfigError(f"--by must be volunteer or team, not {by!r}"))
+    day = _date(since, "--since")
+
+    def action() -> None:
+        st = open_store(store)
+        activities = st.read("volunteer_activities")
+        hours = st.read("volunteer_hours")
+        if by == "team":
+            table = hours_by_team(activities, hours, st.read("volunteer_teams"), since=day)
+        else:
+            table = hours_by_volunteer(activities, hours, since=day)
+        if out_file is not None:
+            out_file.parent.mkdir(parents=True, exist_ok=True)
+            table.to_csv(out_file, index=False, encoding="utf-8-sig")
+            _audit(st, "export", target="volunteer_hours", detail={"file": out_file.name,
+                   "by": by, "rows": len(table)})  # fmt: skip
+            out.print(f"wrote {len(table)} rows ({by}) to {out_file}")
+            return
+        title = "志愿服务时长 volunteer hours" + (f" since {day.isoformat()}" if day else "")
+        shown = Table(title=title)
+        for column in table.columns:
+            shown.add_column(str(column))
+        for row in table.itertuples(index=False):
+            shown.add_row(*(_cell(v) for v in row))
+        out.print(shown)
+        out.print(f"合计 total: {float(table['hours'].sum()) if len(table) else 0.0:g} h")
+
+    _run(action)
+
+
 @app.command("history")
 def history_command(
     code: Annotated[str, typer.Argument(help="the grid's code (12, 15 or 18 digits)")],

@@ -299,6 +299,18 @@ def _volunteer_activities() -> gpd.GeoDataFrame:
     )
 
 
+def _volunteer_hours() -> pd.DataFrame:
+    # three volunteers at the first activity, two of them again at the third
+    return pd.DataFrame(
+        {
+            "activity_id": ["VA01", "VA01", "VA01", "VA03", "VA03"],
+            "volunteer_id": ["P001", "P002", "P003", "P001", "P002"],
+            "volunteer_name": ["钱测试", "孙测试", "李测试", "钱测试", "孙测试"],
+            "hours": [2.5, 2.5, 1.0, 4.0, 3.5],
+        }
+    )
+
+
 _BUILDERS: dict[str, Callable[[], pd.DataFrame]] = {
     "townships": _townships,
     "villages": _villages,
@@ -315,6 +327,7 @@ _BUILDERS: dict[str, Callable[[], pd.DataFrame]] = {
     "first_secretaries": _first_secretaries,
     "volunteer_teams": _volunteer_teams,
     "volunteer_activities": _volunteer_activities,
+    "volunteer_hours": _volunteer_hours,
 }
 
 

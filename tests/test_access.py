@@ -366,6 +366,10 @@ MATRIX: dict[tuple[str, str], tuple[Call, dict[str, Expect]]] = {
             viewer=403,
         ),
     ),
+    ("GET", "/api/volunteers/hours"): (
+        Call("GET", "/api/volunteers/hours"),
+        _signed_in(401, **_all_signed_in(200)),
+    ),
     ("GET", "/api/notifications"): (
         Call("GET", "/api/notifications"),
         _signed_in(401, **_all_signed_in(200)),

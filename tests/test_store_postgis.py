@@ -270,8 +270,8 @@ def test_replace_and_append(filled: PostGISStore) -> None:
     filled.write({"households": more}, mode="replace")
     assert_same(more, filled.read("households"))
     # a layer replaced by nothing (one nothing refers to)
-    filled.write({"volunteer_activities": LAYERS["volunteer_activities"].empty()}, mode="replace")
-    assert filled.count("volunteer_activities") == 0
+    filled.write({"pairings": LAYERS["pairings"].empty()}, mode="replace")
+    assert filled.count("pairings") == 0
     # incidents whose cases have steps cannot go: their history refers to them
     with pytest.raises(StoreConstraintError, match="case_steps"):
         filled.write({"incidents": LAYERS["incidents"].empty()}, mode="replace")
@@ -561,6 +561,7 @@ def test_a_newer_gisgrid_upgrades_an_older_schema_keeping_the_data(
     del frames["grid_versions"]  # no history of the grids before version 6
     del frames["case_steps"]  # nor of the cases before version 8
     del frames["visits"]  # nor visits before version 9
+    del frames["volunteer_hours"]  # nor volunteer hours before version 10
     for f in VERSION_FIELDS:
         frames["grids"][f.name] = None
     frames["grids"] = LAYERS["grids"].conform(frames["grids"])

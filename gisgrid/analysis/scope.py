@@ -47,6 +47,7 @@ PUBLIC_LAYERS = ("service_points",)
 RECORD_LAYERS: dict[str, tuple[str, str]] = {
     "case_steps": ("incident_id", "incidents"),
     "visits": ("household_id", "households"),
+    "volunteer_hours": ("activity_id", "volunteer_activities"),
 }
 #: a masked value of a hidden field
 HIDDEN = None
@@ -338,8 +339,9 @@ class ScopedReader:
         seen = self.store.read(
             about, where={"id": ids}, columns=["id", *_area_columns(get_layer(about))]
         )
-        seen = seen.copy()
-        seen["grid_code"] = current_grid_codes(seen.geometry, self.index)
+        if about in ASSIGNED_LAYERS:  # placed as a read of that layer places them
+            seen = seen.copy()
+            seen["grid_code"] = current_grid_codes(seen.geometry, self.index)
         inside = set(seen.loc[self.scope.rows_in(about, seen), "id"].astype(str))
         return frame[frame[column].astype(str).isin(inside)]
 
@@ -359,5 +361,8 @@ class ScopedReader:
 
 def _area_columns(decl: Layer) -> list[str]:
     names = {f.name for f in decl.fields}
-    area = ("code", "grid_code", "village_code", "township_code", "incident_id", "household_id")
+    area = (
+        "code", "grid_code", "village_code", "township_code",
+        "incident_id", "household_id", "activity_id",
+    )  # fmt: skip
     return [c for c in area if c in names]

@@ -37,6 +37,7 @@ from gisgrid.api.routes import (
     reports,
     tokens,
     visits,
+    volunteers,
 )
 from gisgrid.api.state import AppState
 from gisgrid.settings import AuthSettings, WebSettings
@@ -82,6 +83,7 @@ def create_app(*, store: str | None = None) -> FastAPI:
     for module in (layers, locate, households, visits, incidents, cases, reports, pages, grids):
         app.include_router(module.router)
     app.include_router(notifications.router)
+    app.include_router(volunteers.router)
     for module in (changesets, editor):
         app.include_router(module.router)
     for module in (auth, accounts, tokens, audit, admin_pages):

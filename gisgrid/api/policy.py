@@ -99,6 +99,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/cases"): Rule(P.FIGURES),
     ("GET", "/api/cases/stats"): Rule(P.FIGURES),
     ("GET", "/api/notifications"): Rule(P.FIGURES),
+    ("GET", "/api/volunteers/hours"): Rule(P.FIGURES),
     # visits are records about households; recording one is field work, like a report
     ("GET", "/api/households/{household_id}/visits"): Rule(P.HOUSEHOLD_RECORDS),
     ("POST", "/api/households/{household_id}/visits"): Rule(P.REPORT_INCIDENTS),

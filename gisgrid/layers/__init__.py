@@ -36,6 +36,7 @@ LAYERS: dict[str, Layer] = {
         organisation.FIRST_SECRETARIES,
         organisation.VOLUNTEER_TEAMS,
         organisation.VOLUNTEER_ACTIVITIES,
+        organisation.VOLUNTEER_HOURS,
     )
 }
 

@@ -156,3 +156,34 @@ VOLUNTEER_ACTIVITIES = Layer(
     key=("id",),
     geometry_type="Point",
 )
+
+VOLUNTEER_HOURS = Layer(
+    name="volunteer_hours",
+    label_zh="志愿服务时长",
+    description="Who took part in a volunteer activity and for how many hours (the time bank).",
+    fields=(
+        id_field("活动编号", "the activity", name="activity_id"),
+        id_field(
+            "志愿者编号", "the volunteer (their number in the county's roll)", name="volunteer_id"
+        ),
+        Field(
+            "volunteer_name",
+            "str",
+            required=True,
+            label_zh="志愿者",
+            description="the volunteer's name",
+            personal="resident",
+            masked_as="name",
+        ),
+        Field(
+            "hours",
+            "float",
+            required=True,
+            label_zh="服务时长（小时）",
+            minimum=0.25,
+            maximum=24,
+            description="hours served at the activity",
+        ),
+    ),
+    key=("activity_id", "volunteer_id"),
+)

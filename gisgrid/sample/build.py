@@ -267,12 +267,15 @@ def build_sample_county(
         "incidents": incidents.frame,
         **organisation.frames,
     }
-    say("recording a year of case steps and visits")
+    say("recording a year of case steps, visits and volunteer hours")
     # a stream of its own: the layers above stay as they were before cases and visits
     later = np.random.default_rng([seed, 14])
     raw["case_steps"] = extras.case_histories(later, incidents.frame, incidents.grids, SAMPLE_AS_OF)
     raw["visits"] = extras.household_visits(
         later, raw["households"], np.asarray(homes.intended), SAMPLE_AS_OF
+    )
+    raw["volunteer_hours"] = extras.volunteer_hours(
+        later, organisation.frames["volunteer_teams"], organisation.frames["volunteer_activities"]
     )
     say("checking every layer against its declaration")
     frames = {name: LAYERS[name].validate(frame) for name, frame in raw.items()}

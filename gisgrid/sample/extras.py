@@ -348,3 +348,29 @@ def household_visits(
             "lat": None,
         }
     )
+
+
+def volunteer_hours(
+    rng: np.random.Generator, teams: pd.DataFrame, activities: pd.DataFrame
+) -> pd.DataFrame:
+    """Who of a team's roll served at each of its activities, and for how long.
+
+    Each team has a roll of as many volunteers as its ``members`` (numbered ``P<team>-<k>``,
+    fake names); an activity is served by as many of them as took part (at most the roll),
+    each for two to four hours or so, in half hours.
+    """
+    roll: dict[str, tuple[list[str], list[str]]] = {}
+    for team_id, members in zip(teams["id"], teams["members"], strict=True):
+        ids = [f"P{team_id}-{k:03d}" for k in range(1, int(members) + 1)]
+        roll[str(team_id)] = (ids, person_names(rng, len(ids)))
+    rows: list[dict[str, object]] = []
+    for activity_id, team_id, participants in zip(
+        activities["id"], activities["team_id"], activities["participants"], strict=True
+    ):
+        ids, names = roll[str(team_id)]
+        n = min(int(participants), len(ids))
+        for k in sorted(rng.choice(len(ids), size=n, replace=False).tolist()):
+            hours = float(np.clip(np.round(rng.lognormal(np.log(3.0), 0.35) * 2) / 2, 0.5, 8))
+            rows.append({"activity_id": activity_id, "volunteer_id": ids[k],
+                         "volunteer_name": names[k], "hours": hours})  # fmt: skip
+    return pd.DataFrame(rows)
