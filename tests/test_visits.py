@@ -14,11 +14,13 @@ from conftest import V1, raw_frame
 from fastapi.testclient import TestClient
 
 from gisgrid.analysis.assign import grid_index
+from gisgrid.analysis.cases import Actor
 from gisgrid.analysis.scope import Scope, ScopedReader
 from gisgrid.api import create_app
 from gisgrid.errors import NotFoundError, ValidationError
 from gisgrid.layers import LAYERS
 from gisgrid.roles import ROLES, Role
+from gisgrid.services.cases import case_of
 from gisgrid.services.visits import record_visit, visits_of
 from gisgrid.stores.base import Store
 from gisgrid.stores.ledger import AuditQuery
@@ -44,7 +46,8 @@ def test_a_visit_is_recorded_and_listed_newest_first(store: Store):
         store, grid, "H002", visitor="grid-wang", kind="errand", note="代缴医保", at=at,
         lon=112.432, lat=29.652,
     )  # fmt: skip
-    assert stored["id"].iat[0].startswith("V20240506090000")
+    assert stored.visit["id"].iat[0].startswith("V20240506090000")
+    assert stored.request_id is None
     listed = visits_of(grid, "H002")
     assert listed["kind"].tolist() == ["errand", "look_in"]
     assert listed["note"].tolist()[0] == "代缴医保"
@@ -92,3 +95,24 @@ def test_visits_through_the_api_scoped_and_audited(store: Store, request: pytest
         assert seen["features"] == []
     audited = store.ledger.audit(AuditQuery(action="visit"))
     assert [(a.entry.actor, a.entry.target) for a in audited] == [("grid-wang", "H005")]
+
+
+def test_a_visit_can_open_a_service_request_that_follows_the_case_flow(store: Store):
+    grid = _reader(store, V1 + "001001")
+    at = dt.datetime(2024, 5, 6, 9, 0)
+    before = store.count("incidents")
+    stored = record_visit(
+        store, grid, "H005", visitor="grid-wang", kind="errand", at=at,
+        request="代办低保年审材料",
+    )  # fmt: skip
+    assert stored.request_id is not None
+    assert store.count("incidents") == before + 1
+    [opened] = store.read("incidents", where={"id": stored.request_id}).to_dict("records")
+    assert opened["kind"] == "service_request" and opened["status"] == "registered"
+    assert "代办低保年审材料" in opened["description"]
+    assert stored.visit["id"].iat[0] in opened["description"]
+    home = store.read("households", where={"id": "H005"}).geometry.iloc[0]
+    assert opened["geometry"].equals(home)
+    case = case_of(grid, stored.request_id, caller=Actor("village-li", Role.VILLAGE, True))
+    assert case.stage == "registered" and [s.actor for s in case.steps] == ["grid-wang"]
+    assert case.allowed == ("dispatch", "reject")

@@ -493,3 +493,8 @@ class VisitRequest(BaseModel):
     at: dt.datetime | None = Field(None, description="local time; default: now")
     lon: float | None = Field(None, description="where it was recorded (WGS84), optional")
     lat: float | None = Field(None, description="where it was recorded (WGS84), optional")
+    request: str | None = Field(
+        None,
+        max_length=2000,
+        description="what the household asked for: opens a service request (帮代办) case",
+    )

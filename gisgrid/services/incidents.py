@@ -84,6 +84,30 @@ def report_incident(
     ConflictError
         An incident with the same id is already stored.
     """
+    frames = incident_frames(incident, reporter=reporter)
+    clean = frames["incidents"]
+    new_id = str(clean["id"].iat[0])
+
+    def id_is_new(current: Store) -> None:
+        if current.count("incidents", where={"id": new_id}):
+            raise ConflictError(f"incident {new_id} already exists")
+
+    id_is_new(store)
+    store.write(frames, mode="append", check=id_is_new)
+    return clean
+
+
+def incident_frames(
+    incident: NewIncident, *, reporter: str | None = None
+) -> dict[str, gpd.GeoDataFrame | pd.DataFrame]:
+    """The rows a report writes, validated, nothing written: the incident and (with
+    ``reporter`` and the status ``registered``) its case's report step.
+
+    Raises
+    ------
+    ValidationError
+        As :func:`report_incident`.
+    """
     reported = incident.reported_at or dt.datetime.now(LOCAL_TIME)
     frame = gpd.GeoDataFrame(
         {
@@ -106,21 +130,14 @@ def report_incident(
             "incidents",
             [Problem(0, new_id, "reported_at", f"{reported_local} lies in the future")],
         )
-    frames: dict[str, pd.DataFrame] = {"incidents": clean}
+    frames: dict[str, gpd.GeoDataFrame | pd.DataFrame] = {"incidents": clean}
     if reporter is not None and incident.status == "registered":
         step = pd.DataFrame(
             [{"incident_id": new_id, "seq": 1, "action": "report", "actor": reporter,
               "at": reported_local, "note": None, "assignee": None}]
         )  # fmt: skip
         frames["case_steps"] = get_layer("case_steps").validate(step)
-
-    def id_is_new(current: Store) -> None:
-        if current.count("incidents", where={"id": new_id}):
-            raise ConflictError(f"incident {new_id} already exists")
-
-    id_is_new(store)
-    store.write(frames, mode="append", check=id_is_new)
-    return clean
+    return frames
 
 
-__all__ = ["NewIncident", "new_incident_id", "report_incident"]
+__all__ = ["NewIncident", "incident_frames", "new_incident_id", "report_incident"]

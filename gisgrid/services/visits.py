@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from gisgrid.analysis.assign import local_now
+from gisgrid.analysis.assign import GridIndex, current_grid_codes, grid_index, local_now
 from gisgrid.errors import ConflictError, NotFoundError, Problem, ValidationError
 from gisgrid.layers import get_layer
 from gisgrid.layers.schema import LOCAL_TZ
 from gisgrid.services.cases import CLOCK_SKEW
+from gisgrid.services.incidents import NewIncident, incident_frames
 from gisgrid.stores.base import Reader, Store
 
 VISITS = get_layer("visits")
@@ -49,8 +51,15 @@ def record_visit(
     lon: float | None = None,
     lat: float | None = None,
     visit_id: str | None = None,
-) -> pd.DataFrame:
-    """Append a visit to a household the caller may see; the stored row.
+    request: str | None = None,
+    index: GridIndex | None = None,
+) -> RecordedVisit:
+    """Append a visit to a household the caller may see; what was stored.
+
+    With ``request`` (what the household asked for), a service request (帮代办) is opened in
+    the same transaction: an incident of kind ``service_request`` at the household, routed
+    to the level-3 grid covering it now (``index``: today's grids, built from ``reader``
+    when not given), with its report step by the visitor; it then follows the case flow.
 
     Raises
     ------
@@ -62,7 +71,8 @@ def record_visit(
     ConflictError
         A visit with this id is stored already.
     """
-    if not reader.count("households", where={"id": household_id}):
+    home = reader.read("households", where={"id": household_id}, columns=["id"])
+    if not len(home):
         raise NotFoundError(f"no household {household_id}")
     if at is not None and at.tzinfo is not None:  # a phone's time with its offset: county time
         at = at.astimezone(ZoneInfo(LOCAL_TZ)).replace(tzinfo=None)
@@ -80,11 +90,41 @@ def record_visit(
           "kind": kind, "note": note or None, "lon": lon, "lat": lat}]
     )  # fmt: skip
     clean = VISITS.validate(row)
+    frames: dict[str, pd.DataFrame] = {"visits": clean}
+    request_id: str | None = None
+    if request:
+        place = home.geometry.iloc[0]
+        if index is None:
+            index = grid_index(reader.read("grids", where={"level": 3}))
+        grid = current_grid_codes(home.geometry, index)[0]
+        opened = incident_frames(
+            NewIncident(
+                lon=float(place.x),
+                lat=float(place.y),
+                kind="service_request",
+                grid_code=grid,
+                reported_at=when.replace(tzinfo=ZoneInfo(LOCAL_TZ)),
+                description=f"走访 {new_id}：{request}",
+            ),
+            reporter=visitor,
+        )
+        request_id = str(opened["incidents"]["id"].iat[0])
+        frames.update(opened)
 
-    def id_is_new(current: Store) -> None:
+    def ids_are_new(current: Store) -> None:
         if current.count("visits", where={"id": new_id}):
             raise ConflictError(f"visit {new_id} is stored already")
+        if request_id is not None and current.count("incidents", where={"id": request_id}):
+            raise ConflictError(f"incident {request_id} already exists")
 
-    id_is_new(store)
-    store.write({"visits": clean}, mode="append", check=id_is_new)
-    return clean
+    ids_are_new(store)
+    store.write(frames, mode="append", check=ids_are_new)
+    return RecordedVisit(visit=clean, request_id=request_id)
+
+
+@dataclass(frozen=True)
+class RecordedVisit:
+    """What :func:`record_visit` stored: the visit's row, and the service request it opened."""
+
+    visit: pd.DataFrame
+    request_id: str | None

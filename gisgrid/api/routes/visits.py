@@ -50,14 +50,16 @@ def add_visit(
             at=body.at,
             lon=body.lon,
             lat=body.lat,
+            request=body.request,
+            index=state.locator.grid_index,
         )
         state.changed()
-    visit = geojson.plain_record(stored.to_dict("records")[0])
+    visit = geojson.plain_record(stored.visit.to_dict("records")[0])
     record_access(
         state.store.ledger,
         access.caller,
         "visit",
         target=household_id,
-        detail={"visit": visit["id"], "kind": body.kind},
+        detail={"visit": visit["id"], "kind": body.kind, "request": stored.request_id},
     )
-    return {"visit": visit}
+    return {"visit": visit, "request": stored.request_id}
