@@ -307,3 +307,22 @@ def test_reviewers_are_told_of_change_sets_under_review():
     found = notifications_for("township-zhao", Role.TOWNSHIP, [], to_review=[pending])
     assert [(n.kind, n.target, n.about) for n in found] == [("to_review", "3", "拆分第一村民小组")]
     assert found[0].message_zh == "网格变更单待审核"
+
+
+def test_case_steps_and_visits_are_never_rewritten(store: Store, request: pytest.FixtureRequest):
+    """A replace keeps every stored row (both stores); PostGIS refuses UPDATE and DELETE."""
+    before = {name: len(store.read(name)) for name in ("case_steps", "visits")}
+    store.write({name: LAYERS[name].empty() for name in before}, mode="replace")
+    assert {name: len(store.read(name)) for name in before} == before
+    if store.path is not None:
+        return
+    import psycopg
+
+    with psycopg.connect(request.getfixturevalue("pg_url")) as conn:
+        for statement in (
+            "UPDATE gisgrid.case_steps SET note = 'changed'",
+            "DELETE FROM gisgrid.visits",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+                conn.execute(statement)
+            conn.rollback()

@@ -31,17 +31,18 @@ CREATE TABLE gisgrid.case_steps (
         REFERENCES gisgrid.incidents (id) DEFERRABLE INITIALLY DEFERRED
 );
 
-CREATE FUNCTION gisgrid.case_steps_append_only() RETURNS trigger
+-- one refusal for every record table that is only ever appended to (this one, the visits)
+CREATE FUNCTION gisgrid.append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'the case steps are append-only: % refused', TG_OP
+    RAISE EXCEPTION 'gisgrid.% is append-only: % refused', TG_TABLE_NAME, TG_OP
         USING ERRCODE = 'insufficient_privilege';
 END;
 $$;
 
 CREATE TRIGGER case_steps_append_only
     BEFORE UPDATE OR DELETE OR TRUNCATE ON gisgrid.case_steps
-    FOR EACH STATEMENT EXECUTE FUNCTION gisgrid.case_steps_append_only();
+    FOR EACH STATEMENT EXECUTE FUNCTION gisgrid.append_only();
 
 REVOKE UPDATE, DELETE, TRUNCATE ON gisgrid.case_steps FROM PUBLIC;
 

@@ -25,17 +25,9 @@ CREATE TABLE gisgrid.visits (
 );
 CREATE INDEX visits_household_id_idx ON gisgrid.visits (household_id, at);
 
-CREATE FUNCTION gisgrid.visits_append_only() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'the visits are append-only: % refused', TG_OP
-        USING ERRCODE = 'insufficient_privilege';
-END;
-$$;
-
 CREATE TRIGGER visits_append_only
     BEFORE UPDATE OR DELETE OR TRUNCATE ON gisgrid.visits
-    FOR EACH STATEMENT EXECUTE FUNCTION gisgrid.visits_append_only();
+    FOR EACH STATEMENT EXECUTE FUNCTION gisgrid.append_only();
 
 REVOKE UPDATE, DELETE, TRUNCATE ON gisgrid.visits FROM PUBLIC;
 
