@@ -1016,6 +1016,8 @@ def test_households_with_elderly_members_not_visited_in_time_are_found():
     assert found["E2"]["grid_code"] == A1
     assert doc["unvisited"]["by_category"] == {"elderly_only": 2, "elderly": 1}
     assert doc["unvisited"]["households"] == {"elderly_only": 3, "elderly": 2}
+    summary = run_checks(frames, settings=TOY, as_of=dt.date(2026, 11, 30)).summary("zh")
+    assert "老人独居户超过 30 天未走访: 2" in summary and "有老人户超过 90 天未走访: 1" in summary
     # a report for an earlier date: E1's visit of 20 November had not happened, nor the next
     earlier = check(frames, as_of=dt.date(2026, 11, 10))
     assert {d["id"] for d in earlier["unvisited"]["items"]} >= {"E1", "E2"}

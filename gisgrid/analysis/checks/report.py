@@ -273,10 +273,10 @@ def _detail(result: CheckResult, lang: Lang) -> list[str]:
             "elderly": ("有老人户", "with elderly"),
         }
         for cat, n in result.extra.get("by_category", {}).items():
+            zh, en = names.get(cat, (cat, cat))
             due = days.get(cat)
-            label = _t(names.get(cat, (cat, cat)), lang)
             lines.append(
-                _t((f"{label}超过 {due} 天未走访", f"{label}, not visited in {due} days"), lang)
+                _t((f"{zh}超过 {due} 天未走访", f"{en}, not visited in {due} days"), lang)
                 + f": {n}"
             )
         return ["       " + line for line in lines]
