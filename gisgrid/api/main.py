@@ -23,6 +23,7 @@ from gisgrid.api.routes import (
     admin_pages,
     audit,
     auth,
+    case_pages,
     cases,
     changesets,
     editor,
@@ -80,7 +81,7 @@ def create_app(*, store: str | None = None) -> FastAPI:
     # the net and its records; drawing the grids; accounts
     for module in (layers, locate, households, visits, incidents, cases, reports, pages, grids):
         app.include_router(module.router)
-    for module in (changesets, editor):
+    for module in (changesets, editor, case_pages):
         app.include_router(module.router)
     for module in (auth, accounts, tokens, audit, admin_pages):
         app.include_router(module.router)
