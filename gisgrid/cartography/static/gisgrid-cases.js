@@ -129,6 +129,10 @@
 
     var list = $("steps");
     list.replaceChildren();
+    if (!c.steps.length) {
+      // an incident imported in a stage, without the steps that led there
+      list.appendChild(el("li", "导入时已处于“" + c.stage_zh + "”阶段，此前无办理记录。", "muted"));
+    }
     c.steps.forEach(function (s) {
       var item = el("li");
       item.dataset.action = s.action;
