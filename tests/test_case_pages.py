@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 import urllib.error
 import urllib.request
@@ -392,3 +393,52 @@ def test_a_case_through_every_step_on_a_phone_geopackage(gpkg_store: str) -> Non
 
 def test_a_case_through_every_step_on_a_phone_postgis(postgis_store: str) -> None:
     _drive_a_case(postgis_store)
+
+
+# --- the pages as HTML: who sees the figures, what each list holds ----------------------------
+
+
+def test_the_figures_are_for_leaders_and_each_list_holds_its_cases(gpkg_store: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from gisgrid.api import create_app
+
+    township = codes.township_of(VILLAGE)
+    areas = {
+        "admin": "430623",
+        "leader": "430623",
+        "township": township,
+        "village": VILLAGE,
+        "grid": _grid_and_point(gpkg_store)[0],
+        "planner": township,
+        "viewer": township,
+    }
+    people = {role: make_account(gpkg_store, role, area) for role, area in areas.items()}
+    with TestClient(create_app(store=gpkg_store), base_url="https://testserver") as c:
+        for role, account in people.items():
+            r = c.get("/cases?view=area", headers=account.headers)
+            assert r.status_code == 200, (role, r.text[:300])
+            assert ('id="figures"' in r.text) == (role in ("admin", "leader", "township")), role
+            assert 'href="/cases"' in r.text  # the user bar links the work list
+            listed = re.findall(r'data-case="([^"]+)"', r.text)
+            api = c.get("/api/cases", params={"limit": 5000}, headers=account.headers).json()
+            assert listed == [x["id"] for x in api["cases"]], role  # the same cases, in order
+            late = re.findall(
+                r'data-case="([^"]+)"', c.get("/cases?view=overdue", headers=account.headers).text
+            )
+            assert late == [x["id"] for x in api["cases"] if x["overdue"]], role
+            mine = c.get("/cases", headers=account.headers).text
+            assert re.findall(r'data-case="([^"]+)"', mine) == [
+                x["id"] for x in api["cases"] if x["assignee"] == account.username
+            ]
+        # the county's figures on the leader's page are those of the API
+        leader = people["leader"].headers
+        stats = c.get("/api/cases/stats", headers=leader).json()
+        page = c.get("/cases?view=area", headers=leader).text
+        for name in ("cases", "open", "overdue", "closed", "rejected"):
+            shown = re.search(rf'data-figure="{name}">(\d+)<', page)
+            assert shown is not None and int(shown.group(1)) == stats[name], name
+        assert stats["cases"] > 0 and stats["overdue"] > 0  # the sample has late cases
+        rate = stats["on_time_rate"]
+        assert (f"{rate * 100:.1f}%" if rate is not None else "—") in page
+        assert c.get("/cases?view=everything", headers=leader).status_code == 422
