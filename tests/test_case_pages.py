@@ -245,6 +245,7 @@ def _drive_a_case(store: str) -> None:
         map_ready(vp)
         _idle(vp)
         assert vp.locator(".leaflet-interactive").count() >= 1  # the point on the map
+        assert vp.evaluate("() => document.documentElement.scrollWidth") <= 390
         assert _stage(vp) == "registered"
         assert sorted(_buttons(vp)) == ["dispatch", "reject"]
         assert not vp.is_hidden("#assignee-field")
@@ -272,8 +273,11 @@ def _drive_a_case(store: str) -> None:
         map_ready(gp)
         _idle(gp)
         assert sorted(_buttons(gp)) == ["accept", "decline"]
-        answer = _tap(gp, "decline", note="不属于本网格事项")
+        answer = _tap(gp, "decline", note="<b>不属于</b>本网格事项")
         assert answer["status"] == 201, answer
+        # what was written is shown as written, never as markup
+        assert "<b>不属于</b>本网格事项" in gp.locator("#steps li").nth(2).inner_text()
+        assert gp.locator("#steps b").count() == 0
         assert _stage(gp) == "registered" and _buttons(gp) == []
         assert gp.is_hidden("#actions")
         assert _stored(store, incident)[-1] == ("decline", g, None)
@@ -442,3 +446,27 @@ def test_the_figures_are_for_leaders_and_each_list_holds_its_cases(gpkg_store: s
         rate = stats["on_time_rate"]
         assert (f"{rate * 100:.1f}%" if rate is not None else "—") in page
         assert c.get("/cases?view=everything", headers=leader).status_code == 422
+
+
+def test_what_people_wrote_is_shown_as_text(gpkg_store: str) -> None:
+    """A description and a note holding markup appear as the characters typed, never as
+    markup (the template escapes; the page's script sets text, tested in the browser)."""
+    from fastapi.testclient import TestClient
+
+    from gisgrid.api import create_app
+
+    grid, point = _grid_and_point(gpkg_store)
+    worker = make_account(gpkg_store, "grid", grid)
+    markup = '<img src=x onerror="alert(1)">'
+    feature = {
+        "type": "Feature",
+        "geometry": {"type": "Point", "coordinates": list(point)},
+        "properties": {"kind": "dispute", "description": markup},
+    }
+    with TestClient(create_app(store=gpkg_store), base_url="https://testserver") as c:
+        r = c.post("/api/incidents", json=feature, headers=worker.headers)
+        assert r.status_code == 201, r.text
+        incident = r.json()["incident"]["id"]
+        page = c.get(f"/cases/{incident}", headers=worker.headers).text
+    assert markup not in page
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in page
