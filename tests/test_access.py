@@ -28,6 +28,7 @@ from servers import gisgrid_server
 from gisgrid import codes
 from gisgrid.api import create_app, policy
 from gisgrid.cartography import asset_files
+from gisgrid.services.incidents import NewIncident, report_incident
 from gisgrid.stores.geopackage import GeoPackageStore
 from gisgrid.stores.ledger import AuditQuery
 
@@ -52,6 +53,7 @@ class Net:
     other_household_name: str
     far_household: str  # in another township
     point: tuple[float, float]  # inside grid
+    incident: str  # an incident reported inside grid (a case everyone of the area may open)
     other_point: tuple[float, float]  # inside other_grid
     #: household id → the level-3 grid covering it (None: in no grid), and its village
     truth: pd.DataFrame
@@ -97,6 +99,11 @@ def net(store_path: Path) -> Net:
     other_village = next(
         str(v) for v in sorted(store.read("villages")["code"]) if not v.startswith(township)
     )
+    reported = report_incident(
+        store,
+        NewIncident(lon=p.x, lat=p.y, kind="dispute", description="矩阵测试案件"),
+        reporter="matrix",
+    )
     return Net(
         township=township,
         village=village,
@@ -109,6 +116,7 @@ def net(store_path: Path) -> Net:
         other_household_name=str(others["head_name"].iloc[0]),
         far_household=str(far.index[0]),
         point=(p.x, p.y),
+        incident=str(reported["id"].iat[0]),
         other_point=(q.x, q.y),
         truth=truth,
     )
@@ -377,6 +385,16 @@ MATRIX: dict[tuple[str, str], tuple[Call, dict[str, Expect]]] = {
     ("GET", "/api/cases/stats"): (
         Call("GET", "/api/cases/stats"),
         _signed_in(401, **_all_signed_in(200)),
+    ),
+    # the phone pages of cases: the work list for all; a case of one's area (one outside it
+    # answers 404, as the API does: tested below)
+    ("GET", "/cases"): (
+        Call("GET", "/cases?view=area"),
+        _signed_in("login", **_all_signed_in(200)),
+    ),
+    ("GET", "/cases/{incident_id}"): (
+        Call("GET", "/cases/{incident}"),
+        _signed_in("login", **_all_signed_in(200)),
     ),
     ("GET", "/api/cases"): (
         Call("GET", "/api/cases?open=false&limit=5000"),
@@ -705,6 +723,25 @@ def test_township_officer_cannot_open_another_townships_dashboard(
     assert r.status_code == 403
     r = client.get("/", headers=t, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == f"/?township={net.township}"
+
+
+def test_a_case_page_outside_ones_area_answers_404_like_the_api(
+    client: TestClient, accounts: dict[str, TestAccount], net: Net, store_path: Path
+) -> None:
+    other = report_incident(
+        GeoPackageStore(store_path),
+        NewIncident(lon=net.other_point[0], lat=net.other_point[1], kind="dispute"),
+        reporter="matrix",
+    )
+    incident = str(other["id"].iat[0])
+    g = accounts["grid"].headers
+    assert client.get(f"/cases/{incident}", headers=g).status_code == 404
+    assert client.get(f"/api/incidents/{incident}/case", headers=g).status_code == 404
+    assert client.get(f"/cases/{net.incident}", headers=g).status_code == 200
+    v = accounts["village"].headers
+    assert client.get(f"/cases/{incident}", headers=v).status_code == 200
+    # nothing tells an incident outside the area from one that does not exist
+    assert client.get("/cases/NO-SUCH-INCIDENT", headers=v).status_code == 404
 
 
 def test_incident_outside_ones_area_is_refused_and_nothing_is_written(

@@ -23,6 +23,7 @@ from gisgrid.api.routes import (
     admin_pages,
     audit,
     auth,
+    case_pages,
     cases,
     changesets,
     editor,
@@ -84,7 +85,7 @@ def create_app(*, store: str | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(notifications.router)
     app.include_router(volunteers.router)
-    for module in (changesets, editor):
+    for module in (changesets, editor, case_pages):
         app.include_router(module.router)
     for module in (auth, accounts, tokens, audit, admin_pages):
         app.include_router(module.router)

@@ -100,6 +100,9 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/cases/stats"): Rule(P.FIGURES),
     ("GET", "/api/notifications"): Rule(P.FIGURES),
     ("GET", "/api/volunteers/hours"): Rule(P.FIGURES),
+    # the phone pages of cases: the work list (leaders also see its figures) and a case
+    ("GET", "/cases"): Rule(P.FIGURES, page=True),
+    ("GET", "/cases/{incident_id}"): Rule(P.FIGURES, page=True),
     # visits are records about households; recording one is field work, like a report
     ("GET", "/api/households/{household_id}/visits"): Rule(P.HOUSEHOLD_RECORDS),
     ("POST", "/api/households/{household_id}/visits"): Rule(P.REPORT_INCIDENTS),

@@ -217,6 +217,8 @@ ASSETS: dict[str, Asset] = {
     "geoman_css": Asset(GEOMAN, "leaflet-geoman.css"),
     "editor_js": Asset(GISGRID, "gisgrid-editor.js"),
     "editor_css": Asset(GISGRID, "gisgrid-editor.css"),
+    "cases_js": Asset(GISGRID, "gisgrid-cases.js"),
+    "cases_css": Asset(GISGRID, "gisgrid-cases.css"),
 }
 
 #: the assets every gisgrid map page links to

@@ -302,6 +302,42 @@ def case_summaries(
     return sorted(out, key=lambda c: (c.escalation.due or finished, c.id))
 
 
+def work_list(
+    summaries: Sequence[CaseSummary],
+    *,
+    me: str,
+    mine: bool = False,
+    open_only: bool = True,
+    overdue: bool = False,
+    stage: Stage | None = None,
+) -> list[CaseSummary]:
+    """The cases of a work list, in the order of ``summaries`` (by due time).
+
+    Parameters
+    ----------
+    summaries
+        The cases of the caller's area (:func:`case_summaries`).
+    me
+        The caller's username.
+    mine
+        Only the cases dispatched to ``me`` now.
+    open_only
+        Only unfinished cases (a deadline runs).
+    overdue
+        Only overdue cases.
+    stage
+        Only cases in this stage.
+    """
+    return [
+        c
+        for c in summaries
+        if (not mine or c.assignee == me)
+        and (not open_only or c.escalation.due is not None)
+        and (not overdue or c.escalation.overdue)
+        and (stage is None or c.stage == stage)
+    ]
+
+
 @dataclass(frozen=True)
 class CaseCounts:
     """Cases of one group (a township, a kind): open, overdue among them, finished."""

@@ -27,6 +27,7 @@ from gisgrid.services.cases import (
     case_summaries,
     steps_as_dicts,
     take_step,
+    work_list,
 )
 
 router = APIRouter(tags=["cases 案件办理"], responses=COMMON_ERRORS)
@@ -66,14 +67,14 @@ def list_cases(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     me = access.caller.account.username
-    found = [
-        c
-        for c in case_summaries(access.reader, index=state.locator.grid_index)
-        if (not mine or c.assignee == me)
-        and (not open_only or c.escalation.due is not None)
-        and (not overdue or c.escalation.overdue)
-        and (stage is None or c.stage == stage)
-    ]
+    found = work_list(
+        case_summaries(access.reader, index=state.locator.grid_index),
+        me=me,
+        mine=mine,
+        open_only=open_only,
+        overdue=overdue,
+        stage=stage,
+    )
     return {
         "matched": len(found),
         "cases": [

@@ -1,0 +1,255 @@
+/* gisgrid case page: the script of /cases/{incident_id}, made for a phone.
+ *
+ * The page passes its data in data- attributes of #case (the Content-Security-Policy allows
+ * no inline script). The case is read from GET /api/incidents/{id}/case: its stage, its
+ * steps and the actions the signed-in person may take next, one button each. A step is
+ * POSTed to /api/incidents/{id}/steps with the session's CSRF token in X-CSRF-Token and
+ * `after` = the number of steps shown: when someone else moved the case meanwhile the server
+ * answers 409 and nothing changes. After every answer the case is read again. Text from the
+ * server goes into the page as text (textContent), never as markup.
+ *
+ * For the tests: window.gisgrid = {map, ready, cases}; cases.busy is true while a request is
+ * under way, cases.case holds the case shown, cases.writes every answer to a step.
+ */
+(function () {
+  "use strict";
+
+  var root = document.getElementById("case");
+  if (!root) {
+    return;
+  }
+  var cfg = {
+    incident: root.dataset.incident,
+    csrf: root.dataset.csrf || "",
+    me: root.dataset.me || "",
+    lon: parseFloat(root.dataset.lon),
+    lat: parseFloat(root.dataset.lat),
+    noteRequired: (root.dataset.noteRequired || "").split(" "),
+    assigneeRequired: (root.dataset.assigneeRequired || "").split(" "),
+  };
+  var LEVELS = { grid: "网格", village: "村", township: "乡镇", county: "县" };
+  var ACTIONS = {
+    report: "上报",
+    dispatch: "派遣",
+    reject: "不予受理",
+    accept: "签收处置",
+    decline: "退回",
+    redispatch: "重新派遣",
+    handled: "处置完毕",
+    verify: "核查通过并结案",
+    reopen: "核查不通过",
+  };
+  var cases = { pending: 0, case: null, last: null, writes: [] };
+  Object.defineProperty(cases, "busy", {
+    get: function () {
+      return cases.pending > 0;
+    },
+  });
+  var map = null;
+  var url = "/api/incidents/" + encodeURIComponent(cfg.incident);
+
+  function $(id) {
+    return document.getElementById(id);
+  }
+
+  function el(tag, text, cls) {
+    var node = document.createElement(tag);
+    if (text !== undefined && text !== null) {
+      node.textContent = String(text);
+    }
+    if (cls) {
+      node.className = cls;
+    }
+    return node;
+  }
+
+  function say(text, isError) {
+    var status = $("status");
+    status.textContent = text;
+    status.classList.toggle("error", !!isError);
+  }
+
+  async function call(method, path, body) {
+    var options = {
+      method: method,
+      headers: { Accept: "application/json" },
+      credentials: "same-origin",
+    };
+    if (method !== "GET") {
+      options.headers["X-CSRF-Token"] = cfg.csrf;
+      options.headers["Content-Type"] = "application/json";
+      options.body = JSON.stringify(body);
+    }
+    cases.pending += 1;
+    try {
+      var response = await fetch(path, options);
+      var data = null;
+      try {
+        data = await response.json();
+      } catch (e) {
+        data = null;
+      }
+      cases.last = { method: method, body: body, status: response.status, data: data };
+      if (method !== "GET") {
+        cases.writes.push(cases.last);
+      }
+      return cases.last;
+    } finally {
+      cases.pending -= 1;
+    }
+  }
+
+  function refusal(answer) {
+    // what a refused step means, in Chinese; the server's own words follow
+    var why = answer.data && answer.data.error ? answer.data.error.message : "";
+    var text;
+    if (answer.status === 409) {
+      text = "未能办理：案件已被他人办理，或当前阶段不允许此操作（缺少说明或承办人也会被拒绝）。已重新载入案件，请查看后再办理。";
+    } else if (answer.status === 403) {
+      text = "无权办理：此步骤不应由您办理。";
+    } else if (answer.status === 404) {
+      text = "找不到此案件，或它不在您的辖区内。";
+    } else if (answer.status === 401) {
+      text = "登录已过期，请重新登录。";
+    } else {
+      text = "办理失败（" + answer.status + "），请稍后再试。";
+    }
+    return why ? text + "（" + why + "）" : text;
+  }
+
+  function draw(c) {
+    cases.case = c;
+    $("stage").textContent = c.stage_zh;
+    $("stage").className = "stage stage-" + c.stage;
+    var badge = $("overdue");
+    badge.hidden = !c.overdue;
+    badge.textContent = c.overdue ? "已超期 · 升级至" + (LEVELS[c.escalated_to] || c.escalated_to) : "";
+    $("due").textContent = c.due ? "办理期限 " + c.due.slice(0, 16) : "已办结";
+    $("assignee").textContent = c.assignee ? "承办人 " + c.assignee : "尚未派遣";
+
+    var list = $("steps");
+    list.replaceChildren();
+    if (!c.steps.length) {
+      // an incident imported in a stage, without the steps that led there
+      list.appendChild(el("li", "导入时已处于“" + c.stage_zh + "”阶段，此前无办理记录。", "muted"));
+    }
+    c.steps.forEach(function (s) {
+      var item = el("li");
+      item.dataset.action = s.action;
+      item.appendChild(el("span", ACTIONS[s.action] || s.action, "action"));
+      item.appendChild(el("span", s.actor, "actor"));
+      item.appendChild(el("time", s.at.slice(0, 16), "at"));
+      if (s.assignee) {
+        item.appendChild(el("span", "→ " + s.assignee, "to"));
+      }
+      if (s.note) {
+        item.appendChild(el("p", s.note, "note"));
+      }
+      list.appendChild(item);
+    });
+
+    var buttons = $("buttons");
+    buttons.replaceChildren();
+    var needsAssignee = false;
+    c.allowed.forEach(function (a) {
+      var button = el("button", a.label_zh);
+      button.type = "button";
+      button.dataset.action = a.action;
+      if (cfg.assigneeRequired.indexOf(a.action) >= 0) {
+        needsAssignee = true;
+      }
+      button.addEventListener("click", function () {
+        step(a.action, a.label_zh);
+      });
+      buttons.appendChild(button);
+    });
+    $("assignee-field").hidden = !needsAssignee;
+    $("actions").hidden = c.allowed.length === 0;
+  }
+
+  async function load() {
+    var answer = await call("GET", url + "/case");
+    if (answer.status !== 200) {
+      say(refusal(answer), true);
+      return false;
+    }
+    draw(answer.data);
+    return true;
+  }
+
+  async function step(action, label) {
+    var note = $("note").value.trim();
+    var assignee = $("assignee-input").value.trim();
+    if (cfg.noteRequired.indexOf(action) >= 0 && !note) {
+      say("“" + label + "”需要填写说明。", true);
+      $("note").focus();
+      return;
+    }
+    if (cfg.assigneeRequired.indexOf(action) >= 0 && !assignee) {
+      say("“" + label + "”需要填写承办人账号。", true);
+      $("assignee-input").focus();
+      return;
+    }
+    var body = { action: action, note: note, after: cases.case.steps.length };
+    if (cfg.assigneeRequired.indexOf(action) >= 0) {
+      body.assignee = assignee;
+    }
+    var buttons = $("buttons").querySelectorAll("button");
+    buttons.forEach(function (b) {
+      b.disabled = true;
+    });
+    cases.pending += 1; // busy from the tap until the case is shown again
+    try {
+      var answer = await call("POST", url + "/steps", body);
+      if (answer.status === 201) {
+        $("note").value = "";
+        $("assignee-input").value = "";
+        draw(answer.data);
+        await load();
+        say("已办理：" + label + "。");
+      } else {
+        await load();
+        say(refusal(answer), true);
+      }
+    } finally {
+      cases.pending -= 1;
+    }
+  }
+
+  function start() {
+    map = L.map("map", { zoomControl: true, attributionControl: false });
+    window.gisgrid = { map: map, ready: false, cases: cases };
+    var here = [cfg.lat, cfg.lon];
+    map.setView(here, 16);
+    L.circleMarker(here, { radius: 9, color: "#b71c1c", weight: 3, fillOpacity: 0.6 }).addTo(map);
+    // the grid around the point, for bearings (the page has no basemap: offline)
+    var d = 0.002;
+    var box = [cfg.lon - d, cfg.lat - d, cfg.lon + d, cfg.lat + d].join(",");
+    call("GET", "/api/layers/grids?level=3&limit=50&bbox=" + box)
+      .then(function (answer) {
+        if (answer.status === 200 && answer.data && answer.data.features) {
+          L.geoJSON(answer.data, {
+            style: { color: "#1565c0", weight: 2, fill: false },
+            interactive: false,
+          }).addTo(map);
+        }
+      })
+      .then(load)
+      .then(function (ok) {
+        if (ok) {
+          say(cases.case.allowed.length ? "请选择下一步。" : "您目前无需办理此案件。");
+        }
+      })
+      .finally(function () {
+        window.gisgrid.ready = true;
+      });
+  }
+
+  try {
+    start();
+  } catch (error) {
+    window.gisgrid = window.gisgrid || {};
+    window.gisgrid.failed = String(error);
+    say("页面载入失败：" + error, true);
+  }
+})();
