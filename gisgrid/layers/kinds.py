@@ -59,7 +59,7 @@ INCIDENT_KINDS: dict[str, Kind] = _table(
     Kind("lawsuit", "诉讼", "Lawsuit", "#bc80bd"),
     Kind("illegal_construction", "违法建设", "Illegal construction", "#e7298a"),
     Kind("overdue_loan", "逾期贷款", "Overdue loan", "#08306b"),
-    Kind("service_request", "帮代办", "Service request", "#35978f"),
+    Kind("service_request", "帮代办", "Service request", "#01665e"),
     Kind("other", "其他", "Other", "#969696"),
 )
 
