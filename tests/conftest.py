@@ -612,6 +612,29 @@ def pg_url(pg_server: Any) -> Iterator[str]:
     pg_server.drop_database(url)
 
 
+@pytest.fixture(scope="module")
+def sample_gpkg_copy(sample_gpkg: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A copy of the sample county's GeoPackage for the test module's own (it may write)."""
+    path = tmp_path_factory.mktemp("sample_copy") / "county.gpkg"
+    shutil.copy(sample_gpkg.path, path)
+    return str(path)
+
+
+@pytest.fixture
+def sample_pg_url(pg_server: Any, sample_county: Any) -> Iterator[str]:
+    """URL of a fresh PostGIS database holding the sample county; dropped afterwards."""
+    from gisgrid.sample import write_sample_county
+    from gisgrid.stores.postgis import PostGISStore
+
+    url = pg_server.fresh_database()
+    store = PostGISStore(url)
+    store.init()
+    write_sample_county(store, sample_county)
+    store.close()
+    yield url
+    pg_server.drop_database(url)
+
+
 @pytest.fixture(params=["gpkg", "postgis"])
 def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     """An empty store of each kind: a GeoPackage in ``tmp_path``, then a PostGIS database of

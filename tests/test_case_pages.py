@@ -22,10 +22,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import shutil
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -39,7 +37,6 @@ from gisgrid import codes
 from gisgrid.analysis.assign import in_force
 from gisgrid.layers.schema import LOCAL_TZ
 from gisgrid.stores import open_store
-from gisgrid.stores.geopackage import GeoPackageStore
 
 pytestmark = pytest.mark.slow
 
@@ -70,24 +67,13 @@ class People:
 
 
 @pytest.fixture(scope="module")
-def gpkg_store(sample_gpkg: GeoPackageStore, tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("case_pages") / "county.gpkg"
-    shutil.copy(sample_gpkg.path, path)
-    return str(path)
+def gpkg_store(sample_gpkg_copy: str) -> str:
+    return sample_gpkg_copy
 
 
 @pytest.fixture
-def postgis_store(pg_server: Any, sample_county: Any) -> Iterator[str]:
-    from gisgrid.sample import write_sample_county
-    from gisgrid.stores.postgis import PostGISStore
-
-    url = pg_server.fresh_database()
-    store = PostGISStore(url)
-    store.init()
-    write_sample_county(store, sample_county)
-    store.close()
-    yield url
-    pg_server.drop_database(url)
+def postgis_store(sample_pg_url: str) -> str:
+    return sample_pg_url
 
 
 def _grid_and_point(store: str) -> tuple[str, tuple[float, float]]:

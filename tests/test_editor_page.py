@@ -72,11 +72,12 @@ def test_the_editor_links_only_local_assets_and_the_server_serves_each(
     names = " ".join(links)
     assert "leaflet-geoman.min.js" in names and "leaflet-geoman.css" in names
     assert "gisgrid-editor.js" in names and "xstatic-leaflet-" in names
-    # Leaflet before its plugin, the plugin before the page's own script
+    # Leaflet before its plugin, the plugin and the shared page helpers before the page's script
     scripts = [u for u in links if u.endswith(".js")]
     assert [s.rsplit("/", 1)[1] for s in scripts] == [
         "leaflet.js",
         "leaflet-geoman.min.js",
+        "gisgrid-page.js",
         "gisgrid-editor.js",
     ]
     for url in links:

@@ -10,8 +10,6 @@ Nothing waits for a time: every wait is for a state the page reports
 
 from __future__ import annotations
 
-import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -324,24 +322,13 @@ def _sign_in_and_open(browser: Any, base: str, account: Any) -> tuple[Any, Any]:
 
 
 @pytest.fixture(scope="module")
-def gpkg_store(sample_gpkg: GeoPackageStore, tmp_path_factory: pytest.TempPathFactory) -> str:
-    path = tmp_path_factory.mktemp("editor_ui") / "county.gpkg"
-    shutil.copy(sample_gpkg.path, path)
-    return str(path)
+def gpkg_store(sample_gpkg_copy: str) -> str:
+    return sample_gpkg_copy
 
 
 @pytest.fixture
-def postgis_store(pg_server: Any, sample_county: Any) -> Iterator[str]:
-    from gisgrid.sample import write_sample_county
-    from gisgrid.stores.postgis import PostGISStore
-
-    url = pg_server.fresh_database()
-    store = PostGISStore(url)
-    store.init()
-    write_sample_county(store, sample_county)
-    store.close()
-    yield url
-    pg_server.drop_database(url)
+def postgis_store(sample_pg_url: str) -> str:
+    return sample_pg_url
 
 
 def _drive_the_editor(store: str) -> None:

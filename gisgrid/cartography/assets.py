@@ -215,6 +215,7 @@ ASSETS: dict[str, Asset] = {
     "bootstrap_css": Asset(BOOTSTRAP, "css/bootstrap.min.css"),
     "geoman": Asset(GEOMAN, "leaflet-geoman.min.js"),
     "geoman_css": Asset(GEOMAN, "leaflet-geoman.css"),
+    "page_js": Asset(GISGRID, "gisgrid-page.js"),
     "editor_js": Asset(GISGRID, "gisgrid-editor.js"),
     "editor_css": Asset(GISGRID, "gisgrid-editor.css"),
     "cases_js": Asset(GISGRID, "gisgrid-cases.js"),

@@ -2,7 +2,8 @@
 
 Thin: the cases are read with :mod:`gisgrid.services.cases` through the caller's reader (an
 incident outside the caller's area answers 404, as the API does); the page of a case is
-HTML and one script of this package (``gisgrid-cases.js``) that reads the case from
+HTML and the script of this package (``gisgrid-cases.js``, with the shared helpers of
+``gisgrid-page.js``) that reads the case from
 ``/api/incidents/{id}/case`` and takes the steps through ``/api/incidents/{id}/steps``
 (the API decides who may take which step). No inline script: the page passes its data in
 ``data-`` attributes, and Leaflet comes from ``/assets/`` like every other asset.
@@ -27,7 +28,7 @@ from gisgrid.services.cases import CaseSummary, case_of, case_statistics, case_s
 router = APIRouter(tags=["pages 页面"], responses=COMMON_ERRORS)
 
 #: the page's scripts and style sheets, in load order (Leaflet before the page's script)
-CASE_JS = ("leaflet", "cases_js")
+CASE_JS = ("leaflet", "page_js", "cases_js")
 CASE_CSS = ("leaflet_css", "cases_css")
 #: the roles that see the figures of their area's cases on the work list
 LEADERS = frozenset({Role.LEADER, Role.ADMIN, Role.TOWNSHIP})

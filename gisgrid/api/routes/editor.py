@@ -1,6 +1,7 @@
 """The grid editor page (``/editor``): planners draw their villages' grids, reviewers review.
 
-The page is HTML and one script of this package (``gisgrid-editor.js``); everything it does
+The page is HTML and the script of this package (``gisgrid-editor.js``, with the shared
+helpers of ``gisgrid-page.js``); everything it does
 goes through the JSON API: the village's grids from ``/api/layers/grids``, the edits, the
 diff, submitting and reviewing through ``/api/changesets``, a grid's versions from
 ``/api/grids/{code}/history``. Those routes decide who may do what; the page only shows each
@@ -24,7 +25,7 @@ from gisgrid.roles import Permission
 router = APIRouter(tags=["pages 页面"], responses=COMMON_ERRORS)
 
 #: the page's scripts and style sheets, in load order (Leaflet before its plugin)
-EDITOR_JS = ("leaflet", "geoman", "editor_js")
+EDITOR_JS = ("leaflet", "geoman", "page_js", "editor_js")
 EDITOR_CSS = ("leaflet_css", "geoman_css", "editor_css")
 
 

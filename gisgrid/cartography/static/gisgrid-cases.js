@@ -48,56 +48,12 @@
   var map = null;
   var url = "/api/incidents/" + encodeURIComponent(cfg.incident);
 
-  function $(id) {
-    return document.getElementById(id);
-  }
+  var page = window.gisgridPage; // gisgrid-page.js, loaded before this script
+  var $ = page.$;
+  var el = page.el;
+  var say = page.say;
 
-  function el(tag, text, cls) {
-    var node = document.createElement(tag);
-    if (text !== undefined && text !== null) {
-      node.textContent = String(text);
-    }
-    if (cls) {
-      node.className = cls;
-    }
-    return node;
-  }
-
-  function say(text, isError) {
-    var status = $("status");
-    status.textContent = text;
-    status.classList.toggle("error", !!isError);
-  }
-
-  async function call(method, path, body) {
-    var options = {
-      method: method,
-      headers: { Accept: "application/json" },
-      credentials: "same-origin",
-    };
-    if (method !== "GET") {
-      options.headers["X-CSRF-Token"] = cfg.csrf;
-      options.headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(body);
-    }
-    cases.pending += 1;
-    try {
-      var response = await fetch(path, options);
-      var data = null;
-      try {
-        data = await response.json();
-      } catch (e) {
-        data = null;
-      }
-      cases.last = { method: method, body: body, status: response.status, data: data };
-      if (method !== "GET") {
-        cases.writes.push(cases.last);
-      }
-      return cases.last;
-    } finally {
-      cases.pending -= 1;
-    }
-  }
+  var call = page.caller(cases, cfg.csrf);
 
   function refusal(answer) {
     // what a refused step means, in Chinese; the server's own words follow

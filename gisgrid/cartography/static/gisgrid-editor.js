@@ -64,56 +64,14 @@
   var byCode = new Map(); // code → Leaflet layer drawn
   var editing = null; // the Leaflet layer whose vertices are being dragged
 
-  function $(id) {
-    return document.getElementById(id);
-  }
-
-  function el(tag, text, cls) {
-    var node = document.createElement(tag);
-    if (text !== undefined && text !== null) {
-      node.textContent = String(text);
-    }
-    if (cls) {
-      node.className = cls;
-    }
-    return node;
-  }
-
-  function say(text, isError) {
-    var status = $("status");
-    status.textContent = text;
-    status.classList.toggle("error", !!isError);
-  }
+  var page = window.gisgridPage; // gisgrid-page.js, loaded before this script
+  var $ = page.$;
+  var el = page.el;
+  var say = page.say;
 
   // --- the API ---------------------------------------------------------------------------
 
-  async function call(method, url, body) {
-    var options = { method: method, headers: { Accept: "application/json" }, credentials: "same-origin" };
-    if (method !== "GET") {
-      options.headers["X-CSRF-Token"] = cfg.csrf;
-    }
-    if (body !== undefined) {
-      options.headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(body);
-    }
-    editor.pending += 1;
-    try {
-      var response = await fetch(url, options);
-      var data = null;
-      try {
-        data = await response.json();
-      } catch (e) {
-        data = null;
-      }
-      editor.last = { method: method, url: url, body: body, status: response.status, data: data };
-      if (method !== "GET") {
-        editor.writes.push(editor.last);
-      }
-      return editor.last;
-    } finally {
-      editor.pending -= 1;
-    }
-  }
+  var call = page.caller(editor, cfg.csrf);
 
   function action(fn) {
     // an event handler whose work (several requests) counts as one: busy until it is done
