@@ -303,9 +303,9 @@ def volunteers_command(
 
     if by not in ("volunteer", "team"):
         _fail(ConfigError(f"--by must be volunteer or team, not {by!r}"))
-    day = _date(since, "--since")
 
     def action() -> None:
+        day = _date(since, "--since")  # inside: a bad date is a clear error, not a traceback
         st = open_store(store)
         activities = st.read("volunteer_activities")
         hours = st.read("volunteer_hours")

@@ -87,3 +87,11 @@ def test_the_time_bank_through_the_api_and_the_command(
     assert [(r["team_id"], float(r["hours"])) for r in rows] == [("VT02", 7.5), ("VT01", 6.0)]
     audited = store.ledger.audit(AuditQuery(action="export", target="volunteer_hours"))
     assert len(audited) == 1
+
+
+def test_the_command_refuses_bad_options_clearly(run_gisgrid: Any, filled_store: Any):
+    bad_date = run_gisgrid("volunteers", "--since", "2026-13-01", store=filled_store.path)
+    assert bad_date.returncode == 2, bad_date.stderr
+    assert "ISO date" in bad_date.stderr and "Traceback" not in bad_date.stderr
+    bad_by = run_gisgrid("volunteers", "--by", "village", store=filled_store.path)
+    assert bad_by.returncode == 2 and "volunteer or team" in bad_by.stderr
