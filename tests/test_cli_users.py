@@ -10,6 +10,7 @@ import getpass
 import json
 import stat
 import subprocess
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from gisgrid import cli
 from gisgrid.errors import AuthenticationError
 from gisgrid.roles import ROLES, Role
 from gisgrid.services import accounts
+from gisgrid.services.cases import case_summaries, work_list
 from gisgrid.stores.geopackage import GeoPackageStore
 from gisgrid.stores.ledger import AuditQuery, Ledger
 
@@ -376,6 +378,15 @@ def test_demo_makes_one_account_per_role_with_new_passwords_each_run(
     assert len(grid) == 1 and str(grid["responsible_phone"].iloc[0]) == worker.phone
     village = next(a for a in second if a.role == Role.VILLAGE)
     assert worker.area.startswith(village.area)
+    # the grid worker, village secretary and township officer are the sample's actors of
+    # their areas: the cases dispatched to that grid's worker are the demo worker's own
+    assert (worker.username, village.username) == (f"gw-{worker.area}", f"vs-{village.area}")
+    summaries = case_summaries(GeoPackageStore(store))
+    mine = work_list(summaries, me=worker.username, mine=True)
+    assert mine and all(c.grid_code == worker.area for c in mine)
+    staffed = set(grids.loc[grids["responsible_phone"].notna(), "code"])
+    per_worker = Counter(c.assignee for c in work_list(summaries, me=""))
+    assert len(mine) == max(per_worker[f"gw-{g}"] for g in staffed)  # no staffed grid busier
 
 
 def area_exists(store: GeoPackageStore, area: str) -> bool:

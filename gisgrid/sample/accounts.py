@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from gisgrid.analysis.assign import in_force
 from gisgrid.errors import ConfigError, NotFoundError
 from gisgrid.roles import ROLES, Role
 from gisgrid.services import accounts
+from gisgrid.services.cases import case_summaries
 from gisgrid.stores.base import Store
 
 #: the lines of the accounts file that are not accounts start with this
@@ -43,9 +45,20 @@ class _Areas:
     grid_phone: str
 
 
+def net_username(role: Role, area: str) -> str:
+    """The username of the demo account of ``role``: the sample county's actors are named
+    after the net (``gw-<grid>`` the grid worker, ``vs-<village>`` the village secretary,
+    ``tw-<township>`` the township officer; :func:`gisgrid.sample.extras.case_histories`),
+    so the demo's grid worker finds the cases dispatched to them; the county's roles are
+    ``demo-<role>``."""
+    prefix = {Role.GRID: "gw", Role.VILLAGE: "vs", Role.TOWNSHIP: "tw"}.get(role)
+    return f"demo-{role.value}" if prefix is None else f"{prefix}-{area}"
+
+
 def _demo_areas(store: Store) -> _Areas:
-    """The areas of the demo accounts: a level-3 grid that has a responsible person with a
-    phone (in force today), its village and township, and the county."""
+    """The areas of the demo accounts: the level-3 grid (in force today) with a responsible
+    person's phone whose grid worker has the most open cases (the first by code on a tie,
+    or when there are no cases), its village and township, and the county."""
     grids = store.read(
         "grids",
         where={"level": 3},
@@ -55,6 +68,14 @@ def _demo_areas(store: Store) -> _Areas:
     staffed = grids[grids["responsible_phone"].notna()].sort_values("code")
     if staffed.empty:
         raise NotFoundError("no level-3 grid with a responsible person's phone in the store")
+    open_cases = Counter(
+        c.assignee for c in case_summaries(store) if c.escalation.due is not None and c.assignee
+    )
+    busiest = max(
+        range(len(staffed)),
+        key=lambda i: (open_cases[net_username(Role.GRID, str(staffed["code"].iloc[i]))], -i),
+    )
+    staffed = staffed.iloc[[busiest]]
     grid = str(staffed["code"].iloc[0])
     return _Areas(
         county=codes.county_of(grid),
@@ -69,9 +90,11 @@ def make_demo_accounts(store: Store, *, actor: str) -> list[DemoAccount]:
     """Create (or, when they exist, reset) one account per role for the sample county.
 
     The admin, leader, planner and viewer get the county; the township officer, the village
-    secretary and the grid worker the township, village and level-3 grid of the first grid
-    (by code) that has a responsible person, the grid worker also linked by that person's
-    phone (to every grid the person is responsible for).
+    secretary and the grid worker the township, village and level-3 grid of the staffed grid
+    with the most open cases (:func:`_demo_areas`), named as the sample's actors of that
+    grid (:func:`net_username`) so the cases dispatched there are theirs; the grid worker
+    is also linked by the responsible person's phone (to every grid the person is
+    responsible for).
     Every password is new; an existing account is enabled and given its demo role and area
     again, which ends its sessions.
     """
@@ -88,7 +111,7 @@ def make_demo_accounts(store: Store, *, actor: str) -> list[DemoAccount]:
     ledger = store.ledger
     made = []
     for role, area, phone in plan:
-        username = f"demo-{role.value}"
+        username = net_username(role, area)
         if ledger.account(username) is None:
             password = accounts.generate_password()
             accounts.add_account(
