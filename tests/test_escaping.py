@@ -1,8 +1,9 @@
 """Every name is shown as text, never run as markup: proven in real Chromium.
 
 A store whose township, village, grids, grid's responsible person, households and service
-point carry names such as ``</title><img src=x onerror=alert(1)>`` and
-``</script><img …>``. Every page of the real server (dashboard, map pages, finder) and every
+point, and a case's description and note carry names such as
+``</title><img src=x onerror=alert(1)>`` and ``</script><img …>``. Every page of the real
+server (dashboard, map pages, finder, case list and case page, grid editor) and every
 map the command line writes is opened in Chromium: no dialog may open, no ``<img>`` from a
 name may exist, and the name must read literally where it is shown (title, pop-ups after a
 click, labels, search results, lists).
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 import shapely
 from accounts import TestAccount, make_account, session_cookies
-from browser import chromium, click_latlng, new_page
+from browser import chromium, click_latlng, new_page, wait_until
 from servers import gisgrid_server
 from shapely.ops import polylabel
 
@@ -43,6 +44,8 @@ NAMES = {
     "backbone": f"{TITLE}骨干户",
     "service": f"{SCRIPT}{IMG}服务点",
     "watcher": f"{IMG}看护人",
+    "description": f"{SCRIPT}{IMG}事件描述",
+    "note": f"{TITLE}{IMG}办理说明",
 }
 #: a name's markup is inert when the page holds no element it could have made
 INJECTED = "img[src='x'], img[onerror]"
@@ -59,6 +62,8 @@ class Hostile:
     grid3: str
     household: str
     service: str
+    #: an incident inside the level-3 grid, described and noted with markup
+    incident: str
     #: [lat, lng] inside the level-3 grid, far from its edges; the service point
     inside: list[float] = field(default_factory=list)
     service_at: list[float] = field(default_factory=list)
@@ -96,11 +101,18 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Hostile:
     hh.loc[hh["id"] == target["backbone_id"], "head_name"] = NAMES["backbone"]
     sp.loc[sp["id"] == service["id"], "name"] = NAMES["service"]
     sp.loc[sp["id"] == service["id"], "watcher"] = NAMES["watcher"]
+    part = max(shapely.get_parts(g3.geometry), key=lambda p: p.area)
+    at = polylabel(part, tolerance=1e-6)
+    # a case in the grid: its description and its first step's note carry markup
+    incidents, steps = frames["incidents"], frames["case_steps"]
+    incident = str(steps["incident_id"].iloc[0])
+    row = incidents["id"] == incident
+    incidents.loc[row, "description"] = NAMES["description"]
+    incidents.loc[row, "geometry"] = shapely.Point(at.x + 1e-5, at.y)
+    steps.loc[(steps["incident_id"] == incident) & (steps["seq"] == 1), "note"] = NAMES["note"]
 
     path = tmp_path_factory.mktemp("hostile") / "county.gpkg"
     GeoPackageStore(path).write(frames, mode="replace", meta={"sample_manifest": county.manifest})
-    part = max(shapely.get_parts(g3.geometry), key=lambda p: p.area)
-    at = polylabel(part, tolerance=1e-6)
     return Hostile(
         path=path,
         township=township,
@@ -109,6 +121,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Hostile:
         grid3=grid3,
         household=str(target["id"]),
         service=str(service["id"]),
+        incident=incident,
         inside=[at.y, at.x],
         service_at=[service.geometry.y, service.geometry.x],
     )
@@ -401,6 +414,40 @@ def test_finder_map_page(
     check_finder(
         open_url(browser, f"{base_url}/finder?village={hostile.village}", cookies=cookies), hostile
     )
+
+
+def test_case_pages(
+    browser: Any, base_url: str, cookies: list[dict[str, str]], hostile: Hostile
+) -> None:
+    listed = open_url(browser, f"{base_url}/cases?view=area", cookies=cookies)
+    assert listed.page.locator(f'li[data-case="{hostile.incident}"]').count() == 1
+    assert_inert(listed)
+    opened = open_url(browser, f"{base_url}/cases/{hostile.incident}", cookies=cookies)
+    page = opened.page
+    wait_until(page, "() => window.gisgrid && window.gisgrid.ready === true")
+    assert page.locator(".description").inner_text() == NAMES["description"]
+    first = page.locator("#steps li").first
+    assert first.locator(".note").inner_text() == NAMES["note"]
+    assert_inert(opened)
+
+
+def test_grid_editor_page(
+    browser: Any, base_url: str, cookies: list[dict[str, str]], hostile: Hostile
+) -> None:
+    opened = open_url(browser, f"{base_url}/editor?village={hostile.village}", cookies=cookies)
+    page = opened.page
+    wait_until(page, "() => window.gisgrid && window.gisgrid.ready === true")
+    assert NAMES["village"] in page.title()
+    view(page, hostile.inside, 17)
+    click_latlng(page, *hostile.inside)
+    wait_until(page, "(code) => window.gisgrid.editor.selected === code", hostile.grid3)
+    chosen = page.locator("#selected")
+    assert chosen.locator("b").inner_text() == NAMES["grid3"]
+    assert NAMES["responsible"] in chosen.inner_text()
+    tooltip = page.locator(".leaflet-tooltip")  # the grid under the pointer, named
+    tooltip.wait_for(state="visible", timeout=10_000)
+    assert tooltip.inner_text().startswith(NAMES["grid3"])
+    assert_inert(opened)
 
 
 # --- the command line's maps ----------------------------------------------------------------------

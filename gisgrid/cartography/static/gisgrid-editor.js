@@ -170,7 +170,10 @@
         layer.options.pmIgnore = true;
         layer.options.snapIgnore = false;
         if (interactive) {
-          layer.bindTooltip(p.name + "（" + p.code + "）", { sticky: true });
+          // a string tooltip is set as HTML by Leaflet: hand it an element made from text
+          layer.bindTooltip(function () {
+            return el("span", p.name + "（" + p.code + "）");
+          }, { sticky: true });
           // the click goes on to the map too: a drawing tool places its vertex there
           layer.on("click", function () {
             clicked(p.code);
@@ -716,7 +719,9 @@
             return L.circleMarker(latlng, { pane: "problems", radius: 8, color: "#d50000", pmIgnore: true, snapIgnore: true });
           },
         });
-        shape.bindTooltip(text);
+        shape.bindTooltip(function () {
+          return el("span", text);
+        });
         layers.problems.addLayer(shape);
       }
     });
