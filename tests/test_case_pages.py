@@ -35,7 +35,10 @@ from servers import gisgrid_server
 
 from gisgrid import codes
 from gisgrid.analysis.assign import in_force
+from gisgrid.analysis.cases import LEVELS
+from gisgrid.api.routes.case_pages import PAGE_SIZE
 from gisgrid.layers.schema import LOCAL_TZ
+from gisgrid.roles import area_kind
 from gisgrid.stores import open_store
 
 pytestmark = pytest.mark.slow
@@ -405,22 +408,54 @@ def test_the_figures_are_for_leaders_and_each_list_holds_its_cases(gpkg_store: s
     }
     people = {role: make_account(gpkg_store, role, area) for role, area in areas.items()}
     with TestClient(create_app(store=gpkg_store), base_url="https://testserver") as c:
+
+        def listed(view: str, headers: dict[str, str]) -> list[str]:
+            """The cases of a list, page after page, following its "next" links."""
+            out: list[str] = []
+            url: str | None = f"/cases?view={view}"
+            while url is not None:
+                r = c.get(url, headers=headers)
+                assert r.status_code == 200, (url, r.text[:300])
+                cards = re.findall(r'data-case="([^"]+)"', r.text)
+                assert len(cards) <= PAGE_SIZE
+                out += cards
+                following = re.search(r'href="([^"]+)" rel="next"', r.text)
+                url = following.group(1).replace("&amp;", "&") if following else None
+            return out
+
         for role, account in people.items():
             r = c.get("/cases?view=area", headers=account.headers)
             assert r.status_code == 200, (role, r.text[:300])
             assert ('id="figures"' in r.text) == (role in ("admin", "leader", "township")), role
             assert 'href="/cases"' in r.text  # the user bar links the work list
-            listed = re.findall(r'data-case="([^"]+)"', r.text)
             api = c.get("/api/cases", params={"limit": 5000}, headers=account.headers).json()
-            assert listed == [x["id"] for x in api["cases"]], role  # the same cases, in order
-            late = re.findall(
-                r'data-case="([^"]+)"', c.get("/cases?view=overdue", headers=account.headers).text
-            )
-            assert late == [x["id"] for x in api["cases"] if x["overdue"]], role
-            mine = c.get("/cases", headers=account.headers).text
-            assert re.findall(r'data-case="([^"]+)"', mine) == [
-                x["id"] for x in api["cases"] if x["assignee"] == account.username
-            ]
+            shown = re.search(r'data-matched="(\d+)"', r.text)
+            assert shown is not None and int(shown.group(1)) == api["matched"], role
+            # the same cases, in order
+            assert listed("area", account.headers) == [x["id"] for x in api["cases"]], role
+            late = [x["id"] for x in api["cases"] if x["overdue"]]
+            assert listed("overdue", account.headers) == late, role
+            mine = [x["id"] for x in api["cases"] if x["assignee"] == account.username]
+            assert listed("mine", account.headers) == mine, role
+            # escalated to the account's level of the net or beyond (counted here by hand)
+            level = LEVELS.index(area_kind(areas[role]))
+            up = [x["id"] for x in api["cases"]
+                  if x["overdue"] and LEVELS.index(x["escalated_to"]) >= level]  # fmt: skip
+            assert listed("escalated", account.headers) == up, role
+            reached = {"reached": LEVELS[level], "limit": 5000}
+            assert [
+                x["id"] for x in c.get("/api/cases", params=reached, headers=account.headers)
+                .json()["cases"]
+            ] == up, role  # fmt: skip
+        # a page past the last shows the last
+        leader_area = listed("area", people["leader"].headers)
+        assert len(leader_area) > PAGE_SIZE  # the sample fills more than a page
+        last = -(-len(leader_area) // PAGE_SIZE)
+        beyond = c.get(f"/cases?view=area&page={last + 5}", headers=people["leader"].headers)
+        assert (
+            re.findall(r'data-case="([^"]+)"', beyond.text) == leader_area[(last - 1) * PAGE_SIZE :]
+        )
+        assert c.get("/cases?page=0", headers=people["leader"].headers).status_code == 422
         # the county's figures on the leader's page are those of the API
         leader = people["leader"].headers
         stats = c.get("/api/cases/stats", headers=leader).json()

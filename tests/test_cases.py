@@ -29,7 +29,13 @@ from gisgrid.errors import (
 from gisgrid.exchange import import_file
 from gisgrid.layers import LAYERS
 from gisgrid.roles import ROLES, Role
-from gisgrid.services.cases import case_of, case_statistics, case_summaries, take_step
+from gisgrid.services.cases import (
+    case_of,
+    case_statistics,
+    case_summaries,
+    take_step,
+    work_list,
+)
 from gisgrid.stores.base import Store
 from gisgrid.stores.ledger import AuditQuery
 
@@ -234,6 +240,12 @@ def test_the_work_list_orders_cases_by_deadline_and_knows_what_is_overdue(store:
     assert e002.stage == "closed" and e002.escalation.due is None
     village = case_summaries(_reader(store, V1), now=NOON)
     assert {c.id for c in village} == {"E001", "E003"}
+    # E001 is overdue and has gone up to the village: on the grid's and the village's
+    # "escalated" lists, not yet on the township's or the county's
+    for level, expected in (("grid", ["E001"]), ("village", ["E001"]), ("township", [])):
+        assert [c.id for c in work_list(found, me="x", reached=level)] == expected, level
+    later = case_summaries(store, now=NOON + dt.timedelta(days=30))
+    assert [c.id for c in work_list(later, me="x", reached="county")] == ["E001"]
 
 
 def test_statistics_count_stages_on_time_and_by_township_and_kind(store: Store):

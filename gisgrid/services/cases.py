@@ -21,9 +21,11 @@ import pandas as pd
 from gisgrid import codes
 from gisgrid.analysis.assign import GridIndex, current_grid_codes, grid_index, local_now
 from gisgrid.analysis.cases import (
+    LEVELS,
     Action,
     Actor,
     Escalation,
+    Level,
     Stage,
     Step,
     allowed_actions,
@@ -310,6 +312,7 @@ def work_list(
     open_only: bool = True,
     overdue: bool = False,
     stage: Stage | None = None,
+    reached: Level | None = None,
 ) -> list[CaseSummary]:
     """The cases of a work list, in the order of ``summaries`` (by due time).
 
@@ -327,7 +330,12 @@ def work_list(
         Only overdue cases.
     stage
         Only cases in this stage.
+    reached
+        Only overdue cases that have escalated to this level of the net or beyond: the
+        cases an officer of that level answers for now (a case escalated to the township
+        concerns its grid, village and township, not yet the county).
     """
+    floor = None if reached is None else LEVELS.index(reached)
     return [
         c
         for c in summaries
@@ -335,6 +343,7 @@ def work_list(
         and (not open_only or c.escalation.due is not None)
         and (not overdue or c.escalation.overdue)
         and (stage is None or c.stage == stage)
+        and (floor is None or (c.escalation.overdue and LEVELS.index(c.escalation.level) >= floor))
     ]
 
 

@@ -22,7 +22,7 @@ from gisgrid.api.errors import COMMON_ERRORS, HTML_PAGE
 from gisgrid.api.security import ASSETS_PREFIX, html_page
 from gisgrid.api.templating import render
 from gisgrid.layers import kinds
-from gisgrid.roles import Role
+from gisgrid.roles import Role, area_kind
 from gisgrid.services.cases import CaseSummary, case_of, case_statistics, case_summaries, work_list
 
 router = APIRouter(tags=["pages 页面"], responses=COMMON_ERRORS)
@@ -35,8 +35,10 @@ LEADERS = frozenset({Role.LEADER, Role.ADMIN, Role.TOWNSHIP})
 #: where an overdue case has escalated to, as the badge says it
 LEVEL_ZH = {"grid": "网格", "village": "村", "township": "乡镇", "county": "县"}
 #: the work list's tabs: name → label
-VIEWS = {"mine": "我的", "area": "本辖区全部", "overdue": "已超期"}
-View = Literal["mine", "area", "overdue"]
+VIEWS = {"mine": "我的", "area": "本辖区全部", "overdue": "已超期", "escalated": "升级至本级"}
+View = Literal["mine", "area", "overdue", "escalated"]
+#: cards on one page of the work list (a township's whole list would not fit a phone)
+PAGE_SIZE = 30
 
 IncidentId = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,40}$", description="incident id")]
 
@@ -90,23 +92,41 @@ def _figures(access: Scoped, summaries: list[CaseSummary]) -> dict[str, Any]:
 def cases_page(
     state: State,
     access: Scoped,
-    view: Annotated[View, Query(description="mine, area (all of one's area) or overdue")] = "mine",
+    view: Annotated[
+        View,
+        Query(
+            description="mine, area (all of one's area), overdue, or escalated (overdue "
+            "cases that have reached the level of one's area)"
+        ),
+    ] = "mine",
+    page: Annotated[int, Query(ge=1, le=100_000, description="page of the list, from 1")] = 1,
 ) -> Response:
     from gisgrid.cartography.assets import ASSETS
 
     summaries = case_summaries(access.reader, index=state.locator.grid_index)
-    me = access.caller.account.username
+    account = access.caller.account
     found = work_list(
-        summaries, me=me, mine=view == "mine", overdue=view == "overdue", open_only=True
+        summaries,
+        me=account.username,
+        mine=view == "mine",
+        overdue=view == "overdue",
+        reached=area_kind(account.area) if view == "escalated" else None,
+        open_only=True,
     )
-    leader = access.caller.account.role in LEADERS
+    pages = max(1, -(-len(found) // PAGE_SIZE))
+    page = min(page, pages)
+    leader = account.role in LEADERS
     html = render(
         "cases.html",
         access,
         title="我的案件",
         view=view,
         views=VIEWS,
-        cards=[_card(c) for c in found],
+        level_zh=LEVEL_ZH[area_kind(account.area)],
+        matched=len(found),
+        page=page,
+        pages=pages,
+        cards=[_card(c) for c in found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]],
         figures=_figures(access, summaries) if leader else None,
         styles=[ASSETS_PREFIX + ASSETS["cases_css"].url],
     )

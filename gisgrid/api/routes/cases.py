@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from gisgrid.analysis.cases import Actor, Stage
+from gisgrid.analysis.cases import Actor, Level, Stage
 from gisgrid.api import geojson
 from gisgrid.api.deps import Scoped, State
 from gisgrid.api.errors import COMMON_ERRORS, documented
@@ -63,6 +63,10 @@ def list_cases(
     open_only: Annotated[bool, Query(alias="open", description="only unfinished cases")] = True,
     overdue: Annotated[bool, Query(description="only overdue cases")] = False,
     stage: Annotated[Stage | None, Query()] = None,
+    reached: Annotated[
+        Level | None,
+        Query(description="only overdue cases escalated to this level of the net or beyond"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 500,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
@@ -74,6 +78,7 @@ def list_cases(
         open_only=open_only,
         overdue=overdue,
         stage=stage,
+        reached=reached,
     )
     return {
         "matched": len(found),
