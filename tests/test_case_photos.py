@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import sqlite3
-import struct
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import pytest
 from accounts import make_account
 from conftest import V1, raw_frame
 from fastapi.testclient import TestClient
+from images import png
 
 from gisgrid.analysis.cases import Actor
 from gisgrid.api import create_app
@@ -38,23 +37,6 @@ from gisgrid.stores.sqlite_photos import photos_path
 
 WANG = Actor("grid-wang", Role.GRID, in_area=True)
 NOON = dt.datetime(2024, 3, 2, 12, 0)
-
-
-def png(width: int = 4, height: int = 3, rgb: tuple[int, int, int] = (200, 30, 30)) -> bytes:
-    """A real PNG image of one colour, made here (no file, no library)."""
-
-    def chunk(kind: bytes, payload: bytes) -> bytes:
-        body = kind + payload
-        return struct.pack(">I", len(payload)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
-    )
 
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(64) + b"\xff\xd9"
@@ -266,7 +248,8 @@ def test_photos_through_the_api_uploaded_named_read_back_scoped_and_audited(
     assert c.get(photo["url"], headers=far.headers).status_code == 404
     assert c.get(photo["url"], headers=leader.headers).status_code == 403  # no reason given
     # a photo is read only as a photo of its incident
-    assert c.get(f"/api/incidents/E003/photos/{photo['sha256']}", headers=li.headers).status_code == 404
+    elsewhere = f"/api/incidents/E003/photos/{photo['sha256']}"
+    assert c.get(elsewhere, headers=li.headers).status_code == 404
     assert c.get(f"/api/incidents/E001/photos/{other}", headers=li.headers).status_code == 404
     r = c.get(photo["url"], headers=li.headers)
     assert r.status_code == 200 and r.content == data
