@@ -15,7 +15,8 @@
  * thumbnails read from the server (img src: this server only, as the page's policy says).
  *
  * For the tests: window.gisgrid = {map, ready, cases}; cases.busy is true while a request is
- * under way, cases.case holds the case shown, cases.writes every answer to a step.
+ * under way, cases.case holds the case shown, cases.writes every answer to a write (a
+ * photo's upload, a step).
  */
 (function () {
   "use strict";
