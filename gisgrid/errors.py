@@ -214,6 +214,20 @@ class PayloadTooLargeError(GisgridError):
     exit_code = 4
 
 
+class UnsupportedMediaTypeError(GisgridError):
+    """An upload whose bytes are not of a type accepted (a case photo: JPEG, PNG or WebP), or
+    whose declared type is not what its bytes are."""
+
+    exit_code = 4
+
+
+class PhotoError(GisgridError):
+    """A case photo that cannot be taken: an empty upload, or a step naming a photo that
+    was not uploaded for its incident. Nothing was written."""
+
+    exit_code = 4
+
+
 class OfflineAssetError(GisgridError):
     """A map needs a script or style sheet that has no local copy, or links outside.
 

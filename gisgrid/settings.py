@@ -174,12 +174,16 @@ class CaseSettings(BaseSettings):
     ``GISGRID_CASE_KIND_HOURS='{"dispute": {"handling": 120}}'`` (replaces the whole set).
     A case past its limit escalates one level up the net (grid → village → township →
     county) for each further limit that passes (:func:`gisgrid.analysis.cases.escalation`).
+    ``GISGRID_CASE_PHOTO_MAX_BYTES``: the largest photo of a step (default 5 MiB).
     """
 
     model_config = SettingsConfigDict(env_prefix="GISGRID_CASE_", extra="ignore")
 
     stage_hours: dict[str, float] = Field(default_factory=_default_stage_hours)
     kind_hours: dict[str, dict[str, float]] = Field(default_factory=_default_kind_hours)
+    #: the largest photo of a case step, in bytes (``GISGRID_CASE_PHOTO_MAX_BYTES``): the
+    #: upload route's body limit; a phone's photo is 2-4 MB
+    photo_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=64 * 1024 * 1024)
 
     @model_validator(mode="after")
     def _hours_are_stages(self) -> CaseSettings:

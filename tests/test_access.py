@@ -413,6 +413,35 @@ MATRIX: dict[tuple[str, str], tuple[Call, dict[str, Expect]]] = {
             viewer=403,
         ),
     ),
+    # a step's photos: uploaded by those who take steps (an incident that is nowhere: 404);
+    # read with household records only (the leader gives no reason here), the case's incident
+    # in one's area but no such photo of it: 404
+    ("POST", "/api/incidents/{incident_id}/photos"): (
+        Call("POST", "/api/incidents/NO-SUCH-INCIDENT/photos"),
+        _signed_in(
+            401,
+            admin=404,
+            leader=403,
+            township=404,
+            village=404,
+            grid=404,
+            planner=403,
+            viewer=403,
+        ),
+    ),
+    ("GET", "/api/incidents/{incident_id}/photos/{sha256}"): (
+        Call("GET", "/api/incidents/{incident}/photos/" + "0" * 64),
+        _signed_in(
+            401,
+            admin=404,
+            leader=403,
+            township=404,
+            village=404,
+            grid=404,
+            planner=403,
+            viewer=403,
+        ),
+    ),
     # one's own API tokens: every signed-in account
     ("GET", "/api/tokens"): (Call("GET", "/api/tokens"), _signed_in(401, **_all_signed_in(200))),
     ("POST", "/api/tokens"): (

@@ -356,6 +356,34 @@ def test_a_chunked_body_is_counted(small_limits: tuple[TestClient, int, int]) ->
     )
 
 
+def test_a_case_photo_upload_has_its_own_limit(
+    store_file: Path, admin: TestAccount, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``GISGRID_CASE_PHOTO_MAX_BYTES`` is the photo route's limit, above or below the
+    others; past it the answer is 413, announced or chunked."""
+    monkeypatch.setenv("GISGRID_WEB_MAX_JSON_BYTES", "2048")
+    monkeypatch.setenv("GISGRID_WEB_MAX_BODY_BYTES", "8192")
+    monkeypatch.setenv("GISGRID_CASE_PHOTO_MAX_BYTES", "16384")
+    jpeg = {"content-type": "image/jpeg"}
+    within = b"\xff\xd8\xff" + bytes(12000)  # over the general limit, within the photo's
+    with signed_in(store_file, admin) as c:
+        url = "/api/incidents/NO-SUCH-INCIDENT/photos"
+        assert c.post(url, content=within, headers=jpeg).status_code == 404  # reached the route
+        _is_413(c.post(url, content=b"\xff\xd8\xff" + bytes(16384), headers=jpeg))
+        # JSON to the photo route: the photo's limit too (then refused for its type)
+        r = c.post(url, content=b"{" + b" " * 4000 + b"}", headers={"content-type": "text/json"})
+        assert r.status_code == 404
+
+        def body() -> Iterator[bytes]:  # no Content-Length: sent chunked
+            yield b"\xff\xd8\xff"
+            for _ in range(17):
+                yield bytes(1000)
+
+        _is_413(c.post(url, content=body(), headers=jpeg))
+        # elsewhere the general limit holds
+        _is_413(c.post("/api/incidents", content=within, headers=jpeg))
+
+
 def _http(port: int, head: bytes, chunks: list[bytes], *, timeout: float = 10) -> bytes:
     """Send ``head`` and ``chunks`` on a raw connection and read the answer (without ever
     ending a chunked body: a server that waits for the end never answers)."""

@@ -120,6 +120,8 @@ class Step:
         What the actor wrote.
     assignee
         For ``dispatch`` and ``redispatch``: the username it went to.
+    photos
+        The SHA-256 of each photo taken with it (empty: none, or hidden from the caller).
     """
 
     action: Action
@@ -127,6 +129,7 @@ class Step:
     at: dt.datetime
     note: str = ""
     assignee: str | None = None
+    photos: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

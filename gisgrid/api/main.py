@@ -35,6 +35,7 @@ from gisgrid.api.routes import (
     locate,
     notifications,
     pages,
+    photos,
     reports,
     tokens,
     visits,
@@ -81,7 +82,9 @@ def create_app(*, store: str | None = None) -> FastAPI:
     security.install(app)
     app.include_router(health.router)
     # the net and its records; drawing the grids; accounts
-    for module in (layers, locate, households, visits, incidents, cases, reports, pages, grids):
+    for module in (
+        layers, locate, households, visits, incidents, cases, photos, reports, pages, grids,
+    ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(notifications.router)
     app.include_router(volunteers.router)

@@ -107,6 +107,10 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/households/{household_id}/visits"): Rule(P.HOUSEHOLD_RECORDS),
     ("POST", "/api/households/{household_id}/visits"): Rule(P.REPORT_INCIDENTS),
     ("POST", "/api/incidents/{incident_id}/steps"): Rule(P.REPORT_INCIDENTS),
+    # a step's photos: uploaded by those who take steps; they show residents and their
+    # homes, so reading one needs household records (leaders: with a reason, recorded)
+    ("POST", "/api/incidents/{incident_id}/photos"): Rule(P.REPORT_INCIDENTS),
+    ("GET", "/api/incidents/{incident_id}/photos/{sha256}"): Rule(P.HOUSEHOLD_RECORDS),
     # one's own API tokens
     ("GET", "/api/tokens"): Rule(P.SIGNED_IN),
     ("POST", "/api/tokens"): Rule(P.SIGNED_IN),

@@ -11,7 +11,7 @@ never sent); ``of(...)`` builds the whole answer from the result
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
@@ -19,6 +19,7 @@ from gisgrid.analysis.cases import Action
 from gisgrid.analysis.households import HouseholdDetail, HouseholdSummary, SearchResult
 from gisgrid.analysis.locate import GridPerson, Location, NearestService
 from gisgrid.layers import kinds
+from gisgrid.layers.case_steps import MAX_STEP_PHOTOS
 from gisgrid.roles import ROLES, Role
 from gisgrid.services.accounts import (
     MAX_NAME_LENGTH,
@@ -28,6 +29,7 @@ from gisgrid.services.accounts import (
 )
 from gisgrid.stores.changesets import ChangeSetStatus
 from gisgrid.stores.ledger import Account, AuditRecord, TokenRecord
+from gisgrid.stores.photos import SHA256_PATTERN
 
 
 class FromResult(BaseModel):
@@ -455,6 +457,28 @@ class CaseStepRequest(BaseModel):
     after: int | None = Field(
         None, ge=0, description="the number of steps seen: a step taken meanwhile is a 409"
     )
+    photos: list[Annotated[str, Field(pattern=rf"^{SHA256_PATTERN}$")]] = Field(
+        default_factory=list,
+        max_length=MAX_STEP_PHOTOS,
+        description=(
+            "the SHA-256 of photos uploaded for this incident before "
+            "(POST /api/incidents/{incident_id}/photos)"
+        ),
+    )
+
+
+class PhotoOut(BaseModel):
+    """A photo stored with a case."""
+
+    sha256: str
+    media_type: str
+    size: int = Field(description="bytes")
+    url: str = Field(description="where it is read (household records needed)")
+
+
+class CaseStepPhoto(BaseModel):
+    sha256: str
+    url: str
 
 
 class CaseStep(BaseModel):
@@ -463,6 +487,9 @@ class CaseStep(BaseModel):
     at: str
     note: str | None
     assignee: str | None
+    photos: list[CaseStepPhoto] = Field(
+        description="photos taken with the step (empty for roles without household records)"
+    )
 
 
 class CaseAction(BaseModel):

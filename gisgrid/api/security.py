@@ -9,9 +9,10 @@
   :func:`html_page` answers a page with a policy that allows exactly the SHA-256 hashes of
   the page's own inline scripts (:func:`inline_script_hashes`): never ``'unsafe-inline'``.
 * :class:`BodyLimit`: a request body larger than :class:`~gisgrid.settings.WebSettings`
-  allows (``max_json_bytes`` for JSON, ``max_body_bytes`` for anything else) is answered
-  413 before more than the limit is read: by its ``Content-Length``, or by counting the
-  bytes of a chunked body as they arrive.
+  allows (``max_json_bytes`` for JSON, ``max_body_bytes`` for anything else; a case photo's
+  upload: :attr:`~gisgrid.settings.CaseSettings.photo_max_bytes`) is answered 413 before
+  more than the limit is read: by its ``Content-Length``, or by counting the bytes of a
+  chunked body as they arrive.
 * CORS: none unless ``GISGRID_WEB_CORS_ORIGINS`` names origins (:func:`install`).
 """
 
@@ -32,10 +33,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gisgrid.api.errors import error_body, status_of
 from gisgrid.errors import MapOptionError, PayloadTooLargeError
-from gisgrid.settings import WebSettings
+from gisgrid.settings import CaseSettings, WebSettings
 
 #: paths under this prefix are static assets: the browser may cache them
 ASSETS_PREFIX = "/assets/"
+#: the upload of a case photo (``POST /api/incidents/{incident_id}/photos``): its own limit
+PHOTO_UPLOAD_PATH = r"/api/incidents/[^/]+/photos"
 
 #: script types a browser runs (an inline script of another type, e.g. the map's JSON
 #: payload ``application/json``, is data: the policy does not apply to it)
@@ -257,7 +260,8 @@ class BodyLimit:
     """Answers 413 to a request body larger than allowed, before reading more than that.
 
     The limit is ``max_json_bytes`` for a JSON body (``application/json``, ``…+json``, or no
-    content type, which FastAPI reads as JSON) and ``max_body_bytes`` for any other. A body
+    content type, which FastAPI reads as JSON) and ``max_body_bytes`` for any other; a path
+    matching one of ``path_limits`` has that limit instead, whatever its type. A body
     announced by ``Content-Length`` is judged before the app runs; a chunked one is counted
     as the app reads it: past the limit the read fails (:class:`PayloadTooLargeError`) and,
     whatever the app does about that, the answer is the 413.
@@ -268,15 +272,29 @@ class BodyLimit:
         The wrapped application.
     max_body_bytes, max_json_bytes
         The limits, in bytes.
+    path_limits
+        (regular expression of a path, its limit in bytes): routes with a limit of their own.
     """
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_json_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        max_json_bytes: int,
+        path_limits: Sequence[tuple[str, int]] = (),
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_json_bytes = max_json_bytes
+        self.path_limits = tuple((re.compile(p), limit) for p, limit in path_limits)
 
-    def limit_for(self, content_type: str) -> int:
-        """The limit for a body of ``content_type`` (the header's value, parameters and all)."""
+    def limit_for(self, content_type: str, path: str = "") -> int:
+        """The limit for a body of ``content_type`` (the header's value, parameters and all)
+        sent to ``path``."""
+        for pattern, limit in self.path_limits:
+            if pattern.fullmatch(path):
+                return limit
         media = content_type.split(";", 1)[0].strip().lower()
         return (
             self.max_json_bytes if media == "" or _JSON_MEDIA.match(media) else self.max_body_bytes
@@ -287,7 +305,9 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         headers = {name.lower(): value for name, value in scope.get("headers", [])}
-        limit = self.limit_for(headers.get(b"content-type", b"").decode("latin-1"))
+        limit = self.limit_for(
+            headers.get(b"content-type", b"").decode("latin-1"), str(scope.get("path", ""))
+        )
         declared = headers.get(b"content-length")
         if declared is not None and declared.strip().isdigit() and int(declared) > limit:
             await _too_large(send, limit)
@@ -366,7 +386,10 @@ def install(app: FastAPI, *, settings: WebSettings | None = None) -> None:
             allow_headers=["Authorization", "Content-Type"],
         )
     app.add_middleware(
-        BodyLimit, max_body_bytes=web.max_body_bytes, max_json_bytes=web.max_json_bytes
+        BodyLimit,
+        max_body_bytes=web.max_body_bytes,
+        max_json_bytes=web.max_json_bytes,
+        path_limits=[(PHOTO_UPLOAD_PATH, CaseSettings().photo_max_bytes)],
     )
     app.add_middleware(
         SecurityHeaders, policy=content_security_policy(image_sources=basemap_sources())

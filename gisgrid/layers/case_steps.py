@@ -5,6 +5,10 @@ A case's stage, assignee and lateness are derived from these rows
 the stage it was imported in, before its first step here. Rows are appended, never changed
 (:data:`gisgrid.stores.base.APPEND_ONLY_LAYERS`); the key ``incident_id`` + ``seq`` makes two
 people taking a step on the same case at once a conflict, not a lost step.
+
+A step's ``photos`` name the photos taken with it by their SHA-256; the bytes are kept by
+the store beside the layers (:attr:`gisgrid.stores.base.Store.case_photos`), never in a
+layer, and are not part of the exchange format.
 """
 
 from __future__ import annotations
@@ -12,6 +16,11 @@ from __future__ import annotations
 from gisgrid.layers import kinds
 from gisgrid.layers.fields import id_field
 from gisgrid.layers.schema import Field, Layer
+
+#: the most photos one step names
+MAX_STEP_PHOTOS = 6
+#: the field ``photos``: SHA-256 hashes (lower-case hex), space-separated
+PHOTOS_PATTERN = rf"^[0-9a-f]{{64}}( [0-9a-f]{{64}}){{0,{MAX_STEP_PHOTOS - 1}}}$"
 
 LAYER = Layer(
     name="case_steps",
@@ -52,6 +61,19 @@ LAYER = Layer(
             "str",
             label_zh="承办人",
             description="dispatch and redispatch: the account the case goes to",
+        ),
+        Field(
+            "photos",
+            "str",
+            label_zh="照片",
+            pattern=PHOTOS_PATTERN,
+            max_length=MAX_STEP_PHOTOS * 65 - 1,
+            description=(
+                "the step's photos: their SHA-256 (hex), space-separated, at most "
+                f"{MAX_STEP_PHOTOS}; the photos themselves are kept by the store, not exported"
+            ),
+            # pictures of residents and their homes
+            personal="resident",
         ),
     ),
     key=("incident_id", "seq"),

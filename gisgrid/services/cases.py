@@ -39,6 +39,7 @@ from gisgrid.analysis.cases import (
 )
 from gisgrid.errors import ConflictError, NotFoundError
 from gisgrid.layers import get_layer
+from gisgrid.services.photos import check_step_photos, photo_url
 from gisgrid.settings import CaseSettings
 from gisgrid.stores.base import Reader, Store
 
@@ -85,6 +86,7 @@ def _steps(frame: pd.DataFrame) -> tuple[Step, ...]:
     for rec in frame.to_dict("records"):
         note = rec.get("note")
         assignee = rec.get("assignee")
+        photos = rec.get("photos")
         out.append(
             Step(
                 action=cast(Action, str(rec["action"])),
@@ -92,6 +94,7 @@ def _steps(frame: pd.DataFrame) -> tuple[Step, ...]:
                 at=pd.Timestamp(rec["at"]).to_pydatetime(),
                 note=note if isinstance(note, str) else "",
                 assignee=assignee if isinstance(assignee, str) else None,
+                photos=tuple(photos.split()) if isinstance(photos, str) else (),
             )
         )
     return tuple(out)
@@ -153,6 +156,7 @@ def take_step(
     caller: Actor,
     note: str = "",
     assignee: str | None = None,
+    photos: Sequence[str] = (),
     now: dt.datetime | None = None,
     after: int | None = None,
 ) -> Case:
@@ -168,6 +172,9 @@ def take_step(
         The incident.
     action, note, assignee
         The step.
+    photos
+        The SHA-256 of the photos taken with it, each uploaded for this incident before
+        (:func:`gisgrid.services.photos.upload_photo`).
     caller
         Who takes it (:class:`~gisgrid.analysis.cases.Actor`; ``in_area`` is ignored:
         finding the incident in ``reader`` is what puts it in the area).
@@ -185,6 +192,8 @@ def take_step(
         The flow does not allow the step now, or the case moved meanwhile.
     ForbiddenError
         The caller may not take this step.
+    PhotoError
+        A photo not uploaded for this incident, or too many.
     """
     at = now or local_now()
     in_area = Actor(caller.username, caller.role, in_area=True)
@@ -197,6 +206,7 @@ def take_step(
         )
     step = Step(action=action, actor=caller.username, at=at, note=note, assignee=assignee)
     check_step(case.steps, step, in_area, start=case.start)
+    named = check_step_photos(store, incident_id, photos)
     row = pd.DataFrame(
         [
             {
@@ -207,6 +217,7 @@ def take_step(
                 "at": pd.Timestamp(at),
                 "note": note or None,
                 "assignee": assignee,
+                "photos": " ".join(named) or None,
             }
         ]
     )
@@ -421,8 +432,9 @@ def case_statistics(summaries: Sequence[CaseSummary]) -> CaseStatistics:
     )
 
 
-def steps_as_dicts(steps: Sequence[Step]) -> list[dict[str, Any]]:
-    """Steps as JSON-ready records."""
+def steps_as_dicts(steps: Sequence[Step], *, incident_id: str) -> list[dict[str, Any]]:
+    """Steps of the case of ``incident_id`` as JSON-ready records, each photo with the
+    URL it is read at."""
     return [
         {
             "action": s.action,
@@ -430,6 +442,7 @@ def steps_as_dicts(steps: Sequence[Step]) -> list[dict[str, Any]]:
             "at": s.at.isoformat(sep=" "),
             "note": s.note,
             "assignee": s.assignee,
+            "photos": [{"sha256": p, "url": photo_url(incident_id, p)} for p in s.photos],
         }
         for s in steps
     ]

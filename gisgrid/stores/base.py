@@ -25,6 +25,7 @@ from gisgrid.layers import ASSIGNED_LAYERS, get_layer
 from gisgrid.layers.schema import Layer
 from gisgrid.stores.changesets import ChangeSets
 from gisgrid.stores.ledger import Ledger
+from gisgrid.stores.photos import CasePhotos
 
 WriteMode = Literal["replace", "append"]
 #: attribute filters: column → value, or column → list of values (any of them)
@@ -347,6 +348,11 @@ class Store(Reader, Protocol):
     @property
     def change_sets(self) -> ChangeSets:
         """The store's change sets (drafts, review, their record)."""
+        ...
+
+    @property
+    def case_photos(self) -> CasePhotos:
+        """The photos of the cases' steps (kept beside the layers, never in them)."""
         ...
 
     @property

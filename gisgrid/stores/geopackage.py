@@ -15,7 +15,9 @@ write does, and opening the store does when no writer is busy.
 Accounts, sessions, API tokens and the audit log (:attr:`GeoPackageStore.ledger`) are not in
 the GeoPackage but in ``NAME.access.sqlite`` beside it (:mod:`gisgrid.stores.sqlite_ledger`);
 the change sets (:attr:`GeoPackageStore.change_sets`) in ``NAME.changes.sqlite``
-(:mod:`gisgrid.stores.sqlite_changesets`).
+(:mod:`gisgrid.stores.sqlite_changesets`); the photos of cases
+(:attr:`GeoPackageStore.case_photos`) in ``NAME.photos.sqlite``
+(:mod:`gisgrid.stores.sqlite_photos`).
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ from gisgrid.stores.base import (
 from gisgrid.stores.changeset_records import UNDER_REVIEW, moved_meanwhile
 from gisgrid.stores.sqlite_changesets import SQLiteChangeSets, changes_path
 from gisgrid.stores.sqlite_ledger import SQLiteLedger, ledger_path
+from gisgrid.stores.sqlite_photos import SQLitePhotos, photos_path
 
 META_TABLE = "gisgrid_meta"
 
@@ -133,6 +136,7 @@ class GeoPackageStore:
         self._change_sets = SQLiteChangeSets(
             changes_path(self.path), published=self._published_change_sets
         )
+        self._photos = SQLitePhotos(photos_path(self.path))
         if self._leftovers():  # a killed writer's copy of personal data: remove it if no one writes
             with contextlib.suppress(StoreError, OSError), self._writer_lock():
                 pass
@@ -152,6 +156,12 @@ class GeoPackageStore:
         :mod:`gisgrid.stores.sqlite_changesets`, which says why a change set still
         ``submitted`` whose id is on a grids row counts as published)."""
         return self._change_sets
+
+    @property
+    def case_photos(self) -> SQLitePhotos:
+        """The photos of the cases' steps: in ``NAME.photos.sqlite`` beside the GeoPackage,
+        never in it (see :mod:`gisgrid.stores.sqlite_photos`)."""
+        return self._photos
 
     def _published_change_sets(self, change_sets: Collection[int]) -> dict[int, dt.date | None]:
         """Which of ``change_sets`` published grid rows here, and the day they took effect
@@ -455,6 +465,14 @@ class GeoPackageStore:
                 decl = decls[name]
                 out = decl.conform(frame)
                 append = mode == "append" and name in existing
+                if append and _lacks_fields(tmp, name, decl):
+                    # a layer stored before it had a field (case_steps.photos): appending
+                    # cannot add a column, so the layer is written whole, its rows kept
+                    stored = decl.conform(
+                        pyogrio.read_dataframe(tmp, layer=name, read_geometry=decl.spatial)
+                    )
+                    out = decl.conform(pd.concat([stored, out], ignore_index=True))
+                    append = False
                 kwargs: dict[str, Any] = {"layer": name, "driver": "GPKG", "append": append}
                 if decl.spatial:
                     kwargs["geometry_type"] = decl.geometry_type
@@ -529,6 +547,12 @@ class GeoPackageStore:
                 yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _lacks_fields(path: Path, layer: str, decl: Layer) -> bool:
+    """Whether the stored ``layer`` of ``path`` misses a field its declaration has."""
+    stored = {str(f) for f in pyogrio.read_info(path, layer=layer)["fields"]}
+    return any(f.name not in stored for f in decl.fields)
 
 
 def glob_escape(text: str) -> str:

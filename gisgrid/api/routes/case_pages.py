@@ -5,7 +5,8 @@ incident outside the caller's area answers 404, as the API does); the page of a 
 HTML and the script of this package (``gisgrid-cases.js``, with the shared helpers of
 ``gisgrid-page.js``) that reads the case from
 ``/api/incidents/{id}/case`` and takes the steps through ``/api/incidents/{id}/steps``
-(the API decides who may take which step). No inline script: the page passes its data in
+(the API decides who may take which step), their photos uploaded first through
+``/api/incidents/{id}/photos``. No inline script: the page passes its data in
 ``data-`` attributes, and Leaflet comes from ``/assets/`` like every other asset.
 """
 
@@ -22,8 +23,10 @@ from gisgrid.api.errors import COMMON_ERRORS, HTML_PAGE
 from gisgrid.api.security import ASSETS_PREFIX, html_page
 from gisgrid.api.templating import render
 from gisgrid.layers import kinds
+from gisgrid.layers.case_steps import MAX_STEP_PHOTOS
 from gisgrid.roles import Role, area_kind
 from gisgrid.services.cases import CaseSummary, case_of, case_statistics, case_summaries, work_list
+from gisgrid.settings import CaseSettings
 
 router = APIRouter(tags=["pages 页面"], responses=COMMON_ERRORS)
 
@@ -154,6 +157,8 @@ def case_page(access: Scoped, incident_id: IncidentId) -> Response:
         lat=case.incident["lat"],
         note_required=" ".join(a for a, t in FLOW.items() if t.note_required),
         assignee_required=" ".join(a for a, t in FLOW.items() if t.assignee_required),
+        photo_max_bytes=CaseSettings().photo_max_bytes,
+        max_photos=MAX_STEP_PHOTOS,
         scripts=[ASSETS_PREFIX + ASSETS[name].url for name in CASE_JS],
         styles=[ASSETS_PREFIX + ASSETS[name].url for name in CASE_CSS],
     )

@@ -47,7 +47,7 @@ def _answer(case: Case) -> dict[str, Any]:
         "stage": case.stage,
         "stage_zh": kinds.CASE_STATUSES[case.stage].zh,
         "assignee": case.assignee,
-        "steps": steps_as_dicts(case.steps),
+        "steps": steps_as_dicts(case.steps, incident_id=str(case.incident["id"])),
         "allowed": [{"action": a, "label_zh": kinds.CASE_ACTIONS[a].zh} for a in case.allowed],
         "due": None if late.due is None else late.due.isoformat(sep=" "),
         "overdue": late.overdue,
@@ -162,6 +162,7 @@ def add_step(
             caller=_actor(access),
             note=body.note,
             assignee=body.assignee,
+            photos=body.photos,
             after=body.after,
         )
         state.changed()
@@ -170,6 +171,11 @@ def add_step(
         access.caller,
         "case_step",
         target=incident_id,
-        detail={"action": body.action, "stage": case.stage, "assignee": body.assignee},
+        detail={
+            "action": body.action,
+            "stage": case.stage,
+            "assignee": body.assignee,
+            "photos": len(body.photos),
+        },
     )
     return _answer(case)

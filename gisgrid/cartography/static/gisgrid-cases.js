@@ -8,8 +8,15 @@
  * answers 409 and nothing changes. After every answer the case is read again. Text from the
  * server goes into the page as text (textContent), never as markup.
  *
+ * Photos chosen in #photos (taken with the phone's camera or picked) are uploaded first, one
+ * by one, to POST /api/incidents/{id}/photos (the image's bytes as the body, its own type),
+ * and the step names them by the SHA-256 the server answers. A photo the server refuses
+ * (type, size) stops the step before it is sent. The history shows each step's photos as
+ * thumbnails read from the server (img src: this server only, as the page's policy says).
+ *
  * For the tests: window.gisgrid = {map, ready, cases}; cases.busy is true while a request is
- * under way, cases.case holds the case shown, cases.writes every answer to a step.
+ * under way, cases.case holds the case shown, cases.writes every answer to a write (a
+ * photo's upload, a step).
  */
 (function () {
   "use strict";
@@ -26,7 +33,10 @@
     lat: parseFloat(root.dataset.lat),
     noteRequired: (root.dataset.noteRequired || "").split(" "),
     assigneeRequired: (root.dataset.assigneeRequired || "").split(" "),
+    photoMax: parseInt(root.dataset.photoMax, 10) || 0,
+    maxPhotos: parseInt(root.dataset.maxPhotos, 10) || 0,
   };
+  var PHOTO_TYPES = ["image/jpeg", "image/png", "image/webp"];
   var LEVELS = { grid: "网格", village: "村", township: "乡镇", county: "县" };
   var ACTIONS = {
     report: "上报",
@@ -101,6 +111,23 @@
       if (s.note) {
         item.appendChild(el("p", s.note, "note"));
       }
+      if (s.photos && s.photos.length) {
+        var shots = el("div", null, "photos");
+        s.photos.forEach(function (p) {
+          var link = el("a");
+          link.href = p.url;
+          link.target = "_blank";
+          link.rel = "noopener";
+          var img = el("img", null, "thumb");
+          img.src = p.url;
+          img.alt = "办理照片";
+          img.loading = "lazy";
+          img.dataset.sha256 = p.sha256;
+          link.appendChild(img);
+          shots.appendChild(link);
+        });
+        item.appendChild(shots);
+      }
       list.appendChild(item);
     });
 
@@ -133,9 +160,44 @@
     return true;
   }
 
+  function photoProblem(files) {
+    // what is wrong with the chosen photos before anything is sent; "" when nothing
+    if (cfg.maxPhotos && files.length > cfg.maxPhotos) {
+      return "一次最多上传 " + cfg.maxPhotos + " 张照片。";
+    }
+    for (var i = 0; i < files.length; i += 1) {
+      if (PHOTO_TYPES.indexOf(files[i].type) < 0) {
+        return "照片“" + files[i].name + "”不是 JPEG、PNG 或 WebP 图片。";
+      }
+      if (cfg.photoMax && files[i].size > cfg.photoMax) {
+        return "照片“" + files[i].name + "”太大（不超过 " + (cfg.photoMax / 1048576).toFixed(1) + " MB）。";
+      }
+    }
+    return "";
+  }
+
+  function photoRefusal(answer, name) {
+    var why = answer.data && answer.data.error ? answer.data.error.message : "";
+    var text;
+    if (answer.status === 415) {
+      text = "照片“" + name + "”不是 JPEG、PNG 或 WebP 图片";
+    } else if (answer.status === 413) {
+      text = "照片“" + name + "”太大";
+    } else {
+      return refusal(answer);
+    }
+    return "未能办理：" + text + "，步骤未提交。" + (why ? "（" + why + "）" : "");
+  }
+
   async function step(action, label) {
     var note = $("note").value.trim();
     var assignee = $("assignee-input").value.trim();
+    var files = Array.prototype.slice.call($("photos").files || []);
+    var problem = photoProblem(files);
+    if (problem) {
+      say(problem, true);
+      return;
+    }
     if (cfg.noteRequired.indexOf(action) >= 0 && !note) {
       say("“" + label + "”需要填写说明。", true);
       $("note").focus();
@@ -156,10 +218,27 @@
     });
     cases.pending += 1; // busy from the tap until the case is shown again
     try {
+      var names = [];
+      for (var i = 0; i < files.length; i += 1) {
+        say("正在上传照片 " + (i + 1) + "/" + files.length + "……");
+        var sent = await call("POST", url + "/photos", files[i]);
+        if (sent.status !== 201) {
+          say(photoRefusal(sent, files[i].name), true);
+          buttons.forEach(function (b) {
+            b.disabled = false;
+          });
+          return;
+        }
+        names.push(sent.data.sha256);
+      }
+      if (names.length) {
+        body.photos = names;
+      }
       var answer = await call("POST", url + "/steps", body);
       if (answer.status === 201) {
         $("note").value = "";
         $("assignee-input").value = "";
+        $("photos").value = "";
         draw(answer.data);
         await load();
         say("已办理：" + label + "。");

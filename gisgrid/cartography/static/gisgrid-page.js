@@ -1,7 +1,8 @@
 /* gisgrid page helpers, shared by the scripts of the web app's own pages (the grid editor,
  * the case pages): elements built with text only (never markup from the server), the page's
  * status line, and calls to the JSON API that carry the session's CSRF token on writes and
- * keep a record of the answers that the tests read (tracker.pending, .last, .writes).
+ * keep a record of the answers that the tests read (tracker.pending, .last, .writes). A body
+ * that is a Blob (a File from a file input: a photo) is sent as it is, with its own type.
  *
  * Loaded before the page's own script: window.gisgridPage = {$, el, say, caller}.
  */
@@ -40,7 +41,10 @@
       if (method !== "GET") {
         options.headers["X-CSRF-Token"] = csrf;
       }
-      if (body !== undefined) {
+      if (body instanceof Blob) {
+        options.headers["Content-Type"] = body.type || "application/octet-stream";
+        options.body = body;
+      } else if (body !== undefined) {
         options.headers["Content-Type"] = "application/json";
         options.body = JSON.stringify(body);
       }
@@ -53,7 +57,8 @@
         } catch (e) {
           data = null;
         }
-        tracker.last = { method: method, url: url, body: body, status: response.status, data: data };
+        var sent = body instanceof Blob ? { type: body.type, size: body.size } : body;
+        tracker.last = { method: method, url: url, body: sent, status: response.status, data: data };
         if (method !== "GET") {
           tracker.writes.push(tracker.last);
         }

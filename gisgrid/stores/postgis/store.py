@@ -29,6 +29,9 @@ one INSERT). The points' own rows are never rewritten.
 **Change sets**: :attr:`PostGISStore.change_sets` (:mod:`.changesets`), in the tables of
 migration 0007; their edits and events are append-only.
 
+**Case photos**: :attr:`PostGISStore.case_photos` (:mod:`.photos`), in the table of
+migration 0011; append-only.
+
 All SQL is in ``sql/queries.sql`` and ``sql/migrations/`` (:mod:`.queries`).
 """
 
@@ -85,6 +88,7 @@ from gisgrid.stores.postgis.codecs import (
     parse_points,
 )
 from gisgrid.stores.postgis.ledger import PostGISLedger
+from gisgrid.stores.postgis.photos import PostGISPhotos
 from gisgrid.stores.postgis.queries import (
     LOCK_WRITES,
     SCHEMA,
@@ -158,6 +162,7 @@ class PostGISStore:
         self._last_failure: tuple[float, str] | None = None  # when opening a pool failed, why
         self._ledger = PostGISLedger(self)
         self._change_sets = PostGISChangeSets(self)
+        self._photos = PostGISPhotos(self)
 
     def __repr__(self) -> str:
         return f"PostGISStore({self.url!r})"
@@ -311,6 +316,11 @@ class PostGISStore:
     def change_sets(self) -> PostGISChangeSets:
         """The change sets, in this database (migration 0007; :mod:`.changesets`)."""
         return self._change_sets
+
+    @property
+    def case_photos(self) -> PostGISPhotos:
+        """The photos of the cases' steps, in this database (migration 0011; :mod:`.photos`)."""
+        return self._photos
 
     @property
     def path(self) -> None:

@@ -369,3 +369,22 @@ VALUES (%s, %s, %s, %s, %s)
 -- name: changes_events
 SELECT change_set, at, actor, action, comment
 FROM gisgrid.change_set_events WHERE change_set = %s ORDER BY id
+
+-- name: photos_insert
+-- The same bytes again for the same incident: nothing new (the row stays as it was).
+INSERT INTO gisgrid.case_photos (incident_id, sha256, media_type, size, data, uploaded_by,
+    uploaded_at)
+VALUES (%s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (incident_id, sha256) DO NOTHING
+
+-- name: photos_ref
+SELECT incident_id, sha256, media_type, size, uploaded_by, uploaded_at
+FROM gisgrid.case_photos WHERE incident_id = %s AND sha256 = %s
+
+-- name: photos_get
+SELECT incident_id, sha256, media_type, size, uploaded_by, uploaded_at, data
+FROM gisgrid.case_photos WHERE incident_id = %s AND sha256 = %s
+
+-- name: photos_list
+SELECT incident_id, sha256, media_type, size, uploaded_by, uploaded_at
+FROM gisgrid.case_photos WHERE incident_id = %s ORDER BY id
