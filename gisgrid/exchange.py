@@ -574,6 +574,7 @@ def with_grid_codes(store: Store, decl: Layer, frame: pd.DataFrame) -> pd.DataFr
 #: records about a row of another layer: the column naming it, and that layer
 RECORDS_OF = {
     "case_steps": ("incident_id", "incidents"),
+    "public_reports": ("incident_id", "incidents"),
     "visits": ("household_id", "households"),
     "volunteer_hours": ("activity_id", "volunteer_activities"),
 }

@@ -93,7 +93,7 @@
       var item = el("li");
       item.dataset.action = s.action;
       item.appendChild(el("span", ACTIONS[s.action] || s.action, "action"));
-      item.appendChild(el("span", s.actor, "actor"));
+      item.appendChild(el("span", s.actor_zh || s.actor, "actor"));
       item.appendChild(el("time", s.at.slice(0, 16), "at"));
       if (s.assignee) {
         item.appendChild(el("span", "→ " + s.assignee, "to"));
@@ -120,7 +120,38 @@
       buttons.appendChild(button);
     });
     $("assignee-field").hidden = !needsAssignee;
+    if (needsAssignee) {
+      loadAssignees();
+    }
     $("actions").hidden = c.allowed.length === 0;
+  }
+
+  // the dispatch form: who the case may go to (GET .../assignees, nearest level first), as a
+  // list to choose from; read once per page, the names put in as text
+  var assignees = null;
+
+  async function loadAssignees() {
+    if (assignees !== null) {
+      return;
+    }
+    assignees = [];
+    var answer = await call("GET", url + "/assignees");
+    if (answer.status !== 200 || !answer.data) {
+      assignees = null; // tried again at the next drawing
+      say("未能载入可派遣人员（" + answer.status + "）。", true);
+      return;
+    }
+    assignees = answer.data.assignees;
+    var select = $("assignee-input");
+    select.replaceChildren(el("option", "请选择承办人"));
+    select.firstChild.value = "";
+    assignees.forEach(function (a) {
+      var where = a.area_name || a.area;
+      var option = el("option", a.display_name + "（" + a.role_zh + " · " + where + "）");
+      option.value = a.username;
+      select.appendChild(option);
+    });
+    cases.assignees = assignees;
   }
 
   async function load() {
@@ -142,7 +173,7 @@
       return;
     }
     if (cfg.assigneeRequired.indexOf(action) >= 0 && !assignee) {
-      say("“" + label + "”需要填写承办人账号。", true);
+      say("“" + label + "”需要选择承办人。", true);
       $("assignee-input").focus();
       return;
     }
