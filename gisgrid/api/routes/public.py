@@ -26,7 +26,7 @@ from gisgrid.api.deps import State, address_of
 from gisgrid.api.errors import COMMON_ERRORS, HTML_PAGE, documented
 from gisgrid.api.security import ASSETS_PREFIX, html_page
 from gisgrid.api.templating import render
-from gisgrid.errors import LocateError, NotFoundError
+from gisgrid.errors import ConfigError, LocateError, NotFoundError, Problem, ValidationError
 from gisgrid.layers import kinds
 from gisgrid.services.accounts import normalise_phone
 from gisgrid.services.public_reports import (
@@ -178,7 +178,14 @@ def create_report(state: State, request: Request, body: PublicReportRequest) -> 
         if exc.code == "outside_county":
             raise LocateError(OUTSIDE, code=exc.code) from None
         raise LocateError(f"位置无效 / invalid position: {exc}", code=exc.code) from None
-    phone = None if body.contact_phone is None else normalise_phone(body.contact_phone)
+    phone = None
+    if body.contact_phone is not None:
+        try:
+            phone = normalise_phone(body.contact_phone)
+        except ConfigError:
+            why = "电话号码无效 / no phone number (7-15 digits)"
+            problem = Problem(0, None, "contact_phone", why)
+            raise ValidationError("public_reports", [problem]) from None
     report = PublicReport(
         lon=where.wgs84_lon,
         lat=where.wgs84_lat,

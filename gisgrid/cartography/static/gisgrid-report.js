@@ -152,10 +152,8 @@
       },
     }).addTo(map);
     map.fitBounds(outline.getBounds());
+    // a tap on a township bubbles up to the map: one handler for both
     map.on("click", function (e) {
-      place(e.latlng.lat, e.latlng.lng, "地图点选");
-    });
-    outline.on("click", function (e) {
       place(e.latlng.lat, e.latlng.lng, "地图点选");
     });
     $("locate-me").addEventListener("click", locateMe);
