@@ -145,7 +145,20 @@ def report_page(state: State) -> Response:
     return html_page(html)
 
 
-@router.get("/report/{code}", responses=HTML_PAGE, summary="A report's progress 上报进度")
+#: the progress page of a code that is no report's: a page saying so, with a 404
+NOT_FOUND_PAGE: dict[int | str, dict[str, Any]] = {
+    404: {
+        "description": "no report has this code: an HTML page saying so",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.get(
+    "/report/{code}",
+    responses=HTML_PAGE | NOT_FOUND_PAGE,
+    summary="A report's progress 上报进度",
+)
 def tracking_page(state: State, code: Code) -> Response:
     from gisgrid.cartography.assets import ASSETS
 
