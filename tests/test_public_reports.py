@@ -121,7 +121,9 @@ def test_a_resident_reports_and_follows_it_with_the_code(store: Store, url: str)
 
         # staff: the case on the village's list, the reporter shown as 群众上报
         listed = c.get("/api/cases", headers=village.headers).json()
-        assert incident_id in [x["id"] for x in listed["cases"]]
+        [card] = [x for x in listed["cases"] if x["id"] == incident_id]
+        assert card["reporter"] == "public" and card["reporter_zh"] == "群众上报"
+        assert card["grid_code"] == V1 + "001001"
         case = c.get(f"/api/incidents/{incident_id}/case", headers=village.headers).json()
         assert case["steps"][0]["actor"] == "public"
         assert case["steps"][0]["actor_zh"] == "群众上报"

@@ -142,7 +142,11 @@ def test_a_resident_reports_on_a_phone_and_the_village_dispatches_it(sample_gpkg
         # the village secretary: 群众上报 in the history; dispatched by choosing from the list
         staff, slog = new_page(browser, cookies=session_cookies(store, secretary, base), **PHONE)
         staff.add_init_script(CSP_WATCH)
-        staff.goto(f"{base}/cases/{incident}")
+        staff.goto(f"{base}/cases?view=area")
+        card = staff.locator(f"li.card[data-case='{incident}']")
+        assert card.count() == 1 and "群众上报" in card.inner_text() and "立案" in card.inner_text()
+        card.locator("a").tap()
+        staff.wait_for_url(f"{base}/cases/{incident}")
         map_ready(staff)
         wait_until(staff, "() => !window.gisgrid.cases.busy && window.gisgrid.cases.assignees")
         assert "群众上报" in staff.locator("#steps li").first.inner_text()

@@ -254,6 +254,8 @@ class CaseSummary:
     #: no stage it has left took longer than its limit (``None``: no stage to judge, e.g.
     #: a case imported finished)
     on_time: bool | None
+    #: who reported it (the actor of its ``report`` step; ``None``: imported without one)
+    reporter: str | None = None
 
 
 def case_summaries(
@@ -309,6 +311,7 @@ def case_summaries(
                 escalation=late,
                 spans=tuple(spans),
                 on_time=on_time(spans, limits) if spans else None,
+                reporter=history[0].actor if history and history[0].action == "report" else None,
             )
         )
     finished = dt.datetime.max

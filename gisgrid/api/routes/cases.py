@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from gisgrid.analysis.cases import Actor, Stage
+from gisgrid.analysis.cases import PUBLIC_REPORTER, Actor, Stage
 from gisgrid.api import geojson
 from gisgrid.api.deps import Scoped, State
 from gisgrid.api.errors import COMMON_ERRORS, documented
@@ -20,6 +20,7 @@ from gisgrid.api.schemas import AssigneesResponse, CaseResponse, CaseStepRequest
 from gisgrid.layers import kinds
 from gisgrid.services.accounts import record_access
 from gisgrid.services.cases import (
+    PUBLIC_REPORTER_ZH,
     Case,
     CaseCounts,
     assignees_for,
@@ -99,6 +100,8 @@ def list_cases(
                 "stage": c.stage,
                 "stage_zh": kinds.CASE_STATUSES[c.stage].zh,
                 "assignee": c.assignee,
+                "reporter": c.reporter,
+                "reporter_zh": PUBLIC_REPORTER_ZH if c.reporter == PUBLIC_REPORTER else None,
                 "steps": c.steps,
                 "due": None if c.escalation.due is None else c.escalation.due.isoformat(sep=" "),
                 "overdue": c.escalation.overdue,

@@ -5,7 +5,8 @@
  * steps and the actions the signed-in person may take next, one button each. A step is
  * POSTed to /api/incidents/{id}/steps with the session's CSRF token in X-CSRF-Token and
  * `after` = the number of steps shown: when someone else moved the case meanwhile the server
- * answers 409 and nothing changes. After every answer the case is read again. Text from the
+ * answers 409 and nothing changes. After every answer the case is read again. 派遣 and
+ * 重新派遣 go to someone chosen from a list (GET /api/incidents/{id}/assignees). Text from the
  * server goes into the page as text (textContent), never as markup.
  *
  * For the tests: window.gisgrid = {map, ready, cases}; cases.busy is true while a request is
