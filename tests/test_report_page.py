@@ -15,6 +15,7 @@ Nothing waits for a time: every wait is for a state the page reports.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +29,8 @@ from gisgrid.stores import open_store
 
 pytestmark = pytest.mark.slow
 
+#: screenshots of the pages (git-ignored)
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "report"
 CODE = re.compile(r"^W\d{14}[0-9a-f]{6}-[a-z2-9]{14}$")
 
 
@@ -111,6 +114,8 @@ def test_a_resident_reports_on_a_phone_and_the_village_dispatches_it(sample_gpkg
             [lon, lat],
         )
         assert "当前位置" in page.inner_text("#place")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "form.png"), full_page=True)
         page.tap("#submit")
         wait_until(page, "() => window.gisgrid.report.writes.length === 2")
         wait_until(page, "() => !window.gisgrid.report.busy")
@@ -119,6 +124,7 @@ def test_a_resident_reports_on_a_phone_and_the_village_dispatches_it(sample_gpkg
         code = page.inner_text("#code")
         assert CODE.fullmatch(code) and code == answer["data"]["code"]
         assert page.is_visible("#done") and page.is_hidden("#report")
+        page.screenshot(path=str(ARTIFACTS / "submitted.png"), full_page=True)
         incident = code.rsplit("-", 1)[0]
         row, steps = _stored(store, incident)
         assert row["grid_code"] == grid and row["kind"] == "environment"
@@ -130,6 +136,7 @@ def test_a_resident_reports_on_a_phone_and_the_village_dispatches_it(sample_gpkg
         page.tap("#track")
         page.wait_for_url(f"{base}/report/{code}")
         assert page.inner_text("#stage") == "立案"
+        page.screenshot(path=str(ARTIFACTS / "progress.png"), full_page=True)
         assert "倾倒垃圾" not in page.content() and "13900001234" not in page.content()
         page.goto(f"{base}/report")
         map_ready(page)
@@ -158,6 +165,7 @@ def test_a_resident_reports_on_a_phone_and_the_village_dispatches_it(sample_gpkg
         assert values.index(worker.username) < values.index(secretary.username)  # nearest first
         assert any("网格员" in text for v, text in offered if v == worker.username)
         staff.select_option("#assignee-input", worker.username)
+        staff.screenshot(path=str(ARTIFACTS / "dispatch.png"), full_page=True)
         staff.fill("#note", "请网格员到现场核实")
         staff.tap("#buttons button[data-action=dispatch]")
         wait_until(staff, "() => window.gisgrid.cases.writes.length === 1")
