@@ -28,6 +28,7 @@ from fastapi.testclient import TestClient
 
 from gisgrid.analysis.cases import PUBLIC_REPORTER
 from gisgrid.api import create_app
+from gisgrid.api.logs import loggable_path
 from gisgrid.errors import ConfigError
 from gisgrid.layers import LAYERS
 from gisgrid.services import accounts
@@ -132,6 +133,15 @@ def test_a_resident_reports_and_follows_it_with_the_code(store: Store, url: str)
         assert masked["public_report"] == {"contact_phone": "139****1234"}
         assert masked["incident"]["description"] is None
 
+        # a signed-in caller's session or token changes nothing: the report is the public's
+        staff = c.post("/api/public/reports", json=_report(), headers=village.headers)
+        assert staff.status_code == 201
+        other_id = CODE.fullmatch(staff.json()["code"]).groups()[0]  # type: ignore[union-attr]
+        other_steps = store.read("case_steps", where={"incident_id": other_id})
+        assert other_steps["actor"].tolist() == [PUBLIC_REPORTER]
+        audited = store.ledger.audit(AuditQuery(action="public_report", target=other_id))
+        assert [a.entry.actor for a in audited] == [None]
+
         # the case moves on: the code shows the new stage
         step = {"action": "reject", "note": "不属于本村事务（测试）"}
         moved = c.post(f"/api/incidents/{incident_id}/steps", json=step, headers=village.headers)
@@ -189,6 +199,14 @@ def test_too_many_reports_are_refused_with_retry_after(
         assert c.post("/api/public/reports", json=_report()).status_code == 429
         monkeypatch.setenv("GISGRID_PUBLIC_MAX_PER_HOUR", "3")
         assert c.post("/api/public/reports", json=_report()).status_code == 201
+
+
+def test_the_access_log_keeps_no_tracking_secret():
+    assert loggable_path("/report/W1-abcdefghjkmnpq") == "/report/W1-…"
+    assert loggable_path("/api/public/reports/W1-abc?x=1") == "/api/public/reports/W1-…"
+    assert loggable_path("/api/public/reports") == "/api/public/reports"
+    assert loggable_path("/report") == "/report"
+    assert loggable_path("/cases/W1-2?view=area") == "/cases/W1-2"
 
 
 def test_public_is_no_username():
