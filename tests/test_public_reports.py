@@ -19,6 +19,7 @@ responsible person's phone is 13900000000.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +30,8 @@ from fastapi.testclient import TestClient
 from gisgrid.analysis.cases import PUBLIC_REPORTER
 from gisgrid.api import create_app
 from gisgrid.api.logs import loggable_path
-from gisgrid.errors import ConfigError
+from gisgrid.errors import ConfigError, ValidationError
+from gisgrid.exchange import import_file
 from gisgrid.layers import LAYERS
 from gisgrid.services import accounts
 from gisgrid.services import incidents as incident_service
@@ -207,6 +209,18 @@ def test_the_access_log_keeps_no_tracking_secret():
     assert loggable_path("/api/public/reports") == "/api/public/reports"
     assert loggable_path("/report") == "/report"
     assert loggable_path("/cases/W1-2?view=area") == "/cases/W1-2"
+
+
+def test_an_incident_a_resident_reported_stays(store: Store, tmp_path: Path):
+    # E003 was reported by a resident (the little county's public report) and has no steps:
+    # replacing the incidents without it is refused on both stores alike
+    incidents = raw_frame("incidents")
+    replacement = tmp_path / "incidents.geojson"
+    incidents[incidents["id"] != "E003"].to_file(replacement, driver="GeoJSON")
+    with pytest.raises(ValidationError, match="case history"):
+        import_file(store, "incidents", replacement, mode="replace")
+    assert store.count("incidents") == len(incidents)
+    assert store.count("public_reports") == 1
 
 
 def test_public_is_no_username():
