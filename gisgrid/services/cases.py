@@ -499,8 +499,9 @@ def assignees_for(
         No such incident in the caller's area.
     """
     if not may_dispatch(Actor(caller.username, caller.role, in_area=True)):
-        raise ForbiddenError("只有村（社区）、乡镇干部可以派遣案件 (only village or township "
-                             "officers dispatch cases)")  # fmt: skip
+        raise ForbiddenError(
+            "只有村（社区）、乡镇干部可以派遣案件 (only village or township officers dispatch)"
+        )
     found = reader.read("incidents", where={"id": incident_id})
     if not len(found):
         raise NotFoundError(f"no incident {incident_id}")
@@ -514,8 +515,9 @@ def assignees_for(
     if place is None:
         return []
     names: dict[str, str] = {}
-    for layer, where in (("townships", None), ("villages", None), ("grids", {"level": 3})):
-        frame = reader.read(layer, columns=["code", "name"], where=where)
+    # a level-1 grid has its village's code: the village's name wins
+    for layer in ("grids", "townships", "villages"):
+        frame = reader.read(layer, columns=["code", "name"])
         names.update(zip(frame["code"].astype(str), frame["name"].astype(str), strict=True))
     out = []
     for account in accounts:
