@@ -574,6 +574,7 @@ def with_grid_codes(store: Store, decl: Layer, frame: pd.DataFrame) -> pd.DataFr
 #: records about a row of another layer: the column naming it, and that layer
 RECORDS_OF = {
     "case_steps": ("incident_id", "incidents"),
+    "public_reports": ("incident_id", "incidents"),
     "visits": ("household_id", "households"),
     "volunteer_hours": ("activity_id", "volunteer_activities"),
 }
@@ -600,6 +601,8 @@ def case_history_problems(
         ]
     if decl.name == "incidents" and mode == "replace":
         with_steps = set(store.read("case_steps", columns=["incident_id"])["incident_id"])
+        # a resident's report is part of the case's history too (PostGIS: a foreign key)
+        with_steps |= set(store.read("public_reports", columns=["incident_id"])["incident_id"])
         gone = sorted(with_steps - set(frame["id"].astype(str)))
         if gone:
             shown = ", ".join(gone[:10]) + (" …" if len(gone) > 10 else "")

@@ -206,6 +206,39 @@ class CaseSettings(BaseSettings):
         return {**self.stage_hours, **self.kind_hours.get(kind, {})}
 
 
+#: the incident kinds a resident may report through the public form: what a neighbour sees
+#: (a criminal case is the police's 110; petitions, lawsuits and overdue loans are not reports)
+PUBLIC_KINDS: tuple[str, ...] = (
+    "dispute",
+    "security",
+    "safety",
+    "environment",
+    "illegal_construction",
+    "service_request",
+    "other",
+)
+
+
+class PublicReportSettings(BaseSettings):
+    """The resident-facing report form ``/report`` (群众上报), from ``GISGRID_PUBLIC_*``.
+
+    Reports are counted from the audit log (action ``public_report``), so the limits hold
+    across server processes and restarts: at most ``max_per_address`` accepted reports from
+    one network address within ``window_minutes``, and ``max_per_hour`` from everyone
+    together in the last hour (a flood from many addresses stops there).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GISGRID_PUBLIC_", extra="ignore")
+
+    #: accepted reports one address may make within ``window_minutes``
+    max_per_address: int = Field(default=5, ge=1)
+    window_minutes: float = Field(default=60.0, gt=0)
+    #: accepted reports from all addresses together within an hour
+    max_per_hour: int = Field(default=200, ge=1)
+    #: the kinds offered on the form (incident kinds; checked when the app starts)
+    kinds: list[str] = Field(default_factory=lambda: list(PUBLIC_KINDS))
+
+
 def default_store() -> str:
     """The store location from ``GISGRID_STORE`` or the documented default ``./gisgrid.gpkg``."""
     return StoreSettings().store

@@ -222,6 +222,17 @@ def _case_steps() -> pd.DataFrame:
     )
 
 
+def _public_reports() -> pd.DataFrame:
+    # a resident reported E003 through the public form and left a phone
+    return pd.DataFrame(
+        {
+            "incident_id": ["E003"],
+            "code_hash": ["0" * 63 + "1"],
+            "contact_phone": ["13900001234"],
+        }
+    )
+
+
 def _visits() -> pd.DataFrame:
     # the grid worker looked in on H002 and settled a quarrel at H005 (recorded on the spot)
     return pd.DataFrame(
@@ -320,6 +331,7 @@ _BUILDERS: dict[str, Callable[[], pd.DataFrame]] = {
     "service_points": _service_points,
     "incidents": _incidents,
     "case_steps": _case_steps,
+    "public_reports": _public_reports,
     "visits": _visits,
     "county_leaders": _county_leaders,
     "leader_townships": _leader_townships,

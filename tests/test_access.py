@@ -245,6 +245,22 @@ MATRIX: dict[tuple[str, str], tuple[Call, dict[str, Expect]]] = {
         _everyone(403),
     ),
     ("POST", "/logout"): (Call("POST", "/logout"), _signed_in(401, **_all_signed_in(303))),
+    # residents' reports (群众上报): open to all, signed in or not (a session changes nothing);
+    # a point outside the county is refused, a code that is no report's is not found
+    ("GET", "/report"): (Call("GET", "/report"), _everyone(200)),
+    ("GET", "/report/{code}"): (Call("GET", "/report/W1-abcdefghjkmnpq"), _everyone(404)),
+    ("POST", "/api/public/reports"): (
+        Call(
+            "POST",
+            "/api/public/reports",
+            json={"kind": "dispute", "description": "矩阵测试", "lon": 113.9, "lat": 29.5},
+        ),
+        _everyone(422),
+    ),
+    ("GET", "/api/public/reports/{code}"): (
+        Call("GET", "/api/public/reports/W1-abcdefghjkmnpq"),
+        _everyone(404),
+    ),
     ("GET", "/openapi.json"): (Call("GET", "/openapi.json"), _everyone(200)),
     ("GET", "/"): (Call("GET", "/?village={village}"), _signed_in("login", **_VILLAGE_FIGURES)),
     ("GET", "/maps/{kind}"): (
@@ -399,6 +415,20 @@ MATRIX: dict[tuple[str, str], tuple[Call, dict[str, Expect]]] = {
     ("GET", "/api/cases"): (
         Call("GET", "/api/cases?open=false&limit=5000"),
         _signed_in(401, **dict.fromkeys(ROLES[1:], "in")),
+    ),
+    # who a case may go to: the roles that dispatch (a grid worker does not), in their area
+    ("GET", "/api/incidents/{incident_id}/assignees"): (
+        Call("GET", "/api/incidents/NO-SUCH-INCIDENT/assignees"),
+        _signed_in(
+            401,
+            admin=404,
+            leader=403,
+            township=404,
+            village=404,
+            grid=403,
+            planner=403,
+            viewer=403,
+        ),
     ),
     ("POST", "/api/incidents/{incident_id}/steps"): (
         Call("POST", "/api/incidents/NO-SUCH-INCIDENT/steps", json={"action": "accept"}),

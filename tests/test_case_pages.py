@@ -186,8 +186,8 @@ def _tap(page: Any, action: str, *, note: str = "", assignee: str = "") -> dict[
     answer to the step."""
     if note:
         page.fill("#note", note)
-    if assignee:
-        page.fill("#assignee-input", assignee)
+    if assignee:  # chosen from the list of those who may take it (…/assignees)
+        page.select_option("#assignee-input", assignee)
     writes = int(page.evaluate("() => window.gisgrid.cases.writes.length"))
     page.tap(f"#buttons button[data-action={action}]")
     wait_until(page, "(n) => window.gisgrid.cases.writes.length > n", writes)

@@ -380,6 +380,22 @@ def test_finder_village_list_shows_names_as_text(
     assert_inert(opened)
 
 
+def test_public_report_form_shows_township_names_as_text(
+    browser: Any, base_url: str, hostile: Hostile
+) -> None:
+    # no sign-in: the township outlines travel in a JSON data block of the page, where a
+    # name holding </script> must not end the block
+    opened = open_url(browser, base_url + "/report")
+    map_ready(opened.page)
+    names = opened.page.evaluate(
+        "() => JSON.parse(document.getElementById('outlines').textContent)"
+        ".features.map(f => f.properties.name)"
+    )
+    assert NAMES["township"] in names
+    assert opened.page.evaluate("() => window.gisgrid.failed") is None
+    assert_inert(opened)
+
+
 def test_coverage_map_pages(
     browser: Any, base_url: str, cookies: list[dict[str, str]], hostile: Hostile
 ) -> None:

@@ -46,6 +46,7 @@ def polygon(x0: float, y0: float, x1: float, y1: float) -> dict[str, Any]:
 #: layers whose rows must refer to stored ones (refused otherwise, on both stores)
 NEEDS = {
     "case_steps": "incidents",
+    "public_reports": "incidents",
     "visits": "households",
     "volunteer_hours": "volunteer_activities",
 }

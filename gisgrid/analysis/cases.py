@@ -62,6 +62,13 @@ LEVELS: tuple[Level, ...] = ("grid", "village", "township", "county")
 DISPATCHERS = frozenset({Role.VILLAGE, Role.TOWNSHIP, Role.ADMIN})
 #: roles that report
 REPORTERS = frozenset({Role.GRID, Role.VILLAGE, Role.TOWNSHIP, Role.ADMIN})
+#: roles a case may be dispatched to (the assignee picker offers them, nearest level first:
+#: the grid workers of the case's grid, then its village's, then its township's officers)
+HANDLERS: tuple[Role, ...] = (Role.GRID, Role.VILLAGE, Role.TOWNSHIP)
+#: the actor of the ``report`` step of a case a resident reported through the public form
+#: (群众上报): reserved, no account may be named so
+#: (:func:`gisgrid.services.accounts.check_username`)
+PUBLIC_REPORTER = "public"
 
 
 @dataclass(frozen=True)
@@ -169,6 +176,13 @@ def handler_of(history: Sequence[Step]) -> str | None:
     return None
 
 
+def may_dispatch(caller: Actor) -> bool:
+    """Whether ``caller`` may dispatch (and redispatch, reject, verify) a case: a role of
+    :data:`DISPATCHERS`, the case in their area (an admin: anywhere). The one rule the flow
+    and the assignee picker follow."""
+    return caller.role in DISPATCHERS and (caller.in_area or caller.role == Role.ADMIN)
+
+
 def _may(transition: Transition, caller: Actor, history: Sequence[Step]) -> str | None:
     """Why ``caller`` may not take ``transition`` now (``None``: they may)."""
     if caller.role == Role.ADMIN:
@@ -177,7 +191,7 @@ def _may(transition: Transition, caller: Actor, history: Sequence[Step]) -> str 
         return "the case is not in your area"
     if transition.by == "reporter" and caller.role not in REPORTERS:
         return "your role does not report cases"
-    if transition.by == "dispatcher" and caller.role not in DISPATCHERS:
+    if transition.by == "dispatcher" and not may_dispatch(caller):
         return "only a village or township officer dispatches and verifies cases"
     if transition.by == "assignee" and caller.username != assignee_of(history):
         return "only the person the case is dispatched to takes this step"

@@ -46,6 +46,7 @@ PUBLIC_LAYERS = ("service_points",)
 #: layer; a record lies in the area where what it is about lies
 RECORD_LAYERS: dict[str, tuple[str, str]] = {
     "case_steps": ("incident_id", "incidents"),
+    "public_reports": ("incident_id", "incidents"),
     "visits": ("household_id", "households"),
     "volunteer_hours": ("activity_id", "volunteer_activities"),
 }

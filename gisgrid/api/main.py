@@ -36,13 +36,15 @@ from gisgrid.api.routes import (
     notifications,
     pages,
     photos,
+    public,
     reports,
     tokens,
     visits,
     volunteers,
 )
 from gisgrid.api.state import AppState
-from gisgrid.settings import AuthSettings, WebSettings
+from gisgrid.services.public_reports import public_kinds
+from gisgrid.settings import AuthSettings, PublicReportSettings, WebSettings
 from gisgrid.stores import open_store
 
 
@@ -54,6 +56,7 @@ def create_app(*, store: str | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         keep_queries_out_of_the_log()
         st = open_store(store)
+        public_kinds(PublicReportSettings())  # a bad GISGRID_PUBLIC_KINDS stops the start
         state = AppState.load(st, auth=AuthSettings())
         app.state.gisgrid = state
         # read the layers and run the checks before the first leader opens the dashboard
@@ -88,7 +91,7 @@ def create_app(*, store: str | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(notifications.router)
     app.include_router(volunteers.router)
-    for module in (changesets, editor, case_pages):
+    for module in (changesets, editor, case_pages, public):
         app.include_router(module.router)
     for module in (auth, accounts, tokens, audit, admin_pages):
         app.include_router(module.router)

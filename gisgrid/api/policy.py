@@ -59,6 +59,12 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/login"): Rule(P.PUBLIC, page=True),
     ("POST", "/login"): Rule(P.PUBLIC, page=True),
     ("POST", "/logout"): Rule(P.SIGNED_IN, page=True),
+    # residents' reports (群众上报): the form, a report, its progress by tracking code; no
+    # account, so no session and no CSRF token (the route acts for no one: routes/public.py)
+    ("GET", "/report"): Rule(P.PUBLIC, page=True),
+    ("GET", "/report/{code}"): Rule(P.PUBLIC, page=True),
+    ("POST", "/api/public/reports"): Rule(P.PUBLIC),
+    ("GET", "/api/public/reports/{code}"): Rule(P.PUBLIC),
     # figures and maps of one's area
     ("GET", "/"): Rule(P.FIGURES, page=True),
     ("GET", "/maps/{kind}"): Rule(
@@ -111,6 +117,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     # homes, so reading one needs household records (leaders: with a reason, recorded)
     ("POST", "/api/incidents/{incident_id}/photos"): Rule(P.REPORT_INCIDENTS),
     ("GET", "/api/incidents/{incident_id}/photos/{sha256}"): Rule(P.HOUSEHOLD_RECORDS),
+    # who a case may be dispatched to: the roles that dispatch (analysis/cases.py decides)
+    ("GET", "/api/incidents/{incident_id}/assignees"): Rule(P.REPORT_INCIDENTS),
     # one's own API tokens
     ("GET", "/api/tokens"): Rule(P.SIGNED_IN),
     ("POST", "/api/tokens"): Rule(P.SIGNED_IN),

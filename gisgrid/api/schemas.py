@@ -484,12 +484,40 @@ class CaseStepPhoto(BaseModel):
 class CaseStep(BaseModel):
     action: str
     actor: str
+    #: how the actor is shown when it is no account (``public``: 群众上报)
+    actor_zh: str | None = None
     at: str
     note: str | None
     assignee: str | None
     photos: list[CaseStepPhoto] = Field(
         description="photos taken with the step (empty for roles without household records)"
     )
+
+
+class PublicReportOut(BaseModel):
+    """What a resident's report (群众上报) adds to its case: the phone they left (masked for
+    roles without household records)."""
+
+    contact_phone: str | None
+
+
+class Assignee(BaseModel):
+    """An account a case may be dispatched to."""
+
+    username: str
+    display_name: str
+    role: str
+    role_zh: str
+    area: str
+    area_name: str | None
+    level: str = Field(description="grid, village or township: how near the case")
+
+
+class AssigneesResponse(BaseModel):
+    """Who a case may be dispatched to, nearest level first."""
+
+    incident_id: str
+    assignees: list[Assignee]
 
 
 class CaseAction(BaseModel):
@@ -509,6 +537,9 @@ class CaseResponse(BaseModel):
     due: str | None = Field(description="when the stage's time limit runs out, local time")
     overdue: bool
     escalated_to: str = Field(description="grid, village, township or county")
+    public_report: PublicReportOut | None = Field(
+        None, description="set when a resident reported the case (群众上报)"
+    )
 
 
 class VisitRequest(BaseModel):

@@ -220,6 +220,8 @@ ASSETS: dict[str, Asset] = {
     "editor_css": Asset(GISGRID, "gisgrid-editor.css"),
     "cases_js": Asset(GISGRID, "gisgrid-cases.js"),
     "cases_css": Asset(GISGRID, "gisgrid-cases.css"),
+    "report_js": Asset(GISGRID, "gisgrid-report.js"),
+    "report_css": Asset(GISGRID, "gisgrid-report.css"),
 }
 
 #: the assets every gisgrid map page links to

@@ -26,6 +26,7 @@ from pwdlib import PasswordHash
 from pwdlib.exceptions import UnknownHashError
 
 from gisgrid import codes
+from gisgrid.analysis.cases import PUBLIC_REPORTER
 from gisgrid.analysis.scope import phone_digits
 from gisgrid.errors import (
     AuthenticationError,
@@ -63,6 +64,8 @@ TOKEN_PREFIX_LENGTH = 12
 WRONG_CREDENTIALS = "用户名或密码错误 / wrong username or password"
 
 USERNAME_PATTERN = r"[a-z0-9_.-]{3,32}"
+#: names no account may take: the actor of the steps residents take through the public form
+RESERVED_USERNAMES = frozenset({PUBLIC_REPORTER})
 _USERNAME = re.compile(USERNAME_PATTERN)
 #: a username typed at sign-in is audited as typed, but no longer than this
 _ACTOR_CHARS = 64
@@ -210,11 +213,17 @@ def _verify(password: str, password_hash: str) -> bool:
 
 
 def check_username(username: str) -> str:
-    """``username`` if it is 3–32 characters of a–z, 0–9, ``_ . -``; ConfigError otherwise."""
+    """``username`` if it is 3–32 characters of a–z, 0–9, ``_ . -`` and not reserved
+    (:data:`RESERVED_USERNAMES`); ConfigError otherwise."""
     if not _USERNAME.fullmatch(username):
         raise ConfigError(
             f"用户名须为 3–32 个小写字母、数字或 _ . - / a username is 3-32 characters of "
             f"a-z, 0-9, _ . - (not {username[:_ACTOR_CHARS]!r})"
+        )
+    if username in RESERVED_USERNAMES:
+        raise ConfigError(
+            f"用户名“{username}”为系统保留（群众上报） / the username {username!r} is reserved "
+            "(the actor of residents' reports)"
         )
     return username
 
@@ -609,7 +618,11 @@ def sign_in(
     now = _now(now)
     actor = username[:_ACTOR_CHARS]
     _rate_limit(ledger, actor, address, settings=settings, now=now)
-    known = _USERNAME.fullmatch(username) is not None and len(password) <= MAX_PASSWORD_LENGTH
+    known = (
+        _USERNAME.fullmatch(username) is not None
+        and username not in RESERVED_USERNAMES
+        and len(password) <= MAX_PASSWORD_LENGTH
+    )
     account = ledger.account(username) if known else None
     if account is None:
         _verify(password[:MAX_PASSWORD_LENGTH], _dummy_hash())

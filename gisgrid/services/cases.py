@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -21,7 +21,9 @@ import pandas as pd
 from gisgrid import codes
 from gisgrid.analysis.assign import GridIndex, current_grid_codes, grid_index, local_now
 from gisgrid.analysis.cases import (
+    HANDLERS,
     LEVELS,
+    PUBLIC_REPORTER,
     Action,
     Actor,
     Escalation,
@@ -33,17 +35,23 @@ from gisgrid.analysis.cases import (
     check_step,
     escalation,
     handler_of,
+    may_dispatch,
     on_time,
     stage_of,
     stage_spans,
 )
-from gisgrid.errors import ConflictError, NotFoundError
+from gisgrid.analysis.scope import scope_of
+from gisgrid.errors import ConflictError, ForbiddenError, NotFoundError
 from gisgrid.layers import get_layer
+from gisgrid.roles import ROLES, Role
 from gisgrid.services.photos import check_step_photos, photo_url
 from gisgrid.settings import CaseSettings
 from gisgrid.stores.base import Reader, Store
+from gisgrid.stores.ledger import Account
 
 STEPS = get_layer("case_steps")
+#: how the steps of residents' reports show their actor
+PUBLIC_REPORTER_ZH = "群众上报"
 #: how far a recorded time may lie ahead of the server's clock (phones' clocks drift)
 CLOCK_SKEW = dt.timedelta(minutes=5)
 
@@ -98,6 +106,11 @@ def _steps(frame: pd.DataFrame) -> tuple[Step, ...]:
             )
         )
     return tuple(out)
+
+
+def steps_of_frame(frame: pd.DataFrame) -> tuple[Step, ...]:
+    """The steps of case-step rows (one case's), in order."""
+    return _steps(frame)
 
 
 def case_of(
@@ -254,6 +267,8 @@ class CaseSummary:
     #: no stage it has left took longer than its limit (``None``: no stage to judge, e.g.
     #: a case imported finished)
     on_time: bool | None
+    #: who reported it (the actor of its ``report`` step; ``None``: imported without one)
+    reporter: str | None = None
 
 
 def case_summaries(
@@ -309,6 +324,7 @@ def case_summaries(
                 escalation=late,
                 spans=tuple(spans),
                 on_time=on_time(spans, limits) if spans else None,
+                reporter=history[0].actor if history and history[0].action == "report" else None,
             )
         )
     finished = dt.datetime.max
@@ -439,6 +455,7 @@ def steps_as_dicts(steps: Sequence[Step], *, incident_id: str) -> list[dict[str,
         {
             "action": s.action,
             "actor": s.actor,
+            "actor_zh": PUBLIC_REPORTER_ZH if s.actor == PUBLIC_REPORTER else None,
             "at": s.at.isoformat(sep=" "),
             "note": s.note,
             "assignee": s.assignee,
@@ -446,3 +463,101 @@ def steps_as_dicts(steps: Sequence[Step], *, incident_id: str) -> list[dict[str,
         }
         for s in steps
     ]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An account a case may be dispatched to (the dispatch form's list)."""
+
+    username: str
+    display_name: str
+    role: str
+    role_zh: str
+    #: the account's area code and its name
+    area: str
+    area_name: str | None
+    #: how near the case the account works: ``grid``, ``village`` or ``township``
+    level: str
+
+
+def assignees_for(
+    reader: Reader,
+    accounts: Sequence[Account],
+    incident_id: str,
+    *,
+    caller: Actor,
+    by_phone: Mapping[str, Sequence[str]],
+    index: GridIndex,
+) -> list[Candidate]:
+    """Who incident ``incident_id``'s case may be dispatched to, nearest level first.
+
+    The enabled accounts of the roles that handle cases (:data:`HANDLERS`: grid workers,
+    village and township officers) whose area holds the incident's place now: its level-3
+    grid (a grid worker's area counts the grids whose responsible person has their phone,
+    as their access does), or its village when it lies in no grid. Ordered grid workers
+    first, then the village's officers, then the township's; by username within a level.
+
+    Parameters
+    ----------
+    reader
+        The store as the caller sees it (an incident outside their area is not found).
+    accounts
+        Every account (:meth:`Ledger.accounts`).
+    incident_id
+        The incident.
+    caller
+        Who asks: only those who may dispatch the case (:func:`may_dispatch`) are answered.
+    by_phone
+        The grids by their responsible person's phone (the locator's).
+    index
+        Today's level-3 grids.
+
+    Raises
+    ------
+    ForbiddenError
+        The caller's role does not dispatch cases (checked before the incident is looked
+        for: the answer says nothing of whether it exists).
+    NotFoundError
+        No such incident in the caller's area.
+    """
+    if not may_dispatch(Actor(caller.username, caller.role, in_area=True)):
+        raise ForbiddenError(
+            "只有村（社区）、乡镇干部可以派遣案件 (only village or township officers dispatch)"
+        )
+    found = reader.read("incidents", where={"id": incident_id})
+    if not len(found):
+        raise NotFoundError(f"no incident {incident_id}")
+    point = found.geometry.iloc[0]
+    grid = current_grid_codes(found.geometry, index)[0]
+    place: str | None = str(grid) if isinstance(grid, str) else None
+    if place is None:
+        villages = reader.read("villages", columns=["code", "geometry"])
+        inside = villages[villages.geometry.covers(point)]
+        place = str(inside["code"].iat[0]) if len(inside) else None
+    if place is None:
+        return []
+    names: dict[str, str] = {}
+    # a level-1 grid has its village's code: the village's name wins
+    for layer in ("grids", "townships", "villages"):
+        frame = reader.read(layer, columns=["code", "name"])
+        names.update(zip(frame["code"].astype(str), frame["name"].astype(str), strict=True))
+    out = []
+    for account in accounts:
+        if account.disabled or account.role not in HANDLERS:
+            continue
+        info = ROLES[account.role]
+        if not scope_of(account, info, by_phone=by_phone).covers(place):
+            continue
+        out.append(
+            Candidate(
+                username=account.username,
+                display_name=account.display_name,
+                role=account.role.value,
+                role_zh=info.label_zh,
+                area=account.area,
+                area_name=names.get(account.area),
+                level={Role.GRID: "grid", Role.VILLAGE: "village"}.get(account.role, "township"),
+            )
+        )
+    rank = {role: i for i, role in enumerate(HANDLERS)}
+    return sorted(out, key=lambda c: (rank[Role(c.role)], c.username))

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from gisgrid.analysis.cases import FLOW, Actor
+from gisgrid.analysis.cases import FLOW, PUBLIC_REPORTER, Actor
 from gisgrid.api.deps import Scoped, State
 from gisgrid.api.errors import COMMON_ERRORS, HTML_PAGE
 from gisgrid.api.security import ASSETS_PREFIX, html_page
@@ -59,6 +59,8 @@ def _card(case: CaseSummary) -> dict[str, Any]:
         "level_zh": LEVEL_ZH[late.level],
         "assignee": case.assignee,
         "grid_code": case.grid_code,
+        # a resident's report (群众上报): shown on the card
+        "public": case.reporter == PUBLIC_REPORTER,
     }
 
 

@@ -12,16 +12,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
 
-from gisgrid.analysis.cases import Actor, Level, Stage
+from gisgrid.analysis.cases import PUBLIC_REPORTER, Actor, Level, Stage
 from gisgrid.api import geojson
 from gisgrid.api.deps import Scoped, State
 from gisgrid.api.errors import COMMON_ERRORS, documented
-from gisgrid.api.schemas import CaseResponse, CaseStepRequest
+from gisgrid.api.schemas import AssigneesResponse, CaseResponse, CaseStepRequest
 from gisgrid.layers import kinds
 from gisgrid.services.accounts import record_access
 from gisgrid.services.cases import (
+    PUBLIC_REPORTER_ZH,
     Case,
     CaseCounts,
+    assignees_for,
     case_of,
     case_statistics,
     case_summaries,
@@ -40,9 +42,20 @@ def _actor(access: Scoped) -> Actor:
     return Actor(account.username, account.role, in_area=True)
 
 
-def _answer(case: Case) -> dict[str, Any]:
+def _public_report(access: Scoped, incident_id: str) -> dict[str, Any] | None:
+    """A resident's report (群众上报): the contact phone they left, masked for roles without
+    household records (the scoped reader masks it)."""
+    found = access.reader.read("public_reports", where={"incident_id": incident_id})
+    if not len(found):
+        return None
+    phone = found["contact_phone"].iat[0]
+    return {"contact_phone": phone if isinstance(phone, str) else None}
+
+
+def _answer(case: Case, access: Scoped) -> dict[str, Any]:
     late = case.escalation
     return {
+        "public_report": _public_report(access, str(case.incident["id"])),
         "incident": geojson.plain_record(case.incident),
         "stage": case.stage,
         "stage_zh": kinds.CASE_STATUSES[case.stage].zh,
@@ -92,6 +105,8 @@ def list_cases(
                 "stage": c.stage,
                 "stage_zh": kinds.CASE_STATUSES[c.stage].zh,
                 "assignee": c.assignee,
+                "reporter": c.reporter,
+                "reporter_zh": PUBLIC_REPORTER_ZH if c.reporter == PUBLIC_REPORTER else None,
                 "steps": c.steps,
                 "due": None if c.escalation.due is None else c.escalation.due.isoformat(sep=" "),
                 "overdue": c.escalation.overdue,
@@ -140,7 +155,39 @@ def case_stats(state: State, access: Scoped) -> dict[str, Any]:
     response_model=CaseResponse,
 )
 def read_case(access: Scoped, incident_id: IncidentId) -> dict[str, Any]:
-    return _answer(case_of(access.reader, incident_id, caller=_actor(access)))
+    return _answer(case_of(access.reader, incident_id, caller=_actor(access)), access)
+
+
+@router.get(
+    "/api/incidents/{incident_id}/assignees",
+    summary="Who the case may be dispatched to, nearest first 可派遣人员",
+    response_model=AssigneesResponse,
+)
+def list_assignees(state: State, access: Scoped, incident_id: IncidentId) -> dict[str, Any]:
+    locator = state.locator
+    found = assignees_for(
+        access.reader,
+        state.store.ledger.accounts(),
+        incident_id,
+        caller=_actor(access),
+        by_phone=locator.net().by_phone,
+        index=locator.grid_index,
+    )
+    return {
+        "incident_id": incident_id,
+        "assignees": [
+            {
+                "username": c.username,
+                "display_name": c.display_name,
+                "role": c.role,
+                "role_zh": c.role_zh,
+                "area": c.area,
+                "area_name": c.area_name,
+                "level": c.level,
+            }
+            for c in found
+        ],
+    }
 
 
 @router.post(
@@ -178,4 +225,4 @@ def add_step(
             "photos": len(body.photos),
         },
     )
-    return _answer(case)
+    return _answer(case, access)

@@ -5,7 +5,8 @@
  * steps and the actions the signed-in person may take next, one button each. A step is
  * POSTed to /api/incidents/{id}/steps with the session's CSRF token in X-CSRF-Token and
  * `after` = the number of steps shown: when someone else moved the case meanwhile the server
- * answers 409 and nothing changes. After every answer the case is read again. Text from the
+ * answers 409 and nothing changes. After every answer the case is read again. 派遣 and
+ * 重新派遣 go to someone chosen from a list (GET /api/incidents/{id}/assignees). Text from the
  * server goes into the page as text (textContent), never as markup.
  *
  * Photos chosen in #photos (taken with the phone's camera or picked) are uploaded first, one
@@ -103,7 +104,7 @@
       var item = el("li");
       item.dataset.action = s.action;
       item.appendChild(el("span", ACTIONS[s.action] || s.action, "action"));
-      item.appendChild(el("span", s.actor, "actor"));
+      item.appendChild(el("span", s.actor_zh || s.actor, "actor"));
       item.appendChild(el("time", s.at.slice(0, 16), "at"));
       if (s.assignee) {
         item.appendChild(el("span", "→ " + s.assignee, "to"));
@@ -147,7 +148,38 @@
       buttons.appendChild(button);
     });
     $("assignee-field").hidden = !needsAssignee;
+    if (needsAssignee) {
+      loadAssignees();
+    }
     $("actions").hidden = c.allowed.length === 0;
+  }
+
+  // the dispatch form: who the case may go to (GET .../assignees, nearest level first), as a
+  // list to choose from; read once per page, the names put in as text
+  var assignees = null;
+
+  async function loadAssignees() {
+    if (assignees !== null) {
+      return;
+    }
+    assignees = [];
+    var answer = await call("GET", url + "/assignees");
+    if (answer.status !== 200 || !answer.data) {
+      assignees = null; // tried again at the next drawing
+      say("未能载入可派遣人员（" + answer.status + "）。", true);
+      return;
+    }
+    assignees = answer.data.assignees;
+    var select = $("assignee-input");
+    select.replaceChildren(el("option", "请选择承办人"));
+    select.firstChild.value = "";
+    assignees.forEach(function (a) {
+      var where = a.area_name || a.area;
+      var option = el("option", a.display_name + "（" + a.role_zh + " · " + where + "）");
+      option.value = a.username;
+      select.appendChild(option);
+    });
+    cases.assignees = assignees;
   }
 
   async function load() {
@@ -204,7 +236,7 @@
       return;
     }
     if (cfg.assigneeRequired.indexOf(action) >= 0 && !assignee) {
-      say("“" + label + "”需要填写承办人账号。", true);
+      say("“" + label + "”需要选择承办人。", true);
       $("assignee-input").focus();
       return;
     }
