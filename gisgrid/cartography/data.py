@@ -25,12 +25,13 @@ import shapely
 
 from gisgrid import codes as gridcodes
 from gisgrid import crs as crsmod
-from gisgrid.analysis.assign import current_grid_codes, grid_index
-from gisgrid.analysis.cases import with_stages_now
+from gisgrid.analysis.assign import current_grid_codes, grid_index, local_now
+from gisgrid.analysis.cases import case_columns, summarise_cases
 from gisgrid.analysis.checks.report import CheckReport
 from gisgrid.analysis.indicators import Layers, villages_of_points
 from gisgrid.analysis.versions import net_on
 from gisgrid.errors import UnknownAreaError
+from gisgrid.settings import CaseSettings
 from gisgrid.stores.base import Reader
 
 #: the check findings a map can draw, in drawing order
@@ -79,6 +80,8 @@ def load_area(
     grid: str | None = None,
     report: Report | None = None,
     as_of: dt.date | None = None,
+    now: dt.datetime | None = None,
+    case_settings: CaseSettings | None = None,
 ) -> AreaData:
     """Read what a map of the county, one township, one village or one grid shows.
 
@@ -94,6 +97,13 @@ def load_area(
         the area are kept.
     as_of
         The date whose grids are shown and take the points (default: today).
+    now
+        The clock the cases' stages and lateness are read on (county local time, naive;
+        default: now): each incident gets its case columns (``status`` its stage now,
+        ``open``, ``overdue``, ``level``, ``due``: :func:`gisgrid.analysis.cases.case_columns`
+        of :func:`gisgrid.analysis.cases.summarise_cases`, never the stored status alone).
+    case_settings
+        The cases' time limits (default: from the environment).
 
     Raises
     ------
@@ -157,7 +167,11 @@ def load_area(
 
     households = in_area(store.read("households", bbox=box))
     incidents = in_area(store.read("incidents", bbox=box))
-    incidents = with_stages_now(incidents, store.read("case_steps"))
+    steps = store.read("case_steps")
+    if len(incidents) and len(steps):
+        steps = steps[steps["incident_id"].isin(set(incidents["id"]))]
+    summaries = summarise_cases(incidents, steps, now=now or local_now(), settings=case_settings)
+    incidents = case_columns(incidents, summaries)
     incidents["village_code"] = villages_of_points(incidents, villages)
 
     # service points: the area's, and the nearest ones around it (a household's nearest

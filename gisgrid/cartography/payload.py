@@ -92,7 +92,13 @@ def indicators(frame: pd.DataFrame, lang: i18n.Lang) -> list[dict[str, Any]]:
     out = []
     for key in INDICATORS:
         column, kind, palette, fixed = INDICATOR_STYLE[key]
-        source = {"hh": "households", "link": "linkage", "dist": "distance", "inc": "incidents"}
+        source = {
+            "hh": "households",
+            "link": "linkage",
+            "dist": "distance",
+            "inc": "incidents",
+            "late": "overdue_cases",
+        }
         cuts = breaks(frame[source[column]].to_numpy(dtype=float), fixed, kind)
         colours = list(palette[len(palette) - len(cuts) - 1 :])
         out.append(

@@ -23,6 +23,7 @@ from gisgrid.analysis.assign import GridIndex, current_grid_codes, grid_index, l
 from gisgrid.analysis.cases import (
     Action,
     Actor,
+    CaseSummary,
     Escalation,
     Stage,
     Step,
@@ -30,10 +31,9 @@ from gisgrid.analysis.cases import (
     assignee_of,
     check_step,
     escalation,
-    handler_of,
-    on_time,
     stage_of,
-    stage_spans,
+    steps_of,
+    summarise_cases,
 )
 from gisgrid.errors import ConflictError, NotFoundError
 from gisgrid.layers import get_layer
@@ -77,22 +77,7 @@ class Case:
     allowed: tuple[Action, ...]
 
 
-def _steps(frame: pd.DataFrame) -> tuple[Step, ...]:
-    frame = frame.sort_values("seq", kind="stable")
-    out = []
-    for rec in frame.to_dict("records"):
-        note = rec.get("note")
-        assignee = rec.get("assignee")
-        out.append(
-            Step(
-                action=cast(Action, str(rec["action"])),
-                actor=str(rec["actor"]),
-                at=pd.Timestamp(rec["at"]).to_pydatetime(),
-                note=note if isinstance(note, str) else "",
-                assignee=assignee if isinstance(assignee, str) else None,
-            )
-        )
-    return tuple(out)
+_steps = steps_of
 
 
 def case_of(
@@ -222,27 +207,6 @@ def take_step(
     return case_of(reader, incident_id, caller=in_area, now=at)
 
 
-@dataclass(frozen=True)
-class CaseSummary:
-    """One case in a work list: where it stands and how late it is."""
-
-    id: str
-    kind: str
-    reported_at: dt.datetime
-    grid_code: str | None
-    stage: Stage
-    assignee: str | None
-    #: who recorded its handling last (they may not verify it)
-    handler: str | None
-    steps: int
-    escalation: Escalation
-    #: how long it stayed in each stage it has left
-    spans: tuple[tuple[Stage, dt.timedelta], ...]
-    #: no stage it has left took longer than its limit (``None``: no stage to judge, e.g.
-    #: a case imported finished)
-    on_time: bool | None
-
-
 def case_summaries(
     reader: Reader,
     *,
@@ -257,47 +221,13 @@ def case_summaries(
     covering it now (the one rule; ``index``: today's grids, built from ``reader`` when not
     given), not the code stored with it.
     """
-    clock = now or local_now()
-    config = settings or CaseSettings()
     incidents = reader.read("incidents").copy()
     if index is None:
         index = grid_index(reader.read("grids", where={"level": 3}))
     incidents["grid_code"] = current_grid_codes(incidents.geometry, index)
-    steps = reader.read("case_steps")
-    by_incident = {str(k): g for k, g in steps.groupby("incident_id")} if len(steps) else {}
-    out = []
-    for rec in incidents.drop(columns="geometry").to_dict("records"):
-        found = by_incident.get(str(rec["id"]))
-        history = _steps(found) if found is not None else ()
-        start = None if history and history[0].action == "report" else cast(Stage, rec["status"])
-        stage = stage_of(history, start=start)
-        assert stage is not None
-        reported = pd.Timestamp(rec["reported_at"]).to_pydatetime()
-        late = escalation(
-            history,
-            now=clock,
-            limits=config.limits_for(str(rec["kind"])),
-            start=start,
-            reported_at=reported,
-        )
-        grid = rec.get("grid_code")
-        limits = config.limits_for(str(rec["kind"]))
-        spans = stage_spans(history, start=start, reported_at=reported)
-        out.append(
-            CaseSummary(
-                id=str(rec["id"]),
-                kind=str(rec["kind"]),
-                reported_at=reported,
-                grid_code=grid if isinstance(grid, str) else None,
-                stage=stage,
-                assignee=assignee_of(history),
-                handler=handler_of(history),
-                steps=len(history),
-                escalation=late,
-                spans=tuple(spans),
-                on_time=on_time(spans, limits) if spans else None,
-            )
-        )
+    out = summarise_cases(
+        incidents, reader.read("case_steps"), now=now or local_now(), settings=settings
+    )
     finished = dt.datetime.max
     return sorted(out, key=lambda c: (c.escalation.due or finished, c.id))
 

@@ -572,6 +572,15 @@
     var townshipName = {};
     D.townships.code.forEach(function (c, i) { townshipName[c] = D.townships.name[i]; });
 
+    // the cases of an area: open, overdue, escalated to its level
+    function caseRows(t, i) {
+      return [
+        [T.open_cases, fmt(T, t.open[i])],
+        [T.overdue_cases, fmt(T, t.late[i])],
+        [T.escalated_cases, fmt(T, t.esc[i])],
+      ];
+    }
+
     function gridRows(t, i, level) {
       var code = t.code[i];
       var person = t.resp[i] ? t.resp[i] + (t.role[i] ? "（" + t.role[i] + "）" : "") : T.unstaffed;
@@ -589,6 +598,7 @@
         rows.push([T.distance, fmt(T, t.dist[i], "m")]);
         rows.push([T.incidents, fmt(T, t.inc[i])]);
       }
+      caseRows(t, i).forEach(function (r) { rows.push(r); });
       return rows;
     }
 
@@ -599,7 +609,7 @@
           [T.code, D.townships.code[i]],
           [T.households, fmt(T, D.townships.hh[i])],
           [T.linkage, fmt(T, D.townships.link[i], "pct")],
-        ]);
+        ].concat(caseRows(D.townships, i)));
       }, renderer);
     var villages = polygonLayer(V, D.grid,
       { color: "#444", weight: 2, fill: true, fillOpacity: 0, opacity: 0.9 },
@@ -663,7 +673,7 @@
         p.setStyle(ind ? { fillColor: colour(ind, v), fillOpacity: 0.65 } : { fillOpacity: 0 });
       });
       G.indicator = key;
-      if (!ind) { legend.set(""); return; }
+      if (!ind) { legend.set(caseLegend()); return; }
       var items = [];
       for (var k = 0; k < ind.colors.length; k++) {
         var lo = k === 0 ? null : ind.breaks[k - 1];
@@ -674,7 +684,17 @@
         items.push([ind.colors[k], label]);
       }
       items.push(["#d9d9d9", T.no_data]);
-      legend.set(legendNodes(ind.label, items));
+      legend.set(legendNodes(ind.label, items).concat(caseLegend()));
+    }
+    // the area's cases under the colours: open, overdue, escalated to its level
+    function caseLegend() {
+      var C = D.cases;
+      var box = el("div", "gg-legend-cases", [
+        el("div", "gg-legend-title", T.open_cases + " " + fmt(T, C.open)),
+        el("div", "gg-legend-row gg-legend-late", T.overdue_cases + " " + fmt(T, C.late)),
+        el("div", "gg-legend-row gg-legend-esc", C.esc_label + " " + fmt(T, C.esc)),
+      ]);
+      return [box];
     }
     G.setIndicator = setIndicator;
     D.indicators.forEach(function (ind) {
@@ -749,17 +769,27 @@
     });
     var markers = pts.map(function (p, i) {
       var kind = D.incident_kinds[I.kind[i]];
+      // an overdue incident: a bigger marker in a dark red frame, told apart from the rest
+      var late = I.overdue[i] === 1;
+      var size = late ? 20 : 14;
       var m = L.marker(p, {
-        icon: L.divIcon({ className: "gg-inc-icon", html: badge("gg-inc", kind.color), iconSize: [14, 14] }),
-        title: kind.label,
+        icon: L.divIcon({
+          className: "gg-inc-icon",
+          html: badge(late ? "gg-inc gg-inc-overdue" : "gg-inc", kind.color),
+          iconSize: [size, size],
+        }),
+        title: kind.label + (late ? " · " + T.overdue : ""),
+        zIndexOffset: late ? 1000 : 0,
       });
       m.ggIndex = i;
       m.bindPopup(function (layer) {
         var j = layer.ggIndex;
-        return popupNode("gg-incident", I.id[j], kind.label, [
+        return popupNode(I.overdue[j] === 1 ? "gg-incident gg-incident-overdue" : "gg-incident", I.id[j], kind.label, [
           [T.code, I.id[j]],
           [T.reported_at, I.at[j]],
-          [T.status, D.statuses[I.status[j]]],
+          [T.stage, D.statuses[I.status[j]]],
+          I.due[j] ? [T.due, I.due[j]] : null,
+          I.due[j] ? [T.overdue, I.overdue[j] === 1 ? T.overdue_yes.replace("{level}", D.levels[I.level[j]]) : T.overdue_no] : null,
           I.desc[j] ? [T.description, I.desc[j]] : null,
           [T.village, I.village[j] >= 0 ? V.name[I.village[j]] : "—"],
           [T.grid, I.grid[j] || "—"],
@@ -806,17 +836,51 @@
     box.appendChild(prev); box.appendChild(select); box.appendChild(next); box.appendChild(shown);
     panel.widget("month", T.month, box);
 
+    // the stage filter (one box per stage of the case flow) and 只看超期
+    var stageBox = document.createElement("div");
+    stageBox.className = "gg-stages";
+    var stageInputs = D.stage_keys.map(function (key, k) {
+      var n = I.status.filter(function (x) { return x === k; }).length;
+      var label = document.createElement("label");
+      var input = document.createElement("input");
+      input.type = "checkbox";
+      input.checked = true;
+      input.value = key;
+      input.setAttribute("data-filter", "stage");
+      label.appendChild(input);
+      label.appendChild(document.createTextNode(D.statuses[k] + " (" + n + ")"));
+      stageBox.appendChild(label);
+      L.DomEvent.on(input, "change", apply);
+      return input;
+    });
+    var lateLabel = document.createElement("label");
+    lateLabel.className = "gg-only-overdue";
+    var lateInput = document.createElement("input");
+    lateInput.type = "checkbox";
+    lateInput.setAttribute("data-filter", "overdue");
+    lateLabel.appendChild(lateInput);
+    lateLabel.appendChild(document.createTextNode(T.only_overdue + " (" + I.overdue.filter(function (x) { return x === 1; }).length + ")"));
+    stageBox.appendChild(lateLabel);
+    L.DomEvent.on(lateInput, "change", apply);
+    panel.widget("stage", T.group_stage, stageBox);
+
     function apply() {
       var month = select.value === "" ? -1 : Number(select.value);
+      var stages = stageInputs.map(function (input) { return input.checked; });
+      var onlyLate = lateInput.checked;
       var keep = [];
+      var late = 0;
       var perKind = D.incident_kinds.map(function () { return []; });
       sixCounts = V.code.map(function () { return D.six_no.map(function () { return 0; }); });
       for (var i = 0; i < pts.length; i++) {
         if (month >= 0 && I.month[i] !== month) continue;
-        keep.push(pts[i]);
-        perKind[I.kind[i]].push(markers[i]);
+        // six-no counts every incident of the months shown, whatever its stage
         var cat = D.six_no_of_kind[I.kind[i]];
         if (cat >= 0 && I.village[i] >= 0) sixCounts[I.village[i]][cat] += 1;
+        if (!stages[I.status[i]] || (onlyLate && I.overdue[i] !== 1)) continue;
+        keep.push(pts[i]);
+        perKind[I.kind[i]].push(markers[i]);
+        if (I.overdue[i] === 1) late++;
       }
       groups.forEach(function (g, k) {
         g.clearLayers();
@@ -832,6 +896,7 @@
         p.setStyle({ fillColor: sixColour(n) });
       });
       G.counts.incidents_shown = keep.length;
+      G.counts.overdue_shown = late;
       G.counts.six_no_failing = failing;
       G.month = month >= 0 ? D.months[month] : null;
       shown.textContent = T.shown + keep.length;
@@ -855,7 +920,8 @@
     var items = D.incident_kinds.map(function (k) { return [k.color, k.label, "gg-swatch-dot"]; });
     legend.set(
       legendNodes(T.six_no, [["#1a9850", T.six_no_ok], ["#fdae61", "1"], ["#f46d43", "2–3"], ["#d73027", "≥ 4"]]).concat(
-        legendNodes(T.group_incidents, items))
+        legendNodes(T.group_incidents, items)).concat(
+        legendNodes(T.overdue, [["#fff", T.overdue_marker, "gg-swatch-overdue"]]))
     );
     finish(map, D);
   }
