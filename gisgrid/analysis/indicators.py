@@ -25,8 +25,11 @@ Figures per area (township, village, level-1/2/3 grid):
   no households);
 * from the check report: ``gaps`` (found in the area), ``beyond_service``
   (:func:`beyond_service_ids`: *distinct* households beyond the service radius of at least one
-  checked kind, so never more than the area's households) and six-no status (a village's: a
-  township shows how many of its villages meet it, a grid none).
+  checked kind, so never more than the area's households), six-no status (a village's: a
+  township shows how many of its villages meet it, a grid none), ``unvisited`` (check 12:
+  households with members aged 60+ not visited within their interval) and
+  ``watched_unvisited`` (check 13: elders in the care of a 岁月港湾 watcher not visited this
+  week), each household counted in the area of its level-3 grid now (else its village).
 
 :func:`totals` gives the same figures for the area a page shows (county, township, village),
 with the number of findings of each check that lie in it.
@@ -66,8 +69,12 @@ COLUMNS = (
     "open_cases",
     "overdue_cases",
     "escalated_cases",
+    "unvisited",
+    "watched_unvisited",
     "six_no",
 )
+#: the columns counting a visit check's households in each area (checks 12 and 13)
+VISIT_COLUMNS = ("unvisited", "watched_unvisited")
 #: the case columns of :func:`case_figures`
 CASE_COLUMNS = ("open_cases", "overdue_cases", "escalated_cases")
 LABELS_ZH = {
@@ -84,6 +91,8 @@ LABELS_ZH = {
     "open_cases": "在办案件",
     "overdue_cases": "超期案件",
     "escalated_cases": "升级至本级",
+    "unvisited": "未按期走访户",
+    "watched_unvisited": "岁月港湾老人本周未走访",
     "six_no": "六无达标",
 }
 #: the six 六无 categories and the incident kinds each holds (safety and environment are one)
@@ -463,6 +472,8 @@ def area_table(
     )
     for column in CASE_COLUMNS:
         out[column] = per_area[column].reindex(codes).fillna(0).astype(int).to_numpy()
+    for column in VISIT_COLUMNS:
+        out[column] = count_within(visit_places(report, column), codes)
     ok = set(report.get("six_no", {}).get("six_no_villages", []))
     if level == "village":
         out["six_no"] = [c in ok for c in codes]
@@ -476,6 +487,13 @@ def area_table(
     else:  # six-no is a village's status: the village page shows it once, not per grid
         out["six_no"] = None
     return out
+
+
+def visit_places(report: Mapping[str, Any], check: str) -> list[str]:
+    """Where each household a visit check (``unvisited``, ``watched_unvisited``) found counts:
+    its level-3 grid now, else the village it is registered in."""
+    items = report.get(check, {}).get("items", [])
+    return [str(i.get("grid_code") or i.get("village_code") or "") for i in items]
 
 
 def recent_incidents(layers: Layers, report: Mapping[str, Any], codes: list[str]) -> np.ndarray:
@@ -555,6 +573,7 @@ __all__ = [
     "COLUMNS",
     "LABELS_ZH",
     "SIX_NO_CATEGORIES",
+    "VISIT_COLUMNS",
     "Layers",
     "area_table",
     "areas_of_points",
@@ -573,4 +592,5 @@ __all__ = [
     "township_indicators",
     "village_indicators",
     "villages_of_points",
+    "visit_places",
 ]

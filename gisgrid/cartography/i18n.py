@@ -123,11 +123,12 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "unvisited_days": ("距上次走访（天）", "Days since last visit"),
     "never_visited": ("从未走访", "never visited"),
     "visit_category": ("户类", "Kind of household"),
-    "cat_elderly_only": ("纯老户（均60岁以上）", "Elderly only (all 60+)"),
+    "cat_elderly_only": ("老人独居户（均60岁以上）", "Elderly only (all 60+)"),
     "cat_elderly": ("有老人户", "With members aged 60+"),
     "visit_interval": ("应走访间隔（天）", "Visit every (days)"),
     "watched_unvisited": ("岁月港湾老人本周未走访", "Watchers' elders not visited this week"),
     "care_point": ("岁月港湾网格点", "Elder-care point"),
+    "last_visit": ("上次走访", "Last visit"),
     # finder
     "search_placeholder": ("输入户主姓名或门牌号", "Head of household or house number"),
     "search": ("查找", "Search"),

@@ -50,7 +50,7 @@ LAYER_COLUMNS: dict[str, list[str] | None] = {
     "villages": ["code", "name", "township_code", "kind"],
     "grids": ["code", "level", "parent_code", "village_code", "name", "responsible_name"],
     "households": ["id", "village_code", "members", "elderly", "backbone", "backbone_id"],
-    "service_points": ["id", "kind", "village_code"],
+    "service_points": ["id", "kind", "name", "village_code"],
     "incidents": ["id", "kind", "reported_at"],
     "visits": ["household_id", "at"],
 }

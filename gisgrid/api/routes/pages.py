@@ -28,7 +28,15 @@ from gisgrid.services.cases import case_summaries
 
 router = APIRouter(tags=["pages 页面"], responses=COMMON_ERRORS)
 #: the checks whose findings the dashboard shows as cards, labelled from layers.kinds.CHECKS
-FINDING_CARDS = ("gaps", "overlaps", "unstaffed_grids", "households_outside", "six_no")
+FINDING_CARDS = (
+    "gaps",
+    "overlaps",
+    "unstaffed_grids",
+    "households_outside",
+    "six_no",
+    "unvisited",
+    "watched_unvisited",
+)
 
 
 #: the card of the cases escalated to the level of the page's area (the rows' level is one
@@ -62,7 +70,15 @@ def _fmt(rec: Mapping[Hashable, Any], column: str) -> dict[str, Any]:
         return {"text": str(value), "bad": False}
     if column == "grids" and rec.get("level") == 3:
         return {"text": NOT_APPLICABLE, "bad": False}
-    if column in ("unstaffed_grids", "gaps", "beyond_service", "overdue_cases", "escalated_cases"):
+    if column in (
+        "unstaffed_grids",
+        "gaps",
+        "beyond_service",
+        "overdue_cases",
+        "escalated_cases",
+        "unvisited",
+        "watched_unvisited",
+    ):
         return {"text": f"{int(value):,}", "bad": int(value) > 0}
     if column in ("households", "open_cases"):
         return {"text": f"{int(value):,}", "bad": False}

@@ -153,6 +153,8 @@ def coverage_map(
                 "min_zoom": detail.households_min_zoom,
             },
             "findings": payload.findings(data, language),
+            "visits_due": payload.visits_due(data, grid, language, detail=False),
+            "watched_due": payload.watched_due(data, grid, detail=False),
             "cases": area_cases,
         }
     )

@@ -434,6 +434,61 @@
     return group;
   }
 
+  // households not visited within their interval (check 12's rule): yellow squares; with
+  // details (the finder) each one's popup, else dots drawn once zoomed in (a county map)
+  function visitsDueLayer(map, D, panel, checked) {
+    var T = D.t;
+    var V = D.visits_due;
+    var pts = V.xy ? decodeCoords(V.xy, D.grid) : [];
+    var layer;
+    if (V.id) {
+      var renderer = L.canvas({ padding: 0.3 });
+      layer = L.layerGroup(pts.map(function (p, i) {
+        var m = L.circleMarker(p, {
+          renderer: renderer, radius: 7, weight: 2.5, color: "#7a4f00", fillColor: "#ffd400", fillOpacity: 0.95,
+        });
+        m.ggIndex = i;
+        m.bindPopup(function () {
+          return popupNode("gg-visit-due", V.id[i], V.name[i] || V.id[i], [
+            [T.household_id, V.id[i]],
+            [T.visit_category, V.cats[V.cat[i]]],
+            [T.unvisited_days, V.days[i] < 0 ? T.never_visited : fmt(T, V.days[i])],
+            [T.visit_interval, fmt(T, V.interval[V.cat[i]])],
+          ]);
+        });
+        return m;
+      }));
+    } else {
+      layer = dotLayer(map, pts, { minZoom: D.households ? D.households.min_zoom : 0, cap: 20000, color: "#ffd400" });
+    }
+    panel.overlay("visits", T.group_visits, "visits_due", T.unvisited, layer, checked, swatch("#ffd400", "gg-swatch-dot"), pts.length);
+    G.counts.visits_due = pts.length;
+
+    // the 岁月港湾 watchers' elders not visited this week: few, always drawn, above the rest
+    var W = D.watched_due;
+    var wpts = W.xy ? decodeCoords(W.xy, D.grid) : [];
+    var watched = L.layerGroup(wpts.map(function (p, i) {
+      var m = L.marker(p, {
+        icon: L.divIcon({ className: "gg-inc-icon", html: badge("gg-watched"), iconSize: [12, 12] }),
+        title: T.watched_unvisited,
+        zIndexOffset: 500,
+      });
+      if (W.id) {
+        m.bindPopup(function () {
+          return popupNode("gg-watched-due", W.id[i], W.name[i] || W.id[i], [
+            [T.household_id, W.id[i]],
+            [T.care_point, W.point[i]],
+            [T.last_visit, W.last[i] ? W.last[i] : T.never_visited],
+          ]);
+        });
+      }
+      return m;
+    }));
+    panel.overlay("visits", T.group_visits, "watched_due", T.watched_unvisited, watched, true, swatch("#e08214", "gg-swatch-dot"), wpts.length);
+    G.counts.watched_due = wpts.length;
+    return layer;
+  }
+
   function warningIcon(D) {
     return L.divIcon({
       className: "gg-sp-icon",
@@ -704,6 +759,7 @@
     setIndicator(D.indicator);
 
     serviceLayers(map, D, panel, true);
+    visitsDueLayer(map, D, panel, false);
 
     // households: never one object each; dots inside the view once zoomed in
     var hh = decodeCoords(D.households.xy, D.grid);
@@ -982,10 +1038,13 @@
     G.counts.links = links.getLayers().length;
     G.counts.grids3 = G3.code.length;
     serviceLayers(map, D, panel, true);
+    visitsDueLayer(map, D, panel, true);
     legend.set(legendNodes(T.group_households, [
       [colours.backbone, T.legend_backbone, "gg-swatch-dot"],
       [colours.linked, T.legend_linked, "gg-swatch-dot"],
       [colours.unlinked, T.legend_unlinked, "gg-swatch-dot"],
+      ["#ffd400", T.unvisited, "gg-swatch-dot"],
+      ["#e08214", T.watched_unvisited, "gg-swatch-dot gg-swatch-watched"],
     ]));
 
     function gridOf(p) {
