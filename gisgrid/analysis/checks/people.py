@@ -337,9 +337,10 @@ def watched_elders(
         smallest id of the grid's elder-care points) and ``care_point`` (its name).
     """
     care = points["kind"].astype(str).to_numpy() == CARE_POINT_KIND
+    names = points["name"] if "name" in points.columns else points["id"]
     by_grid: dict[str, tuple[str, str]] = {}
     for pid, name, grid in sorted(
-        zip(points["id"][care], points["name"][care], np.asarray(point_grids)[care], strict=True),
+        zip(points["id"][care], names[care], np.asarray(point_grids)[care], strict=True),
         key=lambda p: str(p[0]),
     ):
         if isinstance(grid, str) and grid not in by_grid:
