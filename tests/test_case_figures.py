@@ -159,9 +159,10 @@ def test_figures_per_area_are_the_cases_counted_one_by_one(
         (codes.township_of(grid), "township", True),
     ):
         assert brute_area(truth, code, level)["escalated_cases"] >= int(counted)
-        assert int(figures.loc[code, "escalated_cases"]) == brute_area(truth, code, level)[
-            "escalated_cases"
-        ]
+        assert (
+            int(figures.loc[code, "escalated_cases"])
+            == brute_area(truth, code, level)["escalated_cases"]
+        )
 
 
 def test_the_dashboard_table_and_cards_read_the_same_figures(

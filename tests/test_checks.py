@@ -1036,7 +1036,8 @@ def test_visit_intervals_are_settings_and_refuse_nonsense(monkeypatch: pytest.Mo
 
 def test_watchers_elders_not_visited_this_week_are_found():
     """A 岁月港湾 point in A1 (Point 100, 1900): its watcher looks after the elders of A1."""
-    rows = clean_households() + [
+    rows = clean_households()
+    rows += [
         household("W1", 320, 1400, elderly=2, members=2),  # visited Monday: done
         household("W2", 340, 1400, elderly=1, members=4),  # visited last Sunday: not this week
         household("W3", 360, 1400, elderly=2, members=2),  # never visited

@@ -514,7 +514,9 @@ def case_columns(incidents: Frame, summaries: Sequence[CaseSummary]) -> Frame:
     ]
     out["overdue"] = [bool(c and c.escalation.overdue) for c in found]
     out["level"] = [c.escalation.level if c else "grid" for c in found]
-    out["due"] = pd.to_datetime(
-        [c.escalation.due if c and c.escalation.due else None for c in found]
+    out["due"] = pd.Series(
+        [pd.Timestamp(c.escalation.due) if c and c.escalation.due else pd.NaT for c in found],
+        index=incidents.index,
+        dtype="datetime64[ns]",
     )
     return out
