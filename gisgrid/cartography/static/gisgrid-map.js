@@ -484,7 +484,7 @@
       }
       return m;
     }));
-    panel.overlay("visits", T.group_visits, "watched_due", T.watched_unvisited, watched, true, swatch("#e08214", "gg-swatch-dot"), wpts.length);
+    panel.overlay("visits", T.group_visits, "watched_due", T.watched_unvisited, watched, true, swatch("#e08214", "gg-swatch-dot gg-swatch-watched"), wpts.length);
     G.counts.watched_due = wpts.length;
     return layer;
   }
