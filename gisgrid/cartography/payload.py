@@ -132,10 +132,10 @@ def service_points(data: AreaData, grid: Grid) -> dict[str, Any]:
 
 
 def visits_due(data: AreaData, grid: Grid, lang: i18n.Lang, *, detail: bool) -> dict[str, Any]:
-    """The area's households not visited within their interval (check 12's rule): where,
-    which kind (``cat``: 0 elderly only, 1 with elderly members), days since the last visit
-    (``-1``: never); with ``detail`` (a village's finder) their ids, heads of household (as
-    the caller may see them) and last visits, for the popups."""
+    """The area's households not visited within their interval (check 12's rule): where; with
+    ``detail`` (the finder), for the popups, which kind (``cat``: 0 elderly only, 1 with
+    elderly members), days since the last visit (``-1``: never), ids, heads of household (as
+    the caller may see them) and last visits."""
     due = data.visits_due
     days = CheckSettings().visit_days
     cats = [c for c in VISIT_CATEGORIES if c in days]
@@ -143,10 +143,10 @@ def visits_due(data: AreaData, grid: Grid, lang: i18n.Lang, *, detail: bool) -> 
         "cats": [i18n.text(f"cat_{c}", lang) for c in cats],
         "interval": [int(days[c]) for c in cats],
         "xy": encode_coords(shapely.get_coordinates(due.geometry.values), grid) if len(due) else "",
-        "cat": [cats.index(str(c)) for c in due.get("category", [])],
-        "days": [-1 if d is None else int(d) for d in due.get("days_since", [])],
     }
-    if detail:
+    if detail:  # a county map draws dots only: no more than their places
+        out["cat"] = [cats.index(str(c)) for c in due.get("category", [])]
+        out["days"] = [-1 if d is None else int(d) for d in due.get("days_since", [])]
         out["id"] = [str(i) for i in due.get("id", [])]
         out["name"] = nullable(due.get("head_name", []))
         out["last"] = [
