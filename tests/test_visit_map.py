@@ -161,3 +161,26 @@ def test_the_layers_follow_the_callers_area_and_rights(sample_gpkg_copy: str) ->
             assert page.evaluate("() => window.gisgrid.counts.watched_due") == len(watched_v)
     finally:
         store.close()
+
+
+def test_the_sample_has_watchers_elders_visited_and_not(sample_report: Any) -> None:
+    """The demo shows check 13: elders watched, some visited this week, some not."""
+    found = sample_report.to_dict()["watched_unvisited"]
+    assert found["week"] == ["2026-11-30", "2026-12-06"]
+    assert 0 < found["count"] < found["watched"]
+    assert len(found["by_point"]) == 4  # the four 岁月港湾 points
+
+
+def test_both_stores_draw_the_same_cases_and_visits(
+    sample_gpkg: Any, sample_pg_url: str, village: str
+) -> None:
+    pg = open_store(sample_pg_url)
+    try:
+        for kind, area in (("finder", {"village": village}), ("incidents", {})):
+            a = _payload_of_map(build_map(kind, sample_gpkg, now=NOW, **area))
+            b = _payload_of_map(build_map(kind, pg, now=NOW, **area))
+            for key in ("visits_due", "watched_due", "incidents"):
+                assert a.get(key) == b.get(key), (kind, key)
+    finally:
+        pg.close()
+    assert sum(a["incidents"]["overdue"]) > 0

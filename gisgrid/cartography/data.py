@@ -189,7 +189,7 @@ def load_area(
     )
     visits_due = unvisited_households(
         households, visits, as_of=clock.date(), visit_days=CheckSettings().visit_days
-    )
+    ).sort_values("id", kind="stable")  # by id: the same on every store
     incidents = in_area(store.read("incidents", bbox=box))
     steps = store.read("case_steps")
     if len(incidents) and len(steps):
@@ -214,7 +214,9 @@ def load_area(
     watched = watched_elders(
         households, households["grid_code"].to_numpy(), points, points["grid_code"].to_numpy()
     )
-    watched_due = not_visited_this_week(watched, visits, as_of=clock.date())
+    watched_due = not_visited_this_week(watched, visits, as_of=clock.date()).sort_values(
+        "id", kind="stable"
+    )
 
     findings = []
     if report is not None:
