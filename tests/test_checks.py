@@ -1029,3 +1029,46 @@ def test_visit_intervals_are_settings_and_refuse_nonsense(monkeypatch: pytest.Mo
     monkeypatch.setenv("GISGRID_CHECK_VISIT_DAYS", '{"children": 7}')
     with pytest.raises(ValueError, match="visit_days"):
         CheckSettings()
+
+
+# --- 13. watchers' elders not visited this week -------------------------------------------------
+
+
+def test_watchers_elders_not_visited_this_week_are_found():
+    """A 岁月港湾 point in A1 (Point 100, 1900): its watcher looks after the elders of A1."""
+    rows = clean_households()
+    rows += [
+        household("W1", 320, 1400, elderly=2, members=2),  # visited Monday: done
+        household("W2", 340, 1400, elderly=1, members=4),  # visited last Sunday: not this week
+        household("W3", 360, 1400, elderly=2, members=2),  # never visited
+        household("W4", 380, 1400, elderly=2, members=2),  # visited only after as_of
+        household("W5", 400, 1400, elderly=0, members=3),  # no elder: not watched
+        household("W6", 300, 500, elderly=2, members=2),  # in A2: no watcher there
+    ]
+    points = [
+        {"id": "S0", "kind": "village_centre", "village_code": V1, "geometry": Point(100, 100)},
+        {"id": "SPE1", "kind": "elder_care", "village_code": V1, "geometry": Point(100, 1900)},
+    ]
+    frames = toy(households=rows, service_points=points)
+    frames["service_points"]["name"] = ["测试一村便民服务站", "测试一村岁月港湾网格点1"]
+    frames["visits"] = pd.DataFrame(
+        {
+            "household_id": ["W1", "W2", "W4"],
+            "at": pd.to_datetime(["2026-12-07 09:00", "2026-12-06 23:30", "2026-12-10 10:00"]),
+        }
+    )
+    wednesday = dt.date(2026, 12, 9)  # the week of Monday 7 to Sunday 13 December
+    doc = check(frames, as_of=wednesday)
+    found = {d["id"]: d for d in doc["watched_unvisited"]["items"]}
+    assert set(found) == {"W2", "W3", "W4"}
+    assert found["W2"]["last_visit"] == "2026-12-06 23:30:00"
+    assert found["W3"]["last_visit"] is None and found["W4"]["last_visit"] is None
+    assert found["W2"]["care_point_id"] == "SPE1" and found["W2"]["grid_code"] == A1
+    assert found["W2"]["care_point"] == "测试一村岁月港湾网格点1"
+    assert doc["watched_unvisited"]["week"] == ["2026-12-07", "2026-12-13"]
+    assert doc["watched_unvisited"]["watched"] == 4
+    summary = run_checks(frames, settings=TOY, as_of=wednesday).summary("zh")
+    assert "本周（2026-12-07–2026-12-13）未走访: 3/4" in summary
+    # on Sunday the week is the same; on the next Monday W1's visit no longer counts
+    assert check(frames, as_of=dt.date(2026, 12, 13))["watched_unvisited"]["count"] == 2
+    assert check(frames, as_of=dt.date(2026, 12, 14))["watched_unvisited"]["count"] == 4

@@ -38,13 +38,14 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, cast
 
 import pandas as pd
 
 from gisgrid.errors import ConflictError, ForbiddenError
 from gisgrid.layers import kinds
 from gisgrid.roles import Role
+from gisgrid.settings import CaseSettings
 
 Frame = TypeVar("Frame", bound=pd.DataFrame)
 
@@ -396,3 +397,148 @@ def escalation(
     # up one level as the limit passes, and one more at the end of each further limit
     periods = math.ceil((now - due) / limit)
     return Escalation(stage, since, due, True, LEVELS[min(periods, len(LEVELS) - 1)])
+
+
+def steps_of(frame: pd.DataFrame) -> tuple[Step, ...]:
+    """The steps of one case's rows of ``case_steps``, in order."""
+    frame = frame.sort_values("seq", kind="stable")
+    out = []
+    for rec in frame.to_dict("records"):
+        note = rec.get("note")
+        assignee = rec.get("assignee")
+        photos = rec.get("photos")
+        out.append(
+            Step(
+                action=cast(Action, str(rec["action"])),
+                actor=str(rec["actor"]),
+                at=pd.Timestamp(rec["at"]).to_pydatetime(),
+                note=note if isinstance(note, str) else "",
+                assignee=assignee if isinstance(assignee, str) else None,
+                photos=tuple(photos.split()) if isinstance(photos, str) else (),
+            )
+        )
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    """One case in a work list: where it stands and how late it is."""
+
+    id: str
+    kind: str
+    reported_at: dt.datetime
+    grid_code: str | None
+    stage: Stage
+    assignee: str | None
+    #: who recorded its handling last (they may not verify it)
+    handler: str | None
+    steps: int
+    escalation: Escalation
+    #: how long it stayed in each stage it has left
+    spans: tuple[tuple[Stage, dt.timedelta], ...]
+    #: no stage it has left took longer than its limit (``None``: no stage to judge, e.g.
+    #: a case imported finished)
+    on_time: bool | None
+    #: who reported it (the actor of its ``report`` step; ``None``: imported without one)
+    reporter: str | None = None
+
+
+def summarise_cases(
+    incidents: pd.DataFrame,
+    steps: pd.DataFrame,
+    *,
+    now: dt.datetime,
+    settings: CaseSettings | None = None,
+) -> list[CaseSummary]:
+    """Every case of ``incidents`` with its stage and lateness on the clock ``now``.
+
+    The one place a case's summary is derived (work lists, figures, maps): from its history
+    in ``steps``, or, for an imported case without a report step, from the ``status`` it was
+    stored with and its report time.
+
+    Parameters
+    ----------
+    incidents
+        Incident rows (``id``, ``kind``, ``status``, ``reported_at``, ``grid_code``: the
+        level-3 grid covering it now, set by the caller by the one rule).
+    steps
+        Their ``case_steps`` rows (more are ignored).
+    now
+        The clock (county local time, naive).
+    settings
+        The time limits (default: :class:`~gisgrid.settings.CaseSettings`).
+
+    Returns
+    -------
+    list of CaseSummary
+        In the order of ``incidents``.
+    """
+    config = settings or CaseSettings()
+    by_incident = {str(k): g for k, g in steps.groupby("incident_id")} if len(steps) else {}
+    out = []
+    columns = [c for c in incidents.columns if c != "geometry"]
+    for rec in incidents[columns].to_dict("records"):
+        found = by_incident.get(str(rec["id"]))
+        history = steps_of(found) if found is not None else ()
+        start = None if history and history[0].action == "report" else cast(Stage, rec["status"])
+        stage = stage_of(history, start=start)
+        assert stage is not None
+        reported = pd.Timestamp(rec["reported_at"]).to_pydatetime()
+        limits = config.limits_for(str(rec["kind"]))
+        late = escalation(history, now=now, limits=limits, start=start, reported_at=reported)
+        grid = rec.get("grid_code")
+        spans = stage_spans(history, start=start, reported_at=reported)
+        out.append(
+            CaseSummary(
+                id=str(rec["id"]),
+                kind=str(rec["kind"]),
+                reported_at=reported,
+                grid_code=grid if isinstance(grid, str) else None,
+                stage=stage,
+                assignee=assignee_of(history),
+                handler=handler_of(history),
+                steps=len(history),
+                escalation=late,
+                spans=tuple(spans),
+                on_time=on_time(spans, limits) if spans else None,
+                reporter=history[0].actor if history and history[0].action == "report" else None,
+            )
+        )
+    return out
+
+
+def reaches(level: Level, area_level: Level) -> bool:
+    """Whether a case escalated to ``level`` shows at an area of ``area_level`` as escalated.
+
+    An overdue case is on the lists of every level it has escalated to: one escalated to
+    ``township`` counts at its grid, its village and its township, not at the county.
+    """
+    return LEVELS.index(level) >= LEVELS.index(area_level)
+
+
+def case_columns(incidents: Frame, summaries: Sequence[CaseSummary]) -> Frame:
+    """``incidents`` with each one's case as columns, from its summary (matched by ``id``).
+
+    ``status`` becomes the stage now; ``open`` (a deadline runs), ``overdue``, ``level``
+    (how far up it has escalated: ``grid`` while on time) and ``due`` are added. Incidents
+    without a summary keep their stored status, open as it says, never overdue.
+    """
+    by_id = {c.id: c for c in summaries}
+    out = incidents.copy()
+    found = [by_id.get(str(i)) for i in incidents["id"]]
+    stages = [c.stage if c else s for c, s in zip(found, incidents["status"], strict=True)]
+    out["status"] = pd.Series(stages, index=incidents.index, dtype=object).astype(
+        incidents["status"].dtype
+    )
+    out["open"] = [
+        (c.escalation.due is not None) if c else (s in OPEN_STAGES)
+        for c, s in zip(found, stages, strict=True)
+    ]
+    out["overdue"] = [bool(c and c.escalation.overdue) for c in found]
+    out["level"] = [c.escalation.level if c else "grid" for c in found]
+    out["due"] = pd.Series(
+        [pd.Timestamp(c.escalation.due) if c and c.escalation.due else pd.NaT for c in found],
+        index=incidents.index,
+        dtype="datetime64[ns]",
+    )
+    return out

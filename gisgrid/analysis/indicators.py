@@ -14,13 +14,22 @@ Figures per area (township, village, level-1/2/3 grid):
 * ``grids`` (level-3 grids in it: a level-2 grid's level-3 children, 1 for a level-3 grid),
   ``unstaffed_grids`` (its grids, itself included, without a responsible person);
 * ``incidents`` (all, or reported in the last 12 months for the dashboard);
+* cases (:func:`case_figures`, from the incidents with their case columns,
+  :func:`gisgrid.analysis.cases.case_columns`): ``open_cases`` (a deadline runs),
+  ``overdue_cases`` (open and past it) and ``escalated_cases``: overdue cases that have
+  escalated at least to the area's level (:func:`gisgrid.analysis.cases.reaches`; a
+  township counts the cases escalated to the township or the county, a village those at
+  the village or above, a grid every overdue case in it, the county those escalated to it);
 * ``distance`` (level 3): median metres from its households to their nearest service point
   of any kind, measured in the metric CRS (from the grid's representative point when it has
   no households);
 * from the check report: ``gaps`` (found in the area), ``beyond_service``
   (:func:`beyond_service_ids`: *distinct* households beyond the service radius of at least one
-  checked kind, so never more than the area's households) and six-no status (a village's: a
-  township shows how many of its villages meet it, a grid none).
+  checked kind, so never more than the area's households), six-no status (a village's: a
+  township shows how many of its villages meet it, a grid none), ``unvisited`` (check 12:
+  households with members aged 60+ not visited within their interval) and
+  ``watched_unvisited`` (check 13: elders in the care of a 岁月港湾 watcher not visited this
+  week), each household counted in the area of its level-3 grid now (else its village).
 
 :func:`totals` gives the same figures for the area a page shows (county, township, village),
 with the number of findings of each check that lie in it.
@@ -41,6 +50,7 @@ from scipy.spatial import cKDTree
 
 from gisgrid import codes as gridcodes
 from gisgrid import crs as crsmod
+from gisgrid.analysis.cases import LEVELS, Level, reaches
 from gisgrid.analysis.checks.report import report_of_area
 from gisgrid.layers import kinds
 
@@ -56,8 +66,17 @@ COLUMNS = (
     "gaps",
     "beyond_service",
     "incidents",
+    "open_cases",
+    "overdue_cases",
+    "escalated_cases",
+    "unvisited",
+    "watched_unvisited",
     "six_no",
 )
+#: the columns counting a visit check's households in each area (checks 12 and 13)
+VISIT_COLUMNS = ("unvisited", "watched_unvisited")
+#: the case columns of :func:`case_figures`
+CASE_COLUMNS = ("open_cases", "overdue_cases", "escalated_cases")
 LABELS_ZH = {
     "code": "代码",
     "name": "名称",
@@ -69,6 +88,11 @@ LABELS_ZH = {
     "gaps": kinds.CHECKS["gaps"].zh,
     "beyond_service": "超出服务半径户数",
     "incidents": "近12个月事件",
+    "open_cases": "在办案件",
+    "overdue_cases": "超期案件",
+    "escalated_cases": "升级至本级",
+    "unvisited": "未按期走访户",
+    "watched_unvisited": "岁月港湾老人本周未走访",
     "six_no": "六无达标",
 }
 #: the six 六无 categories and the incident kinds each holds (safety and environment are one)
@@ -324,6 +348,62 @@ def six_no_status(incidents: pd.DataFrame, village_codes: list[str]) -> pd.DataF
     return table.reindex(index=village_codes, columns=list(SIX_NO_CATEGORIES)).fillna(0).astype(int)
 
 
+# --- cases ---------------------------------------------------------------------------------------
+
+#: the level of the net each kind of area is at, for escalation (a level-2 grid is a grid)
+AREA_LEVELS: dict[str, Level] = {
+    "township": "township",
+    "village": "village",
+    "level2": "grid",
+    "level3": "grid",
+}
+
+
+def case_figures(cases: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Open, overdue and escalated cases per area code (every kind of area; index: code).
+
+    Parameters
+    ----------
+    cases
+        Incidents with their current ``grid_code`` and case columns ``open``, ``overdue``
+        and ``level`` (:func:`gisgrid.analysis.cases.case_columns`).
+    villages
+        The villages (for cases in no level-3 grid).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`CASE_COLUMNS`; an area without cases is missing (read it as 0).
+    """
+    if not len(cases):
+        return pd.DataFrame(columns=list(CASE_COLUMNS), dtype=int)
+    areas = areas_of_points(cases, villages)
+    is_open = cases["open"].to_numpy(dtype=bool)
+    late = cases["overdue"].to_numpy(dtype=bool)
+    levels = cases["level"].to_numpy(dtype=object)
+    columns: dict[str, pd.Series] = {
+        "open_cases": _per_area(areas, is_open.astype(float)),
+        "overdue_cases": _per_area(areas, late.astype(float)),
+    }
+    parts = []
+    for kind, area_level in AREA_LEVELS.items():
+        up = late & np.array([reaches(lv, area_level) for lv in levels], dtype=bool)
+        parts.append(pd.Series(up.astype(float), index=cases.index).groupby(areas[kind]).sum())
+    columns["escalated_cases"] = pd.concat(parts).groupby(level=0).sum()
+    return pd.DataFrame(columns).fillna(0).astype(int)
+
+
+def county_case_figures(cases: pd.DataFrame) -> dict[str, int]:
+    """The county's :data:`CASE_COLUMNS`: escalated means escalated to the county."""
+    late = cases["overdue"].to_numpy(dtype=bool)
+    top = np.array([lv == LEVELS[-1] for lv in cases["level"]], dtype=bool)
+    return {
+        "open_cases": int(cases["open"].to_numpy(dtype=bool).sum()),
+        "overdue_cases": int(late.sum()),
+        "escalated_cases": int((late & top).sum()) if len(cases) else 0,
+    }
+
+
 # --- the dashboard --------------------------------------------------------------------------------
 
 
@@ -333,6 +413,7 @@ def area_table(
     *,
     level: str,
     within: str | None = None,
+    cases: gpd.GeoDataFrame | None = None,
 ) -> pd.DataFrame:
     """Figures per area of ``level`` (``township``, ``village`` or ``grid``) inside ``within``.
 
@@ -348,6 +429,9 @@ def area_table(
         village).
     within
         A township code (for villages) or village code (for grids).
+    cases
+        The incidents with their case columns (:func:`gisgrid.analysis.cases.case_columns`):
+        adds :data:`CASE_COLUMNS` (:func:`case_figures`); without, they are 0.
     """
     layers = Layers.of(frames)
     g = layers.grids
@@ -381,6 +465,15 @@ def area_table(
     out["gaps"] = count_within(gap_parents, codes)
     out["beyond_service"] = figures["beyond_service"].to_numpy()
     out["incidents"] = recent_incidents(layers, report, codes)
+    per_area = (
+        case_figures(cases, layers.villages)
+        if cases is not None
+        else pd.DataFrame(columns=list(CASE_COLUMNS))
+    )
+    for column in CASE_COLUMNS:
+        out[column] = per_area[column].reindex(codes).fillna(0).astype(int).to_numpy()
+    for column in VISIT_COLUMNS:
+        out[column] = count_within(visit_places(report, column), codes)
     ok = set(report.get("six_no", {}).get("six_no_villages", []))
     if level == "village":
         out["six_no"] = [c in ok for c in codes]
@@ -396,6 +489,13 @@ def area_table(
     return out
 
 
+def visit_places(report: Mapping[str, Any], check: str) -> list[str]:
+    """Where each household a visit check (``unvisited``, ``watched_unvisited``) found counts:
+    its level-3 grid now, else the village it is registered in."""
+    items = report.get(check, {}).get("items", [])
+    return [str(i.get("grid_code") or i.get("village_code") or "") for i in items]
+
+
 def recent_incidents(layers: Layers, report: Mapping[str, Any], codes: list[str]) -> np.ndarray:
     """Incidents reported in the 12 months up to the report's ``as_of`` in each area."""
     inc = layers.incidents
@@ -407,14 +507,20 @@ def recent_incidents(layers: Layers, report: Mapping[str, Any], codes: list[str]
 
 
 def totals(
-    frames: Mapping[str, pd.DataFrame], report: Mapping[str, Any], *, within: str | None = None
+    frames: Mapping[str, pd.DataFrame],
+    report: Mapping[str, Any],
+    *,
+    within: str | None = None,
+    cases: gpd.GeoDataFrame | None = None,
 ) -> dict[str, Any]:
     """The figures of the area a page shows: the county, or the township or village ``within``.
 
     Keys: ``townships``, ``villages`` (in the area), ``grids`` (per level 1-3, in the area),
     ``households``, ``linked``, ``unlinked``, ``linkage_share`` (:func:`floor_share`),
     ``beyond_service`` (:func:`beyond_service_ids` in the area), ``six_no`` (villages meeting
-    it) and ``findings``: per check, the number of findings (county) or of findings that name a
+    it), :data:`CASE_COLUMNS` (with ``cases``, as :func:`area_table` takes them; escalated:
+    to the area's level, the county's for the county) and ``findings``: per check, the
+    number of findings (county) or of findings that name a
     place in the area (:func:`gisgrid.analysis.checks.report.report_of_area`).
     """
     layers = Layers.of(frames)
@@ -435,7 +541,14 @@ def totals(
         return int(count_within(codes, [within])[0]) if within else len(list(codes))
 
     ok = report.get("six_no", {}).get("six_no_villages", [])
+    case_totals = dict.fromkeys(CASE_COLUMNS, 0)
+    if cases is not None and within is None:
+        case_totals = county_case_figures(cases)
+    elif cases is not None and within is not None:
+        found = case_figures(cases, layers.villages).reindex([within]).fillna(0)
+        case_totals = {c: int(found[c].iloc[0]) for c in CASE_COLUMNS}
     return {
+        **case_totals,
         "townships": inside(layers.townships["code"]),
         "villages": inside(layers.villages["code"]),
         "grids": {lv: inside(g.loc[g["level"] == lv, "code"]) for lv in (1, 2, 3)},
@@ -455,14 +568,19 @@ def totals(
 
 __all__ = [
     "AREA_KINDS",
+    "AREA_LEVELS",
+    "CASE_COLUMNS",
     "COLUMNS",
     "LABELS_ZH",
     "SIX_NO_CATEGORIES",
+    "VISIT_COLUMNS",
     "Layers",
     "area_table",
     "areas_of_points",
     "beyond_service_ids",
+    "case_figures",
     "count_within",
+    "county_case_figures",
     "floor_share",
     "grid_indicators",
     "household_figures",
@@ -474,4 +592,5 @@ __all__ = [
     "township_indicators",
     "village_indicators",
     "villages_of_points",
+    "visit_places",
 ]

@@ -175,6 +175,8 @@ class AppState:
         if cached is None:
             cached = build()
             with self._cache_lock:
+                if len(self._pages) > 256:  # pages of past minutes (the cases' clock): again
+                    self._pages.clear()
                 if generation == self._generation:  # not built from data forgotten meanwhile
                     self._pages[key] = cached
         return cached

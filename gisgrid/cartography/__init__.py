@@ -53,6 +53,7 @@ def build_map(
     lang: str = "zh",
     report: Any = "auto",
     as_of: dt.date | None = None,
+    now: dt.datetime | None = None,
 ) -> folium.Map:
     """Build one of the maps from a store.
 
@@ -78,6 +79,9 @@ def build_map(
     as_of
         Draw the grids in force on this date, and put the points in them (default: today;
         the checks' findings are always of today's net).
+    now
+        The clock the cases are read on: their stage, whether they are overdue and how far
+        up they escalated (default: now, county time).
     """
     if kind not in MAP_KINDS:
         raise MapOptionError(f"the map kinds are {', '.join(MAP_KINDS)}, not {kind!r}")
@@ -86,7 +90,13 @@ def build_map(
     if report == "auto":
         report = check_report(store) if kind == "coverage" else None
     data = load_area(
-        store, township=township, village=village, grid=grid, report=report, as_of=as_of
+        store,
+        township=township,
+        village=village,
+        grid=grid,
+        report=report,
+        as_of=as_of,
+        now=now,
     )
     name = county_name(store)
     if kind == "coverage":

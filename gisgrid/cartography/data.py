@@ -25,12 +25,18 @@ import shapely
 
 from gisgrid import codes as gridcodes
 from gisgrid import crs as crsmod
-from gisgrid.analysis.assign import current_grid_codes, grid_index
-from gisgrid.analysis.cases import with_stages_now
+from gisgrid.analysis.assign import current_grid_codes, grid_index, local_now
+from gisgrid.analysis.cases import case_columns, summarise_cases
+from gisgrid.analysis.checks.people import (
+    not_visited_this_week,
+    unvisited_households,
+    watched_elders,
+)
 from gisgrid.analysis.checks.report import CheckReport
 from gisgrid.analysis.indicators import Layers, villages_of_points
 from gisgrid.analysis.versions import net_on
 from gisgrid.errors import UnknownAreaError
+from gisgrid.settings import CaseSettings, CheckSettings
 from gisgrid.stores.base import Reader
 
 #: the check findings a map can draw, in drawing order
@@ -53,6 +59,14 @@ class AreaData(Layers):
     scope: str
     scope_code: str | None
     findings: list[Finding] = field(default_factory=list)
+    #: the area's households not visited within their interval (check 12's rule,
+    #: :func:`gisgrid.analysis.checks.people.unvisited_households`): their rows with
+    #: ``category``, ``last_visit`` and ``days_since``
+    visits_due: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: the area's elders in the care of a 岁月港湾 watcher not visited this week (check 13's
+    #: rule, :func:`gisgrid.analysis.checks.people.not_visited_this_week`), with
+    #: ``care_point_id``, ``care_point`` and ``last_visit``
+    watched_due: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -79,6 +93,8 @@ def load_area(
     grid: str | None = None,
     report: Report | None = None,
     as_of: dt.date | None = None,
+    now: dt.datetime | None = None,
+    case_settings: CaseSettings | None = None,
 ) -> AreaData:
     """Read what a map of the county, one township, one village or one grid shows.
 
@@ -94,6 +110,15 @@ def load_area(
         the area are kept.
     as_of
         The date whose grids are shown and take the points (default: today).
+    now
+        The clock the cases' stages and lateness are read on (county local time, naive;
+        default: now): each incident gets its case columns (``status`` its stage now,
+        ``open``, ``overdue``, ``level``, ``due``: :func:`gisgrid.analysis.cases.case_columns`
+        of :func:`gisgrid.analysis.cases.summarise_cases`, never the stored status alone);
+        its date is the day the households' visits are judged on (the rules of checks 12
+        and 13: ``visits_due``, ``watched_due``).
+    case_settings
+        The cases' time limits (default: from the environment).
 
     Raises
     ------
@@ -156,8 +181,21 @@ def load_area(
         return frame[inside | loose].reset_index(drop=True)
 
     households = in_area(store.read("households", bbox=box))
+    clock = now or local_now()
+    visits = store.read(
+        "visits",
+        where=None if scope == "county" else {"household_id": sorted(households["id"])},
+        columns=["household_id", "at"],
+    )
+    visits_due = unvisited_households(
+        households, visits, as_of=clock.date(), visit_days=CheckSettings().visit_days
+    ).sort_values("id", kind="stable")  # by id: the same on every store
     incidents = in_area(store.read("incidents", bbox=box))
-    incidents = with_stages_now(incidents, store.read("case_steps"))
+    steps = store.read("case_steps")
+    if len(incidents) and len(steps):
+        steps = steps[steps["incident_id"].isin(set(incidents["id"]))]
+    summaries = summarise_cases(incidents, steps, now=now or local_now(), settings=case_settings)
+    incidents = case_columns(incidents, summaries)
     incidents["village_code"] = villages_of_points(incidents, villages)
 
     # service points: the area's, and the nearest ones around it (a household's nearest
@@ -173,6 +211,12 @@ def load_area(
         around = net_on(store, as_of, bbox=(x0, y0, x1, y1), where={"level": 3})
         points_index = grid_index(around, as_of=as_of)
     points["grid_code"] = current_grid_codes(points.geometry, points_index)
+    watched = watched_elders(
+        households, households["grid_code"].to_numpy(), points, points["grid_code"].to_numpy()
+    )
+    watched_due = not_visited_this_week(watched, visits, as_of=clock.date()).sort_values(
+        "id", kind="stable"
+    )
 
     findings = []
     if report is not None:
@@ -191,6 +235,8 @@ def load_area(
         service_points=points,
         incidents=incidents,
         findings=findings,
+        visits_due=visits_due,
+        watched_due=watched_due,
     )
 
 

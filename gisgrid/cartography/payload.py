@@ -32,6 +32,7 @@ from gisgrid.cartography.styles import (
 from gisgrid.errors import MapOptionError
 from gisgrid.layers import kinds
 from gisgrid.layers.service_points import SERVICE_KINDS
+from gisgrid.settings import VISIT_CATEGORIES, CheckSettings
 
 
 def nullable(values: Any) -> list[Any]:
@@ -92,7 +93,13 @@ def indicators(frame: pd.DataFrame, lang: i18n.Lang) -> list[dict[str, Any]]:
     out = []
     for key in INDICATORS:
         column, kind, palette, fixed = INDICATOR_STYLE[key]
-        source = {"hh": "households", "link": "linkage", "dist": "distance", "inc": "incidents"}
+        source = {
+            "hh": "households",
+            "link": "linkage",
+            "dist": "distance",
+            "inc": "incidents",
+            "late": "overdue_cases",
+        }
         cuts = breaks(frame[source[column]].to_numpy(dtype=float), fixed, kind)
         colours = list(palette[len(palette) - len(cuts) - 1 :])
         out.append(
@@ -122,6 +129,50 @@ def service_points(data: AreaData, grid: Grid) -> dict[str, Any]:
         "village": [vnames.get(v) if isinstance(v, str) else None for v in sp["village_code"]],
         "xy": encode_coords(xy, grid),
     }
+
+
+def visits_due(data: AreaData, grid: Grid, lang: i18n.Lang, *, detail: bool) -> dict[str, Any]:
+    """The area's households not visited within their interval (check 12's rule): where; with
+    ``detail`` (the finder), for the popups, which kind (``cat``: 0 elderly only, 1 with
+    elderly members), days since the last visit (``-1``: never), ids, heads of household (as
+    the caller may see them) and last visits."""
+    due = data.visits_due
+    days = CheckSettings().visit_days
+    cats = [c for c in VISIT_CATEGORIES if c in days]
+    out: dict[str, Any] = {
+        "cats": [i18n.text(f"cat_{c}", lang) for c in cats],
+        "interval": [int(days[c]) for c in cats],
+        "xy": encode_coords(shapely.get_coordinates(due.geometry.values), grid) if len(due) else "",
+    }
+    if detail:  # a county map draws dots only: no more than their places
+        out["cat"] = [cats.index(str(c)) for c in due.get("category", [])]
+        out["days"] = [-1 if d is None else int(d) for d in due.get("days_since", [])]
+        out["id"] = [str(i) for i in due.get("id", [])]
+        out["name"] = nullable(due.get("head_name", []))
+        out["last"] = [
+            None if pd.isna(t) else pd.Timestamp(t).strftime("%Y-%m-%d")
+            for t in due.get("last_visit", [])
+        ]
+    return out
+
+
+def watched_due(data: AreaData, grid: Grid, *, detail: bool) -> dict[str, Any]:
+    """The area's elders in a 岁月港湾 watcher's care not visited this week (check 13's rule):
+    where, and with ``detail`` their ids, heads of household (as the caller may see them),
+    elder-care points and last visits."""
+    due = data.watched_due
+    out: dict[str, Any] = {
+        "xy": encode_coords(shapely.get_coordinates(due.geometry.values), grid) if len(due) else "",
+    }
+    if detail:
+        out["id"] = [str(i) for i in due.get("id", [])]
+        out["name"] = nullable(due.get("head_name", []))
+        out["point"] = [str(p) for p in due.get("care_point", [])]
+        out["last"] = [
+            None if pd.isna(t) else pd.Timestamp(t).strftime("%Y-%m-%d")
+            for t in due.get("last_visit", [])
+        ]
+    return out
 
 
 def service_kinds(lang: i18n.Lang, data: AreaData | None = None) -> list[dict[str, Any]]:
@@ -297,4 +348,6 @@ __all__ = [
     "rounded",
     "service_kinds",
     "service_points",
+    "visits_due",
+    "watched_due",
 ]

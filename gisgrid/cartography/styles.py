@@ -16,7 +16,7 @@ from gisgrid.cartography import i18n
 from gisgrid.errors import MapOptionError
 from gisgrid.settings import MapSettings
 
-INDICATORS = ("households", "linkage", "distance", "incidents")
+INDICATORS = ("households", "linkage", "distance", "incidents", "overdue_cases")
 TILES = ("none", "osm", "tianditu", "custom")
 MAX_ZOOM = 18
 
@@ -30,6 +30,8 @@ INDICATOR_STYLE: dict[str, tuple[str, str, tuple[str, ...], tuple[float, ...] | 
     "distance": ("dist", "m", ("#feedde", "#fdbe85", "#fd8d3c", "#e6550d", "#a63603"), None),
     "incidents": ("inc", "int", ("#f2f0f7", "#cbc9e2", "#9e9ac8", "#756bb1", "#54278f"),
                   (1, 2, 3, 5)),
+    "overdue_cases": ("late", "int", ("#fff5f0", "#fcbba1", "#fb6a4a", "#cb181d", "#67000d"),
+                      (1, 2, 3, 5)),
 }  # fmt: skip
 
 

@@ -128,6 +128,7 @@ CHECKS: dict[str, Kind] = _table(
     Kind("workload", "网格户数超出范围", "grids outside the household band"),
     Kind("six_no", "未达六无村", "villages not six-no"),
     Kind("unvisited", "未按期走访", "households not visited in time"),
+    Kind("watched_unvisited", "岁月港湾老人本周未走访", "watchers' elders not visited this week"),
 )
 
 

@@ -35,6 +35,7 @@ from scipy.spatial import cKDTree
 from gisgrid import __version__
 from gisgrid import codes as gridcodes
 from gisgrid import crs as crsmod
+from gisgrid.analysis.assign import assign_points
 from gisgrid.errors import ConfigError
 from gisgrid.layers import LAYERS
 from gisgrid.sample import extras
@@ -277,6 +278,27 @@ def build_sample_county(
     raw["volunteer_hours"] = extras.volunteer_hours(
         later, organisation.frames["volunteer_teams"], organisation.frames["volunteer_activities"]
     )
+    # the 岁月港湾 watchers' visits of the week: a stream of its own again, appended after the
+    # year's visits (whose rows stay as they were)
+    watchers = np.random.default_rng([seed, 15])
+    points = services.frame
+    care = (points["kind"] == "elder_care").to_numpy()
+    care_grids = dict(
+        zip(
+            points.loc[care, "id"],
+            assign_points(points.geometry[care], grid_frame[grid_frame["level"] == 3]),
+            strict=True,
+        )
+    )
+    week = extras.watcher_visits(
+        watchers,
+        raw["households"],
+        np.asarray(homes.intended),
+        {str(p): str(g) for p, g in care_grids.items() if isinstance(g, str)},
+        SAMPLE_AS_OF,
+        first=len(raw["visits"]) + 1,
+    )
+    raw["visits"] = pd.concat([raw["visits"], week], ignore_index=True)
     say("checking every layer against its declaration")
     frames = {name: LAYERS[name].validate(frame) for name, frame in raw.items()}
     manifest = _manifest(

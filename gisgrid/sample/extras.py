@@ -374,3 +374,46 @@ def volunteer_hours(
             rows.append({"activity_id": activity_id, "volunteer_id": ids[k],
                          "volunteer_name": names[k], "hours": hours})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def watcher_visits(
+    rng: np.random.Generator,
+    households: pd.DataFrame,
+    grids: np.ndarray,
+    care_grids: dict[str, str],
+    as_of: dt.date,
+    *,
+    first: int,
+) -> pd.DataFrame:
+    """The 岁月港湾 watchers' calls on the elders of their grids in the week of ``as_of``.
+
+    ``care_grids`` maps each elder-care point's id to its level-3 grid; the elders are the
+    households with a member aged 60+ there. About half are called on in the week so far
+    (Monday to ``as_of``, daytime), by ``sw-<point id>``; the others are not, so check 13
+    has something to show. Ids go on from ``VS<first>``.
+    """
+    point_of = {g: p for p, g in sorted(care_grids.items())}
+    elderly = households["elderly"].to_numpy() > 0
+    ids = households["id"].to_numpy()
+    rows: list[dict[str, object]] = []
+    monday = as_of - dt.timedelta(days=as_of.weekday())
+    days = (as_of - monday).days + 1
+    for i in np.flatnonzero(elderly & np.isin(grids, list(point_of))):
+        if rng.random() >= 0.55:
+            continue
+        day = monday + dt.timedelta(days=int(rng.integers(days)))
+        at = pd.Timestamp(day) + pd.Timedelta(minutes=int(rng.integers(8 * 60, 17 * 60)))
+        rows.append(
+            {
+                "household_id": ids[i],
+                "visitor": f"sw-{point_of[str(grids[i])]}",
+                "at": at,
+                "kind": "look_in",
+                "note": str(rng.choice(_VISIT_NOTES["look_in"])),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=["household_id", "visitor", "at", "kind", "note"])
+    frame.insert(0, "id", [f"VS{first + k:07d}" for k in range(len(frame))])
+    frame["lon"] = None
+    frame["lat"] = None
+    return frame

@@ -22,10 +22,10 @@ from gisgrid import codes
 from gisgrid.analysis.assign import GridIndex, current_grid_codes, grid_index, local_now
 from gisgrid.analysis.cases import (
     HANDLERS,
-    LEVELS,
     PUBLIC_REPORTER,
     Action,
     Actor,
+    CaseSummary,
     Escalation,
     Level,
     Stage,
@@ -34,11 +34,11 @@ from gisgrid.analysis.cases import (
     assignee_of,
     check_step,
     escalation,
-    handler_of,
     may_dispatch,
-    on_time,
+    reaches,
     stage_of,
-    stage_spans,
+    steps_of,
+    summarise_cases,
 )
 from gisgrid.analysis.scope import scope_of
 from gisgrid.errors import ConflictError, ForbiddenError, NotFoundError
@@ -88,31 +88,6 @@ class Case:
     allowed: tuple[Action, ...]
 
 
-def _steps(frame: pd.DataFrame) -> tuple[Step, ...]:
-    frame = frame.sort_values("seq", kind="stable")
-    out = []
-    for rec in frame.to_dict("records"):
-        note = rec.get("note")
-        assignee = rec.get("assignee")
-        photos = rec.get("photos")
-        out.append(
-            Step(
-                action=cast(Action, str(rec["action"])),
-                actor=str(rec["actor"]),
-                at=pd.Timestamp(rec["at"]).to_pydatetime(),
-                note=note if isinstance(note, str) else "",
-                assignee=assignee if isinstance(assignee, str) else None,
-                photos=tuple(photos.split()) if isinstance(photos, str) else (),
-            )
-        )
-    return tuple(out)
-
-
-def steps_of_frame(frame: pd.DataFrame) -> tuple[Step, ...]:
-    """The steps of case-step rows (one case's), in order."""
-    return _steps(frame)
-
-
 def case_of(
     reader: Reader,
     incident_id: str,
@@ -132,7 +107,7 @@ def case_of(
     if not len(found):
         raise NotFoundError(f"no incident {incident_id}")
     row = found.iloc[0]
-    steps = _steps(reader.read("case_steps", where={"incident_id": incident_id}))
+    steps = steps_of(reader.read("case_steps", where={"incident_id": incident_id}))
     status = row["status"]
     # an incident reported here has its report as first step; an imported one its status
     start = None if steps and steps[0].action == "report" else cast(Stage, str(status))
@@ -248,29 +223,6 @@ def take_step(
     return case_of(reader, incident_id, caller=in_area, now=at)
 
 
-@dataclass(frozen=True)
-class CaseSummary:
-    """One case in a work list: where it stands and how late it is."""
-
-    id: str
-    kind: str
-    reported_at: dt.datetime
-    grid_code: str | None
-    stage: Stage
-    assignee: str | None
-    #: who recorded its handling last (they may not verify it)
-    handler: str | None
-    steps: int
-    escalation: Escalation
-    #: how long it stayed in each stage it has left
-    spans: tuple[tuple[Stage, dt.timedelta], ...]
-    #: no stage it has left took longer than its limit (``None``: no stage to judge, e.g.
-    #: a case imported finished)
-    on_time: bool | None
-    #: who reported it (the actor of its ``report`` step; ``None``: imported without one)
-    reporter: str | None = None
-
-
 def case_summaries(
     reader: Reader,
     *,
@@ -285,48 +237,13 @@ def case_summaries(
     covering it now (the one rule; ``index``: today's grids, built from ``reader`` when not
     given), not the code stored with it.
     """
-    clock = now or local_now()
-    config = settings or CaseSettings()
     incidents = reader.read("incidents").copy()
     if index is None:
         index = grid_index(reader.read("grids", where={"level": 3}))
     incidents["grid_code"] = current_grid_codes(incidents.geometry, index)
-    steps = reader.read("case_steps")
-    by_incident = {str(k): g for k, g in steps.groupby("incident_id")} if len(steps) else {}
-    out = []
-    for rec in incidents.drop(columns="geometry").to_dict("records"):
-        found = by_incident.get(str(rec["id"]))
-        history = _steps(found) if found is not None else ()
-        start = None if history and history[0].action == "report" else cast(Stage, rec["status"])
-        stage = stage_of(history, start=start)
-        assert stage is not None
-        reported = pd.Timestamp(rec["reported_at"]).to_pydatetime()
-        late = escalation(
-            history,
-            now=clock,
-            limits=config.limits_for(str(rec["kind"])),
-            start=start,
-            reported_at=reported,
-        )
-        grid = rec.get("grid_code")
-        limits = config.limits_for(str(rec["kind"]))
-        spans = stage_spans(history, start=start, reported_at=reported)
-        out.append(
-            CaseSummary(
-                id=str(rec["id"]),
-                kind=str(rec["kind"]),
-                reported_at=reported,
-                grid_code=grid if isinstance(grid, str) else None,
-                stage=stage,
-                assignee=assignee_of(history),
-                handler=handler_of(history),
-                steps=len(history),
-                escalation=late,
-                spans=tuple(spans),
-                on_time=on_time(spans, limits) if spans else None,
-                reporter=history[0].actor if history and history[0].action == "report" else None,
-            )
-        )
+    out = summarise_cases(
+        incidents, reader.read("case_steps"), now=now or local_now(), settings=settings
+    )
     finished = dt.datetime.max
     return sorted(out, key=lambda c: (c.escalation.due or finished, c.id))
 
@@ -362,7 +279,6 @@ def work_list(
         cases an officer of that level answers for now (a case escalated to the township
         concerns its grid, village and township, not yet the county).
     """
-    floor = None if reached is None else LEVELS.index(reached)
     return [
         c
         for c in summaries
@@ -370,7 +286,7 @@ def work_list(
         and (not open_only or c.escalation.due is not None)
         and (not overdue or c.escalation.overdue)
         and (stage is None or c.stage == stage)
-        and (floor is None or (c.escalation.overdue and LEVELS.index(c.escalation.level) >= floor))
+        and (reached is None or (c.escalation.overdue and reaches(c.escalation.level, reached)))
     ]
 
 

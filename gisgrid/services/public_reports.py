@@ -29,7 +29,7 @@ from typing import cast
 
 import pandas as pd
 
-from gisgrid.analysis.cases import PUBLIC_REPORTER, Stage, stage_of
+from gisgrid.analysis.cases import PUBLIC_REPORTER, Stage, stage_of, steps_of
 from gisgrid.errors import (
     ConfigError,
     ConflictError,
@@ -40,7 +40,6 @@ from gisgrid.errors import (
 )
 from gisgrid.layers import get_layer, kinds
 from gisgrid.services.accounts import record_access, secret_hash
-from gisgrid.services.cases import steps_of_frame
 from gisgrid.services.incidents import LOCAL_TIME, NewIncident, incident_frames
 from gisgrid.settings import PublicReportSettings
 from gisgrid.stores.base import Store
@@ -286,7 +285,7 @@ def track(store: Store, code: str) -> Tracking:
     if not len(incident):
         raise NotFoundError(NOT_FOUND)
     row = incident.iloc[0]
-    steps = steps_of_frame(store.read("case_steps", where={"incident_id": incident_id}))
+    steps = steps_of(store.read("case_steps", where={"incident_id": incident_id}))
     start = None if steps and steps[0].action == "report" else cast(Stage, str(row["status"]))
     stage = stage_of(steps, start=start)
     assert stage is not None

@@ -2,7 +2,7 @@
 
 :func:`check_store` reads the layers it needs from a store and runs :func:`run_checks`, which
 works on frames (canonical layer frames, EPSG:4326) and returns one :class:`CheckReport`
-with twelve checks, in this order:
+with thirteen checks, in this order:
 
 1. ``invalid_geometries`` – townships, villages, grids: missing, empty, wrong type, invalid.
 2. ``gaps`` – parts of a parent covered by none of its children, at every level.
@@ -16,6 +16,9 @@ with twelve checks, in this order:
 10. ``workload`` – level-3 grids with too few or too many households.
 11. ``six_no`` – villages with incidents of the six-no kinds in the last 12 months.
 12. ``unvisited`` – households with members aged 60+ not visited within their interval.
+13. ``watched_unvisited`` – elders in the care of a 岁月港湾 watcher (households with a member
+    aged 60+ in the grid of an elder-care point) with no visit in the week of ``as_of``
+    (Monday to Sunday, county local time).
 
 Thresholds come from :class:`gisgrid.settings.CheckSettings` (``GISGRID_CHECK_*``). Areas
 are m² and distances m, measured in :data:`gisgrid.crs.METRIC_CRS`; geometries in the
@@ -45,6 +48,7 @@ from gisgrid.analysis.checks.people import (
     unstaffed_grids,
     unvisited,
     village_mismatch,
+    watched_unvisited,
     workload,
 )
 from gisgrid.analysis.checks.report import CHECKS, LABELS, CheckReport, CheckResult
@@ -62,7 +66,7 @@ def run_checks(
     as_of: dt.date | None = None,
     outline: shapely.Geometry | None = None,
 ) -> CheckReport:
-    """Run the twelve checks on layer frames.
+    """Run the thirteen checks on layer frames.
 
     Parameters
     ----------
@@ -127,6 +131,9 @@ def run_checks(
     with timer("unvisited"):
         items, extra = unvisited(ctx)
         results["unvisited"] = CheckResult("unvisited", items, extra)
+    with timer("watched_unvisited"):
+        items, extra = watched_unvisited(ctx)
+        results["watched_unvisited"] = CheckResult("watched_unvisited", items, extra)
     total = time.perf_counter() - started
     for name, result in results.items():
         result.seconds = seconds.get(name, 0.0)

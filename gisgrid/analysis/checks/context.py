@@ -56,8 +56,12 @@ LAYER_COLUMNS: dict[str, list[str] | None] = {
 }
 
 #: read besides :data:`LAYER_COLUMNS` when a layer has them: the grids' dates, for the grids
-#: in force (a frame without them counts as all in force)
-DATED_COLUMNS: dict[str, list[str]] = {"grids": ["valid_from", "valid_to"]}
+#: in force (a frame without them counts as all in force); the service points' names, which
+#: check 13 shows for an elder-care point (a frame without them shows its id)
+DATED_COLUMNS: dict[str, list[str]] = {
+    "grids": ["valid_from", "valid_to"],
+    "service_points": ["name"],
+}
 
 AssignFunc = Callable[[gpd.GeoSeries, gpd.GeoDataFrame], np.ndarray]
 

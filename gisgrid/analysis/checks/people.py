@@ -20,12 +20,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import shapely
 
+from gisgrid.analysis import assign as assignmod
 from gisgrid.analysis.checks.context import CheckContext, metres, point_geojson, texts
 
 LINK_PROBLEMS = ("under", "over", "unlinked", "long_link", "bad_link")
@@ -207,48 +210,209 @@ def visit_category(members: np.ndarray, elderly: np.ndarray) -> np.ndarray:
     return np.where(only, "elderly_only", np.where(some, "elderly", ""))
 
 
-def unvisited(ctx: CheckContext) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Households with members aged 60+ not visited within their interval, up to ``as_of``.
+def unvisited_households(
+    households: pd.DataFrame,
+    visits: pd.DataFrame,
+    *,
+    as_of: dt.date,
+    visit_days: Mapping[str, int],
+) -> pd.DataFrame:
+    """The one rule of check 12: households not visited within their interval, up to ``as_of``.
 
-    The interval is ``visit_days`` of their category (:func:`visit_category`); a household
-    never visited counts from no date at all. Visits after ``as_of`` do not count (a report
-    for a past date answers as things stood then).
+    A household's interval is ``visit_days`` of its category (:func:`visit_category`:
+    ``elderly_only`` or ``elderly``; other households are not reported). It is overdue when
+    its last visit up to the end of ``as_of`` is more than that many days before the end of
+    ``as_of``, or when it was never visited. Visits after ``as_of`` do not count (a report
+    for a past date answers as things stood then). The check, the maps' layer and the
+    figures all read this function.
+
+    Parameters
+    ----------
+    households
+        ``id``, ``members``, ``elderly`` (any other columns are kept).
+    visits
+        ``household_id``, ``at`` (of these households or more).
+    as_of
+        The day the answer is for.
+    visit_days
+        Days per category (:attr:`gisgrid.settings.CheckSettings.visit_days`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The overdue households' rows of ``households`` (their index kept) with
+        ``category``, ``last_visit`` (a timestamp or NaT) and ``days_since`` (whole days
+        since it, ``None``: never visited).
     """
-    days = ctx.settings.visit_days
-    hh = ctx.frames["households"]
-    category = visit_category(hh["members"].to_numpy(), hh["elderly"].to_numpy())
-    end = pd.Timestamp(ctx.as_of) + pd.Timedelta(days=1)
-    visits = ctx.frames["visits"]
+    category = visit_category(households["members"].to_numpy(), households["elderly"].to_numpy())
+    end = pd.Timestamp(as_of) + pd.Timedelta(days=1)
     at = pd.to_datetime(visits["at"], errors="coerce")
     kept = visits[(at < end).to_numpy()]
     last = pd.to_datetime(kept["at"]).groupby(kept["household_id"].astype(str)).max()
-    ids = hh["id"].astype(str).to_numpy()
-    seen = last.reindex(pd.Index(ids)).to_numpy()
+    seen = last.reindex(pd.Index(households["id"].astype(str))).to_numpy()
+    limit = np.array([visit_days.get(str(c), -1) for c in category], dtype=float)
+    counted = np.isin(category, list(visit_days))
+    gone = np.full(len(households), np.nan)
+    visited = ~pd.isna(seen)
+    if visited.any():
+        gone[visited] = ((end - pd.DatetimeIndex(seen[visited])).days).to_numpy(dtype=float)
+    due = counted & (~visited | (gone > limit))
+    out = households[due].copy()
+    out["category"] = category[due]
+    out["last_visit"] = pd.DatetimeIndex(seen[due])
+    out["days_since"] = pd.Series(
+        [None if np.isnan(g) else int(g) for g in gone[due]], index=out.index, dtype=object
+    )
+    return out
+
+
+def unvisited(ctx: CheckContext) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Households with members aged 60+ not visited within their interval, up to ``as_of``
+    (:func:`unvisited_households`, the one rule)."""
+    days = ctx.settings.visit_days
+    hh = ctx.frames["households"]
+    category = visit_category(hh["members"].to_numpy(), hh["elderly"].to_numpy())
+    late = unvisited_households(hh, ctx.frames["visits"], as_of=ctx.as_of, visit_days=days)
+    where = {i: k for k, i in enumerate(hh.index)}
     grid = ctx.household_grid
     village = texts(hh["village_code"].to_numpy())
     items: list[dict[str, Any]] = []
-    counted = dict.fromkeys(days, 0)
-    for i in np.flatnonzero(np.isin(category, list(days))):
-        cat = str(category[i])
-        counted[cat] += 1
-        when = pd.Timestamp(seen[i]) if not pd.isna(seen[i]) else None
-        gone = None if when is None else int((end - when).days)
-        if gone is not None and gone <= days[cat]:
-            continue
+    for idx, rec in zip(late.index, late.to_dict("records"), strict=True):
+        i = where[idx]
+        when = rec["last_visit"]
         items.append(
             {
-                "id": ids[i],
-                "category": cat,
+                "id": str(rec["id"]),
+                "category": str(rec["category"]),
                 "village_code": village[i],
                 "grid_code": grid[i],
-                "last_visit": None if when is None else when.isoformat(sep=" "),
-                "days_since": gone,
+                "last_visit": None if pd.isna(when) else pd.Timestamp(when).isoformat(sep=" "),
+                "days_since": rec["days_since"],
             }
         )
     items.sort(key=lambda d: (d["category"] != "elderly_only", d["grid_code"] or "", d["id"]))
     extra = {
         "visit_days": dict(days),
-        "households": counted,
+        "households": {c: int((category == c).sum()) for c in days},
         "by_category": {c: sum(d["category"] == c for d in items) for c in days},
+    }
+    return items, extra
+
+
+#: the kind of service point whose watchers (党员守望者) look after the elders of its grid
+CARE_POINT_KIND = "elder_care"
+
+
+def week_of(day: dt.date) -> tuple[dt.date, dt.date]:
+    """The week holding ``day``: its Monday and its Sunday (county local dates)."""
+    monday = day - dt.timedelta(days=day.weekday())
+    return monday, monday + dt.timedelta(days=6)
+
+
+def watched_elders(
+    households: pd.DataFrame, grids: np.ndarray, points: pd.DataFrame, point_grids: np.ndarray
+) -> pd.DataFrame:
+    """The elders in the care of a 岁月港湾 watcher: households with a member aged 60+ in the
+    level-3 grid of an elder-care point (岁月港湾网格点).
+
+    The link between a watcher and the elders is the point's grid: a 岁月港湾 point is a
+    网格点, its watcher looks after the elders of the grid it stands in (both placed by the
+    one rule, :func:`gisgrid.analysis.assign.current_grid_codes`).
+
+    Parameters
+    ----------
+    households
+        ``id``, ``elderly`` (other columns kept).
+    grids
+        Each household's level-3 grid now (``None``: in none).
+    points
+        Service points (``id``, ``kind``, ``name``).
+    point_grids
+        Each service point's level-3 grid now.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of ``households`` watched, with ``grid`` and ``care_point_id`` (the
+        smallest id of the grid's elder-care points) and ``care_point`` (its name).
+    """
+    care = points["kind"].astype(str).to_numpy() == CARE_POINT_KIND
+    names = points["name"] if "name" in points.columns else points["id"]
+    by_grid: dict[str, tuple[str, str]] = {}
+    for pid, name, grid in sorted(
+        zip(points["id"][care], names[care], np.asarray(point_grids)[care], strict=True),
+        key=lambda p: str(p[0]),
+    ):
+        if isinstance(grid, str) and grid not in by_grid:
+            by_grid[grid] = (str(pid), str(name))
+    grid_of = np.asarray(grids, dtype=object)
+    elderly = np.nan_to_num(np.asarray(households["elderly"], dtype=float)) > 0
+    watched = elderly & np.array([g in by_grid for g in grid_of], dtype=bool)
+    out = households[watched].copy()
+    out["grid"] = grid_of[watched]
+    out["care_point_id"] = [by_grid[g][0] for g in grid_of[watched]]
+    out["care_point"] = [by_grid[g][1] for g in grid_of[watched]]
+    return out
+
+
+def not_visited_this_week(
+    watched: pd.DataFrame, visits: pd.DataFrame, *, as_of: dt.date
+) -> pd.DataFrame:
+    """The watched elders with no visit recorded in the week of ``as_of`` up to its end.
+
+    The week runs Monday 00:00 to Sunday 24:00, county local time (visits are stored in
+    local time); on a Wednesday the visits of Monday to Wednesday count, and a visit dated
+    after ``as_of`` does not (a report for a past day answers as things stood then).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of ``watched`` not visited, with ``last_visit`` (their last visit before,
+        NaT: never).
+    """
+    monday, _ = week_of(as_of)
+    start = pd.Timestamp(monday)
+    end = pd.Timestamp(as_of) + pd.Timedelta(days=1)
+    at = pd.to_datetime(visits["at"], errors="coerce")
+    ids = visits["household_id"].astype(str)
+    kept = (at < end).to_numpy()
+    this_week = set(ids[kept & (at >= start).to_numpy()])
+    last = at[kept].groupby(ids[kept]).max()
+    wid = watched["id"].astype(str)
+    out = watched[~wid.isin(this_week).to_numpy()].copy()
+    out["last_visit"] = pd.DatetimeIndex(last.reindex(pd.Index(out["id"].astype(str))).to_numpy())
+    return out
+
+
+def watched_unvisited(ctx: CheckContext) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Check 13: elders in the care of a 岁月港湾 watcher not visited in the week of ``as_of``."""
+    hh = ctx.frames["households"]
+    points = ctx.frames["service_points"]
+    point_grids = assignmod.current_grid_codes(points.geometry, ctx.frames["grids"])
+    watched = watched_elders(hh, ctx.household_grid, points, point_grids)
+    late = not_visited_this_week(watched, ctx.frames["visits"], as_of=ctx.as_of)
+    village = dict(zip(hh["id"].astype(str), texts(hh["village_code"].to_numpy()), strict=True))
+    items = [
+        {
+            "id": str(rec["id"]),
+            "care_point_id": rec["care_point_id"],
+            "care_point": rec["care_point"],
+            "village_code": village.get(str(rec["id"])),
+            "grid_code": rec["grid"],
+            "last_visit": None
+            if pd.isna(rec["last_visit"])
+            else pd.Timestamp(rec["last_visit"]).isoformat(sep=" "),
+        }
+        for rec in late.to_dict("records")
+    ]
+    items.sort(key=lambda d: (d["care_point_id"], d["id"]))
+    monday, sunday = week_of(ctx.as_of)
+    extra = {
+        "week": [monday.isoformat(), sunday.isoformat()],
+        "watched": len(watched),
+        "by_point": {
+            str(p): sum(d["care_point_id"] == p for d in items)
+            for p in sorted(set(watched["care_point_id"]))
+        },
     }
     return items, extra

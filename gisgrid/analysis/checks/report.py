@@ -86,7 +86,7 @@ class CheckResult:
 
 @dataclass
 class CheckReport:
-    """All twelve checks and the ``meta`` block (as_of, settings, counts, seconds)."""
+    """All thirteen checks and the ``meta`` block (as_of, settings, counts, seconds)."""
 
     results: dict[str, CheckResult]
     meta: dict[str, Any]
@@ -280,6 +280,15 @@ def _detail(result: CheckResult, lang: Lang) -> list[str]:
                 + f": {n}"
             )
         return ["       " + line for line in lines]
+    elif name == "watched_unvisited":
+        week = "–".join(result.extra.get("week", []))
+        lines.append(
+            _t((f"本周（{week}）未走访", f"not visited in the week {week}"), lang)
+            + f": {len(items)}/{result.extra.get('watched', 0)}"
+        )
+        for d in items[:SHOWN]:
+            lines.append(f"{d['care_point_id']} {d['care_point']}: {d['id']}")
+        return ["       " + line for line in lines] + _more(items, lang)
     return ["       " + line for line in lines] + _more(items, lang)
 
 

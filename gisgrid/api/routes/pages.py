@@ -14,6 +14,8 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from gisgrid import codes
 from gisgrid.analysis import indicators as dashboard
+from gisgrid.analysis.assign import local_now
+from gisgrid.analysis.cases import case_columns
 from gisgrid.analysis.scope import Scope
 from gisgrid.api.deps import Grid, Scoped, SignedIn, State, Township, Village
 from gisgrid.api.errors import COMMON_ERRORS, HTML_PAGE
@@ -22,12 +24,24 @@ from gisgrid.api.state import CachedPage
 from gisgrid.api.templating import render
 from gisgrid.errors import ConfigError, NotFoundError
 from gisgrid.layers import kinds
+from gisgrid.services.cases import case_summaries
 
 router = APIRouter(tags=["pages 页面"], responses=COMMON_ERRORS)
 #: the checks whose findings the dashboard shows as cards, labelled from layers.kinds.CHECKS
-FINDING_CARDS = ("gaps", "overlaps", "unstaffed_grids", "households_outside", "six_no")
+FINDING_CARDS = (
+    "gaps",
+    "overlaps",
+    "unstaffed_grids",
+    "households_outside",
+    "six_no",
+    "unvisited",
+    "watched_unvisited",
+)
 
 
+#: the card of the cases escalated to the level of the page's area (the rows' level is one
+#: below it: a township page lists villages)
+ESCALATED_CARD = {"township": "升级至县级", "village": "升级至乡镇", "grid": "升级至村级"}
 #: a share below this is shown in red
 GOOD_SHARE = 0.95
 #: shown where a figure does not apply (a grid's six-no status, a level-3 grid's sub-grids)
@@ -56,9 +70,17 @@ def _fmt(rec: Mapping[Hashable, Any], column: str) -> dict[str, Any]:
         return {"text": str(value), "bad": False}
     if column == "grids" and rec.get("level") == 3:
         return {"text": NOT_APPLICABLE, "bad": False}
-    if column in ("unstaffed_grids", "gaps", "beyond_service"):
+    if column in (
+        "unstaffed_grids",
+        "gaps",
+        "beyond_service",
+        "overdue_cases",
+        "escalated_cases",
+        "unvisited",
+        "watched_unvisited",
+    ):
         return {"text": f"{int(value):,}", "bad": int(value) > 0}
-    if column == "households":
+    if column in ("households", "open_cases"):
         return {"text": f"{int(value):,}", "bad": False}
     return {"text": str(value), "bad": False}
 
@@ -86,6 +108,13 @@ def _cards(t: dict[str, Any], *, level: str) -> list[dict[str, Any]]:
     cards.append(
         {"label": dashboard.LABELS_ZH["beyond_service"], "value": f"{far:,}", "warn": far > 0}
     )
+    cards.append({"label": dashboard.LABELS_ZH["open_cases"], "value": f"{t['open_cases']:,}"})
+    late = t["overdue_cases"]
+    cards.append(
+        {"label": dashboard.LABELS_ZH["overdue_cases"], "value": f"{late:,}", "warn": late > 0}
+    )
+    up = t["escalated_cases"]
+    cards.append({"label": ESCALATED_CARD[level], "value": f"{up:,}", "warn": up > 0})
     f = t["findings"]
     for check in FINDING_CARDS:  # a finding is bad as soon as there is one
         if level == "grid" and check == "six_no":
@@ -110,6 +139,10 @@ def dashboard_page(
             scope.require(area)
     frames = state.frames()
     report = state.report()
+    # the cases of the caller's area on the clock now (escalation is computed, not stored)
+    summaries = case_summaries(access.reader, now=local_now(), index=state.locator.grid_index)
+    incidents = frames["incidents"]
+    cases = case_columns(incidents[incidents["id"].isin({c.id for c in summaries})], summaries)
     names = dict(zip(frames["townships"]["code"], frames["townships"]["name"], strict=True))
     names |= dict(zip(frames["villages"]["code"], frames["villages"]["name"], strict=True))
     if village is not None:
@@ -138,7 +171,7 @@ def dashboard_page(
         level, within, link = "township", None, "/?township="
         map_url = "/maps/coverage"
         links = [("事件地图", "/maps/incidents"), ("检查报告（JSON 数据）", "/api/check")]
-    table = dashboard.area_table(frames, report, level=level, within=within)
+    table = dashboard.area_table(frames, report, level=level, within=within, cases=cases)
     # six-no is a village's status: on a village's page it is a card, not a column of grids
     columns = [
         c for c in dashboard.COLUMNS if c != "unlinked" and not (level == "grid" and c == "six_no")
@@ -165,7 +198,7 @@ def dashboard_page(
                     }
                 )
         rows.append(cells)
-    t = dashboard.totals(frames, report, within=village or township)
+    t = dashboard.totals(frames, report, within=village or township, cases=cases)
     cards = _cards(t, level=level)
     if village:
         ok = village in set(report.get("six_no", {}).get("six_no_villages", []))
@@ -227,6 +260,8 @@ def map_page(
     if area is not None:
         scope.require(area)
     reads: list[tuple[str, list[str]]] = []
+    # the cases' stages and lateness are read on the clock: a page is kept for its minute
+    now = local_now().replace(second=0)
 
     def build() -> CachedPage:
         report = state.report() if kind == "coverage" else None
@@ -239,10 +274,12 @@ def map_page(
             indicator=indicator,
             lang=lang,
             report=report,
+            now=now,
         )
         return CachedPage(render_page(m, asset_base="/assets/").html, tuple(reads))
 
-    key = (kind, township, village, grid, indicator, lang, scope.key)
+    clock = now.date() if kind == "finder" else now  # the finder shows no cases
+    key = (kind, township, village, grid, indicator, lang, scope.key, clock)
     page = state.page(key, build)
     _record(access, page)
     # the dashboard shows the coverage map in a frame

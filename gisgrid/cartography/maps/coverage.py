@@ -10,11 +10,14 @@ import numpy as np
 import shapely
 
 from gisgrid.analysis.indicators import (
+    CASE_COLUMNS,
+    case_figures,
+    county_case_figures,
     grid_indicators,
     township_indicators,
     village_indicators,
 )
-from gisgrid.cartography import payload
+from gisgrid.cartography import i18n, payload
 from gisgrid.cartography.data import AreaData
 from gisgrid.cartography.encode import Grid, encode_coords
 from gisgrid.cartography.page import GisgridLayers, new_map
@@ -55,6 +58,18 @@ def coverage_map(
     title = payload.map_title("coverage", data, language, county_name)
     ind = grid_indicators(data)
     vind = village_indicators(data)
+    # the cases of each area on the clock the area was read with (escalated: to its level)
+    cases = case_figures(data.incidents, data.villages)
+
+    def case_table(codes: Any) -> dict[str, list[int]]:
+        found = cases.reindex(list(codes)).fillna(0).astype(int)
+        return {
+            "open": [int(x) for x in found["open_cases"]],
+            "late": [int(x) for x in found["overdue_cases"]],
+            "esc": [int(x) for x in found["escalated_cases"]],
+        }
+
+    ind["overdue_cases"] = cases["overdue_cases"].reindex(ind.index).fillna(0).to_numpy()
 
     def grid_table(level: int) -> dict[str, Any]:
         g = data.level(level)
@@ -72,6 +87,7 @@ def coverage_map(
         if level == 3:
             out["dist"] = payload.rounded(stats["distance"], 0)
             out["inc"] = [int(v) for v in stats["incidents"]]
+        out |= case_table(g["code"])
         return out
 
     v = data.villages
@@ -90,6 +106,7 @@ def coverage_map(
         "link": payload.rounded(vstats["linkage"], 4),
         "geom": payload.polygons(v.geometry, detail, grid),
         "label": payload.labels(v.geometry, list(v["name"]), 12),
+        **case_table(v["code"]),
     }
     t = data.townships
     tstats = township_indicators(data)
@@ -100,6 +117,21 @@ def coverage_map(
         "link": payload.rounded(tstats["linkage"], 4),
         "geom": payload.polygons(t.geometry, detail, grid),
         "label": payload.labels(t.geometry, list(t["name"]), 16),
+        **case_table(t["code"]),
+    }
+    # the area's own figures, for the legend: escalated to the area's level (the county's
+    # for a county map)
+    if data.scope == "county":
+        own = county_case_figures(data.incidents)
+    else:
+        row = cases.reindex([str(data.scope_code)]).fillna(0)
+        own = {c: int(row[c].iloc[0]) for c in CASE_COLUMNS}
+    esc_label = "escalated_county" if data.scope == "county" else "escalated_cases"
+    area_cases = {
+        "open": own["open_cases"],
+        "late": own["overdue_cases"],
+        "esc": own["escalated_cases"],
+        "esc_label": i18n.text(esc_label, language),
     }
     hh_xy = shapely.get_coordinates(data.households.geometry.values)
     order = np.lexsort((hh_xy[:, 0], np.round(hh_xy[:, 1], 2)))  # short steps between neighbours
@@ -121,6 +153,9 @@ def coverage_map(
                 "min_zoom": detail.households_min_zoom,
             },
             "findings": payload.findings(data, language),
+            "visits_due": payload.visits_due(data, grid, language, detail=False),
+            "watched_due": payload.watched_due(data, grid, detail=False),
+            "cases": area_cases,
         }
     )
     m = new_map(data, title, basemap)

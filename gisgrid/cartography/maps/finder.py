@@ -91,6 +91,8 @@ def finder_map(
             },
             "service_kinds": payload.service_kinds(language),
             "service": payload.service_points(data, grid),
+            "visits_due": payload.visits_due(data, grid, language, detail=True),
+            "watched_due": payload.watched_due(data, grid, detail=True),
         }
     )  # fmt: skip
     m = new_map(data, title, basemap)

@@ -1,5 +1,6 @@
-"""The incident map: incidents clustered by kind, a heat layer, a month filter, and each
-village's six-no status for the months shown."""
+"""The incident map: incidents clustered by kind, a heat layer, filters by month, case stage
+and lateness (只看超期), overdue incidents marked, and each village's six-no status for the
+incidents shown."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import folium
 import pandas as pd
 import shapely
 
+from gisgrid.analysis.cases import LEVELS
 from gisgrid.analysis.indicators import SIX_NO_CATEGORIES
 from gisgrid.cartography import i18n, payload
 from gisgrid.cartography.data import AreaData
@@ -20,7 +22,13 @@ from gisgrid.layers.incidents import INCIDENT_KINDS, STATUSES
 def incident_map(
     data: AreaData, *, tiles: str | None = None, lang: str = "zh", county_name: str | None = None
 ) -> folium.Map:
-    """Incidents clustered by kind, a heat layer, a month filter, each village's six-no status."""
+    """Incidents clustered by kind, a heat layer, filters by month, stage and lateness, each
+    village's six-no status.
+
+    Each incident's stage, lateness and escalation are its case's on the clock the area was
+    read with (``data.incidents``' case columns, :func:`gisgrid.analysis.cases.case_columns`);
+    overdue incidents are drawn in a red frame.
+    """
     language = payload.language(lang)
     basemap = tiles_for(tiles, language)
     detail = Detail.for_scope(data.scope, len(data.households))
@@ -62,6 +70,8 @@ def incident_map(
                 for k in kind_codes
             ],
             "statuses": [i18n.status_label(s, language) for s in STATUSES],
+            "stage_keys": list(STATUSES),
+            "levels": [i18n.text(f"level_{lv}_net", language) for lv in LEVELS],
             "months": months,
             "six_no": [
                 {"key": c, "label": i18n.text(f"six_{c}", language)} for c in SIX_NO_CATEGORIES
@@ -72,6 +82,10 @@ def incident_map(
                 "kind": [kind_codes.index(k) for k in inc["kind"]],
                 "status": [list(STATUSES).index(s) for s in inc["status"]],
                 "month": [months.index(m) for m in months_of],
+                "overdue": [int(bool(x)) for x in inc["overdue"]],
+                "level": [LEVELS.index(lv) for lv in inc["level"]],
+                "due": [None if pd.isna(d) else pd.Timestamp(d).strftime("%Y-%m-%d %H:%M")
+                        for d in inc["due"]],
                 "at": list(at.dt.strftime("%Y-%m-%d %H:%M")),
                 "desc": payload.nullable(inc["description"]),
                 "grid": payload.nullable(inc["grid_code"]),

@@ -434,6 +434,61 @@
     return group;
   }
 
+  // households not visited within their interval (check 12's rule): yellow squares; with
+  // details (the finder) each one's popup, else dots drawn once zoomed in (a county map)
+  function visitsDueLayer(map, D, panel, checked) {
+    var T = D.t;
+    var V = D.visits_due;
+    var pts = V.xy ? decodeCoords(V.xy, D.grid) : [];
+    var layer;
+    if (V.id) {
+      var renderer = L.canvas({ padding: 0.3 });
+      layer = L.layerGroup(pts.map(function (p, i) {
+        var m = L.circleMarker(p, {
+          renderer: renderer, radius: 7, weight: 2.5, color: "#7a4f00", fillColor: "#ffd400", fillOpacity: 0.95,
+        });
+        m.ggIndex = i;
+        m.bindPopup(function () {
+          return popupNode("gg-visit-due", V.id[i], V.name[i] || V.id[i], [
+            [T.household_id, V.id[i]],
+            [T.visit_category, V.cats[V.cat[i]]],
+            [T.unvisited_days, V.days[i] < 0 ? T.never_visited : fmt(T, V.days[i])],
+            [T.visit_interval, fmt(T, V.interval[V.cat[i]])],
+          ]);
+        });
+        return m;
+      }));
+    } else {
+      layer = dotLayer(map, pts, { minZoom: D.households ? D.households.min_zoom : 0, cap: 20000, color: "#ffd400" });
+    }
+    panel.overlay("visits", T.group_visits, "visits_due", T.unvisited, layer, checked, swatch("#ffd400", "gg-swatch-dot"), pts.length);
+    G.counts.visits_due = pts.length;
+
+    // the 岁月港湾 watchers' elders not visited this week: few, always drawn, above the rest
+    var W = D.watched_due;
+    var wpts = W.xy ? decodeCoords(W.xy, D.grid) : [];
+    var watched = L.layerGroup(wpts.map(function (p, i) {
+      var m = L.marker(p, {
+        icon: L.divIcon({ className: "gg-inc-icon", html: badge("gg-watched"), iconSize: [12, 12] }),
+        title: T.watched_unvisited,
+        zIndexOffset: 500,
+      });
+      if (W.id) {
+        m.bindPopup(function () {
+          return popupNode("gg-watched-due", W.id[i], W.name[i] || W.id[i], [
+            [T.household_id, W.id[i]],
+            [T.care_point, W.point[i]],
+            [T.last_visit, W.last[i] ? W.last[i] : T.never_visited],
+          ]);
+        });
+      }
+      return m;
+    }));
+    panel.overlay("visits", T.group_visits, "watched_due", T.watched_unvisited, watched, true, swatch("#e08214", "gg-swatch-dot gg-swatch-watched"), wpts.length);
+    G.counts.watched_due = wpts.length;
+    return layer;
+  }
+
   function warningIcon(D) {
     return L.divIcon({
       className: "gg-sp-icon",
@@ -572,6 +627,15 @@
     var townshipName = {};
     D.townships.code.forEach(function (c, i) { townshipName[c] = D.townships.name[i]; });
 
+    // the cases of an area: open, overdue, escalated to its level
+    function caseRows(t, i) {
+      return [
+        [T.open_cases, fmt(T, t.open[i])],
+        [T.overdue_cases, fmt(T, t.late[i])],
+        [T.escalated_cases, fmt(T, t.esc[i])],
+      ];
+    }
+
     function gridRows(t, i, level) {
       var code = t.code[i];
       var person = t.resp[i] ? t.resp[i] + (t.role[i] ? "（" + t.role[i] + "）" : "") : T.unstaffed;
@@ -589,6 +653,7 @@
         rows.push([T.distance, fmt(T, t.dist[i], "m")]);
         rows.push([T.incidents, fmt(T, t.inc[i])]);
       }
+      caseRows(t, i).forEach(function (r) { rows.push(r); });
       return rows;
     }
 
@@ -599,7 +664,7 @@
           [T.code, D.townships.code[i]],
           [T.households, fmt(T, D.townships.hh[i])],
           [T.linkage, fmt(T, D.townships.link[i], "pct")],
-        ]);
+        ].concat(caseRows(D.townships, i)));
       }, renderer);
     var villages = polygonLayer(V, D.grid,
       { color: "#444", weight: 2, fill: true, fillOpacity: 0, opacity: 0.9 },
@@ -663,7 +728,7 @@
         p.setStyle(ind ? { fillColor: colour(ind, v), fillOpacity: 0.65 } : { fillOpacity: 0 });
       });
       G.indicator = key;
-      if (!ind) { legend.set(""); return; }
+      if (!ind) { legend.set(caseLegend()); return; }
       var items = [];
       for (var k = 0; k < ind.colors.length; k++) {
         var lo = k === 0 ? null : ind.breaks[k - 1];
@@ -674,7 +739,17 @@
         items.push([ind.colors[k], label]);
       }
       items.push(["#d9d9d9", T.no_data]);
-      legend.set(legendNodes(ind.label, items));
+      legend.set(legendNodes(ind.label, items).concat(caseLegend()));
+    }
+    // the area's cases under the colours: open, overdue, escalated to its level
+    function caseLegend() {
+      var C = D.cases;
+      var box = el("div", "gg-legend-cases", [
+        el("div", "gg-legend-title", T.open_cases + " " + fmt(T, C.open)),
+        el("div", "gg-legend-row gg-legend-late", T.overdue_cases + " " + fmt(T, C.late)),
+        el("div", "gg-legend-row gg-legend-esc", C.esc_label + " " + fmt(T, C.esc)),
+      ]);
+      return [box];
     }
     G.setIndicator = setIndicator;
     D.indicators.forEach(function (ind) {
@@ -684,6 +759,7 @@
     setIndicator(D.indicator);
 
     serviceLayers(map, D, panel, true);
+    visitsDueLayer(map, D, panel, false);
 
     // households: never one object each; dots inside the view once zoomed in
     var hh = decodeCoords(D.households.xy, D.grid);
@@ -749,17 +825,27 @@
     });
     var markers = pts.map(function (p, i) {
       var kind = D.incident_kinds[I.kind[i]];
+      // an overdue incident: a bigger marker in a dark red frame, told apart from the rest
+      var late = I.overdue[i] === 1;
+      var size = late ? 20 : 14;
       var m = L.marker(p, {
-        icon: L.divIcon({ className: "gg-inc-icon", html: badge("gg-inc", kind.color), iconSize: [14, 14] }),
-        title: kind.label,
+        icon: L.divIcon({
+          className: "gg-inc-icon",
+          html: badge(late ? "gg-inc gg-inc-overdue" : "gg-inc", kind.color),
+          iconSize: [size, size],
+        }),
+        title: kind.label + (late ? " · " + T.overdue : ""),
+        zIndexOffset: late ? 1000 : 0,
       });
       m.ggIndex = i;
       m.bindPopup(function (layer) {
         var j = layer.ggIndex;
-        return popupNode("gg-incident", I.id[j], kind.label, [
+        return popupNode(I.overdue[j] === 1 ? "gg-incident gg-incident-overdue" : "gg-incident", I.id[j], kind.label, [
           [T.code, I.id[j]],
           [T.reported_at, I.at[j]],
-          [T.status, D.statuses[I.status[j]]],
+          [T.stage, D.statuses[I.status[j]]],
+          I.due[j] ? [T.due, I.due[j]] : null,
+          I.due[j] ? [T.overdue, I.overdue[j] === 1 ? T.overdue_yes.replace("{level}", D.levels[I.level[j]]) : T.overdue_no] : null,
           I.desc[j] ? [T.description, I.desc[j]] : null,
           [T.village, I.village[j] >= 0 ? V.name[I.village[j]] : "—"],
           [T.grid, I.grid[j] || "—"],
@@ -806,17 +892,51 @@
     box.appendChild(prev); box.appendChild(select); box.appendChild(next); box.appendChild(shown);
     panel.widget("month", T.month, box);
 
+    // the stage filter (one box per stage of the case flow) and 只看超期
+    var stageBox = document.createElement("div");
+    stageBox.className = "gg-stages";
+    var stageInputs = D.stage_keys.map(function (key, k) {
+      var n = I.status.filter(function (x) { return x === k; }).length;
+      var label = document.createElement("label");
+      var input = document.createElement("input");
+      input.type = "checkbox";
+      input.checked = true;
+      input.value = key;
+      input.setAttribute("data-filter", "stage");
+      label.appendChild(input);
+      label.appendChild(document.createTextNode(D.statuses[k] + " (" + n + ")"));
+      stageBox.appendChild(label);
+      L.DomEvent.on(input, "change", apply);
+      return input;
+    });
+    var lateLabel = document.createElement("label");
+    lateLabel.className = "gg-only-overdue";
+    var lateInput = document.createElement("input");
+    lateInput.type = "checkbox";
+    lateInput.setAttribute("data-filter", "overdue");
+    lateLabel.appendChild(lateInput);
+    lateLabel.appendChild(document.createTextNode(T.only_overdue + " (" + I.overdue.filter(function (x) { return x === 1; }).length + ")"));
+    stageBox.appendChild(lateLabel);
+    L.DomEvent.on(lateInput, "change", apply);
+    panel.widget("stage", T.group_stage, stageBox);
+
     function apply() {
       var month = select.value === "" ? -1 : Number(select.value);
+      var stages = stageInputs.map(function (input) { return input.checked; });
+      var onlyLate = lateInput.checked;
       var keep = [];
+      var late = 0;
       var perKind = D.incident_kinds.map(function () { return []; });
       sixCounts = V.code.map(function () { return D.six_no.map(function () { return 0; }); });
       for (var i = 0; i < pts.length; i++) {
         if (month >= 0 && I.month[i] !== month) continue;
-        keep.push(pts[i]);
-        perKind[I.kind[i]].push(markers[i]);
+        // six-no counts every incident of the months shown, whatever its stage
         var cat = D.six_no_of_kind[I.kind[i]];
         if (cat >= 0 && I.village[i] >= 0) sixCounts[I.village[i]][cat] += 1;
+        if (!stages[I.status[i]] || (onlyLate && I.overdue[i] !== 1)) continue;
+        keep.push(pts[i]);
+        perKind[I.kind[i]].push(markers[i]);
+        if (I.overdue[i] === 1) late++;
       }
       groups.forEach(function (g, k) {
         g.clearLayers();
@@ -832,6 +952,7 @@
         p.setStyle({ fillColor: sixColour(n) });
       });
       G.counts.incidents_shown = keep.length;
+      G.counts.overdue_shown = late;
       G.counts.six_no_failing = failing;
       G.month = month >= 0 ? D.months[month] : null;
       shown.textContent = T.shown + keep.length;
@@ -855,7 +976,8 @@
     var items = D.incident_kinds.map(function (k) { return [k.color, k.label, "gg-swatch-dot"]; });
     legend.set(
       legendNodes(T.six_no, [["#1a9850", T.six_no_ok], ["#fdae61", "1"], ["#f46d43", "2–3"], ["#d73027", "≥ 4"]]).concat(
-        legendNodes(T.group_incidents, items))
+        legendNodes(T.group_incidents, items)).concat(
+        legendNodes(T.overdue, [["#fff", T.overdue_marker, "gg-swatch-overdue"]]))
     );
     finish(map, D);
   }
@@ -916,10 +1038,13 @@
     G.counts.links = links.getLayers().length;
     G.counts.grids3 = G3.code.length;
     serviceLayers(map, D, panel, true);
+    visitsDueLayer(map, D, panel, true);
     legend.set(legendNodes(T.group_households, [
       [colours.backbone, T.legend_backbone, "gg-swatch-dot"],
       [colours.linked, T.legend_linked, "gg-swatch-dot"],
       [colours.unlinked, T.legend_unlinked, "gg-swatch-dot"],
+      ["#ffd400", T.unvisited, "gg-swatch-dot"],
+      ["#e08214", T.watched_unvisited, "gg-swatch-dot gg-swatch-watched"],
     ]));
 
     function gridOf(p) {
