@@ -35,7 +35,7 @@ TITLE = "</title><img src=x onerror=alert(2)>"
 SCRIPT = "</script><img src=x onerror=alert(3)>"
 #: what each renamed feature is called
 NAMES = {
-    "township": f"{TITLE}{SCRIPT}镇",
+    "township": f"{TITLE}{SCRIPT}'\"镇",  # quotes: a name in an attribute
     "village": f"{TITLE}{SCRIPT}村",
     "grid2": f"{IMG}二级网格",
     "grid3": f"{TITLE}三级网格",
@@ -383,12 +383,12 @@ def test_finder_village_list_shows_names_as_text(
 def test_public_report_form_shows_township_names_as_text(
     browser: Any, base_url: str, hostile: Hostile
 ) -> None:
-    # no sign-in: the township outlines travel in a JSON data block of the page, where a
-    # name holding </script> must not end the block
+    # no sign-in: the township outlines travel as JSON in an attribute of the page, where a
+    # name holding a quote or </script> must not end it
     opened = open_url(browser, base_url + "/report")
     map_ready(opened.page)
     names = opened.page.evaluate(
-        "() => JSON.parse(document.getElementById('outlines').textContent)"
+        "() => JSON.parse(document.getElementById('outlines').dataset.outlines)"
         ".features.map(f => f.properties.name)"
     )
     assert NAMES["township"] in names

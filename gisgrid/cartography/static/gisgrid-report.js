@@ -2,7 +2,7 @@
  *
  * No sign-in. The resident picks a kind, writes what happened and gives the place: the
  * phone's position ("使用我的当前位置") or a tap on the offline map, which shows only the
- * county's township outlines (passed in the page as a JSON data block: the
+ * county's township outlines (passed in the page as JSON in a data- attribute: the
  * Content-Security-Policy allows no inline script, and nothing is loaded from outside the
  * server). The report is POSTed as JSON to /api/public/reports; the answer's tracking code is
  * shown as text (textContent), with a link to its progress page /report/{code}.
@@ -144,7 +144,7 @@
   function start() {
     map = L.map("map", { zoomControl: true, attributionControl: false });
     window.gisgrid = { map: map, ready: false, report: report };
-    var data = JSON.parse($("outlines").textContent);
+    var data = JSON.parse($("outlines").dataset.outlines);
     outline = L.geoJSON(data, {
       style: { color: "#1565c0", weight: 1.5, fillColor: "#bbdefb", fillOpacity: 0.25 },
       onEachFeature: function (feature, layer) {
