@@ -521,9 +521,11 @@ def has_enabled_admin(ledger: Ledger) -> bool:
 # --- sign-in and sessions ----------------------------------------------------------------------
 
 
-def _retry_after(
+def retry_after(
     ledger: Ledger,
     *,
+    action: str,
+    outcome: Outcome,
     since: dt.datetime,
     window: dt.timedelta,
     now: dt.datetime,
@@ -531,21 +533,23 @@ def _retry_after(
     actor: str | None = None,
     address: str | None = None,
 ) -> int:
-    """Seconds until so many failures have left the window that one more attempt is allowed."""
-    failures = ledger.audit(
+    """Seconds until so many audited ``action`` entries with ``outcome`` (since ``since``)
+    have left the window that one more is allowed: the ``Retry-After`` of every limit
+    counted from the audit log (failed sign-ins, residents' reports)."""
+    counted = ledger.audit(
         AuditQuery(
             since=since,
             actor=actor,
             address=address,
-            action="sign_in",
-            outcome="failed",
+            action=action,
+            outcome=outcome,
             newest_first=False,
             limit=excess,
         )
     )
-    if len(failures) < excess:
+    if len(counted) < excess:
         return 1
-    leaves = failures[-1].entry.at + window
+    leaves = counted[-1].entry.at + window
     return max(1, math.ceil((leaves - now).total_seconds()))
 
 
@@ -560,7 +564,16 @@ def _rate_limit(
     if by_account >= settings.max_failures_per_account:
         excess = by_account - settings.max_failures_per_account + 1
         waits.append(
-            _retry_after(ledger, since=since, window=window, now=now, excess=excess, actor=actor)
+            retry_after(
+                ledger,
+                action="sign_in",
+                outcome="failed",
+                since=since,
+                window=window,
+                now=now,
+                excess=excess,
+                actor=actor,
+            )
         )
     if address is not None:
         by_address = ledger.count_audit(
@@ -569,8 +582,15 @@ def _rate_limit(
         if by_address >= settings.max_failures_per_address:
             excess = by_address - settings.max_failures_per_address + 1
             waits.append(
-                _retry_after(
-                    ledger, since=since, window=window, now=now, excess=excess, address=address
+                retry_after(
+                    ledger,
+                    action="sign_in",
+                    outcome="failed",
+                    since=since,
+                    window=window,
+                    now=now,
+                    excess=excess,
+                    address=address,
                 )
             )
     if waits:

@@ -39,11 +39,11 @@ from gisgrid.errors import (
     ValidationError,
 )
 from gisgrid.layers import get_layer, kinds
-from gisgrid.services.accounts import record_access, secret_hash
+from gisgrid.services.accounts import record_access, retry_after, secret_hash
 from gisgrid.services.incidents import LOCAL_TIME, NewIncident, incident_frames
 from gisgrid.settings import PublicReportSettings
 from gisgrid.stores.base import Store
-from gisgrid.stores.ledger import AuditQuery, Ledger
+from gisgrid.stores.ledger import Ledger
 
 #: the audit action of an accepted report (what the rate limit counts)
 AUDIT_ACTION = "public_report"
@@ -120,27 +120,6 @@ def public_kinds(settings: PublicReportSettings) -> list[str]:
     return [k for k in kinds.INCIDENT_KINDS if k in settings.kinds]
 
 
-def _retry_after(
-    ledger: Ledger, *, since: dt.datetime, window: dt.timedelta, now: dt.datetime,
-    excess: int, address: str | None,
-) -> int:  # fmt: skip
-    """Seconds until so many reports have left the window that one more is accepted."""
-    accepted = ledger.audit(
-        AuditQuery(
-            since=since,
-            address=address,
-            action=AUDIT_ACTION,
-            outcome="ok",
-            newest_first=False,
-            limit=excess,
-        )
-    )
-    if len(accepted) < excess:
-        return 1
-    leaves = accepted[-1].entry.at + window
-    return max(1, math.ceil((leaves - now).total_seconds()))
-
-
 def check_rate(
     ledger: Ledger,
     *,
@@ -170,9 +149,9 @@ def check_rate(
         made = ledger.count_audit(action=AUDIT_ACTION, outcome="ok", since=since, address=who)
         if made >= most:
             waits.append(
-                _retry_after(
-                    ledger, since=since, window=window, now=now, excess=made - most + 1,
-                    address=who,
+                retry_after(
+                    ledger, action=AUDIT_ACTION, outcome="ok", since=since, window=window,
+                    now=now, excess=made - most + 1, address=who,
                 )
             )  # fmt: skip
     if waits:
