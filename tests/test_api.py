@@ -519,7 +519,10 @@ def test_fuzzing_the_api_finds_no_5xx_and_answers_match_the_schema(
         # a schema-valid request may still be refused for its meaning (a level filter on a
         # layer without levels, a role that may not read it): that 4xx is right; 5xx and
         # off-schema answers are not
-        case.call_and_validate(headers=headers, excluded_checks=[positive_data_acceptance])
+        # timeout: a hang guard, not a speed check (a map page takes seconds on a busy machine)
+        case.call_and_validate(
+            headers=headers, excluded_checks=[positive_data_acceptance], timeout=120
+        )
 
     fuzz()
 

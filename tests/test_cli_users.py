@@ -45,6 +45,10 @@ def gisgrid(store: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Resul
     for name in ("GISGRID_STORE", "GISGRID_AUTH_MIN_PASSWORD_LENGTH", "GISGRID_AUTH_TOKEN_DAYS"):
         monkeypatch.delenv(name, raising=False)
     runner = CliRunner(env={"COLUMNS": "250", "NO_COLOR": "1", "TERM": "dumb"})
+    # rich fixes a console's width from COLUMNS when it is made, at import: a pytest-xdist
+    # worker has COLUMNS=80 then, so the runner's COLUMNS alone would not reach the tables
+    for console in (cli.out, cli.err):
+        monkeypatch.setattr(console, "width", 250)
 
     def run(*args: str | Path, input: str | None = None) -> Result:
         return runner.invoke(cli.app, [*map(str, args), "--store", str(store)], input=input)

@@ -35,7 +35,7 @@ from gisgrid.layers import LAYERS
 from gisgrid.stores import Store, open_store
 from gisgrid.stores.geopackage import GeoPackageStore
 from gisgrid.stores.postgis import PostGISStore
-from gisgrid.stores.sqlite_ledger import ledger_path
+from gisgrid.stores.sqlite_ledger import SQLiteLedger, ledger_path
 
 LAUNCH = r"""
 import json, sys, time
@@ -299,13 +299,37 @@ CRASH_KINDS = ("replace", "append", "assign")
 
 def leftovers(location: str) -> list[str]:
     """Files beside a GeoPackage store other than the store, its lock file and its ledger
-    (accounts and the audit log, with SQLite's own write-ahead files: live, not leftovers)."""
+    (accounts and the audit log, with SQLite's own files: live, not leftovers).
+
+    A writer killed while it made the ledger can leave SQLite's rollback journal (the ledger
+    takes its write-ahead mode in its first transaction); SQLite rolls it back when the
+    ledger is next opened, which :func:`ledger_recovers` checks.
+    """
     if location.startswith("postgresql://"):
         return []
     path = Path(location)
     ledger = ledger_path(path).name
-    keep = {path.name, f".{path.name}.lock", ledger, f"{ledger}-wal", f"{ledger}-shm"}
+    own = ("-wal", "-shm", "-journal")
+    keep = {path.name, f".{path.name}.lock", ledger, *(f"{ledger}{end}" for end in own)}
     return sorted(p.name for p in path.parent.iterdir() if p.name not in keep)
+
+
+def ledger_recovers(location: str) -> None:
+    """Open a GeoPackage's ledger, if the writer made one, and find it whole and journal-free.
+
+    Raises
+    ------
+    AssertionError
+        A rollback journal outlives the ledger's next opening.
+    """
+    if location.startswith("postgresql://"):
+        return
+    path = ledger_path(Path(location))
+    if not path.exists():
+        return
+    SQLiteLedger(path).accounts()  # its first read rolls a hot journal back, or fails
+    journal = path.with_name(f"{path.name}-journal")
+    assert not journal.exists(), f"{journal.name} outlived the ledger's next opening"
 
 
 @dataclass
@@ -398,6 +422,7 @@ class CrashCase:
                 assert len(keys) == len(set(keys)), f"{layer}: a key twice"
             store.write({}, meta={"after_crash": run})  # the next writer is not locked out
             assert leftovers(location) == []
+            ledger_recovers(location)
         finally:
             store.close()
         self.target.drop(location)
