@@ -37,7 +37,7 @@ LAYER = Layer(
             "contact_phone",
             "str",
             label_zh="联系电话",
-            max_length=20,
+            max_length=40,
             description="the phone the resident left for questions (optional)",
             personal="resident",
             masked_as="phone",
