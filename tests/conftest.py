@@ -536,8 +536,11 @@ _CI_REASONS = pytest.StashKey[list[str]]()
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """With ``CI=true``, a skipped test, or a run where no test passed, fails the run."""
-    if not _ci():
+    """With ``CI=true``, a skipped test, or a run where no test passed, fails the run.
+
+    Under pytest-xdist the controller judges: every worker's reports reach its terminal
+    reporter, while a worker sees only its own share (and has no reporter)."""
+    if not _ci() or hasattr(session.config, "workerinput"):
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     stats: dict[str, list[Any]] = getattr(reporter, "stats", {})
