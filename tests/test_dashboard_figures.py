@@ -409,6 +409,10 @@ def places(county_file: Path, truth: dict[str, Any]) -> dict[str, Any]:
     return {"incidents": frame, "defects": manifest, "store": store}
 
 
+def _month(when: Any) -> pd.Period | None:
+    return None if when is None or pd.isna(when) else pd.Timestamp(when).to_period("M")
+
+
 def _lies(code: str | None, area: str | None) -> bool:
     return area is None or (isinstance(code, str) and code.startswith(area))
 
@@ -482,17 +486,11 @@ def brute_row(
         "six_no_met": sum(v not in dirty for v in villages),
         "villages": len(villages),
         "reported_by_month": [
-            int((inside & np.array([r.to_period("M") == m for r in inc["reported"]])).sum())
+            int((inside & np.array([_month(r) == m for r in inc["reported"]])).sum())
             for m in months
         ],
         "closed_by_month": [
-            int(
-                (
-                    inside
-                    & np.array([c is not None and c.to_period("M") == m for c in inc["closed"]])
-                ).sum()
-            )
-            for m in months
+            int((inside & np.array([_month(c) == m for c in inc["closed"]])).sum()) for m in months
         ],
     }
 
@@ -568,7 +566,7 @@ def test_every_figure_of_every_level_is_counted_by_brute_force(
             if before.equals(cases):
                 break
         headers, rows = table(page)
-        assert headers[-1] == "近12个月趋势", url
+        assert "近12个月趋势" in headers, url
         sparks = _sparks(page)
         # the page's own trend first, then one per row
         assert len(sparks) == len(rows) + 1, url
