@@ -222,6 +222,7 @@ ASSETS: dict[str, Asset] = {
     "cases_css": Asset(GISGRID, "gisgrid-cases.css"),
     "report_js": Asset(GISGRID, "gisgrid-report.js"),
     "report_css": Asset(GISGRID, "gisgrid-report.css"),
+    "dashboard_js": Asset(GISGRID, "gisgrid-dashboard.js"),
 }
 
 #: the assets every gisgrid map page links to

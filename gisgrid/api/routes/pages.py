@@ -6,6 +6,7 @@ installed at set-up, under ``/assets/``): nothing is loaded from the internet.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Hashable, Mapping
 from typing import Annotated, Any
 
@@ -14,17 +15,19 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from gisgrid import codes
 from gisgrid.analysis import indicators as dashboard
+from gisgrid.analysis import organisation
 from gisgrid.analysis.assign import local_now
 from gisgrid.analysis.cases import case_columns
 from gisgrid.analysis.scope import Scope
 from gisgrid.api.deps import Grid, Scoped, SignedIn, State, Township, Village
 from gisgrid.api.errors import COMMON_ERRORS, HTML_PAGE
-from gisgrid.api.security import html_page
+from gisgrid.api.security import ASSETS_PREFIX, html_page
 from gisgrid.api.state import CachedPage
 from gisgrid.api.templating import render
 from gisgrid.errors import ConfigError, NotFoundError
 from gisgrid.layers import kinds
 from gisgrid.services.cases import case_summaries
+from gisgrid.stores.base import Reader
 
 router = APIRouter(tags=["pages 页面"], responses=COMMON_ERRORS)
 #: the checks whose findings the dashboard shows as cards, labelled from layers.kinds.CHECKS
@@ -53,7 +56,40 @@ def _percent(share: float) -> str:
     return NOT_APPLICABLE if share != share else f"{share * 100:.1f}%"  # NaN: no households
 
 
+#: counts shown with their share of a whole (a count alone misleads between areas of very
+#: different sizes): the column, the column of the whole and the note's words
+SHARES = {
+    "beyond_service": ("households", "占"),
+    "unstaffed_grids": ("grids", "占"),
+    "overdue_cases": ("open_cases", "占在办"),
+}
+
+
+def _sort_key(value: object) -> str:
+    """A cell's ``data-sort``: the number it shows (a share unrounded), else its text."""
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, numbers.Real) and value == value:
+        return repr(float(value))
+    return "" if value is None or value != value else str(value)
+
+
 def _fmt(rec: Mapping[Hashable, Any], column: str) -> dict[str, Any]:
+    cell = _fmt_text(rec, column)
+    value = rec[column]
+    if column == "six_no" and isinstance(value, str) and "/" in value:  # met/villages
+        met, of = value.split("/")
+        value = int(met) / int(of) if int(of) else float("nan")
+    cell["sort"] = _sort_key(value)
+    whole_column, words = SHARES.get(column, ("", ""))
+    if whole_column and not (whole_column == "grids" and rec.get("level") == 3):
+        part, whole = int(rec[column]), int(rec[whole_column])
+        if part and whole:
+            cell["note"] = f"{words} {_percent(dashboard.floor_share(part, whole))}"
+    return cell
+
+
+def _fmt_text(rec: Mapping[Hashable, Any], column: str) -> dict[str, Any]:
     value = rec[column]
     if column == "linkage_share":
         unlinked = int(rec["unlinked"])
@@ -73,6 +109,8 @@ def _fmt(rec: Mapping[Hashable, Any], column: str) -> dict[str, Any]:
     if column in (
         "unstaffed_grids",
         "gaps",
+        "overlaps",
+        "nesting",
         "beyond_service",
         "overdue_cases",
         "escalated_cases",
@@ -106,7 +144,14 @@ def _cards(t: dict[str, Any], *, level: str) -> list[dict[str, Any]]:
     )
     far = t["beyond_service"]
     cards.append(
-        {"label": dashboard.LABELS_ZH["beyond_service"], "value": f"{far:,}", "warn": far > 0}
+        {
+            "label": dashboard.LABELS_ZH["beyond_service"],
+            "value": f"{far:,}",
+            "note": f"占 {_percent(dashboard.floor_share(far, t['households']))}"
+            if far and t["households"]
+            else "",
+            "warn": far > 0,
+        }
     )
     cards.append({"label": dashboard.LABELS_ZH["open_cases"], "value": f"{t['open_cases']:,}"})
     late = t["overdue_cases"]
@@ -131,6 +176,8 @@ def dashboard_page(
     township: Township = None,
     village: Village = None,
 ) -> Response:
+    from gisgrid.cartography.assets import ASSETS
+
     scope = access.scope
     if township is None and village is None and not scope.whole_county:
         return RedirectResponse(_home_page(scope), status_code=303)
@@ -179,6 +226,15 @@ def dashboard_page(
     headers = [dashboard.LABELS_ZH[c] for c in columns]
     if level == "grid":
         headers.insert(2, "负责人")
+    headers.append(TREND_HEADER)
+    if level == "township":
+        headers.append(LEADERS_HEADER)
+    area_codes = [str(c) for c in table["code"]]
+    trends = dashboard.monthly_trend(frames, report, [*area_codes, within], cases=cases)
+    months = [str(m) for m in dashboard.trend_months(report)]
+    leaders = organisation.township_leaders(
+        access.reader, area_codes if level == "township" else [township] if township else []
+    )
     rows = []
     for rec in table.to_dict("records"):
         if level == "grid":  # the grids' responsible persons, as the role may see them
@@ -197,12 +253,18 @@ def dashboard_page(
                         "bad": rec.get("responsible_name") is None,
                     }
                 )
+        trend = _trend(trends[str(rec["code"])], months)
+        cells.append({"text": "", "trend": trend, "sort": str(sum(trend["reported"]))})
+        if level == "township":
+            names_of = "、".join(f"{x.name}（{x.post}）" for x in leaders[str(rec["code"])])
+            cells.append({"text": names_of or "（无）", "sort": names_of})
         rows.append(cells)
     t = dashboard.totals(frames, report, within=village or township, cases=cases)
     cards = _cards(t, level=level)
     if village:
         ok = village in set(report.get("six_no", {}).get("six_no_villages", []))
         cards.append({"label": "六无达标", "value": "达标" if ok else "未达标", "warn": not ok})
+    org = _organisation(access.reader, township, village, leaders)
     title = "网格化基层治理驾驶舱" + (f" · {names[village or township]}" if township else "")
     html = render(
         "dashboard.html",
@@ -214,8 +276,53 @@ def dashboard_page(
         rows=rows,
         map_url=map_url,
         links=links,
+        org=org,
+        trend=_trend(trends[within], months),
+        scripts=[ASSETS_PREFIX + ASSETS["dashboard_js"].url],
     )
     return html_page(html)
+
+
+def _organisation(
+    reader: Reader,
+    township: str | None,
+    village: str | None,
+    leaders: Mapping[str, list[organisation.Leader]],
+) -> list[tuple[str, list[str]]]:
+    """Who answers for the area shown, as the caller may see them: its township's county
+    leaders (联乡), and for a village its pairing units (结对) and first secretaries."""
+    none = ["（无）"]
+    out: list[tuple[str, list[str]]] = []
+    if township:
+        out.append((LEADERS_HEADER, [f"{x.name}（{x.post}）" for x in leaders[township]] or none))
+    if village:
+        pairs = organisation.village_pairings(reader, village)
+        units = [f"{p.unit_name}（{p.unit_kind_zh}，{p.kind_zh}）" for p in pairs]
+        out.append(("结对单位", units or none))
+        people = [
+            f"{x.name}（{x.unit}" + (f"，{x.start_on.isoformat()} 起" if x.start_on else "") + "）"
+            for x in organisation.village_secretaries(reader, village)
+        ]
+        out.append(("驻村第一书记", people or none))
+    return out
+
+
+#: the header of the trend column and of the township leaders' column
+TREND_HEADER = "近12个月趋势"
+LEADERS_HEADER = "联乡县级领导"
+
+
+def _trend(counts: Mapping[str, list[int]], months: list[str]) -> dict[str, Any]:
+    """An area's trend for the template's small chart: per month reported and closed, the
+    larger of their peaks and a label that says the figures in words."""
+    reported, closed = list(counts["reported"]), list(counts["closed"])
+    return {
+        "reported": reported,
+        "closed": closed,
+        "top": max([1, *reported, *closed]),
+        "months": months,
+        "label": f"{months[0]} 至 {months[-1]}：上报 {sum(reported):,} 件，结案 {sum(closed):,} 件",
+    }
 
 
 def _home_page(scope: Scope) -> str:
