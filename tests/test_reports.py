@@ -472,3 +472,16 @@ def test_the_web_page_prints_phones_only_for_roles_with_staff_contacts(
     assert client.get(both, headers=h_admin).status_code == 400
     other = f"/api/wallmap.pdf?village={village}"
     assert client.get(other, headers=accounts["grid"].headers).status_code == 403
+
+
+def test_the_dashboard_links_its_areas_reports(
+    client: TestClient, accounts: dict[str, TestAccount], places: tuple[str, str]
+) -> None:
+    township, village = places
+    h = accounts["admin"].headers
+    page = client.get("/", headers=h).text
+    assert 'href="/api/report.xlsx"' in page and "导出统计表（Excel）" in page
+    for query in (f"township={township}", f"village={village}"):
+        page = client.get(f"/?{query}", headers=h).text
+        assert f'href="/api/report.xlsx?{query}"' in page
+        assert f'href="/api/wallmap.pdf?{query}"' in page and "打印网格公示牌（PDF）" in page
