@@ -433,7 +433,8 @@ def area_table(
         Rows are townships (county view), villages (of a township) or level-2/3 grids (of a
         village).
     within
-        A township code (for villages) or village code (for grids).
+        A township code (for villages), a township or village code (for grids); none: the
+        whole county.
     cases
         The incidents with their case columns (:func:`gisgrid.analysis.cases.case_columns`):
         adds :data:`CASE_COLUMNS` (:func:`case_figures`); without, they are 0.
@@ -447,8 +448,9 @@ def area_table(
         inside = [gridcodes.lies_in(c, within or "") for c in v["code"]]
         areas = v.loc[inside, ["code", "name"]]
     elif level == "grid":
+        inside = [gridcodes.lies_in(str(c), within or "") for c in g["village_code"]]
         areas = g.loc[
-            (g["level"] > 1) & (g["village_code"] == within),
+            (g["level"] > 1) & np.array(inside, dtype=bool),
             ["code", "name", "level", "responsible_name", "responsible_phone"],
         ]
     else:

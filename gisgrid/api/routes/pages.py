@@ -209,15 +209,23 @@ def dashboard_page(
         links = [
             ("农户查找", f"/finder?village={village}"),
             ("事件地图", f"/maps/incidents?village={village}"),
+            *_report_links(f"village={village}"),
         ]
     elif township:
         level, within, link = "village", township, "/?village="
         map_url = f"/maps/coverage?township={township}"
-        links = [("事件地图", f"/maps/incidents?township={township}")]
+        links = [
+            ("事件地图", f"/maps/incidents?township={township}"),
+            *_report_links(f"township={township}"),
+        ]
     else:
         level, within, link = "township", None, "/?township="
         map_url = "/maps/coverage"
-        links = [("事件地图", "/maps/incidents"), ("检查报告（JSON 数据）", "/api/check")]
+        links = [
+            ("事件地图", "/maps/incidents"),
+            ("检查报告（JSON 数据）", "/api/check"),
+            ("导出统计表（Excel）", "/api/report.xlsx"),
+        ]
     table = dashboard.area_table(frames, report, level=level, within=within, cases=cases)
     # six-no is a village's status: on a village's page it is a card, not a column of grids
     columns = [
@@ -323,6 +331,14 @@ def _trend(counts: Mapping[str, list[int]], months: list[str]) -> dict[str, Any]
         "months": months,
         "label": f"{months[0]} 至 {months[-1]}：上报 {sum(reported):,} 件，结案 {sum(closed):,} 件",
     }
+
+
+def _report_links(query: str) -> list[tuple[str, str]]:
+    """The area's reports that leave the screen: its figures in Excel, its wall map in PDF."""
+    return [
+        ("导出统计表（Excel）", f"/api/report.xlsx?{query}"),
+        ("打印网格公示牌（PDF）", f"/api/wallmap.pdf?{query}"),
+    ]
 
 
 def _home_page(scope: Scope) -> str:
