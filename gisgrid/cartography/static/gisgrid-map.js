@@ -349,6 +349,9 @@
         var show = z >= Math.min(labels[k][2], group.floor) && z <= (maxZoom || 99);
         if (show && !group.hasLayer(m)) group.addLayer(m);
         if (!show && group.hasLayer(m)) group.removeLayer(m);
+        // shown before it fits (from the floor): smaller, so that neighbours' names stay apart
+        var e = show ? m.getElement() : null;
+        if (e) (z < labels[k][2] ? L.DomUtil.addClass : L.DomUtil.removeClass)(e, "gg-label-compact");
       });
       group.shown = group.getLayers().length;
     }
