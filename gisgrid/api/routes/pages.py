@@ -6,7 +6,9 @@ installed at set-up, under ``/assets/``): nothing is loaded from the internet.
 
 from __future__ import annotations
 
+import json
 import numbers
+import urllib.parse
 from collections.abc import Hashable, Mapping
 from typing import Annotated, Any
 
@@ -26,6 +28,7 @@ from gisgrid.api.state import CachedPage
 from gisgrid.api.templating import render
 from gisgrid.errors import ConfigError, NotFoundError
 from gisgrid.layers import kinds
+from gisgrid.roles import Permission
 from gisgrid.services.cases import case_summaries
 from gisgrid.stores.base import Reader
 
@@ -207,7 +210,6 @@ def dashboard_page(
         level, within, link = "grid", village, None
         map_url = f"/maps/coverage?village={village}"
         links = [
-            ("农户查找", f"/finder?village={village}"),
             ("事件地图", f"/maps/incidents?village={village}"),
             *_report_links(f"village={village}"),
         ]
@@ -226,6 +228,10 @@ def dashboard_page(
             ("检查报告（JSON 数据）", "/api/check"),
             ("导出统计表（Excel）", "/api/report.xlsx"),
         ]
+    # the finder of the area shown, for roles that may read household records
+    if Permission.HOUSEHOLD_RECORDS in access.caller.info.permissions:
+        area = f"?village={village}" if village else f"?township={township}" if township else ""
+        links.insert(0, ("农户查找", "/finder" + area))
     table = dashboard.area_table(frames, report, level=level, within=within, cases=cases)
     # six-no is a village's status: on a village's page it is a card, not a column of grids
     columns = [
@@ -423,28 +429,100 @@ def _record(access: SignedIn, page: CachedPage) -> None:
 def finder_page(
     state: State,
     access: Scoped,
+    township: Township = None,
     village: Village = None,
     grid: Grid = None,
 ) -> Response:
+    """The finder's first page (a search across the caller's area, townships → villages, or
+    a grid worker's grids; ``township`` opens that township's list), or, given a village or
+    grid, its finder map."""
+    from gisgrid.cartography.assets import ASSETS
+
     scope = access.scope
+    reason = access.reason or ""
     if village is None and grid is None:
-        villages = state.frames()["villages"].sort_values("code")
-        mine = villages[[scope.covers(c) for c in villages["code"]]]
-        links = [
-            (f"/finder?village={c}", n) for c, n in zip(mine["code"], mine["name"], strict=True)
-        ]
-        if not links:  # a grid worker: their grids
-            grids = state.locator.grids.sort_values("code")
-            mine = grids[[c in scope.areas for c in grids["code"]]]
-            links = [
-                (f"/finder?grid={c}", f"{n}（{c}）")
+        if township is not None:
+            scope.require(township)
+        frames = state.frames()
+        groups = _finder_groups(frames, scope, opened=township, reason=reason)
+        grids: list[tuple[str, str]] = []
+        if not groups:  # a grid worker: their grids
+            mine = state.locator.grids.sort_values("code")
+            mine = mine[[c in scope.areas for c in mine["code"]]]
+            grids = [
+                (_with_reason(f"/finder?grid={c}", reason), f"{n}（{c}）")
                 for c, n in zip(mine["code"], mine["name"], strict=True)
             ]
-        html = render("finder_villages.html", access, links=links)
+        names = {v["code"]: f"{t['name']} · {v['name']}" for t in groups for v in t["villages"]}
+        html = render(
+            "finder.html",
+            access,
+            title="农户查找",
+            groups=groups,
+            grids=grids,
+            query="",
+            reason=reason,
+            village_names=json.dumps(names, ensure_ascii=False, separators=(",", ":")),
+            scope_note=f"在{_scope_name(frames, scope)}范围内查找",
+            styles=[ASSETS_PREFIX + ASSETS[name].url for name in FINDER_CSS],
+            scripts=[ASSETS_PREFIX + ASSETS[name].url for name in FINDER_JS],
+        )
         return html_page(html)
     scope.require(village or grid or "")
     target = f"/maps/finder?village={village}" if village else f"/maps/finder?grid={grid}"
-    return RedirectResponse(target, status_code=307)
+    return RedirectResponse(_with_reason(target, reason), status_code=307)
+
+
+#: the finder page's style sheets and scripts, in load order
+FINDER_CSS = ("cases_css", "finder_css")
+FINDER_JS = ("page_js", "finder_js")
+
+
+def _with_reason(url: str, reason: str) -> str:
+    """``url`` carrying the caller's reason for reading household records, if they gave one
+    (a role that reads them on request needs it on every page and call)."""
+    return url + "&reason=" + urllib.parse.quote(reason) if reason else url
+
+
+def _finder_groups(
+    frames: Mapping[str, Any], scope: Scope, *, opened: str | None, reason: str
+) -> list[dict[str, Any]]:
+    """The caller's villages grouped by township, in code order: a village whose name
+    another village of the list has too is marked (the page adds its township's name)."""
+    villages = frames["villages"].sort_values("code")
+    mine = villages[[scope.covers(c) for c in villages["code"]]]
+    townships = dict(zip(frames["townships"]["code"], frames["townships"]["name"], strict=True))
+    repeated = set(mine["name"][mine["name"].duplicated(keep=False)])
+    groups: dict[str, dict[str, Any]] = {}
+    for code, name in zip(mine["code"], mine["name"], strict=True):
+        t = codes.township_of(code)
+        group = groups.setdefault(
+            t, {"code": t, "name": townships.get(t, t), "villages": [], "open": False}
+        )
+        group["villages"].append(
+            {
+                "code": code,
+                "name": name,
+                "url": _with_reason(f"/finder?village={code}", reason),
+                "duplicate": name in repeated,
+            }
+        )
+    out = list(groups.values())
+    for group in out:  # one township (or the one asked for) opens at once
+        group["open"] = len(out) == 1 or group["code"] == opened
+    return out
+
+
+def _scope_name(frames: Mapping[str, Any], scope: Scope) -> str:
+    """The caller's area as the finder names it: 全县, a township's or village's name."""
+    if scope.whole_county:
+        return "全县"
+    names = dict(zip(frames["townships"]["code"], frames["townships"]["name"], strict=True))
+    names |= dict(zip(frames["villages"]["code"], frames["villages"]["name"], strict=True))
+    areas = sorted(scope.areas)
+    if all(a in names for a in areas):
+        return "、".join(names[a] for a in areas)
+    return "您负责的网格"
 
 
 @router.get(
