@@ -7,6 +7,7 @@ import getpass
 import ipaddress
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from gisgrid.errors import (
     InputFileError,
     NotFoundError,
     StoreConstraintError,
+    UnknownAreaError,
 )
 from gisgrid.layers import LAYERS
 
@@ -697,6 +699,121 @@ def map_command(
         )  # fmt: skip
         path = save_map(m, out_file)
         out.print(f"map written to {path} ({path.stat().st_size / 1e3:,.0f} kB)")
+
+    _run(action)
+
+
+TownshipOption = Annotated[
+    str | None, typer.Option("--township", help="9-digit township code", show_default=False)
+]
+VillageOption = Annotated[
+    str | None, typer.Option("--village", help="12-digit village code", show_default=False)
+]
+
+
+def _area_option(township: str | None, village: str | None) -> str | None:
+    """The area of ``--township`` / ``--village`` (at most one), its form checked."""
+    from gisgrid import codes
+
+    if township is not None and village is not None:
+        raise ConfigError("give --township or --village, not both")
+    if township is not None and not re.fullmatch(codes.TOWNSHIP_PATTERN, township):
+        raise ConfigError(f"--township must be a 9-digit township code, not {township!r}")
+    if village is not None and not re.fullmatch(codes.VILLAGE_PATTERN, village):
+        raise ConfigError(f"--village must be a 12-digit village code, not {village!r}")
+    return township or village
+
+
+def _output(path: Path, suffix: str, option: str) -> None:
+    if path.suffix.lower() != suffix:
+        raise ConfigError(f"{option} must name a {suffix} file, not {path.name!r}")
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc}") from exc
+
+
+@app.command("report")
+def report_command(
+    xlsx: Annotated[
+        Path,
+        typer.Option("--xlsx", help="write the dashboard's figures to this Excel workbook (.xlsx)"),
+    ],
+    store: StoreOption = None,
+    township: TownshipOption = None,
+    village: VillageOption = None,
+) -> None:
+    """Write the dashboard's figures as an Excel workbook: one sheet per level.
+
+    The county (sheets 乡镇, 村（社区）, 网格), or with --township / --village that area (its
+    own row, and the villages and grids in it). Every figure is the dashboard's. Exit 2 for a
+    bad option or a file that cannot be written, 6 for a code not in the store.
+    """
+    from gisgrid.cartography import county_name
+    from gisgrid.stores import open_store
+
+    def action() -> None:
+        area = _area_option(township, village)
+        _output(xlsx, ".xlsx", "--xlsx")
+        from gisgrid.reports.figures import gather
+        from gisgrid.reports.workbook import build_workbook
+
+        st = open_store(store)
+        known = set(st.read("townships")["code"]) | set(st.read("villages")["code"])
+        if area is not None and area not in known:
+            raise UnknownAreaError(f"no township or village {area} in {st.url}")
+        inputs = gather(st)
+        data, sheets = build_workbook(inputs, county=county_name(st), area=area)
+        _write_bytes(xlsx, data)
+        rows = {s.title: len(s.table) for s in sheets}
+        _audit(
+            st, "report_export", target=area or "county", detail={"file": xlsx.name, "rows": rows}
+        )
+        shown = ", ".join(f"{title} {n:,}" for title, n in rows.items())
+        out.print(f"报表已写入 workbook written to {xlsx} ({shown})", highlight=False)
+
+    _run(action)
+
+
+@app.command("print")
+def print_command(
+    out_file: Annotated[Path, typer.Option("--out", help="the PDF file to write")],
+    store: StoreOption = None,
+    township: TownshipOption = None,
+    village: VillageOption = None,
+    paper: Annotated[str, typer.Option(help="A3 or A4 (landscape)")] = "A3",
+) -> None:
+    """Print the wall map (公示牌) of a township or village to PDF.
+
+    The grid net (level-3 grids outlined, level-2 thicker, the boundary thickest), each
+    grid's number on the map and a table of grids, responsible persons and phones, legend,
+    scale bar, north arrow and date; CJK fonts embedded. Exit 2 for a bad option, 6 for a
+    code not in the store.
+    """
+    from gisgrid.cartography import county_name
+    from gisgrid.stores import open_store
+
+    def action() -> None:
+        area = _area_option(township, village)
+        if area is None:
+            raise ConfigError("give --township or --village")
+        if paper not in ("A3", "A4"):
+            raise ConfigError(f"--paper must be A3 or A4, not {paper!r}")
+        _output(out_file, ".pdf", "--out")
+        from gisgrid.reports.wallmap import load_net, wall_map_pdf
+
+        st = open_store(store)
+        net = load_net(st, township=township, village=village, county=county_name(st))
+        _write_bytes(out_file, wall_map_pdf(net, paper="A4" if paper == "A4" else "A3"))
+        _audit(st, "wallmap_print", target=area, detail={"file": out_file.name, "paper": paper})
+        out.print(
+            f"公示牌已写入 wall map written to {out_file} ({len(net.grids)} grids, {paper})",
+            highlight=False,
+        )
 
     _run(action)
 

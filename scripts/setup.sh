@@ -19,7 +19,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # npm installs the grid editor's drawing library (web/package.json); it is left out when an
 # npm command is already there (Node.js from another source ships its own npm, and Debian's
 # npm package would conflict with it).
-DEB_PACKAGES=()
+# pango (with its FreeType backend and HarfBuzz's subsetter) and the Noto CJK fonts: `gisgrid
+# print` and the web app's wall map (公示牌) are made into PDF by WeasyPrint, which lays text
+# out with pango and embeds the Chinese fonts it finds through fontconfig.
+DEB_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-noto-cjk)
 if ! command -v npm >/dev/null 2>&1; then
     DEB_PACKAGES+=(npm)
 fi
@@ -28,8 +31,10 @@ fi
 # Chinese labels. postgresql-15 and postgresql-15-postgis-3: the PostGIS store's tests start a
 # throwaway PostgreSQL cluster with PostGIS (tests/postgis_server.py), unless
 # GISGRID_TEST_DATABASE_URL names a server. gdal-bin: Debian's own, older GDAL (ogrinfo) must
-# open the GeoPackage store as QGIS on a county PC would.
-DEB_TEST_PACKAGES=(chromium fonts-noto-cjk postgresql-15 postgresql-15-postgis-3 gdal-bin)
+# open the GeoPackage store as QGIS on a county PC would. poppler-utils: the wall map's tests
+# read the printed PDF (pdfinfo, pdffonts, pdftotext).
+DEB_TEST_PACKAGES=(chromium fonts-noto-cjk postgresql-15 postgresql-15-postgis-3 gdal-bin
+    poppler-utils)
 
 PYTHON="${PYTHON:-python3.11}"
 VENV=".venv"

@@ -275,6 +275,16 @@ MATRIX: dict[tuple[str, str], tuple[Call, dict[str, Expect]]] = {
         Call("GET", "/api/check?village={village}"),
         _signed_in(401, **_VILLAGE_FIGURES),
     ),
+    # the figures in Excel and the wall map in PDF: of one's area (the village is more than
+    # the grid worker's grid)
+    ("GET", "/api/report.xlsx"): (
+        Call("GET", "/api/report.xlsx?village={village}"),
+        _signed_in(401, **_VILLAGE_FIGURES),
+    ),
+    ("GET", "/api/wallmap.pdf"): (
+        Call("GET", "/api/wallmap.pdf?village={village}&paper=A4"),
+        _signed_in(401, **_VILLAGE_FIGURES),
+    ),
     ("GET", "/api/layers"): (
         Call("GET", "/api/layers"),
         _signed_in(401, **dict.fromkeys(ROLES[1:], "ok")),

@@ -24,10 +24,11 @@ from fastapi.testclient import TestClient
 from gisgrid import codes
 from gisgrid import crs as crsmod
 from gisgrid.analysis import indicators
-from gisgrid.analysis.assign import assign_points_exact
+from gisgrid.analysis.assign import assign_points_exact, local_now
 from gisgrid.api import create_app
 from gisgrid.api.routes import pages
 from gisgrid.api.state import AppState
+from gisgrid.layers import kinds
 from gisgrid.sample import build_sample_county, write_sample_county
 from gisgrid.settings import CheckSettings
 from gisgrid.stores.geopackage import GeoPackageStore
@@ -212,7 +213,8 @@ def test_cards_are_the_figures_of_the_county_township_and_village_shown(
         want = expected(truth, code)
         assert got["农户"] == [f"{want['households']:,}"], url
         assert got["三级网格"] == [str(want["grids"])], url
-        assert got["超出服务半径户数"] == [f"{want['beyond_service']:,}"], url
+        far = _with_share(want["beyond_service"], want["households"], "占")
+        assert got["超出服务半径户数"] == far.split(), url
         assert got["联户覆盖率"] == [
             percent(want["linked"], want["households"]),
             "未联户",
@@ -304,7 +306,7 @@ def test_a_village_page_shows_six_no_once_and_grid_counts(
     for row in rows:
         code = row[code_at]
         want = expected(truth, code)
-        assert row[far_at] == f"{want['beyond_service']:,}", code
+        assert row[far_at] == _with_share(want["beyond_service"], want["households"], "占"), code
         if codes.kind_of(code) == "level2":
             assert row[grids_at] == str(want["grids"]), code
         else:
@@ -362,3 +364,234 @@ def test_the_county_page_shows_shares_floored_and_unlinked_counts(
         if want["unlinked"]:
             text += f" 未联户 {want['unlinked']:,}"
         assert row[share_at] == text, row[0]
+
+
+# --- 5. every figure of every level, counted here -------------------------------------------
+
+
+def _local(value: Any) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    return ts.tz_convert("Asia/Shanghai").tz_localize(None) if ts.tzinfo is not None else ts
+
+
+@pytest.fixture(scope="module")
+def places(county_file: Path, truth: dict[str, Any]) -> dict[str, Any]:
+    """Where each incident stands (reference engine, covering village), when it was reported
+    and closed; where each visit check's household counts; the planted boundary defects."""
+    store = GeoPackageStore(county_file)
+    incidents = store.read("incidents")
+    level3 = truth["grids"].loc[truth["grids"]["level"] == 3, ["code", "geometry"]]
+    grid = assign_points_exact(incidents.geometry, level3)
+    standing = _covering_village(incidents.geometry, truth["villages"])
+    village = [
+        codes.village_of(g) if g is not None else v for g, v in zip(grid, standing, strict=True)
+    ]
+    steps = store.read("case_steps").sort_values(["incident_id", "seq"])
+    last = {str(k): g.iloc[-1] for k, g in steps.groupby("incident_id")}
+    closed_at = []
+    for rec in incidents.to_dict("records"):
+        step = last.get(str(rec["id"]))
+        if step is not None:  # closed by its last step (核查通过并结案)
+            closed_at.append(_local(step["at"]) if step["action"] == "verify" else None)
+        else:  # imported finished: closed when reported
+            closed_at.append(_local(rec["reported_at"]) if rec["status"] == "closed" else None)
+    frame = pd.DataFrame(
+        {
+            "id": incidents["id"].astype(str),
+            "kind": incidents["kind"],
+            "level3": grid,
+            "village": village,
+            "reported": [_local(v) for v in incidents["reported_at"]],
+            "closed": closed_at,
+        }
+    )
+    manifest = store.get_meta("sample_manifest")["defects"]
+    return {"incidents": frame, "defects": manifest, "store": store}
+
+
+def _month(when: Any) -> pd.Period | None:
+    return None if when is None or pd.isna(when) else pd.Timestamp(when).to_period("M")
+
+
+def _lies(code: str | None, area: str | None) -> bool:
+    return area is None or (isinstance(code, str) and code.startswith(area))
+
+
+def _incident_in(inc: pd.DataFrame, area: str | None) -> np.ndarray:
+    if area is None:
+        return np.ones(len(inc), dtype=bool)
+    column = "level3" if codes.kind_of(area) in ("level2", "level3") else "village"
+    return np.array([_lies(c, area) for c in inc[column]], dtype=bool)
+
+
+def _visit_places(report: dict[str, Any], check: str, truth: dict[str, Any]) -> list[str]:
+    """A visit check's households where they count: their level-3 grid by the reference
+    engine, else the village they are registered in (the item's)."""
+    grid_of = dict(
+        zip(truth["households"]["id"].astype(str), truth["areas"]["level3"], strict=True)
+    )
+    out = []
+    for item in report[check]["items"]:
+        g = grid_of.get(str(item["id"]))
+        out.append(g if isinstance(g, str) else str(item.get("village_code") or ""))
+    return out
+
+
+def brute_row(
+    code: str | None,
+    *,
+    truth: dict[str, Any],
+    places: dict[str, Any],
+    report: dict[str, Any],
+    cases: pd.DataFrame,
+) -> dict[str, Any]:
+    """Every figure of one area (``None``: the county), counted here, as numbers."""
+    grids = truth["grids"]
+    area_grids = grids[[_lies(c, code) for c in grids["code"]]]
+    base = expected(truth, code)
+    inc = places["incidents"]
+    inside = _incident_in(inc, code)
+    as_of = pd.Timestamp(report["meta"]["as_of"])
+    recent = np.array([r > as_of - pd.DateOffset(months=12) for r in inc["reported"]])
+    window_from = as_of - pd.DateOffset(months=12)
+    window_to = as_of + pd.Timedelta(days=1)
+    six_kinds = {k for ks in kinds.SIX_NO_KINDS_OF.values() for k in ks}
+    dirty = {
+        v
+        for v, k, r in zip(inc["village"], inc["kind"], inc["reported"], strict=True)
+        if k in six_kinds and window_from <= r < window_to
+    }
+    villages = [v for v in truth["villages"]["code"] if _lies(v, code)]
+    months = [as_of.to_period("M") - k for k in range(11, -1, -1)]
+    in_case = cases[[_lies(g, code) for g in cases["grid"]]]
+    level_here = {"township": "township", "village": "village"}.get(
+        codes.kind_of(code) if code else "county", "grid"
+    )
+    reached = ["grid", "village", "township", "county"]
+    reached = reached[reached.index(level_here) :]
+    defects = places["defects"]
+    return base | {
+        "unstaffed_grids": int(area_grids["responsible_name"].isna().sum()),
+        "gaps": sum(_lies(d["parent_code"], code) for d in defects["gaps"]),
+        "overlaps": sum(_lies(d["parent_code"], code) for d in defects["overlaps"]),
+        "nesting": sum(_lies(d["grid_code"], code) for d in defects["nesting"]),
+        "incidents": int((inside & recent).sum()),
+        "open_cases": int(in_case["open"].sum()),
+        "overdue_cases": int(in_case["overdue"].sum()),
+        "escalated_cases": int((in_case["overdue"] & in_case["level"].isin(reached)).sum()),
+        "unvisited": sum(_lies(p, code) for p in _visit_places(report, "unvisited", truth)),
+        "watched_unvisited": sum(
+            _lies(p, code) for p in _visit_places(report, "watched_unvisited", truth)
+        ),
+        "six_no_met": sum(v not in dirty for v in villages),
+        "villages": len(villages),
+        "reported_by_month": [
+            int((inside & np.array([_month(r) == m for r in inc["reported"]])).sum())
+            for m in months
+        ],
+        "closed_by_month": [
+            int((inside & np.array([_month(c) == m for c in inc["closed"]])).sum()) for m in months
+        ],
+    }
+
+
+def _with_share(count: int, whole: int, words: str) -> str:
+    return f"{count:,}" + (f" {words} {percent(count, whole)}" if count and whole else "")
+
+
+def expected_cells(want: dict[str, Any], code: str, level: str) -> dict[str, str]:
+    """The text of each column of an area's row, by its header."""
+    level3 = codes.kind_of(code) == "level3"
+    linked = percent(want["linked"], want["households"]) if want["households"] else "—"
+    if want["unlinked"]:
+        linked += f" 未联户 {want['unlinked']:,}"
+    cells = {
+        "代码": code,
+        "网格数": "—" if level3 else str(want["grids"]),
+        "户数": f"{want['households']:,}",
+        "联户覆盖率": linked,
+        kinds.CHECKS["unstaffed_grids"].zh: f"{want['unstaffed_grids']:,}"
+        if level3
+        else _with_share(want["unstaffed_grids"], want["grids"], "占"),
+        kinds.CHECKS["gaps"].zh: str(want["gaps"]),
+        kinds.CHECKS["overlaps"].zh: str(want["overlaps"]),
+        kinds.CHECKS["nesting"].zh: str(want["nesting"]),
+        "超出服务半径户数": _with_share(want["beyond_service"], want["households"], "占"),
+        "近12个月事件": str(want["incidents"]),
+        "在办案件": f"{want['open_cases']:,}",
+        "超期案件": _with_share(want["overdue_cases"], want["open_cases"], "占在办"),
+        "升级至本级": str(want["escalated_cases"]),
+        "未按期走访户": str(want["unvisited"]),
+        "岁月港湾老人本周未走访": str(want["watched_unvisited"]),
+    }
+    if level == "township":
+        cells["六无达标"] = f"{want['six_no_met']}/{want['villages']}"
+    elif level == "village":
+        cells["六无达标"] = "达标" if want["six_no_met"] else "未达标"
+    return cells
+
+
+def _sparks(page: str) -> list[tuple[list[int], list[int]]]:
+    found = re.findall(
+        r'<svg class="spark"[^>]*data-reported="([^"]*)" data-closed="([^"]*)"', page
+    )
+    return [([int(x) for x in r.split()], [int(x) for x in c.split()]) for r, c in found]
+
+
+def _cases_now(county_file: Path) -> pd.DataFrame:
+    from test_case_figures import brute_cases
+
+    return brute_cases(GeoPackageStore(county_file), local_now())
+
+
+def test_every_figure_of_every_level_is_counted_by_brute_force(
+    client: TestClient,
+    county_file: Path,
+    state: AppState,
+    truth: dict[str, Any],
+    places: dict[str, Any],
+) -> None:
+    """The county page's rows (townships), a township's (villages), a village's (grids) and
+    the cards and trend of each page, each figure against its count made here."""
+    report = state.report()
+    village = a_village(truth)
+    pages_of = {None: "/", TOWNSHIP: f"/?township={TOWNSHIP}", village: f"/?village={village}"}
+    row_level = {None: "township", TOWNSHIP: "village", village: "grid"}
+    # and the village of a grid poking out of its parent: its grid rows tell them apart
+    poking = codes.village_of(places["defects"]["nesting"][0]["grid_code"])
+    pages_of[poking] = f"/?village={poking}"
+    row_level[poking] = "grid"
+    seen_rows = {"township": 0, "village": 0, "level2": 0, "level3": 0}
+    for area, url in pages_of.items():
+        for _ in range(3):  # the cases are on the server's clock: the same before and after
+            before = _cases_now(county_file)
+            page = client.get(url).text
+            cases = _cases_now(county_file)
+            if before.equals(cases):
+                break
+        headers, rows = table(page)
+        assert "近12个月趋势" in headers, url
+        sparks = _sparks(page)
+        # the page's own trend first, then one per row
+        assert len(sparks) == len(rows) + 1, url
+        mine = brute_row(area, truth=truth, places=places, report=report, cases=cases)
+        assert sparks[0] == (mine["reported_by_month"], mine["closed_by_month"]), url
+        got = cards(page)
+        assert got["在办案件"] == [f"{mine['open_cases']:,}"], url
+        assert got["超期案件"] == [f"{mine['overdue_cases']:,}"], url
+        assert got[kinds.CHECKS["gaps"].zh] == [str(mine["gaps"])], url
+        assert got[kinds.CHECKS["overlaps"].zh] == [str(mine["overlaps"])], url
+        for row, spark in zip(rows, sparks[1:], strict=True):
+            code = row[0]
+            want = brute_row(code, truth=truth, places=places, report=report, cases=cases)
+            cells = dict(zip(headers, row, strict=True))
+            for header, text in expected_cells(want, code, row_level[area]).items():
+                assert cells[header] == text, (url, code, header)
+            assert spark == (want["reported_by_month"], want["closed_by_month"]), (url, code)
+            seen_rows[codes.kind_of(code)] += 1
+    assert all(seen_rows.values()), seen_rows
+    # the sample has something to count in each figure somewhere
+    county = brute_row(None, truth=truth, places=places, report=report, cases=cases)
+    for figure in ("gaps", "overlaps", "nesting", "incidents", "open_cases", "overdue_cases"):
+        assert county[figure] > 0, figure
+    assert sum(county["closed_by_month"]) > 0 and sum(county["reported_by_month"]) > 0

@@ -374,9 +374,21 @@ def test_dashboard_shows_names_as_text(
 def test_finder_village_list_shows_names_as_text(
     browser: Any, base_url: str, cookies: list[dict[str, str]], hostile: Hostile
 ) -> None:
-    opened = open_url(browser, base_url + "/finder", cookies=cookies)
-    link = opened.page.locator(f'a[href="/finder?village={hostile.village}"]')
+    opened = open_url(browser, f"{base_url}/finder?township={hostile.township}", cookies=cookies)
+    page = opened.page
+    assert (
+        NAMES["township"]
+        in page.locator(f'details[data-township="{hostile.township}"]').inner_text()
+    )
+    link = page.locator(f'a[href="/finder?village={hostile.village}"]')
     assert link.inner_text() == NAMES["village"]
+    # a household found by the search: its name and its village's and township's, as text
+    page.locator("#q").fill(NAMES["household"])
+    wait_until(page, "q => window.gisgrid.finder.shown === q && !window.gisgrid.finder.busy",
+               NAMES["household"])  # fmt: skip
+    hit = page.locator(f'#results li[data-id="{hostile.household}"]')
+    text = hit.inner_text()
+    assert NAMES["household"] in text and NAMES["village"] in text and NAMES["township"] in text
     assert_inert(opened)
 
 

@@ -24,7 +24,9 @@ FORBIDDEN: dict[str, set[str]] = {
     "stores": {"analysis", "services", "cartography", "api", "cli", "sample", "exchange"},
     "analysis": {"services", "cartography", "api", "cli", "sample", "exchange"},
     "services": {"cartography", "api", "cli", "sample"},
-    "cartography": {"services", "api", "cli", "sample"},
+    "cartography": {"services", "api", "cli", "sample", "reports"},
+    # the Excel workbook and the printed wall map: read analysis (and the cases' service)
+    "reports": {"api", "cli", "sample"},
     "api": {"cli", "sample"},
 }
 

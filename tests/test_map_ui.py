@@ -311,3 +311,49 @@ def test_county_fits_beside_the_panel_and_the_legend_clears_it(
     assert 600 < layout["size"][0] < 900, layout["size"]  # narrower than the old 900 px cut
     _check_layout(layout, f"{kind} in the dashboard's frame")
     _clean(log)
+
+
+#: the township names shown, their boxes, and the boxes of the icons drawn under the names' pane
+_NAMES_JS = """() => {
+    const m = window.gisgrid.map;
+    const c = m.getContainer().getBoundingClientRect();
+    const box = (e) => {
+        const r = e.getBoundingClientRect();
+        return [r.left - c.left, r.top - c.top, r.right - c.left, r.bottom - c.top];
+    };
+    const z = (pane) => Number(getComputedStyle(m.getPane(pane)).zIndex);
+    const icons = [...document.querySelectorAll(".leaflet-marker-pane .leaflet-marker-icon")];
+    return {
+        size: [c.width, c.height],
+        names: [...document.querySelectorAll(".gg-label-township span")].map(
+            (s) => [s.textContent, box(s)]),
+        icons: icons.filter((e) => e.offsetParent !== null).map(box),
+        labels_z: z("ggLabels"), markers_z: z("markerPane"), popups_z: z("popupPane"),
+        panel: box(document.querySelector(".gg-panel")),
+    };
+}"""
+
+
+@pytest.mark.parametrize("kind", ["coverage", "incidents"])
+def test_every_township_is_named_at_the_opening_view_above_the_icons(
+    browser: Any, maps: dict[str, Path], store: GeoPackageStore, kind: str
+) -> None:
+    townships = store.read("townships")
+    page, log = new_page(browser, viewport=DESKTOP)
+    open_map(page, maps[kind])
+    seen = page.evaluate(_NAMES_JS)
+    names = sorted(name for name, _box in seen["names"])
+    assert names == sorted(townships["name"]), kind
+    w, h = seen["size"]
+    for name, (left, top, right, bottom) in seen["names"]:
+        assert left >= 0 and top >= 0 and right <= w and bottom <= h, (name, kind)
+        assert not _overlap([left, top, right, bottom], seen["panel"]), (name, kind)
+    # names are drawn above every icon (a service point never hides a name), under popups
+    assert seen["markers_z"] < seen["labels_z"] < seen["popups_z"], seen
+    # and no two names sit on each other
+    for (a, ba), (b, bb) in itertools.combinations(seen["names"], 2):
+        assert not _overlap(ba, bb), (kind, a, b)
+    shots = Path(__file__).resolve().parent.parent / "artifacts" / "maps"
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / f"names-{kind}-1440.png"))
+    _clean(log)

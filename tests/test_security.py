@@ -541,7 +541,8 @@ def test_every_page_loads_with_no_policy_violation_and_draws(
         counts = frame.evaluate("window.gisgrid.counts")
         assert sum(counts.values()) > 0
     if path == "/finder":
-        page.locator("#villages a").first.click()
+        page.locator("details.township summary").first.click()  # a township, then a village
+        page.locator("details.township[open] li a").first.click()
         map_ready(page)
     page.wait_for_timeout(200)
     assert _violations(page, console) == []

@@ -520,8 +520,9 @@ def case_columns(incidents: Frame, summaries: Sequence[CaseSummary]) -> Frame:
     """``incidents`` with each one's case as columns, from its summary (matched by ``id``).
 
     ``status`` becomes the stage now; ``open`` (a deadline runs), ``overdue``, ``level``
-    (how far up it has escalated: ``grid`` while on time) and ``due`` are added. Incidents
-    without a summary keep their stored status, open as it says, never overdue.
+    (how far up it has escalated: ``grid`` while on time), ``due`` and ``closed_at`` (when it
+    entered ``closed``; NaT while it is not closed) are added. Incidents without a summary
+    keep their stored status, open as it says, never overdue, and have no closing time.
     """
     by_id = {c.id: c for c in summaries}
     out = incidents.copy()
@@ -538,6 +539,11 @@ def case_columns(incidents: Frame, summaries: Sequence[CaseSummary]) -> Frame:
     out["level"] = [c.escalation.level if c else "grid" for c in found]
     out["due"] = pd.Series(
         [pd.Timestamp(c.escalation.due) if c and c.escalation.due else pd.NaT for c in found],
+        index=incidents.index,
+        dtype="datetime64[ns]",
+    )
+    out["closed_at"] = pd.Series(
+        [pd.Timestamp(c.escalation.since) if c and c.stage == "closed" else pd.NaT for c in found],
         index=incidents.index,
         dtype="datetime64[ns]",
     )

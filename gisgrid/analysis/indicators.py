@@ -53,6 +53,7 @@ from gisgrid import crs as crsmod
 from gisgrid.analysis.cases import LEVELS, Level, reaches
 from gisgrid.analysis.checks.report import report_of_area
 from gisgrid.layers import kinds
+from gisgrid.layers.schema import LOCAL_TZ
 
 #: the dashboard's columns, in order
 COLUMNS = (
@@ -64,6 +65,8 @@ COLUMNS = (
     "unlinked",
     "unstaffed_grids",
     "gaps",
+    "overlaps",
+    "nesting",
     "beyond_service",
     "incidents",
     "open_cases",
@@ -86,6 +89,8 @@ LABELS_ZH = {
     "unlinked": "未联户",
     "unstaffed_grids": kinds.CHECKS["unstaffed_grids"].zh,
     "gaps": kinds.CHECKS["gaps"].zh,
+    "overlaps": kinds.CHECKS["overlaps"].zh,
+    "nesting": kinds.CHECKS["nesting"].zh,
     "beyond_service": "超出服务半径户数",
     "incidents": "近12个月事件",
     "open_cases": "在办案件",
@@ -428,7 +433,8 @@ def area_table(
         Rows are townships (county view), villages (of a township) or level-2/3 grids (of a
         village).
     within
-        A township code (for villages) or village code (for grids).
+        A township code (for villages), a township or village code (for grids); none: the
+        whole county.
     cases
         The incidents with their case columns (:func:`gisgrid.analysis.cases.case_columns`):
         adds :data:`CASE_COLUMNS` (:func:`case_figures`); without, they are 0.
@@ -442,8 +448,9 @@ def area_table(
         inside = [gridcodes.lies_in(c, within or "") for c in v["code"]]
         areas = v.loc[inside, ["code", "name"]]
     elif level == "grid":
+        inside = [gridcodes.lies_in(str(c), within or "") for c in g["village_code"]]
         areas = g.loc[
-            (g["level"] > 1) & (g["village_code"] == within),
+            (g["level"] > 1) & np.array(inside, dtype=bool),
             ["code", "name", "level", "responsible_name", "responsible_phone"],
         ]
     else:
@@ -461,8 +468,9 @@ def area_table(
     # (a level-2 grid's children, a level-3 grid itself)
     out["grids"] = count_within(g.loc[g["level"] == 3, "code"], codes)
     out["unstaffed_grids"] = count_within(g.loc[g["responsible_name"].isna(), "code"], codes)
-    gap_parents = [str(i.get("parent_code") or "") for i in report.get("gaps", {}).get("items", [])]
-    out["gaps"] = count_within(gap_parents, codes)
+    out["gaps"] = count_within(finding_places(report, "gaps"), codes)
+    out["overlaps"] = count_within(finding_places(report, "overlaps"), codes)
+    out["nesting"] = count_within(finding_places(report, "nesting"), codes)
     out["beyond_service"] = figures["beyond_service"].to_numpy()
     out["incidents"] = recent_incidents(layers, report, codes)
     per_area = (
@@ -489,6 +497,18 @@ def area_table(
     return out
 
 
+def finding_places(report: Mapping[str, Any], check: str) -> list[str]:
+    """Where each finding of a boundary check (``gaps``, ``overlaps``, ``nesting``) counts.
+
+    A gap or an overlap between siblings lies in their parent (``parent_code``); a grid
+    outside its parent counts in the areas of its own code (a level-3 grid poking out of its
+    level-2 parent counts in that level-2 grid, its village and township, and as itself).
+    """
+    items = report.get(check, {}).get("items", [])
+    key = "code" if check == "nesting" else "parent_code"
+    return [str(i.get(key) or "") for i in items]
+
+
 def visit_places(report: Mapping[str, Any], check: str) -> list[str]:
     """Where each household a visit check (``unvisited``, ``watched_unvisited``) found counts:
     its level-3 grid now, else the village it is registered in."""
@@ -504,6 +524,74 @@ def recent_incidents(layers: Layers, report: Mapping[str, Any], codes: list[str]
     areas = areas_of_points(inc[recent], layers.villages)
     counts = _per_area(areas)
     return np.asarray(counts.reindex(codes).fillna(0).astype(int).to_numpy(), dtype=int)
+
+
+#: the months a trend covers (the month of the report's ``as_of`` last)
+TREND_MONTHS = 12
+
+
+def trend_months(report: Mapping[str, Any], *, months: int = TREND_MONTHS) -> list[pd.Period]:
+    """The ``months`` calendar months up to the report's ``as_of`` (its month last)."""
+    as_of = pd.Timestamp(report.get("meta", {}).get("as_of") or dt.date.today())
+    last = as_of.to_period("M")
+    return [last - k for k in range(months - 1, -1, -1)]
+
+
+def _local_naive(when: pd.Series) -> pd.Series:
+    """Times as naive county local times (times with an offset read in Asia/Shanghai)."""
+    times = pd.to_datetime(when)
+    if isinstance(times.dtype, pd.DatetimeTZDtype):
+        times = times.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None)
+    return times
+
+
+def monthly_counts(
+    points: gpd.GeoDataFrame,
+    when: pd.Series,
+    villages: gpd.GeoDataFrame,
+    codes: Iterable[str | None],
+    months: list[pd.Period],
+) -> dict[str | None, list[int]]:
+    """Per area code (``None``: the county), how many ``points`` fall in each of ``months``.
+
+    A point counts in the month of ``when`` (county local time; NaT: in none) and in the
+    areas it counts in now (:func:`areas_of_points`).
+    """
+    period = _local_naive(when).dt.to_period("M")
+    out: dict[str | None, list[int]] = {code: [0] * len(months) for code in codes}
+    keep = period.isin(months).to_numpy(dtype=bool)
+    if not keep.any():
+        return out
+    areas = areas_of_points(points[keep], villages)
+    slot = {m: i for i, m in enumerate(months)}
+    month_of = period[keep].map(slot).to_numpy(dtype=int)
+    for i in range(len(months)):
+        counts = _per_area(areas[month_of == i])
+        for code in out:
+            out[code][i] = int((month_of == i).sum()) if code is None else int(counts.get(code, 0))
+    return out
+
+
+def monthly_trend(
+    frames: Mapping[str, pd.DataFrame],
+    report: Mapping[str, Any],
+    codes: Iterable[str | None],
+    *,
+    cases: gpd.GeoDataFrame | None = None,
+) -> dict[str | None, dict[str, list[int]]]:
+    """Per area code (``None``: the county): ``reported`` (incidents reported) and ``closed``
+    (cases closed: :func:`gisgrid.analysis.cases.case_columns`' ``closed_at``) in each of the
+    :func:`trend_months`, counted where each incident stands now."""
+    layers = Layers.of(frames)
+    months = trend_months(report)
+    wanted = list(codes)
+    inc = layers.incidents
+    reported = monthly_counts(inc, inc["reported_at"], layers.villages, wanted, months)
+    if cases is not None and len(cases):
+        closed = monthly_counts(cases, cases["closed_at"], layers.villages, wanted, months)
+    else:
+        closed = {code: [0] * len(months) for code in wanted}
+    return {code: {"reported": reported[code], "closed": closed[code]} for code in wanted}
 
 
 def totals(
@@ -573,6 +661,7 @@ __all__ = [
     "COLUMNS",
     "LABELS_ZH",
     "SIX_NO_CATEGORIES",
+    "TREND_MONTHS",
     "VISIT_COLUMNS",
     "Layers",
     "area_table",
@@ -581,15 +670,19 @@ __all__ = [
     "case_figures",
     "count_within",
     "county_case_figures",
+    "finding_places",
     "floor_share",
     "grid_indicators",
     "household_figures",
     "in_net",
+    "monthly_counts",
+    "monthly_trend",
     "nearest_service_m",
     "recent_incidents",
     "six_no_status",
     "totals",
     "township_indicators",
+    "trend_months",
     "village_indicators",
     "villages_of_points",
     "visit_places",

@@ -13,8 +13,11 @@ A feature lies in an area by its code, the same rule for every layer:
   the outline around one's area;
 - points (households, incidents, service points) by the level-3 grid covering them now
   (:func:`gisgrid.analysis.assign.current_grid_codes`); a point in no grid by its village;
-- other records by their village or township code; records with no code at all (county
-  leaders) only by those whose area is the whole county;
+- other records by their village or township code; the links of county leaders to their
+  townships (联乡, :data:`ANCESTOR_LAYERS`) also where the township contains the area, and a
+  county leader where one of their townships does (:data:`LINKED_LAYERS`): the leader of
+  one's township is known to its villages; records with no code at all only by those whose
+  area is the whole county;
 - service points are public facilities, shown wherever they are (:data:`PUBLIC_LAYERS`).
 """
 
@@ -49,6 +52,13 @@ RECORD_LAYERS: dict[str, tuple[str, str]] = {
     "public_reports": ("incident_id", "incidents"),
     "visits": ("household_id", "households"),
     "volunteer_hours": ("activity_id", "volunteer_activities"),
+}
+#: layers whose rows also lie in the area when the area code they name contains it
+ANCESTOR_LAYERS = ("leader_townships",)
+#: layers without an area code whose rows lie where a row of another layer naming them lies:
+#: their key column, that layer and its column naming them
+LINKED_LAYERS: dict[str, tuple[str, str, str]] = {
+    "county_leaders": ("id", "leader_townships", "leader_id"),
 }
 #: a masked value of a hidden field
 HIDDEN = None
@@ -168,7 +178,7 @@ class Scope:
             return by_grid
         for column in ("village_code", "township_code"):
             if column in frame.columns:
-                return self.codes_in(frame[column])
+                return self.codes_in(frame[column], ancestors=layer in ANCESTOR_LAYERS)
         return np.full(len(frame), self.whole_county, dtype=bool)
 
     def masks(self, field: Field) -> bool:
@@ -315,13 +325,18 @@ class ScopedReader:
         decl = get_layer(layer)
         wanted = columns
         if columns is not None:  # the columns the area rule needs are read too
-            wanted = list(dict.fromkeys([*columns, *_area_columns(decl)]))
+            linked = [LINKED_LAYERS[layer][0]] if layer in LINKED_LAYERS else []
+            wanted = list(dict.fromkeys([*columns, *_area_columns(decl), *linked]))
         frame = self.store.read(layer, bbox=bbox, where=where, columns=wanted)
         if layer in ASSIGNED_LAYERS and decl.spatial:
             frame = frame.copy()
             frame["grid_code"] = current_grid_codes(frame.geometry, self.index)
         if layer in RECORD_LAYERS:
             frame = self.scope.mask(decl, self._records_in_area(layer, frame))
+        elif layer in LINKED_LAYERS and not self.scope.whole_county:
+            key, link, naming = LINKED_LAYERS[layer]
+            named = set(self.read(link, columns=[naming])[naming].astype(str))
+            frame = self.scope.mask(decl, frame[frame[key].astype(str).isin(named)])
         else:
             frame = self.scope.restrict(layer, frame)
         if columns is not None:

@@ -40,8 +40,9 @@ class Hit:
     score: int
 
 
-def _romanise(names: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Pinyin initials and full pinyin (lower case, no tones) of every name.
+def romanise(names: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Pinyin initials and full pinyin (lower case, no tones) of every name (the finder map's
+    own search matches them as :meth:`HouseholdSearch.search` does).
 
     Converts each distinct character once, then joins per name: fast for 150,000 names.
     """
@@ -77,7 +78,7 @@ class HouseholdSearch:
         self.names = households["head_name"].fillna("").astype(str).to_numpy(dtype=object)
         self.numbers = households["house_number"].fillna("").astype(str).to_numpy(dtype=object)
         self.villages = households["village_code"].fillna("").astype(str).to_numpy(dtype=object)
-        self.initials, self.pinyin = _romanise(households["head_name"])
+        self.initials, self.pinyin = romanise(households["head_name"])
         self._ids, self._names, self._numbers = (
             _text(self.ids),
             _text(self.names),

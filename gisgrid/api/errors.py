@@ -1,19 +1,29 @@
-"""Domain errors → HTTP statuses, in one place. Every error body is JSON:
+"""Domain errors → HTTP statuses, in one place. Every error body of the API is JSON:
 
 ``{"error": {"type": "...", "code": "...", "message": "...", "problems": [...]}}``
+
+A browser asking for a page (a route whose :class:`~gisgrid.api.policy.Rule` has
+``page=True``, or a path outside ``/api/`` that matches no route, requested with ``Accept:
+text/html``) gets the same status as an HTML page in the site's style, in Chinese
+(:func:`wants_page`, ``templates/error.html``).
 """
 
 from __future__ import annotations
 
+import urllib.parse
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
 
 from gisgrid import errors
+from gisgrid.api import policy
+from gisgrid.api.templating import render
 
 #: every error class of :mod:`gisgrid.errors` → its HTTP status (a test proves none is missing)
 STATUS: dict[type[errors.GisgridError], int] = {
@@ -115,11 +125,94 @@ def error_body(
     return {"error": error}
 
 
+#: an error page's heading and what it tells the reader, by HTTP status
+PAGE_TEXT: dict[int, tuple[str, str]] = {
+    400: ("请求有误", "请求的参数不正确，请返回后重试。"),
+    401: ("请先登录", "尚未登录或登录已失效，请先登录。"),
+    403: ("无权访问", "您的账号无权查看此页面或此区域的信息。"),
+    404: ("没有找到", "要找的页面、区域或记录不存在，或不在您负责的范围内。"),
+    405: ("不支持的请求方式", "此页面不接受这种请求，请从首页重新进入。"),
+    409: ("操作冲突", "数据已被他人改动，请刷新后重试。"),
+    413: ("提交的内容过大", "提交的内容超过了允许的大小。"),
+    415: ("不支持的文件类型", "提交的文件类型不受支持。"),
+    422: ("请求参数不正确", "链接中的参数不正确，请从首页重新进入。"),
+    429: ("尝试次数过多", "失败次数过多，请稍后再试。"),
+    500: ("服务器出错", "服务器处理时出错，请稍后再试；若一再出现，请联系县里的系统管理员。"),
+    503: ("数据暂时无法读取", "数据库暂时无法连接，请稍后再试。"),
+}
+
+
+def wants_page(request: Request) -> bool:
+    """Whether an error answers ``request`` as an HTML page rather than a JSON body.
+
+    A browser's request (``Accept`` names ``text/html``) for a page: a route whose policy
+    rule says ``page=True``, or a path that matches no route and is not under ``/api/``.
+    API routes always answer JSON, whatever the caller accepts.
+    """
+    if "text/html" not in request.headers.get("accept", ""):
+        return False
+    route = request.scope.get("route")
+    if isinstance(route, Route):
+        try:
+            return policy.rule_for(request.method, route.path).page
+        except KeyError:  # a method the route does not take (405): judged by its path
+            pass
+    return not (request.url.path.startswith("/api/") or request.url.path == "/api")
+
+
+def chinese_part(message: str) -> str | None:
+    """The Chinese part of a bilingual message ("中文 (English)", "中文 / English"), or None
+    if it has none."""
+    head = message.split(" (", 1)[0].split(" / ", 1)[0].strip()
+    return head if head and not head.isascii() else None
+
+
+def error_page(
+    request: Request,
+    status: int,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    ask_reason: bool = False,
+) -> HTMLResponse:
+    """The HTML page of an error: the status, its Chinese heading and explanation (the
+    message's own Chinese part when it has one), links home and, when not signed in, to the
+    sign-in page; with ``ask_reason`` (a role that reads household records on request gave
+    no reason) a form that asks the same page again with the reason."""
+    title, hint = PAGE_TEXT.get(status, ("出错了", "请求未能完成，请从首页重新进入。"))
+    links = [("返回首页", "/")]
+    if status == 401:
+        links.append(("登录", "/login?next=" + urllib.parse.quote(request.url.path, safe="/")))
+    reason_form = None
+    if ask_reason and request.method == "GET":
+        keep = [(k, v) for k, v in request.query_params.multi_items() if k != "reason"]
+        reason_form = {"action": request.url.path, "keep": keep}
+    html = render(
+        "error.html", status=status, title=title, message=chinese_part(message) or hint,
+        links=links, reason_form=reason_form,
+    )  # fmt: skip
+    return HTMLResponse(html, status_code=status, headers=headers)
+
+
+def _answer(
+    request: Request,
+    status: int,
+    body: dict[str, Any],
+    headers: Mapping[str, str] | None = None,
+    *,
+    ask_reason: bool = False,
+) -> Response:
+    if wants_page(request):
+        message = str(body["error"]["message"])
+        return error_page(request, status, message, headers, ask_reason=ask_reason)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
 
     @app.exception_handler(errors.GisgridError)
-    async def gisgrid_error(_request: Request, exc: errors.GisgridError) -> JSONResponse:
+    async def gisgrid_error(request: Request, exc: errors.GisgridError) -> Response:
         problems: list[Any] = []
         detail: dict[str, Any] | None = None
         code = exc.code if isinstance(exc, errors.LocateError) else None
@@ -138,16 +231,19 @@ def install(app: FastAPI) -> None:
             if isinstance(exc, errors.RateLimitedError)
             else None
         )
-        return JSONResponse(body, status_code=status_of(exc), headers=headers)
+        asking = isinstance(exc, errors.ReasonRequiredError)
+        return _answer(request, status_of(exc), body, headers, ask_reason=asking)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         # routing's own answers (no such path, wrong method) in the same shape as ours
         body = error_body("HTTPException", str(exc.detail), code=f"http_{exc.status_code}")
-        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        if exc.status_code < 400:  # a redirect (a page's caller not signed in): as it is
+            return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+        return _answer(request, exc.status_code, body, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def request_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def request_error(request: Request, exc: RequestValidationError) -> Response:
         problems = [
             {"location": list(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
             for e in exc.errors()
@@ -160,4 +256,9 @@ def install(app: FastAPI) -> None:
             code="invalid_request",
             problems=problems,
         )
-        return JSONResponse(body, status_code=422)
+        return _answer(request, 422, body)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, _exc: Exception) -> Response:
+        # a bug: Starlette's outermost middleware sends this answer and re-raises (logged)
+        return _answer(request, 500, error_body("InternalServerError", "server fault"))

@@ -71,6 +71,10 @@ ROUTES: dict[tuple[str, str], Rule] = {
         P.FIGURES, stricter={"kind": {"finder": P.HOUSEHOLD_RECORDS}}, page=True
     ),
     ("GET", "/api/check"): Rule(P.FIGURES),
+    # the figures as an Excel workbook and the printed wall map (公示牌) of one's area: phones
+    # only for roles with staff contacts (the scope masks them), each export recorded
+    ("GET", "/api/report.xlsx"): Rule(P.FIGURES),
+    ("GET", "/api/wallmap.pdf"): Rule(P.FIGURES),
     ("GET", "/api/layers"): Rule(P.FIGURES),
     ("GET", "/api/layers/{layer}"): Rule(
         P.FIGURES,

@@ -222,6 +222,9 @@ ASSETS: dict[str, Asset] = {
     "cases_css": Asset(GISGRID, "gisgrid-cases.css"),
     "report_js": Asset(GISGRID, "gisgrid-report.js"),
     "report_css": Asset(GISGRID, "gisgrid-report.css"),
+    "dashboard_js": Asset(GISGRID, "gisgrid-dashboard.js"),
+    "finder_js": Asset(GISGRID, "gisgrid-finder.js"),
+    "finder_css": Asset(GISGRID, "gisgrid-finder.css"),
 }
 
 #: the assets every gisgrid map page links to

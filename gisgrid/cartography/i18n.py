@@ -130,7 +130,10 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "care_point": ("岁月港湾网格点", "Elder-care point"),
     "last_visit": ("上次走访", "Last visit"),
     # finder
-    "search_placeholder": ("输入户主姓名或门牌号", "Head of household or house number"),
+    "search_placeholder": (
+        "户主姓名、拼音首字母或门牌号",
+        "Head of household, pinyin initials or house number",
+    ),
     "search": ("查找", "Search"),
     "no_match": ("没有找到", "No match"),
     "matches": ("找到 {n} 户", "{n} found"),

@@ -95,6 +95,19 @@ CASE_ACTIONS: dict[str, Kind] = _table(
     Kind("reopen", "核查不通过", "verification failed"),
 )
 
+#: the kinds of unit paired with a village (结对单位)
+UNIT_KINDS: dict[str, Kind] = _table(
+    Kind("agency", "机关", "agency"),
+    Kind("institution", "事业单位", "institution"),
+    Kind("enterprise", "企业", "enterprise"),
+)
+
+#: the kinds of pairing (结对类型)
+PAIRING_KINDS: dict[str, Kind] = _table(
+    Kind("weak_village", "集体经济薄弱村", "weak village"),
+    Kind("urban_community", "城市社区", "urban community"),
+)
+
 #: the six 六无 categories (safety and environment accidents are one)
 SIX_NO_CATEGORIES: dict[str, Kind] = _table(
     Kind("petition", "非正常上访", "Abnormal petitions"),

@@ -6,6 +6,9 @@ installed at set-up, under ``/assets/``): nothing is loaded from the internet.
 
 from __future__ import annotations
 
+import json
+import numbers
+import urllib.parse
 from collections.abc import Hashable, Mapping
 from typing import Annotated, Any
 
@@ -14,17 +17,20 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from gisgrid import codes
 from gisgrid.analysis import indicators as dashboard
+from gisgrid.analysis import organisation
 from gisgrid.analysis.assign import local_now
 from gisgrid.analysis.cases import case_columns
 from gisgrid.analysis.scope import Scope
 from gisgrid.api.deps import Grid, Scoped, SignedIn, State, Township, Village
 from gisgrid.api.errors import COMMON_ERRORS, HTML_PAGE
-from gisgrid.api.security import html_page
+from gisgrid.api.security import ASSETS_PREFIX, html_page
 from gisgrid.api.state import CachedPage
 from gisgrid.api.templating import render
 from gisgrid.errors import ConfigError, NotFoundError
 from gisgrid.layers import kinds
+from gisgrid.roles import Permission
 from gisgrid.services.cases import case_summaries
+from gisgrid.stores.base import Reader
 
 router = APIRouter(tags=["pages 页面"], responses=COMMON_ERRORS)
 #: the checks whose findings the dashboard shows as cards, labelled from layers.kinds.CHECKS
@@ -53,7 +59,40 @@ def _percent(share: float) -> str:
     return NOT_APPLICABLE if share != share else f"{share * 100:.1f}%"  # NaN: no households
 
 
+#: counts shown with their share of a whole (a count alone misleads between areas of very
+#: different sizes): the column, the column of the whole and the note's words
+SHARES = {
+    "beyond_service": ("households", "占"),
+    "unstaffed_grids": ("grids", "占"),
+    "overdue_cases": ("open_cases", "占在办"),
+}
+
+
+def _sort_key(value: object) -> str:
+    """A cell's ``data-sort``: the number it shows (a share unrounded), else its text."""
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, numbers.Real) and value == value:
+        return repr(float(value))
+    return "" if value is None or value != value else str(value)
+
+
 def _fmt(rec: Mapping[Hashable, Any], column: str) -> dict[str, Any]:
+    cell = _fmt_text(rec, column)
+    value = rec[column]
+    if column == "six_no" and isinstance(value, str) and "/" in value:  # met/villages
+        met, of = value.split("/")
+        value = int(met) / int(of) if int(of) else float("nan")
+    cell["sort"] = _sort_key(value)
+    whole_column, words = SHARES.get(column, ("", ""))
+    if whole_column and not (whole_column == "grids" and rec.get("level") == 3):
+        part, whole = int(rec[column]), int(rec[whole_column])
+        if part and whole:
+            cell["note"] = f"{words} {_percent(dashboard.floor_share(part, whole))}"
+    return cell
+
+
+def _fmt_text(rec: Mapping[Hashable, Any], column: str) -> dict[str, Any]:
     value = rec[column]
     if column == "linkage_share":
         unlinked = int(rec["unlinked"])
@@ -73,6 +112,8 @@ def _fmt(rec: Mapping[Hashable, Any], column: str) -> dict[str, Any]:
     if column in (
         "unstaffed_grids",
         "gaps",
+        "overlaps",
+        "nesting",
         "beyond_service",
         "overdue_cases",
         "escalated_cases",
@@ -106,7 +147,14 @@ def _cards(t: dict[str, Any], *, level: str) -> list[dict[str, Any]]:
     )
     far = t["beyond_service"]
     cards.append(
-        {"label": dashboard.LABELS_ZH["beyond_service"], "value": f"{far:,}", "warn": far > 0}
+        {
+            "label": dashboard.LABELS_ZH["beyond_service"],
+            "value": f"{far:,}",
+            "note": f"占 {_percent(dashboard.floor_share(far, t['households']))}"
+            if far and t["households"]
+            else "",
+            "warn": far > 0,
+        }
     )
     cards.append({"label": dashboard.LABELS_ZH["open_cases"], "value": f"{t['open_cases']:,}"})
     late = t["overdue_cases"]
@@ -131,6 +179,8 @@ def dashboard_page(
     township: Township = None,
     village: Village = None,
 ) -> Response:
+    from gisgrid.cartography.assets import ASSETS
+
     scope = access.scope
     if township is None and village is None and not scope.whole_county:
         return RedirectResponse(_home_page(scope), status_code=303)
@@ -160,17 +210,28 @@ def dashboard_page(
         level, within, link = "grid", village, None
         map_url = f"/maps/coverage?village={village}"
         links = [
-            ("农户查找", f"/finder?village={village}"),
             ("事件地图", f"/maps/incidents?village={village}"),
+            *_report_links(f"village={village}"),
         ]
     elif township:
         level, within, link = "village", township, "/?village="
         map_url = f"/maps/coverage?township={township}"
-        links = [("事件地图", f"/maps/incidents?township={township}")]
+        links = [
+            ("事件地图", f"/maps/incidents?township={township}"),
+            *_report_links(f"township={township}"),
+        ]
     else:
         level, within, link = "township", None, "/?township="
         map_url = "/maps/coverage"
-        links = [("事件地图", "/maps/incidents"), ("检查报告（JSON 数据）", "/api/check")]
+        links = [
+            ("事件地图", "/maps/incidents"),
+            ("检查报告（JSON 数据）", "/api/check"),
+            ("导出统计表（Excel）", "/api/report.xlsx"),
+        ]
+    # the finder of the area shown, for roles that may read household records
+    if Permission.HOUSEHOLD_RECORDS in access.caller.info.permissions:
+        area = f"?village={village}" if village else f"?township={township}" if township else ""
+        links.insert(0, ("农户查找", "/finder" + area))
     table = dashboard.area_table(frames, report, level=level, within=within, cases=cases)
     # six-no is a village's status: on a village's page it is a card, not a column of grids
     columns = [
@@ -179,6 +240,15 @@ def dashboard_page(
     headers = [dashboard.LABELS_ZH[c] for c in columns]
     if level == "grid":
         headers.insert(2, "负责人")
+    headers.append(TREND_HEADER)
+    if level == "township":
+        headers.append(LEADERS_HEADER)
+    area_codes = [str(c) for c in table["code"]]
+    trends = dashboard.monthly_trend(frames, report, [*area_codes, within], cases=cases)
+    months = [str(m) for m in dashboard.trend_months(report)]
+    leaders = organisation.township_leaders(
+        access.reader, area_codes if level == "township" else [township] if township else []
+    )
     rows = []
     for rec in table.to_dict("records"):
         if level == "grid":  # the grids' responsible persons, as the role may see them
@@ -197,12 +267,18 @@ def dashboard_page(
                         "bad": rec.get("responsible_name") is None,
                     }
                 )
+        trend = _trend(trends[str(rec["code"])], months)
+        cells.append({"text": "", "trend": trend, "sort": str(sum(trend["reported"]))})
+        if level == "township":
+            names_of = "、".join(f"{x.name}（{x.post}）" for x in leaders[str(rec["code"])])
+            cells.append({"text": names_of or "（无）", "sort": names_of})
         rows.append(cells)
     t = dashboard.totals(frames, report, within=village or township, cases=cases)
     cards = _cards(t, level=level)
     if village:
         ok = village in set(report.get("six_no", {}).get("six_no_villages", []))
         cards.append({"label": "六无达标", "value": "达标" if ok else "未达标", "warn": not ok})
+    org = _organisation(access.reader, township, village, leaders)
     title = "网格化基层治理驾驶舱" + (f" · {names[village or township]}" if township else "")
     html = render(
         "dashboard.html",
@@ -214,8 +290,61 @@ def dashboard_page(
         rows=rows,
         map_url=map_url,
         links=links,
+        org=org,
+        trend=_trend(trends[within], months),
+        scripts=[ASSETS_PREFIX + ASSETS["dashboard_js"].url],
     )
     return html_page(html)
+
+
+def _organisation(
+    reader: Reader,
+    township: str | None,
+    village: str | None,
+    leaders: Mapping[str, list[organisation.Leader]],
+) -> list[tuple[str, list[str]]]:
+    """Who answers for the area shown, as the caller may see them: its township's county
+    leaders (联乡), and for a village its pairing units (结对) and first secretaries."""
+    none = ["（无）"]
+    out: list[tuple[str, list[str]]] = []
+    if township:
+        out.append((LEADERS_HEADER, [f"{x.name}（{x.post}）" for x in leaders[township]] or none))
+    if village:
+        pairs = organisation.village_pairings(reader, village)
+        units = [f"{p.unit_name}（{p.unit_kind_zh}，{p.kind_zh}）" for p in pairs]
+        out.append(("结对单位", units or none))
+        people = [
+            f"{x.name}（{x.unit}" + (f"，{x.start_on.isoformat()} 起" if x.start_on else "") + "）"
+            for x in organisation.village_secretaries(reader, village)
+        ]
+        out.append(("驻村第一书记", people or none))
+    return out
+
+
+#: the header of the trend column and of the township leaders' column
+TREND_HEADER = "近12个月趋势"
+LEADERS_HEADER = "联乡县级领导"
+
+
+def _trend(counts: Mapping[str, list[int]], months: list[str]) -> dict[str, Any]:
+    """An area's trend for the template's small chart: per month reported and closed, the
+    larger of their peaks and a label that says the figures in words."""
+    reported, closed = list(counts["reported"]), list(counts["closed"])
+    return {
+        "reported": reported,
+        "closed": closed,
+        "top": max([1, *reported, *closed]),
+        "months": months,
+        "label": f"{months[0]} 至 {months[-1]}：上报 {sum(reported):,} 件，结案 {sum(closed):,} 件",
+    }
+
+
+def _report_links(query: str) -> list[tuple[str, str]]:
+    """The area's reports that leave the screen: its figures in Excel, its wall map in PDF."""
+    return [
+        ("导出统计表（Excel）", f"/api/report.xlsx?{query}"),
+        ("打印网格公示牌（PDF）", f"/api/wallmap.pdf?{query}"),
+    ]
 
 
 def _home_page(scope: Scope) -> str:
@@ -300,28 +429,100 @@ def _record(access: SignedIn, page: CachedPage) -> None:
 def finder_page(
     state: State,
     access: Scoped,
+    township: Township = None,
     village: Village = None,
     grid: Grid = None,
 ) -> Response:
+    """The finder's first page (a search across the caller's area, townships → villages, or
+    a grid worker's grids; ``township`` opens that township's list), or, given a village or
+    grid, its finder map."""
+    from gisgrid.cartography.assets import ASSETS
+
     scope = access.scope
+    reason = access.reason or ""
     if village is None and grid is None:
-        villages = state.frames()["villages"].sort_values("code")
-        mine = villages[[scope.covers(c) for c in villages["code"]]]
-        links = [
-            (f"/finder?village={c}", n) for c, n in zip(mine["code"], mine["name"], strict=True)
-        ]
-        if not links:  # a grid worker: their grids
-            grids = state.locator.grids.sort_values("code")
-            mine = grids[[c in scope.areas for c in grids["code"]]]
-            links = [
-                (f"/finder?grid={c}", f"{n}（{c}）")
+        if township is not None:
+            scope.require(township)
+        frames = state.frames()
+        groups = _finder_groups(frames, scope, opened=township, reason=reason)
+        grids: list[tuple[str, str]] = []
+        if not groups:  # a grid worker: their grids
+            mine = state.locator.grids.sort_values("code")
+            mine = mine[[c in scope.areas for c in mine["code"]]]
+            grids = [
+                (_with_reason(f"/finder?grid={c}", reason), f"{n}（{c}）")
                 for c, n in zip(mine["code"], mine["name"], strict=True)
             ]
-        html = render("finder_villages.html", access, links=links)
+        names = {v["code"]: f"{t['name']} · {v['name']}" for t in groups for v in t["villages"]}
+        html = render(
+            "finder.html",
+            access,
+            title="农户查找",
+            groups=groups,
+            grids=grids,
+            query="",
+            reason=reason,
+            village_names=json.dumps(names, ensure_ascii=False, separators=(",", ":")),
+            scope_note=f"在{_scope_name(frames, scope)}范围内查找",
+            styles=[ASSETS_PREFIX + ASSETS[name].url for name in FINDER_CSS],
+            scripts=[ASSETS_PREFIX + ASSETS[name].url for name in FINDER_JS],
+        )
         return html_page(html)
     scope.require(village or grid or "")
     target = f"/maps/finder?village={village}" if village else f"/maps/finder?grid={grid}"
-    return RedirectResponse(target, status_code=307)
+    return RedirectResponse(_with_reason(target, reason), status_code=307)
+
+
+#: the finder page's style sheets and scripts, in load order
+FINDER_CSS = ("cases_css", "finder_css")
+FINDER_JS = ("page_js", "finder_js")
+
+
+def _with_reason(url: str, reason: str) -> str:
+    """``url`` carrying the caller's reason for reading household records, if they gave one
+    (a role that reads them on request needs it on every page and call)."""
+    return url + "&reason=" + urllib.parse.quote(reason) if reason else url
+
+
+def _finder_groups(
+    frames: Mapping[str, Any], scope: Scope, *, opened: str | None, reason: str
+) -> list[dict[str, Any]]:
+    """The caller's villages grouped by township, in code order: a village whose name
+    another village of the list has too is marked (the page adds its township's name)."""
+    villages = frames["villages"].sort_values("code")
+    mine = villages[[scope.covers(c) for c in villages["code"]]]
+    townships = dict(zip(frames["townships"]["code"], frames["townships"]["name"], strict=True))
+    repeated = set(mine["name"][mine["name"].duplicated(keep=False)])
+    groups: dict[str, dict[str, Any]] = {}
+    for code, name in zip(mine["code"], mine["name"], strict=True):
+        t = codes.township_of(code)
+        group = groups.setdefault(
+            t, {"code": t, "name": townships.get(t, t), "villages": [], "open": False}
+        )
+        group["villages"].append(
+            {
+                "code": code,
+                "name": name,
+                "url": _with_reason(f"/finder?village={code}", reason),
+                "duplicate": name in repeated,
+            }
+        )
+    out = list(groups.values())
+    for group in out:  # one township (or the one asked for) opens at once
+        group["open"] = len(out) == 1 or group["code"] == opened
+    return out
+
+
+def _scope_name(frames: Mapping[str, Any], scope: Scope) -> str:
+    """The caller's area as the finder names it: 全县, a township's or village's name."""
+    if scope.whole_county:
+        return "全县"
+    names = dict(zip(frames["townships"]["code"], frames["townships"]["name"], strict=True))
+    names |= dict(zip(frames["villages"]["code"], frames["villages"]["name"], strict=True))
+    areas = sorted(scope.areas)
+    if all(a in names for a in areas):
+        return "、".join(names[a] for a in areas)
+    return "您负责的网格"
 
 
 @router.get(

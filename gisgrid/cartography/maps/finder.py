@@ -1,5 +1,6 @@
-"""The household finder of one village or grid, for field staff on a phone: search by name
-or house number, the backbone household each one is linked to, the nearest service points."""
+"""The household finder of one village or grid, for field staff on a phone: search by name,
+pinyin initials or full pinyin, or house number, the backbone household each one is linked
+to, the nearest service points."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pandas as pd
 import shapely
 
 from gisgrid.analysis.indicators import grid_indicators
+from gisgrid.analysis.search import romanise
 from gisgrid.cartography import payload
 from gisgrid.cartography.data import AreaData
 from gisgrid.cartography.encode import Grid, encode_coords
@@ -52,6 +54,7 @@ def finder_map(
     g3 = data.level(3)
     g3index = {c: i for i, c in enumerate(g3["code"])}
     ind = grid_indicators(data)
+    initials, spelled = romanise(hh["head_name"])
     v = data.villages
     doc = payload.common(data, "finder", title, basemap, language, grid)
     doc.update(
@@ -78,6 +81,9 @@ def finder_map(
             "households": {
                 "id": list(hh["id"]),
                 "name": list(hh["head_name"]),
+                # pinyin initials and full pinyin of the names: "zfw" finds 张福旺
+                "ini": [str(x) for x in initials],
+                "py": [str(x) for x in spelled],
                 "num": payload.nullable(hh["house_number"]),
                 "members": [int(x) for x in hh["members"]],
                 "elderly": [int(x) for x in hh["elderly"]],

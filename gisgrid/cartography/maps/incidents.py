@@ -60,6 +60,7 @@ def incident_map(
                 "code": list(data.townships["code"]),
                 "name": list(data.townships["name"]),
                 "geom": payload.polygons(data.townships.geometry, detail, grid),
+                "label": payload.labels(data.townships.geometry, list(data.townships["name"]), 16),
             },
             "incident_kinds": [
                 {

@@ -319,29 +319,53 @@
     });
   }
 
-  // names shown only from the zoom at which they fit inside their area
+  // names above the service points' and warnings' icons (never under one), below popups
+  function labelPane(map) {
+    if (!map.getPane("ggLabels")) {
+      var pane = map.createPane("ggLabels");
+      pane.style.zIndex = 640; // markers 600, tooltips 650, popups 700
+      pane.style.pointerEvents = "none";
+    }
+    return "ggLabels";
+  }
+
+  // names shown only from the zoom at which they fit inside their area, or from group.floor
+  // on (set to the opening zoom for the townships: a leader's first view names every one)
   function labelLayer(map, labels, cls, maxZoom) {
     var group = L.layerGroup();
+    var pane = labelPane(map);
+    group.floor = 99;
     var markers = labels.map(function (l) {
       return L.marker([l[0], l[1]], {
         icon: L.divIcon({ className: "gg-label " + cls, html: el("span", null, l[3]), iconSize: null }),
         interactive: false,
         keyboard: false,
+        pane: pane,
       });
     });
     function update() {
       var z = map.getZoom();
       markers.forEach(function (m, k) {
-        var show = z >= labels[k][2] && z <= (maxZoom || 99);
+        var show = z >= Math.min(labels[k][2], group.floor) && z <= (maxZoom || 99);
         if (show && !group.hasLayer(m)) group.addLayer(m);
         if (!show && group.hasLayer(m)) group.removeLayer(m);
+        // shown before it fits (from the floor): smaller, so that neighbours' names stay apart
+        var e = show ? m.getElement() : null;
+        if (e) (z < labels[k][2] ? L.DomUtil.addClass : L.DomUtil.removeClass)(e, "gg-label-compact");
       });
       group.shown = group.getLayers().length;
     }
     map.on("zoomend", update);
     group.on("add", update);
+    group.update = update;
     update();
     return group;
+  }
+
+  // township names from the zoom the map opens at (call once the view is fitted)
+  function nameTownshipsFromHere(map, labels) {
+    labels.floor = Math.floor(map.getZoom() + 1e-9);
+    labels.update();
   }
 
   function servicePopup(D, sp, i) {
@@ -773,6 +797,7 @@
 
     findingsAt = findingLayers(map, D, panel, renderer);
     finish(map, D);
+    nameTownshipsFromHere(map, tLabels);
   }
 
   // --- the incident map ------------------------------------------------------------------------
@@ -869,6 +894,10 @@
     });
     var vLabels = labelLayer(map, V.label, "gg-label-village");
     map.addLayer(vLabels);
+    var tLabels = labelLayer(map, D.townships.label, "gg-label-township", 12);
+    map.addLayer(tLabels);
+    G.layers.township_labels = tLabels;
+    G.layers.village_labels = vLabels;
 
     // the month filter
     var box = document.createElement("div");
@@ -980,6 +1009,7 @@
         legendNodes(T.overdue, [["#fff", T.overdue_marker, "gg-swatch-overdue"]]))
     );
     finish(map, D);
+    nameTownshipsFromHere(map, tLabels);
   }
 
   // --- the household finder --------------------------------------------------------------------
@@ -1155,15 +1185,22 @@
           clear(list);
           if (!q) { status.textContent = ""; return; }
           var found = [];
+          // pinyin as the server's search reads it: initials ("zfw") or full pinyin, from the start
+          var spelled = q.toLowerCase().replace(/\s+/g, "");
+          var roman = /^[a-z]+$/.test(spelled) && H.ini;
           for (var i = 0; i < H.id.length; i++) {
-            if (H.name[i].indexOf(q) >= 0 || (H.num[i] && H.num[i].indexOf(q) >= 0) || H.id[i] === q) found.push(i);
+            if (H.name[i].indexOf(q) >= 0 || (H.num[i] && H.num[i].indexOf(q) >= 0) || H.id[i] === q ||
+                (roman && (H.ini[i].indexOf(spelled) === 0 || H.py[i].indexOf(spelled) === 0))) found.push(i);
           }
           status.textContent = found.length ? T.matches.replace("{n}", found.length) : T.no_match;
           found.slice(0, 50).forEach(function (i) {
             var li = L.DomUtil.create("li", "", list);
             li.setAttribute("data-id", H.id[i]);
             append(li, [el("b", null, H.name[i]), " ", H.num[i] || H.id[i]]);
-            L.DomEvent.on(li, "click", function () { clear(list); select(i, true); });
+            // stopped here: once the list is cleared the tap's target is out of the page, and
+            // Leaflet, no longer seeing it inside the search box, would take it for a click on
+            // the map there, opening that grid's popup over (and closing) the household's card
+            L.DomEvent.on(li, "click", function (e) { L.DomEvent.stop(e); clear(list); select(i, true); });
           });
           if (found.length === 1) {
             clear(list);
@@ -1224,6 +1261,9 @@
       L.popup().setLatLng(map.getCenter()).setContent(el("div", "gg-popup gg-me-error", T.locate_failed + e.message)).openOn(map);
     });
     finish(map, D);
+    // a household picked on the finder's first page (#household=ID): selected, its card open
+    var wanted = /(?:^#|&)household=([^&]+)/.exec(window.location.hash);
+    if (wanted) G.select(decodeURIComponent(wanted[1]));
   }
 
   G.build = function (map, data) {
