@@ -212,7 +212,7 @@ def test_cards_are_the_figures_of_the_county_township_and_village_shown(
         got = cards(response.text)
         want = expected(truth, code)
         assert got["农户"] == [f"{want['households']:,}"], url
-        assert got["三级网格"] == [str(want["grids"])], url
+        assert got["三级网格"] == [f"{want['grids']:,}"], url
         far = _with_share(want["beyond_service"], want["households"], "占")
         assert got["超出服务半径户数"] == far.split(), url
         assert got["联户覆盖率"] == [
@@ -222,8 +222,10 @@ def test_cards_are_the_figures_of_the_county_township_and_village_shown(
         ], url
         seen[code] = got
     villages = truth["villages"]["code"]
-    assert seen[None]["乡镇"] == [str(truth["areas"]["township"].nunique())]
-    assert seen[TOWNSHIP]["村（社区）"] == [str(sum(codes.lies_in(v, TOWNSHIP) for v in villages))]
+    assert seen[None]["乡镇"] == [f"{truth['areas']['township'].nunique():,}"]
+    assert seen[TOWNSHIP]["村（社区）"] == [
+        f"{sum(codes.lies_in(v, TOWNSHIP) for v in villages):,}"
+    ]
     assert "乡镇" not in seen[TOWNSHIP] and "乡镇" not in seen[village]
     # the drill-down shows less than the county
     assert expected(truth, TOWNSHIP)["households"] < expected(truth, None)["households"]
@@ -308,7 +310,7 @@ def test_a_village_page_shows_six_no_once_and_grid_counts(
         want = expected(truth, code)
         assert row[far_at] == _with_share(want["beyond_service"], want["households"], "占"), code
         if codes.kind_of(code) == "level2":
-            assert row[grids_at] == str(want["grids"]), code
+            assert row[grids_at] == f"{want['grids']:,}", code
         else:
             assert row[grids_at] == "—", code
 
@@ -507,7 +509,7 @@ def expected_cells(want: dict[str, Any], code: str, level: str) -> dict[str, str
         linked += f" 未联户 {want['unlinked']:,}"
     cells = {
         "代码": code,
-        "网格数": "—" if level3 else str(want["grids"]),
+        "网格数": "—" if level3 else f"{want['grids']:,}",
         "户数": f"{want['households']:,}",
         "联户覆盖率": linked,
         kinds.CHECKS["unstaffed_grids"].zh: f"{want['unstaffed_grids']:,}"
@@ -577,10 +579,13 @@ def test_every_figure_of_every_level_is_counted_by_brute_force(
         mine = brute_row(area, truth=truth, places=places, report=report, cases=cases)
         assert sparks[0] == (mine["reported_by_month"], mine["closed_by_month"]), url
         got = cards(page)
+        for label, words in got.items():  # every count with its thousands separators
+            if re.fullmatch(r"[\d,]+", words[0]):
+                assert words[0] == f"{int(words[0].replace(',', '')):,}", (url, label)
         assert got["在办案件"] == [f"{mine['open_cases']:,}"], url
         assert got["超期案件"] == [f"{mine['overdue_cases']:,}"], url
-        assert got[kinds.CHECKS["gaps"].zh] == [str(mine["gaps"])], url
-        assert got[kinds.CHECKS["overlaps"].zh] == [str(mine["overlaps"])], url
+        assert got[kinds.CHECKS["gaps"].zh] == [f"{mine['gaps']:,}"], url
+        assert got[kinds.CHECKS["overlaps"].zh] == [f"{mine['overlaps']:,}"], url
         for row, spark in zip(rows, sparks[1:], strict=True):
             code = row[0]
             want = brute_row(code, truth=truth, places=places, report=report, cases=cases)

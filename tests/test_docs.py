@@ -4,6 +4,7 @@ README that stays a front door, and links between the chapters that lead somewhe
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,32 @@ def test_the_readme_is_a_front_door() -> None:
         assert command in readme
     for chapter in CHAPTERS:
         assert f"(docs/{chapter})" in readme, f"the README does not send anyone to {chapter}"
-    assert "(docs/maps-coverage.png)" in readme
+    assert "(docs/screens/map-coverage.png)" in readme
+
+
+def _screenshot_script():
+    """scripts/screenshots.py as a module (scripts are not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("screenshots", ROOT / "scripts/screenshots.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_docs_show_exactly_the_screenshots_the_script_takes() -> None:
+    script = _screenshot_script()
+    taken = {shot.file for shot in script.SHOTS} | {script.WALL_MAP}
+    folder = ROOT / "docs" / "screens"
+    assert {p.name for p in folder.glob("*.png")} == taken, "run scripts/screenshots.py"
+    shown = set()
+    for doc in DOCS:
+        shown |= set(re.findall(r"\]\((?:docs/)?screens/([^)\s]+\.png)\)", doc.read_text("utf-8")))
+    assert shown == taken
+    for name in taken:  # a real image each, not an empty file left by a failed run
+        assert (folder / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
 
 
 def _anchors(markdown: str) -> set[str]:

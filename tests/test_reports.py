@@ -23,6 +23,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 import pytest
+import shapely
 from accounts import TestAccount, make_account
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
@@ -401,6 +402,72 @@ def test_the_scale_bar_measures_the_map_in_metres(
     # the bar is a nice round length between a tenth and a half of the map's width
     assert str(metres).strip("0") in ("1", "2", "5")
     assert 0.05 * net_width(root) <= length_mm <= 0.5 * net_width(root)
+
+
+#: how far each piece of furniture reaches from its group's origin (millimetres), as the
+#: template draws it: the legend's frame, the arrow and its 北, the bar with its labels
+REACH = {"legend": (0.0, 0.0, 60.0, 30.0), "north": (0.0, 0.0, 10.0, 20.0)}
+
+
+def _group_box(root: ET.Element, name: str, bar_length: float) -> shapely.Geometry | None:
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    group = root.find(f".//s:g[@id='{name}']", ns)
+    if group is None:
+        return None
+    m = re.fullmatch(r"translate\(([-\d.]+) ([-\d.]+)\)", group.get("transform", ""))
+    assert m, group.get("transform")
+    x, y = float(m.group(1)), float(m.group(2))
+    x0, y0, x1, y1 = REACH.get(name, (0.0, -4.5, max(bar_length + 6.0, 26.0), 6.5))
+    return shapely.box(x + x0, y + y0, x + x1, y + y1)
+
+
+def _furniture_clear(html: str, what: str) -> None:
+    """The legend, north arrow and scale bar of a wall map cover none of the outlines drawn."""
+    svg = re.search(r"<svg.*?</svg>", html, re.S)
+    assert svg
+    root = ET.fromstring(svg.group(0))
+    ns = {"s": "http://www.w3.org/2000/svg"}
+    group = root.find(".//s:g[@id='net']", ns)
+    assert group is not None
+    m = re.fullmatch(
+        r"matrix\(([-\d.e]+) 0 0 ([-\d.e]+) ([-\d.e]+) ([-\d.e]+)\)", group.get("transform", "")
+    )
+    assert m
+    s, _, tx, ty = map(float, m.groups())
+    # every outline drawn (the area, its villages, its grids) on paper, with the thick
+    # outline's half width
+    rings = []
+    for path in group.findall("s:path", ns):
+        for ring in re.findall(r"M([^MZ]+)Z", path.get("d", "")):
+            xy = [tuple(map(float, p.split(","))) for p in ring.split()]
+            rings.append(shapely.Polygon([(tx + s * x, ty - s * y) for x, y in xy]))
+    drawn = shapely.union_all([r.buffer(0) for r in rings]).buffer(0.8)
+    bar = root.find(".//s:g[@id='scalebar']/s:rect", ns)
+    assert bar is not None
+    boxes = {n: _group_box(root, n, float(bar.get("width", "0"))) for n in REACH | {"scalebar": 0}}
+    beside = '<div class="side">' in html
+    assert (boxes["legend"] is None) == beside  # the legend on the map only without the table
+    placed = [b for b in boxes.values() if b is not None]
+    for name, box in boxes.items():
+        if box is not None:
+            assert box.intersection(drawn).area < 0.01, f"{what}: the {name} covers the map"
+            assert box.bounds[0] >= 0 and box.bounds[2] <= net_width(root), name
+    assert shapely.union_all(placed).area == pytest.approx(sum(b.area for b in placed))
+
+
+@pytest.mark.parametrize("paper", ["A3", "A4"])
+def test_the_legend_arrow_and_scale_bar_cover_none_of_the_area(
+    store_path: Path, places: tuple[str, str], paper: str
+) -> None:
+    """On the township's map and on the map of each of its villages, whatever their shape."""
+    township, _ = places
+    store = GeoPackageStore(store_path)
+    as_of = dt.date(2026, 11, 30)
+    net = wallmap.load_net(store, township=township, as_of=as_of)
+    _furniture_clear(wallmap.render_html(net, paper=paper), f"{township} {paper}")  # type: ignore[arg-type]
+    for village in sorted(net.villages["code"]):
+        net = wallmap.load_net(store, village=village, as_of=as_of)
+        _furniture_clear(wallmap.render_html(net, paper=paper), f"{village} {paper}")  # type: ignore[arg-type]
 
 
 def net_width(root: ET.Element) -> float:

@@ -49,6 +49,20 @@ ROWS_BESIDE = {"A3": 42, "A4": 26}
 STROKES = {"level3": 0.25, "level2": 0.7, "village": 1.0, "outline": 1.6}
 #: lengths a scale bar may have (metres)
 NICE = (1, 2, 5)
+#: the map's furniture (millimetres): its size, and the corners it prefers, best first; it
+#: goes to the free corner where it covers least of the area, and the net is drawn smaller
+#: (by SHRINK, up to FIT_TRIES times) until nothing covers it
+NORTH_SIZE = (10.0, 20.0)
+LEGEND_SIZE = (60.0, 30.0)
+SCALEBAR_HEIGHT = 12.0
+#: the scale bar's text reaches this far (its "比例尺 1:nn,nnn" line, its end label)
+SCALEBAR_MIN_WIDTH = 28.0
+CORNERS = ("tl", "tr", "bl", "br")
+PREFERS = {"legend": ("br", "bl", "tr", "tl"), "north": ("tr", "tl", "br", "bl"),
+           "scalebar": ("bl", "br", "tl", "tr")}  # fmt: skip
+INSET = 3.0
+SHRINK = 0.93
+FIT_TRIES = 12
 #: the fonts of the page and the map (Debian fonts-noto-cjk; embedded in the PDF)
 FONTS = "Noto Sans CJK SC, Noto Sans CJK, Noto Sans SC, sans-serif"
 
@@ -174,6 +188,19 @@ class Row:
 
 
 @dataclass(frozen=True)
+class Box:
+    """A rectangle on the map (millimetres from its top-left corner)."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+
+    def polygon(self) -> shapely.Geometry:
+        return shapely.box(self.x, self.y, self.x + self.width, self.y + self.height)
+
+
+@dataclass(frozen=True)
 class Drawing:
     """The map as the template draws it: paths in metres, the rest in millimetres."""
 
@@ -191,6 +218,9 @@ class Drawing:
     bar_length: float
     bar_label: str
     denominator: int
+    #: where the north arrow, the scale bar and (on a map without the table beside it)
+    #: the legend stand: corners where they cover none of the area
+    furniture: dict[str, Box] = field(default_factory=dict)
     rows: list[Row] = field(default_factory=list)
 
 
@@ -225,16 +255,71 @@ def _metric(frame: gpd.GeoDataFrame | gpd.GeoSeries) -> gpd.GeoSeries:
     return series.to_crs(crsmod.METRIC_CRS)
 
 
-def draw(net: WallNet, *, width: float, height: float) -> Drawing:
-    """Draw ``net`` in a map frame of ``width`` × ``height`` millimetres."""
+def _corner(corner: str, size: tuple[float, float], width: float, height: float) -> Box:
+    w, h = size
+    x = INSET if corner[1] == "l" else width - INSET - w
+    y = INSET if corner[0] == "t" else height - INSET - h
+    return Box(x, y, w, h)
+
+
+def _furnish(
+    area: shapely.Geometry, sizes: dict[str, tuple[float, float]], width: float, height: float
+) -> tuple[dict[str, Box], float]:
+    """Each piece of furniture in a corner of its own, largest first, where it covers least
+    of ``area`` (on paper); the boxes and the area they cover together."""
+    free = list(CORNERS)
+    boxes: dict[str, Box] = {}
+    covered = 0.0
+    for name in sorted(sizes, key=lambda n: -sizes[n][0] * sizes[n][1]):
+        cover = {
+            c: shapely.area(_corner(c, sizes[name], width, height).polygon() & area) for c in free
+        }
+        best = min(free, key=lambda c: (round(cover[c], 3), PREFERS[name].index(c)))
+        boxes[name] = _corner(best, sizes[name], width, height)
+        covered += cover[best]
+        free.remove(best)
+    return boxes, covered
+
+
+def draw(net: WallNet, *, width: float, height: float, legend: bool = True) -> Drawing:
+    """Draw ``net`` in a map frame of ``width`` × ``height`` millimetres, with a north arrow,
+    a scale bar and (with ``legend``) the legend in corners where they cover none of it."""
     outline = _metric(gpd.GeoSeries([net.outline], crs=crsmod.STORAGE_CRS)).iloc[0]
     grids = net.grids
     g_m = _metric(grids) if len(grids) else gpd.GeoSeries([], crs=crsmod.METRIC_CRS)
     v_m = _metric(net.villages)
-    minx, miny, maxx, maxy = shapely.union_all([outline, *g_m.values, *v_m.values]).bounds
+    footprint = shapely.union_all([outline, *g_m.values, *v_m.values])
+    minx, miny, maxx, maxy = footprint.bounds
     pad = 4.0  # millimetres of white inside the frame
     dx, dy = max(maxx - minx, 1.0), max(maxy - miny, 1.0)
-    s = min((width - 2 * pad) / dx, (height - 2 * pad) / dy)
+    fit = min((width - 2 * pad) / dx, (height - 2 * pad) / dy)
+    # the thick outline's half width (on paper) counts as covered too
+    reach = STROKES["outline"] / 2
+    placed: tuple[float, dict[str, Box], float] | None = None
+    for attempt in range(FIT_TRIES):
+        s = fit * SHRINK**attempt
+        tx = (width - s * dx) / 2
+        ty = (height - s * dy) / 2 + s * dy
+        on_paper = shapely.transform(
+            footprint,
+            lambda xy, s=s, tx=tx, ty=ty: np.column_stack(
+                (tx + s * (xy[:, 0] - minx), ty - s * (xy[:, 1] - miny))
+            ),
+        ).buffer(reach)
+        bar = nice_length(width / s / 5)
+        sizes = {
+            "north": NORTH_SIZE,
+            "scalebar": (max(bar * s + 8.0, SCALEBAR_MIN_WIDTH), SCALEBAR_HEIGHT),
+        }
+        if legend:
+            sizes["legend"] = LEGEND_SIZE
+        boxes, covered = _furnish(on_paper, sizes, width, height)
+        if placed is None or covered < placed[2]:
+            placed = (s, boxes, covered)
+        if covered == 0.0:
+            break
+    assert placed is not None
+    s, furniture, _ = placed
     tx = (width - s * dx) / 2
     ty = (height - s * dy) / 2 + s * dy
     transform = f"matrix({s:.9g} 0 0 {-s:.9g} {tx:.6g} {ty:.6g})"
@@ -293,6 +378,7 @@ def draw(net: WallNet, *, width: float, height: float) -> Drawing:
         bar_length=bar * s,
         bar_label=f"{bar / 1000:g} 千米" if bar >= 1000 else f"{bar} 米",
         denominator=round(1000 / s),
+        furniture=furniture,
         rows=rows,
     )
 
@@ -313,7 +399,8 @@ def render_html(net: WallNet, *, paper: Paper = "A3") -> str:
     rows = len(net.grids)
     beside = rows <= ROWS_BESIDE[paper]
     map_w = inner_w - TABLE_WIDTH[paper] - GAP if beside else inner_w
-    drawing = draw(net, width=map_w, height=map_h)
+    # beside the table stands the legend; a map without the table carries its own
+    drawing = draw(net, width=map_w, height=map_h, legend=not beside)
     title = f"{net.name}网格公示牌"
     place = " · ".join(
         p

@@ -121,7 +121,7 @@ def _fmt_text(rec: Mapping[Hashable, Any], column: str) -> dict[str, Any]:
         "watched_unvisited",
     ):
         return {"text": f"{int(value):,}", "bad": int(value) > 0}
-    if column in ("households", "open_cases"):
+    if column in ("grids", "households", "open_cases"):
         return {"text": f"{int(value):,}", "bad": False}
     return {"text": str(value), "bad": False}
 
@@ -130,12 +130,12 @@ def _cards(t: dict[str, Any], *, level: str) -> list[dict[str, Any]]:
     """The cards of the area shown: its own figures (:func:`indicators.totals`)."""
     cards: list[dict[str, Any]] = []
     if level == "township":
-        cards.append({"label": "乡镇", "value": t["townships"]})
+        cards.append({"label": "乡镇", "value": f"{t['townships']:,}"})
     if level in ("township", "village"):
-        cards.append({"label": "村（社区）", "value": t["villages"]})
+        cards.append({"label": "村（社区）", "value": f"{t['villages']:,}"})
     if level == "grid":
-        cards.append({"label": "二级网格", "value": t["grids"][2]})
-    cards.append({"label": "三级网格", "value": t["grids"][3]})
+        cards.append({"label": "二级网格", "value": f"{t['grids'][2]:,}"})
+    cards.append({"label": "三级网格", "value": f"{t['grids'][3]:,}"})
     cards.append({"label": "农户", "value": f"{t['households']:,}"})
     cards.append(
         {
@@ -168,7 +168,7 @@ def _cards(t: dict[str, Any], *, level: str) -> list[dict[str, Any]]:
         if level == "grid" and check == "six_no":
             continue  # a village's page says whether it meets six-no (its own card)
         n = f.get(check, 0)
-        cards.append({"label": kinds.CHECKS[check].zh, "value": n, "warn": n > 0})
+        cards.append({"label": kinds.CHECKS[check].zh, "value": f"{n:,}", "warn": n > 0})
     return cards
 
 
