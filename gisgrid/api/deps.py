@@ -16,6 +16,7 @@ from starlette.routing import Route
 from gisgrid import codes
 from gisgrid.analysis.scope import RecordsRead, Scope, ScopedReader, scope_of
 from gisgrid.api import policy
+from gisgrid.api.logs import note_role, note_route
 from gisgrid.api.state import AppState
 from gisgrid.errors import (
     AuthenticationError,
@@ -169,6 +170,7 @@ def enforce(
     route = request.scope.get("route")
     if not isinstance(route, Route):  # dependencies run only for matched routes
         raise RuntimeError(f"no route matched {request.url.path}")
+    note_route(request.scope, route.path)  # the access log keeps the template, not the path
     rule = policy.rule_for(request.method, route.path)
     needed = rule.permission_for(request.path_params)
     if needed is Permission.PUBLIC:  # signing in guards its own form (no session yet)
@@ -176,8 +178,12 @@ def enforce(
             anyone = caller_of(request, state)
         except (AuthenticationError, StoreError):
             anyone = None
+        if anyone is not None:
+            note_role(request.scope, anyone.info.role.value)
         return Access(caller=anyone, scope=None, reader=None, reason=None)
     caller = caller_of(request, state)
+    if caller is not None:
+        note_role(request.scope, caller.info.role.value)
     if caller is None:
         if rule.page and request.method in SAFE_METHODS:
             target = urllib.parse.quote(str(request.url.path) + _query(request), safe="/")
