@@ -33,6 +33,7 @@ from conftest import V1
 from servers import free_port, gisgrid_server
 from shapely.geometry import Point
 
+from gisgrid.api.http import choose_coding, compressible
 from gisgrid.roles import Role
 from gisgrid.stores.geopackage import GeoPackageStore
 from gisgrid.stores.ledger import AuditQuery
@@ -151,6 +152,40 @@ def test_large_answers_are_compressed_and_decode_to_the_same(
     assert "content-encoding" not in ask(server, path, headers=nothing).headers
 
 
+@pytest.mark.parametrize(
+    ("accept", "coding"),
+    [
+        ("", None),
+        ("identity", None),
+        ("gzip", "gzip"),
+        ("gzip, deflate, br, zstd", "br"),
+        ("br;q=0, gzip;q=0.5", "gzip"),
+        ("GZIP;Q=1.0", "gzip"),
+        ("gzip;q=0, br;q=0", None),
+        ("*", "br"),
+        ("*;q=0.1, br;q=0", "gzip"),
+        ("deflate", None),
+        ("gzip;q=oops", None),
+    ],
+)
+def test_the_coding_is_the_best_the_client_accepts(accept: str, coding: str | None) -> None:
+    assert choose_coding(accept) == coding
+
+
+#: answers compressed, and answers sent as they are (compressed formats already)
+TEXT = ("application/json", "application/geo+json", "text/html; charset=utf-8", "text/css",
+        "text/javascript", "image/svg+xml", "application/problem+json")  # fmt: skip
+PACKED = ("application/pdf", "image/jpeg", "image/png", "image/webp", "application/zip",
+          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "")  # fmt: skip
+
+
+def test_only_text_is_worth_compressing() -> None:
+    for kind in TEXT:
+        assert compressible(kind), kind
+    for kind in PACKED:
+        assert not compressible(kind), kind
+
+
 def test_small_answers_and_compressed_formats_are_sent_as_they_are(
     server: str, admin: TestAccount
 ) -> None:
@@ -190,6 +225,7 @@ def test_a_streamed_file_is_compressed_part_by_part(server: str) -> None:
         got = ask(server, f"/assets/{name}", headers={"Accept-Encoding": coding})
         assert got.status == 200 and got.headers["content-encoding"] == coding
         assert decoded(got) == Path(file).read_bytes()
+        assert got.headers["etag"].startswith('W/"')  # the file's tag named other bytes
         assert "no-store" not in got.headers.get("cache-control", "")  # assets may be kept
 
 

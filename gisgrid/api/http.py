@@ -5,7 +5,8 @@
   with brotli (``br``) when the client accepts it, else gzip. Everything else passes as it
   is: PDF, Excel workbooks and photos are compressed formats already, and an answer that
   already has a ``Content-Encoding`` or is partial is left alone. A streamed answer stays
-  streamed (each part is compressed and flushed as it comes).
+  streamed (each part is compressed and flushed as it comes); a strong ``ETag`` of an answer
+  compressed becomes weak (it no longer names the bytes sent).
 * :class:`HeadAsGet`: a ``HEAD`` request is run as the ``GET`` of the same path and
   answered with its status and headers only. Inside the app there is no ``HEAD``: the access
   rule of a route (:mod:`gisgrid.api.policy`), the caller's scope and the audit apply to it
@@ -186,6 +187,9 @@ class Compression:
                 headers["Content-Encoding"] = coding
                 if "content-length" in headers:
                     del headers["Content-Length"]
+                tag = headers.get("etag")
+                if tag and not tag.startswith("W/"):  # a strong tag names the bytes: no more
+                    headers["ETag"] = "W/" + tag
                 data = await encoder.encode(body, last=not more)
                 if not more:
                     headers["Content-Length"] = str(len(data))
