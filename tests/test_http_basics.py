@@ -511,3 +511,28 @@ def test_not_ready_while_the_caches_are_warming(store: GeoPackageStore) -> None:
         assert getattr(warm, "ready", None) is True and getattr(warm, "status", None) == "ok"
     finally:
         store.close()
+
+
+def test_a_layers_tag_on_postgis_follows_sql_from_another_client(
+    pg_store: Any, pg_url: str, filled_store: GeoPackageStore
+) -> None:
+    """The same on PostGIS: a write in SQL (as QGIS or psql sends it) changes the tag at once."""
+    import psycopg
+
+    from gisgrid.layers import LAYERS
+
+    pg_store.write({name: filled_store.read(name) for name in LAYERS})
+    admin = make_account(pg_store, Role.ADMIN)
+    path = "/api/layers/grids?level=3"
+    with gisgrid_server(pg_url) as base:
+        first = ask(base, path, headers={**admin.headers, "Accept-Encoding": "gzip"})
+        assert first.status == 200 and first.headers["content-encoding"] == "gzip"
+        tag = first.headers["etag"]
+        held = {**admin.headers, "If-None-Match": tag}
+        assert ask(base, path, headers=held).status == 304
+        assert ask(base, path, method="HEAD", headers=held).status == 304
+        with psycopg.connect(pg_url) as conn:
+            conn.execute("UPDATE gisgrid.grids SET name = %s WHERE code = %s", ("改名", NORTH))
+        changed = ask(base, path, headers=held)
+        assert changed.status == 200 and changed.headers["etag"] != tag
+        assert "改名" in {f["properties"]["name"] for f in changed.json()["features"]}
