@@ -113,13 +113,17 @@ def layer_tag(state: AppState, access: SignedIn, request: Request) -> str:
     """The entity tag of a layer's answer: what the answer is made of.
 
     The store's data version now (asked each time: a write by anyone, this server, the CLI,
-    QGIS, changes it at once), the caller's role and view (area, residents' and staff
-    fields shown or masked: two callers who see differently never share a tag), the layer
-    and the query (filters, paging, a reason), and the day (grids in force "today").
+    QGIS, changes it at once) and the version of the grids in memory that place the points
+    and make the caller's area (they follow the store within about a second: until then the
+    answer is of the old grids, and its tag changes again when they are replaced), the
+    caller's role and view (area, residents' and staff fields shown or masked: two callers
+    who see differently never share a tag), the layer and the query (filters, paging, a
+    reason), and the day (grids in force "today").
     """
     return http.entity_tag(
         "layer",
         state.store.data_version(),
+        access.grids_version,
         access.caller.info.role.value,
         access.scope.key,
         request.url.path,
