@@ -593,7 +593,7 @@ def serve_command(
     Listens on 127.0.0.1 by default; use --host 0.0.0.0 to serve the county intranet, which
     needs an enabled admin account in the store first (gisgrid users add … --role admin).
     On SIGTERM or Ctrl+C it stops taking connections, lets the requests under way finish
-    (at most GISGRID_WEB_SHUTDOWN_SECONDS), closes the store and exits 0.
+    (at most GISGRID_WEB_SHUTDOWN_SECONDS) and closes the store; after SIGTERM it exits 0.
     """
     import signal
 
@@ -622,17 +622,20 @@ def serve_command(
         out.print(f"gisgrid serving {store or 'the default store'} on http://{host}:{port}/")
         # uvicorn handles SIGTERM itself while it serves (a graceful shutdown), then raises
         # it again: asked to stop and stopped, the command exits 0
-        signal.signal(signal.SIGTERM, _stopped)
-        uvicorn.run(
-            create_app(store=store, access_log=access_log),
-            host=host,
-            port=port,
-            log_level="info",
-            # uvicorn's own lines hold the raw path (household ids): the app's JSON lines
-            # (--access-log) keep the route template instead
-            access_log=False,
-            timeout_graceful_shutdown=web.shutdown_seconds,
-        )
+        previous = signal.signal(signal.SIGTERM, _stopped)
+        try:
+            uvicorn.run(
+                create_app(store=store, access_log=access_log),
+                host=host,
+                port=port,
+                log_level="info",
+                # uvicorn's own lines hold the raw path (household ids): the app's JSON
+                # lines (--access-log) keep the route template instead
+                access_log=False,
+                timeout_graceful_shutdown=web.shutdown_seconds,
+            )
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
     _run(action)
 
