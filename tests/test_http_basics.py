@@ -211,6 +211,23 @@ def test_small_answers_and_compressed_formats_are_sent_as_they_are(
         assert name in too_large.headers, name
 
 
+def test_of_the_html_pages_only_the_map_pages_are_compressed(
+    server: str, admin: TestAccount
+) -> None:
+    """The pages with the user bar hold the session's CSRF token next to text from the
+    request: compressing them would leak the token by the sizes (BREACH). Map pages hold no
+    secret of the session, and they are the large ones."""
+    gz = {**admin.headers, "Accept-Encoding": "gzip, br"}
+    for path in ("/", "/account/tokens", "/finder"):
+        page = ask(server, path, headers=gz)
+        assert page.status == 200 and page.headers["content-type"].startswith("text/html")
+        assert len(page.body) > 1024 and "content-encoding" not in page.headers, path
+        assert b"csrf_token" in page.body, path
+    page = ask(server, f"/maps/coverage?village={V1}", headers=gz)
+    assert page.status == 200 and page.headers["content-encoding"] == "br"
+    assert b"csrf" not in decoded(page)
+
+
 def test_a_streamed_file_is_compressed_part_by_part(server: str) -> None:
     """The static assets are files sent in parts: compressed, they still decode whole."""
     from gisgrid.cartography import asset_files

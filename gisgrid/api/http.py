@@ -1,10 +1,13 @@
 """HTTP basics of a production server: compression, HEAD, entity tags and ``304``.
 
 * :class:`Compression`: a pure ASGI middleware that compresses answers of at least
-  :data:`MIN_COMPRESS_BYTES` whose type is text (JSON, GeoJSON, HTML, scripts, styles, SVG),
-  with brotli (``br``) when the client accepts it, else gzip. Everything else passes as it
-  is: PDF, Excel workbooks and photos are compressed formats already, and an answer that
-  already has a ``Content-Encoding`` or is partial is left alone. A streamed answer stays
+  :data:`MIN_COMPRESS_BYTES` whose type is text (JSON, GeoJSON, scripts, styles, SVG, and
+  the HTML of the map pages), with brotli (``br``) when the client accepts it, else gzip.
+  Everything else passes as it is: PDF, Excel workbooks and photos are compressed formats
+  already; the other HTML pages carry the session's CSRF token beside text taken from the
+  request (a reason, a search), which compressed would let an eavesdropper guess the token
+  from the sizes of many answers (BREACH); an answer that already has a
+  ``Content-Encoding`` or is partial is left alone. A streamed answer stays
   streamed (each part is compressed and flushed as it comes); a strong ``ETag`` of an answer
   compressed becomes weak (it no longer names the bytes sent).
 * :class:`HeadAsGet`: a ``HEAD`` request is run as the ``GET`` of the same path and
@@ -24,7 +27,7 @@ import hashlib
 import json
 import re
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import anyio.to_thread
 import brotli
@@ -42,6 +45,8 @@ _COMPRESSIBLE = re.compile(
     r"^(?:text/[\w.+-]+|application/(?:[\w.+-]+\+)?(?:json|xml)|application/(?:x-)?javascript"
     r"|image/svg\+xml)$"
 )
+#: the HTML pages compressed (paths): the map pages, which hold no secret of the session
+HTML_COMPRESSED = (r"/maps/[^/]+",)
 #: gzip's level: 6 is zlib's default (level 9 costs much more time for a few % less)
 GZIP_LEVEL = 6
 #: brotli's quality: 5 compresses JSON and HTML smaller than gzip at about its speed
@@ -121,7 +126,7 @@ class Compression:
     Pure ASGI: the answer's start is held back until its first part shows whether it is
     worth compressing (a whole small answer is sent as it is); then each part is compressed
     and sent on, so a streamed answer stays streamed. ``Vary: Accept-Encoding`` is added to
-    every answer of a compressible type, compressed or not.
+    every answer that would be compressed for another client, compressed or not.
 
     Parameters
     ----------
@@ -129,17 +134,35 @@ class Compression:
         The wrapped application.
     minimum_size
         The smallest answer compressed, in bytes.
+    html_paths
+        Regular expressions of the paths whose HTML is compressed (no other HTML is).
     """
 
-    def __init__(self, app: ASGIApp, *, minimum_size: int = MIN_COMPRESS_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        minimum_size: int = MIN_COMPRESS_BYTES,
+        html_paths: Sequence[str] = HTML_COMPRESSED,
+    ) -> None:
         self.app = app
         self.minimum_size = minimum_size
+        self.html_paths = tuple(re.compile(p) for p in html_paths)
+
+    def compresses(self, content_type: str, path: str) -> bool:
+        """Whether an answer of ``content_type`` to ``path`` is compressed (when large)."""
+        if not compressible(content_type):
+            return False
+        if content_type.split(";", 1)[0].strip().lower() != "text/html":
+            return True
+        return any(p.fullmatch(path) for p in self.html_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         coding = choose_coding(Headers(scope=scope).get("accept-encoding", ""))
+        path = str(scope.get("path", ""))
         start: Message | None = None
         encoder: _Encoder | None = None
         passing = False  # sent as it is from the start on
@@ -150,7 +173,7 @@ class Compression:
             if kind == "http.response.start":
                 headers = MutableHeaders(raw=list(message.get("headers", [])))
                 message = {**message, "headers": headers.raw}
-                if compressible(headers.get("content-type", "")):
+                if self.compresses(headers.get("content-type", ""), path):
                     headers.add_vary_header("Accept-Encoding")
                     worth = (
                         coding is not None
@@ -280,6 +303,7 @@ def conditional(request: Request, tag: str, answer: Callable[[], Response]) -> R
 
 
 __all__ = [
+    "HTML_COMPRESSED",
     "MIN_COMPRESS_BYTES",
     "REVALIDATE",
     "Compression",
