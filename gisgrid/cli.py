@@ -580,36 +580,69 @@ def serve_command(
     store: StoreOption = None,
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")] = 8000,
-    access_log: Annotated[bool, typer.Option(help="log every request")] = False,
+    access_log: Annotated[
+        bool | None,
+        typer.Option(
+            help="one JSON line per request on standard output: route template, status, "
+            "duration, bytes, role; nothing personal (default GISGRID_WEB_ACCESS_LOG)"
+        ),
+    ] = None,
 ) -> None:
     """Run the web app and HTTP API (dashboard, maps, household finder, /api/…).
 
     Listens on 127.0.0.1 by default; use --host 0.0.0.0 to serve the county intranet, which
     needs an enabled admin account in the store first (gisgrid users add … --role admin).
+    On SIGTERM or Ctrl+C it stops taking connections, lets the requests under way finish
+    (at most GISGRID_WEB_SHUTDOWN_SECONDS) and closes the store; after SIGTERM it exits 0.
     """
+    import signal
+
     import uvicorn
 
     from gisgrid.api import create_app
+    from gisgrid.settings import WebSettings
 
     def action() -> None:
         from gisgrid.services.accounts import has_enabled_admin
         from gisgrid.stores import open_store
 
+        web = WebSettings()
         st = open_store(store)
-        st.layer_names()  # fail here, clearly, on a bad store
-        if not is_loopback(host) and not has_enabled_admin(st.ledger):
-            raise ConfigError(
-                f"没有启用的管理员账户，只能在本机地址上运行 / the store has no enabled admin "
-                f"account: gisgrid serves {host} only once one exists (gisgrid users add NAME "
-                "--role admin --area COUNTY_CODE); on 127.0.0.1, ::1 or localhost it runs "
-                "without"
-            )
+        try:
+            st.layer_names()  # fail here, clearly, on a bad store
+            if not is_loopback(host) and not has_enabled_admin(st.ledger):
+                raise ConfigError(
+                    f"没有启用的管理员账户，只能在本机地址上运行 / the store has no enabled admin "
+                    f"account: gisgrid serves {host} only once one exists (gisgrid users add "
+                    "NAME --role admin --area COUNTY_CODE); on 127.0.0.1, ::1 or localhost it "
+                    "runs without"
+                )
+        finally:
+            st.close()  # the app opens its own in its lifespan
         out.print(f"gisgrid serving {store or 'the default store'} on http://{host}:{port}/")
-        uvicorn.run(
-            create_app(store=store), host=host, port=port, log_level="info", access_log=access_log
-        )
+        # uvicorn handles SIGTERM itself while it serves (a graceful shutdown), then raises
+        # it again: asked to stop and stopped, the command exits 0
+        previous = signal.signal(signal.SIGTERM, _stopped)
+        try:
+            uvicorn.run(
+                create_app(store=store, access_log=access_log),
+                host=host,
+                port=port,
+                log_level="info",
+                # uvicorn's own lines hold the raw path (household ids): the app's JSON
+                # lines (--access-log) keep the route template instead
+                access_log=False,
+                timeout_graceful_shutdown=web.shutdown_seconds,
+            )
+        finally:
+            signal.signal(signal.SIGTERM, previous)
 
     _run(action)
+
+
+def _stopped(signum: int, frame: object) -> NoReturn:
+    """SIGTERM outside uvicorn's own handling (before it serves, or once it has shut down)."""
+    raise SystemExit(0)
 
 
 def is_loopback(host: str) -> bool:

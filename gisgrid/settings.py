@@ -283,3 +283,10 @@ class WebSettings(BaseSettings):
     max_json_bytes: int = Field(default=1024 * 1024, ge=1024)
     #: how often a running server asks the store whether anyone changed it, in seconds
     fresh_seconds: float = Field(default=0.5, gt=0, le=60)
+    #: seconds the requests under way get to finish once ``gisgrid serve`` is asked to stop
+    #: (SIGTERM, Ctrl+C); new connections are refused meanwhile, and what is still running
+    #: after them is cancelled
+    shutdown_seconds: int = Field(default=30, ge=1, le=3600)
+    #: one JSON line per request on standard output (``gisgrid serve --access-log``): time,
+    #: method, route template, status, duration, bytes and the caller's role; nothing personal
+    access_log: bool = False

@@ -32,9 +32,9 @@ def gisgrid_server(
 ) -> Iterator[str]:
     """Run ``gisgrid serve --store STORE [OPTIONS]`` until the block ends; yields its base URL.
 
-    Ready when it answers; with ``warm``, only once ``/api/health`` says its caches are warm
-    (the benchmarks measure the served app, not its start-up). ``output`` receives what
-    the server printed, once it has stopped.
+    Ready when ``/api/health`` answers 200, which it does once the store answers and the
+    caches are warm (``warm`` checks that too: the benchmarks measure the served app, not its
+    start-up). ``output`` receives what the server printed, once it has stopped.
     """
     command = [sys.executable, "-m", "gisgrid", "serve", "--store", store, *options]
     with app_server(

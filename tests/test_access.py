@@ -140,6 +140,8 @@ def accounts(store_path: Path, net: Net) -> dict[str, TestAccount]:
 @pytest.fixture(scope="module")
 def client(store_path: Path, accounts: dict[str, TestAccount]) -> Iterator[TestClient]:
     with TestClient(create_app(store=str(store_path)), base_url="https://testserver") as c:
+        # ready (/api/health 200) once the caches are warm, as a load balancer would wait
+        assert c.app.state.gisgrid.warmed.wait(timeout=300)
         yield c
 
 

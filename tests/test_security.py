@@ -207,8 +207,10 @@ def test_every_answer_carries_the_security_headers(client: TestClient) -> None:
         assert "geolocation=(self)" in r.headers["permissions-policy"], what
         assert "'unsafe-inline'" not in policy_of(r)["script-src"], what
         assert "access-control-allow-origin" not in r.headers, what
-    for what in ("page", "map", "api", "error", "bad request"):
+    for what in ("page", "api", "error", "bad request"):
         assert answers[what].headers["cache-control"] == "no-store", what
+    # a map page may be kept by the browser alone, asked again before every use (its ETag)
+    assert answers["map"].headers["cache-control"] == "private, no-cache"
     assert "no-store" not in answers["asset"].headers.get("cache-control", "")
     for what in ("page", "api", "error"):
         assert answers[what].headers["x-frame-options"] == "DENY", what

@@ -342,9 +342,19 @@ class ScopedReader:
         if columns is not None:
             keep = [c for c in frame.columns if c in set(columns) or c == "geometry"]
             frame = frame[keep]
-        if self._on_records_read is not None and len(frame) and self._shows_residents(decl, frame):
+        if (
+            self._on_records_read is not None
+            and len(frame)
+            and self._shows_residents(decl, frame.columns)
+        ):
             self._on_records_read(layer, [str(v) for v in frame[decl.key[0]]])
         return frame
+
+    def records_read(self, layer: str) -> bool:
+        """Whether a read of all of ``layer``'s columns shows residents' personal fields,
+        so that it is recorded (a ``304`` to such a read still reads, to record it)."""
+        decl = get_layer(layer)
+        return self._shows_residents(decl, decl.columns)
 
     def _records_in_area(self, layer: str, frame: pd.DataFrame) -> pd.DataFrame:
         """The rows of ``frame`` (records, :data:`RECORD_LAYERS`) about a row in the area."""
@@ -367,11 +377,12 @@ class ScopedReader:
             return self.store.count(layer, where=where)
         return len(self.read(layer, where=where, columns=list(decl.key)))
 
-    def _shows_residents(self, decl: Layer, frame: pd.DataFrame) -> bool:
+    def _shows_residents(self, decl: Layer, columns: Iterable[str]) -> bool:
+        present = set(columns)
         return (
             self.scope.residents
             and bool(decl.key)
-            and any(f.personal == "resident" and f.name in frame.columns for f in decl.fields)
+            and any(f.personal == "resident" and f.name in present for f in decl.fields)
         )
 
 

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from gisgrid import codes
 from gisgrid.analysis.scope import RecordsRead, Scope, ScopedReader, scope_of
 from gisgrid.api import policy
+from gisgrid.api.logs import note_role, note_route
 from gisgrid.api.state import AppState
 from gisgrid.errors import (
     AuthenticationError,
@@ -54,6 +55,9 @@ class Access:
     reader: ScopedReader | None
     reason: str | None
     record_reads: RecordsRead | None = None
+    #: the server's data version (:attr:`AppState.version`) of the grids the scope and the
+    #: reader use (read before them: they are as new as it, or newer)
+    grids_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,8 @@ class SignedIn:
     reader: ScopedReader
     reason: str | None
     record_reads: RecordsRead
+    #: see :attr:`Access.grids_version`
+    grids_version: str | None = None
 
 
 def address_of(request: Request) -> str | None:
@@ -169,6 +175,7 @@ def enforce(
     route = request.scope.get("route")
     if not isinstance(route, Route):  # dependencies run only for matched routes
         raise RuntimeError(f"no route matched {request.url.path}")
+    note_route(request.scope, route.path)  # the access log keeps the template, not the path
     rule = policy.rule_for(request.method, route.path)
     needed = rule.permission_for(request.path_params)
     if needed is Permission.PUBLIC:  # signing in guards its own form (no session yet)
@@ -176,8 +183,12 @@ def enforce(
             anyone = caller_of(request, state)
         except (AuthenticationError, StoreError):
             anyone = None
+        if anyone is not None:
+            note_role(request.scope, anyone.info.role.value)
         return Access(caller=anyone, scope=None, reader=None, reason=None)
     caller = caller_of(request, state)
+    if caller is not None:
+        note_role(request.scope, caller.info.role.value)
     if caller is None:
         if rule.page and request.method in SAFE_METHODS:
             target = urllib.parse.quote(str(request.url.path) + _query(request), safe="/")
@@ -211,6 +222,8 @@ def enforce(
         raise ReasonRequiredError(
             "查阅农户信息须说明理由，理由将被记录 (give a reason: ?reason=… or X-Access-Reason)"
         )
+    # the version first: a reload swaps the grids in before it announces their version
+    grids_version = state.version
     locator = state.locator  # once: a reload swapping it meanwhile leaves this request whole
     scope = scope_of(caller.account, caller.info, by_phone=locator.net().by_phone, reason=reason)
     target = f"{request.method} {request.url.path}{_query(request)}"
@@ -229,7 +242,12 @@ def enforce(
         state.store, scope, index=locator.grid_index, on_records_read=records_read
     )
     return Access(
-        caller=caller, scope=scope, reader=reader, reason=reason, record_reads=records_read
+        caller=caller,
+        scope=scope,
+        reader=reader,
+        reason=reason,
+        record_reads=records_read,
+        grids_version=grids_version,
     )
 
 
@@ -247,7 +265,14 @@ def signed_in(access: Annotated[Access, Depends(enforce)]) -> SignedIn:
         or access.record_reads is None
     ):
         raise AuthenticationError("请先登录 (sign in first)")
-    return SignedIn(access.caller, access.scope, access.reader, access.reason, access.record_reads)
+    return SignedIn(
+        access.caller,
+        access.scope,
+        access.reader,
+        access.reason,
+        access.record_reads,
+        access.grids_version,
+    )
 
 
 #: the access of any route: public routes may see who is signed in

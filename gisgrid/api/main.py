@@ -1,10 +1,10 @@
 """The gisgrid web app: pages for leaders and field staff, and the HTTP API.
 
 ``create_app()`` builds it; ``gisgrid serve`` runs it with uvicorn. The store is opened and
-the grids loaded in the lifespan, and closed at shutdown. Offline: no page loads anything
-from outside this server (the OpenAPI document is at ``/openapi.json``; the CDN-based
-Swagger UI is switched off).
-"""
+the grids loaded in the lifespan, and closed at shutdown, once the requests under way have
+finished (``gisgrid serve`` gives them ``GISGRID_WEB_SHUTDOWN_SECONDS``). Offline: no page
+loads anything from outside this server (the OpenAPI document is at ``/openapi.json``; the
+CDN-based Swagger UI is switched off)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI
 from gisgrid import __version__
 from gisgrid.api import errors, policy, security
 from gisgrid.api.deps import enforce
-from gisgrid.api.logs import keep_queries_out_of_the_log
+from gisgrid.api.logs import AccessLog, keep_queries_out_of_the_log
 from gisgrid.api.routes import (
     accounts,
     admin_pages,
@@ -48,9 +48,14 @@ from gisgrid.settings import AuthSettings, PublicReportSettings, WebSettings
 from gisgrid.stores import open_store
 
 
-def create_app(*, store: str | None = None) -> FastAPI:
+def create_app(*, store: str | None = None, access_log: bool | None = None) -> FastAPI:
     """The FastAPI app on ``store`` (a GeoPackage path or postgresql:// URL; default
-    ``GISGRID_STORE`` or ``./gisgrid.gpkg``)."""
+    ``GISGRID_STORE`` or ``./gisgrid.gpkg``).
+
+    With ``access_log`` (default ``GISGRID_WEB_ACCESS_LOG``), one JSON line per request on
+    standard output (:class:`gisgrid.api.logs.AccessLog`).
+    """
+    web = WebSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -82,7 +87,9 @@ def create_app(*, store: str | None = None) -> FastAPI:
         dependencies=[Depends(enforce)],
     )
     errors.install(app)
-    security.install(app)
+    security.install(app, settings=web)
+    if web.access_log if access_log is None else access_log:
+        app.add_middleware(AccessLog)  # outermost: every answer, HEAD as HEAD
     app.include_router(health.router)
     # the net and its records; drawing the grids; accounts
     for module in (

@@ -49,7 +49,8 @@ class Rule:
         return self.permission
 
 
-#: (method, path template) → rule. HEAD is answered as GET.
+#: (method, path template) → rule. HEAD is answered as GET: :class:`gisgrid.api.http.HeadAsGet`
+#: runs it as the GET (so its rule, scope and audit are the GET's) and drops the body.
 ROUTES: dict[tuple[str, str], Rule] = {
     # open to all: signing in, the health of the server, scripts and styles, the API schema
     ("GET", "/api/health"): Rule(P.PUBLIC),

@@ -4,7 +4,8 @@
   they come) that adds the security headers to every response: a Content-Security-Policy
   (the default one, unless the route set its own), ``X-Content-Type-Options``, frame,
   referrer, opener and permissions policies, and ``Cache-Control: no-store`` on everything
-  but the static assets (answers may hold personal data).
+  but the static assets (answers may hold personal data) and the answers that set their
+  own (layers and map pages: ``private, no-cache`` with an entity tag, :mod:`gisgrid.api.http`).
 * Pages with inline script: the map pages (folium) carry small inline ``<script>`` blocks.
   :func:`html_page` answers a page with a policy that allows exactly the SHA-256 hashes of
   the page's own inline scripts (:func:`inline_script_hashes`): never ``'unsafe-inline'``.
@@ -32,6 +33,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gisgrid.api.errors import error_body, status_of
+from gisgrid.api.http import Compression, HeadAsGet
 from gisgrid.errors import MapOptionError, PayloadTooLargeError
 from gisgrid.settings import CaseSettings, WebSettings
 
@@ -370,11 +372,13 @@ async def _too_large(send: Send, limit: int) -> None:
 
 
 def install(app: FastAPI, *, settings: WebSettings | None = None) -> None:
-    """Add the middlewares to ``app``: headers outermost, then the body limit, then CORS.
+    """Add the middlewares to ``app``: headers outermost, then ``HEAD`` answered as ``GET``
+    and compression (:mod:`gisgrid.api.http`), then the body limit, then CORS.
 
     CORS only when ``settings.cors_origins`` names origins: exactly those, without
     credentials (a session cookie is never sent cross-site; scripts elsewhere use tokens).
     """
+
     web = settings or WebSettings()
     # add_middleware wraps what is there: the last added is the outermost
     if web.cors_origins:
@@ -391,6 +395,8 @@ def install(app: FastAPI, *, settings: WebSettings | None = None) -> None:
         max_json_bytes=web.max_json_bytes,
         path_limits=[(PHOTO_UPLOAD_PATH, CaseSettings().photo_max_bytes)],
     )
+    app.add_middleware(Compression)
+    app.add_middleware(HeadAsGet)
     app.add_middleware(
         SecurityHeaders, policy=content_security_policy(image_sources=basemap_sources())
     )

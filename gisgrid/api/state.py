@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -15,6 +17,7 @@ from gisgrid.analysis.assign import with_current_grid_codes
 from gisgrid.analysis.locate import Locator
 from gisgrid.analysis.scope import Scope
 from gisgrid.analysis.search import HouseholdSearch
+from gisgrid.api.http import entity_tag
 from gisgrid.errors import StoreError
 from gisgrid.settings import AuthSettings
 from gisgrid.stores.base import Store
@@ -40,6 +43,17 @@ class CachedPage:
 
     html: str
     reads: tuple[tuple[str, list[str]], ...]
+
+    @cached_property
+    def etag(self) -> str:
+        """The page's entity tag: the digest of its HTML (computed once per page built).
+
+        The page is what the caller's view of the store (scope, data version) and the clock
+        made of it: the tag changes exactly when the page does, and two callers share it
+        only for the very same page.
+        """
+        digest = hashlib.sha256(self.html.encode("utf-8")).hexdigest()
+        return entity_tag("page", digest)
 
 
 @dataclass

@@ -1,4 +1,13 @@
-"""Is the service up (liveness), and can it serve (readiness): for people and load balancers."""
+"""Is the process up (liveness), and is it ready to serve (readiness): for people and load
+balancers.
+
+* ``/api/health/live``: the process answers HTTP. Never asks the store. A service manager
+  restarts the process when this fails.
+* ``/api/health``: ready: the store answers now *and* the caches are warm (the layers read
+  and the checks run once at start, so the first dashboard is fast). 503 otherwise: a load
+  balancer sends no requests to an instance until it is ready, and takes it out of rotation
+  (not restarts it) while its store is unreachable: it recovers by itself.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +25,10 @@ router = APIRouter(prefix="/api/health", tags=["service 服务"])
 class Health(BaseModel):
     """What ``/api/health`` answers, 200 when ready, 503 when not."""
 
-    #: ``ok``: the store answers; ``unavailable``: it does not (``message`` says why)
-    status: Literal["ok", "unavailable"]
+    #: ``ok``: ready; ``warming``: the store answers, the caches are still being filled
+    #: (seconds after a start); ``unavailable``: the store does not answer (``message``)
+    status: Literal["ok", "warming", "unavailable"]
+    #: the store answers and the caches are warm: send requests here
     ready: bool
     #: whether the dashboard's layers and report are computed (pages are fast from then on)
     warm: bool
@@ -34,21 +45,23 @@ class Liveness(BaseModel):
 
 @router.get(
     "",
-    summary="Ready to serve: the store answers now (503 when it does not)",
+    summary="Ready to serve: the store answers and the caches are warm (503 when not)",
     response_model=Health,
-    responses={503: {"model": Health, "description": "the store does not answer"}},
+    responses={503: {"model": Health, "description": "the store does not answer, or warming"}},
 )
 def readiness(state: State) -> Health | JSONResponse:
     problem = state.store_problem()
+    warm = state.warmed.is_set()
+    ready = problem is None and warm
     health = Health(
-        status="ok" if problem is None else "unavailable",
-        ready=problem is None,
-        warm=state.warmed.is_set(),
+        status="unavailable" if problem is not None else "ok" if warm else "warming",
+        ready=ready,
+        warm=warm,
         store=state.store.url,
         data_version=state.version,
         message=None if problem is None else str(problem),
     )
-    if problem is None:
+    if ready:
         return health
     return JSONResponse(health.model_dump(), status_code=503)
 

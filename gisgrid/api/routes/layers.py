@@ -1,4 +1,8 @@
-"""Layers as GeoJSON: filters by bbox, level, village and township, paging, simplification."""
+"""Layers as GeoJSON: filters by bbox, level, village and township, paging, simplification.
+
+A layer's answer has an entity tag (:func:`layer_tag`): ``If-None-Match`` with it is answered
+``304`` until the store changes (by anyone), the day changes or the caller's view does.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,15 @@ import datetime as dt
 from typing import Annotated, Any
 
 import pandas as pd
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from gisgrid import codes as gridcodes
+from gisgrid.analysis.assign import local_now
 from gisgrid.analysis.versions import net_on
-from gisgrid.api import geojson
-from gisgrid.api.deps import BBoxQuery, Scoped, Township, Village
+from gisgrid.api import geojson, http
+from gisgrid.api.deps import BBoxQuery, Scoped, SignedIn, State, Township, Village
 from gisgrid.api.errors import COMMON_ERRORS
+from gisgrid.api.state import AppState
 from gisgrid.errors import ConfigError
 from gisgrid.layers import LAYERS, get_layer
 
@@ -40,8 +46,22 @@ def list_layers(access: Scoped) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/{layer}", summary="A layer as a GeoJSON FeatureCollection 图层要素")
+#: the conditional answer of a layer, as the API documents it
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "not modified: the ETag given in If-None-Match is still the answer's"}
+}
+
+
+@router.get(
+    "/{layer}",
+    summary="A layer as a GeoJSON FeatureCollection 图层要素",
+    response_model=dict[str, Any],
+    responses=NOT_MODIFIED,
+)
 def read_layer(
+    request: Request,
+    response: Response,
+    state: State,
     access: Scoped,
     layer: Annotated[str, Path(json_schema_extra={"enum": list(LAYERS)})],
     bbox: BBoxQuery,
@@ -57,7 +77,11 @@ def read_layer(
             description="grids only: the grids in force on this date, YYYY-MM-DD (default today)"
         ),
     ] = None,
-) -> dict[str, Any]:
+) -> dict[str, Any] | Response:
+    tag = layer_tag(state, access, request)  # before the data: a write in between shows next time
+    held = http.matches(request, tag)
+    if held and not access.reader.records_read(layer):
+        return http.not_modified(tag)
     decl = get_layer(layer)
     most = MAX_LIMIT.get(layer, DEFAULT_MAX_LIMIT)
     if limit > most:
@@ -79,7 +103,33 @@ def read_layer(
     page = frame.iloc[offset : offset + limit]
     if simplify and decl.spatial:
         page = geojson.simplify(page, simplify)
+    if held:  # residents' records: read (and recorded) as for a 200, but not sent again
+        return http.not_modified(tag)
+    http.revalidate(response, tag)
     return geojson.feature_collection(page, matched=matched, offset=offset, key=decl.key)
+
+
+def layer_tag(state: AppState, access: SignedIn, request: Request) -> str:
+    """The entity tag of a layer's answer: what the answer is made of.
+
+    The store's data version now (asked each time: a write by anyone, this server, the CLI,
+    QGIS, changes it at once) and the version of the grids in memory that place the points
+    and make the caller's area (they follow the store within about a second: until then the
+    answer is of the old grids, and its tag changes again when they are replaced), the
+    caller's role and view (area, residents' and staff fields shown or masked: two callers
+    who see differently never share a tag), the layer and the query (filters, paging, a
+    reason), and the day (grids in force "today").
+    """
+    return http.entity_tag(
+        "layer",
+        state.store.data_version(),
+        access.grids_version,
+        access.caller.info.role.value,
+        access.scope.key,
+        request.url.path,
+        sorted(request.query_params.multi_items()),
+        local_now().date(),
+    )
 
 
 def _filter_area(

@@ -12,7 +12,7 @@ import urllib.parse
 from collections.abc import Hashable, Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from gisgrid import codes
@@ -21,6 +21,7 @@ from gisgrid.analysis import organisation
 from gisgrid.analysis.assign import local_now
 from gisgrid.analysis.cases import case_columns
 from gisgrid.analysis.scope import Scope
+from gisgrid.api import http
 from gisgrid.api.deps import Grid, Scoped, SignedIn, State, Township, Village
 from gisgrid.api.errors import COMMON_ERRORS, HTML_PAGE
 from gisgrid.api.security import ASSETS_PREFIX, html_page
@@ -363,8 +364,13 @@ def _area_param(code: str) -> str:
     return kind if kind in ("township", "village") else "grid"
 
 
-@router.get("/maps/{kind}", responses=HTML_PAGE, summary="A map page 地图")
+@router.get(
+    "/maps/{kind}",
+    responses=HTML_PAGE | {304: {"description": "not modified: the page of If-None-Match"}},
+    summary="A map page 地图",
+)
 def map_page(
+    request: Request,
     state: State,
     access: Scoped,
     kind: Annotated[str, Path(pattern=r"^(coverage|incidents|finder)$")],
@@ -410,9 +416,9 @@ def map_page(
     clock = now.date() if kind == "finder" else now  # the finder shows no cases
     key = (kind, township, village, grid, indicator, lang, scope.key, clock)
     page = state.page(key, build)
-    _record(access, page)
+    _record(access, page)  # a 304 too: the caller sees the residents' records again
     # the dashboard shows the coverage map in a frame
-    return html_page(page.html, framed_here=True)
+    return http.conditional(request, page.etag, lambda: html_page(page.html, framed_here=True))
 
 
 def _record(access: SignedIn, page: CachedPage) -> None:
