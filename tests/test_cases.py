@@ -36,6 +36,7 @@ from gisgrid.services.cases import (
     take_step,
     work_list,
 )
+from gisgrid.services.incidents import NewIncident, report_incident
 from gisgrid.stores.base import Store
 from gisgrid.stores.ledger import AuditQuery
 
@@ -85,6 +86,23 @@ def test_the_whole_flow_is_stored_step_by_step(store: Store):
     assert stored["action"].tolist() == ["report", "dispatch", "accept", "handled", "verify"]
     assert stored["actor"].tolist()[-1] == "village-li"
     assert stored["at"].iloc[-1] == pd.Timestamp(at)
+
+
+@pytest.mark.parametrize("reported_at", [None, dt.datetime(2024, 3, 2, 12, 0, 0, 326_000)])
+def test_a_step_in_the_second_of_the_report_is_not_before_it(store: Store, reported_at):
+    """The report is dated to the second as every step is (a dispatch in the same second was
+    refused as "dated before the case's last step": the report had kept its milliseconds)."""
+    new = NewIncident(
+        lon=112.45, lat=29.62, kind="dispute", grid_code=V1 + "001001", reported_at=reported_at
+    )
+    stored = report_incident(store, new, reporter="grid-wang")
+    incident = str(stored["id"].iat[0])
+    step = store.read("case_steps", where={"incident_id": incident})["at"].iat[0]
+    assert step.microsecond == 0 and pd.Timestamp(stored["reported_at"].iat[0]) == step
+    # at once, in the same second
+    case = take_step(store, store, incident, action="dispatch", caller=LI, assignee=WANG.username,
+                     now=step.to_pydatetime())  # fmt: skip
+    assert case.stage == "dispatched"
 
 
 def test_an_illegal_or_forbidden_step_changes_nothing(store: Store):

@@ -11,6 +11,7 @@ import pandas as pd
 import shapely
 
 from gisgrid import crs as crsmod
+from gisgrid.analysis.assign import local_now
 from gisgrid.errors import ConflictError, Problem, ValidationError
 from gisgrid.layers import get_layer
 from gisgrid.services.cases import CLOCK_SKEW
@@ -108,7 +109,9 @@ def incident_frames(
     ValidationError
         As :func:`report_incident`.
     """
-    reported = incident.reported_at or dt.datetime.now(LOCAL_TIME)
+    # to the second, as the layers keep times and as every step is dated (local_now): a
+    # step taken in the second of the report is not "before" it
+    reported = (incident.reported_at or local_now()).replace(microsecond=0)
     frame = gpd.GeoDataFrame(
         {
             "id": [incident.id or new_incident_id(dt.datetime.now())],
@@ -124,7 +127,7 @@ def incident_frames(
     clean = get_layer("incidents").validate(frame)
     new_id = str(clean["id"].iat[0])
     reported_local = pd.Timestamp(clean["reported_at"].to_numpy()[0])
-    now_local = pd.Timestamp(dt.datetime.now(LOCAL_TIME).replace(tzinfo=None))
+    now_local = pd.Timestamp(local_now())
     if reported_local > now_local + CLOCK_SKEW:
         raise ValidationError(
             "incidents",

@@ -366,7 +366,11 @@ def _area_param(code: str) -> str:
 
 @router.get(
     "/maps/{kind}",
-    responses=HTML_PAGE | {304: {"description": "not modified: the page of If-None-Match"}},
+    responses=HTML_PAGE
+    | {
+        303: {"description": "to the map of the caller's own area, when none was asked for"},
+        304: {"description": "not modified: the page of If-None-Match"},
+    },
     summary="A map page 地图",
 )
 def map_page(
