@@ -45,13 +45,14 @@ def loadgen(
             "--headers", str(headers),
         ],
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
 
 
 def finish(proc: subprocess.Popen[str]) -> dict[str, float]:
-    out, _ = proc.communicate()
-    assert proc.returncode == 0, out
+    out, err = proc.communicate()
+    assert proc.returncode == 0, err[-3000:]
     stats: dict[str, float] = json.loads(out)
     return stats
 

@@ -42,7 +42,9 @@ from servers import gisgrid_server
 from gisgrid.api.limits import HeavyLimit, Turns
 from gisgrid.api.main import create_app
 from gisgrid.layers import LAYERS
+from gisgrid.layers.incidents import STATUSES
 from gisgrid.roles import Role
+from gisgrid.stores.base import Window
 from gisgrid.stores.geopackage import GeoPackageStore
 
 #: seconds a request that should answer at once may take before the test calls it hung
@@ -427,3 +429,28 @@ def test_a_300_mb_body_is_refused_before_it_is_read(
             answer, sent = _answer_while_sending(port, head, big)
             assert answer.startswith(b"HTTP/1.1 413"), answer[:300]
             assert sent < big // 2, sent
+
+
+def test_both_stores_read_a_window_as_the_rows_of_the_whole_read(any_store: Any) -> None:
+    """``read(…, window=)`` is the slice of the whole read, and ``count(…, bbox=)`` its
+    length, in each store alike, with and without filters."""
+    frames = {name: decl.validate(raw_frame(name)) for name, decl in LAYERS.items()}
+    any_store.write(frames)
+    x0, y0, x1, y1 = LEVEL3_BOXES[V1 + "001001"]
+    filters: list[dict[str, Any]] = [
+        {},
+        {"bbox": (x0, y0, x1, y1)},
+        {"where": {"village_code": [V1]}},
+        {"where": {"village_code": [V1]}, "bbox": (112.0, 29.0, 113.0, 30.0)},
+    ]
+    for layer in ("households", "incidents", "grids"):
+        for f in filters:
+            if "village_code" in f.get("where", {}) and layer == "incidents":
+                f = {**f, "where": {"status": list(STATUSES)[:2]}}
+            whole = any_store.read(layer, **f)
+            assert any_store.count(layer, **f) == len(whole), (layer, f)
+            for offset, limit in ((0, 1), (1, 2), (2, 100), (len(whole), 5)):
+                page = any_store.read(layer, **f, window=Window(offset, limit))
+                key = list(LAYERS[layer].key)
+                want = whole.iloc[offset : offset + limit][key].reset_index(drop=True)
+                assert page[key].reset_index(drop=True).equals(want), (layer, f, offset)

@@ -235,7 +235,8 @@ class Layer:
         within 64 bits), text without control characters and at most
         :attr:`Field.max_length` characters. Geometry is two-dimensional in every store: a Z
         (height) or M coordinate is dropped here, before any store sees it. A NaN or infinite
-        coordinate is refused as such.
+        coordinate is refused as such, and so is a polygon of more vertices than
+        ``GISGRID_GEOMETRY_MAX_VERTICES`` (:class:`~gisgrid.settings.GeometrySettings`).
 
         Parameters
         ----------

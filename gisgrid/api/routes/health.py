@@ -11,10 +11,10 @@ balancers.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import anyio.to_thread
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -31,6 +31,15 @@ def _health_threads() -> anyio.CapacityLimiter:
     if not _limiters:
         _limiters.append(anyio.CapacityLimiter(4))
     return _limiters[0]
+
+
+def heavy_turns(request: Request) -> Turns:
+    """The turns of heavy requests (made by :func:`gisgrid.api.security.install`)."""
+    turns: Turns = request.app.state.turns
+    return turns
+
+
+HeavyTurns = Annotated[Turns, Depends(heavy_turns)]
 
 
 class Health(BaseModel):
@@ -64,12 +73,11 @@ class Liveness(BaseModel):
     response_model=Health,
     responses={503: {"model": Health, "description": "the store does not answer, or warming"}},
 )
-async def readiness(state: State, request: Request) -> Health | JSONResponse:
+async def readiness(state: State, turns: HeavyTurns) -> Health | JSONResponse:
     # the store's answer in a thread of this route's own (never behind the heavy requests'
     # work in the shared thread pool)
     problem = await anyio.to_thread.run_sync(state.store_problem, limiter=_health_threads())
     warm = state.warmed.is_set()
-    turns: Turns = request.app.state.turns  # gisgrid.api.security.install
     ready = problem is None and warm
     health = Health(
         status="unavailable" if problem is not None else "ok" if warm else "warming",
