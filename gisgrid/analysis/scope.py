@@ -406,7 +406,7 @@ class ScopedReader:
             return whole.iloc[window.offset : window.offset + window.limit], len(whole)
         key = decl.key[0]
         keys = self.read(layer, bbox=bbox, where=where, columns=[key])[key]
-        chosen = [v for v in keys.iloc[window.offset : window.offset + window.limit].tolist()]
+        chosen = keys.iloc[window.offset : window.offset + window.limit].tolist()
         page = self.read(layer, bbox=bbox, where={**(where or {}), key: chosen})
         return page, len(keys)
 
