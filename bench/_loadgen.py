@@ -7,7 +7,8 @@ Run as its own process so the server under test and the load do not share an int
 
 Each request is due at ``start + i / rate``; its latency counts from that moment, not from
 when it was actually sent, so a stalled server cannot hide its queue (no coordinated
-omission). Requests go over a pool of keep-alive connections, each with the headers of
+omission). Requests go over a pool of keep-alive connections (one the server closed while
+idle is opened again), each with the headers of
 HEADERS.json (a JSON object: the ``Authorization`` of a signed-in caller; a file, so no token
 shows in the process list). Prints one JSON line.
 """
@@ -43,6 +44,12 @@ async def worker(
             writer.write(request.encode())
             await writer.drain()
             status_line = await reader.readline()
+            if not status_line:  # the server closed an idle keep-alive connection: again
+                writer.close()
+                reader, writer = await asyncio.open_connection(host, port)
+                writer.write(request.encode())
+                await writer.drain()
+                status_line = await reader.readline()
             status = int(status_line.split()[1])
             length = 0
             while True:

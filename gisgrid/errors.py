@@ -267,6 +267,18 @@ class RateLimitedError(AuthenticationError):
         self.retry_after = retry_after
 
 
+class BusyError(GisgridError):
+    """The server has as many heavy requests running and waiting as it takes: try again
+    after ``retry_after`` seconds (the web app answers 503 with ``Retry-After``)."""
+
+    exit_code = 5
+    retry_after: int = 5
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ForbiddenError(GisgridError):
     """Signed in, but the role or area of the account does not allow this."""
 

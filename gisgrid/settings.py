@@ -68,6 +68,20 @@ class SampleSettings(BaseSettings):
     boundaries_dir: Path | None = None
 
 
+class GeometrySettings(BaseSettings):
+    """Bounds on the geometry an import accepts, from ``GISGRID_GEOMETRY_*`` variables.
+
+    A real village boundary has a few thousand vertices; a grid or boundary of more than
+    ``max_vertices`` is refused at import (nothing written) rather than left to make every
+    check, map and page that reads it slow (docs/county-it.md, Bounds).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GISGRID_GEOMETRY_", extra="ignore")
+
+    #: the most vertices one feature's polygon (all its rings and parts) may have
+    max_vertices: int = Field(default=100_000, ge=100)
+
+
 class ServiceRule(BaseModel):
     """How far a household may live from the nearest service point of one kind.
 
@@ -290,3 +304,12 @@ class WebSettings(BaseSettings):
     #: one JSON line per request on standard output (``gisgrid serve --access-log``): time,
     #: method, route template, status, duration, bytes and the caller's role; nothing personal
     access_log: bool = False
+    #: heavy requests (pages, maps, layers, household search, the check report, the
+    #: workbook and the wall map) run at most this many at a time; the cheap ones
+    #: (``/api/health``, ``/api/locate``) never wait behind them
+    heavy_concurrency: int = Field(default=4, ge=1, le=32)
+    #: heavy requests that may wait for their turn; beyond them the answer is 503 with
+    #: ``Retry-After`` at once, rather than a queue that grows without end
+    heavy_queue: int = Field(default=16, ge=0, le=10_000)
+    #: the seconds a busy answer (503) tells the client to wait (``Retry-After``)
+    retry_after_seconds: int = Field(default=5, ge=1, le=3600)

@@ -9,6 +9,7 @@ closed, exit 0); one JSON access line per request with nothing personal in it.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import http.client
 import json
@@ -520,17 +521,19 @@ def test_the_access_log_is_json_without_anything_personal(
 
 def test_not_ready_while_the_caches_are_warming(store: GeoPackageStore) -> None:
     """Started, the store answering, the caches not yet filled: 503 ``warming``."""
+    from gisgrid.api.limits import Turns
     from gisgrid.api.routes.health import readiness
     from gisgrid.api.state import AppState
 
     state = AppState.load(store)
+    turns = Turns(concurrency=1, queue=0)
     try:
-        cold = readiness(state)
+        cold = asyncio.run(readiness(state, turns))
         assert not isinstance(cold, dict) and getattr(cold, "status_code", None) == 503
         body = json.loads(bytes(getattr(cold, "body", b"")))
         assert body["status"] == "warming" and body["ready"] is False and body["warm"] is False
         state.warm()
-        warm = readiness(state)
+        warm = asyncio.run(readiness(state, turns))
         assert getattr(warm, "ready", None) is True and getattr(warm, "status", None) == "ok"
     finally:
         store.close()

@@ -37,7 +37,7 @@ from gisgrid.errors import ForbiddenError
 from gisgrid.layers import ASSIGNED_LAYERS, get_layer
 from gisgrid.layers.schema import Field, Layer
 from gisgrid.roles import Role, RoleInfo
-from gisgrid.stores.base import BBox, Reader, Where
+from gisgrid.stores.base import BBox, Reader, Where, Window
 from gisgrid.stores.ledger import Account
 
 #: boundary layers: a feature is shown where its code is in the area or contains it
@@ -321,13 +321,16 @@ class ScopedReader:
         bbox: BBox | None = None,
         where: Where | None = None,
         columns: Sequence[str] | None = None,
+        window: Window | None = None,
     ) -> pd.DataFrame:
         decl = get_layer(layer)
         wanted = columns
         if columns is not None:  # the columns the area rule needs are read too
             linked = [LINKED_LAYERS[layer][0]] if layer in LINKED_LAYERS else []
             wanted = list(dict.fromkeys([*columns, *_area_columns(decl), *linked]))
-        frame = self.store.read(layer, bbox=bbox, where=where, columns=wanted)
+        if window is not None and not self.scope.whole_county:
+            return self.read_page(layer, bbox=bbox, where=where, window=window)[0]
+        frame = self.store.read(layer, bbox=bbox, where=where, columns=wanted, window=window)
         if layer in ASSIGNED_LAYERS and decl.spatial:
             frame = frame.copy()
             frame["grid_code"] = current_grid_codes(frame.geometry, self.index)
@@ -371,11 +374,41 @@ class ScopedReader:
         inside = set(seen.loc[self.scope.rows_in(about, seen), "id"].astype(str))
         return frame[frame[column].astype(str).isin(inside)]
 
-    def count(self, layer: str, *, where: Where | None = None) -> int:
+    def count(self, layer: str, *, where: Where | None = None, bbox: BBox | None = None) -> int:
         decl = get_layer(layer)
         if self.scope.whole_county:
-            return self.store.count(layer, where=where)
-        return len(self.read(layer, where=where, columns=list(decl.key)))
+            return self.store.count(layer, where=where, bbox=bbox)
+        return len(self.read(layer, bbox=bbox, where=where, columns=list(decl.key)))
+
+    def read_page(
+        self,
+        layer: str,
+        *,
+        bbox: BBox | None = None,
+        where: Where | None = None,
+        window: Window,
+    ) -> tuple[pd.DataFrame, int]:
+        """One page of :meth:`read` and the number of rows of the whole read, without
+        reading the whole layer.
+
+        A caller whose area is the whole county: the store reads the page alone and counts
+        the rest (:class:`~gisgrid.stores.base.Window`). Any other: the layer's keys (and the
+        columns that place a row in the area) are read to find which rows of the area make
+        the page, then those rows alone. Masking and the audit are :meth:`read`'s: only the
+        rows of the page are recorded as read.
+        """
+        decl = get_layer(layer)
+        if self.scope.whole_county:
+            page = self.read(layer, bbox=bbox, where=where, window=window)
+            return page, self.store.count(layer, where=where, bbox=bbox)
+        if len(decl.key) != 1:  # no single key to name the page's rows by: the whole read
+            whole = self.read(layer, bbox=bbox, where=where)
+            return whole.iloc[window.offset : window.offset + window.limit], len(whole)
+        key = decl.key[0]
+        keys = self.read(layer, bbox=bbox, where=where, columns=[key])[key]
+        chosen = keys.iloc[window.offset : window.offset + window.limit].tolist()
+        page = self.read(layer, bbox=bbox, where={**(where or {}), key: chosen})
+        return page, len(keys)
 
     def _shows_residents(self, decl: Layer, columns: Iterable[str]) -> bool:
         present = set(columns)

@@ -50,6 +50,7 @@ STATUS: dict[type[errors.GisgridError], int] = {
     errors.UnknownAreaError: 404,
     errors.AuthenticationError: 401,
     errors.RateLimitedError: 429,
+    errors.BusyError: 503,
     errors.ForbiddenError: 403,
     errors.CsrfError: 403,
     errors.ReasonRequiredError: 403,
@@ -84,7 +85,7 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
         422: "invalid input",
         429: "too many failed sign-ins",
         500: "server fault",
-        503: "store unavailable",
+        503: "store unavailable, or the server busy (Retry-After)",
     }
     return {s: {"model": ErrorBody, "description": text.get(s, "error")} for s in statuses}
 
@@ -138,7 +139,7 @@ PAGE_TEXT: dict[int, tuple[str, str]] = {
     422: ("请求参数不正确", "链接中的参数不正确，请从首页重新进入。"),
     429: ("尝试次数过多", "失败次数过多，请稍后再试。"),
     500: ("服务器出错", "服务器处理时出错，请稍后再试；若一再出现，请联系县里的系统管理员。"),
-    503: ("数据暂时无法读取", "数据库暂时无法连接，请稍后再试。"),
+    503: ("服务暂时不可用", "数据库暂时无法连接或服务器繁忙，请稍后再试。"),
 }
 
 
@@ -194,6 +195,13 @@ def error_page(
     return HTMLResponse(html, status_code=status, headers=headers)
 
 
+def busy_answer(request: Request, exc: errors.BusyError) -> Response:
+    """The 503 of a busy server (:class:`~gisgrid.errors.BusyError`), with ``Retry-After``:
+    an HTML page for a browser's page request, the JSON error body otherwise."""
+    body = error_body(type(exc).__name__, str(exc), code="busy")
+    return _answer(request, status_of(exc), body, {"Retry-After": str(exc.retry_after)})
+
+
 def _answer(
     request: Request,
     status: int,
@@ -228,7 +236,7 @@ def install(app: FastAPI) -> None:
             body["problems"] = problems  # beside the error too: the editor draws them
         headers = (
             {"Retry-After": str(exc.retry_after)}
-            if isinstance(exc, errors.RateLimitedError)
+            if isinstance(exc, errors.RateLimitedError | errors.BusyError)
             else None
         )
         asking = isinstance(exc, errors.ReasonRequiredError)

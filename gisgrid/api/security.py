@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gisgrid.api.errors import error_body, status_of
 from gisgrid.api.http import Compression, HeadAsGet
+from gisgrid.api.limits import HeavyLimit, Turns
 from gisgrid.errors import MapOptionError, PayloadTooLargeError
 from gisgrid.settings import CaseSettings, WebSettings
 
@@ -372,8 +373,9 @@ async def _too_large(send: Send, limit: int) -> None:
 
 
 def install(app: FastAPI, *, settings: WebSettings | None = None) -> None:
-    """Add the middlewares to ``app``: headers outermost, then ``HEAD`` answered as ``GET``
-    and compression (:mod:`gisgrid.api.http`), then the body limit, then CORS.
+    """Add the middlewares to ``app``: headers outermost, then ``HEAD`` answered as ``GET``,
+    the turns of heavy requests (:mod:`gisgrid.api.limits`) and compression
+    (:mod:`gisgrid.api.http`), then the body limit, then CORS.
 
     CORS only when ``settings.cors_origins`` names origins: exactly those, without
     credentials (a session cookie is never sent cross-site; scripts elsewhere use tokens).
@@ -396,6 +398,9 @@ def install(app: FastAPI, *, settings: WebSettings | None = None) -> None:
         path_limits=[(PHOTO_UPLOAD_PATH, CaseSettings().photo_max_bytes)],
     )
     app.add_middleware(Compression)
+    # heavy requests take turns outside the compression and the app (cheap ones pass)
+    app.state.turns = Turns(concurrency=web.heavy_concurrency, queue=web.heavy_queue)
+    app.add_middleware(HeavyLimit, turns=app.state.turns, retry_after=web.retry_after_seconds)
     app.add_middleware(HeadAsGet)
     app.add_middleware(
         SecurityHeaders, policy=content_security_policy(image_sources=basemap_sources())

@@ -84,7 +84,11 @@ class AppState:
     _pages: dict[tuple[Any, ...], CachedPage] = field(default_factory=dict)
     _in_scope: dict[tuple[object, ...], np.ndarray] = field(default_factory=dict)
     warmed: threading.Event = field(default_factory=threading.Event)
+    #: guards the caches' attributes for a moment; nothing is read or computed under it
     _cache_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: one reading of the layers, one computing of the report at a time
+    _frames_lock: threading.Lock = field(default_factory=threading.Lock)
+    _report_lock: threading.Lock = field(default_factory=threading.Lock)
     #: counts the times the caches were forgotten: what was built from older data is not kept
     _generation: int = 0
     _refresh_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -158,28 +162,53 @@ class AppState:
 
         ``grid_code`` of households, incidents and service points is the level-3 grid that
         covers each point now (:func:`gisgrid.analysis.assign.with_current_grid_codes`).
+
+        Read outside the cache lock (one reading at a time, under a lock of its own): the
+        other caches, and the requests that need none of this, never wait for it.
         """
-        with self._cache_lock:
-            if self._frames is None:
-                frames = {name: self.store.read(name) for name in REPORT_LAYERS}
-                # every point's grid is the one covering it now (the rule of every reader),
-                # from the locator's index of the same grids
-                self._frames = with_current_grid_codes(frames, index=self.locator.grid_index)
-            return self._frames
+        found = self._frames
+        if found is not None:
+            return found
+        with self._frames_lock:
+            with self._cache_lock:
+                if self._frames is not None:
+                    return self._frames
+                generation = self._generation
+            frames = {name: self.store.read(name) for name in REPORT_LAYERS}
+            # every point's grid is the one covering it now (the rule of every reader),
+            # from the locator's index of the same grids
+            frames = with_current_grid_codes(frames, index=self.locator.grid_index)
+            with self._cache_lock:
+                if generation == self._generation:  # not read from data forgotten meanwhile
+                    self._frames = frames
+            return frames
 
     def report(self) -> dict[str, Any]:
-        """The check report of the whole county (computed on first use, kept until a write)."""
-        frames = self.frames()
-        with self._cache_lock:
-            if self._report is None:
-                from gisgrid.analysis.checks import run_checks
+        """The check report of the whole county (computed on first use, kept until a write).
 
-                as_of = None
-                manifest = self.store.get_meta("sample_manifest")
-                if isinstance(manifest, dict) and manifest.get("as_of"):
-                    as_of = dt.date.fromisoformat(manifest["as_of"])
-                self._report = run_checks(frames, as_of=as_of).to_dict()
-            return self._report
+        Computed outside the cache lock, one at a time under a lock of its own, like
+        :meth:`frames`.
+        """
+        found = self._report
+        if found is not None:
+            return found
+        with self._report_lock:
+            with self._cache_lock:
+                if self._report is not None:
+                    return self._report
+                generation = self._generation
+            frames = self.frames()
+            from gisgrid.analysis.checks import run_checks
+
+            as_of = None
+            manifest = self.store.get_meta("sample_manifest")
+            if isinstance(manifest, dict) and manifest.get("as_of"):
+                as_of = dt.date.fromisoformat(manifest["as_of"])
+            report = run_checks(frames, as_of=as_of).to_dict()
+            with self._cache_lock:
+                if generation == self._generation:
+                    self._report = report
+            return report
 
     def page(self, key: tuple[Any, ...], build: Callable[[], CachedPage]) -> CachedPage:
         """A rendered page from the cache, built on first use."""
@@ -225,9 +254,8 @@ class AppState:
     def _forget(self, *, search: bool) -> None:
         """Forget the caches (and the search index too, with ``search``).
 
-        Under the cache lock: a frame or report being computed is finished first, and then
-        forgotten; what is built outside the lock is kept only if no forgetting came between
-        (the generation).
+        Under the cache lock, which nothing is computed under: a frame or report being
+        computed meanwhile is kept only if no forgetting came between (the generation).
         """
         with self._cache_lock:
             self._generation += 1

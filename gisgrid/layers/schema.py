@@ -24,6 +24,7 @@ import shapely
 
 from gisgrid import crs as crsmod
 from gisgrid.errors import Problem, ValidationError
+from gisgrid.settings import GeometrySettings
 
 FieldType = Literal["str", "int", "float", "bool", "date", "datetime"]
 GeometryType = Literal["MultiPolygon", "Point"]
@@ -234,7 +235,8 @@ class Layer:
         within 64 bits), text without control characters and at most
         :attr:`Field.max_length` characters. Geometry is two-dimensional in every store: a Z
         (height) or M coordinate is dropped here, before any store sees it. A NaN or infinite
-        coordinate is refused as such.
+        coordinate is refused as such, and so is a polygon of more vertices than
+        ``GISGRID_GEOMETRY_MAX_VERTICES`` (:class:`~gisgrid.settings.GeometrySettings`).
 
         Parameters
         ----------
@@ -576,6 +578,15 @@ def pattern_text(f: Field) -> str:
     return f"must match the pattern {f.pattern}"
 
 
+def too_many_vertices(vertices: int, most: int) -> str:
+    """The problem of a polygon of more than ``most`` vertices, in Chinese and English."""
+    return (
+        f"顶点过多：{vertices:,} 个顶点，超过上限 {most:,}，请简化边界后再导入 "
+        f"(too many vertices: {vertices:,}, at most {most:,} per feature; simplify the "
+        "boundary, or raise GISGRID_GEOMETRY_MAX_VERTICES)"
+    )
+
+
 def _validate_geometry(
     frame: pd.DataFrame,
     geometry_type: GeometryType,
@@ -604,6 +615,15 @@ def _validate_geometry(
     # the stores are 2-D: a height (GPS) or measure is dropped here, the same way for both
     if shapely.has_z(arr).any() or shapely.has_m(arr).any():
         arr = np.asarray(shapely.force_2d(arr), dtype=object)
+    # a boundary of more vertices than any real one is refused before anything else is
+    # computed on it (checks, maps and pages would be slow on it for ever after)
+    too_many = np.zeros(len(arr), dtype=bool)
+    if geometry_type == "MultiPolygon":
+        most = GeometrySettings().max_vertices
+        vertices = shapely.get_num_coordinates(arr)
+        too_many = vertices > most
+        for i in _positions(too_many):
+            add(int(i), "geometry", too_many_vertices(int(vertices[i]), most))
     not_finite = _not_finite(arr)
     for i, xy in not_finite.items():
         what = "NaN (not a number)" if np.isnan(xy).any() else "infinite"
@@ -623,7 +643,7 @@ def _validate_geometry(
         add(int(i), "geometry", "geometry is missing")
     for i in _positions(is_empty):
         add(int(i), "geometry", "geometry is empty")
-    ok = ~is_none & ~is_empty
+    ok = ~is_none & ~is_empty & ~too_many
     ok[list(not_finite)] = False
     converted = arr.copy()
     converted[~ok] = None

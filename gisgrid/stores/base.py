@@ -33,6 +33,16 @@ Where = Mapping[str, object]
 BBox = tuple[float, float, float, float]
 
 
+@dataclass(frozen=True)
+class Window:
+    """A page of a read: the rows from position ``offset`` (0: the first), at most ``limit``
+    of them, in the store's order (the order a whole read returns them in), counted after
+    the read's filters. The store reads only those rows."""
+
+    offset: int
+    limit: int
+
+
 def layers_to_write(frames: Mapping[str, pd.DataFrame], mode: str) -> dict[str, Layer]:
     """The declarations of the layers a write brings, before anything is written.
 
@@ -316,15 +326,17 @@ class Reader(Protocol):
         bbox: BBox | None = None,
         where: Where | None = None,
         columns: Sequence[str] | None = None,
+        window: Window | None = None,
     ) -> pd.DataFrame:
         """Read a layer, optionally only features in a bounding box (lon/lat) or matching ``where``.
 
-        A layer absent from the store reads as an empty frame.
+        With ``window``, only that page of the rows (:class:`Window`). A layer absent from
+        the store reads as an empty frame.
         """
         ...
 
-    def count(self, layer: str, *, where: Where | None = None) -> int:
-        """Number of features in a layer (matching ``where``)."""
+    def count(self, layer: str, *, where: Where | None = None, bbox: BBox | None = None) -> int:
+        """Number of features in a layer (matching ``where``, in ``bbox``)."""
         ...
 
     def get_meta(self, key: str) -> Any:

@@ -56,6 +56,7 @@ from gisgrid.stores.base import (
     LayerCodes,
     LayerPoints,
     Where,
+    Window,
     WriteCheck,
     WriteMode,
     history_to_add,
@@ -234,10 +235,16 @@ class GeoPackageStore:
         bbox: BBox | None = None,
         where: Where | None = None,
         columns: Sequence[str] | None = None,
+        window: Window | None = None,
     ) -> pd.DataFrame:
         decl = get_layer(layer)
         if layer not in self.layer_names():
             return decl.empty()
+        paged: dict[str, int] = {}
+        if window is not None:  # GDAL skips and stops after the filters: only the page is read
+            if window.limit < 1:
+                return decl.empty()
+            paged = {"skip_features": window.offset, "max_features": window.limit}
         try:
             frame = pyogrio.read_dataframe(
                 self.path,
@@ -246,6 +253,7 @@ class GeoPackageStore:
                 where=where_clause(layer, where),
                 columns=list(columns) if columns is not None else None,
                 read_geometry=decl.spatial,
+                **paged,
             )
         except Exception as exc:
             raise StoreError(f"cannot read {layer} from {self.path}: {exc}") from exc
@@ -257,12 +265,24 @@ class GeoPackageStore:
             out = out[keep]
         return out
 
-    def count(self, layer: str, *, where: Where | None = None) -> int:
-        get_layer(layer)
+    def count(self, layer: str, *, where: Where | None = None, bbox: BBox | None = None) -> int:
+        decl = get_layer(layer)
         if layer not in self.layer_names():
             return 0
-        if where:
-            return len(self.read(layer, where=where, columns=[next(iter(where))]))
+        if where or (bbox is not None and decl.spatial):  # the matching features' ids only
+            try:
+                ids = pyogrio.read_dataframe(
+                    self.path,
+                    layer=layer,
+                    bbox=bbox if decl.spatial else None,
+                    where=where_clause(layer, where),
+                    columns=[],
+                    read_geometry=False,
+                    fid_as_index=True,
+                )
+            except Exception as exc:
+                raise StoreError(f"cannot count {layer} in {self.path}: {exc}") from exc
+            return len(ids)
         return int(pyogrio.read_info(self.path, layer=layer)["features"])
 
     def get_meta(self, key: str) -> Any:

@@ -37,9 +37,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -69,6 +69,87 @@ PARENT_LEVEL = {
 GRID_DEG = 1e-8
 #: distance in degrees (about 0.1 m) within which a grid counts as bordering a gap
 ADJACENT_DEG = 1e-6
+#: overlays of inputs with more vertices than this together are computed where their result
+#: lies only (:func:`overlay`): snap rounding a boundary of 100,000 vertices along its
+#: neighbour's edges takes GEOS tens of seconds, the same overlay clipped to where it matters
+#: a fraction of a second
+CLIP_VERTICES = 20_000
+#: the margin around a piece of a rough result within which the exact overlay is computed,
+#: in degrees (about 1 m: a thousand times what snapping moves a vertex)
+CLIP_MARGIN_DEG = 1e-5
+#: pieces of a rough result smaller than one square of the snapping grid (about 1 mm²) are
+#: rounding noise along shared edges: left out before the exact overlay
+NOISE_DEG2 = GRID_DEG * GRID_DEG
+
+Op = Literal["intersection", "difference"]
+
+
+def overlay(op: Op, a: shapely.Geometry, b: shapely.Geometry) -> shapely.Geometry:
+    """``a ∩ b`` or ``a − b`` snapped to :data:`GRID_DEG`, for big inputs without the cost.
+
+    Inputs of up to :data:`CLIP_VERTICES` vertices together: GEOS' snap-rounding overlay as
+    it is. Bigger ones: first the overlay in floating point (fast and robust: OverlayNG), its
+    pieces of rounding noise (:data:`NOISE_DEG2`) left out; where pieces remain, the inputs
+    are clipped to each piece's box widened by :data:`CLIP_MARGIN_DEG` and the snapped
+    overlay is computed on those clips, which hold the piece whole (snapping moves no vertex
+    by more than a grid square) and few vertices. The pieces found are those of the snapped
+    overlay of the whole inputs, but for rounding noise below a square millimetre.
+    """
+    fn = shapely.intersection if op == "intersection" else shapely.difference
+    if int(shapely.get_num_coordinates(a)) + int(shapely.get_num_coordinates(b)) <= CLIP_VERTICES:
+        return fn(a, b, grid_size=GRID_DEG)
+    return _snapped_where(
+        fn(a, b), lambda box: fn(shapely.intersection(a, box), shapely.intersection(b, box),
+                                 grid_size=GRID_DEG)
+    )  # fmt: skip
+
+
+def uncovered(parent: shapely.Geometry, members: np.ndarray) -> shapely.Geometry:
+    """The part of ``parent`` covered by none of ``members``, snapped to :data:`GRID_DEG`
+    (big inputs as in :func:`overlay`)."""
+    vertices = int(shapely.get_num_coordinates(parent)) + int(
+        shapely.get_num_coordinates(members).sum()
+    )
+    if vertices <= CLIP_VERTICES:
+        union = shapely.union_all(members, grid_size=GRID_DEG)
+        return shapely.difference(parent, union, grid_size=GRID_DEG)
+
+    def exact(box: shapely.Geometry) -> shapely.Geometry:
+        clipped = shapely.intersection(members, box)
+        union = shapely.union_all(clipped, grid_size=GRID_DEG)
+        return shapely.difference(shapely.intersection(parent, box), union, grid_size=GRID_DEG)
+
+    return _snapped_where(shapely.difference(parent, shapely.union_all(members)), exact)
+
+
+def _snapped_where(
+    rough: shapely.Geometry, exact: Callable[[shapely.Geometry], shapely.Geometry]
+) -> shapely.Geometry:
+    """The snapped overlay ``exact(box)`` over the boxes of the pieces of its floating-point
+    result ``rough`` (noise left out, boxes widened by the margin; boxes that meet are one)."""
+    parts = polygon_parts(rough)
+    parts = parts[shapely.area(parts) >= NOISE_DEG2]
+    if not len(parts):
+        return shapely.Polygon()
+    widen = CLIP_MARGIN_DEG * np.array([-1.0, -1.0, 1.0, 1.0])
+    boxes = shapely.box(*(shapely.bounds(parts) + widen).T)
+    clips = [shapely.envelope(region) for region in polygon_parts(shapely.union_all(boxes))]
+    return shapely.union_all([exact(box) for box in clips], grid_size=GRID_DEG)
+
+
+def overlay_many(op: Op, a: np.ndarray, b: np.ndarray | shapely.Geometry) -> np.ndarray:
+    """:func:`overlay` of each pair (``b`` one geometry or one per ``a``), vectorised where
+    the inputs are small."""
+    b_arr = np.broadcast_to(np.asarray(b, dtype=object), a.shape) if len(a) else a
+    fn = shapely.intersection if op == "intersection" else shapely.difference
+    big = (shapely.get_num_coordinates(a) + shapely.get_num_coordinates(b_arr)) > CLIP_VERTICES
+    out = np.empty(len(a), dtype=object)
+    small = ~big
+    if small.any():
+        out[small] = fn(a[small], b_arr[small], grid_size=GRID_DEG)
+    for i in np.flatnonzero(big):
+        out[i] = overlay(op, a[i], b_arr[i])
+    return out
 
 
 @dataclass
@@ -180,7 +261,7 @@ def overlaps(tier: Tier, *, sliver_m2: float) -> TierOverlaps:
     left, right = left[keep], right[keep]
     keep = shapely.relate_pattern(geoms[left], geoms[right], "T********")
     left, right = left[keep], right[keep]
-    shared = shapely.intersection(geoms[left], geoms[right], grid_size=GRID_DEG)
+    shared = overlay_many("intersection", geoms[left], geoms[right])
     for a, b, geom in zip(left, right, shared, strict=True):
         parts = polygon_parts(geom)
         parent = str(parents[a])
@@ -234,9 +315,7 @@ def nesting(tier: Tier, *, tolerance_m2: float, sliver_m2: float) -> TierNesting
     outside[measured[covered]] = 0.0
     loose = measured[~covered]
     if len(loose):
-        pieces[loose] = shapely.difference(
-            kids.usable[loose], parent_geom[loose], grid_size=GRID_DEG
-        )
+        pieces[loose] = overlay_many("difference", kids.usable[loose], parent_geom[loose])
     has_piece = np.flatnonzero(~shapely.is_missing(pieces))
     outside[has_piece] = shapely.area(pieces[has_piece])
     outside_m2 = np.zeros(n)
@@ -250,7 +329,7 @@ def nesting(tier: Tier, *, tolerance_m2: float, sliver_m2: float) -> TierNesting
         piece = pieces[i]
         near = tree_idx[tree.query(piece)]
         near = near[near != i]
-        shared = metric_area(shapely.intersection(kids.usable[near], piece, grid_size=GRID_DEG))
+        shared = metric_area(overlay_many("intersection", kids.usable[near], piece))
         into = sorted(str(c) for c in kids.codes[near[shared >= sliver_m2]])
         parts = polygon_parts(piece)
         items.append(
@@ -349,14 +428,8 @@ def gaps(
     bound = (shapely.area(parent_geoms) - covered + overlap) * m2_per_deg2
     for k in np.flatnonzero(bound >= sliver_m2 / 2):
         members = kids.usable[mine & (child_parent == k)]
-        if len(members):
-            union = shapely.union_all(members, grid_size=GRID_DEG)
-            uncovered = shapely.difference(parent_geoms[k], union, grid_size=GRID_DEG)
-        else:
-            uncovered = parent_geoms[k]
-        items += _gap_items(
-            tier, codes[k], uncovered, sliver_m2=sliver_m2, tree=tree, tree_idx=tree_idx
-        )
+        left = uncovered(parent_geoms[k], members) if len(members) else parent_geoms[k]
+        items += _gap_items(tier, codes[k], left, sliver_m2=sliver_m2, tree=tree, tree_idx=tree_idx)
     return items
 
 

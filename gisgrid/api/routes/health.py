@@ -11,15 +11,35 @@ balancers.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from gisgrid.api.deps import State
+from gisgrid.api.limits import Turns
 
 router = APIRouter(prefix="/api/health", tags=["service 服务"])
+
+#: the threads that ask the store for readiness (made in the event loop at first use)
+_limiters: list[anyio.CapacityLimiter] = []
+
+
+def _health_threads() -> anyio.CapacityLimiter:
+    if not _limiters:
+        _limiters.append(anyio.CapacityLimiter(4))
+    return _limiters[0]
+
+
+def heavy_turns(request: Request) -> Turns:
+    """The turns of heavy requests (made by :func:`gisgrid.api.security.install`)."""
+    turns: Turns = request.app.state.turns
+    return turns
+
+
+HeavyTurns = Annotated[Turns, Depends(heavy_turns)]
 
 
 class Health(BaseModel):
@@ -37,6 +57,10 @@ class Health(BaseModel):
     #: follows the store's within about a second (docs/county-it.md, Fresh answers)
     data_version: str | None = None
     message: str | None = None
+    #: heavy requests (pages, maps, layers, search, reports) running now, and waiting for
+    #: a turn (``GISGRID_WEB_HEAVY_*``: beyond the queue they are answered 503)
+    heavy_running: int = 0
+    heavy_waiting: int = 0
 
 
 class Liveness(BaseModel):
@@ -49,8 +73,10 @@ class Liveness(BaseModel):
     response_model=Health,
     responses={503: {"model": Health, "description": "the store does not answer, or warming"}},
 )
-def readiness(state: State) -> Health | JSONResponse:
-    problem = state.store_problem()
+async def readiness(state: State, turns: HeavyTurns) -> Health | JSONResponse:
+    # the store's answer in a thread of this route's own (never behind the heavy requests'
+    # work in the shared thread pool)
+    problem = await anyio.to_thread.run_sync(state.store_problem, limiter=_health_threads())
     warm = state.warmed.is_set()
     ready = problem is None and warm
     health = Health(
@@ -60,6 +86,8 @@ def readiness(state: State) -> Health | JSONResponse:
         store=state.store.url,
         data_version=state.version,
         message=None if problem is None else str(problem),
+        heavy_running=turns.running,
+        heavy_waiting=turns.waiting,
     )
     if ready:
         return health
@@ -67,5 +95,5 @@ def readiness(state: State) -> Health | JSONResponse:
 
 
 @router.get("/live", summary="The process answers (never asks the store)", response_model=Liveness)
-def liveness() -> Liveness:
+async def liveness() -> Liveness:
     return Liveness(status="ok")

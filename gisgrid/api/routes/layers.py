@@ -1,5 +1,9 @@
 """Layers as GeoJSON: filters by bbox, level, village and township, paging, simplification.
 
+Paging (``limit``, ``offset``; ``next`` names the next page while there is one) and the
+filters of a record layer (households, incidents …) go down into the store: a request
+reads its page, never the whole layer (:meth:`ScopedReader.read_page`).
+
 A layer's answer has an entity tag (:func:`layer_tag`): ``If-None-Match`` with it is answered
 ``304`` until the store changes (by anyone), the day changes or the caller's view does.
 """
@@ -8,12 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import pandas as pd
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from gisgrid import codes as gridcodes
 from gisgrid.analysis.assign import local_now
+from gisgrid.analysis.scope import ScopedReader
 from gisgrid.analysis.versions import net_on
 from gisgrid.api import geojson, http
 from gisgrid.api.deps import BBoxQuery, Scoped, SignedIn, State, Township, Village
@@ -21,6 +27,7 @@ from gisgrid.api.errors import COMMON_ERRORS
 from gisgrid.api.state import AppState
 from gisgrid.errors import ConfigError
 from gisgrid.layers import LAYERS, get_layer
+from gisgrid.stores.base import Window
 
 router = APIRouter(prefix="/api/layers", tags=["layers 图层"], responses=COMMON_ERRORS)
 
@@ -94,19 +101,30 @@ def read_layer(
         where["level"] = level
     if as_of is not None and layer != "grids":
         raise ConfigError(f"{layer} has no versions: as_of is for grids")
-    if layer == "grids":  # the net as it stood on the date: no retired or future grids
-        frame = net_on(access.reader, as_of, bbox=bbox, where=where or None)
-    else:
-        frame = access.reader.read(layer, bbox=bbox, where=where or None)
-    frame = _filter_area(frame, layer, village=village, township=township)
-    matched = len(frame)
-    page = frame.iloc[offset : offset + limit]
+    area = _area_where(access.reader, layer, village=village, township=township)
+    if layer == "grids" or area is None:
+        # the grids (the net on a date: a few thousand) and the boundaries: read, then paged
+        if layer == "grids":  # the net as it stood on the date: no retired or future grids
+            frame = net_on(access.reader, as_of, bbox=bbox, where=where or None)
+        else:
+            frame = access.reader.read(layer, bbox=bbox, where=where or None)
+        frame = _filter_area(frame, layer, village=village, township=township)
+        matched = len(frame)
+        page = frame.iloc[offset : offset + limit]
+    else:  # the records (households …): the filters and the page go down into the store
+        page, matched = access.reader.read_page(
+            layer, bbox=bbox, where={**where, **area} or None, window=Window(offset, limit)
+        )
     if simplify and decl.spatial:
         page = geojson.simplify(page, simplify)
     if held:  # residents' records: read (and recorded) as for a 200, but not sent again
         return http.not_modified(tag)
     http.revalidate(response, tag)
-    return geojson.feature_collection(page, matched=matched, offset=offset, key=decl.key)
+    out = geojson.feature_collection(page, matched=matched, offset=offset, key=decl.key)
+    if offset + len(page) < matched:  # the next page: the same query, further on
+        query = [(k, v) for k, v in request.query_params.multi_items() if k != "offset"]
+        out["next"] = f"{request.url.path}?{urlencode([*query, ('offset', offset + len(page))])}"
+    return out
 
 
 def layer_tag(state: AppState, access: SignedIn, request: Request) -> str:
@@ -130,6 +148,27 @@ def layer_tag(state: AppState, access: SignedIn, request: Request) -> str:
         sorted(request.query_params.multi_items()),
         local_now().date(),
     )
+
+
+def _area_where(
+    reader: ScopedReader, layer: str, *, village: str | None, township: str | None
+) -> dict[str, object] | None:
+    """The village and township filters as conditions on the layer's stored village code
+    (what :func:`_filter_area` keeps, said so the store can read it), or ``None`` when they
+    cannot be (boundaries and grids, filtered by their own codes after the read)."""
+    columns = set(get_layer(layer).columns)
+    if layer in ("townships", "villages", "grids"):
+        return None
+    if village is None and township is None:
+        return {}
+    if "village_code" not in columns:
+        return None
+    wanted: set[str] | None = None if village is None else {village}
+    if township is not None:
+        villages = reader.read("villages", columns=["code"])["code"].astype(str)
+        inside = {c for c in villages if c.startswith(township)}
+        wanted = inside if wanted is None else wanted & inside
+    return {"village_code": sorted(wanted or ())}
 
 
 def _filter_area(

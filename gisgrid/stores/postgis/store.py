@@ -70,6 +70,7 @@ from gisgrid.stores.base import (
     LayerCodes,
     LayerPoints,
     Where,
+    Window,
     WriteCheck,
     WriteMode,
     history_to_add,
@@ -389,6 +390,7 @@ class PostGISStore:
         bbox: BBox | None = None,
         where: Where | None = None,
         columns: Sequence[str] | None = None,
+        window: Window | None = None,
     ) -> pd.DataFrame:
         decl = get_layer(layer)
         wanted = decl.columns if columns is None else [c for c in decl.columns if c in columns]
@@ -399,7 +401,8 @@ class PostGISStore:
         if not selected:
             selected.append(ident("fid"))
         statement = query(
-            "select_layer",
+            # with a window, only its page, in the order of a whole read (fid)
+            "select_layer" if window is None else "select_layer_page",
             columns=sql.SQL(", ").join(selected),
             table=source(layer),
             condition=where_sql,
@@ -408,6 +411,8 @@ class PostGISStore:
             if not self._usable(conn, writing=False):
                 rows: list[tuple[Any, ...]] = []
             else:
+                if window is not None:
+                    params = [*params, max(window.limit, 0), window.offset]
                 rows = conn.execute(statement, params).fetchall()
         data: dict[str, Any] = {name: [r[i] for r in rows] for i, name in enumerate(wanted)}
         if decl.spatial:
@@ -424,9 +429,9 @@ class PostGISStore:
             out = out[keep]
         return out
 
-    def count(self, layer: str, *, where: Where | None = None) -> int:
+    def count(self, layer: str, *, where: Where | None = None, bbox: BBox | None = None) -> int:
         decl = get_layer(layer)
-        where_sql, params = condition(decl, where, None)
+        where_sql, params = condition(decl, where, bbox)
         statement = query("count_layer", table=source(layer), condition=where_sql)
         with self._connection(f"counting {layer} in") as conn:
             if not self._usable(conn, writing=False):

@@ -73,6 +73,10 @@ ST_AsBinary(geom)
 -- name: select_layer
 SELECT {columns} FROM {table} WHERE {condition} ORDER BY fid
 
+-- name: select_layer_page
+-- One page of a read (limit, offset): the rows of select_layer from a position on.
+SELECT {columns} FROM {table} WHERE {condition} ORDER BY fid LIMIT %s OFFSET %s
+
 -- name: select_columns
 -- Some columns of every row of a table (the stored keys of an append-only layer).
 SELECT {columns} FROM {table}
