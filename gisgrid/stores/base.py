@@ -381,6 +381,20 @@ class Store(Reader, Protocol):
         """
         ...
 
+    def wait_for_change(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds for a write to be announced; whether one was.
+
+        PostGIS announces every committed write of the layers or metadata, whoever writes
+        (``NOTIFY gisgrid_data`` from the triggers of migration 0014), to a connection of
+        the store's own that listens. ``True`` also means "maybe": the listening connection
+        was (re)opened, and writes meanwhile were not announced. A GeoPackage announces
+        nothing: it waits the whole ``timeout`` and answers ``False``. Either way
+        :meth:`data_version` is the truth: a caller compares it after an announcement and
+        also now and then without one. Called by one thread (the web app's watcher);
+        never raises (a store that cannot listen right now waits and answers ``False``).
+        """
+        ...
+
     def write(
         self,
         frames: Mapping[str, pd.DataFrame],

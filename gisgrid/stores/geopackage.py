@@ -217,6 +217,12 @@ class GeoPackageStore:
             parts += [stat.st_ino, stat.st_mtime_ns, stat.st_size, fh.read(32)[12:24].hex()]
         return ":".join(str(p) for p in parts)
 
+    def wait_for_change(self, timeout: float) -> bool:
+        """A file announces nothing: waits ``timeout`` seconds, ``False`` (the processes of
+        a server on one machine compare :meth:`data_version` every ``fresh_seconds``)."""
+        time.sleep(timeout)
+        return False
+
     # reading --------------------------------------------------------------------------
     def layer_names(self) -> list[str]:
         if not self.path.exists():

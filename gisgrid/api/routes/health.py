@@ -11,6 +11,7 @@ balancers.
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from fastapi import APIRouter
@@ -36,6 +37,9 @@ class Health(BaseModel):
     #: the store's data version this server answers with (``None``: not known yet); it
     #: follows the store's within about a second (docs/county-it.md, Fresh answers)
     data_version: str | None = None
+    #: the process that answered (its id): with ``gisgrid serve --workers N`` or several
+    #: machines behind a proxy, which of them says so
+    process: int
     message: str | None = None
 
 
@@ -59,6 +63,7 @@ def readiness(state: State) -> Health | JSONResponse:
         warm=warm,
         store=state.store.url,
         data_version=state.version,
+        process=os.getpid(),
         message=None if problem is None else str(problem),
     )
     if ready:

@@ -55,6 +55,10 @@ SET TRANSACTION ISOLATION LEVEL REPEATABLE READ
 -- Changes with every committed write of the layers (migration 0005): one tiny read.
 SELECT gisgrid.data_version()
 
+-- name: listen_data
+-- Be told of every committed write of the layers (NOTIFY from the triggers, migration 0014).
+LISTEN gisgrid_data
+
 -- name: layer_tables
 SELECT c.relname
 FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
