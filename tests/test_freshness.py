@@ -49,7 +49,7 @@ from gisgrid.roles import Role
 from gisgrid.stores.base import Store
 from gisgrid.stores.geopackage import GeoPackageStore
 from gisgrid.stores.postgis import PostGISStore
-from gisgrid.stores.postgis.queries import ident
+from gisgrid.stores.postgis.queries import LOCK_SERVER_WRITES, ident
 
 #: the longest a new answer may take to come (generous: a loaded machine, not a benchmark)
 WITHIN = 10.0
@@ -503,28 +503,50 @@ def test_a_geopackage_announces_nothing(filled_store: GeoPackageStore) -> None:
     assert filled_store.wait_for_change(0.01) is False
 
 
-def test_the_write_lock_of_a_server_on_a_geopackage_is_one_for_all_its_processes(
-    filled_store: GeoPackageStore,
+@pytest.mark.parametrize("kind", ["geopackage", "postgis"])
+def test_the_processes_serving_a_store_take_turns_to_write(
+    kind: str, request: pytest.FixtureRequest
 ) -> None:
-    """``gisgrid serve --workers N``: a worker writing holds the kernel's lock on
-    ``.NAME.gpkg.serve.lock``, so the others wait for it (the store would refuse them)."""
-    state = AppState.load(filled_store)
-    lock_file = filled_store.path.with_name(f".{filled_store.path.name}.serve.lock")
+    """``gisgrid serve --workers N``, or servers on several machines: a process writing
+    holds the store's turn (:meth:`Store.writers_turn`), and another waits for it instead
+    of being refused by the store's writer lock."""
+    store: Store = request.getfixturevalue("filled_store" if kind == "geopackage" else "pg_filled")
+    one, two = AppState.load(store), AppState.load(store)  # as two worker processes
 
-    def taken() -> bool:  # as another process's worker finds it
-        with open(lock_file, "a") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+    def taken() -> bool:  # as another process finds the turn
+        if isinstance(store, GeoPackageStore):
+            with open(store.path.with_name(f".{store.path.name}.serve.lock"), "a") as fh:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return True
+                fcntl.flock(fh, fcntl.LOCK_UN)
+                return False
+        assert isinstance(store, PostGISStore)
+        with psycopg.connect(store._conninfo, autocommit=True) as conn:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_SERVER_WRITES,))
+            if row.fetchone() != (True,):
                 return True
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_SERVER_WRITES,))
             return False
 
-    with state.write_lock:
+    order: list[str] = []
+
+    def second() -> None:
+        with two.write_lock:
+            order.append("second writes")
+            store.write({"grids": store.read("grids")})
+
+    with one.write_lock:
         assert taken()
-        filled_store.write({"grids": moved_line(filled_store.read("grids"))})  # writes
+        waiting = threading.Thread(target=second)
+        waiting.start()
+        store.write({"grids": moved_line(store.read("grids"))})
+        order.append("first wrote")
+    waiting.join(timeout=60)
+    assert order == ["first wrote", "second writes"]
     assert not taken()
-    with pytest.raises(RuntimeError), state.write_lock:  # released however the write ends
+    with pytest.raises(RuntimeError), one.write_lock:  # released however the write ends
         raise RuntimeError("a failed write")
     assert not taken()
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import logging
 import threading
@@ -11,9 +11,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
@@ -61,35 +60,25 @@ class CachedPage:
 
 
 class WriteLock:
-    """Serialises the writes of a server: of its threads, and of the worker processes of
-    ``gisgrid serve --workers N`` on one GeoPackage.
+    """Serialises the writes of a server: of its threads, and of all the processes serving
+    the store (the workers of ``gisgrid serve --workers N``, the servers of several
+    machines on one database), which wait for their turn (:meth:`Store.writers_turn`)
+    instead of being refused by the store's own writer lock."""
 
-    The GeoPackage's own writer lock refuses a second writer at once (a command run while a
-    server writes is told to try again); the processes of one server should wait their turn
-    instead, as its threads do. So on a GeoPackage the lock is also the kernel's (``flock``,
-    blocking) on ``.NAME.gpkg.serve.lock`` beside the file, held by one process at a time.
-    A database store (``path`` ``None``) serialises its transactions itself: threads only.
-    """
-
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, store: Store) -> None:
         self._threads = threading.Lock()
-        self._path = None if path is None else path.with_name(f".{path.name}.serve.lock")
-        self._file: IO[str] | None = None
+        self._store = store
+        self._turn: contextlib.ExitStack | None = None
 
     def __enter__(self) -> WriteLock:
         self._threads.acquire()
-        if self._path is not None:
-            try:
-                fh = open(self._path, "w")  # closed in __exit__
-            except OSError:  # a folder not writable: the store refuses the write anyway
-                return self
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX)  # the other workers' writes: wait for them
-            except BaseException:
-                fh.close()
-                self._threads.release()
-                raise
-            self._file = fh
+        try:
+            with contextlib.ExitStack() as turn:
+                turn.enter_context(self._store.writers_turn())
+                self._turn = turn.pop_all()
+        except BaseException:
+            self._threads.release()
+            raise
         return self
 
     def __exit__(
@@ -98,11 +87,10 @@ class WriteLock:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        turn, self._turn = self._turn, None
         try:
-            if self._file is not None:
-                fcntl.flock(self._file, fcntl.LOCK_UN)
-                self._file.close()
-                self._file = None
+            if turn is not None:
+                turn.__exit__(kind, exc, tb)
         finally:
             self._threads.release()
 
@@ -112,8 +100,8 @@ class AppState:
     """The store, the locator (grids in memory) and the household search index.
 
     FastAPI runs plain ``def`` endpoints in a thread pool: the locator guards its GEOS
-    geometries with its own lock, and ``write_lock`` serialises writes to the store (those
-    of every worker process on a GeoPackage: :class:`WriteLock`).
+    geometries with its own lock, and ``write_lock`` serialises writes to the store (with
+    those of every other process serving it: :class:`WriteLock`).
 
     **Fresh answers.** ``version`` is the store's data version (:meth:`Store.data_version`)
     that the locator and the caches were built from. :meth:`refresh` asks the store for it
@@ -146,7 +134,7 @@ class AppState:
     _watcher: threading.Thread | None = None
 
     def __post_init__(self) -> None:
-        self.write_lock = WriteLock(self.store.path)
+        self.write_lock = WriteLock(self.store)
 
     @classmethod
     def load(cls, store: Store, *, auth: AuthSettings | None = None) -> AppState:

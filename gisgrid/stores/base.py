@@ -10,6 +10,7 @@ Every store implements the whole protocol; no caller asks what a store can do.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -392,6 +393,19 @@ class Store(Reader, Protocol):
         :meth:`data_version` is the truth: a caller compares it after an announcement and
         also now and then without one. Called by one thread (the web app's watcher);
         never raises (a store that cannot listen right now waits and answers ``False``).
+        """
+        ...
+
+    def writers_turn(self) -> contextlib.AbstractContextManager[None]:
+        """Wait, then hold, the turn to write among the processes that serve this store.
+
+        The store refuses a second writer at once (a command is told to run again); the
+        worker processes of ``gisgrid serve --workers N`` and the servers of several
+        machines wait for each other instead, as the threads of one process do: a
+        GeoPackage by the kernel's lock (``flock``) on ``.NAME.gpkg.serve.lock`` beside the
+        file, PostGIS by an advisory lock of the database (a session's, on a pooled
+        connection held meanwhile). A writer that is not a server (the command line) takes
+        no turn and may still be refused while a server writes.
         """
         ...
 

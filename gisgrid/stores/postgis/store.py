@@ -91,6 +91,7 @@ from gisgrid.stores.postgis.codecs import (
 from gisgrid.stores.postgis.ledger import PostGISLedger
 from gisgrid.stores.postgis.photos import PostGISPhotos
 from gisgrid.stores.postgis.queries import (
+    LOCK_SERVER_WRITES,
     LOCK_WRITES,
     SCHEMA,
     condition,
@@ -379,6 +380,20 @@ class PostGISStore:
                 return "none"
             row = conn.execute(query("data_version")).fetchone()
         return str(row[0]) if row else "none"
+
+    @contextlib.contextmanager
+    def writers_turn(self) -> Iterator[None]:
+        """A session advisory lock, waited for on a pooled connection held meanwhile: the
+        processes of ``gisgrid serve`` (workers, machines) write one after the other; the
+        write itself takes its own connection and the writers' lock as ever."""
+        with self._connection("waiting for the turn to write to") as conn:
+            conn.execute(query("wait_server_writes"), (LOCK_SERVER_WRITES,))
+            conn.commit()  # the lock is the session's: no transaction held open meanwhile
+            try:
+                yield
+            finally:
+                if not conn.broken:
+                    conn.execute(query("end_server_writes"), (LOCK_SERVER_WRITES,))
 
     def wait_for_change(self, timeout: float) -> bool:
         """Wait at most ``timeout`` seconds for ``NOTIFY gisgrid_data``: the triggers of
