@@ -587,13 +587,24 @@ def serve_command(
             "duration, bytes, role; nothing personal (default GISGRID_WEB_ACCESS_LOG)"
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="worker processes sharing the port, each with its own copy of the grids and "
+            "caches; every one sees every write within about a second",
+        ),
+    ] = 1,
 ) -> None:
     """Run the web app and HTTP API (dashboard, maps, household finder, /api/…).
 
     Listens on 127.0.0.1 by default; use --host 0.0.0.0 to serve the county intranet, which
     needs an enabled admin account in the store first (gisgrid users add … --role admin).
-    On SIGTERM or Ctrl+C it stops taking connections, lets the requests under way finish
-    (at most GISGRID_WEB_SHUTDOWN_SECONDS) and closes the store; after SIGTERM it exits 0.
+    With --workers N, N processes answer on the same port (each loads the grids and warms
+    its caches; memory grows with N). On SIGTERM or Ctrl+C it stops taking connections, lets
+    the requests under way finish (at most GISGRID_WEB_SHUTDOWN_SECONDS) and closes the
+    store; after SIGTERM it exits 0.
     """
     import signal
 
@@ -619,13 +630,27 @@ def serve_command(
                 )
         finally:
             st.close()  # the app opens its own in its lifespan
-        out.print(f"gisgrid serving {store or 'the default store'} on http://{host}:{port}/")
-        # uvicorn handles SIGTERM itself while it serves (a graceful shutdown), then raises
-        # it again: asked to stop and stopped, the command exits 0
+        processes = "" if workers == 1 else f" with {workers} worker processes"
+        out.print(
+            f"gisgrid serving {store or 'the default store'} on http://{host}:{port}/{processes}"
+        )
+        if workers == 1:
+            app: Any = create_app(store=store, access_log=access_log)
+        else:
+            # each worker process builds its own app from the environment (uvicorn imports
+            # the factory there): the options go into it, inherited by the workers
+            if store is not None:
+                os.environ["GISGRID_STORE"] = store
+            if access_log is not None:
+                os.environ["GISGRID_WEB_ACCESS_LOG"] = "true" if access_log else "false"
+            app = "gisgrid.api.main:app_from_settings"
+        # uvicorn handles SIGTERM itself while it serves (a graceful shutdown; with workers,
+        # each worker's), then raises it again or returns: asked to stop and stopped, the
+        # command exits 0
         previous = signal.signal(signal.SIGTERM, _stopped)
         try:
             uvicorn.run(
-                create_app(store=store, access_log=access_log),
+                app,
                 host=host,
                 port=port,
                 log_level="info",
@@ -633,6 +658,8 @@ def serve_command(
                 # lines (--access-log) keep the route template instead
                 access_log=False,
                 timeout_graceful_shutdown=web.shutdown_seconds,
+                workers=workers,
+                factory=workers > 1,
             )
         finally:
             signal.signal(signal.SIGTERM, previous)

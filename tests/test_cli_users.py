@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import stat
 import subprocess
 from collections import Counter
@@ -337,6 +338,38 @@ def test_serve_beyond_loopback_needs_an_enabled_admin(
     accounts.set_disabled(filled_store.ledger, "root", disabled=False, actor="test")
     ok(serve("0.0.0.0"))
     assert served == ["127.0.0.1", "0.0.0.0"]
+
+
+def test_serve_with_workers_starts_them_from_the_factory_with_the_options_in_the_environment(
+    filled_store: GeoPackageStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--workers N``: uvicorn imports ``gisgrid.api.main:app_from_settings`` in each of N
+    processes, which read the store and the access log from the environment; the admin
+    check still comes first."""
+    import uvicorn
+
+    from gisgrid.api.main import app_from_settings
+
+    calls: list[tuple[object, dict[str, object]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+    monkeypatch.setenv("GISGRID_STORE", "elsewhere.gpkg")  # --store wins, and is passed on
+    monkeypatch.setenv("GISGRID_WEB_ACCESS_LOG", "false")
+    runner = CliRunner(env={"COLUMNS": "250"})
+    serve = ["serve", "--store", str(filled_store.path), "--workers", "3"]
+    result = runner.invoke(cli.app, [*serve, "--host", "0.0.0.0"])
+    assert result.exit_code == 2 and calls == [], result.output  # no admin: refused first
+    ok(runner.invoke(cli.app, [*serve, "--access-log"]))
+    (app, kw), *_ = calls
+    assert app == "gisgrid.api.main:app_from_settings"
+    assert kw["workers"] == 3 and kw["factory"] is True and kw["host"] == "127.0.0.1"
+    assert os.environ["GISGRID_STORE"] == str(filled_store.path)
+    assert os.environ["GISGRID_WEB_ACCESS_LOG"] == "true"
+    built = app_from_settings()  # what each worker does (the store opens in the lifespan)
+    assert any(m.cls.__name__ == "AccessLog" for m in built.user_middleware)
+    ok(runner.invoke(cli.app, ["serve", "--store", str(filled_store.path)]))
+    assert calls[1][1]["workers"] == 1 and calls[1][1]["factory"] is False
+    assert not isinstance(calls[1][0], str)  # one process: the app itself
+    assert runner.invoke(cli.app, [*serve[:-1], "0"]).exit_code == 2
 
 
 # --- the demo's accounts -----------------------------------------------------------------------

@@ -14,7 +14,9 @@ new answer never comes within :data:`WITHIN` seconds, or when the old one was no
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import secrets
 import sqlite3
 import subprocess
@@ -24,6 +26,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -46,7 +49,7 @@ from gisgrid.roles import Role
 from gisgrid.stores.base import Store
 from gisgrid.stores.geopackage import GeoPackageStore
 from gisgrid.stores.postgis import PostGISStore
-from gisgrid.stores.postgis.queries import ident
+from gisgrid.stores.postgis.queries import LOCK_SERVER_WRITES, ident
 
 #: the longest a new answer may take to come (generous: a loaded machine, not a benchmark)
 WITHIN = 10.0
@@ -451,3 +454,179 @@ def test_two_servers_and_a_writer_no_stale_answer_after_the_announced_version(
                     what=f"{kind} round {round_ + 1}: {base} announces the version",
                 )
                 assert level3_at(base, admin) == expected
+
+
+# --- announced writes (PostGIS NOTIFY) and the server's write lock -----------------------------
+
+
+def test_postgis_announces_each_committed_writing_transaction_once(
+    pg_filled: PostGISStore, pg_url: str
+) -> None:
+    """Migration 0013: ``NOTIFY gisgrid_data`` at the commit of every transaction that wrote
+    the layers (many statements: one announcement), none for one rolled back; the listening
+    connection is opened again when it broke (as when PostgreSQL restarts)."""
+    assert pg_filled.wait_for_change(0.1) is True  # just started listening: "maybe"
+    assert pg_filled.wait_for_change(0.1) is False  # nothing written: nothing announced
+    with psycopg.connect(pg_url) as conn:
+        with conn.transaction():
+            for _ in range(5):  # five statements, one transaction: one announcement
+                conn.execute("UPDATE gisgrid.grids SET name = name")
+        assert pg_filled.wait_for_change(WITHIN) is True
+        assert pg_filled.wait_for_change(0.2) is False
+        with pytest.raises(psycopg.errors.RaiseException), conn.transaction():
+            conn.execute("UPDATE gisgrid.villages SET name = name")
+            conn.execute("DO $$ BEGIN RAISE EXCEPTION 'no'; END $$")
+        assert pg_filled.wait_for_change(0.2) is False  # rolled back: nothing announced
+        # the listening connection ends (a restart of PostgreSQL ends it the same way)
+        ended = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE application_name = 'gisgrid-listen' AND datname = current_database()"
+        ).fetchall()
+        assert ended == [(True,)]
+        conn.commit()
+        assert pg_filled.wait_for_change(WITHIN) is True  # broken: "maybe", listen again
+        assert pg_filled.wait_for_change(WITHIN) is True  # listening again: "maybe"
+        assert pg_filled.wait_for_change(0.1) is False
+        conn.execute("INSERT INTO gisgrid.gisgrid_meta (key, value) VALUES ('k', '1')")
+        conn.commit()
+        assert pg_filled.wait_for_change(WITHIN) is True
+    pg_filled.close()  # closes the listening connection too
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'gisgrid-listen' "
+            "AND datname = current_database()"
+        ).fetchone() == (0,)
+
+
+def test_a_geopackage_announces_nothing(filled_store: GeoPackageStore) -> None:
+    filled_store.write({"grids": moved_line(filled_store.read("grids"))})
+    assert filled_store.wait_for_change(0.01) is False
+
+
+@pytest.mark.parametrize("kind", ["geopackage", "postgis"])
+def test_the_processes_serving_a_store_take_turns_to_write(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    """``gisgrid serve --workers N``, or servers on several machines: a process writing
+    holds the store's turn (:meth:`Store.writers_turn`), and another waits for it instead
+    of being refused by the store's writer lock."""
+    store: Store = request.getfixturevalue("filled_store" if kind == "geopackage" else "pg_filled")
+    one, two = AppState.load(store), AppState.load(store)  # as two worker processes
+
+    def taken() -> bool:  # as another process finds the turn
+        if isinstance(store, GeoPackageStore):
+            with open(store.path.with_name(f".{store.path.name}.serve.lock"), "a") as fh:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return True
+                fcntl.flock(fh, fcntl.LOCK_UN)
+                return False
+        assert isinstance(store, PostGISStore)
+        with psycopg.connect(store._conninfo, autocommit=True) as conn:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_SERVER_WRITES,))
+            if row.fetchone() != (True,):
+                return True
+            conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_SERVER_WRITES,))
+            return False
+
+    order: list[str] = []
+
+    def second() -> None:
+        with two.write_lock:
+            order.append("second writes")
+            store.write({"grids": store.read("grids")})
+
+    with one.write_lock:
+        assert taken()
+        waiting = threading.Thread(target=second)
+        waiting.start()
+        store.write({"grids": moved_line(store.read("grids"))})
+        order.append("first wrote")
+    waiting.join(timeout=60)
+    assert order == ["first wrote", "second writes"]
+    assert not taken()
+    with pytest.raises(RuntimeError), one.write_lock:  # released however the write ends
+        raise RuntimeError("a failed write")
+    assert not taken()
+
+
+# --- gisgrid serve --workers N -----------------------------------------------------------------
+
+
+def health_of(base: str) -> dict[str, Any]:
+    status, body = get(f"{base}/api/health", {})
+    assert status in (200, 503), body
+    return dict(body)
+
+
+def health_batch(base: str, *, n: int = 8) -> list[dict[str, Any]]:
+    """``n`` answers of ``/api/health`` asked at once (connections of their own: the workers
+    share the listening socket, whichever is free answers)."""
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(lambda _: health_of(base), range(n)))
+
+
+@pytest.mark.parametrize("kind", ["geopackage", "postgis"])
+def test_serve_with_two_workers_no_stale_answer_after_the_announced_version(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #16, point 2: ``gisgrid serve --workers 2``, and a write from the command line.
+
+    Both worker processes answer (``/api/health`` says which, and with which data version);
+    each announces the new version, and once it has, none of its answers is older. On
+    PostGIS the servers look at the version only every 60 s here: the write reaches them
+    by its announcement (``NOTIFY``), not by their looking."""
+    store: Store = request.getfixturevalue("filled_store" if kind == "geopackage" else "pg_filled")
+    store_arg = str(store.path) if isinstance(store, GeoPackageStore) else store._conninfo
+    if kind == "postgis":
+        monkeypatch.setenv("GISGRID_WEB_FRESH_SECONDS", "60")
+    admin = make_account(store, Role.ADMIN)
+    before = store.data_version()
+    with gisgrid_server(store_arg, options=["--workers", "2"]) as base:
+        # both workers up and ready, with the store's version
+        processes: dict[int, str | None] = {}
+        started = time.monotonic()
+        while len(processes) < 2 or None in processes.values():
+            for body in health_batch(base):
+                if body["ready"]:
+                    processes[int(body["process"])] = body["data_version"]
+            assert time.monotonic() - started < 60, f"not two ready workers: {processes}"
+        assert set(processes.values()) == {before}, processes
+        assert level3_at(base, admin) == NORTH
+
+        moved = tmp_path / "moved.gpkg"
+        pyogrio.write_dataframe(moved_line(store.read("grids")), moved, layer="grids")
+        run_gisgrid("import", "grids", moved, "--mode", "replace", store=store_arg)
+        announced = store.data_version()
+        assert announced != before
+
+        # each worker announces the new version; once it has, it never answers older
+        new: set[int] = set()
+        started = time.monotonic()
+        while new != set(processes):
+            for body in health_batch(base):
+                process, version = int(body["process"]), body["data_version"]
+                assert process in processes, f"a worker restarted: {body}"
+                if process in new:
+                    assert version == announced, f"stale after the announced version: {body}"
+                elif version == announced:
+                    new.add(process)
+                # else: not yet (the old version, or one between the import's own writes)
+            seconds = time.monotonic() - started
+            assert seconds < WITHIN, f"{kind}: still not every worker new: {new}"
+        print(f"{kind}: both workers announced the new version after {seconds:.2f} s")
+
+        # and then every answer, from whichever worker, is the new one
+        answered: set[int] = set()
+        for _ in range(8):
+            for body in health_batch(base):
+                assert body["data_version"] == announced, body
+                answered.add(int(body["process"]))
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                grids = list(pool.map(lambda _: level3_at(base, admin), range(8)))
+            assert grids == [SOUTH] * 8
+        assert answered == set(processes)
+    for process in processes:  # stopped (SIGTERM to gisgrid serve): its workers with it
+        with pytest.raises(ProcessLookupError):
+            os.kill(process, 0)

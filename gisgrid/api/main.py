@@ -1,6 +1,7 @@
 """The gisgrid web app: pages for leaders and field staff, and the HTTP API.
 
-``create_app()`` builds it; ``gisgrid serve`` runs it with uvicorn. The store is opened and
+``create_app()`` builds it; ``gisgrid serve`` runs it with uvicorn (with ``--workers N``,
+N processes each build their own through :func:`app_from_settings`). The store is opened and
 the grids loaded in the lifespan, and closed at shutdown, once the requests under way have
 finished (``gisgrid serve`` gives them ``GISGRID_WEB_SHUTDOWN_SECONDS``). Offline: no page
 loads anything from outside this server (the OpenAPI document is at ``/openapi.json``; the
@@ -104,3 +105,15 @@ def create_app(*, store: str | None = None, access_log: bool | None = None) -> F
         app.include_router(module.router)
     policy.check_routes(app)
     return app
+
+
+def app_from_settings() -> FastAPI:
+    """The app of one worker process of ``gisgrid serve --workers N``: uvicorn's factory
+    (``gisgrid.api.main:app_from_settings``), called in each worker.
+
+    Everything comes from the environment, which ``gisgrid serve`` sets before it starts the
+    workers: the store from ``GISGRID_STORE``, the access log from
+    ``GISGRID_WEB_ACCESS_LOG``. Each worker opens the store, loads the grids and warms its
+    caches on its own, and follows every write of anyone (:meth:`AppState.watch`).
+    """
+    return create_app()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -56,20 +59,59 @@ class CachedPage:
         return entity_tag("page", digest)
 
 
+class WriteLock:
+    """Serialises the writes of a server: of its threads, and of all the processes serving
+    the store (the workers of ``gisgrid serve --workers N``, the servers of several
+    machines on one database), which wait for their turn (:meth:`Store.writers_turn`)
+    instead of being refused by the store's own writer lock."""
+
+    def __init__(self, store: Store) -> None:
+        self._threads = threading.Lock()
+        self._store = store
+        self._turn: contextlib.ExitStack | None = None
+
+    def __enter__(self) -> WriteLock:
+        self._threads.acquire()
+        try:
+            with contextlib.ExitStack() as turn:
+                turn.enter_context(self._store.writers_turn())
+                self._turn = turn.pop_all()
+        except BaseException:
+            self._threads.release()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        turn, self._turn = self._turn, None
+        try:
+            if turn is not None:
+                turn.__exit__(kind, exc, tb)
+        finally:
+            self._threads.release()
+
+
 @dataclass
 class AppState:
     """The store, the locator (grids in memory) and the household search index.
 
     FastAPI runs plain ``def`` endpoints in a thread pool: the locator guards its GEOS
-    geometries with its own lock, and ``write_lock`` serialises writes to the store.
+    geometries with its own lock, and ``write_lock`` serialises writes to the store (with
+    those of every other process serving it: :class:`WriteLock`).
 
     **Fresh answers.** ``version`` is the store's data version (:meth:`Store.data_version`)
     that the locator and the caches were built from. :meth:`refresh` asks the store for it
     and, when it differs (a write by anyone: this process, the CLI, another server, QGIS),
     builds a new locator, swaps it in (one attribute assignment: a request uses the old
     grids or the new ones, never a half-built state) and forgets every cache. :meth:`watch`
-    runs it in a thread of its own every ``fresh_seconds``: requests never wait for it and
-    pay nothing for it (``/api/locate`` reads one attribute).
+    runs it in a thread of its own at once when the store announces a write
+    (:meth:`Store.wait_for_change`: PostgreSQL's ``NOTIFY``) and every ``fresh_seconds``
+    in any case: requests never wait for it and pay nothing for it (``/api/locate`` reads
+    one attribute). Every worker process of ``gisgrid serve --workers N`` has its own.
     """
 
     store: Store
@@ -77,7 +119,7 @@ class AppState:
     auth: AuthSettings = field(default_factory=AuthSettings)
     #: the store's data version the locator and caches were built from (``None``: unknown)
     version: str | None = None
-    write_lock: threading.Lock = field(default_factory=threading.Lock)
+    write_lock: WriteLock = field(init=False)
     _search: HouseholdSearch | None = None
     _frames: dict[str, Any] | None = None
     _report: dict[str, Any] | None = None
@@ -94,6 +136,9 @@ class AppState:
     _refresh_lock: threading.Lock = field(default_factory=threading.Lock)
     _stop: threading.Event = field(default_factory=threading.Event)
     _watcher: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        self.write_lock = WriteLock(self.store)
 
     @classmethod
     def load(cls, store: Store, *, auth: AuthSettings | None = None) -> AppState:
@@ -136,16 +181,27 @@ class AppState:
             return True
 
     def watch(self, *, every: float) -> None:
-        """Call :meth:`refresh` every ``every`` seconds in a daemon thread until :meth:`stop`."""
+        """Call :meth:`refresh` in a daemon thread until :meth:`stop`: at once when the store
+        announces a write (:meth:`Store.wait_for_change`), and every ``every`` seconds in any
+        case (a store that announces nothing, an announcement lost while the listening
+        connection was down)."""
         if self._watcher is not None:
             return
 
         def run() -> None:
-            while not self._stop.wait(every):
+            due = time.monotonic() + every
+            while not self._stop.is_set():
                 try:
-                    self.refresh()
+                    # at most a second at a time: stop() ends the thread within a second
+                    announced = self.store.wait_for_change(min(every, 1.0))
+                    if self._stop.is_set():
+                        return
+                    if announced or time.monotonic() >= due:
+                        due = time.monotonic() + every
+                        self.refresh()
                 except Exception:  # never let the thread die: the next round tries again
                     log.exception("gisgrid: reloading after a change of the store failed")
+                    self._stop.wait(min(every, 1.0))
 
         self._watcher = threading.Thread(target=run, name="gisgrid-fresh", daemon=True)
         self._watcher.start()

@@ -10,6 +10,7 @@ Every store implements the whole protocol; no caller asks what a store can do.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -390,6 +391,33 @@ class Store(Reader, Protocol):
         ------
         StoreError
             The store cannot be asked right now (treat the version as unknown).
+        """
+        ...
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds for a write to be announced; whether one was.
+
+        PostGIS announces every committed write of the layers or metadata, whoever writes
+        (``NOTIFY gisgrid_data`` from the triggers of migration 0013), to a connection of
+        the store's own that listens. ``True`` also means "maybe": the listening connection
+        was (re)opened, and writes meanwhile were not announced. A GeoPackage announces
+        nothing: it waits the whole ``timeout`` and answers ``False``. Either way
+        :meth:`data_version` is the truth: a caller compares it after an announcement and
+        also now and then without one. Called by one thread (the web app's watcher);
+        never raises (a store that cannot listen right now waits and answers ``False``).
+        """
+        ...
+
+    def writers_turn(self) -> contextlib.AbstractContextManager[None]:
+        """Wait, then hold, the turn to write among the processes that serve this store.
+
+        The store refuses a second writer at once (a command is told to run again); the
+        worker processes of ``gisgrid serve --workers N`` and the servers of several
+        machines wait for each other instead, as the threads of one process do: a
+        GeoPackage by the kernel's lock (``flock``) on ``.NAME.gpkg.serve.lock`` beside the
+        file, PostGIS by an advisory lock of the database (a session's, on a pooled
+        connection held meanwhile). A writer that is not a server (the command line) takes
+        no turn and may still be refused while a server writes.
         """
         ...
 

@@ -218,6 +218,31 @@ class GeoPackageStore:
             parts += [stat.st_ino, stat.st_mtime_ns, stat.st_size, fh.read(32)[12:24].hex()]
         return ":".join(str(p) for p in parts)
 
+    @contextlib.contextmanager
+    def writers_turn(self) -> Iterator[None]:
+        """The kernel's lock (``flock``, waiting) on ``.NAME.gpkg.serve.lock`` beside the
+        file: the processes of ``gisgrid serve --workers N`` on this file write one after
+        the other. A folder where the lock file cannot be made takes no turn (the write
+        itself then fails there)."""
+        lock_path = self.path.with_name(f".{self.path.name}.serve.lock")
+        try:
+            fh = open(lock_path, "w")  # noqa: SIM115  (closed below)
+        except OSError:
+            yield
+            return
+        with fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """A file announces nothing: waits ``timeout`` seconds, ``False`` (the processes of
+        a server on one machine compare :meth:`data_version` every ``fresh_seconds``)."""
+        time.sleep(timeout)
+        return False
+
     # reading --------------------------------------------------------------------------
     def layer_names(self) -> list[str]:
         if not self.path.exists():

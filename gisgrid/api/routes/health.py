@@ -11,6 +11,7 @@ balancers.
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Literal
 
 import anyio.to_thread
@@ -56,6 +57,9 @@ class Health(BaseModel):
     #: the store's data version this server answers with (``None``: not known yet); it
     #: follows the store's within about a second (docs/county-it.md, Fresh answers)
     data_version: str | None = None
+    #: the process that answered (its id): with ``gisgrid serve --workers N`` or several
+    #: machines behind a proxy, which of them says so
+    process: int
     message: str | None = None
     #: heavy requests (pages, maps, layers, search, reports) running now, and waiting for
     #: a turn (``GISGRID_WEB_HEAVY_*``: beyond the queue they are answered 503)
@@ -85,6 +89,7 @@ async def readiness(state: State, turns: HeavyTurns) -> Health | JSONResponse:
         warm=warm,
         store=state.store.url,
         data_version=state.version,
+        process=os.getpid(),
         message=None if problem is None else str(problem),
         heavy_running=turns.running,
         heavy_waiting=turns.waiting,

@@ -22,9 +22,11 @@ from gisgrid.stores.postgis.codecs import param
 
 #: the PostgreSQL schema holding gisgrid's tables (the SQL files name it too)
 SCHEMA = "gisgrid"
-#: advisory lock keys ("gisgrid" in ASCII, plus 1 for migrations, 2 for writes)
+#: advisory lock keys ("gisgrid" in ASCII, plus 1 for migrations, 2 for writes, 3 for the
+#: turns of the web app's processes)
 LOCK_MIGRATIONS = 0x67697367726964_01
 LOCK_WRITES = 0x67697367726964_02
+LOCK_SERVER_WRITES = 0x67697367726964_03
 
 SQL_DIR = resources.files("gisgrid.stores.postgis") / "sql"
 

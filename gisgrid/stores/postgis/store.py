@@ -38,6 +38,7 @@ All SQL is in ``sql/queries.sql`` and ``sql/migrations/`` (:mod:`.queries`).
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 import weakref
@@ -91,6 +92,7 @@ from gisgrid.stores.postgis.codecs import (
 from gisgrid.stores.postgis.ledger import PostGISLedger
 from gisgrid.stores.postgis.photos import PostGISPhotos
 from gisgrid.stores.postgis.queries import (
+    LOCK_SERVER_WRITES,
     LOCK_WRITES,
     SCHEMA,
     condition,
@@ -102,6 +104,8 @@ from gisgrid.stores.postgis.queries import (
     table,
 )
 from gisgrid.stores.postgis.schema import check_usable, init_schema, version_of
+
+log = logging.getLogger(__name__)
 
 
 def redact(url: str) -> str:
@@ -161,6 +165,8 @@ class PostGISStore:
         self._ready = False  # the schema was found at the current version
         self._finalizer: weakref.finalize | None = None
         self._last_failure: tuple[float, str] | None = None  # when opening a pool failed, why
+        #: the connection that listens for announced writes (:meth:`wait_for_change`)
+        self._listener: psycopg.Connection[Any] | None = None
         self._ledger = PostGISLedger(self)
         self._change_sets = PostGISChangeSets(self)
         self._photos = PostGISPhotos(self)
@@ -300,12 +306,14 @@ class PostGISStore:
             raise StoreError(f"{doing} {self.url} failed: {reason}") from exc
 
     def close(self) -> None:
-        """Close the connection pool (a later call opens a new one)."""
+        """Close the connection pool and the listening connection (a later call opens new
+        ones)."""
         with self._pool_lock:
             if self._finalizer is not None:
                 self._finalizer()
                 self._finalizer = None
             self._pool = None
+        self._stop_listening()
 
     @property
     def ledger(self) -> PostGISLedger:
@@ -373,6 +381,72 @@ class PostGISStore:
                 return "none"
             row = conn.execute(query("data_version")).fetchone()
         return str(row[0]) if row else "none"
+
+    @contextlib.contextmanager
+    def writers_turn(self) -> Iterator[None]:
+        """A session advisory lock, waited for on a pooled connection held meanwhile: the
+        processes of ``gisgrid serve`` (workers, machines) write one after the other; the
+        write itself takes its own connection and the writers' lock as ever."""
+        with self._connection("waiting for the turn to write to") as conn:
+            conn.execute(query("wait_server_writes"), (LOCK_SERVER_WRITES,))
+            conn.commit()  # the lock is the session's: no transaction held open meanwhile
+            try:
+                yield
+            finally:
+                if not conn.broken:
+                    conn.execute(query("end_server_writes"), (LOCK_SERVER_WRITES,))
+
+    def wait_for_change(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` seconds for ``NOTIFY gisgrid_data``: the triggers of
+        migration 0013 send it when a transaction that wrote the layers or metadata commits
+        (one per transaction, whoever wrote: gisgrid, QGIS, psql).
+
+        Listens on a connection of its own, outside the pool, opened at the first call and
+        again after it broke (PostgreSQL restarted): having just (re)opened it answers
+        ``True`` at once, since a write meanwhile was not announced. While the server is
+        down, waits ``timeout`` and answers ``False`` (nothing logged above debug: the
+        requests say it). TCP keepalives find a server gone from the network within a
+        minute. One thread calls it (the web app's watcher).
+        """
+        conn = self._listener
+        if conn is None or conn.closed or conn.broken:
+            self._stop_listening()
+            options = {
+                **self._connect_options(),
+                "application_name": "gisgrid-listen",
+                "keepalives_idle": 20,
+                "keepalives_interval": 5,
+                "keepalives_count": 4,
+            }
+            given = conninfo_to_dict(self._conninfo)
+            started = time.monotonic()
+            try:
+                conn = psycopg.connect(
+                    self._conninfo,
+                    autocommit=True,
+                    **{k: v for k, v in options.items() if k not in given},
+                )
+                conn.execute(query("listen_data"))
+            except psycopg.Error as exc:
+                log.debug("gisgrid: cannot listen for writes to %s: %s", self.url, exc)
+                time.sleep(max(0.0, timeout - (time.monotonic() - started)))
+                return False
+            self._listener = conn
+            return True
+        try:
+            for _ in conn.notifies(timeout=timeout, stop_after=1):
+                return True
+        except psycopg.Error as exc:  # the server went away: listen again next time
+            log.debug("gisgrid: listening for writes to %s stopped: %s", self.url, exc)
+            self._stop_listening()
+            return True
+        return False
+
+    def _stop_listening(self) -> None:
+        conn, self._listener = self._listener, None
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
 
     # reading --------------------------------------------------------------------------------
     def layer_names(self) -> list[str]:

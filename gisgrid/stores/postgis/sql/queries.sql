@@ -44,6 +44,13 @@ INSERT INTO gisgrid.schema_version (version, name, gisgrid_version) VALUES (%s, 
 -- Held until the transaction ends: two `gisgrid init` at once run one after the other.
 SELECT pg_advisory_xact_lock(%s)
 
+-- name: wait_server_writes
+-- The web app's processes write one after the other (held by the session until unlocked).
+SELECT pg_advisory_lock(%s)
+
+-- name: end_server_writes
+SELECT pg_advisory_unlock(%s)
+
 -- name: try_lock_writes
 -- One gisgrid writer at a time; false when another holds it (readers never wait).
 SELECT pg_try_advisory_xact_lock(%s)
@@ -54,6 +61,10 @@ SET TRANSACTION ISOLATION LEVEL REPEATABLE READ
 -- name: data_version
 -- Changes with every committed write of the layers (migration 0005): one tiny read.
 SELECT gisgrid.data_version()
+
+-- name: listen_data
+-- Be told of every committed write of the layers (NOTIFY from the triggers, migration 0013).
+LISTEN gisgrid_data
 
 -- name: layer_tables
 SELECT c.relname
