@@ -55,6 +55,17 @@ from gisgrid.analysis.checks.report import report_of_area
 from gisgrid.layers import kinds
 from gisgrid.layers.schema import LOCAL_TZ
 
+#: the layers every figure and the check report are computed from (the web app's dashboard,
+#: the Excel workbook, ``gisgrid report``)
+FIGURE_LAYERS = (
+    "townships",
+    "villages",
+    "grids",
+    "households",
+    "service_points",
+    "incidents",
+    "visits",
+)
 #: the dashboard's columns, in order
 COLUMNS = (
     "code",

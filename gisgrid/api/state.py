@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from gisgrid.analysis.assign import with_current_grid_codes
+from gisgrid.analysis.indicators import FIGURE_LAYERS
 from gisgrid.analysis.locate import Locator
 from gisgrid.analysis.scope import Scope
 from gisgrid.analysis.search import HouseholdSearch
@@ -24,17 +25,6 @@ from gisgrid.api.http import entity_tag
 from gisgrid.errors import StoreError
 from gisgrid.settings import AuthSettings
 from gisgrid.stores.base import Store
-
-#: what the dashboard and the check report read
-REPORT_LAYERS = (
-    "townships",
-    "villages",
-    "grids",
-    "households",
-    "service_points",
-    "incidents",
-    "visits",
-)
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +220,7 @@ class AppState:
                 if self._frames is not None:
                     return self._frames
                 generation = self._generation
-            frames = {name: self.store.read(name) for name in REPORT_LAYERS}
+            frames = {name: self.store.read(name) for name in FIGURE_LAYERS}
             # every point's grid is the one covering it now (the rule of every reader),
             # from the locator's index of the same grids
             frames = with_current_grid_codes(frames, index=self.locator.grid_index)

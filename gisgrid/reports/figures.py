@@ -17,19 +17,9 @@ import pandas as pd
 from gisgrid.analysis.assign import local_now, with_current_grid_codes
 from gisgrid.analysis.cases import case_columns
 from gisgrid.analysis.checks import run_checks
+from gisgrid.analysis.indicators import FIGURE_LAYERS
 from gisgrid.services.cases import case_summaries
 from gisgrid.stores.base import Reader
-
-#: the layers the figures are computed from (those of the web app's dashboard)
-FIGURE_LAYERS = (
-    "townships",
-    "villages",
-    "grids",
-    "households",
-    "service_points",
-    "incidents",
-    "visits",
-)
 
 
 @dataclass(frozen=True)
