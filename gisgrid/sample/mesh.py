@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
-from scipy.spatial import Delaunay, cKDTree
+from scipy.spatial import cKDTree
 
 
 @dataclass(frozen=True)
@@ -85,48 +85,39 @@ def build_mesh(
     reps = shapely.point_on_surface(faces)
     inside = shapely.contains(outline, reps)
     faces = faces[inside]
-    reps = reps[inside]
-    rep_xy = shapely.get_coordinates(reps)
-    # each face lies in the Voronoi cell of its nearest seed
-    _, owner = cKDTree(seeds).query(rep_xy)
-    neighbours = _shared_edge_neighbours(faces, owner, _delaunay_neighbours(seeds))
+    neighbours = _shared_edge_neighbours(faces)
     centroids = shapely.get_coordinates(shapely.centroid(faces))
     noise = smooth_noise(centroids, rng=rng, scale=6000.0)
     return Mesh(faces, centroids, shapely.area(faces), neighbours, noise)
 
 
-def _shared_edge_neighbours(
-    faces: np.ndarray, owner: np.ndarray, seed_adj: list[np.ndarray]
-) -> list[np.ndarray]:
-    """Faces that share an edge (not just a corner), found among faces of neighbouring seeds."""
-    faces_of_seed: dict[int, list[int]] = {}
-    for f, s in enumerate(owner):
-        faces_of_seed.setdefault(int(s), []).append(f)
-    a_list, b_list = [], []
-    for f, s in enumerate(owner):
-        cands: set[int] = set(faces_of_seed[int(s)])
-        for t in seed_adj[int(s)]:
-            cands.update(faces_of_seed.get(int(t), ()))
-        for g in cands:
-            if g > f:
-                a_list.append(f)
-                b_list.append(g)
-    a = np.asarray(a_list)
-    b = np.asarray(b_list)
-    boundaries = shapely.boundary(faces)
-    shared = shapely.length(shapely.intersection(boundaries[a], boundaries[b])) > 0
-    a, b = a[shared], b[shared]
-    out: list[list[int]] = [[] for _ in range(len(faces))]
-    for i, j in zip(a.tolist(), b.tolist(), strict=True):
-        out[i].append(j)
-        out[j].append(i)
-    return [np.asarray(sorted(x), dtype=np.int64) for x in out]
+def _shared_edge_neighbours(faces: np.ndarray) -> list[np.ndarray]:
+    """Faces that share an edge (not just a corner).
 
-
-def _delaunay_neighbours(points: np.ndarray) -> list[np.ndarray]:
-    tri = Delaunay(points)
-    indptr, indices = tri.vertex_neighbor_vertices
-    return [indices[indptr[i] : indptr[i + 1]] for i in range(len(points))]
+    The faces are polygonised from one noding of all the lines, so two faces that touch
+    along a line hold the very same segments there (same vertices, bit for bit): faces
+    sharing a segment are neighbours, faces meeting at a vertex only share no segment.
+    """
+    rings, face_of_ring = shapely.get_rings(faces, return_index=True)
+    xy, ring_of_vertex = shapely.get_coordinates(rings, return_index=True)
+    # a segment joins a vertex to the next one of the same ring
+    first = np.flatnonzero(ring_of_vertex[:-1] == ring_of_vertex[1:])
+    a, b = xy[first], xy[first + 1]
+    # the same segment whichever way a face walks it: its lower end first
+    swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
+    lo = np.where(swap[:, None], b, a)
+    hi = np.where(swap[:, None], a, b)
+    _, segment = np.unique(np.hstack([lo, hi]), axis=0, return_inverse=True)
+    face = face_of_ring[ring_of_vertex[first]]
+    order = np.lexsort((face, segment.ravel()))
+    seg, face = segment.ravel()[order], face[order]
+    same = (seg[:-1] == seg[1:]) & (face[:-1] != face[1:])
+    pairs = np.unique(np.column_stack([face[:-1][same], face[1:][same]]), axis=0)
+    both = np.vstack([pairs, pairs[:, ::-1]])
+    both = both[np.lexsort((both[:, 1], both[:, 0]))]
+    both = np.unique(both, axis=0)
+    starts = np.searchsorted(both[:, 0], np.arange(len(faces) + 1))
+    return [both[starts[i] : starts[i + 1], 1].astype(np.int64) for i in range(len(faces))]
 
 
 def smooth_noise(xy: np.ndarray, *, rng: np.random.Generator, scale: float) -> np.ndarray:
@@ -160,7 +151,8 @@ def choose_seeds(
         sy = np.bincount(lab, weights=weights * xy[:, 1], minlength=k)
         has = total > 0
         centres[has] = np.column_stack([sx[has] / total[has], sy[has] / total[has]])
-    _, nearest = cKDTree(xy).query(centres)
+    cell_tree = cKDTree(xy)
+    _, nearest = cell_tree.query(centres)
     nearest = np.asarray(nearest)
     # distinct cells even when two centres snap to the same one
     taken: set[int] = set()
@@ -169,7 +161,7 @@ def choose_seeds(
     for j in order:
         c = int(nearest[j])
         if c in taken:
-            _, cand = cKDTree(xy).query(centres[j], k=min(n, 32))
+            _, cand = cell_tree.query(centres[j], k=min(n, 32))
             c = next(int(i) for i in np.atleast_1d(cand) if int(i) not in taken)
         taken.add(c)
         out.append(c)
@@ -261,9 +253,12 @@ def _push_neighbours(
     cost_factor: np.ndarray,
 ) -> None:
     seed_xy = mesh.centroids[int(seeds[region])]
-    for nb in mesh.neighbours[int(cells[li])]:
-        lj = local.get(int(nb))
+    nbs = mesh.neighbours[int(cells[li])]
+    # one vectorised hypot (the same libm call per element as a scalar one: same values)
+    gap = mesh.centroids[nbs] - seed_xy
+    dist = np.hypot(gap[:, 0], gap[:, 1]).tolist()
+    for nb, d in zip(nbs.tolist(), dist, strict=True):
+        lj = local.get(nb)
         if lj is None or label[lj] != -1:
             continue
-        d = float(np.hypot(*(mesh.centroids[int(nb)] - seed_xy)))
         heapq.heappush(front, (d * cost_factor[lj], lj))
