@@ -29,7 +29,6 @@ from gisgrid.api import create_app
 from gisgrid.api.routes import pages
 from gisgrid.api.state import AppState
 from gisgrid.layers import kinds
-from gisgrid.sample import build_sample_county, write_sample_county
 from gisgrid.settings import CheckSettings
 from gisgrid.stores.geopackage import GeoPackageStore
 
@@ -39,10 +38,8 @@ TOWNSHIP = "430623119"
 
 
 @pytest.fixture(scope="module")
-def county_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("figures") / "county.gpkg"
-    write_sample_county(GeoPackageStore(path), build_sample_county(seed=2023, households=5_000))
-    return path
+def county_file(sample_gpkg_copy: str) -> Path:
+    return Path(sample_gpkg_copy)
 
 
 @pytest.fixture(scope="module")
@@ -515,16 +512,16 @@ def expected_cells(want: dict[str, Any], code: str, level: str) -> dict[str, str
         kinds.CHECKS["unstaffed_grids"].zh: f"{want['unstaffed_grids']:,}"
         if level3
         else _with_share(want["unstaffed_grids"], want["grids"], "占"),
-        kinds.CHECKS["gaps"].zh: str(want["gaps"]),
-        kinds.CHECKS["overlaps"].zh: str(want["overlaps"]),
-        kinds.CHECKS["nesting"].zh: str(want["nesting"]),
+        kinds.CHECKS["gaps"].zh: f"{want['gaps']:,}",
+        kinds.CHECKS["overlaps"].zh: f"{want['overlaps']:,}",
+        kinds.CHECKS["nesting"].zh: f"{want['nesting']:,}",
         "超出服务半径户数": _with_share(want["beyond_service"], want["households"], "占"),
-        "近12个月事件": str(want["incidents"]),
+        "近12个月事件": f"{want['incidents']:,}",
         "在办案件": f"{want['open_cases']:,}",
         "超期案件": _with_share(want["overdue_cases"], want["open_cases"], "占在办"),
-        "升级至本级": str(want["escalated_cases"]),
-        "未按期走访户": str(want["unvisited"]),
-        "岁月港湾老人本周未走访": str(want["watched_unvisited"]),
+        "升级至本级": f"{want['escalated_cases']:,}",
+        "未按期走访户": f"{want['unvisited']:,}",
+        "岁月港湾老人本周未走访": f"{want['watched_unvisited']:,}",
     }
     if level == "township":
         cells["六无达标"] = f"{want['six_no_met']}/{want['villages']}"
