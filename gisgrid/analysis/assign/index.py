@@ -52,6 +52,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -87,6 +88,8 @@ _CELLS_PER_SEGMENT = 30  # default raster: about this many cells per ring segmen
 _DEFAULT_CELLS = (4096, 1 << 22)  # ... within these bounds
 _MAX_RUN_PIECES = 48  # runs with more pieces send their points to GEOS
 _PAIRS_PER_CHUNK = 1 << 21
+#: from this many points on, :meth:`GridIndex.lookup` uses two threads
+PARALLEL_POINTS = 100_000
 
 
 @dataclass(frozen=True)
@@ -211,8 +214,12 @@ class GridIndex:
         x0, y0, x1, y1 = (float(v) for v in shapely.total_bounds(geoms[present]))
         self.bounds = (x0, y0, x1, y1)
 
-        good = present & shapely.is_valid(geoms)
-        a, b, seg_rank, bad_parts = _oriented_segments(geoms, np.flatnonzero(good))
+        # GEOS checks validity in a second thread meanwhile (it releases the GIL); the
+        # segments of the grids found invalid are dropped after, as if never taken
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            validity = pool.submit(shapely.is_valid, geoms)
+            a, b, seg_rank, bad_parts = _oriented_segments(geoms, np.flatnonzero(present))
+            good = present & validity.result()
         good[bad_parts] = False
         keep = good[seg_rank]
         a, b, seg_rank = a[keep], b[keep], seg_rank[keep]
@@ -360,13 +367,18 @@ class GridIndex:
         hits = self._tree.query(shapely.Point(x, y), predicate="covered_by")
         return int(hits.min()) if len(hits) else -1
 
-    def lookup(self, x: np.ndarray, y: np.ndarray) -> Lookup:
+    def lookup(self, x: np.ndarray, y: np.ndarray, *, threads: int = 2) -> Lookup:
         """Look up longitudes ``x`` and latitudes ``y`` (NaN for a missing point).
 
         Parameters
         ----------
         x, y
             Coordinates in EPSG:4326, same length.
+        threads
+            Many points are split into this many consecutive slices, looked up in as many
+            threads (numpy and the STRtree query release the GIL; the index is only read).
+            Each point's answer does not depend on the others, so the slices change nothing
+            but the time.
 
         Returns
         -------
@@ -375,6 +387,24 @@ class GridIndex:
         """
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
+        n = len(x)
+        if threads > 1 and n >= PARALLEL_POINTS:
+            cuts = np.linspace(0, n, threads + 1).astype(np.int64)
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                parts = list(
+                    pool.map(
+                        lambda lo, hi: self._lookup(x[lo:hi], y[lo:hi]), cuts[:-1], cuts[1:]
+                    )
+                )
+            return Lookup(
+                np.concatenate([p.rank for p in parts]),
+                np.concatenate([p.shared for p in parts]),
+                np.concatenate([p.path for p in parts]),
+            )
+        return self._lookup(x, y)
+
+    def _lookup(self, x: np.ndarray, y: np.ndarray) -> Lookup:
+        """:meth:`lookup` in the calling thread."""
         n = len(x)
         shared = np.zeros(n, dtype=bool)
         if self.bounds is None or n == 0:
@@ -661,6 +691,11 @@ def assign_points(
     numpy.ndarray
         Object array of codes (str) or ``None``, aligned with ``points``.
     """
-    check_points(points)  # before the index is built; then once only
-    index = GridIndex.from_grids(grids, cell_size=cell_size)
-    return index.codes_of(index.lookup(*_coordinates(points)).rank)
+    # the index is built in a second thread while this one checks the points and takes
+    # their coordinates (GEOS and numpy release the GIL); the points are checked first
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        building = pool.submit(GridIndex.from_grids, grids, cell_size=cell_size)
+        check_points(points)
+        x, y = _coordinates(points)
+        index = building.result()
+    return index.codes_of(index.lookup(x, y).rank)
