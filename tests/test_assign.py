@@ -39,10 +39,10 @@ from gisgrid.analysis.assign import (
 from gisgrid.analysis.assign.index import (
     EXACT,
     NONE,
+    PARALLEL_POINTS,
     PATH_GEOS,
     PATH_OUTSIDE,
     PATH_RUN,
-    PARALLEL_POINTS,
     PATH_SETTLED,
 )
 from gisgrid.errors import AssignmentInputError, ConfigError, NotFoundError, StoreError

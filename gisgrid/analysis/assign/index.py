@@ -392,9 +392,7 @@ class GridIndex:
             cuts = np.linspace(0, n, threads + 1).astype(np.int64)
             with ThreadPoolExecutor(max_workers=threads) as pool:
                 parts = list(
-                    pool.map(
-                        lambda lo, hi: self._lookup(x[lo:hi], y[lo:hi]), cuts[:-1], cuts[1:]
-                    )
+                    pool.map(lambda lo, hi: self._lookup(x[lo:hi], y[lo:hi]), cuts[:-1], cuts[1:])
                 )
             return Lookup(
                 np.concatenate([p.rank for p in parts]),
