@@ -562,6 +562,43 @@ def test_a_bulk_replace_with_bad_rows_is_refused_whole(filled: PostGISStore) -> 
     bulk.close()
 
 
+def test_a_bulk_replace_among_layers_whose_references_hold_only_at_commit(
+    filled: PostGISStore,
+) -> None:
+    """Villages, grids, households (in bulk) and service points replaced in one write: a
+    village goes that a stored service point still names until the write's service points
+    replace it. Its check, pending when the households' references are built, fails then,
+    so the households go in row by row, and the whole write commits as one; and a write of
+    villages and households whose checks pass goes in bulk."""
+    url = filled._conninfo
+    frames = canonical_frames()
+    gone = "430623903001"
+    points = frames["service_points"].copy()
+    points.loc[0, "village_code"] = gone
+    filled.write({"service_points": points}, mode="replace")
+    bulk = bulk_store(filled)
+    changed = {
+        "villages": frames["villages"][frames["villages"]["code"] != gone],
+        "grids": frames["grids"][frames["grids"]["code"] != gone],
+        "households": frames["households"].iloc[::-1].reset_index(drop=True),
+        "service_points": frames["service_points"],
+    }
+    changed = {k: v.reset_index(drop=True) for k, v in changed.items()}
+    bulk.write(changed, mode="replace")
+    for name, frame in changed.items():
+        assert_same(frame, bulk.read(name))
+    assert schema_objects(url) == schema_objects(filled._conninfo)
+    node = _filenode(url, "gisgrid.households")
+    objects = schema_objects(url)
+    both = {"villages": frames["villages"], "households": frames["households"]}
+    bulk.write(both, mode="replace")
+    assert _filenode(url, "gisgrid.households") != node
+    assert schema_objects(url) == objects
+    for name, frame in both.items():
+        assert_same(frame, bulk.read(name))
+    bulk.close()
+
+
 def test_a_layer_others_refer_to_is_not_replaced_in_bulk(filled: PostGISStore) -> None:
     """Villages are referred to by households: never truncated; their replace deletes."""
     url = filled._conninfo

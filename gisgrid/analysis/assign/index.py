@@ -420,13 +420,17 @@ class GridIndex:
             x0, y0, x1, y1 = self.bounds
             within = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
             clear = (fx >= _MARGIN) & (fx <= 1 - _MARGIN) & (fy >= _MARGIN) & (fy <= 1 - _MARGIN)
-        # the raster's flat index; two slots after it: EXACT (near a line), NONE (outside
-        # the grids' bounding box: no grid there)
-        slot = np.where(within, rows * cols, rows * cols + 1)
-        flat = np.where(within & clear, row * cols + col, slot).astype(np.intp)
+            # the raster's flat index; two slots after it: EXACT (near a line), NONE
+            # (outside the grids' bounding box: no grid there)
+            row *= cols
+            row += col
+            flat = row.astype(np.intp)  # NaN (missing points) cast to anything: set below
+        flat[~clear] = rows * cols
+        flat[~within] = rows * cols + 1
         v = self._cells_and_slots[flat]
-        rank = np.maximum(v, -1).astype(np.int64)
-        path = np.where(within, PATH_SETTLED, PATH_OUTSIDE).astype(np.int8)
+        rank = v.astype(np.int64)
+        np.maximum(rank, -1, out=rank)
+        path = np.where(within, np.int8(PATH_SETTLED), np.int8(PATH_OUTSIDE))
         in_run = np.flatnonzero(v <= RUN0)
         geos = [np.flatnonzero(v == EXACT)]
         if len(in_run):
@@ -449,11 +453,23 @@ class GridIndex:
 
         ``cell`` numbers each point's marked cell; the point needs the pieces of the cell's
         run that start at or west of its column: those from ``_run_ptr[run]`` up to
-        ``_cell_end[cell]`` (at least one: the piece that marked the cell).
+        ``_cell_end[cell]`` (at least one: the piece that marked the cell). The points are
+        taken in cell order, so that the pieces each reads lie together in memory; the
+        answers go back in the points' order.
         """
+        order = np.argsort(cell)
+        x, y, cell = x[order], y[order], cell[order]
         run = self._cell_run[cell]
         start = self._run_ptr[run]
         k = self._cell_end[cell] - start
+        rank = np.empty(len(x), dtype=np.int64)
+        proven = np.empty(len(x), dtype=bool)
+        rank[order], proven[order] = self._through_sorted_runs(x, y, run, start, k)
+        return rank, proven
+
+    def _through_sorted_runs(
+        self, x: np.ndarray, y: np.ndarray, run: np.ndarray, start: np.ndarray, k: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         rank = np.full(len(x), -1, dtype=np.int64)
         proven = np.zeros(len(x), dtype=bool)
         # chunks of points whose pairs (point, piece) stay within a budget

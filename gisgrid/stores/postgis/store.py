@@ -596,6 +596,18 @@ class PostGISStore:
         rebuilds = conn.execute(query("bulk_rebuilds"), (name, name)).fetchall()
         emptied = [grid_table(decl.name), target] if decl.name in ASSIGNED_LAYERS else [target]
         conn.execute(query("truncate_tables", tables=sql.SQL(", ").join(emptied)))
+        checks = conn.execute(query("checks_on_referenced"), (name,)).fetchall()
+        if checks:
+            # rows of the tables referred to, written earlier in this write, are checked
+            # now; a check that fails now might still pass at commit (a later layer of the
+            # write mends it): then this layer goes in row by row, as ever
+            pending = sql.SQL(", ").join(ident(SCHEMA, c) for c, _ in checks)
+            try:
+                with conn.transaction():  # a savepoint
+                    conn.execute(query("checks_now", constraints=pending))
+            except psycopg.errors.IntegrityError:
+                self._copy_in(conn, decl, frame)
+                return
         for kind, obj, _ in reversed(rebuilds):
             if kind == "constraint":
                 conn.execute(query("drop_constraint", table=target, constraint=ident(obj)))
@@ -610,6 +622,10 @@ class PostGISStore:
                 )
             else:
                 conn.execute(text)
+        deferred = [c for c, at_commit in checks if at_commit]
+        if deferred:
+            restore = sql.SQL(", ").join(ident(SCHEMA, c) for c in deferred)
+            conn.execute(query("checks_at_commit", constraints=restore))
         conn.execute(query("analyze", table=target))
 
     def _copy_in(

@@ -156,6 +156,25 @@ SELECT kind, name, definition FROM (
 ) AS r
 ORDER BY step, name
 
+-- name: checks_on_referenced
+-- The deferrable foreign keys with triggers on the tables this one's foreign keys refer to
+-- (their own references, and the references to them), and whether each starts deferred.
+-- Their checks still pending in the transaction (rows of those tables written earlier in
+-- it) must run before the table's foreign keys are dropped and added: PostgreSQL alters
+-- no table with trigger events pending.
+SELECT DISTINCT c.conname::text, c.condeferred
+FROM pg_constraint AS f
+JOIN pg_constraint AS c
+    ON c.contype = 'f' AND c.condeferrable AND f.confrelid IN (c.conrelid, c.confrelid)
+WHERE f.conrelid = %s::regclass AND f.contype = 'f' AND f.confrelid <> f.conrelid
+ORDER BY 1
+
+-- name: checks_now
+SET CONSTRAINTS {constraints} IMMEDIATE
+
+-- name: checks_at_commit
+SET CONSTRAINTS {constraints} DEFERRED
+
 -- name: drop_constraint
 ALTER TABLE {table} DROP CONSTRAINT {constraint}
 
