@@ -546,6 +546,10 @@ def test_crs_and_geometry_types_are_checked(coverage):
         (pts, coverage.set_crs(None, allow_override=True), "grids have no CRS"),
         (pts, coverage.to_crs("EPSG:32649"), "grids are in EPSG:32649"),
         (gpd.GeoSeries([box(0, 0, 1, 1)], crs=CRS), coverage, "only points"),
+        # among points, with or without an empty one (GEOS takes no coordinate of those)
+        (gpd.GeoSeries([*pts, LineString([(0, 0), (1, 1)])], crs=CRS), coverage, "only points"),
+        (gpd.GeoSeries([Point(), *pts, box(0, 0, 1, 1)], crs=CRS), coverage, "only points"),
+        (gpd.GeoSeries([*pts, shapely.MultiPoint([(0, 0)])], crs=CRS), coverage, "only points"),
         (
             pts,
             gpd.GeoDataFrame({"code": ["1"]}, geometry=[LineString([(0, 0), (1, 1)])], crs=CRS),

@@ -59,7 +59,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from gisgrid.analysis.assign.rule import check_grids, check_points
+from gisgrid.analysis.assign.rule import check_crs, check_grids, check_points
 from gisgrid.errors import AssignmentInputError
 
 #: cell value: settled, in no grid
@@ -308,7 +308,6 @@ class GridIndex:
 
     def lookup_points(self, points: gpd.GeoSeries) -> Lookup:
         """Like :meth:`assign`, with ranks, shared flags and how each point was decided."""
-        check_points(points)
         return self.lookup(*_coordinates(points))
 
     def codes_of(self, rank: np.ndarray) -> np.ndarray:
@@ -538,16 +537,28 @@ class GridIndex:
 
 
 def _coordinates(points: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:
-    """Longitudes and latitudes of points; NaN for missing and empty ones."""
+    """Longitudes and latitudes of points, checked as :func:`check_points` checks them; NaN
+    for missing and empty ones.
+
+    GEOS gives NaN for the coordinates of anything but a point, so only the geometries
+    whose longitude is NaN (missing ones, points of NaN, anything else) need their type
+    looked at.
+    """
+    check_crs("points", points.crs)
     values = np.asarray(points.values, dtype=object)
     try:  # the quick way; GEOS refuses it for an empty point
-        return shapely.get_x(values), shapely.get_y(values)
+        x, y = shapely.get_x(values), shapely.get_y(values)
     except shapely.errors.GEOSException:
+        check_points(points)
         xy, which = shapely.get_coordinates(values, return_index=True)
         x = np.full(len(values), np.nan)
         y = np.full(len(values), np.nan)
         x[which], y[which] = xy[:, 0], xy[:, 1]
         return x, y
+    odd = values[np.isnan(x)]
+    if len(odd):
+        check_points(gpd.GeoSeries(odd, crs=points.crs))
+    return x, y
 
 
 @dataclass(frozen=True)
@@ -709,7 +720,6 @@ def assign_points(
     # their coordinates (GEOS and numpy release the GIL); the points are checked first
     with ThreadPoolExecutor(max_workers=1) as pool:
         building = pool.submit(GridIndex.from_grids, grids, cell_size=cell_size)
-        check_points(points)
         x, y = _coordinates(points)
         index = building.result()
     return index.codes_of(index.lookup(x, y).rank)
