@@ -11,9 +11,14 @@ at commit (so one write may replace several layers in any order).
 
 **Writes** are one transaction each: every layer of the call (``DELETE`` then ``COPY`` for
 ``replace``, ``COPY`` for ``append``) and the metadata, all or nothing. Rows go in by binary
-``COPY`` (geometries as EWKB, :mod:`.codecs`), never row by row. One gisgrid writer at a time
-(an advisory lock, like the GeoPackage store's lock file); readers never wait, except while
-an assignment refills a layer's grid codes (a second or two for a million points).
+``COPY`` (geometries as EWKB, the data built with numpy, :mod:`.codecs`), never row by row.
+A replace of many rows (``GISGRID_PG_BULK_ROWS``) of a layer no other table refers to goes
+in bulk: ``TRUNCATE``, the table's keys, references and indexes dropped, ``COPY``, then
+built anew from the database's own definitions and checked over all rows, ``ANALYZE``
+(:meth:`PostGISStore._replace_in_bulk`). One gisgrid writer at a time (an advisory lock,
+like the GeoPackage store's lock file); readers never wait, except while an assignment
+refills a layer's grid codes (a second or two for a million points) or a bulk replace
+loads the layer they read.
 
 **Grid codes** of the point layers (households, service points, incidents) are kept apart,
 in ``<layer>_grid`` tables (fid, grid_code); reads go through the views ``<layer>_with_grid``
