@@ -899,6 +899,15 @@ def test_a_role_with_only_data_privileges_can_use_an_initialised_store(
         assert clerk.count("households") == 29
         assert _assign(clerk, "households") == 29  # a refill, by a non-owner
         assert "households_grid_pkey" in _primary_keys(url)
+        # no bulk replace for a role that does not own the table: row by row, as ever
+        settings = PostGISSettings(bulk_rows=1)
+        bulk = PostGISStore(_role_url(url, role, "clerk-pw"), settings=settings)
+        node = _filenode(url, "gisgrid.households")
+        households = clerk.read("households")
+        bulk.write({"households": households}, mode="replace")
+        bulk.close()
+        assert _filenode(url, "gisgrid.households") == node
+        assert_same(households, clerk.read("households"))
         clerk.write({"incidents": LAYERS["incidents"].validate(raw_frame("incidents"))})
         assert clerk.init().applied == ()  # nothing to do: no privilege needed
     finally:
