@@ -17,7 +17,7 @@ the goal is the store's write within 2.5 times the yardstick. Then the proof tha
 constraint and index is as before (the catalog's definitions, all valid) and the rows are
 the frame's.
 
-The server: ``--url`` (a database with PostGIS the role may write), else
+The server: ``--url`` (an empty database with PostGIS, no gisgrid schema yet), else
 ``GISGRID_TEST_DATABASE_URL`` or a throwaway cluster (tests/postgis_server.py).
 
     .venv/bin/python bench/postgis_write.py [--households N] [--repeat R] [--url URL]
@@ -84,7 +84,7 @@ def main() -> None:
     parser.add_argument("--households", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=2023)
-    parser.add_argument("--url", help="a PostGIS database to use (its gisgrid schema is replaced)")
+    parser.add_argument("--url", help="an empty database with PostGIS to write into")
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
     print("building the sample county's villages …", flush=True)
@@ -99,8 +99,10 @@ def main() -> None:
     try:
         url = args.url or server.fresh_database()  # type: ignore[union-attr]
         if args.url:
-            with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute("DROP SCHEMA IF EXISTS gisgrid CASCADE")
+            with psycopg.connect(url) as conn:
+                found = conn.execute(queries.query("schema_exists")).fetchone()
+            if found and found[0]:
+                raise SystemExit(f"{args.url} has a gisgrid schema: give an empty database")
         store = PostGISStore(url)
         store.init()
         write_sample_county(store, county)
