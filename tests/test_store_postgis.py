@@ -588,6 +588,11 @@ def test_a_bulk_replace_among_layers_whose_references_hold_only_at_commit(
     for name, frame in changed.items():
         assert_same(frame, bulk.read(name))
     assert schema_objects(url) == schema_objects(filled._conninfo)
+    with psycopg.connect(url, autocommit=True) as conn:  # a county's own table naming villages
+        conn.execute(
+            "CREATE TABLE public.own_notes (village_code text REFERENCES gisgrid.villages (code) "
+            "DEFERRABLE INITIALLY DEFERRED)"
+        )
     node = _filenode(url, "gisgrid.households")
     objects = schema_objects(url)
     both = {"villages": frames["villages"], "households": frames["households"]}

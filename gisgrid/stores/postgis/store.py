@@ -606,7 +606,7 @@ class PostGISStore:
             # rows of the tables referred to, written earlier in this write, are checked
             # now; a check that fails now might still pass at commit (a later layer of the
             # write mends it): then this layer goes in row by row, as ever
-            pending = sql.SQL(", ").join(ident(SCHEMA, c) for c, _ in checks)
+            pending = sql.SQL(", ").join(ident(schema, c) for schema, c, _ in checks)
             try:
                 with conn.transaction():  # a savepoint
                     conn.execute(query("checks_now", constraints=pending))
@@ -627,9 +627,9 @@ class PostGISStore:
                 )
             else:
                 conn.execute(text)
-        deferred = [c for c, at_commit in checks if at_commit]
+        deferred = [(schema, c) for schema, c, at_commit in checks if at_commit]
         if deferred:
-            restore = sql.SQL(", ").join(ident(SCHEMA, c) for c in deferred)
+            restore = sql.SQL(", ").join(ident(schema, c) for schema, c in deferred)
             conn.execute(query("checks_at_commit", constraints=restore))
         conn.execute(query("analyze", table=target))
 

@@ -162,12 +162,13 @@ ORDER BY step, name
 -- Their checks still pending in the transaction (rows of those tables written earlier in
 -- it) must run before the table's foreign keys are dropped and added: PostgreSQL alters
 -- no table with trigger events pending.
-SELECT DISTINCT c.conname::text, c.condeferred
+SELECT DISTINCT n.nspname::text, c.conname::text, c.condeferred
 FROM pg_constraint AS f
 JOIN pg_constraint AS c
     ON c.contype = 'f' AND c.condeferrable AND f.confrelid IN (c.conrelid, c.confrelid)
+JOIN pg_namespace AS n ON n.oid = c.connamespace
 WHERE f.conrelid = %s::regclass AND f.contype = 'f' AND f.confrelid <> f.conrelid
-ORDER BY 1
+ORDER BY 1, 2
 
 -- name: checks_now
 SET CONSTRAINTS {constraints} IMMEDIATE
