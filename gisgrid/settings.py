@@ -37,6 +37,10 @@ class PostGISSettings(BaseSettings):
     #: seconds sent data may stay unacknowledged before a connection counts as lost
     #: (libpq ``tcp_user_timeout``: a server gone from the network, not a slow query)
     tcp_user_timeout: float = Field(default=15.0, gt=0)
+    #: a replace of at least this many rows of a layer loads in bulk: the table emptied,
+    #: its keys, references and indexes built after the COPY (PostgreSQL's advice for bulk
+    #: loads; readers of the layer wait until the write commits)
+    bulk_rows: int = Field(default=20_000, ge=1)
 
 
 class MapSettings(BaseSettings):

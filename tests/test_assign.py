@@ -39,6 +39,7 @@ from gisgrid.analysis.assign import (
 from gisgrid.analysis.assign.index import (
     EXACT,
     NONE,
+    PARALLEL_POINTS,
     PATH_GEOS,
     PATH_OUTSIDE,
     PATH_RUN,
@@ -481,6 +482,32 @@ def test_one_index_serves_several_threads(coverage):
         assert single == expected[part][::50].tolist()
 
 
+def test_two_threads_give_the_one_threads_answers(coverage):
+    """Many points are looked up in two slices, in two threads, and assign_points builds the
+    index in a second thread: the answers, shared flags and paths are those of one thread,
+    and the reference's, on points made to break the engine (on and next to every edge and
+    vertex, in holes, overlaps and boundary cells, on the raster's lines, empty ones), with
+    an invalid grid among the grids."""
+    grids = with_invalid(coverage)
+    index = GridIndex.from_grids(grids)
+    hard = np.vstack([adversarial_points(grids), raster_line_points(index, 20_000)])
+    xy = np.vstack([hard, hard[::-1], random_points(grids.total_bounds, 60_000, seed=13)])
+    assert len(xy) >= 2 * PARALLEL_POINTS
+    x, y = xy[:, 0].copy(), xy[:, 1].copy()
+    x[::997] = np.nan  # missing points, in both slices
+    y[::997] = np.nan
+    one = index.lookup(x, y, threads=1)
+    two = index.lookup(x, y, threads=2)
+    for field in ("rank", "shared", "path"):
+        assert np.array_equal(getattr(one, field), getattr(two, field)), field
+    assert (one.path == PATH_RUN).any() and (one.path == PATH_GEOS).any()
+    pts = gpd.GeoSeries(shapely.points(x, y), crs=CRS)
+    pts[np.isnan(x)] = Point()
+    expected = assign_points_exact(pts, grids)
+    assert (index.codes_of(two.rank) == expected).all()
+    assert (assign_points(pts, grids) == expected).all()
+
+
 def test_settled_cells_touch_no_boundary(coverage):
     for grids in (coverage, with_invalid(coverage)):
         index = GridIndex.from_grids(grids)
@@ -519,6 +546,10 @@ def test_crs_and_geometry_types_are_checked(coverage):
         (pts, coverage.set_crs(None, allow_override=True), "grids have no CRS"),
         (pts, coverage.to_crs("EPSG:32649"), "grids are in EPSG:32649"),
         (gpd.GeoSeries([box(0, 0, 1, 1)], crs=CRS), coverage, "only points"),
+        # among points, with or without an empty one (GEOS takes no coordinate of those)
+        (gpd.GeoSeries([*pts, LineString([(0, 0), (1, 1)])], crs=CRS), coverage, "only points"),
+        (gpd.GeoSeries([Point(), *pts, box(0, 0, 1, 1)], crs=CRS), coverage, "only points"),
+        (gpd.GeoSeries([*pts, shapely.MultiPoint([(0, 0)])], crs=CRS), coverage, "only points"),
         (
             pts,
             gpd.GeoDataFrame({"code": ["1"]}, geometry=[LineString([(0, 0), (1, 1)])], crs=CRS),

@@ -41,6 +41,7 @@ from gisgrid.errors import (
 from gisgrid.exchange import import_file
 from gisgrid.layers import ASSIGNED_LAYERS, LAYERS
 from gisgrid.layers.grids import VERSION_FIELDS
+from gisgrid.settings import PostGISSettings
 from gisgrid.stores import open_store
 from gisgrid.stores.base import LayerPoints
 from gisgrid.stores.geopackage import GeoPackageStore
@@ -432,15 +433,231 @@ BAD_CASES = [
 ]
 
 
+@pytest.mark.parametrize("bulk", [False, True], ids=["row by row", "bulk"])
 @pytest.mark.parametrize("case", BAD_CASES)
-def test_the_database_refuses_bad_data(filled: PostGISStore, case: str) -> None:
+def test_the_database_refuses_bad_data(filled: PostGISStore, case: str, bulk: bool) -> None:
+    """Refused whole, nothing written; a bulk replace (keys, references and indexes built
+    after its COPY) as well, its dropped constraints and indexes back as they were."""
     url = filled._conninfo
-    before = table_digest(url)
+    before, objects = table_digest(url), schema_objects(url)
     frames, mode, words = _bad_frames(case)
+    store = bulk_store(filled) if bulk else filled
     with pytest.raises(StoreConstraintError, match=words) as exc:
-        filled.write(frames, mode=mode)  # type: ignore[arg-type]
+        store.write(frames, mode=mode)  # type: ignore[arg-type]
     assert "nothing was written" in str(exc.value)
     assert table_digest(url) == before
+    assert schema_objects(url) == objects
+    store.close()
+
+
+# --- bulk replace ---------------------------------------------------------------------------------
+
+
+def bulk_store(store: PostGISStore) -> PostGISStore:
+    """The same database through a store that replaces in bulk from one row on."""
+    return PostGISStore(store._conninfo, settings=PostGISSettings(bulk_rows=1))
+
+
+def schema_objects(url: str) -> list[tuple[str, str, str, str, bool]]:
+    """Every constraint and index of the gisgrid tables as the database defines them, and
+    whether each is valid (a constraint checked on every row, an index ready and valid)."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT 'constraint', conrelid::regclass::text, conname::text, "
+            "pg_get_constraintdef(oid), convalidated FROM pg_constraint "
+            "WHERE connamespace = 'gisgrid'::regnamespace "
+            "UNION ALL SELECT 'index', i.indrelid::regclass::text, c.relname::text, "
+            "pg_get_indexdef(i.indexrelid), i.indisvalid AND i.indisready "
+            "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE c.relnamespace = 'gisgrid'::regnamespace ORDER BY 1, 2, 3"
+        ).fetchall()
+
+
+def _filenode(url: str, relation: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT pg_relation_filenode(%s::regclass)", (relation,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+#: rows that break each constraint of the households' table after a bulk replace: a
+#: statement (its values bound from the first household) and the constraint refusing it
+VIOLATIONS = {
+    "households_pkey": "INSERT INTO gisgrid.households (fid, id, head_name, village_code, "
+    "members, elderly, geom) OVERRIDING SYSTEM VALUE "
+    "SELECT fid, 'X1', head_name, village_code, 1, 0, geom FROM gisgrid.households LIMIT 1",
+    "households_id_key": "INSERT INTO gisgrid.households (id, head_name, village_code, "
+    "members, elderly, geom) SELECT id, head_name, village_code, 1, 0, geom "
+    "FROM gisgrid.households LIMIT 1",
+    "households_village_code_fkey": "INSERT INTO gisgrid.households (id, head_name, "
+    "village_code, members, elderly, geom) SELECT 'X2', head_name, '430623999999', 1, 0, geom "
+    "FROM gisgrid.households LIMIT 1",
+    "households_members": "INSERT INTO gisgrid.households (id, head_name, village_code, "
+    "members, elderly, geom) SELECT 'X3', head_name, village_code, 2, 3, geom "
+    "FROM gisgrid.households LIMIT 1",
+    "households_geom_valid": "INSERT INTO gisgrid.households (id, head_name, village_code, "
+    "members, elderly, geom) SELECT 'X4', head_name, village_code, 1, 0, "
+    "'SRID=4326;POINT EMPTY'::geometry FROM gisgrid.households LIMIT 1",
+    "households_grid_pkey": "INSERT INTO gisgrid.households_grid (fid, grid_code) "
+    "SELECT fid, grid_code FROM gisgrid.households_grid LIMIT 1",
+}
+
+
+def test_a_bulk_replace_keeps_every_constraint(filled: PostGISStore) -> None:
+    """A replace in bulk: the table emptied and loaded anew (a new file), its keys,
+    references and indexes built after the COPY exactly as the migrations made them, the
+    write recorded (data version); then each constraint still refuses a row that breaks
+    it, and the grid codes the frame brings are kept."""
+    url = filled._conninfo
+    objects = schema_objects(url)
+    node = _filenode(url, "gisgrid.households")
+    version = filled.data_version()
+    households = canonical_frames()["households"].iloc[::-1].reset_index(drop=True)
+    households["grid_code"] = None
+    households.loc[0, "grid_code"] = next(iter(LEVEL3_BOXES))
+    households = LAYERS["households"].conform(households)
+    bulk = bulk_store(filled)
+    bulk.write({"households": households}, mode="replace")
+    assert _filenode(url, "gisgrid.households") != node, "the bulk path was not taken"
+    assert_same(households, bulk.read("households"))
+    assert schema_objects(url) == objects
+    assert all(valid for *_, valid in objects)
+    assert bulk.data_version() != version
+    with psycopg.connect(url) as conn:
+        analysed = conn.execute(
+            "SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables "
+            "WHERE relid = 'gisgrid.households'::regclass"
+        ).fetchone()
+    assert analysed == (True,)
+    digest = table_digest(url)
+    for constraint, statement in VIOLATIONS.items():
+        with psycopg.connect(url) as conn, pytest.raises(psycopg.errors.IntegrityError) as exc:
+            conn.execute(statement)
+            conn.commit()  # the reference is checked at commit (deferred)
+        assert exc.value.diag.constraint_name == constraint
+    assert table_digest(url) == digest
+    bulk.close()
+
+
+def test_a_bulk_replace_with_bad_rows_is_refused_whole(filled: PostGISStore) -> None:
+    """Rows that break a key or a reference are found when the bulk replace builds them
+    after its COPY: the write is refused, the table, its grid codes, constraints and indexes
+    as they were."""
+    url = filled._conninfo
+    before, objects = table_digest(url), schema_objects(url)
+    bulk = bulk_store(filled)
+    households = canonical_frames()["households"]
+    twice = pd.concat([households, households.iloc[[2]]], ignore_index=True)
+    stranger = households.copy()
+    stranger.loc[len(stranger) - 1, "village_code"] = "430623999999"
+    for frame, constraint in (
+        (twice, "households_id_key"),
+        (stranger, "households_village_code_fkey"),
+    ):
+        with pytest.raises(StoreConstraintError, match=constraint) as exc:
+            bulk.write({"households": LAYERS["households"].conform(frame)}, mode="replace")
+        assert "nothing was written" in str(exc.value)
+        assert table_digest(url) == before
+        assert schema_objects(url) == objects
+    bulk.close()
+
+
+def test_a_bulk_replace_among_layers_whose_references_hold_only_at_commit(
+    filled: PostGISStore,
+) -> None:
+    """Villages, grids, households (in bulk) and service points replaced in one write: a
+    village goes that a stored service point still names until the write's service points
+    replace it. Its check, pending when the households' references are built, fails then,
+    so the households go in row by row, and the whole write commits as one; and a write of
+    villages and households whose checks pass goes in bulk."""
+    url = filled._conninfo
+    frames = canonical_frames()
+    gone = "430623903001"
+    points = frames["service_points"].copy()
+    points.loc[0, "village_code"] = gone
+    filled.write({"service_points": points}, mode="replace")
+    bulk = bulk_store(filled)
+    changed = {
+        "villages": frames["villages"][frames["villages"]["code"] != gone],
+        "grids": frames["grids"][frames["grids"]["code"] != gone],
+        "households": frames["households"].iloc[::-1].reset_index(drop=True),
+        "service_points": frames["service_points"],
+    }
+    changed = {k: v.reset_index(drop=True) for k, v in changed.items()}
+    bulk.write(changed, mode="replace")
+    for name, frame in changed.items():
+        assert_same(frame, bulk.read(name))
+    assert schema_objects(url) == schema_objects(filled._conninfo)
+    with psycopg.connect(url, autocommit=True) as conn:  # a county's own table naming villages
+        conn.execute(
+            "CREATE TABLE public.own_notes (village_code text REFERENCES gisgrid.villages (code) "
+            "DEFERRABLE INITIALLY DEFERRED)"
+        )
+    node = _filenode(url, "gisgrid.households")
+    objects = schema_objects(url)
+    both = {"villages": frames["villages"], "households": frames["households"]}
+    bulk.write(both, mode="replace")
+    assert _filenode(url, "gisgrid.households") != node
+    assert schema_objects(url) == objects
+    for name, frame in both.items():
+        assert_same(frame, bulk.read(name))
+    bulk.close()
+
+
+def test_a_layer_others_refer_to_is_not_replaced_in_bulk(filled: PostGISStore) -> None:
+    """Villages are referred to by households: never truncated; their replace deletes."""
+    url = filled._conninfo
+    node = _filenode(url, "gisgrid.villages")
+    bulk = bulk_store(filled)
+    villages = canonical_frames()["villages"]
+    bulk.write({"villages": villages}, mode="replace")
+    assert _filenode(url, "gisgrid.villages") == node
+    assert_same(villages, bulk.read("villages"))
+    bulk.close()
+
+
+def test_the_payload_is_what_psycopg_writes_row_by_row(pg_store: PostGISStore) -> None:
+    """codecs.copy_payload, built with numpy, loads the same rows as copy_rows through
+    psycopg's own binary dumpers: text with NULLs and non-ASCII, integers, booleans with
+    NULLs, points."""
+    decl = LAYERS["households"]
+    frame = canonical_frames()["households"]
+    frame = pd.concat([frame] * 50, ignore_index=True)
+    frame["id"] = [f"P{i}" for i in range(len(frame))]
+    frame.loc[3, "house_number"] = "３号 ☃"
+    frame.loc[5, "party_member"] = None
+    frame.loc[7, "head_name"] = ""
+    frame = decl.conform(frame)
+    packed = codecs.copy_payload(decl, frame, omit=("grid_code",), rows_per_chunk=17)
+    assert packed is not None
+    columns, chunks = packed
+    _, types, rows = codecs.copy_rows(decl, frame, omit=("grid_code",))
+    names = sql.SQL(", ").join(ident(c) for c in columns)
+    with psycopg.connect(pg_store._conninfo, autocommit=True) as conn:
+        for name in ("by_rows", "by_payload"):
+            conn.execute(
+                sql.SQL("CREATE TEMP TABLE {} (LIKE gisgrid.households INCLUDING IDENTITY)").format(
+                    ident(name)
+                )
+            )
+        with conn.cursor() as cur:
+            statement = sql.SQL("COPY by_rows ({}) FROM STDIN (FORMAT BINARY)")
+            with cur.copy(statement.format(names)) as c:
+                c.set_types(types)
+                for row in rows:
+                    c.write_row(row)
+            with cur.copy(
+                sql.SQL("COPY by_payload ({}) FROM STDIN (FORMAT BINARY)").format(names)
+            ) as c:
+                for chunk in chunks:
+                    c.write(chunk)
+        select = sql.SQL("SELECT {}, ST_AsEWKB(geom) FROM {} ORDER BY id")
+        plain = sql.SQL(", ").join(ident(c) for c in columns[:-1])
+        by_rows = conn.execute(select.format(plain, ident("by_rows"))).fetchall()
+        by_payload = conn.execute(select.format(plain, ident("by_payload"))).fetchall()
+    assert len(by_rows) == len(frame)
+    assert by_payload == by_rows
+    assert "３号 ☃" in {r[2] for r in by_payload} and None in {r[6] for r in by_payload}
 
 
 def test_the_schema_follows_the_layer_declarations(readonly: PostGISStore) -> None:
@@ -687,6 +904,15 @@ def test_a_role_with_only_data_privileges_can_use_an_initialised_store(
         assert clerk.count("households") == 29
         assert _assign(clerk, "households") == 29  # a refill, by a non-owner
         assert "households_grid_pkey" in _primary_keys(url)
+        # no bulk replace for a role that does not own the table: row by row, as ever
+        settings = PostGISSettings(bulk_rows=1)
+        bulk = PostGISStore(_role_url(url, role, "clerk-pw"), settings=settings)
+        node = _filenode(url, "gisgrid.households")
+        households = clerk.read("households")
+        bulk.write({"households": households}, mode="replace")
+        bulk.close()
+        assert _filenode(url, "gisgrid.households") == node
+        assert_same(households, clerk.read("households"))
         clerk.write({"incidents": LAYERS["incidents"].validate(raw_frame("incidents"))})
         assert clerk.init().applied == ()  # nothing to do: no privilege needed
     finally:

@@ -52,13 +52,14 @@ from __future__ import annotations
 import itertools
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
 import shapely
 
-from gisgrid.analysis.assign.rule import check_grids, check_points
+from gisgrid.analysis.assign.rule import check_crs, check_grids, check_points
 from gisgrid.errors import AssignmentInputError
 
 #: cell value: settled, in no grid
@@ -87,6 +88,8 @@ _CELLS_PER_SEGMENT = 30  # default raster: about this many cells per ring segmen
 _DEFAULT_CELLS = (4096, 1 << 22)  # ... within these bounds
 _MAX_RUN_PIECES = 48  # runs with more pieces send their points to GEOS
 _PAIRS_PER_CHUNK = 1 << 21
+#: from this many points on, :meth:`GridIndex.lookup` uses two threads
+PARALLEL_POINTS = 100_000
 
 
 @dataclass(frozen=True)
@@ -211,8 +214,12 @@ class GridIndex:
         x0, y0, x1, y1 = (float(v) for v in shapely.total_bounds(geoms[present]))
         self.bounds = (x0, y0, x1, y1)
 
-        good = present & shapely.is_valid(geoms)
-        a, b, seg_rank, bad_parts = _oriented_segments(geoms, np.flatnonzero(good))
+        # GEOS checks validity in a second thread meanwhile (it releases the GIL); the
+        # segments of the grids found invalid are dropped after, as if never taken
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            validity = pool.submit(shapely.is_valid, geoms)
+            a, b, seg_rank, bad_parts = _oriented_segments(geoms, np.flatnonzero(present))
+            good = present & validity.result()
         good[bad_parts] = False
         keep = good[seg_rank]
         a, b, seg_rank = a[keep], b[keep], seg_rank[keep]
@@ -301,7 +308,6 @@ class GridIndex:
 
     def lookup_points(self, points: gpd.GeoSeries) -> Lookup:
         """Like :meth:`assign`, with ranks, shared flags and how each point was decided."""
-        check_points(points)
         return self.lookup(*_coordinates(points))
 
     def codes_of(self, rank: np.ndarray) -> np.ndarray:
@@ -360,13 +366,18 @@ class GridIndex:
         hits = self._tree.query(shapely.Point(x, y), predicate="covered_by")
         return int(hits.min()) if len(hits) else -1
 
-    def lookup(self, x: np.ndarray, y: np.ndarray) -> Lookup:
+    def lookup(self, x: np.ndarray, y: np.ndarray, *, threads: int = 2) -> Lookup:
         """Look up longitudes ``x`` and latitudes ``y`` (NaN for a missing point).
 
         Parameters
         ----------
         x, y
             Coordinates in EPSG:4326, same length.
+        threads
+            Many points are split into this many consecutive slices, looked up in as many
+            threads (numpy and the STRtree query release the GIL; the index is only read).
+            Each point's answer does not depend on the others, so the slices change nothing
+            but the time.
 
         Returns
         -------
@@ -375,6 +386,22 @@ class GridIndex:
         """
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
+        n = len(x)
+        if threads > 1 and n >= PARALLEL_POINTS:
+            cuts = np.linspace(0, n, threads + 1).astype(np.int64)
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                parts = list(
+                    pool.map(lambda lo, hi: self._lookup(x[lo:hi], y[lo:hi]), cuts[:-1], cuts[1:])
+                )
+            return Lookup(
+                np.concatenate([p.rank for p in parts]),
+                np.concatenate([p.shared for p in parts]),
+                np.concatenate([p.path for p in parts]),
+            )
+        return self._lookup(x, y)
+
+    def _lookup(self, x: np.ndarray, y: np.ndarray) -> Lookup:
+        """:meth:`lookup` in the calling thread."""
         n = len(x)
         shared = np.zeros(n, dtype=bool)
         if self.bounds is None or n == 0:
@@ -392,13 +419,17 @@ class GridIndex:
             x0, y0, x1, y1 = self.bounds
             within = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
             clear = (fx >= _MARGIN) & (fx <= 1 - _MARGIN) & (fy >= _MARGIN) & (fy <= 1 - _MARGIN)
-        # the raster's flat index; two slots after it: EXACT (near a line), NONE (outside
-        # the grids' bounding box: no grid there)
-        slot = np.where(within, rows * cols, rows * cols + 1)
-        flat = np.where(within & clear, row * cols + col, slot).astype(np.intp)
+            # the raster's flat index; two slots after it: EXACT (near a line), NONE
+            # (outside the grids' bounding box: no grid there)
+            row *= cols
+            row += col
+            flat = row.astype(np.intp)  # NaN (missing points) cast to anything: set below
+        flat[~clear] = rows * cols
+        flat[~within] = rows * cols + 1
         v = self._cells_and_slots[flat]
-        rank = np.maximum(v, -1).astype(np.int64)
-        path = np.where(within, PATH_SETTLED, PATH_OUTSIDE).astype(np.int8)
+        rank = v.astype(np.int64)
+        np.maximum(rank, -1, out=rank)
+        path = np.where(within, np.int8(PATH_SETTLED), np.int8(PATH_OUTSIDE))
         in_run = np.flatnonzero(v <= RUN0)
         geos = [np.flatnonzero(v == EXACT)]
         if len(in_run):
@@ -421,11 +452,23 @@ class GridIndex:
 
         ``cell`` numbers each point's marked cell; the point needs the pieces of the cell's
         run that start at or west of its column: those from ``_run_ptr[run]`` up to
-        ``_cell_end[cell]`` (at least one: the piece that marked the cell).
+        ``_cell_end[cell]`` (at least one: the piece that marked the cell). The points are
+        taken in cell order, so that the pieces each reads lie together in memory; the
+        answers go back in the points' order.
         """
+        order = np.argsort(cell)
+        x, y, cell = x[order], y[order], cell[order]
         run = self._cell_run[cell]
         start = self._run_ptr[run]
         k = self._cell_end[cell] - start
+        rank = np.empty(len(x), dtype=np.int64)
+        proven = np.empty(len(x), dtype=bool)
+        rank[order], proven[order] = self._through_sorted_runs(x, y, run, start, k)
+        return rank, proven
+
+    def _through_sorted_runs(
+        self, x: np.ndarray, y: np.ndarray, run: np.ndarray, start: np.ndarray, k: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         rank = np.full(len(x), -1, dtype=np.int64)
         proven = np.zeros(len(x), dtype=bool)
         # chunks of points whose pairs (point, piece) stay within a budget
@@ -494,16 +537,28 @@ class GridIndex:
 
 
 def _coordinates(points: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:
-    """Longitudes and latitudes of points; NaN for missing and empty ones."""
+    """Longitudes and latitudes of points, checked as :func:`check_points` checks them; NaN
+    for missing and empty ones.
+
+    GEOS gives NaN for the coordinates of anything but a point, so only the geometries
+    whose longitude is NaN (missing ones, points of NaN, anything else) need their type
+    looked at.
+    """
+    check_crs("points", points.crs)
     values = np.asarray(points.values, dtype=object)
     try:  # the quick way; GEOS refuses it for an empty point
-        return shapely.get_x(values), shapely.get_y(values)
+        x, y = shapely.get_x(values), shapely.get_y(values)
     except shapely.errors.GEOSException:
+        check_points(points)
         xy, which = shapely.get_coordinates(values, return_index=True)
         x = np.full(len(values), np.nan)
         y = np.full(len(values), np.nan)
         x[which], y[which] = xy[:, 0], xy[:, 1]
         return x, y
+    odd = values[np.isnan(x)]
+    if len(odd):
+        check_points(gpd.GeoSeries(odd, crs=points.crs))
+    return x, y
 
 
 @dataclass(frozen=True)
@@ -661,6 +716,10 @@ def assign_points(
     numpy.ndarray
         Object array of codes (str) or ``None``, aligned with ``points``.
     """
-    check_points(points)  # before the index is built; then once only
-    index = GridIndex.from_grids(grids, cell_size=cell_size)
-    return index.codes_of(index.lookup(*_coordinates(points)).rank)
+    # the index is built in a second thread while this one checks the points and takes
+    # their coordinates (GEOS and numpy release the GIL); the points are checked first
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        building = pool.submit(GridIndex.from_grids, grids, cell_size=cell_size)
+        x, y = _coordinates(points)
+        index = building.result()
+    return index.codes_of(index.lookup(x, y).rank)

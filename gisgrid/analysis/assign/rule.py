@@ -26,7 +26,8 @@ from gisgrid import crs as crsmod
 from gisgrid.errors import AssignmentInputError
 
 
-def _check_crs(what: str, crs: Any) -> None:
+def check_crs(what: str, crs: Any) -> None:
+    """Refuse ``what`` (points or grids) without a CRS or in another than EPSG:4326."""
     if crs is None:
         raise AssignmentInputError(f"{what} have no CRS; gisgrid joins in EPSG:4326")
     if crsmod.normalize_crs(crs) not in (crsmod.STORAGE_CRS, crsmod.CGCS2000):
@@ -34,14 +35,14 @@ def _check_crs(what: str, crs: Any) -> None:
 
 
 def check_points(points: gpd.GeoSeries) -> None:
-    _check_crs("points", points.crs)
+    check_crs("points", points.crs)
     # type id -1 is a missing geometry, 0 a point (empty or not)
     if (shapely.get_type_id(np.asarray(points.values, dtype=object)) > 0).any():
         raise AssignmentInputError("only points can be assigned to grids")
 
 
 def check_grids(grids: gpd.GeoDataFrame) -> None:
-    _check_crs("grids", grids.crs)
+    check_crs("grids", grids.crs)
     gtypes = set(shapely.get_type_id(grids.geometry.values))
     if gtypes - {3, 6}:
         raise AssignmentInputError("grids must be polygons or multipolygons")
@@ -58,8 +59,8 @@ def check_join_inputs(points: gpd.GeoSeries, grids: gpd.GeoDataFrame) -> None:
         When either side has no CRS or not EPSG:4326, points are not points, or grids are
         not polygons, or grids lack a ``code`` column.
     """
-    _check_crs("points", points.crs)  # both CRS first, then the geometry types
-    _check_crs("grids", grids.crs)
+    check_crs("points", points.crs)  # both CRS first, then the geometry types
+    check_crs("grids", grids.crs)
     check_points(points)
     check_grids(grids)
 

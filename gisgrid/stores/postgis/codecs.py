@@ -57,24 +57,33 @@ _EWKB_POINT = np.dtype(
 )
 
 
+def _point_records(geoms: Any) -> np.ndarray | None:
+    """Points (none missing or empty) as EWKB records, built directly, far faster than
+    ``to_wkb``; ``None`` for anything else."""
+    arr = np.asarray(geoms, dtype=object)
+    n = len(arr)
+    if not n or shapely.is_missing(arr).any():
+        return None
+    if not (shapely.get_type_id(arr) == 0).all() or shapely.is_empty(arr).any():
+        return None
+    xy = shapely.get_coordinates(arr)
+    rec = np.empty(n, dtype=_EWKB_POINT)
+    rec["order"] = 1
+    rec["type"] = 0x20000001  # Point with the SRID flag
+    rec["srid"] = SRID
+    rec["x"] = xy[:, 0]
+    rec["y"] = xy[:, 1]
+    return rec
+
+
 def ewkb(geoms: Any) -> list[bytes | None]:
     """Geometries as 2D EWKB with SRID 4326 (``None`` stays ``None``)."""
     arr = np.asarray(geoms, dtype=object)
-    n = len(arr)
-    if n and not shapely.is_missing(arr).any():
-        types = shapely.get_type_id(arr)
-        if (types == 0).all() and not shapely.is_empty(arr).any():
-            # points: build the 25 bytes of each directly, far faster than to_wkb
-            xy = shapely.get_coordinates(arr)
-            rec = np.empty(n, dtype=_EWKB_POINT)
-            rec["order"] = 1
-            rec["type"] = 0x20000001  # Point with the SRID flag
-            rec["srid"] = SRID
-            rec["x"] = xy[:, 0]
-            rec["y"] = xy[:, 1]
-            raw = rec.tobytes()
-            size = _EWKB_POINT.itemsize
-            return [raw[i : i + size] for i in range(0, len(raw), size)]
+    rec = _point_records(arr)
+    if rec is not None:
+        raw = rec.tobytes()
+        size = _EWKB_POINT.itemsize
+        return [raw[i : i + size] for i in range(0, len(raw), size)]
     flat = shapely.set_srid(shapely.force_2d(arr), SRID)
     return list(shapely.to_wkb(flat, include_srid=True))
 
@@ -92,6 +101,124 @@ def copy_rows(
         types.append("bytea")  # EWKB bytes, read by geometry's binary input
         values.append(ewkb(frame.geometry.values))
     return columns, types, zip(*values, strict=True)
+
+
+#: COPY types :func:`copy_payload` encodes with numpy, and their widths (None: variable)
+_PACKED: dict[str, np.dtype | None] = {
+    "text": None,
+    "bytea": None,
+    "int4": np.dtype(">i4"),
+    "float8": np.dtype(">f8"),
+    "bool": np.dtype("u1"),
+}
+#: rows encoded at a time (bounds the index arrays of variable-width values)
+PAYLOAD_ROWS = 65_536
+
+
+def _text_column(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """UTF-8 bytes of a text column, joined, and each value's length (-1: NULL); ``None``
+    when a value holds a NUL character (PostgreSQL refuses it: the row by row path says so)."""
+    missing = values.isna().to_numpy()
+    items = values.to_numpy(dtype=object).copy()
+    items[missing] = ""
+    try:
+        joined = "\x00".join(items.tolist())
+    except TypeError:  # not all str: as column_values writes them
+        joined = "\x00".join(str(v) for v in items.tolist())
+    raw = np.frombuffer(joined.encode("utf-8"), dtype=np.uint8)
+    ends = np.flatnonzero(raw == 0)
+    if len(ends) != max(len(items) - 1, 0):
+        return None
+    lengths = np.diff(np.r_[-1, ends, len(raw)]) - 1
+    return np.delete(raw, ends), np.where(missing, -1, lengths)
+
+
+def _bytes_column(items: list[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
+    lengths = np.fromiter((-1 if b is None else len(b) for b in items), np.int64, len(items))
+    data = np.frombuffer(b"".join(b for b in items if b is not None), dtype=np.uint8)
+    return data, lengths
+
+
+def copy_payload(
+    decl: Layer,
+    frame: pd.DataFrame,
+    *,
+    omit: Sequence[str] = (),
+    rows_per_chunk: int = PAYLOAD_ROWS,
+) -> tuple[list[str], Iterable[bytes]] | None:
+    """Columns and binary COPY data of a canonical frame, built with numpy (``None`` when a
+    column's type is not one of text, int4, float8 and bool, or a text holds a NUL: then
+    :func:`copy_rows` row by row). The same bytes psycopg writes for :func:`copy_rows`: a
+    header, each row as its field count and each field's length (-1: NULL) and value (big
+    endian; geometries as EWKB), the trailer."""
+    fields = [f for f in decl.fields if f.name not in omit]
+    columns = [f.name for f in fields]
+    encoded: list[tuple[np.ndarray, np.ndarray, int | None]] = []
+    for f in fields:
+        kind = COPY_TYPES[f.type]
+        if kind not in _PACKED:
+            return None
+        values = frame[f.name]
+        width = _PACKED[kind]
+        if width is None:
+            text = _text_column(values)
+            if text is None:
+                return None
+            encoded.append((*text, None))
+            continue
+        present = values.notna().to_numpy()
+        fixed = values.to_numpy(dtype=object)
+        fixed[~present] = 0
+        data = np.asarray(fixed.astype(np.float64 if kind == "float8" else np.int64))
+        if kind == "int4" and len(data) and not (-(2**31) <= data.min() <= data.max() < 2**31):
+            return None  # out of range: the row by row path has the database say so
+        packed = data.astype(width).view(np.uint8)
+        encoded.append((packed, np.where(present, width.itemsize, -1), width.itemsize))
+    if decl.spatial:
+        columns.append(GEOMETRY_COLUMN)
+        points = _point_records(frame.geometry.values)
+        if points is not None:  # 25 bytes each
+            size = _EWKB_POINT.itemsize
+            lengths = np.full(len(points), size, dtype=np.int64)
+            encoded.append((points.view(np.uint8), lengths, size))
+        else:
+            encoded.append((*_bytes_column(ewkb(frame.geometry.values)), None))
+    return columns, _payload_chunks(encoded, len(frame), rows_per_chunk)
+
+
+def _payload_chunks(
+    encoded: list[tuple[np.ndarray, np.ndarray, int | None]], n: int, rows_per_chunk: int
+) -> Iterable[bytes]:
+    yield COPY_SIGNATURE + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+    starts = [np.r_[0, np.cumsum(np.maximum(lengths, 0))] for _, lengths, _ in encoded]
+    field_count = np.array([len(encoded)], dtype=">i2").view(np.uint8)
+    four = np.arange(4)
+    for lo in range(0, n, rows_per_chunk):
+        hi = min(lo + rows_per_chunk, n)
+        sizes = [np.maximum(lengths[lo:hi], 0) for _, lengths, _ in encoded]
+        row_size = 2 + sum(4 + size for size in sizes)
+        row_start = np.r_[0, np.cumsum(row_size)].astype(np.int64)
+        out = np.empty(int(row_start[-1]), dtype=np.uint8)
+        at = row_start[:-1]
+        out[at[:, None] + np.arange(2)] = field_count
+        at = at + 2
+        for (data, lengths, width), start, size in zip(encoded, starts, sizes, strict=True):
+            out[at[:, None] + four] = lengths[lo:hi].astype(">i4").view(np.uint8).reshape(-1, 4)
+            at = at + 4
+            if width is not None:  # fixed width: every value (NULLs too) is width bytes in data
+                keep = lengths[lo:hi] >= 0
+                rows = data.reshape(-1, width)[lo:hi][keep]
+                out[at[keep][:, None] + np.arange(width)] = rows
+            else:
+                first, last = int(start[lo]), int(start[hi])
+                offsets = start[lo:hi] - first
+                total = last - first
+                if total:
+                    where = np.repeat(at - offsets, size) + np.arange(total)
+                    out[where] = data[first:last]
+            at = at + size
+        yield out.tobytes()
+    yield b"\xff\xff"
 
 
 def param(f: Field, value: Any) -> Any:

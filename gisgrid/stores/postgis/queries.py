@@ -39,6 +39,16 @@ def ident(*names: str) -> sql.Identifier:
     return sql.Identifier(*names)
 
 
+def catalog_definition(text: str) -> sql.SQL:
+    """A constraint's or an index's definition as the database itself wrote it.
+
+    Only for the text of ``pg_get_constraintdef`` and ``pg_get_indexdef`` of the tables the
+    migrations made (the ``bulk_rebuilds`` query): SQL the server deparsed from its own
+    catalog, never user input, put back as it came after a bulk load.
+    """
+    return sql.SQL(text)
+
+
 def table(layer: str) -> sql.Identifier:
     """The schema-qualified table of a declared layer."""
     get_layer(layer)

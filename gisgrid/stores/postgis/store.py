@@ -11,9 +11,14 @@ at commit (so one write may replace several layers in any order).
 
 **Writes** are one transaction each: every layer of the call (``DELETE`` then ``COPY`` for
 ``replace``, ``COPY`` for ``append``) and the metadata, all or nothing. Rows go in by binary
-``COPY`` (geometries as EWKB, :mod:`.codecs`), never row by row. One gisgrid writer at a time
-(an advisory lock, like the GeoPackage store's lock file); readers never wait, except while
-an assignment refills a layer's grid codes (a second or two for a million points).
+``COPY`` (geometries as EWKB, the data built with numpy, :mod:`.codecs`), never row by row.
+A replace of many rows (``GISGRID_PG_BULK_ROWS``) of a layer no other table refers to goes
+in bulk: ``TRUNCATE``, the table's keys, references and indexes dropped, ``COPY``, then
+built anew from the database's own definitions and checked over all rows, ``ANALYZE``
+(:meth:`PostGISStore._replace_in_bulk`). One gisgrid writer at a time (an advisory lock,
+like the GeoPackage store's lock file); readers never wait, except while an assignment
+refills a layer's grid codes (a second or two for a million points) or a bulk replace
+loads the layer they read.
 
 **Grid codes** of the point layers (households, service points, incidents) are kept apart,
 in ``<layer>_grid`` tables (fid, grid_code); reads go through the views ``<layer>_with_grid``
@@ -83,6 +88,7 @@ from gisgrid.stores.changeset_records import UNDER_REVIEW
 from gisgrid.stores.postgis.changesets import PostGISChangeSets, move_change_set
 from gisgrid.stores.postgis.codecs import (
     codes_as_numbers,
+    copy_payload,
     copy_rows,
     current_codes,
     grid_rows_payload,
@@ -95,6 +101,7 @@ from gisgrid.stores.postgis.queries import (
     LOCK_SERVER_WRITES,
     LOCK_WRITES,
     SCHEMA,
+    catalog_definition,
     condition,
     grid_table,
     ident,
@@ -551,6 +558,9 @@ class PostGISStore:
                     if history and mode == "replace":  # the stored versions stand, never deleted
                         frame = history_to_add(decl, frame, self._stored_keys(conn, decl, frame))
                     if mode == "replace" and not history:
+                        if self._in_bulk(conn, name, len(frame)):
+                            self._replace_in_bulk(conn, decl, frame)
+                            continue
                         if name in ASSIGNED_LAYERS:
                             conn.execute(query("delete_layer", table=grid_table(name)))
                         conn.execute(query("delete_layer", table=table(name)))
@@ -562,21 +572,98 @@ class PostGISStore:
         except Exception as exc:  # a value that cannot be sent (encoding, type): nothing written
             raise StoreError(f"writing to {self.url} failed, nothing was changed: {exc}") from exc
 
-    def _copy_in(self, conn: psycopg.Connection[Any], decl: Layer, frame: pd.DataFrame) -> None:
+    def _in_bulk(self, conn: psycopg.Connection[Any], layer: str, rows: int) -> bool:
+        """Whether a replace of ``layer`` by ``rows`` rows goes in bulk: many rows
+        (``GISGRID_PG_BULK_ROWS``), a table this role may alter and no other table's
+        foreign key refers to (it is truncated)."""
+        if rows < self._settings.bulk_rows:
+            return False
+        name = f"{SCHEMA}.{layer}"
+        owns = conn.execute(query("owns"), (name,)).fetchone()
+        if not (owns and owns[0]):
+            return False
+        referenced = conn.execute(query("referenced_by"), (name,)).fetchone()
+        return not (referenced and referenced[0])
+
+    def _replace_in_bulk(
+        self, conn: psycopg.Connection[Any], decl: Layer, frame: pd.DataFrame
+    ) -> None:
+        """Replace every row of a layer as PostgreSQL advises for bulk loads, in the write's
+        transaction: empty the table (and its grid codes) by TRUNCATE, drop its keys,
+        references and indexes, COPY the rows in (frozen), build the keys, indexes and
+        references anew from the database's own definitions (each checked over all rows
+        at once: a broken one refuses the whole write), then ANALYZE. Check and not-null
+        constraints stay in place. The table is locked (ACCESS EXCLUSIVE) until the
+        write commits: readers of this layer wait for it, a few seconds for a million rows.
+        """
+        name = f"{SCHEMA}.{decl.name}"
+        target = table(decl.name)
+        rebuilds = conn.execute(query("bulk_rebuilds"), (name, name)).fetchall()
+        emptied = [grid_table(decl.name), target] if decl.name in ASSIGNED_LAYERS else [target]
+        conn.execute(query("truncate_tables", tables=sql.SQL(", ").join(emptied)))
+        checks = conn.execute(query("checks_on_referenced"), (name,)).fetchall()
+        if checks:
+            # rows of the tables referred to, written earlier in this write, are checked
+            # now; a check that fails now might still pass at commit (a later layer of the
+            # write mends it): then this layer goes in row by row, as ever
+            pending = sql.SQL(", ").join(ident(schema, c) for schema, c, _ in checks)
+            try:
+                with conn.transaction():  # a savepoint
+                    conn.execute(query("checks_now", constraints=pending))
+            except psycopg.errors.IntegrityError:
+                self._copy_in(conn, decl, frame)
+                return
+        for kind, obj, _ in reversed(rebuilds):
+            if kind == "constraint":
+                conn.execute(query("drop_constraint", table=target, constraint=ident(obj)))
+            else:
+                conn.execute(query("drop_index", index=ident(SCHEMA, obj)))
+        self._copy_in(conn, decl, frame, frozen=True)
+        for kind, obj, definition in rebuilds:
+            text = catalog_definition(definition)
+            if kind == "constraint":
+                conn.execute(
+                    query("add_constraint", table=target, constraint=ident(obj), definition=text)
+                )
+            else:
+                conn.execute(text)
+        deferred = [(schema, c) for schema, c, at_commit in checks if at_commit]
+        if deferred:
+            restore = sql.SQL(", ").join(ident(schema, c) for schema, c in deferred)
+            conn.execute(query("checks_at_commit", constraints=restore))
+        conn.execute(query("analyze", table=target))
+
+    def _copy_in(
+        self,
+        conn: psycopg.Connection[Any],
+        decl: Layer,
+        frame: pd.DataFrame,
+        *,
+        frozen: bool = False,
+    ) -> None:
         """Add the rows of ``frame`` (canonical) to the table of ``decl`` by binary COPY, and
-        the grid codes they bring to the layer's ``<layer>_grid``."""
+        the grid codes they bring to the layer's ``<layer>_grid``; ``frozen`` when the table
+        was emptied by TRUNCATE in this transaction."""
         with_grid = decl.name in ASSIGNED_LAYERS
         omit = ("grid_code",) if with_grid else ()
-        columns, types, rows = copy_rows(decl, frame, omit=omit)
+        packed = copy_payload(decl, frame, omit=omit)
+        if packed is not None:
+            columns, chunks = packed
+        else:
+            columns, types, rows = copy_rows(decl, frame, omit=omit)
         statement = query(
-            "copy_layer",
+            "copy_layer_frozen" if frozen else "copy_layer",
             table=table(decl.name),
             columns=sql.SQL(", ").join(ident(c) for c in columns),
         )
         with conn.cursor() as cur, cur.copy(statement) as copy:
-            copy.set_types(types)
-            for row in rows:
-                copy.write_row(row)
+            if packed is not None:
+                for chunk in chunks:
+                    copy.write(chunk)
+            else:
+                copy.set_types(types)
+                for row in rows:
+                    copy.write_row(row)
         if with_grid:
             self._write_grid_codes(conn, decl, frame)
 

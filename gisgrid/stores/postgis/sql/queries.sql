@@ -124,6 +124,77 @@ DELETE FROM {table}
 -- name: copy_layer
 COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)
 
+-- name: copy_layer_frozen
+-- A bulk replace's COPY into the table it emptied (TRUNCATE) in this transaction: the rows
+-- go in frozen, so no reader has to set their hint bits nor VACUUM to freeze them later.
+COPY {table} ({columns}) FROM STDIN (FORMAT BINARY, FREEZE)
+
+-- name: referenced_by
+-- Whether another table's foreign key refers to this one (then it is never truncated).
+SELECT EXISTS (
+    SELECT 1 FROM pg_constraint
+    WHERE confrelid = %s::regclass AND contype = 'f' AND conrelid <> confrelid
+)
+
+-- name: bulk_rebuilds
+-- What a bulk replace drops before its COPY and builds after it, as the database itself
+-- defines them: the primary key, unique and foreign key constraints, and the other indexes
+-- (the GiST index, the indexes of referencing columns). Check and not-null constraints
+-- stay: they are checked row by row during the COPY at little cost. In the order of
+-- rebuilding: keys first (the rows' own checks), then indexes, then the references.
+SELECT kind, name, definition FROM (
+    SELECT CASE contype WHEN 'f' THEN 3 ELSE 1 END AS step, 'constraint' AS kind,
+        conname::text AS name, pg_get_constraintdef(oid) AS definition
+    FROM pg_constraint
+    WHERE conrelid = %s::regclass AND contype IN ('p', 'u', 'f')
+    UNION ALL
+    SELECT 2, 'index', c.relname::text, pg_get_indexdef(i.indexrelid)
+    FROM pg_index AS i
+    JOIN pg_class AS c ON c.oid = i.indexrelid
+    WHERE i.indrelid = %s::regclass
+        AND NOT EXISTS (SELECT 1 FROM pg_constraint AS k WHERE k.conindid = i.indexrelid)
+) AS r
+ORDER BY step, name
+
+-- name: checks_on_referenced
+-- The deferrable foreign keys with triggers on the tables this one's foreign keys refer to
+-- (their own references, and the references to them), and whether each starts deferred.
+-- Their checks still pending in the transaction (rows of those tables written earlier in
+-- it) must run before the table's foreign keys are dropped and added: PostgreSQL alters
+-- no table with trigger events pending.
+SELECT DISTINCT n.nspname::text, c.conname::text, c.condeferred
+FROM pg_constraint AS f
+JOIN pg_constraint AS c
+    ON c.contype = 'f' AND c.condeferrable AND f.confrelid IN (c.conrelid, c.confrelid)
+JOIN pg_namespace AS n ON n.oid = c.connamespace
+WHERE f.conrelid = %s::regclass AND f.contype = 'f' AND f.confrelid <> f.conrelid
+ORDER BY 1, 2
+
+-- name: checks_now
+SET CONSTRAINTS {constraints} IMMEDIATE
+
+-- name: checks_at_commit
+SET CONSTRAINTS {constraints} DEFERRED
+
+-- name: drop_constraint
+ALTER TABLE {table} DROP CONSTRAINT {constraint}
+
+-- name: drop_index
+DROP INDEX {index}
+
+-- name: add_constraint
+-- {definition}: the database's own text of the constraint dropped (bulk_rebuilds).
+ALTER TABLE {table} ADD CONSTRAINT {constraint} {definition}
+
+-- name: truncate_tables
+-- A bulk replace empties the layer (and its grid codes) at once: no dead rows, no index
+-- entries to remove. Statement triggers fire (the data version is bumped, the write
+-- announced), as for DELETE.
+TRUNCATE {tables}
+
+-- name: analyze
+ANALYZE {table}
+
 -- name: get_meta
 SELECT value FROM gisgrid.gisgrid_meta WHERE key = %s
 
