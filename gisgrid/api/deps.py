@@ -225,7 +225,10 @@ def enforce(
     # the version first: a reload swaps the grids in before it announces their version
     grids_version = state.version
     locator = state.locator  # once: a reload swapping it meanwhile leaves this request whole
-    scope = scope_of(caller.account, caller.info, by_phone=locator.net().by_phone, reason=reason)
+    net = locator.net()
+    scope = scope_of(
+        caller.account, caller.info, by_phone=net.by_phone, reason=reason, counties=net.counties
+    )
     target = f"{request.method} {request.url.path}{_query(request)}"
 
     def records_read(layer: str, ids: list[str]) -> None:

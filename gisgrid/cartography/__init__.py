@@ -31,10 +31,11 @@ from gisgrid.stores.base import Reader
 
 
 def county_name(store: Reader) -> str | None:
-    """The county's name from the store's metadata (the sample county records it)."""
+    """The county's name from the store's metadata (the sample county records it; the
+    sample prefecture records the prefecture's)."""
     meta = store.get_meta("sample_manifest")
     if isinstance(meta, dict):
-        county = meta.get("county")
+        county = meta.get("county") or meta.get("prefecture")
         if isinstance(county, dict) and county.get("name"):
             return str(county["name"])
     name = store.get_meta("county")
