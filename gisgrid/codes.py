@@ -152,6 +152,11 @@ def prefixes_of(codes: Iterable[object], digits: int) -> np.ndarray:
     )
 
 
+def counties_of(codes: Iterable[object]) -> np.ndarray:
+    """:func:`county_of` of each code, as an object array."""
+    return prefixes_of(codes, COUNTY_DIGITS)
+
+
 def townships_of(codes: Iterable[object]) -> np.ndarray:
     """:func:`township_of` of each code, as an object array."""
     return prefixes_of(codes, TOWNSHIP_DIGITS)

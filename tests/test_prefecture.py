@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -209,3 +210,58 @@ def test_demo_accounts_of_a_prefecture(two_county_gpkg: Any, tmp_path: Any) -> N
         assert by_name[f"demo-leader-{county}"] == (Role.LEADER, county)
         assert by_name[f"demo-admin-{county}"] == (Role.ADMIN, county)
     assert {a.role for a in made} == set(Role)
+
+
+# --- the web app: the prefecture's level on the leaders' dashboard ------------------------------
+
+
+@pytest.fixture(scope="module")
+def two_county_client(two_county_gpkg: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    import shutil
+
+    from fastapi.testclient import TestClient
+
+    from gisgrid.api import create_app
+
+    path = tmp_path_factory.mktemp("two_county_app") / "prefecture.gpkg"
+    shutil.copy(two_county_gpkg.path, path)
+    with TestClient(create_app(store=str(path))) as client:
+        yield client, str(path)
+
+
+def test_the_prefecture_leader_dashboard_lists_the_counties(two_county_client: Any) -> None:
+    from accounts import make_account
+
+    client, path = two_county_client
+    leader = make_account(path, Role.LEADER, "430600")
+    page = client.get("/", headers=leader.headers, follow_redirects=False)
+    assert page.status_code == 200
+    text = page.text
+    assert "全市" in text and "君山区" in text and "华容县" in text
+    assert "/?county=430611" in text and "/?county=430623" in text
+    assert "/?township=" not in text, "the prefecture's page lists counties, not townships"
+    one = client.get("/?county=430611", headers=leader.headers)
+    assert one.status_code == 200
+    shown = set(re.findall(r"/\?township=(\d{9})", one.text))
+    assert shown and {codes.county_of(c) for c in shown} == {"430611"}
+    assert "网格化基层治理驾驶舱 · 君山区" in one.text
+    assert client.get("/?county=430612", headers=leader.headers).status_code == 404
+
+
+def test_a_county_leader_dashboard_is_their_county(two_county_client: Any) -> None:
+    from accounts import make_account
+
+    client, path = two_county_client
+    leader = make_account(path, Role.LEADER, "430623")
+    first = client.get("/", headers=leader.headers, follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"] == "/?county=430623"
+    page = client.get("/?county=430623", headers=leader.headers)
+    shown = set(re.findall(r"/\?township=(\d{9})", page.text))
+    assert len(shown) == 14 and {codes.county_of(c) for c in shown} == {"430623"}
+    assert "/?county=430611" not in page.text
+    assert client.get("/?county=430611", headers=leader.headers).status_code == 403
+    assert client.get("/?township=430611001", headers=leader.headers).status_code == 403
+    report = client.get("/api/check", headers=leader.headers).json()
+    places = [i.get("parent_code") or i.get("code") for i in report["gaps"]["items"]]
+    assert places and all(str(p).startswith("430623") for p in places)
+    assert client.get("/maps/coverage", headers=leader.headers).status_code == 200

@@ -42,6 +42,24 @@ def county_name(store: Reader) -> str | None:
     return str(name) if isinstance(name, str) else None
 
 
+def county_names(store: Reader) -> dict[str, str]:
+    """The names of the store's counties by code, as its metadata record them (the sample
+    county and the sample prefecture do); a county not named there is left out."""
+    meta = store.get_meta("sample_manifest")
+    out: dict[str, str] = {}
+    if not isinstance(meta, dict):
+        return out
+    county = meta.get("county")
+    if isinstance(county, dict) and county.get("code") and county.get("name"):
+        out[str(county["code"])] = str(county["name"])
+    counties = meta.get("counties")
+    if isinstance(counties, dict):
+        for code, value in counties.items():
+            if isinstance(value, dict) and value.get("name"):
+                out[str(code)] = str(value["name"])
+    return out
+
+
 def build_map(
     kind: str,
     store: Reader,
@@ -124,6 +142,7 @@ __all__ = [
     "asset_files",
     "build_map",
     "county_name",
+    "county_names",
     "coverage_map",
     "external_urls",
     "finder_map",
