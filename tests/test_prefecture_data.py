@@ -18,17 +18,24 @@ from shapely.geometry import shape
 from gisgrid import crs as crsmod
 from gisgrid import data
 
-NINE = {
-    "430602": "岳阳楼区",
-    "430603": "云溪区",
-    "430611": "君山区",
-    "430621": "岳阳县",
-    "430623": "华容县",
-    "430624": "湘阴县",
-    "430626": "平江县",
-    "430681": "汨罗市",
-    "430682": "临湘市",
-}
+#: the nine county-level divisions of 岳阳市 (GB/T 2260), written out here on purpose
+NINE = dict(
+    zip(
+        ["430602", "430603", "430611", "430621", "430623", "430624", "430626", "430681", "430682"],
+        [
+            "岳阳楼区",
+            "云溪区",
+            "君山区",
+            "岳阳县",
+            "华容县",
+            "湘阴县",
+            "平江县",
+            "汨罗市",
+            "临湘市",
+        ],
+        strict=True,
+    )
+)
 
 
 def _outlines() -> dict[str, shapely.Geometry]:

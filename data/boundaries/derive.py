@@ -339,14 +339,13 @@ def derive_outline(crs: ModuleType, paths: dict[str, Path]) -> tuple[dict[str, A
 # --- divisions --------------------------------------------------------------------------
 
 
+def kind_by_suffix(name: str, suffixes: tuple[tuple[str, str], ...]) -> str:
+    """The kind of the first suffix ``name`` ends with, else ``other``."""
+    return next((kind for suffix, kind in suffixes if name.endswith(suffix)), "other")
+
+
 def township_kind(name: str) -> str:
-    if name.endswith("街道"):
-        return "subdistrict"
-    if name.endswith("镇"):
-        return "town"
-    if name.endswith("乡"):
-        return "township"
-    return "other"
+    return kind_by_suffix(name, (("街道", "subdistrict"), ("镇", "town"), ("乡", "township")))
 
 
 def village_kind(name: str) -> str:
@@ -522,13 +521,7 @@ def resolve_slivers(outlines: dict[str, shapely.Geometry]) -> dict[str, shapely.
 
 
 def county_kind(name: str) -> str:
-    if name.endswith("区"):
-        return "district"
-    if name.endswith("县"):
-        return "county"
-    if name.endswith("市"):
-        return "city"
-    return "other"
+    return kind_by_suffix(name, (("区", "district"), ("县", "county"), ("市", "city")))
 
 
 def derive_prefecture(

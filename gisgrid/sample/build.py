@@ -943,8 +943,7 @@ def _manifest(
         "seed": seed,
         "households": households,
         "as_of": SAMPLE_AS_OF.isoformat(),
-        "counts": {name: len(f) for name, f in frames.items()}
-        | {f"grids_level_{lv}": int((frames["grids"]["level"] == lv).sum()) for lv in (1, 2, 3)},
+        "counts": layer_counts(frames),
         "defects": {
             "gaps": gaps_out,
             "overlaps": [{**d, "area_m2": round(float(d["area_m2"]), 1)} for d in defects.overlaps],
@@ -971,6 +970,13 @@ def _manifest(
 
 
 # --- helpers ------------------------------------------------------------------------------
+
+
+def layer_counts(frames: dict[str, pd.DataFrame]) -> dict[str, int]:
+    """Rows per layer and grids per level, as a manifest gives them."""
+    return {name: len(f) for name, f in frames.items()} | {
+        f"grids_level_{lv}": int((frames["grids"]["level"] == lv).sum()) for lv in (1, 2, 3)
+    }
 
 
 def _multi(geoms: np.ndarray) -> np.ndarray:

@@ -37,7 +37,7 @@ from gisgrid.sample.boundaries import (
     load_county_boundaries,
     prefecture_counties,
 )
-from gisgrid.sample.build import SAMPLE_AS_OF, SampleCounty, build_sample_county
+from gisgrid.sample.build import SAMPLE_AS_OF, SampleCounty, build_sample_county, layer_counts
 
 #: households in the sample prefecture by default (about ten Huarong-sized counties)
 DEFAULT_PREFECTURE_HOUSEHOLDS = 1_500_000
@@ -173,8 +173,7 @@ def _merge(
         "seed": seed,
         "households": households,
         "as_of": SAMPLE_AS_OF.isoformat(),
-        "counts": {name: len(f) for name, f in frames.items()}
-        | {f"grids_level_{lv}": int((frames["grids"]["level"] == lv).sum()) for lv in (1, 2, 3)},
+        "counts": layer_counts(frames),
         "counties": {c: built[c].manifest | {"name": names[c]} for c in codes},
     }
     intended = pd.concat([built[c].intended_grid for c in codes])
