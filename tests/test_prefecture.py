@@ -265,3 +265,30 @@ def test_a_county_leader_dashboard_is_their_county(two_county_client: Any) -> No
     places = [i.get("parent_code") or i.get("code") for i in report["gaps"]["items"]]
     assert places and all(str(p).startswith("430623") for p in places)
     assert client.get("/maps/coverage", headers=leader.headers).status_code == 200
+
+
+def test_the_workbooks_of_the_prefecture_and_of_a_county(two_county_client: Any) -> None:
+    import io
+
+    import openpyxl
+    from accounts import make_account
+
+    client, path = two_county_client
+
+    def sheets(role: Role, area: str) -> dict[str, list[str]]:
+        answer = client.get("/api/report.xlsx", headers=make_account(path, role, area).headers)
+        assert answer.status_code == 200
+        book = openpyxl.load_workbook(io.BytesIO(answer.content), read_only=True)
+        out = {}
+        for sheet in book.worksheets:
+            rows = list(sheet.iter_rows(min_row=3, values_only=True))
+            out[sheet.title] = [str(r[0]) for r in rows if r and r[0]]
+        return out
+
+    whole = sheets(Role.LEADER, "430600")
+    assert next(iter(whole)) == "县（市、区）"
+    assert whole["县（市、区）"] == list(TWO_COUNTIES)
+    one = sheets(Role.LEADER, "430611")
+    assert "县（市、区）" not in one
+    assert one["乡镇"] and {codes.county_of(c) for c in one["乡镇"]} == {"430611"}
+    assert {codes.county_of(c) for c in one["村（社区）"]} == {"430611"}
