@@ -292,3 +292,12 @@ def test_the_workbooks_of_the_prefecture_and_of_a_county(two_county_client: Any)
     assert "县（市、区）" not in one
     assert one["乡镇"] and {codes.county_of(c) for c in one["乡镇"]} == {"430611"}
     assert {codes.county_of(c) for c in one["村（社区）"]} == {"430611"}
+
+
+def test_demo_refuses_a_county_without_the_prefecture_and_an_unknown_prefecture(
+    run_gisgrid: Any, tmp_path: Any
+) -> None:
+    alone = run_gisgrid("demo", "--store", tmp_path / "a.gpkg", "--county", "430611")
+    assert alone.returncode == 2 and "--prefecture" in alone.stderr
+    other = run_gisgrid("demo", "--store", tmp_path / "b.gpkg", "--prefecture", "430700")
+    assert other.returncode != 0 and "430600" in other.stdout + other.stderr
