@@ -514,22 +514,47 @@ def _demo_check(st: Store, out_dir: Path) -> None:
 def demo_command(
     store: StoreOption = None,
     households: Annotated[
-        int, typer.Option(min=0, max=5_000_000, help="number of synthetic households")
-    ] = 150_000,
+        int | None,
+        typer.Option(
+            min=0,
+            max=5_000_000,
+            help="number of synthetic households (default 150,000 in the county, "
+            "1,500,000 in the prefecture)",
+        ),
+    ] = None,
     seed: Annotated[
         int, typer.Option(help="random seed: the same seed gives the same county")
     ] = 2023,
     out_dir: Annotated[
         Path, typer.Option("--out", help="folder for generated maps and reports")
     ] = Path("maps"),
+    prefecture: Annotated[
+        str | None,
+        typer.Option(
+            help="build the whole prefecture instead of the county: 430600 (Yueyang, its nine "
+            "counties and districts)"
+        ),
+    ] = None,
+    county: Annotated[
+        list[str] | None,
+        typer.Option(help="with --prefecture: only this county of it (repeat for several)"),
+    ] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=16, help="with --prefecture: counties built at once")
+    ] = 2,
 ) -> None:
-    """Build the Huarong sample county into the store and run everything on it.
+    """Build the Huarong sample county (or the Yueyang prefecture) into the store and run
+    everything on it.
 
-    The outline, township and village names and codes are real; everything inside is
+    The outlines, township and village names and codes are real; everything inside is
     synthetic (fake people, generated boundaries) and deterministic for a seed.
     """
-    from gisgrid.sample import build_sample_county, write_sample_county
+    from gisgrid.sample import DEFAULT_HOUSEHOLDS, build_sample_county, write_sample_county
+    from gisgrid.sample.prefecture import DEFAULT_PREFECTURE_HOUSEHOLDS, build_sample_prefecture
     from gisgrid.stores import open_store
+
+    if county and prefecture is None:
+        raise typer.BadParameter("--county needs --prefecture", param_hint="--county")
 
     def action() -> None:
         st = open_store(store)
@@ -541,11 +566,24 @@ def demo_command(
                 status.update(message)
                 out.print(f"  [dim]{time.perf_counter() - started:5.1f}s[/] {message}")
 
-            county = build_sample_county(seed=seed, households=households, progress=progress)
+            if prefecture is None:
+                built = build_sample_county(
+                    seed=seed, households=households or DEFAULT_HOUSEHOLDS, progress=progress
+                )
+            else:
+                built = build_sample_prefecture(
+                    prefecture,
+                    seed=seed,
+                    households=households or DEFAULT_PREFECTURE_HOUSEHOLDS,
+                    counties=county,
+                    workers=workers,
+                    progress=progress,
+                )
             progress("writing to the store")
-            manifest_path = write_sample_county(st, county)
+            manifest_path = write_sample_county(st, built)
         out_dir.mkdir(parents=True, exist_ok=True)
-        out.print(f"sample county written to {st.url} in {time.perf_counter() - started:.1f} s")
+        what = "sample county" if prefecture is None else "sample prefecture"
+        out.print(f"{what} written to {st.url} in {time.perf_counter() - started:.1f} s")
         if manifest_path is not None:
             out.print(f"planted defects recorded in {manifest_path}")
         _print_counts(st)

@@ -3,11 +3,17 @@
 Codes nest by prefix (GB/T 2260 and the national statistics division codes, then the grid
 sequences of the local standards)::
 
+    430600              prefecture  6 digits   ending in 00 (地级市)
     430623              county      6 digits
     430623101           township    9 digits   county + 3
     430623101201        village    12 digits   township + 3   (= its level-1 grid)
     430623101201003     level-2    15 digits   village + 3
     430623101201003002  level-3    18 digits   level-2 + 3
+
+A prefecture and its counties share the first four digits: GB/T 2260 gives a prefecture
+``dddd00`` and its county-level divisions ``dddd01``-``dddd99``, so no county code ends in
+00 and a 6-digit code ending in 00 is told as a prefecture. A prefecture's area is every
+code starting with its four digits (:func:`area_prefix`).
 
 Every slice of a code by hand belongs here: ask :func:`village_of` rather than ``code[:12]``.
 The single forms raise :class:`ValueError` for a code too short to hold the part asked for.
@@ -38,7 +44,7 @@ GRID_PATTERN = r"\d{12}(\d{3}){0,2}"
 #: any area a page, map or report can be drawn for: township, village, level-2 or level-3 grid
 AREA_PATTERN = r"\d{9}(\d{3}){0,3}"
 
-Kind = Literal["county", "township", "village", "level2", "level3"]
+Kind = Literal["prefecture", "county", "township", "village", "level2", "level3"]
 _KIND_OF_LENGTH: dict[int, Kind] = {
     COUNTY_DIGITS: "county",
     TOWNSHIP_DIGITS: "township",
@@ -49,7 +55,8 @@ _KIND_OF_LENGTH: dict[int, Kind] = {
 
 
 def kind_of(code: str) -> Kind:
-    """What ``code`` names: ``county``, ``township``, ``village``, ``level2`` or ``level3``.
+    """What ``code`` names: ``prefecture`` (6 digits ending in 00), ``county``,
+    ``township``, ``village``, ``level2`` or ``level3``.
 
     Raises
     ------
@@ -58,6 +65,8 @@ def kind_of(code: str) -> Kind:
     """
     if not code.isdigit() or len(code) not in _KIND_OF_LENGTH:
         raise ValueError(f"{code!r} is not a county, township, village or grid code")
+    if len(code) == COUNTY_DIGITS and code.endswith("00"):
+        return "prefecture"
     return _KIND_OF_LENGTH[len(code)]
 
 
@@ -70,9 +79,25 @@ def grid_level_of(code: str) -> int:
 
 
 def parent_of(code: str) -> str | None:
-    """The code one step up: level-3 → level-2 → village → township → county → ``None``."""
+    """The code one step up: level-3 → level-2 → village → township → county → ``None``
+    (a county's prefecture is :func:`prefecture_of`)."""
     kind_of(code)
     return None if len(code) == COUNTY_DIGITS else code[:-3]
+
+
+def prefecture_of(code: str) -> str:
+    """The prefecture a code lies in (its first four digits and 00), a prefecture itself."""
+    if len(code) < COUNTY_DIGITS or not code[:COUNTY_DIGITS].isdigit():
+        raise ValueError(f"{code!r} holds no 6-digit area code")
+    return code[:4] + "00"
+
+
+def area_prefix(area: str) -> str:
+    """What every code inside ``area`` starts with: the code itself, or a prefecture's four
+    digits (its counties' codes do not start with ``dddd00``)."""
+    if len(area) == COUNTY_DIGITS and area.endswith("00") and area.isdigit():
+        return area[:4]
+    return area
 
 
 def _prefix(code: str | None, digits: int) -> str | None:
@@ -127,6 +152,11 @@ def prefixes_of(codes: Iterable[object], digits: int) -> np.ndarray:
     )
 
 
+def counties_of(codes: Iterable[object]) -> np.ndarray:
+    """:func:`county_of` of each code, as an object array."""
+    return prefixes_of(codes, COUNTY_DIGITS)
+
+
 def townships_of(codes: Iterable[object]) -> np.ndarray:
     """:func:`township_of` of each code, as an object array."""
     return prefixes_of(codes, TOWNSHIP_DIGITS)
@@ -150,5 +180,6 @@ def child_code(parent_code: str, sequence: int) -> str:
 
 
 def lies_in(code: str, area: str) -> bool:
-    """Whether ``code`` is ``area`` or lies inside it (its code extends the area's)."""
-    return code.startswith(area)
+    """Whether ``code`` is ``area`` or lies inside it (its code extends the area's, or, for
+    a prefecture, its four digits)."""
+    return code.startswith(area_prefix(area))

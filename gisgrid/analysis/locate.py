@@ -30,6 +30,7 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
+from gisgrid import codes as gridcodes
 from gisgrid import crs as crsmod
 from gisgrid.analysis.assign import GridIndex, current_grid_codes, grid_index, in_force, today
 from gisgrid.analysis.records import text_or_none
@@ -161,6 +162,12 @@ class GridNet:
         """Their codes by their responsible person's phone
         (:func:`~gisgrid.analysis.scope.grids_by_phone`), built on first use."""
         return grids_by_phone(self.grids)
+
+    @functools.cached_property
+    def counties(self) -> tuple[str, ...]:
+        """The counties the grids lie in, in code order (one, but for a prefecture's store)."""
+        found = gridcodes.prefixes_of(self.grids["code"], gridcodes.COUNTY_DIGITS)
+        return tuple(sorted({str(c) for c in found}))
 
 
 #: the most dates whose net a :class:`Locator` keeps besides today's

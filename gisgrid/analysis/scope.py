@@ -17,7 +17,7 @@ A feature lies in an area by its code, the same rule for every layer:
   townships (联乡, :data:`ANCESTOR_LAYERS`) also where the township contains the area, and a
   county leader where one of their townships does (:data:`LINKED_LAYERS`): the leader of
   one's township is known to its villages; records with no code at all only by those whose
-  area is the whole county;
+  area is the whole store (:attr:`Scope.whole_county`);
 - service points are public facilities, shown wherever they are (:data:`PUBLIC_LAYERS`).
 """
 
@@ -102,18 +102,23 @@ class Scope:
     role
         The caller's role.
     areas
-        Area codes (county, township, village or grid); every feature shown lies in one of
-        them. Empty: nothing (a grid worker whose grids were all reassigned).
+        Area codes (prefecture, county, township, village or grid); every feature shown
+        lies in one of them (:func:`gisgrid.codes.lies_in`: a prefecture's by its four
+        digits). Empty: nothing (a grid worker whose grids were all reassigned).
     residents
         Residents' personal fields are shown (else masked).
     staff
         Staff contacts (responsible persons) are shown (else masked).
+    counties
+        The counties the store holds (empty: not known, taken as one): a county area is
+        the whole store only when it is the store's one county.
     """
 
     role: RoleInfo
     areas: tuple[str, ...]
     residents: bool
     staff: bool
+    counties: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[object, ...]:
@@ -122,8 +127,18 @@ class Scope:
 
     @property
     def whole_county(self) -> bool:
-        """Whether the area is a whole county (everything of its store)."""
-        return any(len(a) == codes.COUNTY_DIGITS for a in self.areas)
+        """Whether the area is everything of its store: a county of a one-county store, or
+        a prefecture (or county) every county of the store lies in."""
+        return any(
+            len(a) == codes.COUNTY_DIGITS
+            and all(codes.lies_in(c, a) for c in self.counties)  # all of none: true
+            for a in self.areas
+        )
+
+    @property
+    def prefixes(self) -> tuple[str, ...]:
+        """What the codes inside the area start with (:func:`gisgrid.codes.area_prefix`)."""
+        return tuple(codes.area_prefix(a) for a in self.areas)
 
     @property
     def home(self) -> str | None:
@@ -151,10 +166,11 @@ class Scope:
     def codes_in(self, values: Iterable[object], *, ancestors: bool = False) -> np.ndarray:
         """Which codes lie in the area (or, with ``ancestors``, also contain part of it)."""
         text = pd.Series(list(values), dtype="string")
-        inside = text.str.startswith(self.areas).fillna(False).to_numpy(dtype=bool)
+        inside = text.str.startswith(self.prefixes).fillna(False).to_numpy(dtype=bool)
         if ancestors:
             above = [
-                isinstance(v, str) and any(a.startswith(v) for a in self.areas) for v in text.array
+                isinstance(v, str) and any(a.startswith(v) for a in self.prefixes)
+                for v in text.array
             ]
             inside |= np.array(above, dtype=bool)
         return inside
@@ -236,6 +252,7 @@ def scope_of(
     *,
     by_phone: Mapping[str, Sequence[str]],
     reason: str | None = None,
+    counties: Sequence[str] = (),
 ) -> Scope:
     """The scope of ``account``.
 
@@ -250,6 +267,9 @@ def scope_of(
         worker with a phone gets the grids whose responsible person has it.
     reason
         The reason given for reading household records (roles that read them on request).
+    counties
+        The counties of the store (:attr:`GridNet.counties`); a county area of a store of
+        several counties sees its county only.
     """
     areas = [account.area] if account.area else []
     phone = phone_digits(account.phone)
@@ -261,7 +281,13 @@ def scope_of(
         if not any(codes.lies_in(code, kept) for kept in unique):
             unique.append(code)
     residents = role.records == "full" or (role.records == "on_request" and bool(reason))
-    return Scope(role=role, areas=tuple(unique), residents=residents, staff=role.staff_contacts)
+    return Scope(
+        role=role,
+        areas=tuple(unique),
+        residents=residents,
+        staff=role.staff_contacts,
+        counties=tuple(counties),
+    )
 
 
 #: called with the layer and the ids of resident records a scoped read let through

@@ -225,7 +225,10 @@ def enforce(
     # the version first: a reload swaps the grids in before it announces their version
     grids_version = state.version
     locator = state.locator  # once: a reload swapping it meanwhile leaves this request whole
-    scope = scope_of(caller.account, caller.info, by_phone=locator.net().by_phone, reason=reason)
+    net = locator.net()
+    scope = scope_of(
+        caller.account, caller.info, by_phone=net.by_phone, reason=reason, counties=net.counties
+    )
     target = f"{request.method} {request.url.path}{_query(request)}"
 
     def records_read(layer: str, ids: list[str]) -> None:
@@ -280,6 +283,7 @@ Anyone = Annotated[Access, Depends(enforce)]
 #: the access of a route that needs a signed-in caller
 Scoped = Annotated[SignedIn, Depends(signed_in)]
 
+COUNTY_QUERY = rf"^{codes.COUNTY_PATTERN}$"
 TOWNSHIP_QUERY = rf"^{codes.TOWNSHIP_PATTERN}$"
 VILLAGE_QUERY = rf"^{codes.VILLAGE_PATTERN}$"
 #: a level-2 or level-3 grid (a level-1 grid is its village: ask for the village)
@@ -288,6 +292,9 @@ GRID_QUERY = rf"^{codes.VILLAGE_PATTERN}(\d{{3}}){{1,2}}$"
 #: any grid code in a path (a level-1 grid is its village's code)
 GRID_CODE_PATH = rf"^{codes.VILLAGE_PATTERN}(\d{{3}}){{0,2}}$"
 
+County = Annotated[
+    str | None, Query(pattern=COUNTY_QUERY, description="6-digit county code (a prefecture's)")
+]
 Township = Annotated[str | None, Query(pattern=TOWNSHIP_QUERY, description="9-digit code")]
 Village = Annotated[str | None, Query(pattern=VILLAGE_QUERY, description="12-digit code")]
 Grid = Annotated[str | None, Query(pattern=GRID_QUERY, description="15- or 18-digit code")]

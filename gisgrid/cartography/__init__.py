@@ -31,14 +31,33 @@ from gisgrid.stores.base import Reader
 
 
 def county_name(store: Reader) -> str | None:
-    """The county's name from the store's metadata (the sample county records it)."""
+    """The county's name from the store's metadata (the sample county records it; the
+    sample prefecture records the prefecture's)."""
     meta = store.get_meta("sample_manifest")
     if isinstance(meta, dict):
-        county = meta.get("county")
+        county = meta.get("county") or meta.get("prefecture")
         if isinstance(county, dict) and county.get("name"):
             return str(county["name"])
     name = store.get_meta("county")
     return str(name) if isinstance(name, str) else None
+
+
+def county_names(store: Reader) -> dict[str, str]:
+    """The names of the store's counties by code, as its metadata record them (the sample
+    county and the sample prefecture do); a county not named there is left out."""
+    meta = store.get_meta("sample_manifest")
+    out: dict[str, str] = {}
+    if not isinstance(meta, dict):
+        return out
+    county = meta.get("county")
+    if isinstance(county, dict) and county.get("code") and county.get("name"):
+        out[str(county["code"])] = str(county["name"])
+    counties = meta.get("counties")
+    if isinstance(counties, dict):
+        for code, value in counties.items():
+            if isinstance(value, dict) and value.get("name"):
+                out[str(code)] = str(value["name"])
+    return out
 
 
 def build_map(
@@ -123,6 +142,7 @@ __all__ = [
     "asset_files",
     "build_map",
     "county_name",
+    "county_names",
     "coverage_map",
     "external_urls",
     "finder_map",

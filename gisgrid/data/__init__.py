@@ -2,7 +2,10 @@
 
 ``huarong_outline.geojson`` (the county outline, WGS84) and ``huarong_divisions.csv`` (the
 official township and village names and codes) are written by ``data/boundaries/derive.py``
-in the repository; ``data/boundaries/PROVENANCE.md`` says where they come from. Read them
+in the repository, and so are ``yueyang_outlines.geojson`` (the nine county-level outlines
+of the Yueyang prefecture, 430600, a clean coverage) and ``yueyang_divisions.csv`` (their
+county, township and village names and codes); ``data/boundaries/PROVENANCE.md`` says where
+they come from. Read them
 through :func:`resource`, never by a path relative to the source tree.
 """
 
@@ -13,6 +16,8 @@ from importlib.resources.abc import Traversable
 
 OUTLINE = "huarong_outline.geojson"
 DIVISIONS = "huarong_divisions.csv"
+PREFECTURE_OUTLINES = "yueyang_outlines.geojson"
+PREFECTURE_DIVISIONS = "yueyang_divisions.csv"
 
 
 def resource(name: str) -> Traversable:
@@ -20,4 +25,4 @@ def resource(name: str) -> Traversable:
     return files(__name__) / name
 
 
-__all__ = ["DIVISIONS", "OUTLINE", "resource"]
+__all__ = ["DIVISIONS", "OUTLINE", "PREFECTURE_DIVISIONS", "PREFECTURE_OUTLINES", "resource"]

@@ -26,7 +26,12 @@ from gisgrid.analysis import indicators
 from gisgrid.reports.figures import Inputs
 
 #: the sheets, by the level of their rows
-SHEET_TITLES = {"township": "乡镇", "village": "村（社区）", "grid": "网格"}
+SHEET_TITLES = {
+    "county": "县（市、区）",
+    "township": "乡镇",
+    "village": "村（社区）",
+    "grid": "网格",
+}
 #: the unit shown after each figure's header (a figure not listed has none)
 UNITS = {
     "grids": "个",
@@ -127,8 +132,14 @@ def sheets_for(
         rows = pd.concat(parts, ignore_index=True) if parts else table("grid", None).iloc[0:0]
         out.append(("grid", only(rows, lambda c: any(gridcodes.lies_in(c, g) for g in grids))))
     elif area is None:
+        counties = {gridcodes.county_of(str(c)) for c in frames["townships"]["code"]}
+        if len(counties) > 1:  # a prefecture's store: its counties first
+            out.append(("county", table("county", None)))
         out += [("township", table("township", None)), ("village", table("village", None))]
         out.append(("grid", table("grid", None)))
+    elif gridcodes.kind_of(area) == "county":
+        out += [("township", table("township", area)), ("village", table("village", area))]
+        out.append(("grid", table("grid", area)))
     elif gridcodes.kind_of(area) == "township":
         out.append(("township", only(table("township", None), lambda c: c == area)))
         out += [("village", table("village", area)), ("grid", table("grid", area))]
@@ -237,7 +248,9 @@ def area_names(frames: Mapping[str, pd.DataFrame]) -> dict[str, str]:
 def workbook_title(county: str | None, area: str | None, names: Mapping[str, str]) -> str:
     """The title of a workbook: the county, then the township and village shown."""
     parts = [county or "全县"]
-    if area is not None:
+    if area is not None and gridcodes.kind_of(area) == "county":
+        parts.append(names.get(area, area))
+    elif area is not None:
         township = gridcodes.township_of(area)
         parts.append(names.get(township, township))
         if gridcodes.kind_of(area) == "village":

@@ -1,5 +1,9 @@
 """The demo's accounts: one per role for the sample county, each with a generated password.
 
+In a store of several counties (the sample prefecture) the county's roles (admin, leader,
+planner, viewer) get the prefecture, and each county also has its own admin and leader
+(``demo-admin-<county>``, ``demo-leader-<county>``).
+
 ``gisgrid demo`` calls :func:`make_demo_accounts` after writing the county, and
 :func:`write_demo_accounts` puts the passwords in a file only the user may read. There is
 never a fixed default password: every run draws new ones (and so a re-run replaces them).
@@ -39,6 +43,8 @@ class DemoAccount:
 @dataclass(frozen=True)
 class _Areas:
     county: str
+    #: every county of the store, in code order
+    counties: tuple[str, ...]
     township: str
     village: str
     grid: str
@@ -75,10 +81,12 @@ def _demo_areas(store: Store) -> _Areas:
         range(len(staffed)),
         key=lambda i: (open_cases[net_username(Role.GRID, str(staffed["code"].iloc[i]))], -i),
     )
+    counties = tuple(sorted({codes.county_of(str(c)) for c in grids["code"]}))
     staffed = staffed.iloc[[busiest]]
     grid = str(staffed["code"].iloc[0])
     return _Areas(
         county=codes.county_of(grid),
+        counties=counties,
         township=codes.township_of(grid),
         village=codes.village_of(grid),
         grid=grid,
@@ -99,19 +107,25 @@ def make_demo_accounts(store: Store, *, actor: str) -> list[DemoAccount]:
     again, which ends its sessions.
     """
     areas = _demo_areas(store)
+    several = len(areas.counties) > 1
+    top = codes.prefecture_of(areas.county) if several else areas.county
     plan: list[tuple[Role, str, str | None]] = [
-        (Role.ADMIN, areas.county, None),
-        (Role.LEADER, areas.county, None),
+        (Role.ADMIN, top, None),
+        (Role.LEADER, top, None),
         (Role.TOWNSHIP, areas.township, None),
         (Role.VILLAGE, areas.village, None),
         (Role.GRID, areas.grid, areas.grid_phone),
-        (Role.PLANNER, areas.county, None),
-        (Role.VIEWER, areas.county, None),
+        (Role.PLANNER, top, None),
+        (Role.VIEWER, top, None),
     ]
+    if several:
+        plan += [(role, c, None) for c in areas.counties for role in (Role.ADMIN, Role.LEADER)]
     ledger = store.ledger
     made = []
     for role, area, phone in plan:
         username = net_username(role, area)
+        if several and codes.kind_of(area) == "county":
+            username = f"{username}-{area}"
         if ledger.account(username) is None:
             password = accounts.generate_password()
             accounts.add_account(

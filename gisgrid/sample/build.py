@@ -40,11 +40,9 @@ from gisgrid.errors import ConfigError
 from gisgrid.layers import LAYERS
 from gisgrid.sample import extras
 from gisgrid.sample.boundaries import (
-    COUNTY_CODE,
-    COUNTY_NAME,
-    SEAT_TOWNSHIP,
     CountyBoundaries,
     load_boundaries,
+    load_county_boundaries,
 )
 from gisgrid.sample.county import (
     Hierarchy,
@@ -71,11 +69,7 @@ from gisgrid.stores.base import Store
 SAMPLE_AS_OF = dt.date(2026, 11, 30)
 DEFAULT_HOUSEHOLDS = 150_000
 MIN_HOUSEHOLDS = 5_000
-CREDIT_VILLAGES = 105
 CREDIT_HOUSEHOLDS_PER_150K = 15_828
-VOLUNTEER_TEAMS = 673
-VOLUNTEER_ACTIVITIES = 824
-WEAK_VILLAGES = 43
 SMOOTHING_M = 25.0  # coverage simplification of level-3 edges, shared edges kept
 #: households planted in the boundary gaps, outside every level-3 grid
 HOUSEHOLDS_OUTSIDE = 8
@@ -97,6 +91,9 @@ class SampleCounty:
 class _Grids:
     """Step 1's boundaries in EPSG:4326, and what the later steps read of them."""
 
+    county: CountyBoundaries
+    #: put before every generated id (households, incidents, points…): "" in one county
+    ids: str
     hierarchy: Hierarchy
     townships_ll: np.ndarray
     villages_ll: np.ndarray
@@ -216,6 +213,8 @@ def build_sample_county(
     households: int = DEFAULT_HOUSEHOLDS,
     progress: Progress | None = None,
     boundaries_dir: Path | None = None,
+    county: str | None = None,
+    ids: str = "",
 ) -> SampleCounty:
     """Generate the sample county.
 
@@ -224,21 +223,33 @@ def build_sample_county(
     seed
         Random seed; the same seed and household count give the same county.
     households
-        Number of households (at least 5,000 so that every village can be linked).
+        Number of households (at least 5,000 in Huarong, as many per village elsewhere, so
+        that every village can be linked).
     progress
         Called with a short message at each step.
     boundaries_dir
         Folder of the real boundary files (default: the package data, :mod:`gisgrid.data`).
+    county
+        A county of the sample prefecture (:func:`~gisgrid.sample.boundaries.
+        load_county_boundaries`); default Huarong, from its own files.
+    ids
+        Put before every generated id, so that several counties' rows can share a store
+        (the prefecture uses ``"<county code>-"``); empty by default.
     """
-    if households < MIN_HOUSEHOLDS:
-        raise ConfigError(
-            f"the sample county needs at least {MIN_HOUSEHOLDS} households, not {households}"
-        )
     say = progress or (lambda _msg: None)
-    rng = np.random.default_rng(seed)
     say("reading the real outline and division names")
-    boundaries = load_boundaries(boundaries_dir)
-    grids = _draw_grids(boundaries, rng=rng, say=say)
+    if county is None:
+        boundaries = load_boundaries(boundaries_dir)
+    else:
+        boundaries = load_county_boundaries(county, directory=boundaries_dir)
+    least = boundaries.size.min_households
+    if households < least:
+        raise ConfigError(
+            f"the sample county {boundaries.name} needs at least {least} households, "
+            f"not {households}"
+        )
+    rng = np.random.default_rng(seed)
+    grids = _draw_grids(boundaries, rng=rng, say=say, ids=ids)
     say("staffing the grids")
     grid_frame, unstaffed = _staff_grids(grids, rng=rng)
     say(f"placing {households:,} households in hamlets")
@@ -273,7 +284,7 @@ def build_sample_county(
     later = np.random.default_rng([seed, 14])
     raw["case_steps"] = extras.case_histories(later, incidents.frame, incidents.grids, SAMPLE_AS_OF)
     raw["visits"] = extras.household_visits(
-        later, raw["households"], np.asarray(homes.intended), SAMPLE_AS_OF
+        later, raw["households"], np.asarray(homes.intended), SAMPLE_AS_OF, ids=ids
     )
     raw["volunteer_hours"] = extras.volunteer_hours(
         later, organisation.frames["volunteer_teams"], organisation.frames["volunteer_activities"]
@@ -297,6 +308,7 @@ def build_sample_county(
         {str(p): str(g) for p, g in care_grids.items() if isinstance(g, str)},
         SAMPLE_AS_OF,
         first=len(raw["visits"]) + 1,
+        ids=ids,
     )
     raw["visits"] = pd.concat([raw["visits"], week], ignore_index=True)
     say("checking every layer against its declaration")
@@ -322,7 +334,9 @@ def build_sample_county(
 # --- 1. grids -----------------------------------------------------------------------------
 
 
-def _draw_grids(boundaries: CountyBoundaries, *, rng: np.random.Generator, say: Progress) -> _Grids:
+def _draw_grids(
+    boundaries: CountyBoundaries, *, rng: np.random.Generator, say: Progress, ids: str = ""
+) -> _Grids:
     """Townships, villages and grids in EPSG:4326, numbered, with the planted defects."""
     say("drawing townships, villages and grids (exact tiling)")
     h = build_hierarchy(boundaries, rng=rng)
@@ -363,6 +377,8 @@ def _draw_grids(boundaries: CountyBoundaries, *, rng: np.random.Generator, say: 
     )
     discs_ll = np.asarray(defects.discs, dtype=object)
     return _Grids(
+        county=boundaries,
+        ids=ids,
         hierarchy=h,
         townships_ll=_multi(geoms_to_lonlat(t_m)),
         villages_ll=_multi(geoms_to_lonlat(v_m)),
@@ -457,7 +473,7 @@ def _place_households(g: _Grids, *, households: int, rng: np.random.Generator) -
     lonlat, xy, intended, village_of = lonlat[order], xy[order], intended[order], village_of[order]
     grid_sort = np.asarray([c or "~" for c in intended])
     hh = household_attributes(rng, n_hh)
-    hh.insert(0, "id", [f"H{i + 1:07d}" for i in range(n_hh)])
+    hh.insert(0, "id", [f"{g.ids}H{i + 1:07d}" for i in range(n_hh)])
     hh["village_code"] = village_of
     group_no = dict(zip(g.level3["code"], g.level3["group_no"], strict=True))
     vname = g.village_names
@@ -647,7 +663,8 @@ def _choose_credit_households(
     g: _Grids, homes: _Households, *, households: int, rng: np.random.Generator
 ) -> tuple[set[str], np.ndarray]:
     """Credit villages (信用村) and the households' credit rating (信用户), mostly in them."""
-    credit_villages = set(rng.choice(g.rural_villages, size=CREDIT_VILLAGES, replace=False))
+    size = g.county.size.credit_villages
+    credit_villages = set(rng.choice(g.rural_villages, size=size, replace=False))
     n_hh = len(homes.table)
     n_credit = round(CREDIT_HOUSEHOLDS_PER_150K * households / DEFAULT_HOUSEHOLDS)
     in_cv = np.asarray([v in credit_villages for v in homes.village_of])
@@ -752,7 +769,12 @@ def _place_service_points(
     elder_village = rural[int(rng.integers(len(rural)))]
     ev_grids = np.flatnonzero((l3_village == elder_village) & clean_l3)[:4]
     for j, gi in enumerate(ev_grids, start=1):
-        add(f"SPE{j:02d}", "elder_care", f"{vname[elder_village]}岁月港湾网格点{j}", elder_village)
+        add(
+            f"{g.ids}SPE{j:02d}",
+            "elder_care",
+            f"{vname[elder_village]}岁月港湾网格点{j}",
+            elder_village,
+        )
         points.append(_inner_point(l3_ll[int(gi)], rng, forbidden))
     frame = gpd.GeoDataFrame(rows, geometry=points, crs=crsmod.STORAGE_CRS)
     frame["grid_code"] = None
@@ -772,11 +794,12 @@ def _report_incidents(
     inside = homes.inside
     n_hh = len(homes.table)
     n_inc = round(households * 0.02)
-    hotspots = set(rng.choice(v_codes, size=6, replace=False))
+    hotspots = set(rng.choice(v_codes, size=g.county.size.hotspots, replace=False))
     hot = np.asarray([v in hotspots for v in homes.village_of]) & inside
     p = np.where(hot, 8.0, 1.0) * inside
     src = rng.choice(n_hh, size=n_inc, p=p / p.sum())
-    problem_villages = set(rng.choice(v_codes, size=85, replace=False)) | hotspots
+    problem = g.county.size.problem_villages
+    problem_villages = set(rng.choice(v_codes, size=problem, replace=False)) | hotspots
     clean_villages = set(v_codes) - problem_villages
     # where it happened, not where the household is registered
     inc_village = np.asarray([gridcodes.village_of(homes.intended[i]) for i in src])
@@ -787,7 +810,7 @@ def _report_incidents(
     )
     frame = gpd.GeoDataFrame(
         {
-            "id": [f"E{i + 1:06d}" for i in range(n_inc)],
+            "id": [f"{g.ids}E{i + 1:06d}" for i in range(n_inc)],
             "kind": kinds,
             "reported_at": times.to_numpy(),
             "status": status,
@@ -813,19 +836,24 @@ def _organise(
 ) -> _Organisation:
     """County leaders and their townships, pairings, first secretaries, volunteer teams."""
     v_codes = g.village_codes
-    leaders, leader_townships = extras.county_leaders(rng, g.township_codes)
+    size = g.county.size
+    leaders, leader_townships = extras.county_leaders(rng, g.township_codes, ids=g.ids)
     weak = list(
         rng.choice(
-            sorted(set(g.rural_villages) - credit_villages), size=WEAK_VILLAGES, replace=False
+            sorted(set(g.rural_villages) - credit_villages),
+            size=size.weak_villages,
+            replace=False,
         )
     )
     vt = g.villages
     urban_communities = vt.loc[vt["urban"], "code"].tolist()
     pairs = extras.pairings(rng, weak, urban_communities)
-    secretaries = extras.first_secretaries(rng, weak, SAMPLE_AS_OF)
+    secretaries = extras.first_secretaries(
+        rng, weak, SAMPLE_AS_OF, n=size.first_secretaries, ids=g.ids
+    )
     village_hh = pd.Series(homes.village_of[homes.inside]).value_counts().reindex(v_codes)
     teams_per_village = allocate(
-        VOLUNTEER_TEAMS,
+        size.volunteer_teams,
         village_hh.fillna(0).to_numpy() + 1.0,
         np.ones(len(v_codes), dtype=np.int64),
         np.full(len(v_codes), 20),
@@ -837,7 +865,7 @@ def _organise(
         for j in range(int(kv)):
             team_rows.append(
                 {
-                    "id": f"VT{len(team_rows) + 1:04d}",
+                    "id": f"{g.ids}VT{len(team_rows) + 1:04d}",
                     "name": f"{vname[v]}长工精神党员志愿服务队"
                     + (f"第{j + 1}分队" if kv > 1 else ""),
                     "village_code": v,
@@ -848,17 +876,18 @@ def _organise(
             home_grid = g.level3_ll[services.village_centre_grid[v]]
             team_pts.append(_inner_point(home_grid, rng, g.forbidden))
     teams = gpd.GeoDataFrame(team_rows, geometry=team_pts, crs=crsmod.STORAGE_CRS)
-    act_team = rng.integers(0, len(teams), size=VOLUNTEER_ACTIVITIES)
-    act_days = rng.uniform(0, 365, size=VOLUNTEER_ACTIVITIES)
+    n_act = size.volunteer_activities
+    act_team = rng.integers(0, len(teams), size=n_act)
+    act_days = rng.uniform(0, 365, size=n_act)
     activities = gpd.GeoDataFrame(
         {
-            "id": [f"VA{i + 1:05d}" for i in range(VOLUNTEER_ACTIVITIES)],
+            "id": [f"{g.ids}VA{i + 1:05d}" for i in range(n_act)],
             "team_id": teams["id"].to_numpy()[act_team],
-            "kind": rng.choice(extras.ACTIVITY_KINDS, size=VOLUNTEER_ACTIVITIES),
+            "kind": rng.choice(extras.ACTIVITY_KINDS, size=n_act),
             "held_on": (pd.Timestamp(SAMPLE_AS_OF) - pd.to_timedelta(act_days, unit="D"))
             .normalize()
             .to_numpy(),
-            "participants": rng.integers(5, 40, size=VOLUNTEER_ACTIVITIES),
+            "participants": rng.integers(5, 40, size=n_act),
         },
         geometry=teams.geometry.to_numpy()[act_team],
         crs=crsmod.STORAGE_CRS,
@@ -902,16 +931,19 @@ def _manifest(
         {**d, "area_m2": round(float(d["area_m2"]), 1), "point": lonlat_of(gap)}
         for d, gap in zip(defects.gaps, grids.gaps_ll, strict=True)
     ]
+    county = grids.county
     return {
         "about": "Huarong County (华容县) sample: real outline and division names; "
+        "everything inside is synthetic, people are fake."
+        if county.code == "430623"
+        else f"{county.name} ({county.code}) sample: real outline and division names; "
         "everything inside is synthetic, people are fake.",
-        "county": {"code": COUNTY_CODE, "name": COUNTY_NAME, "seat_township": SEAT_TOWNSHIP},
+        "county": {"code": county.code, "name": county.name, "seat_township": county.seat_township},
         "generator": f"gisgrid {__version__}",
         "seed": seed,
         "households": households,
         "as_of": SAMPLE_AS_OF.isoformat(),
-        "counts": {name: len(f) for name, f in frames.items()}
-        | {f"grids_level_{lv}": int((frames["grids"]["level"] == lv).sum()) for lv in (1, 2, 3)},
+        "counts": layer_counts(frames),
         "defects": {
             "gaps": gaps_out,
             "overlaps": [{**d, "area_m2": round(float(d["area_m2"]), 1)} for d in defects.overlaps],
@@ -938,6 +970,13 @@ def _manifest(
 
 
 # --- helpers ------------------------------------------------------------------------------
+
+
+def layer_counts(frames: dict[str, pd.DataFrame]) -> dict[str, int]:
+    """Rows per layer and grids per level, as a manifest gives them."""
+    return {name: len(f) for name, f in frames.items()} | {
+        f"grids_level_{lv}": int((frames["grids"]["level"] == lv).sum()) for lv in (1, 2, 3)
+    }
 
 
 def _multi(geoms: np.ndarray) -> np.ndarray:

@@ -15,15 +15,10 @@ import shapely
 from pyproj import Transformer
 
 from gisgrid import crs as crsmod
-from gisgrid.sample.boundaries import SEAT_LONLAT, SEAT_TOWNSHIP, CountyBoundaries
+from gisgrid.sample.boundaries import CountyBoundaries
 from gisgrid.sample.codes import child_codes, reading_order
 from gisgrid.sample.mesh import Mesh, build_mesh, choose_seeds, grow_regions
 from gisgrid.sample.names import chinese_number, hamlet_names
-
-LEVEL2_TOTAL = 1240
-LEVEL3_TOTAL = 2860
-N_CELLS = 30_000
-MARKET_TOWNS = 24
 
 
 @dataclass
@@ -193,7 +188,7 @@ def number_and_name(
 
 
 def build_hierarchy(
-    boundaries: CountyBoundaries, *, rng: np.random.Generator, n_cells: int = N_CELLS
+    boundaries: CountyBoundaries, *, rng: np.random.Generator, n_cells: int | None = None
 ) -> Hierarchy:
     """Build all four levels of boundaries inside the real outline.
 
@@ -204,17 +199,20 @@ def build_hierarchy(
     rng
         Random generator; the same state gives the same county.
     n_cells
-        Mesh size: more cells, finer boundaries, slower.
+        Mesh size: more cells, finer boundaries, slower (default: the county's size,
+        30,000 for Huarong).
     """
+    size = boundaries.size
+    level2_total, level3_total = size.level2, size.level3
     tr = to_metric_transformer()
     outline = shapely.transform(
         boundaries.outline, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1]))
     )
-    seat_xy = np.asarray(tr.transform(*SEAT_LONLAT))
+    seat_xy = np.asarray(tr.transform(*boundaries.seat_lonlat))
     shapely.prepare(outline)
     x0, y0, x1, y1 = outline.bounds
     towns: list[np.ndarray] = []
-    while len(towns) < MARKET_TOWNS:
+    while len(towns) < size.market_towns:
         p = rng.uniform([x0, y0], [x1, y1])
         if outline.contains(shapely.Point(p)) and np.hypot(*(p - seat_xy)) > 6000:
             towns.append(p)
@@ -226,7 +224,7 @@ def build_hierarchy(
             d += 2.0 * np.exp(-((x - tx) ** 2 + (y - ty) ** 2) / (2 * 900.0**2))
         return d
 
-    mesh = build_mesh(outline, n_cells=n_cells, density=density, rng=rng)
+    mesh = build_mesh(outline, n_cells=n_cells or size.cells, density=density, rng=rng)
     cell_density = density(mesh.centroids[:, 0], mesh.centroids[:, 1])
 
     # townships: the region nearest the real seat is 章华镇; the rest by code in reading order
@@ -238,7 +236,7 @@ def build_hierarchy(
     others = [i for i in range(len(seeds)) if i != seat_seed]
     others_sorted = [others[i] for i in reading_order(*mesh.centroids[seeds[others]].T)]
     codes = tship["code"].tolist()
-    seat_pos = codes.index(SEAT_TOWNSHIP)
+    seat_pos = codes.index(boundaries.seat_township)
     order = [*others_sorted[:seat_pos], seat_seed, *others_sorted[seat_pos:]]
     seeds = seeds[order]
     targets = per_township.reindex(codes).to_numpy(dtype=float)
@@ -250,7 +248,7 @@ def build_hierarchy(
     v_rows, v_cells, v_geoms = [], [], []
     for ti, t_code in enumerate(codes):
         cells = t_cells[ti]
-        if t_code == SEAT_TOWNSHIP:
+        if t_code == boundaries.seat_township:
             centre = seat_xy
         else:
             centre = mesh.centroids[cells[int(np.argmax(cell_density[cells]))]]
@@ -271,13 +269,13 @@ def build_hierarchy(
     n_v = len(villages.cells)
     sizes = np.array([len(c) for c in villages.cells])
     k2 = allocate(
-        LEVEL2_TOTAL,
+        level2_total,
         sizes * rng.lognormal(0, 0.3, n_v),
         np.full(n_v, 2),
         np.maximum(sizes // 8, 2),
     )
     l2_rows, l2_cells, l2_geoms = [], [], []
-    hamlets = iter(hamlet_names(rng, LEVEL2_TOTAL))
+    hamlets = iter(hamlet_names(rng, level2_total))
     for vi, vrow in enumerate(villages.table.to_dict("records")):
         groups, geoms, _ = _partition(mesh, villages.cells[vi], int(k2[vi]), rng, roughness=0.3)
         for code, region in zip(
@@ -292,7 +290,7 @@ def build_hierarchy(
     n2 = len(level2.cells)
     sizes2 = np.array([len(c) for c in level2.cells])
     k3 = allocate(
-        LEVEL3_TOTAL,
+        level3_total,
         sizes2 * rng.lognormal(0, 0.3, n2),
         np.ones(n2, dtype=np.int64),
         np.maximum(sizes2 // 3, 1),

@@ -157,13 +157,13 @@ def unit_kind(name: str) -> str:
 
 
 def county_leaders(
-    rng: np.random.Generator, township_codes: list[str]
+    rng: np.random.Generator, township_codes: list[str], *, ids: str = ""
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """31 county leaders; every township has at least one (县级领导联乡)."""
     n = len(COUNTY_LEADER_POSTS)
     leaders = pd.DataFrame(
         {
-            "id": [f"L{i + 1:02d}" for i in range(n)],
+            "id": [f"{ids}L{i + 1:02d}" for i in range(n)],
             "name": person_names(rng, n),
             "post": COUNTY_LEADER_POSTS,
         }
@@ -197,15 +197,14 @@ def pairings(
 
 
 def first_secretaries(
-    rng: np.random.Generator, villages: list[str], as_of: dt.date
+    rng: np.random.Generator, villages: list[str], as_of: dt.date, *, n: int = 13, ids: str = ""
 ) -> pd.DataFrame:
-    """13 first secretaries (第一书记) sent to weak villages."""
-    n = 13
+    """``n`` first secretaries (第一书记, 13 in Huarong) sent to weak villages."""
     units = rng.choice(UNITS, size=n, replace=False)
     start = [as_of - dt.timedelta(days=int(d)) for d in rng.integers(200, 900, size=n)]
     return pd.DataFrame(
         {
-            "id": [f"FS{i + 1:02d}" for i in range(n)],
+            "id": [f"{ids}FS{i + 1:02d}" for i in range(n)],
             "name": person_names(rng, n),
             "unit": units,
             "village_code": villages[:n],
@@ -323,6 +322,8 @@ def household_visits(
     households: pd.DataFrame,
     grids: np.ndarray,
     as_of: dt.date,
+    *,
+    ids: str = "",
 ) -> pd.DataFrame:
     """A year of visits by the grid workers: a household with elderly members about once a
     year or more (some never), one in thirty of the others once."""
@@ -335,11 +336,11 @@ def household_visits(
     days = rng.uniform(0, 365, len(which))
     at = (end - pd.to_timedelta(days, unit="D")).round("min")
     kinds = rng.choice(list(_VISIT_NOTES), size=len(which), p=[0.55, 0.2, 0.15, 0.05, 0.05])
-    ids = households["id"].to_numpy()
+    household_ids = households["id"].to_numpy()
     return pd.DataFrame(
         {
-            "id": [f"VS{i + 1:07d}" for i in range(len(which))],
-            "household_id": ids[which],
+            "id": [f"{ids}VS{i + 1:07d}" for i in range(len(which))],
+            "household_id": household_ids[which],
             "visitor": [f"gw-{grids[i]}" for i in which],
             "at": at,
             "kind": kinds,
@@ -384,6 +385,7 @@ def watcher_visits(
     as_of: dt.date,
     *,
     first: int,
+    ids: str = "",
 ) -> pd.DataFrame:
     """The 岁月港湾 watchers' calls on the elders of their grids in the week of ``as_of``.
 
@@ -394,7 +396,7 @@ def watcher_visits(
     """
     point_of = {g: p for p, g in sorted(care_grids.items())}
     elderly = households["elderly"].to_numpy() > 0
-    ids = households["id"].to_numpy()
+    household_ids = households["id"].to_numpy()
     rows: list[dict[str, object]] = []
     monday = as_of - dt.timedelta(days=as_of.weekday())
     days = (as_of - monday).days + 1
@@ -405,7 +407,7 @@ def watcher_visits(
         at = pd.Timestamp(day) + pd.Timedelta(minutes=int(rng.integers(8 * 60, 17 * 60)))
         rows.append(
             {
-                "household_id": ids[i],
+                "household_id": household_ids[i],
                 "visitor": f"sw-{point_of[str(grids[i])]}",
                 "at": at,
                 "kind": "look_in",
@@ -413,7 +415,7 @@ def watcher_visits(
             }
         )
     frame = pd.DataFrame(rows, columns=["household_id", "visitor", "at", "kind", "note"])
-    frame.insert(0, "id", [f"VS{first + k:07d}" for k in range(len(frame))])
+    frame.insert(0, "id", [f"{ids}VS{first + k:07d}" for k in range(len(frame))])
     frame["lon"] = None
     frame["lat"] = None
     return frame

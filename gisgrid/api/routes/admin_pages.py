@@ -114,6 +114,8 @@ def _area_label(area: str, names: Mapping[str, str]) -> str:
     try:
         if area_kind(area) == "county":
             return "全县"
+        if area_kind(area) == "prefecture":
+            return "全市"
     except ValueError:
         return ""
     return names.get(area, "")

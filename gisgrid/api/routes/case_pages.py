@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
-from gisgrid.analysis.cases import FLOW, PUBLIC_REPORTER, Actor
+from gisgrid.analysis.cases import FLOW, PUBLIC_REPORTER, Actor, Level
 from gisgrid.api.deps import Scoped, State
 from gisgrid.api.errors import COMMON_ERRORS, HTML_PAGE
 from gisgrid.api.security import ASSETS_PREFIX, html_page
@@ -36,7 +36,7 @@ CASE_CSS = ("leaflet_css", "cases_css")
 #: the roles that see the figures of their area's cases on the work list
 LEADERS = frozenset({Role.LEADER, Role.ADMIN, Role.TOWNSHIP})
 #: where an overdue case has escalated to, as the badge says it
-LEVEL_ZH = {"grid": "网格", "village": "村", "township": "乡镇", "county": "县"}
+LEVEL_ZH = {"grid": "网格", "village": "村", "township": "乡镇", "county": "县", "prefecture": "市"}
 #: the work list's tabs: name → label
 VIEWS = {"mine": "我的", "area": "本辖区全部", "overdue": "已超期", "escalated": "升级至本级"}
 View = Literal["mine", "area", "overdue", "escalated"]
@@ -110,12 +110,15 @@ def cases_page(
 
     summaries = case_summaries(access.reader, index=state.locator.grid_index)
     account = access.caller.account
+    kind = area_kind(account.area)
+    # a case escalates to the county at most: a prefecture's account sees what reached it
+    level: Level = "county" if kind == "prefecture" else kind
     found = work_list(
         summaries,
         me=account.username,
         mine=view == "mine",
         overdue=view == "overdue",
-        reached=area_kind(account.area) if view == "escalated" else None,
+        reached=level if view == "escalated" else None,
         open_only=True,
     )
     pages = max(1, -(-len(found) // PAGE_SIZE))
@@ -127,7 +130,7 @@ def cases_page(
         title="我的案件",
         view=view,
         views=VIEWS,
-        level_zh=LEVEL_ZH[area_kind(account.area)],
+        level_zh=LEVEL_ZH[kind],
         matched=len(found),
         page=page,
         pages=pages,

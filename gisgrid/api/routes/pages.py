@@ -22,7 +22,7 @@ from gisgrid.analysis.assign import local_now
 from gisgrid.analysis.cases import case_columns
 from gisgrid.analysis.scope import Scope
 from gisgrid.api import http
-from gisgrid.api.deps import Grid, Scoped, SignedIn, State, Township, Village
+from gisgrid.api.deps import County, Grid, Scoped, SignedIn, State, Township, Village
 from gisgrid.api.errors import COMMON_ERRORS, HTML_PAGE
 from gisgrid.api.security import ASSETS_PREFIX, html_page
 from gisgrid.api.state import CachedPage
@@ -48,7 +48,12 @@ FINDING_CARDS = (
 
 #: the card of the cases escalated to the level of the page's area (the rows' level is one
 #: below it: a township page lists villages)
-ESCALATED_CARD = {"township": "升级至县级", "village": "升级至乡镇", "grid": "升级至村级"}
+ESCALATED_CARD = {
+    "county": "升级至县级",
+    "township": "升级至县级",
+    "village": "升级至乡镇",
+    "grid": "升级至村级",
+}
 #: a share below this is shown in red
 GOOD_SHARE = 0.95
 #: shown where a figure does not apply (a grid's six-no status, a level-3 grid's sub-grids)
@@ -127,12 +132,14 @@ def _fmt_text(rec: Mapping[Hashable, Any], column: str) -> dict[str, Any]:
     return {"text": str(value), "bad": False}
 
 
-def _cards(t: dict[str, Any], *, level: str) -> list[dict[str, Any]]:
+def _cards(t: dict[str, Any], *, level: str, counties: int = 1) -> list[dict[str, Any]]:
     """The cards of the area shown: its own figures (:func:`indicators.totals`)."""
     cards: list[dict[str, Any]] = []
-    if level == "township":
+    if level == "county":
+        cards.append({"label": "县（市、区）", "value": f"{counties:,}"})
+    if level in ("county", "township"):
         cards.append({"label": "乡镇", "value": f"{t['townships']:,}"})
-    if level in ("township", "village"):
+    if level in ("county", "township", "village"):
         cards.append({"label": "村（社区）", "value": f"{t['villages']:,}"})
     if level == "grid":
         cards.append({"label": "二级网格", "value": f"{t['grids'][2]:,}"})
@@ -179,15 +186,23 @@ def dashboard_page(
     access: Scoped,
     township: Township = None,
     village: Village = None,
+    county: County = None,
 ) -> Response:
+    from gisgrid.cartography import county_names
     from gisgrid.cartography.assets import ASSETS
 
     scope = access.scope
-    if township is None and village is None and not scope.whole_county:
+    if county is None and township is None and village is None and not scope.whole_county:
         return RedirectResponse(_home_page(scope), status_code=303)
-    for area in (township, village):
+    for area in (county, township, village):
         if area is not None:
             scope.require(area)
+    # a store of several counties (a prefecture's): its page lists the counties, and every
+    # page below names its county
+    counties = state.locator.net().counties
+    several = len(counties) > 1
+    if county is not None and county not in counties:
+        raise NotFoundError(f"no county {county}")
     frames = state.frames()
     report = state.report()
     # the cases of the caller's area on the clock now (escalation is computed, not stored)
@@ -196,13 +211,20 @@ def dashboard_page(
     cases = case_columns(incidents[incidents["id"].isin({c.id for c in summaries})], summaries)
     names = dict(zip(frames["townships"]["code"], frames["townships"]["name"], strict=True))
     names |= dict(zip(frames["villages"]["code"], frames["villages"]["name"], strict=True))
+    county_name = county_names(state.store)
+    names |= {c: county_name.get(c, c) for c in counties}
     if village is not None:
         if village not in names:
             raise NotFoundError(f"no village {village}")
         township = codes.township_of(village)
     if township is not None and township not in names:
         raise NotFoundError(f"no township {township}")
-    crumbs = [("全县", "/")]
+    if several and township is not None:
+        county = codes.county_of(township)
+    top = "全市" if several else "全县"
+    crumbs = [(top, "/")] if scope.whole_county else []
+    if county and several:
+        crumbs.append((names[county], f"/?county={county}"))
     if township:
         crumbs.append((names[township], f"/?township={township}"))
     if village:
@@ -221,8 +243,17 @@ def dashboard_page(
             ("事件地图", f"/maps/incidents?township={township}"),
             *_report_links(f"township={township}"),
         ]
+    elif several and county is None:
+        # the prefecture's level: its counties
+        level, within, link = "county", None, "/?county="
+        map_url = "/maps/coverage"
+        links = [
+            ("事件地图", "/maps/incidents"),
+            ("检查报告（JSON 数据）", "/api/check"),
+            ("导出统计表（Excel）", "/api/report.xlsx"),
+        ]
     else:
-        level, within, link = "township", None, "/?township="
+        level, within, link = "township", county if several else None, "/?township="
         map_url = "/maps/coverage"
         links = [
             ("事件地图", "/maps/incidents"),
@@ -233,7 +264,9 @@ def dashboard_page(
     if Permission.HOUSEHOLD_RECORDS in access.caller.info.permissions:
         area = f"?village={village}" if village else f"?township={township}" if township else ""
         links.insert(0, ("农户查找", "/finder" + area))
-    table = dashboard.area_table(frames, report, level=level, within=within, cases=cases)
+    table = dashboard.area_table(
+        frames, report, level=level, within=within, cases=cases, county_names=county_name
+    )
     # six-no is a village's status: on a village's page it is a card, not a column of grids
     columns = [
         c for c in dashboard.COLUMNS if c != "unlinked" and not (level == "grid" and c == "six_no")
@@ -274,13 +307,16 @@ def dashboard_page(
             names_of = "、".join(f"{x.name}（{x.post}）" for x in leaders[str(rec["code"])])
             cells.append({"text": names_of or "（无）", "sort": names_of})
         rows.append(cells)
-    t = dashboard.totals(frames, report, within=village or township, cases=cases)
-    cards = _cards(t, level=level)
+    t = dashboard.totals(
+        frames, report, within=village or township or (county if several else None), cases=cases
+    )
+    cards = _cards(t, level=level, counties=len(table))
     if village:
         ok = village in set(report.get("six_no", {}).get("six_no_villages", []))
         cards.append({"label": "六无达标", "value": "达标" if ok else "未达标", "warn": not ok})
     org = _organisation(access.reader, township, village, leaders)
-    title = "网格化基层治理驾驶舱" + (f" · {names[village or township]}" if township else "")
+    shown = village or township or (county if several else None)
+    title = "网格化基层治理驾驶舱" + (f" · {names[shown]}" if shown else "")
     html = render(
         "dashboard.html",
         access,
@@ -352,6 +388,8 @@ def _home_page(scope: Scope) -> str:
     """The first page of a caller whose area is not the county: their area's dashboard, or
     the list of their grids (a grid worker)."""
     home = scope.home
+    if home is not None and codes.kind_of(home) == "county":
+        return f"/?county={home}"
     if home is not None and codes.kind_of(home) == "township":
         return f"/?township={home}"
     if home is not None and codes.kind_of(home) == "village":
@@ -390,7 +428,9 @@ def map_page(
         raise ConfigError("give at most one of township, village, grid")
     scope = access.scope
     area = township or village or grid
-    if area is None and not scope.whole_county:
+    # a county of a prefecture's store: its map is the whole map, read through its scope
+    county_home = scope.home is not None and codes.kind_of(scope.home) == "county"
+    if area is None and not scope.whole_county and not county_home:
         if scope.home is None:
             return RedirectResponse("/finder", status_code=303)
         return RedirectResponse(
@@ -524,8 +564,10 @@ def _finder_groups(
 
 
 def _scope_name(frames: Mapping[str, Any], scope: Scope) -> str:
-    """The caller's area as the finder names it: 全县, a township's or village's name."""
+    """The caller's area as the finder names it: 全县 (全市), a township's or village's name."""
     if scope.whole_county:
+        return "全市" if len(scope.counties) > 1 else "全县"
+    if scope.home is not None and codes.kind_of(scope.home) == "county":
         return "全县"
     names = dict(zip(frames["townships"]["code"], frames["townships"]["name"], strict=True))
     names |= dict(zip(frames["villages"]["code"], frames["villages"]["name"], strict=True))

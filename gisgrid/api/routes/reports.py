@@ -85,8 +85,9 @@ def _binary(media_type: str, what: str) -> dict[int | str, dict[str, Any]]:
 def _known_area(state: AppState, area: str) -> None:
     frames = state.frames()
     known = set(frames["villages"]["code"]) | set(frames["townships"]["code"])
+    known |= {codes.county_of(str(c)) for c in frames["townships"]["code"]}
     if area not in known:
-        raise NotFoundError(f"no township or village {area}")
+        raise NotFoundError(f"no county, township or village {area}")
 
 
 @router.get(
@@ -110,7 +111,7 @@ def report_xlsx(
     grids: list[str] | None = None
     if area is None and not scope.whole_county:
         home = scope.home
-        if home is not None and codes.kind_of(home) in ("township", "village"):
+        if home is not None and codes.kind_of(home) in ("county", "township", "village"):
             area = home
         else:  # a grid worker: their grids
             grids = list(scope.areas)
