@@ -46,7 +46,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.spatial import cKDTree
 
 from gisgrid import codes as gridcodes
 from gisgrid import crs as crsmod
@@ -257,6 +256,8 @@ def nearest_service_m(points: gpd.GeoSeries | np.ndarray, services: gpd.GeoDataF
     geoms = np.asarray(points.values if isinstance(points, gpd.GeoSeries) else points, dtype=object)
     if len(geoms) == 0 or len(services) == 0:
         return np.full(len(geoms), np.nan)
+    from scipy.spatial import cKDTree  # half a second to import: on first use
+
     tree = cKDTree(_metric_xy(services.geometry.values))
     dist, _ = tree.query(_metric_xy(geoms))
     return np.asarray(dist, dtype=float)

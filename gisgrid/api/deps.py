@@ -32,7 +32,9 @@ from gisgrid.services.accounts import Caller
 from gisgrid.stores.base import BBox
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # async: it waits for nothing (a plain def would be sent to the thread pool, at every
+    # request, for one attribute)
     state: AppState = request.app.state.gisgrid
     return state
 
@@ -256,8 +258,11 @@ def _query(request: Request) -> str:
     return f"?{query}" if query else ""
 
 
-def signed_in(access: Annotated[Access, Depends(enforce)]) -> SignedIn:
-    """The access of a route that is not public (the rule made sure someone is signed in)."""
+async def signed_in(access: Annotated[Access, Depends(enforce)]) -> SignedIn:
+    """The access of a route that is not public (the rule made sure someone is signed in).
+
+    Async: it waits for nothing (no thread-pool hop at every request); :func:`enforce`,
+    which asks the ledger, runs in the thread pool."""
     if (
         access.caller is None
         or access.scope is None

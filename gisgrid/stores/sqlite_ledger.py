@@ -240,10 +240,12 @@ class SQLiteLedger:
         return None if row is None else account_from_row(row, time=_time)
 
     def account_by_id(self, account_id: int) -> Account | None:
-        with self._transaction("reading an account from", write=False) as con:
-            row = con.execute(
-                f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE id = ?", (int(account_id),)
-            ).fetchone()
+        # every signed-in request asks: on the connection kept open for such reads
+        row = self._file.read_one(
+            "reading an account from",
+            f"SELECT {_ACCOUNT_COLUMNS} FROM accounts WHERE id = ?",
+            (int(account_id),),
+        )
         return None if row is None else account_from_row(row, time=_time)
 
     def accounts(self) -> list[Account]:
@@ -341,10 +343,12 @@ class SQLiteLedger:
         return [token_from_row(r, time=_time) for r in rows]
 
     def token(self, token_hash: str) -> TokenRecord | None:
-        with self._transaction("reading an API token from", write=False) as con:
-            row = con.execute(
-                f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ?", (token_hash,)
-            ).fetchone()
+        # every request with a token asks: on the connection kept open for such reads
+        row = self._file.read_one(
+            "reading an API token from",
+            f"SELECT {_TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ?",
+            (token_hash,),
+        )
         return None if row is None else token_from_row(row, time=_time)
 
     def touch_token(self, token_id: int, *, used_at: dt.datetime) -> None:
@@ -461,6 +465,10 @@ class SQLiteLedger:
         found = con.execute("SELECT 1 FROM accounts WHERE id = ?", (int(account_id),)).fetchone()
         if found is None:
             raise NotFoundError(f"no account with id {account_id}")
+
+    def close(self) -> None:
+        """Close the connection kept open for the reads of every request."""
+        self._file.close()
 
     def _transaction(
         self, doing: str, *, write: bool
