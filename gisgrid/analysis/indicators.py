@@ -38,6 +38,7 @@ with the number of findings of each check that lie in it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -130,6 +131,20 @@ class Layers:
     households: gpd.GeoDataFrame
     service_points: gpd.GeoDataFrame
     incidents: gpd.GeoDataFrame
+
+    @functools.cached_property
+    def household_counts(self) -> pd.DataFrame:
+        """Households and households in the net per area code (:func:`household_figures`
+        without ``beyond``), computed once for these layers (a map asks for its grids, its
+        villages and its townships). Do not change it: :func:`household_figures` hands
+        out copies."""
+        hh = self.households
+        areas = areas_of_points(hh, self.villages)
+        columns = {
+            "households": _per_area(areas),
+            "linked": _per_area(areas, in_net(hh).astype(float)),
+        }
+        return pd.DataFrame(columns).fillna(0).astype(int)
 
     @classmethod
     def of(cls, frames: Mapping[str, Any]) -> Layers:
@@ -291,12 +306,13 @@ def household_figures(layers: Layers, *, beyond: Collection[str] | None = None) 
     With ``beyond`` (household ids, :func:`beyond_service_ids`) a ``beyond_service`` column
     counts the households among them in each area.
     """
+    if beyond is None:  # the grids', villages' and townships' figures of one map: once
+        return layers.household_counts.copy()
     hh = layers.households
     areas = areas_of_points(hh, layers.villages)
     columns = {"households": _per_area(areas), "linked": _per_area(areas, in_net(hh).astype(float))}
-    if beyond is not None:
-        far = hh["id"].astype(str).isin(set(beyond)).to_numpy(dtype=float)
-        columns["beyond_service"] = _per_area(areas, far)
+    far = hh["id"].astype(str).isin(set(beyond)).to_numpy(dtype=float)
+    columns["beyond_service"] = _per_area(areas, far)
     return pd.DataFrame(columns).fillna(0).astype(int)
 
 

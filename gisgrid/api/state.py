@@ -327,7 +327,8 @@ class AppState:
         return cached
 
     def warm(self) -> None:
-        """Make the hot paths ready (:attr:`warmed`), then fill the caches (:attr:`filled`).
+        """Make the hot paths ready (:attr:`warmed`), then fill the caches (:attr:`filled`): the
+        dashboard's layers, the report, the search index and the county map's geometry.
 
         The grids and the locate index are loaded before (:meth:`load`): one lookup at a
         point of the county builds what a lookup builds on first use, and the server is
@@ -342,10 +343,21 @@ class AppState:
         try:
             self.report()
             _ = self.search
+            self._draw_county()
         except Exception:  # a request will raise it again, with its own status
             pass
         finally:
             self.filled.set()
+
+    def _draw_county(self) -> None:
+        """Draw the county's coverage map once, for no one (nothing kept, nothing recorded):
+        its grids, villages and townships simplified and encoded (seconds), which the first
+        map page of anyone takes again (:func:`gisgrid.cartography.payload.polygons` keeps
+        them by their content)."""
+        from gisgrid.analysis.assign import local_now
+        from gisgrid.cartography import build_map
+
+        build_map("coverage", self.kept_reader(), report=self.report(), now=local_now())
 
     def prime(self) -> None:
         """One lookup at a point inside the county: what a first ``/api/locate`` would build

@@ -55,8 +55,9 @@ class Health(BaseModel):
     #: whether the hot paths are ready: the grids and the locate index loaded and answered
     #: once (``/api/locate`` at full speed from the first request)
     warm: bool
-    #: whether the caches are filled: the dashboard's layers, the check report and the
-    #: household search, computed in the background after ``warm`` (seconds on a county);
+    #: whether the caches are filled: the dashboard's layers, the check report, the
+    #: household search and the county map's geometry, computed in the background after
+    #: ``warm`` (seconds on a county);
     #: until then the first page needing one computes it, or waits for it
     caches: bool = False
     store: str
