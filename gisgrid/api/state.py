@@ -334,16 +334,23 @@ class AppState:
         point of the county builds what a lookup builds on first use, and the server is
         ready. The layers, the report and the household search (seconds on a county) are
         computed after, in the same thread; a request needing one of them meanwhile computes
-        it (or waits for the computation under way). Errors surface on first use.
+        it (or waits for the computation under way). Errors surface on first use. A server
+        stopping (:meth:`stop`) ends it after the step under way.
         """
         try:
             self.prime()
         finally:
             self.warmed.set()
+        steps: tuple[Callable[[], object], ...] = (
+            self.report,
+            lambda: self.search,
+            self._draw_county,
+        )
         try:
-            self.report()
-            _ = self.search
-            self._draw_county()
+            for step in steps:
+                if self._stop.is_set():  # the server is stopping: no more of it
+                    return
+                step()
         except Exception:  # a request will raise it again, with its own status
             pass
         finally:
