@@ -160,7 +160,7 @@ def main() -> None:
         base = np.array(times) * 1000
         del locator
 
-        rates = [float(r) for r in a.sweep.split(",")] if a.sweep else [a.rate]
+        rates = sorted(float(r) for r in a.sweep.split(",")) if a.sweep else [a.rate]
         results = []
         with server(store_path, a.workers) as (port, pid):
             load(port, pid, (paths_file, headers_file), 100, 2)  # connections and code warm
