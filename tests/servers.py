@@ -33,8 +33,9 @@ def gisgrid_server(
     """Run ``gisgrid serve --store STORE [OPTIONS]`` until the block ends; yields its base URL.
 
     Ready when ``/api/health`` answers 200, which it does once the store answers and the
-    caches are warm (``warm`` checks that too: the benchmarks measure the served app, not its
-    start-up). ``output`` receives what the server printed, once it has stopped.
+    hot paths are warm; ``warm`` waits for the caches too (``caches``: the dashboard's
+    layers, report and search; the benchmarks measure the served app, not its start-up).
+    ``output`` receives what the server printed, once it has stopped.
     """
     command = [sys.executable, "-m", "gisgrid", "serve", "--store", store, *options]
     with app_server(
@@ -69,7 +70,7 @@ def app_server(
         while True:
             try:
                 with urllib.request.urlopen(f"{base}/api/health", timeout=2) as r:
-                    if r.status == 200 and (not warm or json.loads(r.read())["warm"]):
+                    if r.status == 200 and (not warm or json.loads(r.read())["caches"]):
                         break
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass

@@ -812,3 +812,27 @@ def test_layers_that_assignment_fills_are_declared():
     for name in ASSIGNED_LAYERS:
         field = LAYERS[name].field("grid_code")
         assert field.assigned and field.pattern == r"\d{18}"
+
+
+def test_a_grid_index_is_kept_by_the_content_of_its_grids() -> None:
+    """The same grids (another frame, other levels around them) share one index; a grid moved
+    (a write) gives another index, which answers with the new shape."""
+    from gisgrid.analysis.assign.current import grid_index
+
+    def net(shift: float) -> gpd.GeoDataFrame:
+        return gpd.GeoDataFrame(
+            {
+                "code": ["430623101001001", "430623101001002", "430623101001"],
+                "level": [3, 3, 2],
+                "geometry": [box(0, 0, 1, 1), box(1 + shift, 0, 2 + shift, 1), box(0, 0, 3, 1)],
+            },
+            crs="EPSG:4326",
+        )
+
+    first = grid_index(net(0.0))
+    assert grid_index(net(0.0).iloc[::-1].copy()) is first
+    moved = grid_index(net(0.5))
+    assert moved is not first
+    at = gpd.GeoSeries([Point(1.2, 0.5)], crs="EPSG:4326")
+    assert list(first.assign(at)) == ["430623101001002"]
+    assert list(moved.assign(at)) == [None]

@@ -539,6 +539,36 @@ def test_not_ready_while_the_caches_are_warming(store: GeoPackageStore) -> None:
         store.close()
 
 
+def test_ready_once_the_hot_paths_are_warm_before_the_caches_are_filled(
+    store: GeoPackageStore,
+) -> None:
+    """Readiness waits for the hot paths only: the grids and the locate index loaded and
+    answered once (what the first ``/api/locate`` would build, built), not for the
+    dashboard's caches, which ``caches`` reports; :meth:`AppState.warm` does both, in order."""
+    from gisgrid.api.limits import Turns
+    from gisgrid.api.routes.health import readiness
+    from gisgrid.api.state import AppState
+
+    state = AppState.load(store)
+    turns = Turns(concurrency=1, queue=0)
+    try:
+        net = state.locator.net()
+        assert "by_phone" not in vars(net)  # built on first use: not yet
+        state.prime()
+        assert "by_phone" in vars(net)  # what every signed-in request's scope reads
+        state.warmed.set()  # as warm() does after prime(), before it fills the caches
+        ready = asyncio.run(readiness(state, turns))
+        assert getattr(ready, "ready", None) is True and getattr(ready, "warm", None) is True
+        assert getattr(ready, "caches", None) is False
+        assert state._frames is None and state._report is None and state._search is None
+        state.warm()
+        filled = asyncio.run(readiness(state, turns))
+        assert getattr(filled, "caches", None) is True
+        assert state._report is not None and state._search is not None
+    finally:
+        store.close()
+
+
 def test_a_layers_tag_on_postgis_follows_sql_from_another_client(
     pg_store: Any, pg_url: str, filled_store: GeoPackageStore
 ) -> None:

@@ -326,6 +326,42 @@ def test_tokens_are_added_listed_touched_and_revoked(store: Store) -> None:
     assert actions == ["account_add"] * 2 + ["token_create"] * 3 + ["token_revoke"] * 2
 
 
+def test_a_token_read_on_the_kept_connection_follows_every_other_writer(tmp_path: Path) -> None:
+    """A token and an account are read on a connection the ledger keeps open (every request
+    asks): a revocation and a disabled account, by another process, and a ledger file made
+    anew (another inode) are all seen at the next read."""
+    path = tmp_path / "county.access.sqlite"
+    server = SQLiteLedger(path)  # the web server's ledger
+    wang = server.add_account(new_account(), audit=entry("account_add"))
+    token = server.add_token(new_token(wang.id, "t1" * 32), audit=entry("token_create"))
+    assert server.token("t1" * 32) == token  # the kept connection is open from here
+    acct = server.account_by_id(wang.id)
+    assert acct is not None and not acct.disabled
+    # another process revokes the token and disables the account
+    script = (
+        "import sqlite3, sys\n"
+        "con = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "con.execute(\"UPDATE api_tokens SET revoked_at = '2026-01-01T00:00:00+00:00'\")\n"
+        "con.execute('UPDATE accounts SET disabled = 1')\n"
+    )
+    subprocess.run([sys.executable, "-c", script, str(path)], check=True)
+    revoked = server.token("t1" * 32)
+    assert revoked is not None and revoked.revoked_at is not None
+    disabled = server.account_by_id(wang.id)
+    assert disabled is not None and disabled.disabled
+    # the file made anew (another inode: read on a new connection)
+    for old in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        old.unlink()
+    other = SQLiteLedger(path)
+    li = other.add_account(new_account("li"), audit=entry("account_add"))
+    other.add_token(new_token(li.id, "t2" * 32), audit=entry("token_create"))
+    assert server.token("t1" * 32) is None
+    found = server.token("t2" * 32)
+    assert found is not None and found.account_id == li.id
+    server.close()
+    assert server.token("t9" * 32) is None  # closed: the next read opens another
+
+
 # --- the audit log -----------------------------------------------------------------------------
 
 

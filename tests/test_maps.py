@@ -9,6 +9,7 @@ Screenshots go to ``artifacts/maps/`` (git-ignored).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -52,6 +53,8 @@ from gisgrid.cartography.encode import (
     encode_polygon,
     simplify_coverage,
 )
+from gisgrid.cartography.payload import polygons
+from gisgrid.cartography.styles import Detail
 from gisgrid.errors import MapOptionError, OfflineAssetError, UnknownAreaError
 from gisgrid.stores.geopackage import GeoPackageStore
 
@@ -295,6 +298,38 @@ def test_county_map_is_light(maps: dict[str, Path], sample_store: GeoPackageStor
     data = _payload(maps["coverage"])
     assert len(data["households"]["xy"]) < 10 * sample_store.count("households")
     assert "L.marker(" not in maps["coverage"].read_text(encoding="utf-8")
+
+
+def test_a_map_of_the_kept_layers_is_the_map_of_the_store(
+    sample_store: GeoPackageStore, report: Any
+) -> None:
+    """The web app draws its maps from the layers its state keeps (in memory, this data
+    version): the very same page data as read from the store, for the county and a village."""
+    from gisgrid.api.state import AppState
+
+    state = AppState.load(sample_store)
+    now = dt.datetime(2026, 11, 30, 9, 0)
+    village = str(sample_store.read("villages")["code"].iloc[0])
+    for kind, area in (("coverage", {}), ("incidents", {}), ("coverage", {"village": village})):
+        report_kw = {"report": report} if kind == "coverage" else {}
+        kept = build_map(kind, state.kept_reader(), now=now, **report_kw, **area)
+        read = build_map(kind, sample_store, now=now, **report_kw, **area)
+        assert _payload_of(render_page(kept).html) == _payload_of(render_page(read).html)
+
+
+def test_encoded_polygons_are_kept_by_their_content() -> None:
+    """Polygons encoded once are taken again only for the very same polygons on the same
+    grid: a polygon changed (a write) is encoded anew, never answered from before."""
+    detail = Detail.for_scope("county", 0)
+    squares = [shapely.box(113.0 + i * 0.01, 29.0, 113.01 + i * 0.01, 29.01) for i in range(3)]
+    grid = Grid.around((113.0, 29.0, 113.1, 29.1), detail.quantum)
+    first = polygons(np.array(squares, dtype=object), detail, grid)
+    assert polygons(np.array(squares, dtype=object), detail, grid) == first
+    moved = [*squares[:2], shapely.box(113.02, 29.0, 113.03, 29.02)]  # the last one grew
+    again = polygons(np.array(moved, dtype=object), detail, grid)
+    assert again[2] != first[2]
+    simple = simplify_coverage(np.array(moved, dtype=object), detail.tolerance_m)
+    assert again == [encode_polygon(g, grid) for g in simple]  # as computed afresh
 
 
 def test_indicators_agree_with_the_store(sample_store: GeoPackageStore) -> None:

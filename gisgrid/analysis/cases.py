@@ -36,9 +36,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 import pandas as pd
 
@@ -401,23 +401,51 @@ def escalation(
 
 def steps_of(frame: pd.DataFrame) -> tuple[Step, ...]:
     """The steps of one case's rows of ``case_steps``, in order."""
+    return tuple(step for _, step in _step_rows(frame))
+
+
+def steps_by_case(frame: pd.DataFrame) -> dict[str, tuple[Step, ...]]:
+    """The steps of every case in rows of ``case_steps``, in order, by incident id.
+
+    One pass over the rows: a county's thousands of cases in a fraction of a second, not a
+    frame filtered and sorted per case.
+    """
+    grouped: dict[str, list[Step]] = {}
+    for incident, step in _step_rows(frame):
+        grouped.setdefault(incident, []).append(step)
+    return {k: tuple(v) for k, v in grouped.items()}
+
+
+def _step_rows(frame: pd.DataFrame) -> Iterator[tuple[str, Step]]:
+    """(incident id, step) of every row, by ``seq`` (ties as stored), columns read as lists."""
+    if not len(frame):
+        return
     frame = frame.sort_values("seq", kind="stable")
-    out = []
-    for rec in frame.to_dict("records"):
-        note = rec.get("note")
-        assignee = rec.get("assignee")
-        photos = rec.get("photos")
-        out.append(
+
+    def column(name: str) -> list[Any]:
+        return frame[name].tolist() if name in frame.columns else [None] * len(frame)
+
+    for incident, action, actor, at, note, assignee, photos in zip(
+        column("incident_id"),
+        column("action"),
+        column("actor"),
+        column("at"),
+        column("note"),
+        column("assignee"),
+        column("photos"),
+        strict=True,
+    ):
+        yield (
+            str(incident),
             Step(
-                action=cast(Action, str(rec["action"])),
-                actor=str(rec["actor"]),
-                at=pd.Timestamp(rec["at"]).to_pydatetime(),
+                action=cast(Action, str(action)),
+                actor=str(actor),
+                at=pd.Timestamp(at).to_pydatetime(),
                 note=note if isinstance(note, str) else "",
                 assignee=assignee if isinstance(assignee, str) else None,
                 photos=tuple(photos.split()) if isinstance(photos, str) else (),
-            )
+            ),
         )
-    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -474,12 +502,11 @@ def summarise_cases(
         In the order of ``incidents``.
     """
     config = settings or CaseSettings()
-    by_incident = {str(k): g for k, g in steps.groupby("incident_id")} if len(steps) else {}
+    by_incident = steps_by_case(steps)
     out = []
     columns = [c for c in incidents.columns if c != "geometry"]
     for rec in incidents[columns].to_dict("records"):
-        found = by_incident.get(str(rec["id"]))
-        history = steps_of(found) if found is not None else ()
+        history = by_incident.get(str(rec["id"]), ())
         start = None if history and history[0].action == "report" else cast(Stage, rec["status"])
         stage = stage_of(history, start=start)
         assert stage is not None

@@ -38,6 +38,7 @@ with the number of findings of each check that lie in it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +47,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.spatial import cKDTree
 
 from gisgrid import codes as gridcodes
 from gisgrid import crs as crsmod
@@ -131,6 +131,20 @@ class Layers:
     households: gpd.GeoDataFrame
     service_points: gpd.GeoDataFrame
     incidents: gpd.GeoDataFrame
+
+    @functools.cached_property
+    def household_counts(self) -> pd.DataFrame:
+        """Households and households in the net per area code (:func:`household_figures`
+        without ``beyond``), computed once for these layers (a map asks for its grids, its
+        villages and its townships). Do not change it: :func:`household_figures` hands
+        out copies."""
+        hh = self.households
+        areas = areas_of_points(hh, self.villages)
+        columns = {
+            "households": _per_area(areas),
+            "linked": _per_area(areas, in_net(hh).astype(float)),
+        }
+        return pd.DataFrame(columns).fillna(0).astype(int)
 
     @classmethod
     def of(cls, frames: Mapping[str, Any]) -> Layers:
@@ -259,6 +273,8 @@ def nearest_service_m(points: gpd.GeoSeries | np.ndarray, services: gpd.GeoDataF
     geoms = np.asarray(points.values if isinstance(points, gpd.GeoSeries) else points, dtype=object)
     if len(geoms) == 0 or len(services) == 0:
         return np.full(len(geoms), np.nan)
+    from scipy.spatial import cKDTree  # half a second to import: on first use
+
     tree = cKDTree(_metric_xy(services.geometry.values))
     dist, _ = tree.query(_metric_xy(geoms))
     return np.asarray(dist, dtype=float)
@@ -292,12 +308,13 @@ def household_figures(layers: Layers, *, beyond: Collection[str] | None = None) 
     With ``beyond`` (household ids, :func:`beyond_service_ids`) a ``beyond_service`` column
     counts the households among them in each area.
     """
+    if beyond is None:  # the grids', villages' and townships' figures of one map: once
+        return layers.household_counts.copy()
     hh = layers.households
     areas = areas_of_points(hh, layers.villages)
     columns = {"households": _per_area(areas), "linked": _per_area(areas, in_net(hh).astype(float))}
-    if beyond is not None:
-        far = hh["id"].astype(str).isin(set(beyond)).to_numpy(dtype=float)
-        columns["beyond_service"] = _per_area(areas, far)
+    far = hh["id"].astype(str).isin(set(beyond)).to_numpy(dtype=float)
+    columns["beyond_service"] = _per_area(areas, far)
     return pd.DataFrame(columns).fillna(0).astype(int)
 
 

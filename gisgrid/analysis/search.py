@@ -26,11 +26,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-try:
-    from pypinyin import Style, pinyin
-except ImportError as exc:  # pragma: no cover - a declared dependency
-    raise ImportError("household search needs pypinyin: pip install pypinyin") from exc
-
 
 @dataclass(frozen=True)
 class Hit:
@@ -45,7 +40,11 @@ def romanise(names: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     own search matches them as :meth:`HouseholdSearch.search` does).
 
     Converts each distinct character once, then joins per name: fast for 150,000 names.
+    pypinyin (half a second to import) is imported here, on first use: a server starts
+    without it.
     """
+    from pypinyin import Style, pinyin
+
     chars = sorted({c for name in names.dropna() for c in str(name)})
     full = {c: (pinyin(c, style=Style.NORMAL, errors="default")[0][0] or c).lower() for c in chars}
     initials = ["".join(full[c][0] for c in str(n)) if isinstance(n, str) else "" for n in names]

@@ -4,12 +4,15 @@ routes share (areas by code, a bounding box)."""
 
 from __future__ import annotations
 
+import functools
 import secrets
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
@@ -32,7 +35,9 @@ from gisgrid.services.accounts import Caller
 from gisgrid.stores.base import BBox
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    # async: it waits for nothing (a plain def would be sent to the thread pool, at every
+    # request, for one attribute)
     state: AppState = request.app.state.gisgrid
     return state
 
@@ -94,8 +99,13 @@ def reason_of(request: Request) -> str | None:
     return text or None
 
 
-def caller_of(request: Request, state: AppState) -> Caller | None:
+def caller_of(
+    request: Request, state: AppState, *, deferred: list[Callable[[], None]] | None = None
+) -> Caller | None:
     """The signed-in caller: an API token (``Authorization: Bearer``) or a session cookie.
+
+    With ``deferred``, the ledger's writes (a token's or session's use, once a minute) are
+    appended to it instead of made (:func:`caller_on_loop`).
 
     Raises
     ------
@@ -108,16 +118,34 @@ def caller_of(request: Request, state: AppState) -> Caller | None:
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             raise AuthenticationError("Authorization must be 'Bearer <token>'")
-        caller = accounts.caller_from_token(state.store.ledger, value.strip(), address=address)
+        caller = accounts.caller_from_token(
+            state.store.ledger, value.strip(), address=address, deferred=deferred
+        )
         if caller is None:
             raise AuthenticationError("令牌无效或已过期 (invalid, revoked or expired token)")
         return caller
     cookie = request.cookies.get(accounts.SESSION_COOKIE)
     if cookie:
         return accounts.caller_from_session(
-            state.store.ledger, cookie, address=address, settings=state.auth
+            state.store.ledger, cookie, address=address, settings=state.auth, deferred=deferred
         )
     return None
+
+
+async def caller_on_loop(request: Request, state: AppState) -> Caller | None:
+    """:func:`caller_of` without a thread for a ledger whose reads are local
+    (:attr:`~gisgrid.stores.ledger.Ledger.local_reads`: SQLite beside the GeoPackage, tens
+    of microseconds): read on the event loop, its rare writes (a use recorded, once a minute)
+    made in a thread after. Over the network (PostgreSQL) all of it runs in a thread: the
+    event loop never waits for a server."""
+    ledger = state.store.ledger
+    if not ledger.local_reads:
+        return await run_in_threadpool(caller_of, request, state)
+    deferred: list[Callable[[], None]] = []
+    caller = caller_of(request, state, deferred=deferred)
+    for write in deferred:
+        await run_in_threadpool(write)
+    return caller
 
 
 #: the header (scripts, the page script) or form field (forms) carrying the CSRF token
@@ -154,13 +182,17 @@ def check_csrf(request: Request, caller: Caller, form_token: str | None) -> None
         raise CsrfError("缺少或错误的 CSRF 令牌，请刷新页面后重试 (missing or wrong CSRF token)")
 
 
-def enforce(
+async def enforce(
     request: Request,
     state: State,
     form_token: Annotated[str | None, Depends(csrf_form_token)],
 ) -> Access:
     """Apply the route's rule (:mod:`gisgrid.api.policy`) to the caller: runs before every
     route of the app.
+
+    On the event loop (no thread-pool hop for every request): the caller is read from the
+    ledger there when its reads are local, in a thread otherwise, and its writes (a denial
+    recorded, a token's use) are made in a thread (:func:`caller_on_loop`).
 
     Raises
     ------
@@ -180,13 +212,13 @@ def enforce(
     needed = rule.permission_for(request.path_params)
     if needed is Permission.PUBLIC:  # signing in guards its own form (no session yet)
         try:  # who it is matters little here: a bad token or a store that is down is no one
-            anyone = caller_of(request, state)
+            anyone = await caller_on_loop(request, state)
         except (AuthenticationError, StoreError):
             anyone = None
         if anyone is not None:
             note_role(request.scope, anyone.info.role.value)
         return Access(caller=anyone, scope=None, reader=None, reason=None)
-    caller = caller_of(request, state)
+    caller = await caller_on_loop(request, state)
     if caller is not None:
         note_role(request.scope, caller.info.role.value)
     if caller is None:
@@ -199,13 +231,16 @@ def enforce(
             )
         raise AuthenticationError("请先登录 (sign in first)")
     if needed not in caller.info.permissions:
-        accounts.record_access(
-            state.store.ledger,
-            caller,
-            "denied",
-            outcome="denied",
-            target=f"{request.method} {request.url.path}",
-            detail={"needs": needed.value},
+        await run_in_threadpool(  # a write: never on the event loop
+            functools.partial(
+                accounts.record_access,
+                state.store.ledger,
+                caller,
+                "denied",
+                outcome="denied",
+                target=f"{request.method} {request.url.path}",
+                detail={"needs": needed.value},
+            )
         )
         raise ForbiddenError(
             f"账号角色“{caller.info.label_zh}”无此权限 (role {caller.info.role.value} may not: "
@@ -259,8 +294,11 @@ def _query(request: Request) -> str:
     return f"?{query}" if query else ""
 
 
-def signed_in(access: Annotated[Access, Depends(enforce)]) -> SignedIn:
-    """The access of a route that is not public (the rule made sure someone is signed in)."""
+async def signed_in(access: Annotated[Access, Depends(enforce)]) -> SignedIn:
+    """The access of a route that is not public (the rule made sure someone is signed in).
+
+    Async: it waits for nothing (no thread-pool hop at every request); :func:`enforce`,
+    which asks the ledger, runs in the thread pool."""
     if (
         access.caller is None
         or access.scope is None

@@ -65,7 +65,7 @@ def create_app(*, store: str | None = None, access_log: bool | None = None) -> F
         public_kinds(PublicReportSettings())  # a bad GISGRID_PUBLIC_KINDS stops the start
         state = AppState.load(st, auth=AuthSettings())
         app.state.gisgrid = state
-        # read the layers and run the checks before the first leader opens the dashboard
+        # the hot paths warm (ready), then the layers, checks, search and county map
         warm = threading.Thread(target=state.warm, name="gisgrid-warm", daemon=True)
         warm.start()
         # see every write, by this process or any other, within about fresh_seconds
@@ -74,7 +74,9 @@ def create_app(*, store: str | None = None, access_log: bool | None = None) -> F
             yield
         finally:
             state.stop()
-            warm.join(timeout=60)
+            # the caches' filling stops after its step under way (a daemon thread: a step of
+            # seconds does not hold the shutdown up for long)
+            warm.join(timeout=5)
             st.close()
 
     app = FastAPI(

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import TracebackType
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from gisgrid.analysis.assign import with_current_grid_codes
 from gisgrid.analysis.indicators import FIGURE_LAYERS
@@ -22,9 +24,9 @@ from gisgrid.analysis.locate import Locator
 from gisgrid.analysis.scope import Scope
 from gisgrid.analysis.search import HouseholdSearch
 from gisgrid.api.http import entity_tag
-from gisgrid.errors import StoreError
+from gisgrid.errors import LocateError, StoreError
 from gisgrid.settings import AuthSettings
-from gisgrid.stores.base import Store
+from gisgrid.stores.base import BBox, Store, Where, Window
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,51 @@ class CachedPage:
         """
         digest = hashlib.sha256(self.html.encode("utf-8")).hexdigest()
         return entity_tag("page", digest)
+
+
+class KeptReader:
+    """The store, with its layers read whole taken from the frames kept (:meth:`AppState.frames`).
+
+    A :class:`~gisgrid.stores.base.Reader`: a read of a whole layer the state keeps (no
+    ``bbox``, ``where`` or ``window``) is a copy of the kept frame, every other read goes
+    to the store. The frames are of the data version the state answers with and are
+    forgotten at every write (:meth:`AppState.changed`, :meth:`AppState.refresh`), like
+    every cache of the state; a point layer's ``grid_code`` is the grid covering each point
+    now, which is what every reader puts there (:mod:`gisgrid.analysis.assign.current`).
+    Seen through a :class:`~gisgrid.analysis.scope.ScopedReader` like the store itself: the
+    scope, the masking and the audit of residents' records apply to it unchanged.
+    """
+
+    def __init__(self, store: Store, frames: dict[str, Any]) -> None:
+        self.store = store
+        self.url = store.url
+        self._frames = frames
+
+    def layer_names(self) -> list[str]:
+        return self.store.layer_names()
+
+    def read(
+        self,
+        layer: str,
+        *,
+        bbox: BBox | None = None,
+        where: Where | None = None,
+        columns: Sequence[str] | None = None,
+        window: Window | None = None,
+    ) -> pd.DataFrame:
+        kept = self._frames.get(layer)
+        if kept is None or bbox is not None or where is not None or window is not None:
+            return self.store.read(layer, bbox=bbox, where=where, columns=columns, window=window)
+        if columns is None:
+            return kept.copy()
+        wanted = set(columns)
+        return kept[[c for c in kept.columns if c in wanted or c == "geometry"]].copy()
+
+    def count(self, layer: str, *, where: Where | None = None, bbox: BBox | None = None) -> int:
+        return self.store.count(layer, where=where, bbox=bbox)
+
+    def get_meta(self, key: str) -> Any:
+        return self.store.get_meta(key)
 
 
 class WriteLock:
@@ -115,7 +162,12 @@ class AppState:
     _report: dict[str, Any] | None = None
     _pages: dict[tuple[Any, ...], CachedPage] = field(default_factory=dict)
     _in_scope: dict[tuple[object, ...], np.ndarray] = field(default_factory=dict)
+    #: the hot paths are ready: the grids and the locate index loaded and answered once
+    #: (what readiness waits for: :meth:`warm`)
     warmed: threading.Event = field(default_factory=threading.Event)
+    #: the caches are filled: the dashboard's layers, the report, the household search
+    #: (computed after :attr:`warmed`, in the background: :meth:`warm`)
+    filled: threading.Event = field(default_factory=threading.Event)
     #: guards the caches' attributes for a moment; nothing is read or computed under it
     _cache_lock: threading.Lock = field(default_factory=threading.Lock)
     #: one reading of the layers, one computing of the report at a time
@@ -167,6 +219,7 @@ class AppState:
             # last: once a server says it answers with a version, everything it answers does
             self.locator = locator
             self._forget(search=True)
+            gc.unfreeze()  # what was kept until now may go (its cycles too): see _keep_out_of_gc
             self.version = version
             return True
 
@@ -229,6 +282,11 @@ class AppState:
                     self._frames = frames
             return frames
 
+    def kept_reader(self) -> KeptReader:
+        """The store with its whole layers taken from :meth:`frames` (read them first when
+        they are not kept): what a county map reads, in memory (:class:`KeptReader`)."""
+        return KeptReader(self.store, self.frames())
+
     def report(self) -> dict[str, Any]:
         """The check report of the whole county (computed on first use, kept until a write).
 
@@ -271,14 +329,58 @@ class AppState:
         return cached
 
     def warm(self) -> None:
-        """Fill the caches (layers, report, search index); errors surface on first use."""
+        """Make the hot paths ready (:attr:`warmed`), then fill the caches (:attr:`filled`): the
+        dashboard's layers, the report, the search index and the county map's geometry.
+
+        The grids and the locate index are loaded before (:meth:`load`): one lookup at a
+        point of the county builds what a lookup builds on first use, and the server is
+        ready. The layers, the report and the household search (seconds on a county) are
+        computed after, in the same thread; a request needing one of them meanwhile computes
+        it (or waits for the computation under way). Errors surface on first use. A server
+        stopping (:meth:`stop`) ends it after the step under way.
+        """
         try:
-            self.report()
-            _ = self.search
+            self.prime()
+            _keep_out_of_gc()  # the grids and their index
+        finally:
+            self.warmed.set()
+        steps: tuple[Callable[[], object], ...] = (
+            self.report,
+            lambda: self.search,
+            self._draw_county,
+        )
+        try:
+            for step in steps:
+                if self._stop.is_set():  # the server is stopping: no more of it
+                    return
+                step()
         except Exception:  # a request will raise it again, with its own status
             pass
         finally:
-            self.warmed.set()
+            _keep_out_of_gc()
+            self.filled.set()
+
+    def _draw_county(self) -> None:
+        """Draw the county's coverage map once, for no one (nothing kept, nothing recorded):
+        its grids, villages and townships simplified and encoded (seconds), which the first
+        map page of anyone takes again (:func:`gisgrid.cartography.payload.polygons` keeps
+        them by their content)."""
+        from gisgrid.analysis.assign import local_now
+        from gisgrid.cartography import build_map
+
+        build_map("coverage", self.kept_reader(), report=self.report(), now=local_now())
+
+    def prime(self) -> None:
+        """One lookup at a point inside the county: what a first ``/api/locate`` would build
+        (the prepared geometries of the net, the trees) is built here, and the grids by
+        their responsible persons' phones, which every signed-in request's scope reads."""
+        locator = self.locator
+        _ = locator.net().by_phone
+        if locator.county.is_empty:
+            return
+        at = locator.county.representative_point()
+        with contextlib.suppress(LocateError):  # a point in a gap is answered too
+            locator.locate(at.x, at.y)
 
     def store_problem(self) -> StoreError | None:
         """Why the store cannot be read right now; ``None`` when it answers.
@@ -341,6 +443,19 @@ class AppState:
                 if generation == self._generation:
                     self._search = found
         return found
+
+
+def _keep_out_of_gc() -> None:
+    """Move every object alive now out of the cyclic garbage collector's reach (``gc.freeze``).
+
+    A warm server holds about half a million objects (grids, layers, the search index); a
+    full collection walks them all, 0.1 s or more during which no request is answered, and
+    comes every so often however little a request allocates: the p99 of ``/api/locate``.
+    Frozen objects are still freed by reference counting when dropped; a reload after a
+    write (:meth:`AppState.refresh`) unfreezes them, so that cycles among the dropped ones
+    are collected too.
+    """
+    gc.freeze()
 
 
 def _data_version(store: Store) -> str | None:

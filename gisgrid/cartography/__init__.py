@@ -16,18 +16,55 @@ element, rendering and saving), ``assets`` (local copies of every script and sty
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-import folium
-
-from gisgrid.analysis.assign.current import current_grid_codes, grid_index
-from gisgrid.cartography.assets import ASSET_DIRNAME, asset_files, external_urls, install_assets
-from gisgrid.cartography.data import AreaData, check_report, load_area
-from gisgrid.cartography.maps import MAP_KINDS, coverage_map, finder_map, incident_map
-from gisgrid.cartography.page import Page, render_page, save_map
-from gisgrid.cartography.styles import INDICATORS, TILES
 from gisgrid.errors import MapOptionError, OfflineAssetError, UnknownAreaError
 from gisgrid.stores.base import Reader
+
+if TYPE_CHECKING:  # imported on first use (below): a web server starts without folium
+    import folium
+
+    from gisgrid.cartography.assets import (
+        ASSET_DIRNAME,
+        asset_files,
+        external_urls,
+        install_assets,
+    )
+    from gisgrid.cartography.data import AreaData, load_area
+    from gisgrid.cartography.maps import MAP_KINDS, coverage_map, finder_map, incident_map
+    from gisgrid.cartography.page import Page, render_page, save_map
+    from gisgrid.cartography.styles import INDICATORS, TILES
+
+#: where each name this package exports lives; folium (a second to import, its templates
+#: compiled) loads with the first of them a caller asks for, not with the package
+_HOMES = {
+    "ASSET_DIRNAME": "assets",
+    "asset_files": "assets",
+    "external_urls": "assets",
+    "install_assets": "assets",
+    "AreaData": "data",
+    "check_report": "data",
+    "load_area": "data",
+    "MAP_KINDS": "maps",
+    "coverage_map": "maps",
+    "finder_map": "maps",
+    "incident_map": "maps",
+    "Page": "page",
+    "render_page": "page",
+    "save_map": "page",
+    "INDICATORS": "styles",
+    "TILES": "styles",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
 
 
 def county_name(store: Reader) -> str | None:
@@ -102,6 +139,10 @@ def build_map(
         The clock the cases are read on: their stage, whether they are overdue and how far
         up they escalated (default: now, county time).
     """
+    from gisgrid.analysis.assign.current import current_grid_codes, grid_index
+    from gisgrid.cartography.data import check_report, load_area
+    from gisgrid.cartography.maps import MAP_KINDS, coverage_map, finder_map, incident_map
+
     if kind not in MAP_KINDS:
         raise MapOptionError(f"the map kinds are {', '.join(MAP_KINDS)}, not {kind!r}")
     if kind == "finder" and not (village or grid):

@@ -7,7 +7,9 @@ go in as plain text: the page script shows them with ``textContent``, never as H
 
 from __future__ import annotations
 
+import hashlib
 import math
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,11 +60,38 @@ def rounded(values: Any, digits: int) -> list[float | None]:
 
 
 def polygons(geoms: Any, detail: Detail, grid: Grid, *, simplify: bool = True) -> list[Any]:
-    """Polygons as delta strings on ``grid``, simplified as a coverage unless told not to."""
+    """Polygons as delta strings on ``grid``, simplified as a coverage unless told not to.
+
+    Kept by their content (:data:`_ENCODED`): the grids of a county, simplified and encoded
+    once (seconds), are taken again by every page drawing the very same polygons on the same
+    grid; other polygons (a write changed them) are another key, never an old answer.
+    """
     arr = np.asarray(getattr(geoms, "values", geoms), dtype=object)
+    tolerance = detail.tolerance_m if simplify else 0.0
+    digest = hashlib.blake2b(digest_size=20)
+    for wkb in shapely.to_wkb(arr):
+        digest.update(len(wkb).to_bytes(4, "little"))
+        digest.update(wkb)
+    key = (digest.digest(), tolerance, grid)
+    with _ENCODED_LOCK:
+        found = _ENCODED.get(key)
+    if found is not None:
+        return list(found)
     if simplify:
         arr = simplify_coverage(arr, detail.tolerance_m)
-    return [encode_polygon(g, grid) for g in arr]
+    encoded = [encode_polygon(g, grid) for g in arr]
+    with _ENCODED_LOCK:
+        if len(_ENCODED) >= _ENCODED_KEPT:
+            _ENCODED.pop(next(iter(_ENCODED)))  # the oldest first
+        _ENCODED[key] = encoded
+    return list(encoded)
+
+
+#: polygons encoded (:func:`polygons`) by (digest of their WKB, tolerance, grid): keyed by
+#: the content itself, so an entry can only ever be given for the very same polygons
+_ENCODED: dict[tuple[bytes, float, Grid], list[Any]] = {}
+_ENCODED_KEPT = 32
+_ENCODED_LOCK = threading.Lock()
 
 
 _M_PER_DEG = 111_320.0

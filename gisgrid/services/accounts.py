@@ -13,11 +13,12 @@ and restarts and needs no table of its own.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import math
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import Literal
@@ -712,9 +713,12 @@ def caller_from_session(
     address: str | None,
     settings: AuthSettings | None = None,
     now: dt.datetime | None = None,
+    deferred: list[Callable[[], None]] | None = None,
 ) -> Caller | None:
     """The caller a session cookie stands for, or ``None`` (unknown, ended, expired, idle
-    too long, account disabled, password changed since). Moves the idle end."""
+    too long, account disabled, password changed since). Moves the idle end (at most once
+    a minute; with ``deferred``, that write is appended to it, as :func:`caller_from_token`
+    does)."""
     if not cookie_value or len(cookie_value) > 128:
         return None
     settings = _settings(settings)
@@ -727,7 +731,7 @@ def caller_from_session(
     if account is None or not session_is_open(session, account, settings=settings, now=now):
         return None
     if now - session.last_seen_at >= TOUCH_INTERVAL:
-        ledger.touch_session(token_hash, seen_at=now)
+        _write(functools.partial(ledger.touch_session, token_hash, seen_at=now), deferred)
         session = SessionRecord(
             token_hash=session.token_hash,
             account_id=session.account_id,
@@ -828,10 +832,17 @@ def token_is_valid(token: TokenRecord, *, now: dt.datetime) -> bool:
 
 
 def caller_from_token(
-    ledger: Ledger, value: str, *, address: str | None, now: dt.datetime | None = None
+    ledger: Ledger,
+    value: str,
+    *,
+    address: str | None,
+    now: dt.datetime | None = None,
+    deferred: list[Callable[[], None]] | None = None,
 ) -> Caller | None:
     """The caller an API token stands for, or ``None`` (unknown, revoked, expired, account
-    disabled). Records its use (at most once a minute)."""
+    disabled). Records its use (at most once a minute); with ``deferred``, that write is
+    appended to it for the caller to make (a web server reads on its event loop and writes
+    in a thread)."""
     if not value.startswith(TOKEN_PREFIX) or len(value) > 128:
         return None
     now = _now(now)
@@ -842,8 +853,16 @@ def caller_from_token(
     if account is None or account.disabled:
         return None
     if token.last_used_at is None or now - token.last_used_at >= TOUCH_INTERVAL:
-        ledger.touch_token(token.id, used_at=now)
+        _write(functools.partial(ledger.touch_token, token.id, used_at=now), deferred)
     return Caller(account=account, via="token", session=None, address=address)
+
+
+def _write(write: Callable[[], None], deferred: list[Callable[[], None]] | None) -> None:
+    """Make ``write`` now, or append it to ``deferred`` for the caller to make."""
+    if deferred is None:
+        write()
+    else:
+        deferred.append(write)
 
 
 #: what became of a token, as :func:`token_state` tells

@@ -540,7 +540,9 @@ class GeoPackageStore:
             raise StoreError(f"writing to {self.path} failed, nothing was changed: {exc}") from exc
 
     def close(self) -> None:
-        """Nothing to release: every call opens and closes the file itself."""
+        """Close the ledger's connection kept open for reads; every other call opens and
+        closes the file itself."""
+        self._ledger.close()
 
     # helpers --------------------------------------------------------------------------
     @staticmethod

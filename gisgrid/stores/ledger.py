@@ -170,6 +170,11 @@ class Ledger(Protocol):
     or token, ``StoreError`` when the store cannot be reached.
     """
 
+    #: its reads answer from a file on this machine within microseconds and never wait for
+    #: a writer (SQLite in WAL mode): a web server may make them on its event loop, where
+    #: reads over the network (PostgreSQL) go to a thread (:func:`gisgrid.api.deps.enforce`)
+    local_reads: bool
+
     # accounts -------------------------------------------------------------------------
     def add_account(self, account: NewAccount, *, audit: AuditEntry) -> Account: ...
 

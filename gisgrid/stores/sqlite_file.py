@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -61,6 +62,11 @@ class SideFile:
         self._version = version
         self._busy_seconds = busy_seconds
         self._ready = False  # the schema was found at its version
+        #: the connection :meth:`read_one` keeps open, the file (device, inode) it is open
+        #: on, and the lock that gives it to one thread at a time
+        self._reader: sqlite3.Connection | None = None
+        self._reader_file: tuple[int, int] | None = None
+        self._reader_lock = threading.Lock()
 
     @contextlib.contextmanager
     def transaction(self, doing: str, *, write: bool) -> Iterator[sqlite3.Connection]:
@@ -83,12 +89,52 @@ class SideFile:
         finally:
             con.close()
 
-    def _open(self) -> sqlite3.Connection:
+    def read_one(self, doing: str, sql: str, params: Sequence[object]) -> tuple[object, ...] | None:
+        """The first row of one reading statement (``None``: no row), on a connection kept
+        open for it.
+
+        For the reads of every signed-in request (its API token, its account): opening a
+        connection is most of what a read costs. The statement runs alone, in SQLite's
+        autocommit mode: it is its own read transaction and sees every commit made before
+        it, by any connection of any process, exactly as a new connection would; nothing is
+        kept between two calls but the connection. A file replaced meanwhile (another inode:
+        a restored copy) gets a new connection. One thread at a time uses it.
+        """
+        with self._reader_lock:
+            try:
+                found = _file_id(self.path)
+                if self._reader is None or found is None or found != self._reader_file:
+                    self._close_reader()
+                    self._reader = self._open(check_same_thread=False)
+                    self._reader_file = _file_id(self.path)
+                row: tuple[object, ...] | None = self._reader.execute(sql, params).fetchone()
+                return row
+            except (sqlite3.Error, OSError) as exc:
+                self._close_reader()
+                raise StoreError(f"{doing} {self.what} {self.path} failed: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the connection :meth:`read_one` keeps (the next call opens another)."""
+        with self._reader_lock:
+            self._close_reader()
+
+    def _close_reader(self) -> None:
+        reader, self._reader, self._reader_file = self._reader, None, None
+        if reader is not None:
+            with contextlib.suppress(sqlite3.Error):
+                reader.close()
+
+    def _open(self, *, check_same_thread: bool = True) -> sqlite3.Connection:
         """A connection to the file, made (mode 0600) and given its schema when new."""
         if self._create_file():
             self._ready = False
         # timeout: SQLite's busy timeout, waiting for another process's write to end
-        con = sqlite3.connect(self.path, timeout=self._busy_seconds, isolation_level=None)
+        con = sqlite3.connect(
+            self.path,
+            timeout=self._busy_seconds,
+            isolation_level=None,
+            check_same_thread=check_same_thread,
+        )
         try:
             con.execute("PRAGMA foreign_keys = ON")
             if not self._ready:
@@ -133,6 +179,15 @@ class SideFile:
                 con.execute("ROLLBACK")
             raise
         con.execute("COMMIT")
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    """The file's device and inode (``None``: no such file)."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def _user_version(con: sqlite3.Connection) -> int:

@@ -16,6 +16,8 @@ grid, or one that takes effect later, covers nothing.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import threading
 from collections.abc import Mapping
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -104,8 +106,40 @@ def level3_grids(grids: gpd.GeoDataFrame, *, as_of: dt.date | None = None) -> gp
 
 def grid_index(grids: gpd.GeoDataFrame, *, as_of: dt.date | None = None) -> GridIndex:
     """A :class:`GridIndex` of the level-3 grids among ``grids`` (any levels) in force on
-    ``as_of`` (default today)."""
-    return GridIndex.from_grids(level3_grids(grids, as_of=as_of))
+    ``as_of`` (default today).
+
+    Kept by its content (the grids' codes and geometry, :data:`_INDEXES`): the web app's
+    locator and a county map drawn from the same grids share one index (a second to build
+    on a county) instead of building it twice; other grids (a write changed one) are another
+    key, never an old index. An index is safe to share between threads.
+    """
+    level3 = level3_grids(grids, as_of=as_of)
+    digest = hashlib.blake2b(digest_size=20)
+    digest.update(str(level3.crs).encode())
+    codes = level3["code"].to_numpy(dtype=object).astype(str)
+    order = np.argsort(codes, kind="stable")  # as the index orders them: by code
+    wkbs = shapely.to_wkb(np.asarray(level3.geometry.values, dtype=object)[order])
+    for code, wkb in zip(codes[order], wkbs, strict=True):
+        digest.update(f"{len(code)}:{code}:{len(wkb)}:".encode())
+        digest.update(wkb)
+    key = digest.digest()
+    with _INDEXES_LOCK:
+        found = _INDEXES.get(key)
+    if found is not None:
+        return found
+    index = GridIndex.from_grids(level3)
+    with _INDEXES_LOCK:
+        if len(_INDEXES) >= _INDEXES_KEPT:
+            _INDEXES.pop(next(iter(_INDEXES)))  # the oldest first
+        _INDEXES[key] = index
+    return index
+
+
+#: grid indexes by the digest of their grids' codes and geometry (:func:`grid_index`): keyed
+#: by the content itself, an entry is only ever given for the very same grids
+_INDEXES: dict[bytes, GridIndex] = {}
+_INDEXES_KEPT = 2
+_INDEXES_LOCK = threading.Lock()
 
 
 def current_grid_codes(points: gpd.GeoSeries, grids: gpd.GeoDataFrame | GridIndex) -> np.ndarray:

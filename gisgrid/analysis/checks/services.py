@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.spatial import cKDTree
 
 from gisgrid.analysis.checks.context import CheckContext, lonlat_to_xy, metres, points_lonlat, texts
 from gisgrid.errors import ConfigError
@@ -38,6 +37,8 @@ def nearest_distances(households_xy: np.ndarray, points_xy: np.ndarray) -> np.nd
         out[ok] = np.inf
         return out
     if ok.any():
+        from scipy.spatial import cKDTree  # half a second to import: on first use
+
         dist, _ = cKDTree(pts).query(households_xy[ok], k=1)
         out[ok] = dist
     return out

@@ -3,8 +3,9 @@ balancers.
 
 * ``/api/health/live``: the process answers HTTP. Never asks the store. A service manager
   restarts the process when this fails.
-* ``/api/health``: ready: the store answers now *and* the caches are warm (the layers read
-  and the checks run once at start, so the first dashboard is fast). 503 otherwise: a load
+* ``/api/health``: ready: the store answers now *and* the hot paths are warm (the grids and
+  the locate index loaded and answered once; the dashboard's caches are filled after, in the
+  background: ``caches``). 503 otherwise: a load
   balancer sends no requests to an instance until it is ready, and takes it out of rotation
   (not restarts it) while its store is unreachable: it recovers by itself.
 """
@@ -46,13 +47,19 @@ HeavyTurns = Annotated[Turns, Depends(heavy_turns)]
 class Health(BaseModel):
     """What ``/api/health`` answers, 200 when ready, 503 when not."""
 
-    #: ``ok``: ready; ``warming``: the store answers, the caches are still being filled
-    #: (seconds after a start); ``unavailable``: the store does not answer (``message``)
+    #: ``ok``: ready; ``warming``: the store answers, the hot paths are not ready yet
+    #: (a moment after a start); ``unavailable``: the store does not answer (``message``)
     status: Literal["ok", "warming", "unavailable"]
-    #: the store answers and the caches are warm: send requests here
+    #: the store answers and the hot paths are warm: send requests here
     ready: bool
-    #: whether the dashboard's layers and report are computed (pages are fast from then on)
+    #: whether the hot paths are ready: the grids and the locate index loaded and answered
+    #: once (``/api/locate`` at full speed from the first request)
     warm: bool
+    #: whether the caches are filled: the dashboard's layers, the check report, the
+    #: household search and the county map's geometry, computed in the background after
+    #: ``warm`` (seconds on a county);
+    #: until then the first page needing one computes it, or waits for it
+    caches: bool = False
     store: str
     #: the store's data version this server answers with (``None``: not known yet); it
     #: follows the store's within about a second (docs/county-it.md, Fresh answers)
@@ -87,6 +94,7 @@ async def readiness(state: State, turns: HeavyTurns) -> Health | JSONResponse:
         status="unavailable" if problem is not None else "ok" if warm else "warming",
         ready=ready,
         warm=warm,
+        caches=state.filled.is_set(),
         store=state.store.url,
         data_version=state.version,
         process=os.getpid(),

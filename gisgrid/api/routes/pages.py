@@ -20,7 +20,7 @@ from gisgrid.analysis import indicators as dashboard
 from gisgrid.analysis import organisation
 from gisgrid.analysis.assign import local_now
 from gisgrid.analysis.cases import case_columns
-from gisgrid.analysis.scope import Scope
+from gisgrid.analysis.scope import Scope, ScopedReader
 from gisgrid.api import http
 from gisgrid.api.deps import County, Grid, Scoped, SignedIn, State, Township, Village
 from gisgrid.api.errors import COMMON_ERRORS, HTML_PAGE
@@ -444,9 +444,17 @@ def map_page(
 
     def build() -> CachedPage:
         report = state.report() if kind == "coverage" else None
+        # the store's whole layers from the state's frames (in memory, this data version),
+        # seen through the caller's scope as ever
+        reader = ScopedReader(
+            state.kept_reader(),
+            access.reader.scope,
+            index=access.reader.index,
+            on_records_read=lambda layer, ids: reads.append((layer, ids)),
+        )
         m = build_map(
             kind,
-            access.reader.noting(lambda layer, ids: reads.append((layer, ids))),
+            reader,
             township=township,
             village=village,
             grid=grid,

@@ -61,6 +61,9 @@ class PostGISLedger:
     refuses changes, saying to run ``gisgrid init``; so does one whose schema is older.
     """
 
+    #: reads go over the network to PostgreSQL (a web server makes them in a thread)
+    local_reads = False
+
     def __init__(self, store: PostGISStore) -> None:
         self._store = store
 
