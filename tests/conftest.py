@@ -26,8 +26,10 @@ When the environment says ``CI=true``, a skipped test fails the run (see
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+import pickle
 import shutil
 import subprocess
 import sys
@@ -573,11 +575,26 @@ SAMPLE_HOUSEHOLDS = 30_000
 
 
 @pytest.fixture(scope="session")
-def sample_county() -> Any:
-    """The Huarong sample county (seed 2023, 30,000 households), generated once per session."""
+def sample_county(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The Huarong sample county (seed 2023, 30,000 households), generated once per run.
+
+    Under pytest-xdist the first worker to ask builds it and leaves a pickle in the run's
+    shared temporary folder; the others (waiting on a lock) load that instead of building
+    it again: the suite is bound by the processor.
+    """
     from gisgrid.sample import build_sample_county
 
-    return build_sample_county(seed=2023, households=SAMPLE_HOUSEHOLDS)
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the run's folder, above each worker's own
+    kept = shared / f"sample-county-{SAMPLE_HOUSEHOLDS}.pickle"
+    with open(shared / "sample-county.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if kept.exists():
+            return pickle.loads(kept.read_bytes())
+        county = build_sample_county(seed=2023, households=SAMPLE_HOUSEHOLDS)
+        kept.write_bytes(pickle.dumps(county))
+        return county
 
 
 @pytest.fixture(scope="session")

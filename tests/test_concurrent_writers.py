@@ -15,7 +15,7 @@ seeded generator. Afterwards:
 * every grid code is the right one or none, and all of the county's households have theirs
   when an assignment exited 0 (it runs after them whatever the order).
 
-``GISGRID_TEST_WRITER_ROUNDS`` sets the rounds per store (default 8).
+``GISGRID_TEST_WRITER_ROUNDS`` sets the rounds per store (default 6).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from writer_processes import (
 
 from gisgrid.errors import StoreConstraintError
 
-ROUNDS = int(os.environ.get("GISGRID_TEST_WRITER_ROUNDS", "8"))
+ROUNDS = int(os.environ.get("GISGRID_TEST_WRITER_ROUNDS", "6"))
 KINDS = ("append", "replace", "assign", "report")
 BUSY = "another gisgrid process is writing"
 

@@ -6,7 +6,7 @@ reads exactly as before the write or exactly as after it (compared by digest wit
 the same write to its end), holds no key twice, keeps no copy or journal of the killed
 writer once opened again, and takes the next write.
 
-``GISGRID_TEST_CRASH_KILLS`` sets the kills per kind and store (default 5).
+``GISGRID_TEST_CRASH_KILLS`` sets the kills per kind and store (default 4).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from writer_processes import CRASH_KINDS, CrashCase, Target, base_frames, each_store
 
-KILLS = int(os.environ.get("GISGRID_TEST_CRASH_KILLS", "5"))
+KILLS = int(os.environ.get("GISGRID_TEST_CRASH_KILLS", "4"))
 
 
 @pytest.fixture(scope="module", params=["geopackage", "postgis"])
