@@ -359,13 +359,8 @@ def test_gisgrid_print_refuses_bad_options(
     assert not out.exists()
 
 
-def test_the_scale_bar_measures_the_map_in_metres(
-    store_path: Path, places: tuple[str, str]
-) -> None:
-    _, village = places
-    store = GeoPackageStore(store_path)
-    net = wallmap.load_net(store, village=village, as_of=dt.date(2026, 11, 30))
-    html = wallmap.render_html(net, paper="A3")
+def _net_of(html: str) -> tuple[ET.Element, ET.Element, tuple[float, float, float, float]]:
+    """A wall map's SVG, its group of outlines and that group's ``matrix(s 0 0 sy tx ty)``."""
     svg = re.search(r"<svg.*?</svg>", html, re.S)
     assert svg
     root = ET.fromstring(svg.group(0))
@@ -376,8 +371,20 @@ def test_the_scale_bar_measures_the_map_in_metres(
         r"matrix\(([-\d.e]+) 0 0 ([-\d.e]+) ([-\d.e]+) ([-\d.e]+)\)", group.get("transform", "")
     )
     assert m, group.get("transform")
-    s = float(m.group(1))
-    assert float(m.group(2)) == -s  # north up, no stretch
+    s, sy, tx, ty = map(float, m.groups())
+    return root, group, (s, sy, tx, ty)
+
+
+def test_the_scale_bar_measures_the_map_in_metres(
+    store_path: Path, places: tuple[str, str]
+) -> None:
+    _, village = places
+    store = GeoPackageStore(store_path)
+    net = wallmap.load_net(store, village=village, as_of=dt.date(2026, 11, 30))
+    html = wallmap.render_html(net, paper="A3")
+    root, group, (s, sy, _, _) = _net_of(html)
+    assert sy == -s  # north up, no stretch
+    ns = {"s": "http://www.w3.org/2000/svg"}
     # the village's outline in the SVG (metres) has the width of the village projected here
     outline = group.find("s:path[@class='outline']", ns)
     assert outline is not None
@@ -423,17 +430,8 @@ def _group_box(root: ET.Element, name: str, bar_length: float) -> shapely.Geomet
 
 def _furniture_clear(html: str, what: str) -> None:
     """The legend, north arrow and scale bar of a wall map cover none of the outlines drawn."""
-    svg = re.search(r"<svg.*?</svg>", html, re.S)
-    assert svg
-    root = ET.fromstring(svg.group(0))
+    root, group, (s, _, tx, ty) = _net_of(html)
     ns = {"s": "http://www.w3.org/2000/svg"}
-    group = root.find(".//s:g[@id='net']", ns)
-    assert group is not None
-    m = re.fullmatch(
-        r"matrix\(([-\d.e]+) 0 0 ([-\d.e]+) ([-\d.e]+) ([-\d.e]+)\)", group.get("transform", "")
-    )
-    assert m
-    s, _, tx, ty = map(float, m.groups())
     # every outline drawn (the area, its villages, its grids) on paper, with the thick
     # outline's half width
     rings = []

@@ -560,28 +560,16 @@ def _rate_limit(
     """Refuse (audited as ``denied``) when the account or the address failed too often."""
     window = dt.timedelta(minutes=settings.failure_window_minutes)
     since = now - window
-    waits = []
-    by_account = ledger.count_audit(action="sign_in", outcome="failed", since=since, actor=actor)
-    if by_account >= settings.max_failures_per_account:
-        excess = by_account - settings.max_failures_per_account + 1
-        waits.append(
-            retry_after(
-                ledger,
-                action="sign_in",
-                outcome="failed",
-                since=since,
-                window=window,
-                now=now,
-                excess=excess,
-                actor=actor,
-            )
-        )
+    # the account's failures, and the address's (when known): each against its own limit
+    limits: list[tuple[int, dict[str, str]]] = [
+        (settings.max_failures_per_account, {"actor": actor})
+    ]
     if address is not None:
-        by_address = ledger.count_audit(
-            action="sign_in", outcome="failed", since=since, address=address
-        )
-        if by_address >= settings.max_failures_per_address:
-            excess = by_address - settings.max_failures_per_address + 1
+        limits.append((settings.max_failures_per_address, {"address": address}))
+    waits = []
+    for limit, who in limits:
+        failed = ledger.count_audit(action="sign_in", outcome="failed", since=since, **who)
+        if failed >= limit:
             waits.append(
                 retry_after(
                     ledger,
@@ -590,8 +578,8 @@ def _rate_limit(
                     since=since,
                     window=window,
                     now=now,
-                    excess=excess,
-                    address=address,
+                    excess=failed - limit + 1,
+                    **who,
                 )
             )
     if waits:
