@@ -37,7 +37,7 @@ from gisgrid.errors import ForbiddenError
 from gisgrid.layers import ASSIGNED_LAYERS, get_layer
 from gisgrid.layers.schema import Field, Layer
 from gisgrid.roles import Role, RoleInfo
-from gisgrid.stores.base import BBox, Reader, Where, Window
+from gisgrid.stores.base import BBox, Reader, Where, Window, asked_columns
 from gisgrid.stores.ledger import Account
 
 #: boundary layers: a feature is shown where its code is in the area or contains it
@@ -368,9 +368,7 @@ class ScopedReader:
             frame = self.scope.mask(decl, frame[frame[key].astype(str).isin(named)])
         else:
             frame = self.scope.restrict(layer, frame)
-        if columns is not None:
-            keep = [c for c in frame.columns if c in set(columns) or c == "geometry"]
-            frame = frame[keep]
+        frame = asked_columns(frame, columns)
         if (
             self._on_records_read is not None
             and len(frame)

@@ -26,7 +26,7 @@ from gisgrid.analysis.search import HouseholdSearch
 from gisgrid.api.http import entity_tag
 from gisgrid.errors import LocateError, StoreError
 from gisgrid.settings import AuthSettings
-from gisgrid.stores.base import BBox, Store, Where, Window
+from gisgrid.stores.base import BBox, Store, Where, Window, asked_columns
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +84,7 @@ class KeptReader:
         kept = self._frames.get(layer)
         if kept is None or bbox is not None or where is not None or window is not None:
             return self.store.read(layer, bbox=bbox, where=where, columns=columns, window=window)
-        if columns is None:
-            return kept.copy()
-        wanted = set(columns)
-        return kept[[c for c in kept.columns if c in wanted or c == "geometry"]].copy()
+        return asked_columns(kept, columns).copy()
 
     def count(self, layer: str, *, where: Where | None = None, bbox: BBox | None = None) -> int:
         return self.store.count(layer, where=where, bbox=bbox)

@@ -44,6 +44,15 @@ class Window:
     limit: int
 
 
+def asked_columns(frame: pd.DataFrame, columns: Sequence[str] | None) -> pd.DataFrame:
+    """``frame`` with only the ``columns`` a read asked for, and its geometry (every reader
+    keeps it), in the frame's order; the whole frame when ``columns`` is ``None``."""
+    if columns is None:
+        return frame
+    wanted = set(columns)
+    return frame[[c for c in frame.columns if c in wanted or c == "geometry"]]
+
+
 def layers_to_write(frames: Mapping[str, pd.DataFrame], mode: str) -> dict[str, Layer]:
     """The declarations of the layers a write brings, before anything is written.
 

@@ -59,6 +59,7 @@ from gisgrid.stores.base import (
     Window,
     WriteCheck,
     WriteMode,
+    asked_columns,
     history_to_add,
     layers_to_assign,
     layers_to_write,
@@ -285,10 +286,7 @@ class GeoPackageStore:
         if decl.spatial and frame.crs is None:
             frame = frame.set_crs(crsmod.STORAGE_CRS)
         out = decl.conform(frame)
-        if columns is not None:
-            keep = [c for c in out.columns if c in set(columns) or c == "geometry"]
-            out = out[keep]
-        return out
+        return asked_columns(out, columns)
 
     def count(self, layer: str, *, where: Where | None = None, bbox: BBox | None = None) -> int:
         decl = get_layer(layer)

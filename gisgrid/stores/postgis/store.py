@@ -79,6 +79,7 @@ from gisgrid.stores.base import (
     Window,
     WriteCheck,
     WriteMode,
+    asked_columns,
     history_to_add,
     layers_to_assign,
     layers_to_write,
@@ -505,10 +506,7 @@ class PostGISStore:
         else:
             frame = pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
         out = decl.conform(frame)
-        if columns is not None:
-            keep = [c for c in out.columns if c in set(columns) or c == "geometry"]
-            out = out[keep]
-        return out
+        return asked_columns(out, columns)
 
     def count(self, layer: str, *, where: Where | None = None, bbox: BBox | None = None) -> int:
         decl = get_layer(layer)
