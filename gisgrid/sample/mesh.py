@@ -112,10 +112,9 @@ def _shared_edge_neighbours(faces: np.ndarray) -> list[np.ndarray]:
     order = np.lexsort((face, segment.ravel()))
     seg, face = segment.ravel()[order], face[order]
     same = (seg[:-1] == seg[1:]) & (face[:-1] != face[1:])
-    pairs = np.unique(np.column_stack([face[:-1][same], face[1:][same]]), axis=0)
-    both = np.vstack([pairs, pairs[:, ::-1]])
-    both = both[np.lexsort((both[:, 1], both[:, 0]))]
-    both = np.unique(both, axis=0)
+    pairs = np.column_stack([face[:-1][same], face[1:][same]])
+    # each pair both ways, once, sorted by face then neighbour (np.unique sorts the rows)
+    both = np.unique(np.vstack([pairs, pairs[:, ::-1]]), axis=0)
     starts = np.searchsorted(both[:, 0], np.arange(len(faces) + 1))
     return [both[starts[i] : starts[i + 1], 1].astype(np.int64) for i in range(len(faces))]
 
