@@ -65,9 +65,14 @@ def kind_of(code: str) -> Kind:
     """
     if not code.isdigit() or len(code) not in _KIND_OF_LENGTH:
         raise ValueError(f"{code!r} is not a county, township, village or grid code")
-    if len(code) == COUNTY_DIGITS and code.endswith("00"):
+    if is_prefecture(code):
         return "prefecture"
     return _KIND_OF_LENGTH[len(code)]
+
+
+def is_prefecture(code: str) -> bool:
+    """Whether ``code`` is a prefecture's: six digits ending in 00 (no county's does)."""
+    return len(code) == COUNTY_DIGITS and code.isdigit() and code.endswith("00")
 
 
 def grid_level_of(code: str) -> int:
@@ -95,7 +100,7 @@ def prefecture_of(code: str) -> str:
 def area_prefix(area: str) -> str:
     """What every code inside ``area`` starts with: the code itself, or a prefecture's four
     digits (its counties' codes do not start with ``dddd00``)."""
-    if len(area) == COUNTY_DIGITS and area.endswith("00") and area.isdigit():
+    if is_prefecture(area):
         return area[:4]
     return area
 
