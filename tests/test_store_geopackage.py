@@ -554,7 +554,7 @@ def test_a_check_runs_under_the_lock_and_can_refuse(
 def test_an_import_rechecks_keys_another_writer_stored_meanwhile(
     filled_store: GeoPackageStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import gisgrid.exchange as exchange
+    import gisgrid.exchange.imports as exchange
 
     path = households_geojson(tmp_path / "new.geojson", 2, bad=0)
     real = exchange.store_problems

@@ -1,4 +1,4 @@
-"""Import and export of exchange files (GeoJSON, GeoPackage) that planners edit in QGIS.
+"""Reading exchange files (GeoJSON, GeoPackage) into the store, all or nothing.
 
 Property names in the files are the layer's declared column names (see
 docs/exchange-format.md). An import validates the whole file first and then writes it in one
@@ -35,7 +35,7 @@ from gisgrid import crs as crsmod
 from gisgrid.analysis.assign.current import current_grid_codes, grid_index, today
 from gisgrid.analysis.checks.added import POLYGON_LAYERS, BoundaryFinding, added_boundary_findings
 from gisgrid.analysis.checks.context import LAYER_COLUMNS
-from gisgrid.errors import ConfigError, ConflictError, InputFileError, Problem, ValidationError
+from gisgrid.errors import ConflictError, InputFileError, Problem, ValidationError
 from gisgrid.layers import ASSIGNED_LAYERS, get_layer, households
 from gisgrid.layers.schema import LOCAL_TZ, OUTLINE_MARGIN_M, Layer
 from gisgrid.settings import CheckSettings
@@ -662,36 +662,3 @@ def outside_county(
         )
         problems.append(Problem(i, key, "geometry", message))
     return problems, ()
-
-
-def export_layer(store: Store, layer: str, path: str | Path) -> int:
-    """Write a layer from ``store`` to a GeoJSON or GeoPackage file; returns the feature count.
-
-    GeoJSON is written in EPSG:4326 (RFC 7946); a GeoPackage keeps the storage CRS.
-    """
-    path = Path(path)
-    decl = get_layer(layer)
-    if path.suffix.lower() not in DRIVERS:  # an output the user asked for: a bad option
-        endings = ", ".join(DRIVERS)
-        raise ConfigError(f"{path}: unknown file type to export to; use one of {endings}")
-    driver = _driver_for(path)
-    frame = store.read(layer)
-    out = frame.copy()
-    for f in decl.fields:
-        if f.type == "date":
-            # ISO dates, not midnight timestamps, in files people open
-            out[f.name] = out[f.name].dt.strftime("%Y-%m-%d").astype("object")
-            out[f.name] = out[f.name].where(frame[f.name].notna(), None)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    # name the layer (a GeoJSON's "name" member too), not after the temporary file
-    kwargs: dict[str, object] = {"driver": driver, "layer": layer}
-    if decl.spatial:
-        kwargs["geometry_type"] = decl.geometry_type
-    try:
-        pyogrio.write_dataframe(out, tmp, **kwargs)
-        tmp.replace(path)
-    except Exception as exc:
-        tmp.unlink(missing_ok=True)
-        raise InputFileError(f"{path}: cannot write ({exc})") from exc
-    return len(frame)

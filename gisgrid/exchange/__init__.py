@@ -1,0 +1,33 @@
+"""Files in and out: the formats planners, registers and phone apps use.
+
+:mod:`.imports` reads a file, checks it as a whole and writes it in one store transaction;
+:mod:`.export` writes a layer out.
+"""
+
+from __future__ import annotations
+
+from gisgrid.exchange.export import export_layer
+from gisgrid.exchange.imports import (
+    DRIVERS,
+    ImportResult,
+    boundary_problems,
+    import_file,
+    outside_county,
+    read_exchange_file,
+    store_problems,
+    version_grids,
+    with_grid_codes,
+)
+
+__all__ = [
+    "DRIVERS",
+    "ImportResult",
+    "boundary_problems",
+    "export_layer",
+    "import_file",
+    "outside_county",
+    "read_exchange_file",
+    "store_problems",
+    "version_grids",
+    "with_grid_codes",
+]
