@@ -7,7 +7,7 @@ included, both cores used):
 * gisgrid: building the :class:`~gisgrid.analysis.assign.GridIndex`, assigning with it, and
   :func:`~gisgrid.analysis.assign.assign_points` end to end (build included: the index is
   built in a second thread while the points' coordinates are taken, and the points are
-  looked up in two slices in two threads); and the same on one thread (``threads=1``,
+  looked up in slices of 65,536 by two threads); and the same on one thread (``threads=1``,
   the build before the coordinates), for comparison;
 
 each the best of ``--repeat`` (5) runs, taken in turns so that a busy machine slows all alike.

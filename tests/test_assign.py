@@ -483,7 +483,7 @@ def test_one_index_serves_several_threads(coverage):
 
 
 def test_two_threads_give_the_one_threads_answers(coverage):
-    """Many points are looked up in two slices, in two threads, and assign_points builds the
+    """Many points are looked up in slices by two threads, and assign_points builds the
     index in a second thread: the answers, shared flags and paths are those of one thread,
     and the reference's, on points made to break the engine (on and next to every edge and
     vertex, in holes, overlaps and boundary cells, on the raster's lines, empty ones), with
