@@ -188,9 +188,10 @@ def _map_codes(codes: np.ndarray, of: Callable[[Iterable[object]], np.ndarray]) 
     present = ~pd.isna(codes)
     out = np.full(len(codes), None, dtype=object)
     if present.any():
-        distinct = pd.unique(codes[present])
-        lookup = dict(zip(distinct, of(distinct), strict=True))
-        out[present] = [lookup[c] for c in codes[present]]
+        ids, distinct = pd.factorize(codes[present])
+        found = np.empty(len(distinct), dtype=object)
+        found[:] = list(of(distinct))
+        out[present] = found[ids]
     return out
 
 
@@ -238,9 +239,14 @@ def _per_area(areas: pd.DataFrame, weight: np.ndarray | None = None) -> pd.Serie
     w = np.ones(len(areas)) if weight is None else np.asarray(weight, dtype=float)
     if len(areas) == 0:
         return pd.Series(dtype=float)
-    # one pass over the points, then over the few distinct (township … level-3) tuples
-    keyed = areas[list(AREA_KINDS)].assign(_w=w)
-    small = keyed.groupby(list(AREA_KINDS), dropna=False)["_w"].sum().reset_index()
+    # one pass over the points, then over the few distinct (township … level-3) tuples; a
+    # point's village and level-3 grid decide its other areas, so those two make the key
+    village, _ = pd.factorize(areas["village"].to_numpy(), use_na_sentinel=False)
+    grid, grids = pd.factorize(areas["level3"].to_numpy(), use_na_sentinel=False)
+    _, first, tuple_of = np.unique(
+        village.astype(np.int64) * (len(grids) + 1) + grid, return_index=True, return_inverse=True
+    )
+    small = areas[list(AREA_KINDS)].take(first).assign(_w=np.bincount(tuple_of, weights=w))
     parts = [small.groupby(kind)["_w"].sum() for kind in AREA_KINDS]
     return pd.concat(parts).groupby(level=0).sum()
 
@@ -340,7 +346,7 @@ def grid_indicators(layers: Layers) -> pd.DataFrame:
     grids = layers.grids
     hh = layers.households
     out = _household_columns(layers, pd.Index(grids["code"], name="code"))
-    assigned = np.asarray([isinstance(c, str) for c in hh["grid_code"]], dtype=bool)
+    assigned = hh["grid_code"].notna().to_numpy()
     dist = pd.Series(
         nearest_service_m(hh.geometry.values[assigned], layers.service_points),
         index=hh["grid_code"].to_numpy(dtype=object)[assigned],

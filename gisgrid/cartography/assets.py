@@ -380,6 +380,8 @@ def external_urls(text: str, allowed: Iterable[str] = ()) -> list[str]:
     allowed
         URLs (or URL prefixes) the user chose to reach, e.g. a tile server's template.
     """
+    if "//" not in text:  # every URL either pattern finds holds "//": a quick no
+        return []
     allow = tuple(a for a in allowed if a)
     found = [m.group(0) for m in _ABSOLUTE.finditer(text)]
     found += [m.group(1) for m in _PROTOCOL_RELATIVE.finditer(text)]

@@ -13,6 +13,7 @@ those the points are looked up in, are those in force on the map's date
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -165,9 +166,12 @@ def load_area(
         grids if box is None else net_on(store, as_of, bbox=box, where={"level": 3}), as_of=as_of
     )
     area_codes = set(grids.loc[grids["level"] == 3, "code"])
-    area_shape = shapely.union_all(
-        (grids[grids["level"] == grids["level"].min()] if scope == "grid" else villages).geometry
-    )
+
+    @functools.cache
+    def area_shape() -> shapely.Geometry:
+        """The area's outline (the county's map never asks: every point is in it)."""
+        parts = grids[grids["level"] == grids["level"].min()] if scope == "grid" else villages
+        return shapely.union_all(parts.geometry)
 
     def in_area(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         frame = frame.copy()
@@ -177,7 +181,7 @@ def load_area(
         inside = frame["grid_code"].isin(area_codes).to_numpy()
         loose = frame["grid_code"].isna().to_numpy().copy()
         if loose.any():
-            loose &= np.asarray(shapely.covered_by(frame.geometry.values, area_shape))
+            loose &= np.asarray(shapely.covered_by(frame.geometry.values, area_shape()))
         return frame[inside | loose].reset_index(drop=True)
 
     households = in_area(store.read("households", bbox=box))
@@ -202,7 +206,7 @@ def load_area(
     # service point may lie in the next village)
     points = store.read("service_points")
     if scope != "county":
-        points = points[_within_m(points, area_shape, 3000.0)].reset_index(drop=True)
+        points = points[_within_m(points, area_shape(), 3000.0)].reset_index(drop=True)
     points = points.copy()
     points_index = index
     if scope != "county" and len(points):
@@ -223,7 +227,7 @@ def load_area(
         findings = [
             f
             for f in findings_from_report(report)
-            if scope == "county" or f.geometry.intersects(area_shape.buffer(0.001))
+            if scope == "county" or f.geometry.intersects(area_shape().buffer(0.001))
         ]
     return AreaData(
         scope=scope,

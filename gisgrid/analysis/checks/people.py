@@ -250,7 +250,9 @@ def unvisited_households(
     kept = visits[(at < end).to_numpy()]
     last = pd.to_datetime(kept["at"]).groupby(kept["household_id"].astype(str)).max()
     seen = last.reindex(pd.Index(households["id"].astype(str))).to_numpy()
-    limit = np.array([visit_days.get(str(c), -1) for c in category], dtype=float)
+    limit = np.full(len(category), -1.0)
+    for name, days in visit_days.items():
+        limit[category == name] = days
     counted = np.isin(category, list(visit_days))
     gone = np.full(len(households), np.nan)
     visited = ~pd.isna(seen)
