@@ -586,7 +586,9 @@ def demo_command(
         out.print(f"{what} written to {st.url} in {time.perf_counter() - started:.1f} s")
         if manifest_path is not None:
             out.print(f"planted defects recorded in {manifest_path}")
-        _print_counts(st)
+        _print_counts(
+            st, title="样本县 sample county" if prefecture is None else "样本市 sample prefecture"
+        )
         _demo_steps(st, out_dir)
         _demo_accounts(st, out_dir)
 
@@ -935,10 +937,10 @@ def _demo_maps(st: Store, out_dir: Path) -> None:
         out.print(f"map written to {path} ({path.stat().st_size / 1e3:,.0f} kB)")
 
 
-def _print_counts(st: Store) -> None:
+def _print_counts(st: Store, *, title: str) -> None:
     from gisgrid.stores.base import APPEND_ONLY_LAYERS
 
-    table = Table(title="样本县 sample county")
+    table = Table(title=title)
     table.add_column("layer")
     table.add_column("图层")
     table.add_column("features", justify="right")

@@ -129,6 +129,41 @@ def test_the_checks_find_no_gap_or_overlap_across_the_county_border(two_county_s
     assert {n["code"] for n in doc["nesting"]["items"]} == planted_nesting
 
 
+def test_a_township_gap_names_its_county_or_the_prefecture_between_counties(
+    two_county_sample,
+) -> None:
+    """A township missing from the middle of the net leaves a hole in the union of the
+    townships: the gap names the county of the townships around it, and, when they are of
+    both counties, the prefecture (市), never the word "county"."""
+    frames = two_county_sample.frames
+    townships = frames["townships"]
+    geoms = townships.geometry.values
+    codes_ = townships["code"].to_numpy()
+
+    def holes(parts: Any) -> float:  # square degrees of the union's holes
+        union = shapely.union_all(parts, grid_size=1e-7)
+        return sum(shapely.Polygon(r).area for p in shapely.get_parts(union) for r in p.interiors)
+
+    before = holes(geoms)
+    inner: dict[bool, str] = {}  # between counties? → a township whose removal leaves a hole
+    for k, code in enumerate(codes_):
+        others = np.delete(geoms, k)
+        if holes(others) < before + 0.5 * shapely.area(geoms[k]):
+            continue  # on the net's outer edge: no hole without it
+        near = np.delete(codes_, k)[shapely.dwithin(others, geoms[k], 1e-6)]
+        inner.setdefault(len({codes.county_of(c) for c in near}) > 1, code)
+    assert set(inner) == {True, False}, "the sample has townships inside the net, at the border too"
+    as_of = dt.date.fromisoformat(two_county_sample.manifest["as_of"])
+    for between, code in inner.items():
+        cut = dict(frames)
+        cut["townships"] = townships[townships["code"] != code].reset_index(drop=True)
+        doc = json.loads(run_checks(cut, settings=CheckSettings(), as_of=as_of).to_json())
+        found = [g for g in doc["gaps"]["items"] if g["level"] == "township"]
+        assert found, code
+        expected = ("prefecture", "430600") if between else ("county", codes.county_of(code))
+        assert {(g["parent_level"], g["parent_code"]) for g in found} == {expected}, code
+
+
 # --- scope: a county's account sees its county, the prefecture's both ---------------------------
 
 

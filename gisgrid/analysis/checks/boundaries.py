@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gisgrid import codes as gridcodes
 from gisgrid.analysis.checks.context import (
     CheckContext,
     PolygonLayer,
@@ -381,6 +382,18 @@ def _gap_items(
     return items
 
 
+def _around(townships: list[str]) -> tuple[str, str] | None:
+    """Level and code of the area a gap among ``townships`` lies in: their county, or, in a
+    store of several counties, the prefecture when the gap lies between counties."""
+    counties = sorted({c for c in gridcodes.counties_of(townships) if c is not None})
+    if len(counties) == 1:
+        return "county", counties[0]
+    prefectures = {gridcodes.prefecture_of(c) for c in counties}
+    if len(prefectures) == 1:
+        return "prefecture", prefectures.pop()
+    return None  # no township around it, or counties of several prefectures: as it was
+
+
 def gaps(
     tier: Tier,
     *,
@@ -404,14 +417,19 @@ def gaps(
     tree = shapely.STRtree(kids.usable[tree_idx])
     if tier.level == "township" and not tier.checked:
         # no outline: the county is the union of the townships; its holes are gaps
-        county = str(tier.parent_codes[0]) if len(tier.parent_codes) else "county"
         union = shapely.union_all(kids.usable[ok], grid_size=GRID_DEG)
         for poly in polygon_parts(union):
             for ring in poly.interiors:
-                items += _gap_items(
-                    tier, county, shapely.Polygon(ring),
+                hole = shapely.Polygon(ring)
+                found = _gap_items(
+                    tier, str(tier.parent_codes[0]), hole,
                     sliver_m2=sliver_m2, tree=tree, tree_idx=tree_idx,
                 )  # fmt: skip
+                for item in found:
+                    around = _around(item["adjacent_codes"])
+                    if around is not None:
+                        item["parent_level"], item["parent_code"] = around
+                items += found
         return items
     codes = [c for c, g in tier.parents.items() if g is not None]
     if not codes:

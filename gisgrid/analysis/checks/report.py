@@ -19,6 +19,7 @@ LABELS: dict[str, tuple[str, str]] = {
 }
 
 LEVEL_LABELS = {
+    "prefecture": ("市", "prefecture"),
     "county": ("县", "county"),
     "township": ("乡镇", "township"),
     "village": ("村（社区）", "village"),
