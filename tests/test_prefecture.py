@@ -299,7 +299,10 @@ def test_a_county_leader_dashboard_is_their_county(two_county_client: Any) -> No
     report = client.get("/api/check", headers=leader.headers).json()
     places = [i.get("parent_code") or i.get("code") for i in report["gaps"]["items"]]
     assert places and all(str(p).startswith("430623") for p in places)
-    assert client.get("/maps/coverage", headers=leader.headers).status_code == 200
+    page = client.get("/maps/coverage", headers=leader.headers)
+    assert page.status_code == 200
+    title = re.search(r"<title>(.*?)</title>", page.text)
+    assert title and "华容县" in title.group(1) and "岳阳市" not in title.group(1)
 
 
 def test_the_workbooks_of_the_prefecture_and_of_a_county(two_county_client: Any) -> None:

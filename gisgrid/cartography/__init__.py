@@ -19,6 +19,7 @@ import datetime as dt
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from gisgrid import codes as gridcodes
 from gisgrid.errors import MapOptionError, OfflineAssetError, UnknownAreaError
 from gisgrid.stores.base import Reader
 
@@ -159,6 +160,10 @@ def build_map(
         now=now,
     )
     name = county_name(store)
+    # a map of one county of a prefecture's store is titled with that county's name
+    shown = set(gridcodes.counties_of(data.townships["code"]))
+    if len(shown) == 1:
+        name = county_names(store).get(str(shown.pop()), name)
     if kind == "coverage":
         return coverage_map(data, indicator=indicator, tiles=tiles, lang=lang, county_name=name)
     if kind == "incidents":
