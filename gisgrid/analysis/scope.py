@@ -163,6 +163,32 @@ class Scope:
         if not self.covers(code):
             raise ForbiddenError(f"{code} 不在本账号的管辖范围内 (outside this account's area)")
 
+    def narrowed(self, area: str) -> Scope:
+        """This scope cut to ``area`` (an export or page of one township, village, …): the
+        part of the caller's area inside it, with the same rights to personal fields.
+
+        A caller whose area holds ``area`` gets ``area``; one whose areas lie inside it (a
+        grid worker asking for their village) keeps those of them.
+
+        Raises
+        ------
+        ForbiddenError
+            No part of ``area`` is within the caller's area.
+        """
+        if self.covers(area):
+            areas: tuple[str, ...] = (area,)
+        else:
+            areas = tuple(a for a in self.areas if codes.lies_in(a, area))
+        if not areas:
+            raise ForbiddenError(f"{area} 不在本账号的管辖范围内 (outside this account's area)")
+        return Scope(
+            role=self.role,
+            areas=areas,
+            residents=self.residents,
+            staff=self.staff,
+            counties=self.counties,
+        )
+
     def codes_in(self, values: Iterable[object], *, ancestors: bool = False) -> np.ndarray:
         """Which codes lie in the area (or, with ``ancestors``, also contain part of it)."""
         text = pd.Series(list(values), dtype="string")

@@ -145,6 +145,19 @@ CHECKS: dict[str, Kind] = _table(
 )
 
 
+#: the coded fields whose values have words here, by (layer, field): exports write the Chinese
+#: label (a field not listed writes its code)
+FIELD_KINDS: dict[tuple[str, str], Mapping[str, Kind]] = {
+    ("service_points", "kind"): SERVICE_POINT_KINDS,
+    ("incidents", "kind"): INCIDENT_KINDS,
+    ("incidents", "status"): CASE_STATUSES,
+    ("case_steps", "action"): CASE_ACTIONS,
+    ("visits", "kind"): VISIT_KINDS,
+    ("pairings", "unit_kind"): UNIT_KINDS,
+    ("pairings", "kind"): PAIRING_KINDS,
+}
+
+
 def label(table: Mapping[str, Kind], code: str, lang: Lang) -> str:
     """The label of ``code`` in ``table`` in ``lang``; an unknown code is its own label."""
     kind = table.get(code)
@@ -155,6 +168,7 @@ __all__ = [
     "CASE_ACTIONS",
     "CASE_STATUSES",
     "CHECKS",
+    "FIELD_KINDS",
     "INCIDENT_KINDS",
     "SERVICE_POINT_KINDS",
     "SIX_NO_CATEGORIES",
