@@ -442,6 +442,10 @@ def test_download_is_scoped_by_role_and_audited(
         assert got["grid"] and len(got["grid"] ^ mine) <= 2, "a grid worker: their grid only"
         assert got["grid"] < got["village"]
         assert len(got["village"] ^ village_truth) <= max(2, len(village_truth) // 500)
+        # the village's page links its downloads
+        page = client.get(f"/?village={village}", headers=secretary.headers).text
+        assert f'href="/api/export/households?format=xlsx&amp;area={village}"' in page
+        assert f'href="/api/export/grids?format=shp&amp;area={village}"' in page
         # figures only: no households, and the grids' phones masked
         r = client.get("/api/export/households?format=xlsx", headers=viewer.headers)
         assert r.status_code == 403

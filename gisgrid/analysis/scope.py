@@ -23,6 +23,7 @@ A feature lies in an area by its code, the same rule for every layer:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -181,13 +182,7 @@ class Scope:
             areas = tuple(a for a in self.areas if codes.lies_in(a, area))
         if not areas:
             raise ForbiddenError(f"{area} 不在本账号的管辖范围内 (outside this account's area)")
-        return Scope(
-            role=self.role,
-            areas=areas,
-            residents=self.residents,
-            staff=self.staff,
-            counties=self.counties,
-        )
+        return dataclasses.replace(self, areas=areas)
 
     def codes_in(self, values: Iterable[object], *, ancestors: bool = False) -> np.ndarray:
         """Which codes lie in the area (or, with ``ancestors``, also contain part of it)."""

@@ -133,11 +133,11 @@ class Extract:
 
 def area_names(reader: Reader) -> dict[str, str]:
     """Township and village code → name, as ``reader`` sees them."""
-    names: dict[str, str] = {}
-    for layer in ("townships", "villages"):
-        frame = reader.read(layer, columns=["code", "name"])
-        names |= {str(c): str(n) for c, n in zip(frame["code"], frame["name"], strict=True)}
-    return names
+    from gisgrid.reports.workbook import area_names as names_of
+
+    return names_of(
+        {t: reader.read(t, columns=["code", "name"]) for t in ("townships", "villages")}
+    )
 
 
 def known_area(names: Mapping[str, str], area: str) -> None:
