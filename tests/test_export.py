@@ -31,7 +31,7 @@ from fastapi.testclient import TestClient
 
 from gisgrid import codes
 from gisgrid.api import create_app
-from gisgrid.errors import ConfigError, InputFileError, UnknownAreaError
+from gisgrid.errors import ConfigError, InputFileError, StoreError, UnknownAreaError
 from gisgrid.exchange import export_layer, format_of, read_extract, write_export
 from gisgrid.exchange.shapefile_out import NAME_MAX, short_names
 from gisgrid.layers import LAYERS
@@ -480,3 +480,45 @@ def test_the_documented_shapefile_names_are_the_ones_written() -> None:
         if short != field
     }
     assert documented == written
+
+
+# --- one consistent read --------------------------------------------------------------------
+
+
+class WrittenDuringReads(GeoPackageStore):
+    """A GeoPackage store that, while an export reads it, has another writer change it:
+    a real write through a second store on the same file, after each of the first ``times``
+    reads of ``layer``."""
+
+    def __init__(self, path: Path, *, layer: str, times: int) -> None:
+        super().__init__(path)
+        self.layer, self.times = layer, times
+        self.writer = GeoPackageStore(path)
+
+    def read(self, layer: str, **kwargs: Any) -> Any:
+        frame = super().read(layer, **kwargs)
+        if layer == self.layer and self.times > 0:
+            self.times -= 1
+            rows = self.writer.read(layer)
+            self.writer.write({layer: rows.iloc[:-1]})  # another writer drops a row
+        return frame
+
+
+def test_a_write_during_the_read_makes_the_export_read_again(
+    filled_store: GeoPackageStore, tmp_path: Path
+) -> None:
+    before = filled_store.count("service_points")
+    store = WrittenDuringReads(filled_store.path, layer="service_points", times=1)
+    extract = read_extract(store, "service_points")
+    # the first read saw the layer before the write: read again, the file is of after it
+    assert len(extract.frame) == before - 1 == store.count("service_points")
+
+
+def test_a_store_that_keeps_changing_is_not_exported(
+    filled_store: GeoPackageStore, tmp_path: Path
+) -> None:
+    store = WrittenDuringReads(filled_store.path, layer="service_points", times=10)
+    out = tmp_path / "out" / "sp.gpkg"
+    with pytest.raises(StoreError, match="kept changing"):
+        export_layer(store, "service_points", out)
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []

@@ -21,13 +21,15 @@ from pathlib import Path
 
 import pandas as pd
 from openpyxl import Workbook
+from openpyxl.cell.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from gisgrid.exchange.export import Extract
 from gisgrid.layers.kinds import FIELD_KINDS
 from gisgrid.layers.schema import Field
-from gisgrid.reports.workbook import Column, write_header
+from gisgrid.reports.workbook import style_header
 
 #: what a true/false value reads as
 YES_NO = {True: "是", False: "否"}
@@ -35,6 +37,9 @@ YES_NO = {True: "是", False: "否"}
 DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 DEGREE_FORMAT = "0.000000"
+#: the number format of a field's cells, by its type (text: none, an 18-digit code stays
+#: text because it is written as text)
+NUMBER_FORMATS = {"date": DATE_FORMAT, "datetime": DATETIME_FORMAT}
 #: the coordinate columns of a point layer
 LON, LAT = "经度", "纬度"
 #: the type of each field as the 说明 sheet names it
@@ -98,7 +103,10 @@ def _shown(value: object) -> str:
 
 
 def write_xlsx(extract: Extract, path: Path) -> None:
-    """Write ``extract`` as an Excel workbook (see the module's docstring) to ``path``."""
+    """Write ``extract`` as an Excel workbook (see the module's docstring) to ``path``.
+
+    Streamed (openpyxl's write-only mode): rows go to the file as they are made, a register
+    of a county's households in seconds."""
     decl, frame = extract.layer, extract.frame
     headers: list[str] = []
     columns: list[list[object]] = []
@@ -106,15 +114,7 @@ def write_xlsx(extract: Extract, path: Path) -> None:
     for f in decl.fields:
         headers.append(header_of(f))
         columns.append(cell_values(decl.name, f, frame[f.name]))
-        formats.append(
-            DATE_FORMAT
-            if f.type == "date"
-            else DATETIME_FORMAT
-            if f.type == "datetime"
-            else "@"
-            if f.type == "str"
-            else None
-        )
+        formats.append(NUMBER_FORMATS.get(f.type))
     points = decl.geometry_type == "Point"
     if points:
         geometry = frame.geometry
@@ -124,31 +124,36 @@ def write_xlsx(extract: Extract, path: Path) -> None:
         headers += [LON, LAT]
         columns += [list(xs), list(ys)]
         formats += [DEGREE_FORMAT, DEGREE_FORMAT]
-    book = Workbook()
-    ws = book.active
-    ws.title = decl.label_zh[:31]
-    cols = [
-        Column(
-            key=h,
-            header=h,
-            width=min(
-                MAX_WIDTH,
-                max([display_width(h), *(display_width(_shown(v)) for v in c[:WIDTH_SAMPLE])]) + 2,
-            ),
+    book = Workbook(write_only=True)
+    ws = book.create_sheet(decl.label_zh[:31])
+    for j, (header, values) in enumerate(zip(headers, columns, strict=True), start=1):
+        shown = max(
+            [display_width(header), *(display_width(_shown(v)) for v in values[:WIDTH_SAMPLE])]
         )
-        for h, c in zip(headers, columns, strict=True)
-    ]
-    write_header(ws, 1, cols)
-    for j, (values, fmt) in enumerate(zip(columns, formats, strict=True), start=1):
-        for i, value in enumerate(values, start=2):
-            cell = ws.cell(i, j, value)
-            if fmt is not None and value is not None:
-                cell.number_format = fmt
+        ws.column_dimensions[get_column_letter(j)].width = min(MAX_WIDTH, shown + 2)
     ws.freeze_panes = "A2"
-    last = get_column_letter(max(1, len(cols)))
-    ws.auto_filter.ref = f"A1:{last}{max(1, len(frame) + 1)}"
+    ws.auto_filter.ref = f"A1:{get_column_letter(max(1, len(headers)))}{max(1, len(frame) + 1)}"
+    ws.append(_header_cells(ws, headers))
+    formatted = [j for j, fmt in enumerate(formats) if fmt is not None]
+    for row in zip(*columns, strict=True) if columns else ():
+        cells: list[object] = list(row)
+        for j in formatted:
+            if cells[j] is not None:
+                cell = WriteOnlyCell(ws, value=cells[j])
+                cell.number_format = str(formats[j])
+                cells[j] = cell
+        ws.append(cells)
     _notes(book, extract, points=points)
     book.save(path)
+
+
+def _header_cells(ws: WriteOnlyWorksheet, headers: list[str]) -> list[WriteOnlyCell]:
+    cells = []
+    for text in headers:
+        cell = WriteOnlyCell(ws, value=text)
+        style_header(cell)
+        cells.append(cell)
+    return cells
 
 
 def _notes(book: Workbook, extract: Extract, *, points: bool) -> None:
@@ -173,23 +178,19 @@ def _notes(book: Workbook, extract: Extract, *, points: bool) -> None:
         ("要素数 features", str(len(extract.frame))),
         ("坐标 coordinates", where),
     ]
-    for i, (label, text) in enumerate(rows, start=1):
-        ws.cell(i, 1, label).font = Font(bold=True)
-        ws.cell(i, 2, text)
-    start = len(rows) + 2
-    cols = [
-        Column("header", "列名", width=18),
-        Column("name", "字段名 field", width=22),
-        Column("type", "类型", width=10),
-        Column("description", "说明 description", width=70),
-    ]
-    write_header(ws, start, cols)
-    lines = [(header_of(f), f.name, TYPE_ZH[f.type], _described(decl.name, f)) for f in decl.fields]
+    for width, letter in zip((18, 22, 10, 70), "ABCD", strict=True):
+        ws.column_dimensions[letter].width = width
+    for label, text in rows:
+        bold = WriteOnlyCell(ws, value=label)
+        bold.font = Font(bold=True)
+        ws.append([bold, text])
+    ws.append([])
+    ws.append(_header_cells(ws, ["列名", "字段名 field", "类型", "说明 description"]))
+    for f in decl.fields:
+        ws.append([header_of(f), f.name, TYPE_ZH[f.type], _described(decl.name, f)])
     if points:
-        lines += [(LON, "lon", "数值", "longitude, WGS84"), (LAT, "lat", "数值", "latitude, WGS84")]
-    for i, line in enumerate(lines, start=start + 1):
-        for j, text in enumerate(line, start=1):
-            ws.cell(i, j, text)
+        ws.append([LON, "lon", "数值", "longitude, WGS84"])
+        ws.append([LAT, "lat", "数值", "latitude, WGS84"])
 
 
 def _area_text(extract: Extract) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 from openpyxl import Workbook
+from openpyxl.cell.cell import Cell, WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
@@ -190,14 +191,18 @@ def _place_names(sheet: Sheet, names: Mapping[str, str]) -> pd.DataFrame:
     return frame
 
 
+def style_header(cell: Cell | WriteOnlyCell) -> None:
+    """A header cell as every workbook of gisgrid has it: bold, filled, centred, wrapped."""
+    cell.font = Font(bold=True)
+    cell.fill = HEADER_FILL
+    cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+
+
 def write_header(ws: Worksheet, row: int, cols: Sequence[Column]) -> None:
-    """The header row of a sheet as every workbook of gisgrid has it: bold, filled, centred
-    and wrapped, each column as wide as its :attr:`Column.width`."""
+    """The header row of a sheet (:func:`style_header`), each column as wide as its
+    :attr:`Column.width`."""
     for j, col in enumerate(cols, start=1):
-        c = ws.cell(row, j, col.header)
-        c.font = Font(bold=True)
-        c.fill = HEADER_FILL
-        c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        style_header(ws.cell(row, j, col.header))
         ws.column_dimensions[get_column_letter(j)].width = col.width
 
 
@@ -290,6 +295,7 @@ __all__ = [
     "columns_of",
     "header_of",
     "sheets_for",
+    "style_header",
     "write_header",
     "write_workbook",
 ]
