@@ -522,3 +522,9 @@ def test_a_store_that_keeps_changing_is_not_exported(
     with pytest.raises(StoreError, match="kept changing"):
         export_layer(store, "service_points", out)
     assert not out.parent.exists() or list(out.parent.iterdir()) == []
+
+
+def test_the_words_of_every_coded_field_are_its_choices() -> None:
+    """Every kind a file writes in words has its word, and no word names a code not allowed."""
+    for (layer, field), labels in FIELD_KINDS.items():
+        assert tuple(labels) == LAYERS[layer].field(field).choices, (layer, field)
