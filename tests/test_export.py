@@ -32,7 +32,7 @@ from fastapi.testclient import TestClient
 from gisgrid import codes
 from gisgrid.api import create_app
 from gisgrid.errors import ConfigError, InputFileError, StoreError, UnknownAreaError
-from gisgrid.exchange import export_layer, format_of, read_extract, write_export
+from gisgrid.exchange import Extract, export_layer, format_of, read_extract, write_export
 from gisgrid.exchange.shapefile_out import NAME_MAX, short_names
 from gisgrid.layers import LAYERS
 from gisgrid.layers.kinds import FIELD_KINDS
@@ -528,3 +528,13 @@ def test_the_words_of_every_coded_field_are_its_choices() -> None:
     """Every kind a file writes in words has its word, and no word names a code not allowed."""
     for (layer, field), labels in FIELD_KINDS.items():
         assert tuple(labels) == LAYERS[layer].field(field).choices, (layer, field)
+
+
+def test_more_rows_than_a_sheet_holds_are_refused(tmp_path: Path) -> None:
+    decl = LAYERS["leader_townships"]
+    rows = 1_048_576  # and the header: one too many
+    frame = pd.DataFrame({c: pd.Series(["1"] * rows, dtype="object") for c in decl.columns})
+    extract = Extract(decl, frame, None, None, None, dt.datetime(2026, 12, 1))
+    with pytest.raises(ConfigError, match="do not fit a sheet of Excel"):
+        write_export(extract, tmp_path / "out" / "big.xlsx")
+    assert list((tmp_path / "out").iterdir()) == []

@@ -26,6 +26,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from gisgrid.errors import ConfigError
 from gisgrid.exchange.export import Extract
 from gisgrid.layers.kinds import FIELD_KINDS
 from gisgrid.layers.schema import Field
@@ -51,6 +52,8 @@ TYPE_ZH = {
     "date": "日期",
     "datetime": "日期时间",
 }
+#: the rows of a sheet of Excel, the header's among them
+MAX_ROWS = 1_048_576
 #: the widest a column is made (characters), and how many rows set its width
 MAX_WIDTH = 60
 WIDTH_SAMPLE = 2000
@@ -108,6 +111,11 @@ def write_xlsx(extract: Extract, path: Path) -> None:
     Streamed (openpyxl's write-only mode): rows go to the file as they are made, a register
     of a county's households in seconds."""
     decl, frame = extract.layer, extract.frame
+    if len(frame) >= MAX_ROWS:
+        raise ConfigError(
+            f"{len(frame):,} {decl.name} do not fit a sheet of Excel ({MAX_ROWS - 1:,} rows at "
+            "most): export one area (--area) or to .gpkg, .zip or .geojson"
+        )
     headers: list[str] = []
     columns: list[list[object]] = []
     formats: list[str | None] = []
