@@ -220,15 +220,14 @@ def read_extract(
     for _ in range(READ_ATTEMPTS):
         before = store.data_version()
         names = area_names(store)
-        if area is not None:
-            known_area(names, area)
         cut = scope
         if area is not None:
             if cut is None:
                 counties = tuple(sorted({codes.county_of(c) for c in names if len(c) == 9}))
                 cut = whole_store_scope(area, counties=counties)
-            else:
+            else:  # outside the caller's area first: what is not theirs is not told of
                 cut = cut.narrowed(area)
+            known_area(names, area)
         seen: list[tuple[str, list[str]]] = []  # told after the read, once, not per attempt
         if cut is None:
             frame = store.read(layer)
