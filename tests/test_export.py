@@ -538,3 +538,16 @@ def test_more_rows_than_a_sheet_holds_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="do not fit a sheet of Excel"):
         write_export(extract, tmp_path / "out" / "big.xlsx")
     assert list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.parametrize("area", ["430623", "430600"])
+def test_a_county_or_its_prefecture_is_the_whole_county(
+    area: str, sample_gpkg: GeoPackageStore, tmp_path: Path
+) -> None:
+    n = export_layer(sample_gpkg, "service_points", tmp_path / "all.geojson")
+    assert export_layer(sample_gpkg, "grids", tmp_path / "g.gpkg", area=area) == sample_gpkg.count(
+        "grids"
+    )
+    assert export_layer(sample_gpkg, "service_points", tmp_path / "a.geojson", area=area) == n
+    with pytest.raises(UnknownAreaError):
+        export_layer(sample_gpkg, "grids", tmp_path / "x.gpkg", area="430611")  # a neighbour
