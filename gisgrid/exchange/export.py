@@ -223,7 +223,9 @@ def read_extract(
         cut = scope
         if area is not None:
             if cut is None:
-                counties = tuple(sorted({codes.county_of(c) for c in names if len(c) == 9}))
+                counties = tuple(
+                    sorted({codes.county_of(c) for c in names if len(c) == codes.TOWNSHIP_DIGITS})
+                )
                 cut = whole_store_scope(area, counties=counties)
             else:  # outside the caller's area first: what is not theirs is not told of
                 cut = cut.narrowed(area)
