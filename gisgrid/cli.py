@@ -212,19 +212,44 @@ def _reassign_after_import(st: Store, layer: str) -> None:
 @app.command("export")
 def export_command(
     layer: LayerArgument,
-    file: Annotated[Path, typer.Argument(help="GeoJSON (.geojson, .json) or GeoPackage (.gpkg)")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="the file to write; its ending picks the format: .xlsx (Excel), .zip or "
+            ".shp.zip (zipped Shapefile), .kml, .kmz, .geojson or .json, .gpkg"
+        ),
+    ],
+    area: Annotated[
+        str | None,
+        typer.Option(
+            "--area",
+            metavar="CODE",
+            help="only what lies in this township or village (or prefecture, county, grid)",
+        ),
+    ] = None,
     store: StoreOption = None,
 ) -> None:
-    """Export a layer to a GeoJSON or GeoPackage file (EPSG:4326)."""
-    from gisgrid.exchange import export_layer
+    """Export a layer, or what of it lies in one area, to Excel, Shapefile, KML, GeoJSON or
+    GeoPackage (WGS84 longitude, latitude; see docs/exchange-format.md).
+
+    One consistent read of the store, written to a temporary file and renamed: a failed
+    export leaves nothing. Exit 2 for a bad option (an unknown ending, a layer without
+    geometry for .zip/.kml), 6 for an area not in the store.
+    """
+    from gisgrid.exchange import export_layer, format_of
     from gisgrid.stores import open_store
 
     def action() -> None:
+        fmt = format_of(file)  # before the store is opened: a bad ending is a bad option
         st = open_store(store)
-        n = export_layer(st, layer, file)
+        n = export_layer(st, layer, file, area=area)
         # an export of household records is a read of personal data: recorded like one
-        _audit(st, "export", target=layer, detail={"file": file.name, "features": n})
-        out.print(f"exported {n} {layer} to {file}")
+        detail: dict[str, object] = {"file": file.name, "format": fmt, "features": n}
+        if area is not None:
+            detail["area"] = area
+        _audit(st, "export", target=layer, detail=detail)
+        where = f" of {area}" if area else ""
+        out.print(f"exported {n} {layer}{where} to {file}", highlight=False)
 
     _run(action)
 

@@ -295,6 +295,11 @@ MATRIX: dict[tuple[str, str], tuple[Call, dict[str, Expect]]] = {
         Call("GET", "/api/layers/households?limit=1000"),
         _signed_in(401, **_RECORDS),
     ),
+    # a layer as a file: the households of one's area, as the GeoJSON export holds them
+    ("GET", "/api/export/{layer}"): (
+        Call("GET", "/api/export/households?format=geojson"),
+        _signed_in(401, **_RECORDS),
+    ),
     ("GET", "/api/locate"): (
         Call("GET", "/api/locate?lon={point[0]}&lat={point[1]}"),
         _signed_in(401, **dict.fromkeys(ROLES[1:], 200)),

@@ -267,8 +267,9 @@ def test_bad_file_into_a_new_store_creates_nothing(
 def test_export_to_an_unknown_file_type(
     run_gisgrid: Run, filled_store: GeoPackageStore, tmp_path: Path
 ) -> None:
-    result = run_gisgrid("export", "grids", tmp_path / "grids.kml", store=filled_store.path)
+    result = run_gisgrid("export", "grids", tmp_path / "grids.dwg", store=filled_store.path)
     assert "unknown file type" in refused(result, ConfigError.exit_code)
+    assert list(tmp_path.glob("grids*")) == []
 
 
 def test_store_that_is_not_a_geopackage(run_gisgrid: Run, write_input: WriteInput) -> None:

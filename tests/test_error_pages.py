@@ -25,10 +25,11 @@ pytestmark = pytest.mark.slow
 
 #: what a browser sends when it opens a page
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
-#: Latin words allowed in a Chinese page: names of formats (导出统计表（Excel）, 公示牌（PDF）)
+#: Latin words allowed in a Chinese page: names of formats (导出统计表（Excel）, 公示牌（PDF）,
+#: 网格边界（Shapefile）)
 #: and of the programming interface, and the finder's example of pinyin initials (what
 #: field staff type)
-ALLOWED_LATIN = {"API", "JSON", "Excel", "PDF", "zfw"}
+ALLOWED_LATIN = {"API", "JSON", "Excel", "PDF", "Shapefile", "zfw"}
 
 
 def visible_text(html: str) -> str:

@@ -140,6 +140,9 @@ def test_export_to_an_unknown_file_type_is_refused(
 ) -> None:
     # an output format gisgrid does not write is a bad option (exit 2), not an unreadable input
     with pytest.raises(ConfigError, match="unknown file type"):
+        export_layer(filled_store, "grids", tmp_path / "grids.dwg")
+    # a bare .shp is not one file: the zip of its parts is asked for
+    with pytest.raises(ConfigError, match=r"\.zip"):
         export_layer(filled_store, "grids", tmp_path / "grids.shp")
     assert list(tmp_path.glob("grids*")) == []
 

@@ -23,6 +23,7 @@ A feature lies in an area by its code, the same rule for every layer:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -162,6 +163,26 @@ class Scope:
         """
         if not self.covers(code):
             raise ForbiddenError(f"{code} 不在本账号的管辖范围内 (outside this account's area)")
+
+    def narrowed(self, area: str) -> Scope:
+        """This scope cut to ``area`` (an export or page of one township, village, …): the
+        part of the caller's area inside it, with the same rights to personal fields.
+
+        A caller whose area holds ``area`` gets ``area``; one whose areas lie inside it (a
+        grid worker asking for their village) keeps those of them.
+
+        Raises
+        ------
+        ForbiddenError
+            No part of ``area`` is within the caller's area.
+        """
+        if self.covers(area):
+            areas: tuple[str, ...] = (area,)
+        else:
+            areas = tuple(a for a in self.areas if codes.lies_in(a, area))
+        if not areas:
+            raise ForbiddenError(f"{area} 不在本账号的管辖范围内 (outside this account's area)")
+        return dataclasses.replace(self, areas=areas)
 
     def codes_in(self, values: Iterable[object], *, ancestors: bool = False) -> np.ndarray:
         """Which codes lie in the area (or, with ``ancestors``, also contain part of it)."""

@@ -1,10 +1,10 @@
 """Heavy requests take turns; the cheap ones never wait behind them.
 
 A heavy request (a page, a map, a layer, household search, the check report, the workbook,
-the wall map: :data:`HEAVY_PATHS`) reads and computes for tens of milliseconds to seconds,
-in a thread of the server's one thread pool (40 threads). Without a bound, sixty dashboard
-requests take every thread and ``/api/health`` and ``/api/locate``, which need one for a
-moment, wait behind them for good.
+the wall map, an export: :data:`HEAVY_PATHS`) reads and computes for tens of milliseconds
+to seconds, in a thread of the server's one thread pool (40 threads). Without a bound, sixty
+dashboard requests take every thread and ``/api/health`` and ``/api/locate``, which need one
+for a moment, wait behind them for good.
 
 :class:`HeavyLimit`, a pure ASGI middleware, lets at most ``concurrency`` heavy requests
 run at a time (``GISGRID_WEB_HEAVY_CONCURRENCY``, well below the pool's 40), lets at most
@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gisgrid.api.errors import busy_answer
 from gisgrid.errors import BusyError
 
-#: the paths of heavy requests (any method): pages, maps, layers, search, reports
+#: the paths of heavy requests (any method): pages, maps, layers, search, reports, exports
 HEAVY_PATHS = (
     r"/",
     r"/finder",
@@ -37,6 +37,7 @@ HEAVY_PATHS = (
     r"/api/check",
     r"/api/report\.xlsx",
     r"/api/wallmap\.pdf",
+    r"/api/export/[^/]+",
 )
 
 BUSY_MESSAGE = (

@@ -81,6 +81,12 @@ ROUTES: dict[tuple[str, str], Rule] = {
         P.FIGURES,
         stricter={"layer": {"households": P.HOUSEHOLD_RECORDS, "visits": P.HOUSEHOLD_RECORDS}},
     ),
+    # a layer of one's area as a file (Excel, Shapefile, KML, GeoJSON, GeoPackage): as the
+    # layer's GeoJSON, households and visits need household records; each export recorded
+    ("GET", "/api/export/{layer}"): Rule(
+        P.FIGURES,
+        stricter={"layer": {"households": P.HOUSEHOLD_RECORDS, "visits": P.HOUSEHOLD_RECORDS}},
+    ),
     ("GET", "/api/locate"): Rule(P.FIGURES),
     ("GET", "/api/incidents"): Rule(P.FIGURES),
     # the grid editor: anyone may see their area's net in it; the tools are the change-set

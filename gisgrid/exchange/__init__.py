@@ -1,12 +1,20 @@
 """Files in and out: the formats planners, registers and phone apps use.
 
 :mod:`.imports` reads a file, checks it as a whole and writes it in one store transaction;
-:mod:`.export` writes a layer out.
+:mod:`.export` writes a layer out (Excel, Shapefile, KML, GeoJSON, GeoPackage).
 """
 
 from __future__ import annotations
 
-from gisgrid.exchange.export import export_layer
+from gisgrid.exchange.export import (
+    ENDINGS,
+    Extract,
+    export_bytes,
+    export_layer,
+    format_of,
+    read_extract,
+    write_export,
+)
 from gisgrid.exchange.imports import (
     DRIVERS,
     ImportResult,
@@ -21,13 +29,19 @@ from gisgrid.exchange.imports import (
 
 __all__ = [
     "DRIVERS",
+    "ENDINGS",
+    "Extract",
     "ImportResult",
     "boundary_problems",
+    "export_bytes",
     "export_layer",
+    "format_of",
     "import_file",
     "outside_county",
     "read_exchange_file",
+    "read_extract",
     "store_problems",
     "version_grids",
     "with_grid_codes",
+    "write_export",
 ]

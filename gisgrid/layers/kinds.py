@@ -95,6 +95,22 @@ CASE_ACTIONS: dict[str, Kind] = _table(
     Kind("reopen", "核查不通过", "verification failed"),
 )
 
+#: the kinds of level-1 area: a village or a (town) community
+VILLAGE_KINDS: dict[str, Kind] = _table(
+    Kind("village", "村", "village"),
+    Kind("community", "社区", "community"),
+)
+
+#: the kinds of volunteers' activities (志愿服务活动)
+ACTIVITY_KINDS: dict[str, Kind] = _table(
+    Kind("epidemic_prevention", "疫情防控", "epidemic prevention"),
+    Kind("dispute_mediation", "矛盾纠纷调解", "dispute mediation"),
+    Kind("environment", "环境卫生整治", "cleaning up the environment"),
+    Kind("drowning_prevention", "防溺水", "drowning prevention"),
+    Kind("practical_help", "我为群众办实事", "practical help"),
+    Kind("other", "其他", "other"),
+)
+
 #: the kinds of unit paired with a village (结对单位)
 UNIT_KINDS: dict[str, Kind] = _table(
     Kind("agency", "机关", "agency"),
@@ -145,6 +161,21 @@ CHECKS: dict[str, Kind] = _table(
 )
 
 
+#: the coded fields whose values have words here, by (layer, field): exports write the Chinese
+#: label (a field not listed writes its code)
+FIELD_KINDS: dict[tuple[str, str], Mapping[str, Kind]] = {
+    ("service_points", "kind"): SERVICE_POINT_KINDS,
+    ("incidents", "kind"): INCIDENT_KINDS,
+    ("incidents", "status"): CASE_STATUSES,
+    ("case_steps", "action"): CASE_ACTIONS,
+    ("visits", "kind"): VISIT_KINDS,
+    ("pairings", "unit_kind"): UNIT_KINDS,
+    ("pairings", "kind"): PAIRING_KINDS,
+    ("villages", "kind"): VILLAGE_KINDS,
+    ("volunteer_activities", "kind"): ACTIVITY_KINDS,
+}
+
+
 def label(table: Mapping[str, Kind], code: str, lang: Lang) -> str:
     """The label of ``code`` in ``table`` in ``lang``; an unknown code is its own label."""
     kind = table.get(code)
@@ -152,13 +183,16 @@ def label(table: Mapping[str, Kind], code: str, lang: Lang) -> str:
 
 
 __all__ = [
+    "ACTIVITY_KINDS",
     "CASE_ACTIONS",
     "CASE_STATUSES",
     "CHECKS",
+    "FIELD_KINDS",
     "INCIDENT_KINDS",
     "SERVICE_POINT_KINDS",
     "SIX_NO_CATEGORIES",
     "SIX_NO_KINDS_OF",
+    "VILLAGE_KINDS",
     "VISIT_KINDS",
     "Kind",
     "Lang",

@@ -3,19 +3,13 @@ first secretaries (第一书记), volunteer teams and their activities (志愿�
 
 from __future__ import annotations
 
+from gisgrid.layers import kinds
 from gisgrid.layers.fields import id_field, township_code_field, village_code_field
 from gisgrid.layers.schema import Field, Layer
 
-UNIT_KINDS = ("agency", "institution", "enterprise")
-PAIRING_KINDS = ("weak_village", "urban_community")
-ACTIVITY_KINDS = (
-    "epidemic_prevention",  # 疫情防控
-    "dispute_mediation",  # 矛盾纠纷
-    "environment",  # 环境卫生整治
-    "drowning_prevention",  # 防溺水
-    "practical_help",  # 我为群众办实事
-    "other",
-)
+UNIT_KINDS = tuple(kinds.UNIT_KINDS)
+PAIRING_KINDS = tuple(kinds.PAIRING_KINDS)
+ACTIVITY_KINDS = tuple(kinds.ACTIVITY_KINDS)
 
 
 COUNTY_LEADERS = Layer(

@@ -7,10 +7,11 @@ from typing import Any
 
 import pandas as pd
 
+from gisgrid.layers import kinds
 from gisgrid.layers.fields import township_code_field
 from gisgrid.layers.schema import Field, Layer
 
-VILLAGE_KINDS = ("village", "community")
+VILLAGE_KINDS = tuple(kinds.VILLAGE_KINDS)
 
 
 def _code_in_township(frame: pd.DataFrame) -> Iterator[tuple[int, str | None, str]]:

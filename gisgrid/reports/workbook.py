@@ -18,8 +18,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 from openpyxl import Workbook
+from openpyxl.cell.cell import Cell, WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 from gisgrid import codes as gridcodes
 from gisgrid.analysis import indicators
@@ -189,6 +191,21 @@ def _place_names(sheet: Sheet, names: Mapping[str, str]) -> pd.DataFrame:
     return frame
 
 
+def style_header(cell: Cell | WriteOnlyCell) -> None:
+    """A header cell as every workbook of gisgrid has it: bold, filled, centred, wrapped."""
+    cell.font = Font(bold=True)
+    cell.fill = HEADER_FILL
+    cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+
+
+def write_header(ws: Worksheet, row: int, cols: Sequence[Column]) -> None:
+    """The header row of a sheet (:func:`style_header`), each column as wide as its
+    :attr:`Column.width`."""
+    for j, col in enumerate(cols, start=1):
+        style_header(ws.cell(row, j, col.header))
+        ws.column_dimensions[get_column_letter(j)].width = col.width
+
+
 def write_workbook(
     sheets: Sequence[Sheet],
     *,
@@ -218,12 +235,7 @@ def write_workbook(
         ws.cell(1, 1, f"{title} 网格化基层治理统计表 · {sheet.title} · {as_of.isoformat()}")
         ws.cell(1, 1).font = Font(bold=True, size=14)
         ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(cols))
-        for j, col in enumerate(cols, start=1):
-            c = ws.cell(2, j, col.header)
-            c.font = Font(bold=True)
-            c.fill = HEADER_FILL
-            c.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-            ws.column_dimensions[get_column_letter(j)].width = col.width
+        write_header(ws, 2, cols)
         for i, record in enumerate(frame.to_dict("records"), start=3):
             for j, col in enumerate(cols, start=1):
                 c = ws.cell(i, j, cell_value(col.key, record.get(col.key)))
@@ -283,5 +295,7 @@ __all__ = [
     "columns_of",
     "header_of",
     "sheets_for",
+    "style_header",
+    "write_header",
     "write_workbook",
 ]

@@ -260,6 +260,12 @@ def dashboard_page(
             ("检查报告（JSON 数据）", "/api/check"),
             ("导出统计表（Excel）", "/api/report.xlsx"),
         ]
+    # the area's layers as files: its grids as a Shapefile, its households as a register
+    # (for roles that read them without giving a reason each time)
+    if village or township:
+        links += _export_links(
+            str(village or township), households=access.caller.info.records == "full"
+        )
     # the finder of the area shown, for roles that may read household records
     if Permission.HOUSEHOLD_RECORDS in access.caller.info.permissions:
         area = f"?village={village}" if village else f"?township={township}" if township else ""
@@ -382,6 +388,14 @@ def _report_links(query: str) -> list[tuple[str, str]]:
         ("导出统计表（Excel）", f"/api/report.xlsx?{query}"),
         ("打印网格公示牌（PDF）", f"/api/wallmap.pdf?{query}"),
     ]
+
+
+def _export_links(area: str, *, households: bool) -> list[tuple[str, str]]:
+    """The area's layers as files (:mod:`gisgrid.api.routes.exports`)."""
+    links = [("导出网格边界（Shapefile）", f"/api/export/grids?format=shp&area={area}")]
+    if households:
+        links.append(("导出农户花名册（Excel）", f"/api/export/households?format=xlsx&area={area}"))
+    return links
 
 
 def _home_page(scope: Scope) -> str:
