@@ -191,7 +191,7 @@ class Scope:
             loose = frame["grid_code"].isna().to_numpy(dtype=bool)
             if "village_code" in frame.columns:
                 by_grid |= loose & self.codes_in(frame["village_code"])
-                loose &= frame["village_code"].isna().to_numpy(dtype=bool)
+                loose = loose & frame["village_code"].isna().to_numpy(dtype=bool)
             # in no grid and no village: no code at all, seen by the whole store's callers
             # (the whole-county path of read_page counts them too)
             return by_grid | (loose & self.whole_county)

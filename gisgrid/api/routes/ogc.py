@@ -216,7 +216,7 @@ def items(
 def _features(page: Any, decl: Layer, *, crs: str) -> dict[str, Any]:
     """A page as a FeatureCollection in ``crs``, ids by :func:`gisgrid.api.ogc.feature_ids`."""
     body = geojson.feature_collection(
-        ogc.in_crs(page, crs), matched=len(page), offset=0, key=decl.key
+        ogc.in_crs(ogc.dates_as_dates(page, decl), crs), matched=len(page), offset=0, key=decl.key
     )
     del body["offset"]
     for feature, fid in zip(body["features"], ogc.feature_ids(page, decl.key), strict=True):
