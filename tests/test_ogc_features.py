@@ -563,6 +563,25 @@ def test_ogr2ogr_gets_the_stores_features(served: Served, role: str, tmp_path: P
                 ), (layer, fid)
 
 
+def test_ogrinfo_as_a_leader_gives_a_reason(served: Served) -> None:
+    """Two headers for GDAL 3.6: the token and the reason, separated by CRLF."""
+    token = served.accounts["leader"].token
+    reason = urllib.parse.quote("核查走访")
+    source = f"OAPIF:{served.base}/ogc"
+    without = subprocess.run(
+        [OGRINFO, "--config", "GDAL_HTTP_HEADERS", f"Authorization: Bearer {token}", "-ro",
+         "-q", source, "households"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert "403" in without.stderr and "OGRFeature" not in without.stdout
+    headers = f"Authorization: Bearer {token}\r\nX-Access-Reason: {reason}"
+    run = subprocess.run(
+        [OGRINFO, "--config", "GDAL_HTTP_HEADERS", headers, "-ro", "-q", source, "households"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    assert run.stdout.count("OGRFeature(households):") == len(_read(served.store, "households"))
+
+
 def test_gdal_is_here() -> None:
     """The client the tests above use: Debian's gdal-bin, with its OAPIF driver."""
     assert shutil.which(OGRINFO) and shutil.which(OGR2OGR)
