@@ -444,6 +444,20 @@ def test_a_grid_worker_gets_only_their_grid(served: Served) -> None:
     assert ids_of(items(served, "households", role="village", bbox="112,29,113,30")) == []
 
 
+def test_a_point_in_no_grid_is_seen_by_the_whole_county_only(served: Served) -> None:
+    """E002 lies in no level-3 grid and incidents have no village code: only callers whose
+    area is the whole store see it (the scope's rule; the page and its count agree)."""
+    grids = _grids_now(served.store)
+    level3 = grids[grids["level"] == 3].union_all()
+    incidents = _read(served.store, "incidents").set_index("id")
+    assert not incidents.geometry["E002"].intersects(level3)
+    admin = items(served, "incidents")
+    assert "E002" in ids_of(admin) and admin.body["numberMatched"] == len(incidents)
+    township = items(served, "incidents", role="viewer")
+    assert "E002" not in ids_of(township)
+    assert township.body["numberMatched"] == len(township.body["features"])
+
+
 def test_roles_without_household_records(served: Served) -> None:
     listed = {c["id"] for c in get(served, "/ogc/collections", role="viewer").body["collections"]}
     assert "households" not in listed and "visits" not in listed and "grids" in listed

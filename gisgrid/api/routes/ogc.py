@@ -40,6 +40,7 @@ DEFAULT_LIMIT = 100
 ITEMS_ROUTE = "/ogc/collections/{layer}/items"
 
 FormatQuery = Annotated[str | None, Query(description="json (the only format)")]
+CrsQuery = Annotated[str | None, Query(description="the CRS of the answer (default CRS84)")]
 
 
 def _json(body: dict[str, Any], *, media_type: str = "application/json", **headers: str) -> Any:
@@ -175,12 +176,10 @@ def items(
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs")] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
     datetime: Annotated[str | None, Query(description="RFC 3339 instant or interval")] = None,
-    crs: Annotated[str | None, Query(description="the CRS of the answer")] = None,
+    crs: CrsQuery = None,
     f: FormatQuery = None,
 ) -> Any:
-    ogc.check_format(f)
-    decl = get_layer(layer)
-    out_crs = ogc.crs_named(crs, parameter="crs")
+    decl, out_crs = _asked(layer, crs=crs, f=f)
     box = ogc.bbox_of(bbox, crs=ogc.crs_named(bbox_crs, parameter="bbox-crs"))
     interval = ogc.interval_of(datetime)
     where = dict(ogc.property_filters(layer, request.query_params.multi_items()))
@@ -213,6 +212,12 @@ def items(
     return _json(body, media_type=ogc.GEOJSON, **{"Content-Crs": f"<{out_crs}>"})
 
 
+def _asked(layer: str, *, crs: str | None, f: str | None) -> tuple[Layer, str]:
+    """The layer and the answer's CRS a request of features asks for (checked)."""
+    ogc.check_format(f)
+    return get_layer(layer), ogc.crs_named(crs, parameter="crs")
+
+
 def _features(page: Any, decl: Layer, *, crs: str) -> dict[str, Any]:
     """A page as a FeatureCollection in ``crs``, ids by :func:`gisgrid.api.ogc.feature_ids`."""
     body = geojson.feature_collection(
@@ -230,12 +235,10 @@ def item(
     access: Scoped,
     layer: str,
     feature_id: str,
-    crs: Annotated[str | None, Query(description="the CRS of the answer")] = None,
+    crs: CrsQuery = None,
     f: FormatQuery = None,
 ) -> Any:
-    ogc.check_format(f)
-    decl = get_layer(layer)
-    out_crs = ogc.crs_named(crs, parameter="crs")
+    decl, out_crs = _asked(layer, crs=crs, f=f)
     where = ogc.where_id(decl, feature_id)
     if layer == "grids":  # a grid's current version (its history: grid_versions)
         found = access.reader.read(layer, where=where)
