@@ -257,6 +257,9 @@ def test_paging_links_and_limits(served: Served) -> None:
     assert items(served, "households", limit="100000").status == 200  # clamped to the most
     assert_refused(items(served, "households", limit="0"), 422)
     assert_refused(items(served, "households", offset="-1"), 422)
+    assert_refused(items(served, "households", offset=str(2**80)), 422)  # beyond any store
+    beyond = items(served, "households", offset=str(2**31 - 1))
+    assert ids_of(beyond) == [] and beyond.body["numberMatched"] == 9
 
 
 # --- filters -------------------------------------------------------------------------------------

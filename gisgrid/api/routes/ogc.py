@@ -19,14 +19,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from gisgrid.analysis.versions import net_on
 from gisgrid.api import geojson, ogc, policy
 from gisgrid.api.deps import Scoped
 from gisgrid.api.errors import COMMON_ERRORS
-from gisgrid.api.routes.layers import DEFAULT_MAX_LIMIT, MAX_LIMIT
+from gisgrid.api.routes.layers import DEFAULT_MAX_LIMIT, MAX_LIMIT, MAX_OFFSET
 from gisgrid.errors import NotFoundError
 from gisgrid.layers import LAYERS, get_layer
 from gisgrid.layers.schema import Layer
@@ -39,7 +39,15 @@ DEFAULT_LIMIT = 100
 #: the route of a collection's items (its access rule decides who may read which layer)
 ITEMS_ROUTE = "/ogc/collections/{layer}/items"
 
+
+def _answers(media_type: str, what: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI description of an answer of another JSON media type than the default."""
+    return {200: {"description": what, "content": {media_type: {"schema": {"type": "object"}}}}}
+
+
 FormatQuery = Annotated[str | None, Query(description="json (the only format)")]
+#: a layer's name in a path (its collection's id)
+LayerPath = Annotated[str, Path(json_schema_extra={"enum": list(LAYERS)})]
 CrsQuery = Annotated[str | None, Query(description="the CRS of the answer (default CRS84)")]
 
 
@@ -141,14 +149,18 @@ def collections(request: Request, access: Scoped, f: FormatQuery = None) -> Any:
 
 
 @router.get("/collections/{layer}", summary="One collection 图层")
-def collection(request: Request, access: Scoped, layer: str, f: FormatQuery = None) -> Any:
+def collection(request: Request, access: Scoped, layer: LayerPath, f: FormatQuery = None) -> Any:
     ogc.check_format(f)
     decl = get_layer(layer)
     return _json(_collection(_base(request), decl, _extent(access)))
 
 
-@router.get("/collections/{layer}/queryables", summary="What ?field=value filters on 可筛选字段")
-def queryables(request: Request, access: Scoped, layer: str, f: FormatQuery = None) -> Any:
+@router.get(
+    "/collections/{layer}/queryables",
+    summary="What ?field=value filters on 可筛选字段",
+    responses=_answers("application/schema+json", "a JSON Schema"),
+)
+def queryables(request: Request, access: Scoped, layer: LayerPath, f: FormatQuery = None) -> Any:
     ogc.check_format(f)
     decl = get_layer(layer)
     url = f"{_base(request)}/collections/{layer}/queryables"
@@ -158,6 +170,7 @@ def queryables(request: Request, access: Scoped, layer: str, f: FormatQuery = No
 @router.get(
     "/collections/{layer}/items",
     summary="Features of a collection, a page at a time 要素",
+    responses=_answers(ogc.GEOJSON, "a GeoJSON FeatureCollection"),
     description=(
         "bbox (bbox-crs: its CRS), datetime (an RFC 3339 date, date-time or interval; "
         "grids: the net on that day), crs (of the answer), ?field=value on the queryables, "
@@ -168,11 +181,11 @@ def queryables(request: Request, access: Scoped, layer: str, f: FormatQuery = No
 def items(
     request: Request,
     access: Scoped,
-    layer: str,
+    layer: LayerPath,
     limit: Annotated[int, Query(ge=1, description="features per page (larger: the most)")] = (
         DEFAULT_LIMIT
     ),
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in bbox-crs")] = None,
     bbox_crs: Annotated[str | None, Query(alias="bbox-crs")] = None,
     datetime: Annotated[str | None, Query(description="RFC 3339 instant or interval")] = None,
@@ -229,11 +242,15 @@ def _features(page: Any, decl: Layer, *, crs: str) -> dict[str, Any]:
     return body
 
 
-@router.get("/collections/{layer}/items/{feature_id}", summary="One feature 单个要素")
+@router.get(
+    "/collections/{layer}/items/{feature_id}",
+    summary="One feature 单个要素",
+    responses=_answers(ogc.GEOJSON, "a GeoJSON Feature"),
+)
 def item(
     request: Request,
     access: Scoped,
-    layer: str,
+    layer: LayerPath,
     feature_id: str,
     crs: CrsQuery = None,
     f: FormatQuery = None,
