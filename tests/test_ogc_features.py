@@ -286,6 +286,7 @@ def test_bbox_against_geopandas(served: Served) -> None:
     for wrong in ("1,2,3", "a,b,c,d", "112.5,29.6,112.4,29.7", "1,2,3,4,5", "nan,1,2,3"):
         assert_refused(items(served, "households", bbox=wrong))
     assert_refused(items(served, "households", bbox="1,2,3,4", **{"bbox-crs": "EPSG:3857"}))
+    assert_refused(items(served, "case_steps", bbox=",".join(map(str, window))))  # no geometry
 
 
 def _local(text: str) -> pd.Timestamp:

@@ -27,7 +27,7 @@ from gisgrid.api import geojson, ogc, policy
 from gisgrid.api.deps import Scoped
 from gisgrid.api.errors import COMMON_ERRORS
 from gisgrid.api.routes.layers import DEFAULT_MAX_LIMIT, MAX_LIMIT, MAX_OFFSET
-from gisgrid.errors import NotFoundError
+from gisgrid.errors import ConfigError, NotFoundError
 from gisgrid.layers import LAYERS, get_layer
 from gisgrid.layers.schema import Layer
 from gisgrid.stores.base import Window
@@ -194,6 +194,8 @@ def items(
 ) -> Any:
     decl, out_crs = _asked(layer, crs=crs, f=f)
     box = ogc.bbox_of(bbox, crs=ogc.crs_named(bbox_crs, parameter="bbox-crs"))
+    if box is not None and not decl.spatial:
+        raise ConfigError(f"{layer} has no geometry: bbox does not apply")
     interval = ogc.interval_of(datetime)
     where = dict(ogc.property_filters(layer, request.query_params.multi_items()))
     limit = min(limit, MAX_LIMIT.get(layer, DEFAULT_MAX_LIMIT))  # larger: the most (Part 1)
