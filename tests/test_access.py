@@ -300,6 +300,39 @@ MATRIX: dict[tuple[str, str], tuple[Call, dict[str, Expect]]] = {
         Call("GET", "/api/export/households?format=geojson"),
         _signed_in(401, **_RECORDS),
     ),
+    # OGC API – Features: the service for every signed-in role; the households collection,
+    # its schema and its features as household records (a leader: with a reason)
+    ("GET", "/ogc"): (Call("GET", "/ogc"), _signed_in(401, **_all_signed_in("ok"))),
+    ("GET", "/ogc/conformance"): (
+        Call("GET", "/ogc/conformance"),
+        _signed_in(401, **_all_signed_in("ok")),
+    ),
+    ("GET", "/ogc/collections"): (
+        Call("GET", "/ogc/collections"),
+        _signed_in(401, **_all_signed_in("ok")),
+    ),
+    ("GET", "/ogc/collections/{layer}"): (
+        Call("GET", "/ogc/collections/households"),
+        _signed_in(
+            401, **(_RECORDS | {"admin": 200, "township": 200, "village": 200, "grid": 200})
+        ),
+    ),
+    ("GET", "/ogc/collections/{layer}/queryables"): (
+        Call("GET", "/ogc/collections/households/queryables"),
+        _signed_in(
+            401, **(_RECORDS | {"admin": 200, "township": 200, "village": 200, "grid": 200})
+        ),
+    ),
+    ("GET", "/ogc/collections/{layer}/items"): (
+        Call("GET", "/ogc/collections/households/items?limit=1000"),
+        _signed_in(401, **_RECORDS),
+    ),
+    ("GET", "/ogc/collections/{layer}/items/{feature_id}"): (
+        Call("GET", "/ogc/collections/households/items/{household}"),
+        _signed_in(
+            401, **(_RECORDS | {"admin": 200, "township": 200, "village": 200, "grid": 200})
+        ),
+    ),
     ("GET", "/api/locate"): (
         Call("GET", "/api/locate?lon={point[0]}&lat={point[1]}"),
         _signed_in(401, **dict.fromkeys(ROLES[1:], 200)),

@@ -209,10 +209,13 @@ class Scope:
             return self.codes_in(frame["code"], ancestors=True)
         if "grid_code" in frame.columns:
             by_grid = self.codes_in(frame["grid_code"])
+            loose = frame["grid_code"].isna().to_numpy(dtype=bool)
             if "village_code" in frame.columns:
-                loose = frame["grid_code"].isna().to_numpy(dtype=bool)
                 by_grid |= loose & self.codes_in(frame["village_code"])
-            return by_grid
+                loose = loose & frame["village_code"].isna().to_numpy(dtype=bool)
+            # in no grid and no village: no code at all, seen by the whole store's callers
+            # (the whole-county path of read_page counts them too)
+            return by_grid | (loose & self.whole_county)
         for column in ("village_code", "township_code"):
             if column in frame.columns:
                 return self.codes_in(frame[column], ancestors=layer in ANCESTOR_LAYERS)

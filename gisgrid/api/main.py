@@ -36,6 +36,7 @@ from gisgrid.api.routes import (
     layers,
     locate,
     notifications,
+    ogc,
     pages,
     photos,
     public,
@@ -98,7 +99,7 @@ def create_app(*, store: str | None = None, access_log: bool | None = None) -> F
     # the net and its records; drawing the grids; accounts
     for module in (
         layers, locate, households, visits, incidents, cases, photos, reports, exports, pages,
-        grids,
+        grids, ogc,
     ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(notifications.router)

@@ -49,6 +49,11 @@ class Rule:
         return self.permission
 
 
+#: the layers whose features are household records, by the ``{layer}`` of a route's path
+_RECORD_LAYERS = {"layer": {"households": P.HOUSEHOLD_RECORDS, "visits": P.HOUSEHOLD_RECORDS}}
+#: a route of one layer: figures, household records for the layers of them
+_LAYER_RULE = Rule(P.FIGURES, stricter=_RECORD_LAYERS)
+
 #: (method, path template) → rule. HEAD is answered as GET: :class:`gisgrid.api.http.HeadAsGet`
 #: runs it as the GET (so its rule, scope and audit are the GET's) and drops the body.
 ROUTES: dict[tuple[str, str], Rule] = {
@@ -77,17 +82,19 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/report.xlsx"): Rule(P.FIGURES),
     ("GET", "/api/wallmap.pdf"): Rule(P.FIGURES),
     ("GET", "/api/layers"): Rule(P.FIGURES),
-    ("GET", "/api/layers/{layer}"): Rule(
-        P.FIGURES,
-        stricter={"layer": {"households": P.HOUSEHOLD_RECORDS, "visits": P.HOUSEHOLD_RECORDS}},
-    ),
+    ("GET", "/api/layers/{layer}"): _LAYER_RULE,
     # a layer of one's area as a file (Excel, Shapefile, KML, GeoJSON, GeoPackage): as the
     # layer's GeoJSON, households and visits need household records; each export recorded
-    ("GET", "/api/export/{layer}"): Rule(
-        P.FIGURES,
-        stricter={"layer": {"households": P.HOUSEHOLD_RECORDS, "visits": P.HOUSEHOLD_RECORDS}},
-    ),
+    ("GET", "/api/export/{layer}"): _LAYER_RULE,
     ("GET", "/api/locate"): Rule(P.FIGURES),
+    # OGC API – Features (QGIS, GDAL): a collection per layer, households and visits as above
+    ("GET", "/ogc"): Rule(P.FIGURES),
+    ("GET", "/ogc/conformance"): Rule(P.FIGURES),
+    ("GET", "/ogc/collections"): Rule(P.FIGURES),
+    ("GET", "/ogc/collections/{layer}"): _LAYER_RULE,
+    ("GET", "/ogc/collections/{layer}/queryables"): _LAYER_RULE,
+    ("GET", "/ogc/collections/{layer}/items"): _LAYER_RULE,
+    ("GET", "/ogc/collections/{layer}/items/{feature_id}"): _LAYER_RULE,
     ("GET", "/api/incidents"): Rule(P.FIGURES),
     # the grid editor: anyone may see their area's net in it; the tools are the change-set
     # routes' (planners edit, reviewers review), each with its own row

@@ -29,9 +29,22 @@ from gisgrid.stores.ledger import Ledger
 from gisgrid.stores.photos import CasePhotos
 
 WriteMode = Literal["replace", "append"]
-#: attribute filters: column → value, or column → list of values (any of them)
-Where = Mapping[str, object]
 BBox = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class Span:
+    """A ``where`` value that is a range: ``start <= value <= end``, both ends included,
+    ``None`` for an open end (a date or time column, or a number). A missing value never
+    lies in a span."""
+
+    start: object = None
+    end: object = None
+
+
+#: attribute filters: column → value, column → list of values (any of them), or column →
+#: :class:`Span` (a range)
+Where = Mapping[str, object]
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ from gisgrid.stores.base import (
     InitResult,
     LayerCodes,
     LayerPoints,
+    Span,
     Where,
     Window,
     WriteCheck,
@@ -101,6 +102,12 @@ def where_clause(layer_name: str, where: Where | None) -> str | None:
             name, literal = f"julianday({name})", _datetime_literal
         if value is None:
             parts.append(f"{name} IS NULL")
+        elif isinstance(value, Span):
+            parts.append(f"{name} IS NOT NULL")
+            if value.start is not None:
+                parts.append(f"{name} >= {literal(value.start)}")
+            if value.end is not None:
+                parts.append(f"{name} <= {literal(value.end)}")
         elif isinstance(value, list | tuple | set | frozenset):
             if not value:
                 parts.append("0 = 1")

@@ -34,6 +34,8 @@ router = APIRouter(prefix="/api/layers", tags=["layers 图层"], responses=COMMO
 #: the most features one page may hold; households are personal data: smaller pages
 MAX_LIMIT = {"households": 1000}
 DEFAULT_MAX_LIMIT = 5000
+#: the furthest a page may start (the stores count rows in 64 bits; no layer nears it)
+MAX_OFFSET = 2**31 - 1
 
 
 @router.get("", summary="The layers and their feature counts 图层列表")
@@ -76,7 +78,7 @@ def read_layer(
     village: Village = None,
     township: Township = None,
     limit: Annotated[int, Query(ge=1, le=DEFAULT_MAX_LIMIT)] = 500,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     simplify: Annotated[float, Query(ge=0, le=500, description="metres (polygons)")] = 0.0,
     as_of: Annotated[
         dt.date | None,

@@ -17,7 +17,7 @@ from psycopg import sql
 from gisgrid.errors import ConfigError
 from gisgrid.layers import ASSIGNED_LAYERS, get_layer
 from gisgrid.layers.schema import Layer
-from gisgrid.stores.base import BBox, Where
+from gisgrid.stores.base import BBox, Span, Where
 from gisgrid.stores.postgis.codecs import param
 
 #: the PostgreSQL schema holding gisgrid's tables (the SQL files name it too)
@@ -102,6 +102,14 @@ def condition(
         name = ident(column)
         if value is None:
             parts.append(query("is_null", column=name))
+        elif isinstance(value, Span):  # NULL compares as unknown: never in a span
+            parts.append(query("is_not_null", column=name))
+            if value.start is not None:
+                parts.append(query("at_least", column=name))
+                params.append(param(f, value.start))
+            if value.end is not None:
+                parts.append(query("at_most", column=name))
+                params.append(param(f, value.end))
         elif isinstance(value, list | tuple | set | frozenset):
             if not value:
                 parts.append(query("never"))

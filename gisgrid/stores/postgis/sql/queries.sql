@@ -112,6 +112,15 @@ ST_Intersects(
 -- name: is_null
 {column} IS NULL
 
+-- name: is_not_null
+{column} IS NOT NULL
+
+-- name: at_least
+{column} >= %s
+
+-- name: at_most
+{column} <= %s
+
 -- name: always
 true
 
