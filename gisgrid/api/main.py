@@ -39,6 +39,7 @@ from gisgrid.api.routes import (
     photos,
     public,
     reports,
+    tiles,
     tokens,
     visits,
     volunteers,
@@ -96,7 +97,7 @@ def create_app(*, store: str | None = None, access_log: bool | None = None) -> F
     app.include_router(health.router)
     # the net and its records; drawing the grids; accounts
     for module in (
-        layers, locate, households, visits, incidents, cases, photos, reports, pages, grids,
+        layers, locate, households, visits, incidents, cases, photos, reports, pages, grids, tiles,
     ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(notifications.router)
