@@ -192,7 +192,8 @@ def read_tile(reader: Reader, layer: TileLayer, at: TileAddress) -> gpd.GeoDataF
         return empty
     bbox = at.lonlat_bounds(buffer=BUFFER)
     if layer.name == "grids":
-        frame = net_on(reader, None, bbox=bbox, where={"level": list(grid_levels(at.z))})
+        frame = net_on(reader, None, bbox=bbox)
+        frame = frame[frame["level"].isin(grid_levels(at.z)).to_numpy(dtype=bool)]
     else:
         frame = reader.read(layer.name, bbox=bbox, columns=columns)
     if not len(frame):

@@ -22,11 +22,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response
 
 from gisgrid.analysis.assign import local_now
+from gisgrid.analysis.scope import ScopedReader
 from gisgrid.api import http
 from gisgrid.api.deps import Scoped, SignedIn, State
 from gisgrid.api.errors import COMMON_ERRORS, HTML_PAGE
 from gisgrid.api.security import ASSETS_PREFIX, html_page
-from gisgrid.api.state import AppState
 from gisgrid.api.templating import render
 from gisgrid.cartography import mvt
 from gisgrid.cartography.tiles import (
@@ -72,11 +72,23 @@ def tile(
 ) -> Response:
     decl = tile_layer(layer)
     at = TileAddress.checked(z, x, y)
-    tag = tile_tag(state, access, layer, at)  # before the data: a write in between shows next
+    version = state.store.data_version()  # before the data: a write in between shows next
+    tag = tile_tag(version, access, layer, at)
     held = http.matches(request, tag)
     if held and not access.reader.records_read(layer):
         return http.not_modified(tag)
-    body = mvt.encode({layer: read_tile(access.reader, decl, at)})
+    reader = access.reader
+    if version == access.grids_version:
+        # the layers kept in memory (of this very data version), seen through the caller's
+        # scope as ever; while the server has not yet caught up with a write (a second at
+        # most), the store itself: no tile is older than the store
+        reader = ScopedReader(
+            state.kept_reader(),
+            access.scope,
+            index=access.reader.index,
+            on_records_read=access.record_reads,
+        )
+    body = mvt.encode({layer: read_tile(reader, decl, at)})
     if held:  # residents' fields: read (and recorded) as for a 200, not sent again
         return http.not_modified(tag)
     response = Response(body, media_type=mvt.MEDIA_TYPE) if body else Response(status_code=204)
@@ -142,13 +154,13 @@ def net_map(state: State, access: Scoped) -> Response:
     return html_page(html)
 
 
-def tile_tag(state: AppState, access: SignedIn, layer: str, at: TileAddress) -> str:
+def tile_tag(version: str | None, access: SignedIn, layer: str, at: TileAddress) -> str:
     """The entity tag of a tile: what it is made of, as :func:`layers.layer_tag` says of a
-    layer's answer (data version now, the grids in memory, the caller's role and view, the
-    day), and the tile."""
+    layer's answer (the store's data ``version`` now, the grids in memory, the caller's role
+    and view, the day), and the tile."""
     return http.entity_tag(
         "tile",
-        state.store.data_version(),
+        version,
         access.grids_version,
         access.caller.info.role.value,
         access.scope.key,
