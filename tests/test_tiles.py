@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import mapbox_vector_tile
 import numpy as np
 import pandas as pd
@@ -463,3 +464,63 @@ def test_the_net_map_draws_the_grids_from_tiles_in_chromium(
         wait_until(page, "() => (window.gisgrid.painted.grids || 0) > 0")
         assert [u for u in log.requests if "/tiles/households/15/" in u]
         assert log.blocked == [] and log.errors == []
+
+
+# --- the encoder itself -----------------------------------------------------------------------
+
+
+def test_varints_are_protobufs_own() -> None:
+    from google.protobuf.internal.encoder import _VarintBytes
+
+    from gisgrid.cartography.mvt import varints
+
+    values = np.array([0, 1, 127, 128, 300, 16383, 16384, 2**35, 2**63 - 1, 2**64 - 1], np.uint64)
+    assert varints(values) == b"".join(_VarintBytes(int(v)) for v in values)
+
+
+def test_polygons_with_holes_and_parts_and_every_kind_of_value_decode_as_written() -> None:
+    """A multipolygon with a hole, a polygon that rounds to nothing (left out), masked and
+    typed attributes: what the maintained decoder reads back is what was written."""
+    from gisgrid.cartography.mvt import encode
+
+    ring = shapely.Polygon(
+        [(100, 100), (900, 100), (900, 900), (100, 900)],
+        [[(300, 300), (300, 600), (600, 600), (600, 300)]],
+    )
+    multi = shapely.MultiPolygon([ring, shapely.box(1000.2, 1000.4, 2000.6, 1500.1)])
+    sliver = shapely.box(3000, 3000, 3000.2, 3400)
+    frame = gpd.GeoDataFrame(
+        {
+            "code": ["A", "B", "C"],
+            "level": pd.array([3, None, 1], dtype="Int64"),
+            "ok": [True, False, True],
+            "share": [0.25, float("nan"), -1.5],
+            "at": [pd.Timestamp("2026-11-30T08:00:00+08:00"), pd.NaT, pd.NaT],
+        },
+        geometry=[multi, shapely.box(-10.4, 50, 4000, 4100.6), sliver],
+    )
+    tile = mapbox_vector_tile.decode(encode({"t": frame}), default_options={"y_coord_down": True})
+    got = {f["properties"]["code"]: f for f in tile["t"]["features"]}
+    assert set(got) == {"A", "B"}
+    assert got["A"]["properties"] == {
+        "code": "A", "level": 3, "ok": True, "share": 0.25, "at": "2026-11-30T08:00:00+08:00",
+    }  # fmt: skip
+    assert got["B"]["properties"] == {"code": "B", "ok": False}
+    a = shape(got["A"]["geometry"])
+    assert a.geom_type == "MultiPolygon" and a.is_valid
+    assert shapely.equals(a, shapely.set_precision(multi, 1.0))
+    assert len(a.geoms[0].interiors) == 1
+    assert shapely.equals(shape(got["B"]["geometry"]), shapely.box(-10, 50, 4000, 4101))
+    assert encode({"t": frame.iloc[2:]}) == b""  # nothing left: an empty tile
+
+
+def test_the_maps_tile_library_is_the_npm_package_pinned_by_the_lock_file() -> None:
+    import json
+
+    from gisgrid.cartography.assets import ASSETS, NPM_FOLDER, NpmSource
+
+    lock = json.loads((NPM_FOLDER / "package-lock.json").read_text(encoding="utf-8"))
+    pinned = lock["packages"]["node_modules/protomaps-leaflet"]["version"]
+    source = ASSETS["protomaps"].source
+    assert isinstance(source, NpmSource) and source.version == pinned
+    assert ASSETS["protomaps"].url == f"npm-protomaps-leaflet-{pinned}/protomaps-leaflet.js"

@@ -57,13 +57,14 @@ _VALUE_STRING, _VALUE_DOUBLE, _VALUE_SINT, _VALUE_BOOL = (
 )
 
 
+#: the smallest value of each varint size from 2 bytes on (7 bits a byte)
+_SIZE_STEPS = np.array([1 << (7 * k) for k in range(1, 10)], dtype=np.uint64)
+
+
 def varint_sizes(values: np.ndarray) -> np.ndarray:
     """The bytes each unsigned value takes as a varint (1–10)."""
-    v = values.astype(np.uint64)
-    size = np.ones(len(v), dtype=np.int64)
-    for k in range(1, 10):
-        size += v >= np.uint64(1 << (7 * k))
-    return size
+    steps = np.searchsorted(_SIZE_STEPS, values.astype(np.uint64), side="right")
+    return steps.astype(np.int64) + 1
 
 
 def varints(values: np.ndarray) -> bytes:
@@ -128,6 +129,8 @@ def polygon_commands(geometry: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     parts, feature_of_part = shapely.get_parts(rounded, return_index=True)
     rings, part_of_ring = shapely.get_rings(parts, return_index=True)
     coords, ring_of = shapely.get_coordinates(rings, return_index=True)
+    if not len(coords):  # everything rounded to nothing
+        return np.zeros(0, dtype=np.uint64), np.zeros(len(geometry), dtype=np.int64)
     same_ring = ring_of[1:] == ring_of[:-1]
     closing = np.append(~same_ring, True)
     repeated = np.insert(same_ring & (coords[1:] == coords[:-1]).all(axis=1), 0, False)
@@ -194,8 +197,9 @@ def _values(distinct: np.ndarray) -> tuple[np.ndarray, bytes]:
     them (``-1``: absent, no field). Text (most values: ids, names, codes) in one pass."""
     if not len(distinct):
         return np.zeros(0, dtype=np.int64), b""
-    if all(isinstance(v, str) for v in distinct):
-        text = [v.encode("utf-8") for v in distinct]
+    distinct = np.asarray(distinct, dtype=object)
+    if all(isinstance(v, str) for v in distinct.tolist()):
+        text = [v.encode("utf-8") for v in distinct.tolist()]
         lengths = np.fromiter((len(t) for t in text), dtype=np.int64, count=len(text))
         inner = 1 + varint_sizes(lengths) + lengths  # Value: key, length, text
         heads = np.empty((len(text), 4), dtype=np.uint64)
