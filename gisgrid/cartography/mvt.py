@@ -198,11 +198,14 @@ def _values(distinct: np.ndarray) -> tuple[np.ndarray, bytes]:
     if not len(distinct):
         return np.zeros(0, dtype=np.int64), b""
     distinct = np.asarray(distinct, dtype=object)
-    if all(isinstance(v, str) for v in distinct.tolist()):
-        text = [v.encode("utf-8") for v in distinct.tolist()]
-        lengths = np.fromiter((len(t) for t in text), dtype=np.int64, count=len(text))
+    if pd.api.types.infer_dtype(distinct, skipna=False) == "string":
+        # UTF-8 in fixed-width rows, each row's bytes up to its length: no loop in Python
+        encoded = np.strings.encode(distinct.astype(str), "utf-8")
+        lengths = np.strings.str_len(encoded).astype(np.int64)
+        rows = encoded.view(np.uint8).reshape(len(encoded), encoded.dtype.itemsize)
+        text = rows[np.arange(rows.shape[1]) < lengths[:, None]]
         inner = 1 + varint_sizes(lengths) + lengths  # Value: key, length, text
-        heads = np.empty((len(text), 4), dtype=np.uint64)
+        heads = np.empty((len(encoded), 4), dtype=np.uint64)
         heads[:, 0], heads[:, 1] = _LAYER_VALUE, inner
         heads[:, 2], heads[:, 3] = _VALUE_STRING, lengths
         head_sizes = varint_sizes(heads.ravel()).reshape(-1, 4).sum(axis=1)
@@ -210,8 +213,8 @@ def _values(distinct: np.ndarray) -> tuple[np.ndarray, bytes]:
         starts = np.cumsum(per) - per
         out = np.empty(int(per.sum()), dtype=np.uint8)
         out[_positions(starts, head_sizes)] = np.frombuffer(varints(heads.ravel()), np.uint8)
-        out[_positions(starts + head_sizes, lengths)] = np.frombuffer(b"".join(text), np.uint8)
-        return np.arange(len(text), dtype=np.int64), out.tobytes()
+        out[_positions(starts + head_sizes, lengths)] = text
+        return np.arange(len(encoded), dtype=np.int64), out.tobytes()
     messages = [_value(v) for v in distinct]
     table = np.array([-1 if m is None else i for i, m in enumerate(messages)], dtype=np.int64)
     table[table >= 0] = np.arange(int((table >= 0).sum()))

@@ -204,7 +204,9 @@ def read_tile(reader: Reader, layer: TileLayer, at: TileAddress) -> gpd.GeoDataF
         xy = shapely.get_coordinates(geometry)
         keep = (xy >= low).all(axis=1) & (xy <= high).all(axis=1)  # the bbox read's edges
     else:
-        geometry = shapely.clip_by_rect(geometry, low, low, high, high)
+        bounds = shapely.bounds(geometry)
+        crossing = ((bounds[:, :2] < low) | (bounds[:, 2:] > high)).any(axis=1)
+        geometry[crossing] = shapely.clip_by_rect(geometry[crossing], low, low, high, high)
         keep = ~shapely.is_empty(geometry)
     out = gpd.GeoDataFrame(frame[columns].reset_index(drop=True), geometry=geometry, crs=None)
     return out[keep].reset_index(drop=True)
