@@ -234,6 +234,8 @@ def test_tiles_hold_the_stores_features_at_that_zoom(
             r = get_tile(client, people["admin"], layer, z, x, y)
             assert r.status_code == 200, (layer, z, r.text[:200])
             assert r.headers["content-type"] == MVT
+            if len(r.content) >= 1024:  # MVT is not compressed itself: sent compressed
+                assert r.headers["content-encoding"] in ("br", "gzip")
             want = expected(store, layer, z, x, y)
             assert want, f"no {layer} in {z}/{x}/{y}: the test proves nothing"
             assert_same_features(decoded(r.content, layer), want)
@@ -448,7 +450,8 @@ def test_the_net_map_draws_the_grids_from_tiles_in_chromium(
     with gisgrid_server(str(store_path)) as base, chromium() as browser:
         cookies = session_cookies(str(store_path), people["admin"], base)
         page, log = new_page(browser, cookies=cookies, viewport={"width": 900, "height": 700})
-        page.goto(f"{base}/tiles", wait_until="load")
+        answer = page.goto(f"{base}/tiles", wait_until="load")
+        assert len(answer.body()) < 5_000  # the page holds no grid: the tiles do
         wait_until(page, "() => window.gisgrid && window.gisgrid.ready")
         tiles = [u for u in log.requests if "/tiles/grids/" in u]
         assert tiles, "no grid tile asked for"
