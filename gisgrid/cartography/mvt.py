@@ -199,11 +199,9 @@ def _values(distinct: np.ndarray) -> tuple[np.ndarray, bytes]:
         return np.zeros(0, dtype=np.int64), b""
     distinct = np.asarray(distinct, dtype=object)
     if pd.api.types.infer_dtype(distinct, skipna=False) == "string":
-        # UTF-8 in fixed-width rows, each row's bytes up to its length: no loop in Python
-        encoded = np.strings.encode(distinct.astype(str), "utf-8")
-        lengths = np.strings.str_len(encoded).astype(np.int64)
-        rows = encoded.view(np.uint8).reshape(len(encoded), encoded.dtype.itemsize)
-        text = rows[np.arange(rows.shape[1]) < lengths[:, None]]
+        encoded = [v.encode("utf-8") for v in distinct.tolist()]
+        lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+        text = np.frombuffer(b"".join(encoded), dtype=np.uint8)
         inner = 1 + varint_sizes(lengths) + lengths  # Value: key, length, text
         heads = np.empty((len(encoded), 4), dtype=np.uint64)
         heads[:, 0], heads[:, 1] = _LAYER_VALUE, inner
