@@ -26,6 +26,7 @@ The PostGIS server: ``GISGRID_TEST_DATABASE_URL`` or a throwaway cluster
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import sys
 import tempfile
@@ -108,6 +109,10 @@ def measure(
 ) -> tuple[dict[str, dict[str, list[float]]], dict[str, int]]:
     """Every way on every store, in turns (a busy moment slows all alike): seconds each."""
     ways = {name: readers(store, at) for name, store in stores.items()}
+    # as a warm server does (AppState.warm): what is loaded now is out of the cyclic
+    # collector's walks, which would otherwise pause a tile now and then for every object
+    gc.collect()
+    gc.freeze()
     times: dict[str, dict[str, list[float]]] = {n: {"served": [], "store": []} for n in ways}
     sizes: dict[str, int] = {}
     for round_ in range(repeat + 2):  # two to warm up

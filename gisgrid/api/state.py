@@ -432,6 +432,7 @@ class AppState:
         with self._cache_lock:
             self._generation += 1
             self._frames = None
+            self._trees.clear()  # (each tree holds its frame: let them go with it)
             self._report = None
             self._pages.clear()
             self._in_scope.clear()
