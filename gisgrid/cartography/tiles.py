@@ -198,12 +198,15 @@ def read_tile(reader: Reader, layer: TileLayer, at: TileAddress) -> gpd.GeoDataF
         frame = reader.read(layer.name, bbox=bbox, columns=columns)
     if not len(frame):
         return empty
-    geometry = shapely.transform(np.asarray(frame.geometry.array), at.to_tile)
+    lonlat = np.asarray(frame.geometry.array)
     low, high = -BUFFER, EXTENT + BUFFER
     if get_layer(layer.name).geometry_type == "Point":
-        xy = shapely.get_coordinates(geometry)
+        # one row a feature (a missing point: NaN, never kept)
+        xy = at.to_tile(np.column_stack([shapely.get_x(lonlat), shapely.get_y(lonlat)]))
         keep = (xy >= low).all(axis=1) & (xy <= high).all(axis=1)  # the bbox read's edges
+        geometry = shapely.points(xy)
     else:
+        geometry = shapely.transform(lonlat, at.to_tile)
         bounds = shapely.bounds(geometry)
         crossing = ((bounds[:, :2] < low) | (bounds[:, 2:] > high)).any(axis=1)
         geometry[crossing] = shapely.clip_by_rect(geometry[crossing], low, low, high, high)
