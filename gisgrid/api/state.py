@@ -311,6 +311,24 @@ class AppState:
         they are not kept): what a county map reads, in memory (:class:`KeptReader`)."""
         return KeptReader(self.store, self.frames(), self._trees)
 
+    def kept_reader_now(self) -> KeptReader | None:
+        """:meth:`kept_reader` when the layers are kept already, else ``None`` at once, the
+        layers then read in a thread of their own for the requests to come (a vector tile
+        never waits seconds for the whole county, or minutes for a prefecture, after a
+        write: it reads the store meanwhile)."""
+        frames = self._frames
+        if frames is not None:
+            return KeptReader(self.store, frames, self._trees)
+        if not self._frames_lock.locked():  # (two threads at once: the second finds them)
+            threading.Thread(target=self._fill_frames, name="gisgrid-frames", daemon=True).start()
+        return None
+
+    def _fill_frames(self) -> None:
+        try:
+            self.frames()
+        except Exception:  # a request needing them will raise it again, with its status
+            log.exception("gisgrid: reading the layers to keep failed")
+
     def report(self) -> dict[str, Any]:
         """The check report of the whole county (computed on first use, kept until a write).
 

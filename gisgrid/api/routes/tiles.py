@@ -78,15 +78,14 @@ def tile(
     if held and not access.reader.records_read(layer):
         return http.not_modified(tag)
     reader = access.reader
-    if version == access.grids_version:
+    kept = state.kept_reader_now() if version == access.grids_version else None
+    if kept is not None:
         # the layers kept in memory (of this very data version), seen through the caller's
         # scope as ever; while the server has not yet caught up with a write (a second at
-        # most), the store itself: no tile is older than the store
+        # most) or is reading the layers again after it, the store itself: no tile is older
+        # than the store, none waits for the whole layers
         reader = ScopedReader(
-            state.kept_reader(),
-            access.scope,
-            index=access.reader.index,
-            on_records_read=access.record_reads,
+            kept, access.scope, index=access.reader.index, on_records_read=access.record_reads
         )
     body = mvt.encode({layer: read_tile(reader, decl, at)})
     if held:  # residents' fields: read (and recorded) as for a 200, not sent again
