@@ -527,3 +527,20 @@ def test_the_maps_tile_library_is_the_npm_package_pinned_by_the_lock_file() -> N
     source = ASSETS["protomaps"].source
     assert isinstance(source, NpmSource) and source.version == pinned
     assert ASSETS["protomaps"].url == f"npm-protomaps-leaflet-{pinned}/protomaps-leaflet.js"
+
+
+def test_a_warm_server_makes_tiles_from_the_layers_it_keeps(
+    client: TestClient, people: dict[str, TestAccount], place: Place
+) -> None:
+    """Once the caches are filled, a tile is read from the kept layers (their STR tree is
+    built), not from the store: the served way the bench measures."""
+    state = client.app.state.gisgrid
+    assert state.filled.wait(timeout=300)
+    state.refresh()  # caught up with the writes of the tests before (the watcher would soon)
+    state.frames()
+    state._trees.clear()
+    r = get_tile(
+        client, people["admin"], "service_points", 11, place.dense[1] >> 3, place.dense[2] >> 3
+    )
+    assert r.status_code == 200
+    assert "service_points" in state._trees  # (the kept frame's tree, built by this tile)
