@@ -356,6 +356,29 @@ def test_a_viewer_sees_grids_without_names_and_no_households(
     assert client.get("/tiles/grids/{}/{}/{}.mvt".format(*place.dense)).status_code == 401
 
 
+def test_every_household_tile_is_recorded_in_the_audit_log(
+    client: TestClient, people: dict[str, TestAccount], place: Place, store_path: Path
+) -> None:
+    from gisgrid.stores.ledger import AuditQuery
+
+    worker = people["grid"]
+    r = get_tile(client, worker, "households", *place.dense)
+    shown = {key_of(f) for f in decoded(r.content, "households")}
+    again = client.get(
+        "/tiles/households/{}/{}/{}.mvt".format(*place.dense),
+        headers=worker.headers | {"If-None-Match": r.headers["etag"]},
+    )
+    assert again.status_code == 304  # not sent again, but read again: recorded again
+    store = open_store(str(store_path))
+    try:
+        log = store.ledger.audit(AuditQuery(actor=worker.username, action="households_read"))
+    finally:
+        store.close()
+    tiles = [e for e in log if "/tiles/households/" in (e.entry.target or "")]
+    assert len(tiles) >= 2
+    assert set(tiles[0].entry.detail["ids"]) == shown  # type: ignore[attr-defined]
+
+
 # --- bad addresses, empty tiles, revalidation ---------------------------------------------
 
 
