@@ -9,6 +9,7 @@ not by gisgrid's own index.
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import urllib.parse
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import mapbox_vector_tile
 import pandas as pd
 import pytest
 from accounts import TestAccount, make_account
@@ -333,6 +335,20 @@ MATRIX: dict[tuple[str, str], tuple[Call, dict[str, Expect]]] = {
             401, **(_RECORDS | {"admin": 200, "township": 200, "village": 200, "grid": 200})
         ),
     ),
+    # vector tiles: the households' tile at the grid's point (z14), as the households layer;
+    # the grids' TileJSON and the map drawn from tiles: figures
+    ("GET", "/tiles/{layer}/{z}/{x}/{y}.mvt"): (
+        Call("GET", "/tiles/households/{tile}.mvt"),
+        _signed_in(401, **_RECORDS),
+    ),
+    ("GET", "/tiles/{layer}.json"): (
+        Call("GET", "/tiles/grids.json"),
+        _signed_in(401, **dict.fromkeys(ROLES[1:], 200)),
+    ),
+    ("GET", "/tiles"): (
+        Call("GET", "/tiles"),
+        _signed_in("login", **dict.fromkeys(ROLES[1:], 200)),
+    ),
     ("GET", "/api/locate"): (
         Call("GET", "/api/locate?lon={point[0]}&lat={point[1]}"),
         _signed_in(401, **dict.fromkeys(ROLES[1:], 200)),
@@ -616,6 +632,7 @@ def test_an_app_with_a_route_missing_from_the_policy_refuses_to_start() -> None:
 def _format(value: Any, net: Net) -> Any:
     fields = {k: v for k, v in vars(net).items() if k != "truth"}
     fields["asset"] = sorted(asset_files())[0]
+    fields["tile"] = _tile_of(net.point, zoom=14)
     if isinstance(value, str):
         return value.format(**fields)
     if isinstance(value, dict):
@@ -623,6 +640,15 @@ def _format(value: Any, net: Net) -> Any:
     if isinstance(value, list):
         return [_float_or(_format(v, net)) for v in value]
     return value
+
+
+def _tile_of(point: tuple[float, float], *, zoom: int) -> str:
+    """``z/x/y`` of the Web Mercator tile holding ``point`` (lon, lat)."""
+    n = 2**zoom
+    lat = math.radians(point[1])
+    x = int((point[0] + 180) / 360 * n)
+    y = int((1 - math.log(math.tan(lat) + 1 / math.cos(lat)) / math.pi) / 2 * n)
+    return f"{zoom}/{x}/{y}"
 
 
 def _float_or(value: Any) -> Any:
@@ -636,6 +662,8 @@ def _households_of(body: Any) -> list[str]:
     """The household ids in an answer: GeoJSON features or search results."""
     if isinstance(body, dict) and body.get("type") == "FeatureCollection":
         return [str(f["id"]) for f in body["features"]]
+    if isinstance(body, dict) and isinstance(body.get("households"), dict):  # a decoded tile
+        return [str(f["properties"]["id"]) for f in body["households"]["features"]]
     if isinstance(body, dict) and "results" in body:
         return [str(r["id"]) for r in body["results"]]
     return []
@@ -670,7 +698,9 @@ def test_route_by_role(
         assert 200 <= r.status_code < 300, r.text[:300]
     elif expect == "in":
         assert r.status_code == 200, r.text[:300]
-        _assert_in_area(route, r.json(), role, net, store_path)
+        tile = r.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+        body = mapbox_vector_tile.decode(r.content) if tile else r.json()
+        _assert_in_area(route, body, role, net, store_path)
     else:
         assert r.status_code == expect, r.text[:300]
     if r.status_code >= 400 and r.headers["content-type"].startswith("text/html"):

@@ -186,12 +186,18 @@ class Scope:
 
     def codes_in(self, values: Iterable[object], *, ancestors: bool = False) -> np.ndarray:
         """Which codes lie in the area (or, with ``ancestors``, also contain part of it)."""
-        text = pd.Series(list(values), dtype="string")
-        inside = text.str.startswith(self.prefixes).fillna(False).to_numpy(dtype=bool)
+        # a column as one array (a missing value as pd.NA or None), not element by element
+        whole = values if isinstance(values, pd.Series | pd.Index) else list(values)
+        given = np.asarray(whole, dtype=object)
+        is_text = np.fromiter((isinstance(v, str) for v in given), dtype=bool, count=len(given))
+        text = np.where(is_text, given, "").astype(str)
+        inside = np.zeros(len(given), dtype=bool)
+        for prefix in self.prefixes:
+            inside |= np.strings.startswith(text, prefix)
+        inside &= is_text
         if ancestors:
             above = [
-                isinstance(v, str) and any(a.startswith(v) for a in self.prefixes)
-                for v in text.array
+                isinstance(v, str) and any(a.startswith(v) for a in self.prefixes) for v in given
             ]
             inside |= np.array(above, dtype=bool)
         return inside

@@ -40,10 +40,11 @@ MIN_COMPRESS_BYTES = 1024
 #: parts at least this large are compressed in a worker thread (the event loop goes on)
 THREAD_COMPRESS_BYTES = 128 * 1024
 #: media types worth compressing: text of any kind, JSON (GeoJSON, problem+json …), scripts,
-#: XML and SVG. Not images, PDF, Excel or ZIP: those are compressed formats already.
+#: XML, SVG and vector tiles (MVT: protocol buffers, uncompressed, a third their size
+#: gzipped). Not images, PDF, Excel or ZIP: those are compressed formats already.
 _COMPRESSIBLE = re.compile(
     r"^(?:text/[\w.+-]+|application/(?:[\w.+-]+\+)?(?:json|xml)|application/(?:x-)?javascript"
-    r"|image/svg\+xml)$"
+    r"|image/svg\+xml|application/vnd\.mapbox-vector-tile)$"
 )
 #: the HTML pages compressed (paths): the map pages, which hold no secret of the session
 HTML_COMPRESSED = (r"/maps/[^/]+",)

@@ -41,6 +41,7 @@ from gisgrid.api.routes import (
     photos,
     public,
     reports,
+    tiles,
     tokens,
     visits,
     volunteers,
@@ -99,7 +100,7 @@ def create_app(*, store: str | None = None, access_log: bool | None = None) -> F
     # the net and its records; drawing the grids; accounts
     for module in (
         layers, locate, households, visits, incidents, cases, photos, reports, exports, pages,
-        grids, ogc,
+        grids, ogc, tiles,
     ):  # fmt: skip
         app.include_router(module.router)
     app.include_router(notifications.router)

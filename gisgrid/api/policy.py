@@ -95,6 +95,12 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/ogc/collections/{layer}/queryables"): _LAYER_RULE,
     ("GET", "/ogc/collections/{layer}/items"): _LAYER_RULE,
     ("GET", "/ogc/collections/{layer}/items/{feature_id}"): _LAYER_RULE,
+    # vector tiles (MVT) of the layers, as the layers: households need household records
+    ("GET", "/tiles/{layer}/{z}/{x}/{y}.mvt"): Rule(
+        P.FIGURES, stricter={"layer": {"households": P.HOUSEHOLD_RECORDS}}
+    ),
+    ("GET", "/tiles/{layer}.json"): Rule(P.FIGURES),
+    ("GET", "/tiles"): Rule(P.FIGURES, page=True),
     ("GET", "/api/incidents"): Rule(P.FIGURES),
     # the grid editor: anyone may see their area's net in it; the tools are the change-set
     # routes' (planners edit, reviewers review), each with its own row

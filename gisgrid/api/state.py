@@ -15,8 +15,10 @@ from functools import cached_property
 from types import TracebackType
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from gisgrid.analysis.assign import with_current_grid_codes
 from gisgrid.analysis.indicators import FIGURE_LAYERS
@@ -55,8 +57,10 @@ class KeptReader:
     """The store, with its layers read whole taken from the frames kept (:meth:`AppState.frames`).
 
     A :class:`~gisgrid.stores.base.Reader`: a read of a whole layer the state keeps (no
-    ``bbox``, ``where`` or ``window``) is a copy of the kept frame, every other read goes
-    to the store. The frames are of the data version the state answers with and are
+    ``where`` or ``window``) is a copy of the kept frame, or with a ``bbox`` of its features
+    intersecting the box (found by an STR tree of the frame's geometries, built once per
+    frame kept: a vector tile's read, :mod:`gisgrid.api.routes.tiles`); every other read
+    goes to the store. The frames are of the data version the state answers with and are
     forgotten at every write (:meth:`AppState.changed`, :meth:`AppState.refresh`), like
     every cache of the state; a point layer's ``grid_code`` is the grid covering each point
     now, which is what every reader puts there (:mod:`gisgrid.analysis.assign.current`).
@@ -64,10 +68,18 @@ class KeptReader:
     scope, the masking and the audit of residents' records apply to it unchanged.
     """
 
-    def __init__(self, store: Store, frames: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        frames: dict[str, Any],
+        trees: dict[str, tuple[pd.DataFrame, shapely.STRtree]] | None = None,
+    ) -> None:
         self.store = store
         self.url = store.url
         self._frames = frames
+        #: layer → (the frame, the STR tree of its geometries): shared by the readers of
+        #: one state, a tree used only with the very frame it was built from
+        self._trees = {} if trees is None else trees
 
     def layer_names(self) -> list[str]:
         return self.store.layer_names()
@@ -82,9 +94,22 @@ class KeptReader:
         window: Window | None = None,
     ) -> pd.DataFrame:
         kept = self._frames.get(layer)
-        if kept is None or bbox is not None or where is not None or window is not None:
+        if kept is None or where is not None or window is not None:
             return self.store.read(layer, bbox=bbox, where=where, columns=columns, window=window)
+        if bbox is not None:
+            if not isinstance(kept, gpd.GeoDataFrame):  # no geometry: the store's answer
+                return self.store.read(layer, bbox=bbox, columns=columns)
+            rows = np.sort(self._tree(layer, kept).query(shapely.box(*bbox), "intersects"))
+            kept = kept.iloc[rows]
         return asked_columns(kept, columns).copy()
+
+    def _tree(self, layer: str, kept: gpd.GeoDataFrame) -> shapely.STRtree:
+        found = self._trees.get(layer)
+        if found is not None and found[0] is kept:
+            return found[1]
+        tree = shapely.STRtree(np.asarray(kept.geometry.array))
+        self._trees[layer] = (kept, tree)  # a frame of another generation: replaced
+        return tree
 
     def count(self, layer: str, *, where: Where | None = None, bbox: BBox | None = None) -> int:
         return self.store.count(layer, where=where, bbox=bbox)
@@ -156,6 +181,8 @@ class AppState:
     write_lock: WriteLock = field(init=False)
     _search: HouseholdSearch | None = None
     _frames: dict[str, Any] | None = None
+    #: the STR trees of the frames kept (:class:`KeptReader`), each with its frame
+    _trees: dict[str, tuple[pd.DataFrame, shapely.STRtree]] = field(default_factory=dict)
     _report: dict[str, Any] | None = None
     _pages: dict[tuple[Any, ...], CachedPage] = field(default_factory=dict)
     _in_scope: dict[tuple[object, ...], np.ndarray] = field(default_factory=dict)
@@ -282,7 +309,25 @@ class AppState:
     def kept_reader(self) -> KeptReader:
         """The store with its whole layers taken from :meth:`frames` (read them first when
         they are not kept): what a county map reads, in memory (:class:`KeptReader`)."""
-        return KeptReader(self.store, self.frames())
+        return KeptReader(self.store, self.frames(), self._trees)
+
+    def kept_reader_now(self) -> KeptReader | None:
+        """:meth:`kept_reader` when the layers are kept already, else ``None`` at once, the
+        layers then read in a thread of their own for the requests to come (a vector tile
+        never waits seconds for the whole county, or minutes for a prefecture, after a
+        write: it reads the store meanwhile)."""
+        frames = self._frames
+        if frames is not None:
+            return KeptReader(self.store, frames, self._trees)
+        if not self._frames_lock.locked():  # (two threads at once: the second finds them)
+            threading.Thread(target=self._fill_frames, name="gisgrid-frames", daemon=True).start()
+        return None
+
+    def _fill_frames(self) -> None:
+        try:
+            self.frames()
+        except Exception:  # a request needing them will raise it again, with its status
+            log.exception("gisgrid: reading the layers to keep failed")
 
     def report(self) -> dict[str, Any]:
         """The check report of the whole county (computed on first use, kept until a write).
@@ -405,6 +450,7 @@ class AppState:
         with self._cache_lock:
             self._generation += 1
             self._frames = None
+            self._trees.clear()  # (each tree holds its frame: let them go with it)
             self._report = None
             self._pages.clear()
             self._in_scope.clear()

@@ -9,9 +9,10 @@ script and style sheet a map needs comes from a package installed by the set-up 
 * d3 (used by branca's colour-map legends) from PyPI ``XStatic-D3``;
 * the icon shapes (SVG paths) from PyPI ``XStatic-Font-Awesome``, inlined into the page;
 * gisgrid's own map script and style sheet, shipped in this package (``static/``);
-* Leaflet-Geoman (the grid editor's drawing tools) from the npm registry: the package folder
-  ``web/`` of a checkout pins it (``package.json`` and ``package-lock.json``), the set-up
-  command installs it there with ``npm ci`` (:class:`NpmSource`), never a CDN.
+* Leaflet-Geoman (the grid editor's drawing tools) and protomaps-leaflet (the net's map
+  drawn from vector tiles, ``/tiles``) from the npm registry: the package folder ``web/`` of
+  a checkout pins them (``package.json`` and ``package-lock.json``), the set-up command
+  installs them there with ``npm ci`` (:class:`NpmSource`), never a CDN.
 
 folium and branca name each link they add to a page (``default_js``/``default_css`` pairs,
 and branca's colour map adds ``d3`` by a URL hard-coded in its ``render``). An
@@ -165,6 +166,9 @@ JQUERY = Source("XStatic-jQuery", "xstatic.pkg.jquery")
 BOOTSTRAP = Source("XStatic-Bootstrap", "xstatic.pkg.bootstrap")
 #: the grid editor's drawing tools (their Leaflet is the one above: npm ci leaves peers out)
 GEOMAN = NpmSource("@geoman-io/leaflet-geoman-free", "dist")
+#: the net's map drawn from vector tiles (MVT): protomaps-leaflet, a Leaflet layer that
+#: decodes and paints the tiles on canvas (its one-file build bundles its decoder)
+PROTOMAPS = NpmSource("protomaps-leaflet", "dist")
 
 
 @dataclass(frozen=True)
@@ -215,6 +219,9 @@ ASSETS: dict[str, Asset] = {
     "bootstrap_css": Asset(BOOTSTRAP, "css/bootstrap.min.css"),
     "geoman": Asset(GEOMAN, "leaflet-geoman.min.js"),
     "geoman_css": Asset(GEOMAN, "leaflet-geoman.css"),
+    "protomaps": Asset(PROTOMAPS, "protomaps-leaflet.js"),
+    "net_js": Asset(GISGRID, "gisgrid-net.js"),
+    "net_css": Asset(GISGRID, "gisgrid-net.css"),
     "page_js": Asset(GISGRID, "gisgrid-page.js"),
     "editor_js": Asset(GISGRID, "gisgrid-editor.js"),
     "editor_css": Asset(GISGRID, "gisgrid-editor.css"),

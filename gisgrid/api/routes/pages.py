@@ -249,6 +249,7 @@ def dashboard_page(
         map_url = "/maps/coverage"
         links = [
             ("事件地图", "/maps/incidents"),
+            ("网格网（矢量瓦片）", "/tiles"),
             ("检查报告（JSON 数据）", "/api/check"),
             ("导出统计表（Excel）", "/api/report.xlsx"),
         ]
@@ -257,6 +258,7 @@ def dashboard_page(
         map_url = "/maps/coverage"
         links = [
             ("事件地图", "/maps/incidents"),
+            ("网格网（矢量瓦片）", "/tiles"),
             ("检查报告（JSON 数据）", "/api/check"),
             ("导出统计表（Excel）", "/api/report.xlsx"),
         ]
