@@ -1,7 +1,10 @@
 """Files in and out: the formats planners, registers and phone apps use.
 
 :mod:`.imports` reads a file, checks it as a whole and writes it in one store transaction;
-:mod:`.export` writes a layer out.
+:mod:`.sources` reads any format for it (:mod:`.tables`: Excel and CSV registers,
+:mod:`.encodings`, :mod:`.headers`, :mod:`.addresses`: 村组门牌; :mod:`.shapefiles`,
+:mod:`.kml`); :mod:`.coordinates` catches coordinates that look wrong; :mod:`.report` says
+every problem by row and column; :mod:`.export` writes a layer out.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from gisgrid.exchange.export import export_layer
 from gisgrid.exchange.imports import (
     DRIVERS,
     ImportResult,
+    LayerChange,
     boundary_problems,
     import_file,
     outside_county,
@@ -22,6 +26,7 @@ from gisgrid.exchange.imports import (
 __all__ = [
     "DRIVERS",
     "ImportResult",
+    "LayerChange",
     "boundary_problems",
     "export_layer",
     "import_file",
