@@ -245,7 +245,8 @@ class CoordinateVerdict:
                 "库中尚无乡镇和农户，未检查坐标偏移",
                 "the store holds no townships or households yet: offsets not checked",
             )
-        return "坐标检查通过", "the coordinates fit the store"
+        zh, en = self.fits[0].describe() if self.fits else ("", "")
+        return f"坐标检查通过（{zh}）", f"the coordinates fit the store ({en})"
 
 
 def reference_from_store(store: Store, decl: Layer) -> Reference:

@@ -42,6 +42,8 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "backbone": ("是否党员骨干户", "骨干户"),
         "backbone_id": ("联系骨干户编号", "骨干户编号"),
     },
+    # a Shapefile's field names hold at most 10 bytes: 5 Chinese characters in GBK
+    "grids": {"village_code": ("所属村", "村代码"), "responsible_name": ("负责人",)},
     "service_points": {"watcher": ("负责人", "守望者")},
     "incidents": {"reported_at": ("上报日期", "发生时间")},
     "visits": {"household_id": ("农户编号", "户号"), "at": ("走访日期",)},

@@ -283,6 +283,8 @@ def import_file(
         frame = decl.validate(raw, crs=source.crs)
     except ValidationError as exc:
         problems += _not_said_already(exc.problems, source.problems)
+        if mode == "append":  # the keys already stored, said with the rest
+            problems += _stored_keys(store, decl, raw)
     if frame is not None:
         frame = with_grid_codes(store, decl, frame)
         # checked now to report every problem early, and again under the store's writer lock
@@ -377,6 +379,19 @@ def _check_coordinates(store: Store, decl: Layer, source: Source) -> CoordinateV
         village_codes=None if codes is None else list(codes),
         keys=None if keys is None else list(keys),
     )
+
+
+def _stored_keys(store: Store, decl: Layer, raw: pd.DataFrame) -> list[Problem]:
+    """Rows of a file that failed validation whose key is stored already (an append)."""
+    if not decl.key or not all(k in raw.columns for k in decl.key):
+        return []
+    keys = pd.DataFrame({k: raw[k].astype(str).str.strip() for k in decl.key})
+    existing = store.read(decl.name, columns=list(decl.key)).astype(str)
+    clashes = np.flatnonzero(stored_key_clashes(decl, keys, existing)).tolist()
+    return [
+        Problem(i, "/".join(keys.iloc[i]), ",".join(decl.key), "already in the store")
+        for i in clashes
+    ]
 
 
 def _not_said_already(found: list[Problem], said: tuple[Problem, ...]) -> list[Problem]:
