@@ -120,8 +120,8 @@ def test_swapped_points(county: dict[str, Any]) -> None:
 
 
 def test_gauss_kruger_metres_declared_as_degrees(county: dict[str, Any]) -> None:
-    # CGCS2000 3-degree Gauss-Krueger, central meridian 111E, no zone number (EPSG:4545)
-    to_gk = pyproj.Transformer.from_crs("EPSG:4490", "EPSG:4545", always_xy=True)
+    # CGCS2000 3-degree Gauss-Krueger, central meridian 111E, no zone number (EPSG:4546)
+    to_gk = pyproj.Transformer.from_crs("EPSG:4490", "EPSG:4546", always_xy=True)
     x, y = to_gk.transform(county["lon"], county["lat"])
     verdict = judge(county, x, y, as_new=True)
     assert verdict.kind == "projected" and verdict.refuses
@@ -187,12 +187,9 @@ def test_import_refuses_a_gcj02_register_and_takes_it_when_stated(
     result = import_file(filled_store, "households", path, mode="replace", crs="gcj02")
     assert result.verdict is not None and result.verdict.kind == "ok"
     got = filled_store.read("households").set_index("id").loc[stored["id"]]
-    moved = shapely.distance(
-        np.asarray(got.geometry.values), np.asarray(stored.geometry.values)
-    )
+    moved = shapely.distance(np.asarray(got.geometry.values), np.asarray(stored.geometry.values))
     assert float(np.max(moved)) < 1e-7  # degrees: about a centimetre
 
     as_stated = import_file(filled_store, "households", path, mode="replace", crs="wgs84")
     assert as_stated.verdict is not None and as_stated.verdict.kind == "gcj02"
     assert any("注意" in n and "GCJ-02" in n for n in as_stated.notes)
-

@@ -71,10 +71,15 @@ def workbook(path: Path, rows: list[list[Any]], *, headers: list[str] = HEADERS)
 
 
 def state(store: Store) -> Any:
-    """What a store holds: the file's digest (GeoPackage), else every layer's rows."""
+    """What a store holds: the file's digest (GeoPackage: byte for byte), else its data
+    version (which every write changes), each layer's count and the households' rows."""
     if isinstance(store, GeoPackageStore):
         return sha256(store.path)
-    return {name: store.read(name).to_json() for name in LAYERS}
+    households = store.read("households")
+    rows = households.drop(columns="geometry").astype(str).to_csv(index=False)
+    points = shapely.to_wkt(np.asarray(households.geometry.values))
+    counts = {name: store.count(name) for name in LAYERS}
+    return store.data_version(), counts, rows, tuple(points)
 
 
 # --- Excel ------------------------------------------------------------------------------------
@@ -109,7 +114,9 @@ def test_every_problem_by_row_and_column_nothing_written(
         import_file(county_store, "households", path)
     lines = refused.value.lines
     assert "第4行「户主姓名」列（N002）：缺少必填值" in lines[0]
-    assert any(line.startswith("第4行「家庭人口（人）」列（N002）：「三」不是数字") for line in lines)
+    assert any(
+        line.startswith("第4行「家庭人口（人）」列（N002）：「三」不是数字") for line in lines
+    )
     assert any(line.startswith("第5行「纬度」列（N003）：「二十九」不是数字") for line in lines)
     assert any("row 5, column 纬度" in line for line in lines)  # English after
     assert any(line.startswith("第6行「60岁以上人数」列") for line in lines)  # 3 elderly of 2
@@ -286,7 +293,7 @@ def new_households() -> gpd.GeoDataFrame:
 
 @pytest.mark.parametrize(
     ("crs", "cpg"),
-    [("EPSG:4545", False), ("EPSG:4497", True), ("EPSG:4526", False), ("EPSG:4508", True)],
+    [("EPSG:4546", False), ("EPSG:4497", True), ("EPSG:4526", False), ("EPSG:4508", True)],
     ids=["3deg-CM111-no-cpg", "6deg-zone19-cpg", "3deg-zone38", "6deg-CM111"],
 )
 def test_zipped_gauss_kruger_shapefile(
@@ -305,17 +312,17 @@ def test_zipped_gauss_kruger_shapefile(
 
 
 def test_shapefile_without_prj_needs_crs(filled_store: GeoPackageStore, tmp_path: Path) -> None:
-    path = shapefile_zip(new_households(), tmp_path / "shp", crs="EPSG:4545", cpg=True, prj=False)
+    path = shapefile_zip(new_households(), tmp_path / "shp", crs="EPSG:4546", cpg=True, prj=False)
     with pytest.raises(InputFileError, match=r"缺少 \.prj.*--crs"):
         import_file(filled_store, "households", path)
-    import_file(filled_store, "households", path, crs="EPSG:4545")
+    import_file(filled_store, "households", path, crs="EPSG:4546")
     assert {"S001", "S002", "S003"} <= set(filled_store.read("households")["id"])
 
 
 def test_shapefile_metres_declared_as_degrees(
     filled_store: GeoPackageStore, tmp_path: Path
 ) -> None:
-    path = shapefile_zip(new_households(), tmp_path / "shp", crs="EPSG:4545", cpg=True, prj=False)
+    path = shapefile_zip(new_households(), tmp_path / "shp", crs="EPSG:4546", cpg=True, prj=False)
     with pytest.raises(ImportRefusedError) as refused:
         import_file(filled_store, "households", path, crs="wgs84")
     said = str(refused.value)
@@ -326,17 +333,18 @@ def test_zipped_grids_go_through_the_boundary_checks(
     filled_store: GeoPackageStore, tmp_path: Path
 ) -> None:
     grids = raw_frame("grids").rename(
-        columns={"parent_code": "上级网格", "village_code": "所属村", "responsible_name": "网格负责人",
-                 "responsible_phone": "联系电话", "responsible_role": "职务",
+        columns={"parent_code": "上级网格", "village_code": "所属村",
+                 "responsible_name": "网格负责人", "responsible_phone": "联系电话",
+                 "responsible_role": "职务",
                  "valid_from": "启用日期", "valid_to": "停用日期"}
     )  # fmt: skip
-    path = shapefile_zip(grids, tmp_path / "grids", crs="EPSG:4545", cpg=True)
+    path = shapefile_zip(grids, tmp_path / "grids", crs="EPSG:4546", cpg=True)
     before = sha256(filled_store.path)
     result = import_file(filled_store, "grids", path, mode="replace", dry_run=True)
     assert result.features == len(grids)  # the same grids: no finding, nothing archived
     moved = grids.copy()
     moved.loc[moved["level"] == 3, "geometry"] = moved.loc[moved["level"] == 3].translate(0.01)
-    path = shapefile_zip(moved, tmp_path / "moved", crs="EPSG:4545", cpg=True)
+    path = shapefile_zip(moved, tmp_path / "moved", crs="EPSG:4546", cpg=True)
     with pytest.raises(ImportRefusedError) as refused:
         import_file(filled_store, "grids", path, mode="replace", dry_run=True)
     assert any("网格边界检查未通过" in line for line in refused.value.lines)
@@ -405,3 +413,22 @@ def test_kml_from_a_phone_app_in_gcj02(filled_store: GeoPackageStore, tmp_path: 
     import_file(filled_store, "service_points", path, crs="gcj02")
     got = filled_store.read("service_points").set_index("id").loc["SP201"].geometry
     assert got.distance(stored.geometry.values[0]) < 1e-7
+
+
+def test_the_docs_list_every_header_alias() -> None:
+    from gisgrid.exchange.headers import ALIASES
+
+    text = (Path(__file__).parent.parent / "docs" / "exchange-format.md").read_text()
+    for layer, columns in ALIASES.items():
+        for column, aliases in columns.items():
+            row = next(
+                (
+                    line
+                    for line in text.splitlines()
+                    if line.startswith(f"| {layer} | `{column}` |")
+                ),
+                "",
+            )
+            assert row, (layer, column)
+            for alias in aliases:
+                assert alias in row, (layer, column, alias)

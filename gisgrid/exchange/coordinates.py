@@ -222,13 +222,13 @@ class CoordinateVerdict:
             hint_zh = (
                 f"；按 {self.suggestion} 换算后落在县内，请加 --crs {self.suggestion}"
                 if self.suggestion
-                else "；请用 --crs 指明投影坐标系（如 CGCS2000 高斯-克吕格 EPSG:4545）"
+                else "；请用 --crs 指明投影坐标系（如 CGCS2000 高斯-克吕格 EPSG:4546）"
             )
             hint_en = (
                 f"; as {self.suggestion} they fall in the county: "
                 f"import with --crs {self.suggestion}"
                 if self.suggestion
-                else "; name their projected CRS with --crs (e.g. CGCS2000 Gauss-Kruger EPSG:4545)"
+                else "; name their projected CRS with --crs (e.g. CGCS2000 Gauss-Kruger EPSG:4546)"
             )
             return (
                 f"{share} 的坐标是以米为单位的投影坐标，不是经纬度{hint_zh}",

@@ -144,8 +144,8 @@ def read_source(
         notes += shp.notes
         if not shp.has_prj and crs is None and decl.spatial:
             raise InputFileError(
-                f"{path}: Shapefile 缺少 .prj，不知道坐标系；请用 --crs 指明（如 EPSG:4545）"
-                f" (the Shapefile has no .prj: name its CRS with --crs, e.g. EPSG:4545)"
+                f"{path}: Shapefile 缺少 .prj，不知道坐标系；请用 --crs 指明（如 EPSG:4546）"
+                f" (the Shapefile has no .prj: name its CRS with --crs, e.g. EPSG:4546)"
             )
     elif suffix in KML_SUFFIXES:
         frame = read_kml(path, source_layer=source_layer)
