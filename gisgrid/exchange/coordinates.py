@@ -38,7 +38,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from gisgrid import crs as crsmod
-from gisgrid.layers.schema import Layer
+from gisgrid.layers.schema import OUTLINE_MARGIN_M, Layer
 from gisgrid.stores.base import Store
 
 Kind = Literal["ok", "gcj02", "bd09", "swapped", "projected", "outside", "unchecked"]
@@ -402,8 +402,13 @@ def detect_coordinates(
             base, kind=kind, fits=tuple(fits), shift_m=shift, shift_bearing=bearing,
             suggestion=found.crs,
         )  # fmt: skip
-    if given.in_county is not None and given.in_county < MAJORITY:
-        return _with(base, kind="outside", fits=tuple(fits), share=1 - given.in_county)
+    if given.in_county is not None and given.in_county < MAJORITY and reference.county is not None:
+        # outside by more than the margin an import allows (a house on the border is not)
+        allowed = shapely.buffer(reference.county, OUTLINE_MARGIN_M)
+        x, y = crsmod.transformer(crsmod.STORAGE_CRS, crsmod.METRIC_CRS).transform(lon, lat)
+        inside = shapely.contains_xy(allowed, np.asarray(x), np.asarray(y))
+        if inside.mean() < MAJORITY:
+            return _with(base, kind="outside", fits=tuple(fits), share=1 - float(inside.mean()))
     return _with(base, fits=tuple(fits))
 
 
@@ -456,10 +461,13 @@ def _fit(
         if pairs:
             at = np.asarray([i for i, _ in pairs])
             other = np.asarray([p for _, p in pairs])
-            matched = float(np.median(np.hypot(*(xy[at] - other).T)))
+            gaps = np.hypot(*(xy[at] - other).T)
+            matched = float(np.median(np.where(np.isfinite(gaps), gaps, np.inf)))
     nearest = None
-    if len(reference.households):
-        distances, _ = cKDTree(reference.households).query(xy)
+    finite = np.isfinite(xy).all(axis=1)  # a point PROJ cannot project (swapped, far away)
+    if len(reference.households) and finite.any():
+        distances = np.full(len(xy), np.inf)
+        distances[finite], _ = cKDTree(reference.households).query(xy[finite])
         nearest = float(np.median(distances))
     return Fit(crs, in_county, in_village, matched, nearest)
 

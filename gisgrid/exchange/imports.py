@@ -276,7 +276,7 @@ def import_file(
     if verdict is not None:
         if verdict.refuses:
             problems.append(Problem(None, None, "geometry", _both(verdict)))
-        elif verdict.kind != "ok" or verdict.fits:
+        elif verdict.kind not in ("ok", "unchecked"):
             notes = (*notes, f"坐标检查 coordinate check: {_both(verdict)}")
     frame: pd.DataFrame | None = None
     try:
