@@ -178,6 +178,11 @@ def import_command(
         )
         for text in result.notes:
             err.print(f"note: {text}", highlight=False, markup=False)
+        if result.verdict is not None and result.verdict.kind == "ok":
+            verdict = result.verdict
+            err.print(
+                f"note: {verdict.message_zh} ({verdict.message})", highlight=False, markup=False
+            )
         changes = "; ".join(
             f"{c.layer}: 新增 added {c.added:,}, 替换 replaced {c.replaced:,}, "
             f"删除 removed {c.removed:,}"

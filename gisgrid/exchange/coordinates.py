@@ -443,15 +443,12 @@ def _fit(
         in_county = float(shapely.contains(reference.county, points).mean())
     in_village = None
     if codes is not None and reference.villages:
-        hits, judged = 0, 0
-        for code in pd.unique(codes):
-            outline = reference.villages.get(str(code))
-            if outline is None:
-                continue
-            rows = codes == code
-            judged += int(rows.sum())
-            shapely.prepare(outline)
-            hits += int(shapely.contains(outline, points[rows]).sum())
+        names = np.asarray(list(reference.villages), dtype=object)
+        wanted = np.asarray([str(c) for c in codes], dtype=object)
+        judged = int(np.isin(wanted, names).sum())
+        tree = shapely.STRtree(list(reference.villages.values()))
+        at, village = tree.query(points, predicate="within")
+        hits = len(np.unique(at[names[village] == wanted[at]]))
         in_village = hits / judged if judged else None
     matched = None
     if keys is not None and reference.keyed:

@@ -23,7 +23,7 @@ import shapely
 from gisgrid import crs as crsmod
 from gisgrid.errors import InputFileError, Problem
 from gisgrid.exchange.addresses import match_addresses
-from gisgrid.exchange.coordinates import LABELS
+from gisgrid.exchange.coordinates import LABELS, key_strings
 from gisgrid.exchange.headers import map_headers
 from gisgrid.exchange.kml import KML_SUFFIXES, read_kml
 from gisgrid.exchange.shapefiles import read_zipped_shapefile
@@ -359,7 +359,9 @@ def _from_table(decl: Layer, table: Table, *, store: Store, crs: str | None, kin
 
 
 def _keys(decl: Layer, frame: pd.DataFrame) -> list[str | None]:
+    """Each row's key as the problems name it (``None`` where a part is blank)."""
     if not decl.key or any(k not in frame.columns for k in decl.key):
         return [None] * len(frame)
-    parts = frame[list(decl.key)].astype(str)
-    return [None if "None" in v else v for v in parts.agg("/".join, axis=1).tolist()]
+    blank = frame[list(decl.key)].isna().any(axis=1).to_numpy()
+    keys = key_strings(frame, decl.key)
+    return [None if b else k for k, b in zip(keys, blank, strict=True)]
