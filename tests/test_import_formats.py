@@ -396,23 +396,48 @@ def test_kml_and_kmz_folders_and_extended_data(
 
 
 def test_kml_from_a_phone_app_in_gcj02(filled_store: GeoPackageStore, tmp_path: Path) -> None:
-    stored = filled_store.read("households")
-    spots = [crsmod.wgs84_to_gcj02(p.x, p.y) for p in stored.geometry.values[:2]]
+    # six elder-care points recorded at households' doors with Amap: GCJ-02 in a KML that
+    # says WGS84; the nearest stored households are the evidence
+    stored = filled_store.read("households").iloc[:6]
+    placemarks = "".join(
+        f"<Placemark><name>岁月港湾{i}</name><ExtendedData>"
+        f'<Data name="编号"><value>SPG{i}</value></Data>'
+        f'<Data name="类型"><value>elder_care</value></Data></ExtendedData>'
+        f"<Point><coordinates>{x:.7f},{y:.7f}</coordinates></Point></Placemark>"
+        for i, (x, y) in enumerate(
+            zip(*crsmod.wgs84_to_gcj02(shapely.get_x(stored.geometry.values),
+                                       shapely.get_y(stored.geometry.values)), strict=True)
+        )
+    )  # fmt: skip
     path = tmp_path / "amap.kml"
-    text = kml_text(tuple(spots))  # type: ignore[arg-type]
-    path.write_text(text, encoding="utf-8")
-    # only two points, new ones: the village of a row is not given, the nearest households
-    # are the evidence
-    result_or_error: Any
-    try:
-        result_or_error = import_file(filled_store, "service_points", path, dry_run=True)
-    except ImportRefusedError as exc:
-        result_or_error = exc
-    assert isinstance(result_or_error, ImportRefusedError)
-    assert "--crs gcj02" in str(result_or_error)
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2">'
+        f"<Document><Folder><name>采集</name>{placemarks}</Folder></Document></kml>",
+        encoding="utf-8",
+    )
+    before = sha256(filled_store.path)
+    with pytest.raises(ImportRefusedError) as refused:
+        import_file(filled_store, "service_points", path, dry_run=True)
+    assert "GCJ-02" in str(refused.value) and "--crs gcj02" in str(refused.value)
+    assert "距最近已有农户中位" in str(refused.value)
+    assert sha256(filled_store.path) == before
     import_file(filled_store, "service_points", path, crs="gcj02")
-    got = filled_store.read("service_points").set_index("id").loc["SP201"].geometry
-    assert got.distance(stored.geometry.values[0]) < 1e-7
+    got = filled_store.read("service_points").set_index("id").loc[[f"SPG{i}" for i in range(6)]]
+    moved = shapely.distance(np.asarray(got.geometry.values), np.asarray(stored.geometry.values))
+    assert float(moved.max()) < 1e-7
+
+
+def test_one_new_point_is_not_judged_by_chance(
+    filled_store: GeoPackageStore, tmp_path: Path
+) -> None:
+    # a single new household 1.5 km from the others: too few points to judge an offset by
+    path = tmp_path / "one.csv"
+    path.write_text(
+        f"户编号,户主姓名,户籍村（社区）,家庭人口,60岁以上人数,经度,纬度\nN401,测试己,{V1},2,0,112.46,29.62\n",
+        encoding="utf-8",
+    )
+    result = import_file(filled_store, "households", path)
+    assert result.verdict is not None and result.verdict.kind == "ok"
 
 
 def test_the_docs_list_every_header_alias() -> None:

@@ -13,11 +13,14 @@ converted from GCJ-02 and from BD-09, on what the store already holds (:class:`R
 * **in village**: the share of points inside the village their row names (``village_code``);
 * **in county**: the share of points inside the county (the townships).
 
-A conversion *fits better* on a measure when it halves a median distance (and gains at least
-:data:`MATCHED_GAIN_M` / :data:`NEAREST_GAIN_M`) or raises a share by at least
-:data:`SHARE_GAIN` (two points at least). The points are judged GCJ-02 (BD-09) when the
-conversion fits better on some measure and the points as given on none. The verdict keeps
-every figure (:class:`Fit`), so the user reads the evidence, not just the conclusion.
+A conversion *fits better* on a measure when it cuts a median distance to a third (and gains
+at least :data:`MATCHED_GAIN_M` / :data:`NEAREST_GAIN_M`) or raises a share by at least
+:data:`SHARE_GAIN` (two points at least). A measure counts only over enough points: the
+same key over :data:`MIN_MATCHED` pairs, the others over :data:`MIN_POINTS` points (one new
+household 1.5 km from the others fits a conversion by chance as well as not). The points are
+judged GCJ-02 (BD-09) when the conversion fits better on some measure and the points as given
+on none. The verdict keeps every figure (:class:`Fit`), so the user reads the evidence, not
+just the conclusion.
 
 Before that, and whatever CRS was declared: most points (:data:`MAJORITY`) with |x| > 180 or
 |y| > 90 are metres, not degrees (the CGCS2000 Gauss-Krüger zones and UTM zones that put them
@@ -49,6 +52,11 @@ MAJORITY = 0.5
 MATCHED_GAIN_M = 100.0
 #: least gain of the median distance to the nearest stored household that counts
 NEAREST_GAIN_M = 30.0
+#: fewest pairs of the same key, and fewest points, a measure is judged on
+MIN_MATCHED = 3
+MIN_POINTS = 5
+#: how much shorter a median distance must be to count (a third of the other)
+DISTANCE_RATIO = 1 / 3
 #: least gain of a share (inside the village, inside the county) that counts
 SHARE_GAIN = 0.02
 #: the offsets tried on points declared WGS84 (or CGCS2000)
@@ -103,6 +111,8 @@ class Fit:
     in_village: float | None
     matched_m: float | None
     nearest_m: float | None
+    #: how many points have a stored feature of the same key
+    matched_n: int = 0
 
     def describe(self) -> tuple[str, str]:
         """The figures in words (Chinese, then English)."""
@@ -451,10 +461,12 @@ def _fit(
         hits = len(np.unique(at[names[village] == wanted[at]]))
         in_village = hits / judged if judged else None
     matched = None
+    matched_n = 0
     if keys is not None and reference.keyed:
         pairs = [
             (i, reference.keyed[str(k)]) for i, k in enumerate(keys) if str(k) in reference.keyed
         ]
+        matched_n = len(pairs)
         if pairs:
             at = np.asarray([i for i, _ in pairs])
             other = np.asarray([p for _, p in pairs])
@@ -466,20 +478,23 @@ def _fit(
         distances = np.full(len(xy), np.inf)
         distances[finite], _ = cKDTree(reference.households).query(xy[finite])
         nearest = float(np.median(distances))
-    return Fit(crs, in_county, in_village, matched, nearest)
+    return Fit(crs, in_county, in_village, matched, nearest, matched_n)
 
 
 def _better(a: Fit, b: Fit, n: int) -> bool:
     """Whether ``a`` fits better than ``b`` on some measure (see the module's docstring)."""
 
     def closer(p: float | None, q: float | None, gain: float) -> bool:
-        return p is not None and q is not None and p <= q / 2 and q - p >= gain
+        return p is not None and q is not None and p <= q * DISTANCE_RATIO and q - p >= gain
 
     def more(p: float | None, q: float | None) -> bool:
         return p is not None and q is not None and p - q >= SHARE_GAIN and (p - q) * n >= 2
 
+    by_key = a.matched_n >= MIN_MATCHED and closer(a.matched_m, b.matched_m, MATCHED_GAIN_M)
+    if n < MIN_POINTS:
+        return by_key
     return (
-        closer(a.matched_m, b.matched_m, MATCHED_GAIN_M)
+        by_key
         or closer(a.nearest_m, b.nearest_m, NEAREST_GAIN_M)
         or more(a.in_village, b.in_village)
         or more(a.in_county, b.in_county)
