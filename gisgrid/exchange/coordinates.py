@@ -116,19 +116,22 @@ class Fit:
 
     def describe(self) -> tuple[str, str]:
         """The figures in words (Chinese, then English)."""
-        zh, en = [], []
-        if self.in_county is not None:
-            zh.append(f"县界内 {self.in_county:.0%}")
-            en.append(f"{self.in_county:.0%} inside the county")
-        if self.in_village is not None:
-            zh.append(f"所填村内 {self.in_village:.0%}")
-            en.append(f"{self.in_village:.0%} inside the village their row names")
-        if self.matched_m is not None:
-            zh.append(f"距库中同编号要素中位 {self.matched_m:,.0f} 米")
-            en.append(f"median {self.matched_m:,.0f} m from the stored feature of the same key")
-        if self.nearest_m is not None:
-            zh.append(f"距最近已有农户中位 {self.nearest_m:,.0f} 米")
-            en.append(f"median {self.nearest_m:,.0f} m from the nearest stored household")
+        said = [
+            (self.in_county, "县界内 {:.0%}", "{:.0%} inside the county"),
+            (self.in_village, "所填村内 {:.0%}", "{:.0%} inside the village their row names"),
+            (
+                self.matched_m,
+                "距库中同编号要素中位 {:,.0f} 米",
+                "median {:,.0f} m from the stored feature of the same key",
+            ),
+            (
+                self.nearest_m,
+                "距最近已有农户中位 {:,.0f} 米",
+                "median {:,.0f} m from the nearest stored household",
+            ),
+        ]
+        zh = [z.format(v) for v, z, _ in said if v is not None]
+        en = [e.format(v) for v, _, e in said if v is not None]
         label = LABELS.get(self.crs, self.crs)
         return f"按 {label}：{'，'.join(zh)}", f"as {label}: {', '.join(en)}"
 
