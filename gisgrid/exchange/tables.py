@@ -7,7 +7,7 @@ see :mod:`.headers`) and keeps each data row's number as Excel shows it (the hea
 1: the first data row is row 2), so that every problem can be reported by row and column.
 
 Excel is read with python-calamine (a Rust reader, streamed row by row, values typed as the
-cells hold them): openpyxl's read-only mode reads a 150,000-row register about ten times
+cells hold them): openpyxl's read-only mode reads a 150,000-row register 11 to 19 times
 slower (see ``bench/import_register.py``). CSV is decoded by :mod:`.encodings` (UTF-8,
 UTF-8 with BOM, GBK, GB18030) and read with the standard :mod:`csv` module.
 """
