@@ -11,6 +11,7 @@ import writes.
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import zipfile
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pyogrio
+import pyproj
 import pytest
 import shapely
 from conftest import V1, raw_frame, sha256
@@ -457,3 +459,80 @@ def test_the_docs_list_every_header_alias() -> None:
             assert row, (layer, column)
             for alias in aliases:
                 assert alias in row, (layer, column, alias)
+
+
+def test_incidents_from_the_second_sheet_rows_as_excel_numbers_them(
+    filled_store: GeoPackageStore, tmp_path: Path
+) -> None:
+    book = openpyxl.Workbook()
+    notes = book.active
+    assert notes is not None
+    notes.title = "说明"
+    notes.append(["本表由网格员填写"])
+    sheet = book.create_sheet("事件")
+    # two blank rows above the header: Excel's row numbers still count them
+    headers = ["事件编号", "类型", "上报时间", "状态", "描述", "经度", "纬度"]
+    rows = [
+        ["E101", "dispute", dt.datetime(2026, 11, 30, 9, 30), "registered", "纠纷", 112.45, 29.62],
+        ["E102", "fire", "2026-11-30 10:00", "registered", None, 112.46, 29.63],
+    ]
+    for c, value in enumerate(headers, start=1):
+        sheet.cell(row=3, column=c, value=value)
+    for r, row in enumerate(rows, start=4):
+        for c, value in enumerate(row, start=1):
+            sheet.cell(row=r, column=c, value=value)
+    path = tmp_path / "事件.xlsx"
+    book.save(path)
+    with pytest.raises(ImportRefusedError) as refused:
+        import_file(filled_store, "incidents", path)
+    [line] = refused.value.lines
+    assert line.startswith("第5行「类型」列（E102）：「fire」不是允许的值")
+    sheet.cell(row=5, column=2, value="petition")
+    book.save(path)
+    result = import_file(filled_store, "incidents", path)
+    assert any("工作表「事件」" in n for n in result.notes)
+    got = filled_store.read("incidents").set_index("id").loc[["E101", "E102"]]
+    assert got["reported_at"].tolist() == [
+        pd.Timestamp("2026-11-30 09:30"),
+        pd.Timestamp("2026-11-30 10:00"),
+    ]
+
+
+def test_gauss_kruger_columns_with_crs(filled_store: GeoPackageStore, tmp_path: Path) -> None:
+    to_gk = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:4546", always_xy=True)
+    x, y = to_gk.transform(112.441, 29.661)
+    path = tmp_path / "gk.csv"
+    path.write_text(
+        f"户编号,户主姓名,户籍村（社区）,家庭人口,60岁以上人数,X坐标,Y坐标\n"
+        f"N501,测试庚,{V1},2,0,{x:.3f},{y:.3f}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ImportRefusedError, match="投影坐标"):
+        import_file(filled_store, "households", path)
+    import_file(filled_store, "households", path, crs="EPSG:4546")
+    got = filled_store.read("households").set_index("id").loc["N501"].geometry
+    assert abs(got.x - 112.441) < 1e-7 and abs(got.y - 29.661) < 1e-7
+
+
+def test_a_column_named_twice_and_a_zip_of_two_shapefiles(
+    filled_store: GeoPackageStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "twice.csv"
+    path.write_text(
+        f"户编号,户主姓名,户主,户籍村（社区）,家庭人口,60岁以上人数,lon,lat\n"
+        f"N601,测试辛,测试辛,{V1},2,0,112.44,29.66\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ImportRefusedError, match="列「户主姓名」与「户主」是同一列"):
+        import_file(filled_store, "households", path)
+
+    one = shapefile_zip(new_households(), tmp_path / "a", crs="EPSG:4546", cpg=True)
+    both = tmp_path / "both.zip"
+    with zipfile.ZipFile(both, "w") as out, zipfile.ZipFile(one) as z:
+        for name in z.namelist():
+            out.writestr(name, z.read(name))
+            out.writestr(name.replace("户.", "别的."), z.read(name))
+    with pytest.raises(InputFileError, match="--source-layer"):
+        import_file(filled_store, "households", both)
+    result = import_file(filled_store, "households", both, source_layer="户")
+    assert result.features == 3

@@ -109,8 +109,9 @@ def read_table(path: Path, *, decl: Layer, sheet: str | None = None) -> Table:
         tried: list[str] = []
         for name in [sheet] if sheet is not None else names:
             data = workbook.get_sheet_by_name(name)
-            first = data.start[0] if data.start is not None else 0
-            rows = ((first + n + 1, list[Cell](r)) for n, r in enumerate(data.iter_rows()))
+            # iter_rows starts at the sheet's first row (blank rows above the data included):
+            # the n-th row it gives is Excel's row n + 1
+            rows = ((n + 1, list[Cell](r)) for n, r in enumerate(data.iter_rows()))
             try:
                 table = _under_header(path, decl, rows)
             except InputFileError:
