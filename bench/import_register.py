@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import openpyxl
 import pyogrio
@@ -49,15 +50,15 @@ COLUMNS = ["id", "head_name", "house_number", "village_code", "members", "elderl
            "party_member", "backbone"]  # fmt: skip
 
 
-def write_register(frame: object, path: Path) -> None:
+def write_register(frame: gpd.GeoDataFrame, path: Path) -> None:
     """The households as an Excel register: a title row, then the header, then the rows."""
     book = openpyxl.Workbook(write_only=True)
     sheet = book.create_sheet("花名册")
     sheet.append(["华容县农户花名册（测试数据）"])
     sheet.append(HEADERS)
-    lon = shapely.get_x(frame.geometry.values)  # type: ignore[attr-defined]
-    lat = shapely.get_y(frame.geometry.values)  # type: ignore[attr-defined]
-    columns = [frame[c].tolist() for c in COLUMNS]  # type: ignore[index]
+    lon = shapely.get_x(frame.geometry.values)
+    lat = shapely.get_y(frame.geometry.values)
+    columns = [frame[c].tolist() for c in COLUMNS]
     for i, row in enumerate(zip(*columns, strict=True)):
         values = ["是" if v is True else "否" if v is False else v for v in row]
         sheet.append([*values, round(float(lon[i]), 7), round(float(lat[i]), 7)])
