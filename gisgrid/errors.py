@@ -155,12 +155,21 @@ class ImportRefusedError(ValidationError):
         The same problems as the user reads them, one line each (``第5行「户主姓名」：…``).
     dry_run
         Found by ``--dry-run`` (nothing would have been written either way).
+    notes
+        What the reading found that the user should know (the encoding detected, the CRS,
+        addresses matched), said after the problems.
     """
 
     shown = 200
 
     def __init__(
-        self, layer: str, problems: list[Problem], *, lines: list[str], dry_run: bool = False
+        self,
+        layer: str,
+        problems: list[Problem],
+        *,
+        lines: list[str],
+        dry_run: bool = False,
+        notes: tuple[str, ...] = (),
     ) -> None:
         GisgridError.__init__(self)
         self.layer = layer
@@ -176,6 +185,7 @@ class ImportRefusedError(ValidationError):
             text.append(
                 f"  … 另有 {len(lines) - self.shown} 个 (and {len(lines) - self.shown} more)"
             )
+        text += [f"note: {note}" for note in notes]
         self.args = ("\n".join(text),)
 
 

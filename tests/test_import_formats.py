@@ -536,3 +536,36 @@ def test_a_column_named_twice_and_a_zip_of_two_shapefiles(
         import_file(filled_store, "households", both)
     result = import_file(filled_store, "households", both, source_layer="户")
     assert result.features == 3
+
+
+def test_cli_says_the_encoding_and_refuses_gcj02_naming_the_option(
+    run_gisgrid: Run, filled_store: GeoPackageStore, tmp_path: Path
+) -> None:
+    stored = filled_store.read("households")
+    lon, lat = crsmod.wgs84_to_gcj02(
+        shapely.get_x(stored.geometry.values), shapely.get_y(stored.geometry.values)
+    )
+    lines = ["户编号,户主姓名,户籍村（社区）,家庭人口,60岁以上人数,经度,纬度"]
+    lines += [
+        f"{i},测试户{n},{V1},3,1,{x:.7f},{y:.7f}"
+        for n, (i, x, y) in enumerate(zip(stored["id"], lon, lat, strict=True))
+    ]
+    path = tmp_path / "gbk.csv"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode("gbk"))  # as Excel saves it
+    before = sha256(filled_store.path)
+    refused = run_gisgrid(
+        "import", "households", path, "--mode", "replace", store=filled_store.path
+    )
+    assert refused.returncode == 4
+    assert "note: 文本编码：GBK（自动识别）" in refused.stderr
+    assert "坐标疑似为 GCJ-02" in refused.stderr and "--crs gcj02" in refused.stderr
+    assert sha256(filled_store.path) == before
+    done = run_gisgrid(
+        "import", "households", path, "--mode", "replace", "--crs", "gcj02", "--dry-run",
+        store=filled_store.path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "note: 文本编码：GBK（自动识别）" in done.stderr
+    assert "坐标检查通过" in done.stderr
+    assert f"替换 replaced {len(stored)}" in done.stdout
+    assert sha256(filled_store.path) == before

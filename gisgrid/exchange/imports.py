@@ -416,7 +416,7 @@ def _refuse(layer: str, problems: list[Problem], *, source: Source, dry_run: boo
         report_line(p, rows=source.rows, tabular=source.tabular, header_of=source.header_of)
         for p in ordered
     ]
-    raise ImportRefusedError(layer, ordered, lines=lines, dry_run=dry_run)
+    raise ImportRefusedError(layer, ordered, lines=lines, dry_run=dry_run, notes=source.notes)
 
 
 def planned_changes(
