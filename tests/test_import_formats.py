@@ -204,14 +204,19 @@ def tmp_store_with_county(filled_store: GeoPackageStore) -> GeoPackageStore:
     return filled_store
 
 
-def test_csv_in_bd09_lands_where_it_is(filled_store: GeoPackageStore, tmp_path: Path) -> None:
-    lon, lat = crsmod.wgs84_to_bd09(112.441, 29.661)
-    path = tmp_path / "baidu.csv"
+def one_household(path: Path, hid: str, x: float, y: float, *, xy: str = "经度,纬度") -> Path:
+    """A CSV register (UTF-8) of one household of the first village at (x, y)."""
     path.write_text(
-        f"户编号,户主姓名,户籍村（社区）,家庭人口,60岁以上人数,经度,纬度\n"
-        f"N301,测试戊,{V1},3,1,{lon:.7f},{lat:.7f}\n",
+        f"户编号,户主姓名,户籍村（社区）,家庭人口,60岁以上人数,{xy}\n"
+        f"{hid},测试户,{V1},3,1,{x:.7f},{y:.7f}\n",
         encoding="utf-8",
     )
+    return path
+
+
+def test_csv_in_bd09_lands_where_it_is(filled_store: GeoPackageStore, tmp_path: Path) -> None:
+    lon, lat = crsmod.wgs84_to_bd09(112.441, 29.661)
+    path = one_household(tmp_path / "baidu.csv", "N301", lon, lat)
     import_file(filled_store, "households", path, crs="bd09")
     got = filled_store.read("households").set_index("id").loc["N301"].geometry
     assert abs(got.x - 112.441) < 1e-6 and abs(got.y - 29.661) < 1e-6
@@ -433,11 +438,7 @@ def test_one_new_point_is_not_judged_by_chance(
     filled_store: GeoPackageStore, tmp_path: Path
 ) -> None:
     # a single new household 1.5 km from the others: too few points to judge an offset by
-    path = tmp_path / "one.csv"
-    path.write_text(
-        f"户编号,户主姓名,户籍村（社区）,家庭人口,60岁以上人数,经度,纬度\nN401,测试己,{V1},2,0,112.46,29.62\n",
-        encoding="utf-8",
-    )
+    path = one_household(tmp_path / "one.csv", "N401", 112.46, 29.62)
     result = import_file(filled_store, "households", path)
     assert result.verdict is not None and result.verdict.kind == "ok"
 
@@ -501,12 +502,7 @@ def test_incidents_from_the_second_sheet_rows_as_excel_numbers_them(
 def test_gauss_kruger_columns_with_crs(filled_store: GeoPackageStore, tmp_path: Path) -> None:
     to_gk = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:4546", always_xy=True)
     x, y = to_gk.transform(112.441, 29.661)
-    path = tmp_path / "gk.csv"
-    path.write_text(
-        f"户编号,户主姓名,户籍村（社区）,家庭人口,60岁以上人数,X坐标,Y坐标\n"
-        f"N501,测试庚,{V1},2,0,{x:.3f},{y:.3f}\n",
-        encoding="utf-8",
-    )
+    path = one_household(tmp_path / "gk.csv", "N501", x, y, xy="X坐标,Y坐标")
     with pytest.raises(ImportRefusedError, match="投影坐标"):
         import_file(filled_store, "households", path)
     import_file(filled_store, "households", path, crs="EPSG:4546")
