@@ -109,20 +109,31 @@ def layers_command(
 @app.command("import")
 def import_command(
     layer: LayerArgument,
-    file: Annotated[Path, typer.Argument(help="GeoJSON (.geojson, .json) or GeoPackage (.gpkg)")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="Excel (.xlsx), CSV (.csv: UTF-8, UTF-8 with BOM, GBK/GB18030), zipped "
+            "Shapefile (.zip), KML/KMZ, GeoJSON (.geojson, .json) or GeoPackage (.gpkg)"
+        ),
+    ],
     store: StoreOption = None,
     crs: Annotated[
         str | None,
         typer.Option(
-            help="CRS of the file's coordinates if it does not say: EPSG:4326, "
-            "EPSG:4490 (CGCS2000), gcj02, bd09 or any EPSG code"
+            help="CRS of the file's coordinates (a register's lon/lat columns, a Shapefile "
+            "without .prj, a file that says wrong): wgs84, cgcs2000, gcj02, bd09 or EPSG:n; "
+            "stating it also accepts points the coordinate check finds offset"
         ),
     ] = None,
     mode: Annotated[
         str, typer.Option(help="append: add features (keys must be new); replace: the whole layer")
     ] = "append",
     source_layer: Annotated[
-        str | None, typer.Option(help="layer inside a GeoPackage holding several")
+        str | None,
+        typer.Option(
+            help="layer of a GeoPackage, worksheet of a workbook, Shapefile of a zip or folder "
+            "of a KML holding several"
+        ),
     ] = None,
     allow_findings: Annotated[
         bool,
@@ -132,13 +143,20 @@ def import_command(
             "or missing parents (listed on stderr)",
         ),
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="check the file and show what would change; write nothing"),
+    ] = False,
 ) -> None:
-    """Import a GeoJSON or GeoPackage file into a layer, all or nothing.
+    """Import a register or map file into a layer, all or nothing.
 
-    The whole file is checked first; any bad feature is reported (which one, which field,
-    what is wrong) and nothing is written. Grids also go through the boundary checks of
-    ``gisgrid check``: an import that adds an overlap, a gap, a grid outside its parent or a
-    missing parent is refused (exit 4) unless ``--allow-findings`` is given.
+    The whole file is checked first; every problem is reported by row (or feature) and
+    column as the file has them, in Chinese then English, and nothing is written (exit 4).
+    Points are checked for GCJ-02/BD-09 offsets, swapped longitude/latitude and metres given
+    as degrees. Grids also go through the boundary checks of ``gisgrid check``: an import
+    that adds an overlap, a gap, a grid outside its parent or a missing parent is refused
+    unless ``--allow-findings`` is given. ``--dry-run`` shows the report and what would
+    change, and writes nothing.
     """
     from gisgrid.exchange import import_file
     from gisgrid.stores import open_store
@@ -156,7 +174,31 @@ def import_command(
             mode=mode,  # type: ignore[arg-type]
             source_layer=source_layer,
             allow_findings=allow_findings,
+            dry_run=dry_run,
         )
+        for text in result.notes:
+            err.print(f"note: {text}", highlight=False, markup=False)
+        if result.verdict is not None and result.verdict.kind == "ok":
+            verdict = result.verdict
+            err.print(
+                f"note: {verdict.message_zh} ({verdict.message})", highlight=False, markup=False
+            )
+        changes = "; ".join(
+            f"{c.layer}: 新增 added {c.added:,}, 替换 replaced {c.replaced:,}, "
+            f"删除 removed {c.removed:,}"
+            for c in result.changes
+        )
+        if result.dry_run:
+            out.print(
+                f"试运行 dry run: {result.features:,} {layer} from {file.name} "
+                f"({result.format}) pass every check; nothing was written. "
+                f"Would change ({result.mode}): {changes}",
+                highlight=False,
+                markup=False,
+            )
+            for problem in result.findings:
+                err.print(f"note:   - {problem}", highlight=False, markup=False)
+            return
         detail: dict[str, object] = {
             "file": file.name,
             "mode": result.mode,
@@ -169,8 +211,7 @@ def import_command(
         if result.source_crs and "4490" in result.source_crs:
             note = " (CGCS2000 taken as WGS84: they agree within a metre)"
         out.print(f"imported {result.features} {layer} into {st.url} ({result.mode}){note}")
-        for text in result.notes:
-            err.print(f"note: {text}", highlight=False)
+        out.print(f"导入结果 changes: {changes}", highlight=False, markup=False)
         if result.findings:
             err.print(
                 f"note: imported with {len(result.findings)} finding(s) of the boundary "

@@ -141,6 +141,54 @@ class ValidationError(GisgridError):
         super().__init__("\n".join(lines))
 
 
+class ImportRefusedError(ValidationError):
+    """A file refused by an import: every problem by row (or feature) and column as the file
+    has them, Chinese first; nothing was written.
+
+    Parameters
+    ----------
+    layer
+        The layer imported into.
+    problems
+        The problems (positions and column names of the layer, as :class:`ValidationError`).
+    lines
+        The same problems as the user reads them, one line each (``第5行「户主姓名」：…``).
+    dry_run
+        Found by ``--dry-run`` (nothing would have been written either way).
+    notes
+        What the reading found that the user should know (the encoding detected, the CRS,
+        addresses matched), said after the problems.
+    """
+
+    shown = 200
+
+    def __init__(
+        self,
+        layer: str,
+        problems: list[Problem],
+        *,
+        lines: list[str],
+        dry_run: bool = False,
+        notes: tuple[str, ...] = (),
+    ) -> None:
+        GisgridError.__init__(self)
+        self.layer = layer
+        self.problems = problems
+        self.lines = lines
+        head = "试运行：" if dry_run else ""
+        text = [
+            f"{head}{layer}：文件中有 {len(lines)} 个问题，未写入任何数据 "
+            f"({len(lines)} problem(s) in the file, nothing was written)"
+        ]
+        text += [f"  - {line}" for line in lines[: self.shown]]
+        if len(lines) > self.shown:
+            text.append(
+                f"  … 另有 {len(lines) - self.shown} 个 (and {len(lines) - self.shown} more)"
+            )
+        text += [f"note: {note}" for note in notes]
+        self.args = ("\n".join(text),)
+
+
 class StoreError(GisgridError):
     """The store cannot be opened, read or written."""
 

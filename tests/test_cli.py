@@ -232,7 +232,7 @@ def test_unknown_layer(run_gisgrid: Run, filled_store: GeoPackageStore, write_in
     ("name", "content", "words"),
     [
         ("garbage.geojson", bytes(range(256)) * 8, "not a readable"),
-        ("townships.csv", "code,name\n430623901,一镇\n".encode(), "unknown file type"),
+        ("townships.txt", "code,name\n430623901,一镇\n".encode(), "unknown file type"),
         ("missing.geojson", None, "no such file"),
         ("empty.geojson", b'{"type": "FeatureCollection", "features": []}', "no features"),
     ],

@@ -433,7 +433,7 @@ def test_truncated_geojson(filled_store: GeoPackageStore, write_input: WriteInpu
 
 
 def test_unknown_extension(filled_store: GeoPackageStore, tmp_path: Path) -> None:
-    path = tmp_path / "townships.csv"
+    path = tmp_path / "townships.txt"
     path.write_text("code,name\n430623901,一镇\n", encoding="utf-8")
     with pytest.raises(InputFileError, match="unknown file type"):
         import_file(filled_store, "townships", path)

@@ -36,6 +36,7 @@ STATUS: dict[type[errors.GisgridError], int] = {
     errors.LocateError: 422,
     errors.InputFileError: 400,
     errors.ValidationError: 422,
+    errors.ImportRefusedError: 422,
     errors.StoreError: 503,
     errors.StoreConstraintError: 422,
     errors.ConflictError: 409,

@@ -1,7 +1,11 @@
 """Files in and out: the formats planners, registers and phone apps use.
 
 :mod:`.imports` reads a file, checks it as a whole and writes it in one store transaction;
-:mod:`.export` writes a layer out (Excel, Shapefile, KML, GeoJSON, GeoPackage).
+:mod:`.sources` reads any format for it (:mod:`.tables`: Excel and CSV registers,
+:mod:`.encodings`, :mod:`.headers`, :mod:`.addresses`: 村组门牌; :mod:`.shapefiles`,
+:mod:`.kml`); :mod:`.coordinates` catches coordinates that look wrong; :mod:`.report` says
+every problem by row and column; :mod:`.export` writes a layer out (Excel, Shapefile,
+KML, GeoJSON, GeoPackage).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from gisgrid.exchange.export import (
 from gisgrid.exchange.imports import (
     DRIVERS,
     ImportResult,
+    LayerChange,
     boundary_problems,
     import_file,
     outside_county,
@@ -32,6 +37,7 @@ __all__ = [
     "ENDINGS",
     "Extract",
     "ImportResult",
+    "LayerChange",
     "boundary_problems",
     "export_bytes",
     "export_layer",

@@ -1,9 +1,14 @@
-"""Reading exchange files (GeoJSON, GeoPackage) into the store, all or nothing.
+"""Reading exchange files into the store, all or nothing.
 
-Property names in the files are the layer's declared column names (see
-docs/exchange-format.md). An import validates the whole file first and then writes it in one
-store transaction: a bad feature anywhere means nothing is written. Points must lie within
-the county (the union of the townships in the store) or at most
+The formats (Excel and CSV registers, zipped Shapefiles, KML/KMZ, GeoJSON, GeoPackage) are
+read by :func:`.sources.read_source`; headers are the layer's column names or their Chinese
+labels (see docs/exchange-format.md). Point coordinates are judged by
+:func:`.coordinates.detect_coordinates` (GCJ-02/BD-09 taken for WGS84, swapped, metres as
+degrees). Every problem is reported by row (or feature) and column as the file has them
+(:class:`~gisgrid.errors.ImportRefusedError`, :mod:`.report`). An import validates the whole
+file first and then writes it in one store transaction: a bad feature anywhere means nothing
+is written. Points must lie within the county (the union of the townships in the store) or at
+most
 :data:`~gisgrid.layers.schema.OUTLINE_MARGIN_M` outside it. Grids go through the boundary
 checks of ``gisgrid check`` (:func:`boundary_problems`): an import that would add an overlap,
 a gap, a grid outside its parent or a missing parent is refused, unless the caller allows
@@ -18,9 +23,9 @@ import hashlib
 import json
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from zoneinfo import ZoneInfo
 
 import geopandas as gpd
@@ -35,11 +40,27 @@ from gisgrid import crs as crsmod
 from gisgrid.analysis.assign.current import current_grid_codes, grid_index, today
 from gisgrid.analysis.checks.added import POLYGON_LAYERS, BoundaryFinding, added_boundary_findings
 from gisgrid.analysis.checks.context import LAYER_COLUMNS
-from gisgrid.errors import ConflictError, InputFileError, Problem, ValidationError
+from gisgrid.errors import (
+    ConflictError,
+    ImportRefusedError,
+    InputFileError,
+    Problem,
+    ValidationError,
+)
+from gisgrid.exchange.coordinates import (
+    CoordinateVerdict,
+    detect_coordinates,
+    key_strings,
+    reference_from_store,
+)
+from gisgrid.exchange.report import report_line
 from gisgrid.layers import ASSIGNED_LAYERS, get_layer, households
 from gisgrid.layers.schema import LOCAL_TZ, OUTLINE_MARGIN_M, Layer
 from gisgrid.settings import CheckSettings
-from gisgrid.stores.base import Store, WriteMode, stored_key_clashes
+from gisgrid.stores.base import APPEND_ONLY_LAYERS, Store, WriteMode, stored_key_clashes
+
+if TYPE_CHECKING:
+    from gisgrid.exchange.sources import Source
 
 #: the layers an import runs the boundary checks for (townships and villages: not yet, so
 #: that they can be imported before their parents and children)
@@ -49,8 +70,20 @@ DRIVERS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG"}
 
 
 @dataclass(frozen=True)
+class LayerChange:
+    """What an import does (or, in a dry run, would do) to one layer: rows added, rows
+    replaced (same key, new content), rows removed (``replace`` mode: stored, not in the file).
+    """
+
+    layer: str
+    added: int
+    replaced: int = 0
+    removed: int = 0
+
+
+@dataclass(frozen=True)
 class ImportResult:
-    """What an import wrote."""
+    """What an import wrote (or, with ``dry_run``, would write)."""
 
     layer: str
     features: int
@@ -60,6 +93,14 @@ class ImportResult:
     notes: tuple[str, ...] = ()
     #: boundary findings the import added, written anyway (only with ``allow_findings``)
     findings: tuple[Problem, ...] = ()
+    #: nothing was written: the result says what would have been
+    dry_run: bool = False
+    #: per layer, what was (would be) added, replaced, removed
+    changes: tuple[LayerChange, ...] = ()
+    #: what the coordinate check found (``None``: no points from coordinates)
+    verdict: CoordinateVerdict | None = None
+    #: the file's format (Excel, CSV, Shapefile (zip), KML, KMZ, GeoJSON, GeoPackage)
+    format: str = ""
 
 
 def _driver_for(path: Path) -> str:
@@ -180,6 +221,7 @@ def import_file(
     source_layer: str | None = None,
     allow_findings: bool = False,
     check_settings: CheckSettings | None = None,
+    dry_run: bool = False,
 ) -> ImportResult:
     """Validate a file against ``layer`` and write it to ``store`` in one transaction.
 
@@ -190,41 +232,75 @@ def import_file(
     layer
         Layer name, e.g. ``grids``.
     path
-        GeoJSON or GeoPackage file.
+        An Excel or CSV register, a zipped Shapefile, KML/KMZ, GeoJSON or GeoPackage
+        (:data:`gisgrid.exchange.sources.FORMATS`).
     crs
-        CRS of the coordinates if the file does not say or says wrong (``EPSG:4490``,
-        ``gcj02``, ``bd09``, any EPSG code).
+        CRS of the coordinates if the file does not say or says wrong (``wgs84``,
+        ``cgcs2000``, ``gcj02``, ``bd09``, any EPSG code). Stating it also accepts points
+        the coordinate check finds offset (reported in the notes instead).
     mode
         ``append`` adds features (keys must be new), ``replace`` replaces the whole layer.
     source_layer
-        Layer inside a multi-layer GeoPackage.
+        Layer inside a multi-layer GeoPackage, worksheet of a workbook, Shapefile in a zip
+        holding several, folder of a KML.
     allow_findings
         Write grids even when they add boundary findings (overlaps, gaps, parts outside the
         parent, missing parents); they are listed in
         :attr:`ImportResult.findings`. Default: refuse them.
     check_settings
         Thresholds of the boundary checks; default from the environment (``GISGRID_CHECK_*``).
+    dry_run
+        Read and check everything, write nothing: the result says what would change.
 
     Raises
     ------
-    InputFileError, ValidationError
-        Before anything is written (a :class:`ValidationError` too for boundary findings the
-        import would add, unless ``allow_findings``).
+    InputFileError
+        The file cannot be read at all.
+    ImportRefusedError
+        Before anything is written: every problem of the file, by row and column (a
+        :class:`ValidationError`; boundary findings the import would add too, unless
+        ``allow_findings``).
     """
+    from gisgrid.exchange.sources import read_source
+
     decl = get_layer(layer)
     if crs is not None:
         crsmod.normalize_crs(crs)  # a bad --crs is a bad option (exit 2), not a bad file
-    raw = read_exchange_file(path, layer=layer, source_layer=source_layer)
+    source = read_source(path, layer=layer, store=store, crs=crs, source_layer=source_layer)
+    raw = source.frame
     if len(raw) == 0:
-        raise InputFileError(f"{path}: the file holds no features")
-    source_crs = crs or (str(raw.crs) if isinstance(raw, gpd.GeoDataFrame) and raw.crs else None)
-    frame = decl.validate(raw, crs=crs)
-    frame = with_grid_codes(store, decl, frame)
-    # checked now to report every problem early, and again under the store's writer lock
-    # (the authoritative answer: another writer may change the store in between)
-    problems, notes = store_problems(store, decl, frame, mode=mode)
+        raise InputFileError(f"{path}: 文件中没有数据 (the file holds no features)")
+    problems: list[Problem] = list(source.problems)
+    notes: tuple[str, ...] = source.notes
+    verdict = _check_coordinates(store, decl, source)
+    if verdict is not None:
+        if verdict.refuses:
+            problems.append(Problem(None, None, "geometry", _both(verdict)))
+        elif verdict.kind not in ("ok", "unchecked"):
+            notes = (*notes, f"坐标检查 coordinate check: {_both(verdict)}")
+    frame: pd.DataFrame | None = None
+    try:
+        frame = decl.validate(raw, crs=source.crs)
+    except ValidationError as exc:
+        problems += _not_said_already(exc.problems, source.problems)
+        if mode == "append":  # the keys already stored, said with the rest
+            problems += _stored_keys(store, decl, raw)
+    if frame is not None:
+        frame = with_grid_codes(store, decl, frame)
+        # checked now to report every problem early, and again under the store's writer lock
+        # (the authoritative answer: another writer may change the store in between)
+        more, store_notes = store_problems(store, decl, frame, mode=mode)
+        problems += more
+        notes = (*notes, *store_notes)
+    found: list[Problem] = []
+    if frame is not None and not problems and dry_run:
+        found = boundary_problems(store, decl, frame, mode=mode, settings=check_settings)
+        if not allow_findings:
+            problems += found
     if problems:
-        raise ValidationError(layer, problems)
+        _refuse(layer, problems, source=source, dry_run=dry_run)
+    assert frame is not None
+    source_crs = crs or (str(raw.crs) if isinstance(raw, gpd.GeoDataFrame) and raw.crs else None)
     frames: dict[str, pd.DataFrame] = {layer: frame}
     read_digest: str | None = None
     if layer == "grids" and mode == "replace":  # history is kept, never overwritten
@@ -241,17 +317,32 @@ def import_file(
         if len(versioning.archive):
             frames["grid_versions"] = versioning.archive
         notes = (*notes, *_versioning_notes(versioning))
+    changes = planned_changes(store, frames, mode=mode)
+    result = ImportResult(
+        layer=layer,
+        features=len(frame),
+        mode=mode,
+        source_crs=source_crs,
+        notes=notes,
+        findings=tuple(found),
+        dry_run=dry_run,
+        changes=changes,
+        verdict=verdict,
+        format=source.format,
+    )
+    if dry_run:
+        return result
 
     allowed: list[Problem] = []
 
     def still_holds(current: Store) -> None:
         again, _ = store_problems(current, decl, frame, mode=mode)
         if again:
-            raise ValidationError(layer, again)
+            _refuse(layer, again, source=source, dry_run=False)
         # judged on the store as it is under the writer lock: what it holds now decides
         found = boundary_problems(current, decl, frame, mode=mode, settings=check_settings)
         if found and not allow_findings:
-            raise ValidationError(layer, found)
+            _refuse(layer, found, source=source, dry_run=False)
         if read_digest is not None and _grids_digest(current.read("grids")) != read_digest:
             # the versions were numbered and archived on the grids read before
             raise ConflictError(
@@ -261,14 +352,94 @@ def import_file(
         allowed[:] = found
 
     store.write(frames, mode=mode, check=still_holds)
-    return ImportResult(
-        layer=layer,
-        features=len(frame),
-        mode=mode,
-        source_crs=source_crs,
-        notes=notes,
-        findings=tuple(allowed),
+    return replace(result, findings=tuple(allowed))
+
+
+def _both(verdict: CoordinateVerdict) -> str:
+    """A verdict's message, Chinese and English."""
+    return f"{verdict.message_zh} ({verdict.message})"
+
+
+def _check_coordinates(store: Store, decl: Layer, source: Source) -> CoordinateVerdict | None:
+    """The coordinate check of a file's points (``None``: no points from coordinates)."""
+    if source.raw_xy is None:
+        return None
+    at = sorted(source.geometry_rows)
+    frame = source.frame
+    codes = frame["village_code"].to_numpy(dtype=object)[at] if "village_code" in frame else None
+    keys = None
+    if decl.key and all(k in frame.columns for k in decl.key):
+        keys = np.asarray(key_strings(frame, decl.key), dtype=object)[at]
+    reference = reference_from_store(store, decl)
+    return detect_coordinates(
+        *source.raw_xy,
+        declared=source.declared,
+        stated=source.crs_stated,
+        reference=reference,
+        village_codes=None if codes is None else list(codes),
+        keys=None if keys is None else list(keys),
     )
+
+
+def _stored_keys(store: Store, decl: Layer, raw: pd.DataFrame) -> list[Problem]:
+    """Rows of a file that failed validation whose key is stored already (an append)."""
+    if not decl.key or not all(k in raw.columns for k in decl.key):
+        return []
+    keys = pd.DataFrame({k: raw[k].astype(str).str.strip() for k in decl.key})
+    existing = store.read(decl.name, columns=list(decl.key)).astype(str)
+    clashes = np.flatnonzero(stored_key_clashes(decl, keys, existing)).tolist()
+    return [
+        Problem(i, "/".join(keys.iloc[i]), ",".join(decl.key), "already in the store")
+        for i in clashes
+    ]
+
+
+def _not_said_already(found: list[Problem], said: tuple[Problem, ...]) -> list[Problem]:
+    """Validation's problems, less a missing value where the reader said why it is missing
+    (a coordinate that is not a number, an address that matches no household)."""
+    rows = {p.index for p in said if p.index is not None}
+    return [
+        p
+        for p in found
+        if not (
+            p.index in rows
+            and p.message in ("geometry is missing", "required value is missing")
+            and p.field in ("geometry", "household_id")
+        )
+    ]
+
+
+def _refuse(layer: str, problems: list[Problem], *, source: Source, dry_run: bool) -> NoReturn:
+    """Raise the report of every problem, whole-file ones first, then by row."""
+    ordered = sorted(problems, key=lambda p: -1 if p.index is None else p.index)
+    lines = [
+        report_line(p, rows=source.rows, tabular=source.tabular, header_of=source.header_of)
+        for p in ordered
+    ]
+    raise ImportRefusedError(layer, ordered, lines=lines, dry_run=dry_run, notes=source.notes)
+
+
+def planned_changes(
+    store: Store, frames: dict[str, pd.DataFrame], *, mode: WriteMode
+) -> tuple[LayerChange, ...]:
+    """Per layer, the rows a write of ``frames`` adds, replaces (same key) and removes."""
+    out = []
+    for name, frame in frames.items():
+        decl = get_layer(name)
+        if not decl.key or mode == "append":
+            out.append(LayerChange(name, added=len(frame)))
+            continue
+        stored = store.read(name, columns=list(decl.key))
+        clash = stored_key_clashes(decl, frame, stored)
+        added = int((~clash).sum())
+        if name in APPEND_ONLY_LAYERS:  # history: a stored row stands, only new keys are added
+            out.append(LayerChange(name, added=added))
+            continue
+        replaced = int(clash.sum())
+        out.append(
+            LayerChange(name, added=added, replaced=replaced, removed=len(stored) - replaced)
+        )
+    return tuple(out)
 
 
 #: the grids columns that say which version a row is, not what the grid is

@@ -113,9 +113,12 @@ def exchange_format_markdown() -> str:
     lines = [
         "## Files and layers (文件与图层)",
         "",
-        "`gisgrid import LAYER FILE` reads GeoJSON (`.geojson`, `.json`) and GeoPackage "
-        "(`.gpkg`) files; `gisgrid export LAYER FILE` writes them. Property names are the "
-        "column names below; other properties are ignored. Coordinates are stored in "
+        "`gisgrid import LAYER FILE` reads Excel (`.xlsx`) and CSV registers, zipped "
+        "Shapefiles (`.zip`), KML/KMZ, GeoJSON (`.geojson`, `.json`) and GeoPackage "
+        "(`.gpkg`) files (see *Registers, Shapefiles and KML* below the tables); `gisgrid "
+        "export LAYER FILE` writes GeoJSON and GeoPackage. Property names (a register's "
+        "headers) are the column names below or their Chinese (中文); other properties are "
+        "ignored. Coordinates are stored in "
         "EPSG:4326; EPSG:4490 (CGCS2000) is taken as equal, GCJ-02 and BD-09 are converted "
         "with `--crs gcj02` / `--crs bd09`, any other EPSG code is reprojected. Polygons are "
         "stored as MultiPolygons; a Z (height) or M coordinate is dropped, NaN coordinates "
