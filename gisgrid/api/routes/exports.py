@@ -51,8 +51,11 @@ def _ascii_name(extract: Extract, fmt: ExportFormat) -> str:
 
 
 def _binary() -> dict[int | str, dict[str, Any]]:
-    schema = {"schema": {"type": "string", "format": "binary"}}
-    return {200: {"description": "the file", "content": {m: schema for m in MEDIA_TYPES.values()}}}
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    # GeoJSON is JSON (a FeatureCollection object), which clients parse as such
+    content = {m: {"schema": {"type": "object"}} if f == "geojson" else binary
+               for f, m in MEDIA_TYPES.items()}  # fmt: skip
+    return {200: {"description": "the file", "content": content}}
 
 
 @router.get(
