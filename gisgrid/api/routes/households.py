@@ -32,14 +32,16 @@ def search(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
 ) -> SearchResponse:
+    # the households of the county asked for (or of the caller's area): its working set
+    county = state.county_for(village, scope=access.scope)
     found = search_households(
-        state.search,
+        state.search_in(county),
         access.reader,
         state.locator,
         q,
         village=village,
         limit=limit,
-        allowed=state.households_in(access.scope),
+        allowed=state.households_in(access.scope, county),
     )
     return SearchResponse.of(found)
 
