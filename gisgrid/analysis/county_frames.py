@@ -6,8 +6,11 @@ covering it now (:func:`gisgrid.analysis.assign.with_current_grid_codes`), or, f
 no level-3 grid, the county whose outline (the union of its townships) covers it, the
 smallest code where two do (a point on their common border). A point no county covers counts
 in none. The townships, villages and grids are the county's by their code, taken from the
-locator, which holds the whole net already: only the point layers are read, by the county's
-bounding box, then kept by the rule.
+locator, which holds the whole net already: only the households and incidents are read, by
+the county's bounding box, then kept by the rule, and the visits to those households. The
+service points are every county's (the locator's, a few thousand in a prefecture): a
+household's nearest one may stand across the county's border, and the distance checks and
+figures measure to it as they do on the whole store.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from gisgrid.analysis.locate import Locator
 from gisgrid.stores.base import Reader, Window
 
 #: the point layers read by the county's box and kept by the rule
-POINT_LAYERS = ("households", "incidents", "service_points")
+POINT_LAYERS = ("households", "incidents")
 #: visits are read this many rows at a time, each slice cut to the county's households
 VISIT_SLICE = 250_000
 #: degrees added around the county's box (about 200 m): a point on its edge is read too
@@ -104,6 +107,8 @@ def county_frames(
         "villages": _mine(locator.villages, county),
         "grids": _mine(locator.grids, county),
     }
+    services = {"service_points": locator.service_points}
+    out |= with_current_grid_codes(services, index=locator.grid_index)
     if townships.empty:
         empty = {name: store.read(name, where={"id": []}) for name in POINT_LAYERS}
         out |= with_current_grid_codes(empty, index=locator.grid_index)
