@@ -28,7 +28,11 @@ def search(
         str, Query(min_length=1, max_length=40, description="张三, zs, zhangsan, 3组15号, H0000001")
     ],
     village: Annotated[
-        str | None, Query(pattern=r"^\d{9}(\d{3})?$", description="village or township code")
+        str | None,
+        Query(
+            pattern=r"^\d{6}(\d{3}){0,2}$",
+            description="village, township or county code (a prefecture's caller names one)",
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
 ) -> SearchResponse:
