@@ -97,7 +97,7 @@ def main() -> None:
         env=env,
     )
     try:
-        ready = None
+        ready, at_ready = None, 0.0
         while True:
             if proc.poll() is not None or time.perf_counter() - started > 1800:
                 raise RuntimeError("gisgrid serve did not start")
@@ -107,13 +107,14 @@ def main() -> None:
                 body = {}
             if body.get("ready") and ready is None:
                 ready = time.perf_counter() - started
+                at_ready = memory_mib(proc.pid)[0]  # the grids, their index, the libraries
             if body.get("caches"):
                 break
             time.sleep(0.2)
         filled = time.perf_counter() - started
         time.sleep(1.0)
         rss, peak = memory_mib(proc.pid)
-        print(f"ready {ready:.1f} s, caches filled {filled:.1f} s")
+        print(f"ready {ready:.1f} s (VmRSS {at_ready:,.0f} MiB), caches filled {filled:.1f} s")
         print(f"after warm:  VmRSS {rss:,.0f} MiB  VmHWM {peak:,.0f} MiB")
         status, took, size = get(f"{base}/", headers)
         print(f"GET / (the store's top level): {status} {took:.2f} s {size / 1024:,.0f} kB")

@@ -7,7 +7,8 @@ no level-3 grid, the county whose outline (the union of its townships) covers it
 smallest code where two do (a point on their common border). A point no county covers counts
 in none. The townships, villages and grids are the county's by their code, taken from the
 locator, which holds the whole net already: only the households and incidents are read, by
-the county's bounding box, then kept by the rule, and the visits to those households. The
+the county's bounding box, then kept by the rule, and the visits to those households (the
+columns the checks and maps read: :data:`VISIT_COLUMNS`). The
 service points are every county's (the locator's, a few thousand in a prefecture): a
 household's nearest one may stand across the county's border, and the distance checks and
 figures measure to it as they do on the whole store.
@@ -33,6 +34,10 @@ from gisgrid.stores.base import Reader, Window
 POINT_LAYERS = ("households", "incidents")
 #: visits are read this many rows at a time, each slice cut to the county's households
 VISIT_SLICE = 250_000
+#: the columns of the visits kept: what the checks and the maps read of them
+#: (:data:`gisgrid.analysis.checks.context.LAYER_COLUMNS`,
+#: :func:`gisgrid.cartography.data.load_area`)
+VISIT_COLUMNS = ["household_id", "at"]
 #: degrees added around the county's box (about 200 m): a point on its edge is read too
 PAD = 0.002
 
@@ -112,7 +117,7 @@ def county_frames(
     if townships.empty:
         empty = {name: store.read(name, where={"id": []}) for name in POINT_LAYERS}
         out |= with_current_grid_codes(empty, index=locator.grid_index)
-        out["visits"] = store.read("visits", where={"id": []})
+        out["visits"] = store.read("visits", where={"id": []}, columns=VISIT_COLUMNS)
         return out
     x0, y0, x1, y1 = (float(v) for v in townships.total_bounds)
     box = (x0 - PAD, y0 - PAD, x1 + PAD, y1 + PAD)
@@ -127,11 +132,14 @@ def county_frames(
 
 
 def _visits_of(store: Reader, households: set[str]) -> pd.DataFrame:
-    """The visits to ``households``, read a slice at a time (never the whole layer at once)."""
+    """The visits to ``households`` (:data:`VISIT_COLUMNS`), read a slice at a time (never
+    the whole layer at once)."""
     parts = []
     offset = 0
     while True:
-        part = store.read("visits", window=Window(offset=offset, limit=VISIT_SLICE))
+        part = store.read(
+            "visits", columns=VISIT_COLUMNS, window=Window(offset=offset, limit=VISIT_SLICE)
+        )
         parts.append(part[part["household_id"].astype(str).isin(households).to_numpy()])
         if len(part) < VISIT_SLICE:
             break

@@ -489,7 +489,8 @@ class AppState:
         except Exception:  # a request will raise it again, with its own status
             pass
         finally:
-            _keep_out_of_gc()
+            if not self.several:  # a prefecture's working sets come and go: never frozen
+                _keep_out_of_gc()
             self.filled.set()
 
     def _draw_county(self) -> None:
