@@ -169,6 +169,8 @@ class AppState:
     _summaries: dict[str, CountySummary] = field(default_factory=dict)
     _outlines: tuple[Locator, dict[str, Any]] | None = None
     _pages: dict[tuple[Any, ...], CachedPage] = field(default_factory=dict)
+    #: small results kept for a while (:meth:`kept_value`)
+    _values: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     #: the hot paths are ready: the grids and the locate index loaded and answered once
     #: (what readiness waits for: :meth:`warm`)
     warmed: threading.Event = field(default_factory=threading.Event)
@@ -452,6 +454,21 @@ class AppState:
                     self._pages[key] = cached
         return cached
 
+    def kept_value(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+        """A small result kept under ``key`` until a write (put the clock's minute in the
+        key of what the clock changes), built on first use."""
+        with self._cache_lock:
+            found = self._values.get(key)
+            generation = self._generation
+        if found is None:
+            found = build()
+            with self._cache_lock:
+                if len(self._values) > 64:  # results of past minutes: again
+                    self._values.clear()
+                if generation == self._generation:
+                    self._values[key] = found
+        return found
+
     def warm(self) -> None:
         """Make the hot paths ready (:attr:`warmed`), then fill the caches (:attr:`filled`): the
         dashboard's layers, the report, the search index and the county map's geometry.
@@ -543,6 +560,7 @@ class AppState:
             self._sets.clear()
             self._summaries.clear()
             self._pages.clear()
+            self._values.clear()
             if search:
                 self._searches.clear()
 

@@ -204,8 +204,6 @@ def dashboard_page(
     several = len(counties) > 1
     if county is not None and county not in counties:
         raise NotFoundError(f"no county {county}")
-    # the cases of the caller's area on the clock now (escalation is computed, not stored)
-    summaries = case_summaries(access.reader, now=local_now(), index=state.locator.grid_index)
     # the names of every county's divisions: the net the locator holds
     locator = state.locator
     names = dict(zip(locator.townships["code"], locator.townships["name"], strict=True))
@@ -263,9 +261,20 @@ def dashboard_page(
     if Permission.HOUSEHOLD_RECORDS in access.caller.info.permissions:
         area = f"?village={village}" if village else f"?township={township}" if township else ""
         links.insert(0, ("农户查找", "/finder" + area))
+    # the cases of the caller's area on the clock now (escalation is computed, not stored)
+    now = local_now()
     if level == "county":  # the prefecture's level: county by county, small figures only
-        table, trends, t, months = _prefecture_figures(state, summaries, county_name)
+        # (the same for every caller of the whole store: kept for the clock's minute)
+        table, trends, t, months = state.kept_value(
+            ("prefecture", now.replace(second=0, microsecond=0)),
+            lambda: _prefecture_figures(
+                state,
+                case_summaries(access.reader, now=now, index=state.locator.grid_index),
+                county_name,
+            ),
+        )
     else:  # one county's working set: the county shown, or the store's one county
+        summaries = case_summaries(access.reader, now=now, index=state.locator.grid_index)
         frames = state.frames(state.county_for(village or township or county))
         report = state.report(state.county_for(village or township or county))
         incidents = frames["incidents"]
