@@ -432,9 +432,7 @@ class AppState:
             generation = self._generation
         if found is not None:
             return found
-        found = CountySummary.of(
-            county, self.frames(county), self.report(county), self.store, self.locator
-        )
+        found = CountySummary.of(county, self.frames(county), self.report(county), self.store)
         with self._cache_lock:
             if generation == self._generation:
                 self._summaries[county] = found
@@ -662,7 +660,6 @@ class CountySummary:
         frames: dict[str, Any],
         report: dict[str, Any],
         store: Store,
-        locator: Locator,
     ) -> CountySummary:
         """Compute the summary from the county's layers and report."""
         from gisgrid.analysis import indicators
