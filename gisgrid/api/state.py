@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as dt
 import functools
 import gc
@@ -341,6 +342,8 @@ class AppState:
                 while len(self._sets) >= max(1, self.kept_counties):
                     self._drop(next(iter(self._sets)))
             found = WorkingSet(county=key, frames=self._read(key))
+            if self.several:  # what the county dropped and the reading held: to the system
+                _release_memory()
             with self._cache_lock:
                 if generation == self._generation:  # not read from data forgotten meanwhile
                     while len(self._sets) >= max(1, self.kept_counties):
@@ -709,6 +712,17 @@ def _keep_out_of_gc() -> None:
     are collected too.
     """
     gc.freeze()
+
+
+def _release_memory() -> None:
+    """Hand the memory freed by a county's working set back to the system (glibc's
+    ``malloc_trim``; elsewhere nothing): without it the process keeps the pages of the
+    largest counties it ever held, and its resident memory grows to theirs."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.malloc_trim(0)
 
 
 def _data_version(store: Store) -> str | None:
