@@ -218,3 +218,15 @@ def test_a_server_keeping_one_county_answers_both(client: Any, store: Any) -> No
         == 400
     )
     assert re.search(r"/\?county=\d{6}", top.text)
+    # the prefecture's workbook, county by county: every county's townships, one held at a time
+    import io
+
+    import openpyxl
+
+    book = client.get("/api/report.xlsx", headers=leader.headers)
+    assert book.status_code == 200 and len(state.kept()) <= 1
+    sheets = openpyxl.load_workbook(io.BytesIO(book.content), read_only=True).worksheets
+    first = [str(r[0]) for r in sheets[0].iter_rows(min_row=3, values_only=True) if r and r[0]]
+    assert first == list(TWO_COUNTIES)
+    townships = {str(r[0])[:6] for r in sheets[1].iter_rows(min_row=3, values_only=True) if r[0]}
+    assert townships == set(TWO_COUNTIES)
