@@ -317,3 +317,8 @@ class WebSettings(BaseSettings):
     heavy_queue: int = Field(default=16, ge=0, le=10_000)
     #: the seconds a busy answer (503) tells the client to wait (``Retry-After``)
     retry_after_seconds: int = Field(default=5, ge=1, le=3600)
+    #: in a store of several counties (a prefecture's), the most counties whose layers,
+    #: check report and household search a server process keeps at once (the least
+    #: recently used are dropped; each county takes about 650 MiB per 150,000 households);
+    #: a one-county store keeps its county whatever this says
+    kept_counties: int = Field(default=2, ge=1, le=64)

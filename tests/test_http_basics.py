@@ -560,11 +560,12 @@ def test_ready_once_the_hot_paths_are_warm_before_the_caches_are_filled(
         ready = asyncio.run(readiness(state, turns))
         assert getattr(ready, "ready", None) is True and getattr(ready, "warm", None) is True
         assert getattr(ready, "caches", None) is False
-        assert state._frames is None and state._report is None and state._search is None
+        assert state.kept() == () and not state._searches  # no county's working set yet
         state.warm()
         filled = asyncio.run(readiness(state, turns))
         assert getattr(filled, "caches", None) is True
-        assert state._report is not None and state._search is not None
+        (county,) = state.kept()  # the store's one county: layers, report and search
+        assert state._sets[county].report is not None and county in state._searches
     finally:
         store.close()
 

@@ -701,6 +701,34 @@ def totals(
     }
 
 
+def combined_totals(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The :func:`totals` of areas that do not overlap (a prefecture's counties) as one
+    area's: every count summed, the linkage share of the sums (:func:`floor_share`)."""
+    out: dict[str, Any] = {
+        **dict.fromkeys(CASE_COLUMNS, 0),
+        "townships": 0,
+        "villages": 0,
+        "grids": dict.fromkeys((1, 2, 3), 0),
+        "households": 0,
+        "linked": 0,
+        "beyond_service": 0,
+        "six_no": 0,
+        "findings": {},
+    }
+    for part in parts:
+        for key in (*CASE_COLUMNS, "townships", "villages", "households", "linked"):
+            out[key] += int(part.get(key, 0))
+        out["beyond_service"] += int(part["beyond_service"])
+        out["six_no"] += int(part["six_no"])
+        for level, n in part["grids"].items():
+            out["grids"][level] += int(n)
+        for name, n in part["findings"].items():
+            out["findings"][name] = out["findings"].get(name, 0) + int(n)
+    out["unlinked"] = out["households"] - out["linked"]
+    out["linkage_share"] = floor_share(out["linked"], out["households"])
+    return out
+
+
 __all__ = [
     "AREA_KINDS",
     "AREA_LEVELS",
@@ -715,6 +743,7 @@ __all__ = [
     "areas_of_points",
     "beyond_service_ids",
     "case_figures",
+    "combined_totals",
     "count_within",
     "county_case_figures",
     "finding_places",

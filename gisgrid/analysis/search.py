@@ -104,7 +104,8 @@ class HouseholdSearch:
         query
             Name, pinyin (initials or full), house number or id; surrounding space ignored.
         village
-            Only households registered in this village (12-digit code) or township (9).
+            Only households registered in this village (12-digit code), township (9) or
+            county (6).
         limit
             At most this many hits.
         allowed

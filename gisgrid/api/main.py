@@ -66,7 +66,7 @@ def create_app(*, store: str | None = None, access_log: bool | None = None) -> F
         keep_queries_out_of_the_log()
         st = open_store(store)
         public_kinds(PublicReportSettings())  # a bad GISGRID_PUBLIC_KINDS stops the start
-        state = AppState.load(st, auth=AuthSettings())
+        state = AppState.load(st, auth=AuthSettings(), kept_counties=web.kept_counties)
         app.state.gisgrid = state
         # the hot paths warm (ready), then the layers, checks, search and county map
         warm = threading.Thread(target=state.warm, name="gisgrid-warm", daemon=True)

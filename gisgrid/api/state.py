@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import datetime as dt
+import functools
 import gc
 import hashlib
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,13 +23,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from gisgrid import codes
 from gisgrid.analysis.assign import with_current_grid_codes
 from gisgrid.analysis.indicators import FIGURE_LAYERS
 from gisgrid.analysis.locate import Locator
 from gisgrid.analysis.scope import Scope
 from gisgrid.analysis.search import HouseholdSearch
 from gisgrid.api.http import entity_tag
-from gisgrid.errors import LocateError, StoreError
+from gisgrid.errors import ConfigError, LocateError, NotFoundError, StoreError
 from gisgrid.settings import AuthSettings
 from gisgrid.stores.base import BBox, Store, Where, Window, asked_columns
 
@@ -179,13 +183,20 @@ class AppState:
     #: the store's data version the locator and caches were built from (``None``: unknown)
     version: str | None = None
     write_lock: WriteLock = field(init=False)
-    _search: HouseholdSearch | None = None
-    _frames: dict[str, Any] | None = None
-    #: the STR trees of the frames kept (:class:`KeptReader`), each with its frame
-    _trees: dict[str, tuple[pd.DataFrame, shapely.STRtree]] = field(default_factory=dict)
-    _report: dict[str, Any] | None = None
+    #: the most counties whose working set (layers, report, search, scope masks) is kept
+    #: at once in a store of several (:class:`WorkingSet`); a one-county store keeps its one
+    kept_counties: int = 2
+    #: the counties' working sets, the least recently used first
+    _sets: OrderedDict[str, WorkingSet] = field(default_factory=OrderedDict)
+    #: the household search of the counties kept (outlives :meth:`changed`: the web app
+    #: writes no households), the least recently used first
+    _searches: OrderedDict[str, HouseholdSearch] = field(default_factory=OrderedDict)
+    #: each county's small figures for the prefecture's level (:meth:`county_summary`)
+    _summaries: dict[str, CountySummary] = field(default_factory=dict)
+    _outlines: tuple[Locator, dict[str, Any]] | None = None
     _pages: dict[tuple[Any, ...], CachedPage] = field(default_factory=dict)
-    _in_scope: dict[tuple[object, ...], np.ndarray] = field(default_factory=dict)
+    #: small results kept for a while (:meth:`kept_value`)
+    _values: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     #: the hot paths are ready: the grids and the locate index loaded and answered once
     #: (what readiness waits for: :meth:`warm`)
     warmed: threading.Event = field(default_factory=threading.Event)
@@ -207,14 +218,18 @@ class AppState:
         self.write_lock = WriteLock(self.store)
 
     @classmethod
-    def load(cls, store: Store, *, auth: AuthSettings | None = None) -> AppState:
-        """The state of a server starting on ``store``: its grids and their data version."""
+    def load(
+        cls, store: Store, *, auth: AuthSettings | None = None, kept_counties: int = 2
+    ) -> AppState:
+        """The state of a server starting on ``store``: its grids and their data version
+        (``kept_counties``: :attr:`kept_counties`)."""
         version = _data_version(store)  # before the data: a write in between shows next time
         return cls(
             store=store,
             locator=Locator.from_store(store),
             auth=auth or AuthSettings(),
             version=version,
+            kept_counties=kept_counties,
         )
 
     # freshness ----------------------------------------------------------------------------
@@ -280,8 +295,119 @@ class AppState:
             self._watcher.join(timeout=60)
             self._watcher = None
 
-    def frames(self) -> dict[str, Any]:
-        """The layers the dashboard and report need, read once and kept until a write.
+    # the counties' working sets -------------------------------------------------------------
+    @property
+    def counties(self) -> tuple[str, ...]:
+        """The counties of the store (of its grids in force today), in code order."""
+        return self.locator.net().counties
+
+    @property
+    def several(self) -> bool:
+        """Whether the store holds several counties (a prefecture's)."""
+        return len(self.counties) > 1
+
+    def county_for(self, area: str | None = None, *, scope: Scope | None = None) -> str:
+        """The county whose working set answers for ``area`` (a county, township, village or
+        grid code), else for the caller's area (``scope``: its home, or a grid worker's first
+        grid); the store's one county when it has one.
+
+        Raises
+        ------
+        NotFoundError
+            The county named is not in the store.
+        ConfigError
+            In a store of several counties, when neither names a county (a prefecture's
+            level is answered county by county: :meth:`county_summary`).
+        """
+        counties = self.counties
+        if len(counties) <= 1:
+            return counties[0] if counties else ""
+        home = None
+        if scope is not None and not scope.whole_county:
+            home = scope.home or (scope.areas[0] if scope.areas else None)
+        for code in (area, home):
+            if code is not None and not codes.is_prefecture(code):
+                county = codes.county_of(code)
+                if county in counties:
+                    return county
+                raise NotFoundError(f"no county {county} in this store")
+        raise ConfigError(
+            "the store holds several counties: give a county, township or village code "
+            "(全市范围请先选择县（市、区）)"
+        )
+
+    def kept(self) -> tuple[str, ...]:
+        """The counties whose layers are held now, the least recently used first."""
+        with self._cache_lock:
+            return tuple(self._sets)
+
+    def _key(self, county: str | None) -> str:
+        if county is None:
+            return self.county_for()
+        return county
+
+    def _working_set(self, county: str | None) -> WorkingSet:
+        """The working set of ``county`` (``None``: the store's one county), its layers read
+        on first need (:meth:`frames`)."""
+        key = self._key(county)
+        with self._cache_lock:
+            found = self._sets.get(key)
+            if found is not None:
+                self._sets.move_to_end(key)
+                return found
+        with self._frames_lock:  # one reading of layers at a time
+            with self._cache_lock:
+                found = self._sets.get(key)
+                if found is not None:
+                    self._sets.move_to_end(key)
+                    return found
+                generation = self._generation
+                # room first: never more than kept_counties held by the state, even while
+                # the next one is read
+                while len(self._sets) >= max(1, self.kept_counties):
+                    self._drop(next(iter(self._sets)))
+            found = WorkingSet(county=key, frames=self._read(key))
+            if self.several:  # what the county dropped and the reading held: to the system
+                _release_memory()
+            with self._cache_lock:
+                if generation == self._generation:  # not read from data forgotten meanwhile
+                    while len(self._sets) >= max(1, self.kept_counties):
+                        self._drop(next(iter(self._sets)))
+                    self._sets[key] = found
+            return found
+
+    def _drop(self, county: str) -> None:
+        """Forget a county's working set and search (under the cache lock)."""
+        self._sets.pop(county, None)
+        self._searches.pop(county, None)
+
+    def _read(self, county: str) -> dict[str, Any]:
+        """The layers of ``county``: the whole store's for a one-county store (as ever), else
+        the county's alone (:func:`gisgrid.analysis.county_frames.county_frames`)."""
+        if not self.several:
+            frames = {name: self.store.read(name) for name in FIGURE_LAYERS}
+            # every point's grid is the one covering it now (the rule of every reader),
+            # from the locator's index of the same grids
+            return with_current_grid_codes(frames, index=self.locator.grid_index)
+        from gisgrid.analysis.county_frames import county_frames
+
+        return county_frames(self.store, self.locator, county, outlines=self._county_outlines())
+
+    def _county_outlines(self) -> dict[str, Any]:
+        """Every county's outline, computed once per locator (the grids' reload)."""
+        from gisgrid.analysis.county_frames import county_outlines
+
+        locator = self.locator
+        found = self._outlines
+        if found is None or found[0] is not locator:
+            found = (locator, county_outlines(locator.townships))
+            self._outlines = found
+        return found[1]
+
+    def frames(self, county: str | None = None) -> dict[str, Any]:
+        """The layers the dashboard and report need of ``county`` (``None``: the store's one
+        county), read on first need and kept until a write; at most :attr:`kept_counties`
+        counties at once, the least recently used dropped (:class:`WorkingSet`).
 
         ``grid_code`` of households, incidents and service points is the level-3 grid that
         covers each point now (:func:`gisgrid.analysis.assign.with_current_grid_codes`).
@@ -289,36 +415,27 @@ class AppState:
         Read outside the cache lock (one reading at a time, under a lock of its own): the
         other caches, and the requests that need none of this, never wait for it.
         """
-        found = self._frames
-        if found is not None:
-            return found
-        with self._frames_lock:
-            with self._cache_lock:
-                if self._frames is not None:
-                    return self._frames
-                generation = self._generation
-            frames = {name: self.store.read(name) for name in FIGURE_LAYERS}
-            # every point's grid is the one covering it now (the rule of every reader),
-            # from the locator's index of the same grids
-            frames = with_current_grid_codes(frames, index=self.locator.grid_index)
-            with self._cache_lock:
-                if generation == self._generation:  # not read from data forgotten meanwhile
-                    self._frames = frames
-            return frames
+        return self._working_set(county).frames
 
-    def kept_reader(self) -> KeptReader:
-        """The store with its whole layers taken from :meth:`frames` (read them first when
-        they are not kept): what a county map reads, in memory (:class:`KeptReader`)."""
-        return KeptReader(self.store, self.frames(), self._trees)
+    def kept_reader(self, county: str | None = None) -> KeptReader:
+        """The store with its whole layers taken from :meth:`frames` of ``county`` (read them
+        first when they are not kept): what a county map reads, in memory
+        (:class:`KeptReader`)."""
+        kept = self._working_set(county)
+        return KeptReader(self.store, kept.frames, kept.trees)
 
     def kept_reader_now(self) -> KeptReader | None:
-        """:meth:`kept_reader` when the layers are kept already, else ``None`` at once, the
-        layers then read in a thread of their own for the requests to come (a vector tile
-        never waits seconds for the whole county, or minutes for a prefecture, after a
-        write: it reads the store meanwhile)."""
-        frames = self._frames
-        if frames is not None:
-            return KeptReader(self.store, frames, self._trees)
+        """:meth:`kept_reader` of a one-county store when its layers are kept already, else
+        ``None`` at once, the layers then read in a thread of their own for the requests to
+        come (a vector tile never waits seconds for the whole county after a write: it reads
+        the store meanwhile). Always ``None`` in a store of several counties: a tile may
+        straddle two, and a county's working set holds one (the store answers its box)."""
+        if self.several:
+            return None
+        with self._cache_lock:
+            kept = next(iter(self._sets.values()), None)
+        if kept is not None:
+            return KeptReader(self.store, kept.frames, kept.trees)
         if not self._frames_lock.locked():  # (two threads at once: the second finds them)
             threading.Thread(target=self._fill_frames, name="gisgrid-frames", daemon=True).start()
         return None
@@ -329,32 +446,48 @@ class AppState:
         except Exception:  # a request needing them will raise it again, with its status
             log.exception("gisgrid: reading the layers to keep failed")
 
-    def report(self) -> dict[str, Any]:
-        """The check report of the whole county (computed on first use, kept until a write).
+    def report(self, county: str | None = None) -> dict[str, Any]:
+        """The check report of ``county`` (``None``: the store's one county), computed on
+        first use and kept with its working set until a write.
 
         Computed outside the cache lock, one at a time under a lock of its own, like
         :meth:`frames`.
         """
-        found = self._report
+        found = self._working_set(county).report
         if found is not None:
             return found
         with self._report_lock:
             with self._cache_lock:
-                if self._report is not None:
-                    return self._report
                 generation = self._generation
-            frames = self.frames()
+            kept = self._working_set(county)
+            if kept.report is not None:
+                return kept.report
             from gisgrid.analysis.checks import run_checks
 
             as_of = None
             manifest = self.store.get_meta("sample_manifest")
             if isinstance(manifest, dict) and manifest.get("as_of"):
                 as_of = dt.date.fromisoformat(manifest["as_of"])
-            report = run_checks(frames, as_of=as_of).to_dict()
+            report = run_checks(kept.frames, as_of=as_of).to_dict()
             with self._cache_lock:
                 if generation == self._generation:
-                    self._report = report
+                    kept.report = report
             return report
+
+    def county_summary(self, county: str) -> CountySummary:
+        """The small figures of ``county`` the prefecture's level shows (kept per data
+        version, whatever the counties kept): its row of the dashboard, its trend, its
+        totals and its check report's counts (:class:`CountySummary`)."""
+        with self._cache_lock:
+            found = self._summaries.get(county)
+            generation = self._generation
+        if found is not None:
+            return found
+        found = CountySummary.of(county, self.frames(county), self.report(county), self.store)
+        with self._cache_lock:
+            if generation == self._generation:
+                self._summaries[county] = found
+        return found
 
     def page(self, key: tuple[Any, ...], build: Callable[[], CachedPage]) -> CachedPage:
         """A rendered page from the cache, built on first use."""
@@ -370,6 +503,21 @@ class AppState:
                     self._pages[key] = cached
         return cached
 
+    def kept_value(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+        """A small result kept under ``key`` until a write (put the clock's minute in the
+        key of what the clock changes), built on first use."""
+        with self._cache_lock:
+            found = self._values.get(key)
+            generation = self._generation
+        if found is None:
+            found = build()
+            with self._cache_lock:
+                if len(self._values) > 64:  # results of past minutes: again
+                    self._values.clear()
+                if generation == self._generation:
+                    self._values[key] = found
+        return found
+
     def warm(self) -> None:
         """Make the hot paths ready (:attr:`warmed`), then fill the caches (:attr:`filled`): the
         dashboard's layers, the report, the search index and the county map's geometry.
@@ -380,6 +528,10 @@ class AppState:
         computed after, in the same thread; a request needing one of them meanwhile computes
         it (or waits for the computation under way). Errors surface on first use. A server
         stopping (:meth:`stop`) ends it after the step under way.
+
+        In a store of several counties (a prefecture's) the caches filled are the
+        prefecture's level: each county's small figures (:meth:`county_summary`), computed
+        county by county; no more than :attr:`kept_counties` counties' layers stay.
         """
         try:
             self.prime()
@@ -391,6 +543,10 @@ class AppState:
             lambda: self.search,
             self._draw_county,
         )
+        if self.several:  # the prefecture's level, county by county: its small figures only
+            steps = tuple(
+                functools.partial(self.county_summary, county) for county in self.counties
+            )
         try:
             for step in steps:
                 if self._stop.is_set():  # the server is stopping: no more of it
@@ -399,7 +555,8 @@ class AppState:
         except Exception:  # a request will raise it again, with its own status
             pass
         finally:
-            _keep_out_of_gc()
+            if not self.several:  # a prefecture's working sets come and go: never frozen
+                _keep_out_of_gc()
             self.filled.set()
 
     def _draw_county(self) -> None:
@@ -442,50 +599,157 @@ class AppState:
         self._forget(search=False)
 
     def _forget(self, *, search: bool) -> None:
-        """Forget the caches (and the search index too, with ``search``).
+        """Forget the caches (and the search indexes too, with ``search``).
 
         Under the cache lock, which nothing is computed under: a frame or report being
         computed meanwhile is kept only if no forgetting came between (the generation).
         """
         with self._cache_lock:
             self._generation += 1
-            self._frames = None
-            self._trees.clear()  # (each tree holds its frame: let them go with it)
-            self._report = None
+            self._sets.clear()
+            self._summaries.clear()
             self._pages.clear()
-            self._in_scope.clear()
+            self._values.clear()
             if search:
-                self._search = None
+                self._searches.clear()
 
-    def households_in(self, scope: Scope) -> np.ndarray:
-        """Which households of :attr:`search` lie in ``scope`` (kept per scope until a write)."""
+    def households_in(self, scope: Scope, county: str | None = None) -> np.ndarray:
+        """Which households of :meth:`search_in` of ``county`` lie in ``scope`` (kept per
+        scope with the county's working set until a write)."""
         key = scope.key
+        kept = self._working_set(county)
         with self._cache_lock:
-            found = self._in_scope.get(key)
+            found = kept.in_scope.get(key)
             generation = self._generation
         if found is None:
-            found = scope.rows_in("households", self.frames()["households"])
+            found = scope.rows_in("households", kept.frames["households"])
             with self._cache_lock:
-                if len(self._in_scope) > 256:  # many distinct scopes: start again
-                    self._in_scope.clear()
+                if len(kept.in_scope) > 256:  # many distinct scopes: start again
+                    kept.in_scope.clear()
                 if generation == self._generation:
-                    self._in_scope[key] = found
+                    kept.in_scope[key] = found
+        return found
+
+    def search_in(self, county: str | None = None) -> HouseholdSearch:
+        """The household search of ``county`` (``None``: the store's one county), built on
+        first use from the households :meth:`frames` already read (the web app writes no
+        households, so it outlives :meth:`changed`, not a :meth:`refresh`); 150,000 take
+        about a second. Kept for the counties kept, like their layers."""
+        key = self._key(county)
+        with self._cache_lock:
+            found = self._searches.get(key)
+            generation = self._generation
+            if found is not None:
+                self._searches.move_to_end(key)
+        if found is None:
+            households = self.frames(key)["households"]
+            found = HouseholdSearch(households)
+            with self._cache_lock:
+                if generation == self._generation and key in self._sets:
+                    self._searches[key] = found
         return found
 
     @property
     def search(self) -> HouseholdSearch:
-        """Built on first use from the households :meth:`frames` already read (the web app
-        writes no households, so it outlives :meth:`changed`, not a :meth:`refresh`);
-        150,000 take about a second."""
-        found = self._search
-        if found is None:
-            with self._cache_lock:
-                generation = self._generation
-            found = HouseholdSearch(self.frames()["households"])
-            with self._cache_lock:
-                if generation == self._generation:
-                    self._search = found
-        return found
+        """The household search of the store's one county (:meth:`search_in`)."""
+        return self.search_in()
+
+
+@dataclass
+class WorkingSet:
+    """What the state keeps of one county: its layers, and what is computed from them on
+    first need (its check report, which households each scope sees). Forgotten whole at a
+    write, or when the county is the least recently used of more than
+    :attr:`AppState.kept_counties`."""
+
+    county: str
+    frames: dict[str, Any]
+    report: dict[str, Any] | None = None
+    in_scope: dict[tuple[object, ...], np.ndarray] = field(default_factory=dict)
+    #: layer → (its frame, the STR tree of its geometries), built on first need by the
+    #: :class:`KeptReader` of these frames (a vector tile's box), gone with the set
+    trees: dict[str, tuple[pd.DataFrame, shapely.STRtree]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CountySummary:
+    """A county's figures at the prefecture's level, without its layers: kept per data
+    version for every county (a few kilobytes each), so that the prefecture's page never
+    holds all counties at once.
+
+    Attributes
+    ----------
+    row
+        Its row of the prefecture's table (:func:`~gisgrid.analysis.indicators.area_table`
+        at the county level, cases without the clock: see ``incidents``).
+    totals
+        Its :func:`~gisgrid.analysis.indicators.totals` (cases left to the clock).
+    trend
+        Incidents reported and cases closed per month
+        (:func:`~gisgrid.analysis.indicators.monthly_trend`).
+    months
+        The months of the trend.
+    incidents
+        Its incidents' ``id`` and ``status``: the cases' figures are read on the clock of
+        each request from them (:func:`~gisgrid.analysis.cases.case_columns`).
+    counts
+        Per check, the number of findings in the county's report.
+    meta
+        The county report's ``meta``.
+    """
+
+    county: str
+    row: dict[str, Any]
+    totals: dict[str, Any]
+    trend: dict[str, list[int]]
+    months: list[str]
+    incidents: pd.DataFrame
+    counts: dict[str, int]
+    meta: dict[str, Any]
+
+    @classmethod
+    def of(
+        cls,
+        county: str,
+        frames: dict[str, Any],
+        report: dict[str, Any],
+        store: Store,
+    ) -> CountySummary:
+        """Compute the summary from the county's layers and report."""
+        from gisgrid.analysis import indicators
+        from gisgrid.analysis.assign import local_now
+        from gisgrid.analysis.cases import case_columns, summarise_cases
+        from gisgrid.cartography import county_names
+
+        incidents = frames["incidents"]
+        ids = sorted(incidents["id"].astype(str))
+        steps = store.read("case_steps", where={"incident_id": ids}) if ids else None
+        cases = None
+        if steps is not None:
+            # the closing times (the trend) do not depend on the clock
+            cases = case_columns(incidents, summarise_cases(incidents, steps, now=local_now()))
+        names = county_names(store)
+        table = indicators.area_table(
+            frames, report, level="county", within=None, county_names=names
+        )
+        row: dict[str, Any] = {"code": county, "name": county}
+        if len(table):
+            row = {str(k): v for k, v in table.to_dict("records")[0].items()}
+        trend = indicators.monthly_trend(frames, report, [county], cases=cases)[county]
+        return cls(
+            county=county,
+            row=row,
+            totals=indicators.totals(frames, report, within=None),
+            trend=trend,
+            months=[str(m) for m in indicators.trend_months(report)],
+            incidents=incidents[["id", "status"]].reset_index(drop=True),
+            counts={
+                name: int(value.get("count", 0))
+                for name, value in report.items()
+                if isinstance(value, dict) and "count" in value
+            },
+            meta=dict(report.get("meta", {})),
+        )
 
 
 def _keep_out_of_gc() -> None:
@@ -499,6 +763,17 @@ def _keep_out_of_gc() -> None:
     are collected too.
     """
     gc.freeze()
+
+
+def _release_memory() -> None:
+    """Hand the memory freed by a county's working set back to the system (glibc's
+    ``malloc_trim``; elsewhere nothing): without it the process keeps the pages of the
+    largest counties it ever held, and its resident memory grows to theirs."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.malloc_trim(0)
 
 
 def _data_version(store: Store) -> str | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -158,6 +158,39 @@ def sheets_for(
     return sheets
 
 
+def prefecture_sheets(
+    counties: Iterable[Inputs],
+    *,
+    county_names: Mapping[str, str] | None = None,
+    mask: Callable[[dict[str, object]], dict[str, object]] | None = None,
+) -> list[Sheet]:
+    """The sheets of a prefecture's workbook, built county by county: its counties, then
+    the townships, villages and grids of every county (in code order).
+
+    ``counties`` gives each county's inputs in turn (its layers alone: the prefecture's are
+    never gathered); only its rows are kept.
+    """
+    rows: dict[str, list[pd.DataFrame]] = {level: [] for level in SHEET_TITLES}
+    for inputs in counties:
+        rows["county"].append(
+            indicators.area_table(
+                inputs.frames,
+                inputs.report,
+                level="county",
+                cases=inputs.cases,
+                county_names=county_names,
+            )
+        )
+        county = gridcodes.county_of(str(inputs.frames["townships"]["code"].iloc[0]))
+        for sheet in sheets_for(inputs, area=county, mask=mask):
+            rows[sheet.level].append(sheet.table)
+    return [
+        Sheet(level, title, pd.concat(rows[level], ignore_index=True))
+        for level, title in SHEET_TITLES.items()
+        if rows[level]
+    ]
+
+
 def columns_of(level: str) -> list[Column]:
     """The columns of a sheet of ``level``: names and places first, then every figure."""
     cols = [Column("code", "代码", width=20), Column("name", "名称", width=18)]
@@ -294,6 +327,7 @@ __all__ = [
     "cell_value",
     "columns_of",
     "header_of",
+    "prefecture_sheets",
     "sheets_for",
     "style_header",
     "write_header",

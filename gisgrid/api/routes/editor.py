@@ -34,7 +34,7 @@ def editor_page(state: State, access: Scoped, village: Village = None) -> Respon
     from gisgrid.cartography.assets import ASSETS  # (folium loads only when a page needs it)
 
     scope = access.scope
-    villages = state.frames()["villages"].sort_values("code")
+    villages = state.locator.villages.sort_values("code")  # every county's: the net
     names = dict(zip(villages["code"], villages["name"], strict=True))
     if village is not None:
         scope.require(village)

@@ -28,18 +28,24 @@ def search(
         str, Query(min_length=1, max_length=40, description="张三, zs, zhangsan, 3组15号, H0000001")
     ],
     village: Annotated[
-        str | None, Query(pattern=r"^\d{9}(\d{3})?$", description="village or township code")
+        str | None,
+        Query(
+            pattern=r"^\d{6}(\d{3}){0,2}$",
+            description="village, township or county code (a prefecture's caller names one)",
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=50)] = 20,
 ) -> SearchResponse:
+    # the households of the county asked for (or of the caller's area): its working set
+    county = state.county_for(village, scope=access.scope)
     found = search_households(
-        state.search,
+        state.search_in(county),
         access.reader,
         state.locator,
         q,
         village=village,
         limit=limit,
-        allowed=state.households_in(access.scope),
+        allowed=state.households_in(access.scope, county),
     )
     return SearchResponse.of(found)
 

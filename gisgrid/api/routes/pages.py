@@ -12,6 +12,7 @@ import urllib.parse
 from collections.abc import Hashable, Mapping
 from typing import Annotated, Any
 
+import pandas as pd
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
@@ -19,13 +20,13 @@ from gisgrid import codes
 from gisgrid.analysis import indicators as dashboard
 from gisgrid.analysis import organisation
 from gisgrid.analysis.assign import local_now
-from gisgrid.analysis.cases import case_columns
+from gisgrid.analysis.cases import CaseSummary, case_columns
 from gisgrid.analysis.scope import Scope, ScopedReader
 from gisgrid.api import http
 from gisgrid.api.deps import County, Grid, Scoped, SignedIn, State, Township, Village
 from gisgrid.api.errors import COMMON_ERRORS, HTML_PAGE
 from gisgrid.api.security import ASSETS_PREFIX, html_page
-from gisgrid.api.state import CachedPage
+from gisgrid.api.state import AppState, CachedPage
 from gisgrid.api.templating import render
 from gisgrid.errors import ConfigError, NotFoundError
 from gisgrid.layers import kinds
@@ -199,18 +200,14 @@ def dashboard_page(
             scope.require(area)
     # a store of several counties (a prefecture's): its page lists the counties, and every
     # page below names its county
-    counties = state.locator.net().counties
+    counties = state.counties
     several = len(counties) > 1
     if county is not None and county not in counties:
         raise NotFoundError(f"no county {county}")
-    frames = state.frames()
-    report = state.report()
-    # the cases of the caller's area on the clock now (escalation is computed, not stored)
-    summaries = case_summaries(access.reader, now=local_now(), index=state.locator.grid_index)
-    incidents = frames["incidents"]
-    cases = case_columns(incidents[incidents["id"].isin({c.id for c in summaries})], summaries)
-    names = dict(zip(frames["townships"]["code"], frames["townships"]["name"], strict=True))
-    names |= dict(zip(frames["villages"]["code"], frames["villages"]["name"], strict=True))
+    # the names of every county's divisions: the net the locator holds
+    locator = state.locator
+    names = dict(zip(locator.townships["code"], locator.townships["name"], strict=True))
+    names |= dict(zip(locator.villages["code"], locator.villages["name"], strict=True))
     county_name = county_names(state.store)
     names |= {c: county_name.get(c, c) for c in counties}
     if village is not None:
@@ -272,9 +269,34 @@ def dashboard_page(
     if Permission.HOUSEHOLD_RECORDS in access.caller.info.permissions:
         area = f"?village={village}" if village else f"?township={township}" if township else ""
         links.insert(0, ("农户查找", "/finder" + area))
-    table = dashboard.area_table(
-        frames, report, level=level, within=within, cases=cases, county_names=county_name
-    )
+    # the cases of the caller's area on the clock now (escalation is computed, not stored)
+    now = local_now()
+    if level == "county":  # the prefecture's level: county by county, small figures only
+        # (the same for every caller of the whole store: kept for the clock's minute)
+        table, trends, t, months = state.kept_value(
+            ("prefecture", now.replace(second=0, microsecond=0)),
+            lambda: _prefecture_figures(
+                state,
+                case_summaries(access.reader, now=now, index=state.locator.grid_index),
+                county_name,
+            ),
+        )
+    else:  # one county's working set: the county shown, or the store's one county
+        summaries = case_summaries(access.reader, now=now, index=state.locator.grid_index)
+        frames = state.frames(state.county_for(village or township or county))
+        report = state.report(state.county_for(village or township or county))
+        incidents = frames["incidents"]
+        cases = case_columns(incidents[incidents["id"].isin({c.id for c in summaries})], summaries)
+        table = dashboard.area_table(
+            frames, report, level=level, within=within, cases=cases, county_names=county_name
+        )
+        trends = dashboard.monthly_trend(
+            frames, report, [*(str(c) for c in table["code"]), within], cases=cases
+        )
+        months = [str(m) for m in dashboard.trend_months(report)]
+        t = dashboard.totals(
+            frames, report, within=village or township or (county if several else None), cases=cases
+        )
     # six-no is a village's status: on a village's page it is a card, not a column of grids
     columns = [
         c for c in dashboard.COLUMNS if c != "unlinked" and not (level == "grid" and c == "six_no")
@@ -286,8 +308,6 @@ def dashboard_page(
     if level == "township":
         headers.append(LEADERS_HEADER)
     area_codes = [str(c) for c in table["code"]]
-    trends = dashboard.monthly_trend(frames, report, [*area_codes, within], cases=cases)
-    months = [str(m) for m in dashboard.trend_months(report)]
     leaders = organisation.township_leaders(
         access.reader, area_codes if level == "township" else [township] if township else []
     )
@@ -315,11 +335,9 @@ def dashboard_page(
             names_of = "、".join(f"{x.name}（{x.post}）" for x in leaders[str(rec["code"])])
             cells.append({"text": names_of or "（无）", "sort": names_of})
         rows.append(cells)
-    t = dashboard.totals(
-        frames, report, within=village or township or (county if several else None), cases=cases
-    )
     cards = _cards(t, level=level, counties=len(table))
     if village:
+        report = state.report(state.county_for(village))
         ok = village in set(report.get("six_no", {}).get("six_no_villages", []))
         cards.append({"label": "六无达标", "value": "达标" if ok else "未达标", "warn": not ok})
     org = _organisation(access.reader, township, village, leaders)
@@ -340,6 +358,34 @@ def dashboard_page(
         scripts=[ASSETS_PREFIX + ASSETS["dashboard_js"].url],
     )
     return html_page(html)
+
+
+def _prefecture_figures(
+    state: AppState, summaries: list[CaseSummary], county_names: Mapping[str, str]
+) -> tuple[pd.DataFrame, dict[str | None, dict[str, list[int]]], dict[str, Any], list[str]]:
+    """The prefecture's table (a row per county), trends (each county's, ``None`` the
+    prefecture's), totals and months, from each county's small figures
+    (:meth:`AppState.county_summary`, kept per data version) and the cases on the clock
+    now: no county's layers are needed once its figures are kept."""
+    ids = {c.id for c in summaries}
+    rows, parts = [], []
+    trends: dict[str | None, dict[str, list[int]]] = {}
+    months: list[str] = []
+    for county in state.counties:
+        part = state.county_summary(county)
+        mine = part.incidents[part.incidents["id"].isin(ids)]
+        figures = dashboard.county_case_figures(case_columns(mine, summaries))
+        rows.append(part.row | figures | {"name": county_names.get(county, county)})
+        parts.append(part.totals | figures)
+        trends[county] = part.trend
+        months = months or part.months
+    whole = {
+        key: [sum(values) for values in zip(*(t[key] for t in trends.values()), strict=True)]
+        for key in ("reported", "closed")
+    }
+    trends[None] = whole if trends else {"reported": [], "closed": []}
+    table = pd.DataFrame(rows).sort_values("code").reset_index(drop=True)
+    return table, trends, dashboard.combined_totals(parts), months
 
 
 def _organisation(
@@ -437,33 +483,45 @@ def map_page(
     grid: Grid = None,
     indicator: Annotated[str, Query(pattern=r"^[a-z_]{1,30}$")] = "households",
     lang: Annotated[str, Query(pattern=r"^(zh|en)$")] = "zh",
+    county: County = None,
 ) -> Response:
     from gisgrid.cartography import build_map, render_page
 
-    if sum(x is not None for x in (township, village, grid)) > 1:
-        raise ConfigError("give at most one of township, village, grid")
+    if sum(x is not None for x in (county, township, village, grid)) > 1:
+        raise ConfigError("give at most one of county, township, village, grid")
     scope = access.scope
     area = township or village or grid
-    # a county of a prefecture's store: its map is the whole map, read through its scope
+    # a county of a prefecture's store: its map is the whole map of its working set
     county_home = scope.home is not None and codes.kind_of(scope.home) == "county"
-    if area is None and not scope.whole_county and not county_home:
+    if area is None and county is None and not scope.whole_county and not county_home:
         if scope.home is None:
             return RedirectResponse("/finder", status_code=303)
         return RedirectResponse(
             f"/maps/{kind}?{_area_param(scope.home)}={scope.home}", status_code=303
         )
+    if area is None and county is None and scope.whole_county and state.several:
+        # the prefecture's level: a map is drawn per county (the prefecture's every grid at
+        # once would be a page of tens of megabytes), its first county first
+        query = urllib.parse.urlencode({"county": state.counties[0], "indicator": indicator})
+        return RedirectResponse(f"/maps/{kind}?{query}&lang={lang}", status_code=303)
+    if county is not None:
+        scope.require(county)
+        if county not in state.counties:
+            raise NotFoundError(f"no county {county}")
     if area is not None:
         scope.require(area)
+    # the working set of the area's county (the store's one county, or the caller's)
+    which = state.county_for(area or county, scope=scope)
     reads: list[tuple[str, list[str]]] = []
     # the cases' stages and lateness are read on the clock: a page is kept for its minute
     now = local_now().replace(second=0)
 
     def build() -> CachedPage:
-        report = state.report() if kind == "coverage" else None
-        # the store's whole layers from the state's frames (in memory, this data version),
+        report = state.report(which) if kind == "coverage" else None
+        # the county's whole layers from the state's frames (in memory, this data version),
         # seen through the caller's scope as ever
         reader = ScopedReader(
-            state.kept_reader(),
+            state.kept_reader(which),
             access.reader.scope,
             index=access.reader.index,
             on_records_read=lambda layer, ids: reads.append((layer, ids)),
@@ -482,7 +540,7 @@ def map_page(
         return CachedPage(render_page(m, asset_base="/assets/").html, tuple(reads))
 
     clock = now.date() if kind == "finder" else now  # the finder shows no cases
-    key = (kind, township, village, grid, indicator, lang, scope.key, clock)
+    key = (kind, which, township, village, grid, indicator, lang, scope.key, clock)
     page = state.page(key, build)
     _record(access, page)  # a 304 too: the caller sees the residents' records again
     # the dashboard shows the coverage map in a frame
@@ -517,7 +575,8 @@ def finder_page(
     if village is None and grid is None:
         if township is not None:
             scope.require(township)
-        frames = state.frames()
+        # every county's townships and villages: the net the locator holds
+        frames = {"townships": state.locator.townships, "villages": state.locator.villages}
         groups = _finder_groups(frames, scope, opened=township, reason=reason)
         grids: list[tuple[str, str]] = []
         if not groups:  # a grid worker: their grids

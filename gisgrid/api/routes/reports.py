@@ -3,6 +3,8 @@ workbook and the printable wall map (公示牌) of a township or village."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -12,11 +14,12 @@ from gisgrid import codes
 from gisgrid.analysis.assign import local_now
 from gisgrid.analysis.cases import case_columns
 from gisgrid.analysis.checks.report import report_of_area
-from gisgrid.api.deps import Scoped, State, Township, Village
+from gisgrid.api.deps import County, Scoped, State, Township, Village
 from gisgrid.api.errors import COMMON_ERRORS
 from gisgrid.api.state import AppState
 from gisgrid.errors import ConfigError, NotFoundError
 from gisgrid.reports.figures import Inputs, report_date
+from gisgrid.reports.workbook import Sheet
 from gisgrid.services.accounts import record_access
 from gisgrid.services.cases import case_summaries
 
@@ -29,23 +32,55 @@ def check_report(
     access: Scoped,
     township: Annotated[str | None, Query(pattern=r"^\d{9}$")] = None,
     village: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
+    county: County = None,
 ) -> dict[str, Any]:
-    if township and village:
-        raise ConfigError("give township or village, not both")
-    report = state.report()
-    area = village or township
+    """The findings of the area asked for, or of the caller's area. At a prefecture's level
+    (a store of several counties, no area asked for) the answer is the findings' counts
+    per check and per county, each county's report one link away (``?county=``): the whole
+    prefecture's findings are never gathered into one answer."""
+    if sum(a is not None for a in (county, township, village)) > 1:
+        raise ConfigError("give at most one of county, township, village")
+    area = village or township or county
     scope = access.scope
     if area is None:
         if scope.whole_county:
-            return report
+            return prefecture_report(state) if state.several else state.report()
         if scope.home is None:  # several grids: each one's findings, once
-            return _merged([report_of_area(report, a) for a in scope.areas], report)
-        return report_of_area(report, scope.home)
+            parts = [report_of_area(state.report(state.county_for(a)), a) for a in scope.areas]
+            return _merged(parts, state.report(state.county_for(scope=scope)))
+        return report_of_area(state.report(state.county_for(scope=scope)), scope.home)
     scope.require(area)
-    known = set(state.frames()["villages"]["code"]) | set(state.frames()["townships"]["code"])
-    if area not in known:
-        raise NotFoundError(f"no township or village {area}")
+    _known_area(state, area)
+    report = state.report(state.county_for(area))
+    if not state.several and codes.kind_of(area) == "county":
+        return report
     return report_of_area(report, area)
+
+
+def prefecture_report(state: AppState) -> dict[str, Any]:
+    """The prefecture's check report: per check the number of findings (all counties), and
+    per county its counts and the link to its report (:meth:`AppState.county_summary`)."""
+    from gisgrid.cartography import county_names
+
+    names = county_names(state.store)
+    parts = [state.county_summary(c) for c in state.counties]
+    meta = dict(parts[0].meta) if parts else {}
+    out: dict[str, Any] = {
+        "meta": meta | {"area": codes.prefecture_of(state.counties[0]) if parts else None}
+    }
+    for part in parts:
+        for name, count in part.counts.items():
+            out.setdefault(name, {"count": 0})["count"] += count
+    out["counties"] = [
+        {
+            "code": part.county,
+            "name": names.get(part.county, part.county),
+            "url": f"/api/check?county={part.county}",
+            "counts": part.counts,
+        }
+        for part in parts
+    ]
+    return out
 
 
 def _merged(parts: list[dict[str, Any]], report: dict[str, Any]) -> dict[str, Any]:
@@ -83,9 +118,9 @@ def _binary(media_type: str, what: str) -> dict[int | str, dict[str, Any]]:
 
 
 def _known_area(state: AppState, area: str) -> None:
-    frames = state.frames()
-    known = set(frames["villages"]["code"]) | set(frames["townships"]["code"])
-    known |= {codes.county_of(str(c)) for c in frames["townships"]["code"]}
+    locator = state.locator  # the whole net, every county's
+    known = set(locator.villages["code"]) | set(locator.townships["code"])
+    known |= {codes.county_of(str(c)) for c in locator.townships["code"]}
     if area not in known:
         raise NotFoundError(f"no county, township or village {area}")
 
@@ -121,19 +156,26 @@ def report_xlsx(
     from gisgrid.cartography import county_name  # (folium loads only when a page needs it)
     from gisgrid.reports.workbook import build_workbook
 
-    report = state.report()
     summaries = case_summaries(access.reader, now=local_now(), index=state.locator.grid_index)
-    frames = state.frames()
-    incidents = frames["incidents"]
-    cases = case_columns(incidents[incidents["id"].isin({c.id for c in summaries})], summaries)
-    inputs = Inputs(frames=frames, report=report, cases=cases, as_of=report_date(report))
-    data, sheets = build_workbook(
-        inputs,
-        county=county_name(state.store),
-        area=area,
-        grids=grids,
-        mask=lambda record: scope.mask_record("grids", record),
-    )
+
+    def inputs_of(county: str) -> Inputs:
+        report = state.report(county)
+        frames = state.frames(county)
+        incidents = frames["incidents"]
+        cases = case_columns(incidents[incidents["id"].isin({c.id for c in summaries})], summaries)
+        return Inputs(frames=frames, report=report, cases=cases, as_of=report_date(report))
+
+    def mask(record: dict[str, object]) -> dict[str, object]:
+        return scope.mask_record("grids", record)
+
+    if area is None and grids is None and state.several:  # the prefecture: county by county
+        data, sheets, as_of = _prefecture_workbook(state, inputs_of, mask)
+    else:
+        inputs = inputs_of(state.county_for(area or (grids[0] if grids else None), scope=scope))
+        as_of = inputs.as_of
+        data, sheets = build_workbook(
+            inputs, county=county_name(state.store), area=area, grids=grids, mask=mask
+        )
     record_access(
         state.store.ledger,
         access.caller,
@@ -141,8 +183,38 @@ def report_xlsx(
         target=f"GET /api/report.xlsx?area={area or ','.join(grids or []) or 'county'}",
         detail={"format": "xlsx", "rows": {s.title: len(s.table) for s in sheets}},
     )
-    name = f"gisgrid-report-{area or ('grids' if grids else 'county')}-{inputs.as_of}.xlsx"
+    name = f"gisgrid-report-{area or ('grids' if grids else 'county')}-{as_of}.xlsx"
     return _file(data, XLSX, name)
+
+
+def _prefecture_workbook(
+    state: AppState,
+    inputs_of: Callable[[str], Inputs],
+    mask: Callable[[dict[str, object]], dict[str, object]],
+) -> tuple[bytes, list[Sheet], dt.date]:
+    """The prefecture's workbook, its sheets and date: read county by county (the state
+    keeps no more than its ``kept_counties`` meanwhile)."""
+    from gisgrid.cartography import county_name, county_names
+    from gisgrid.reports.workbook import (
+        area_names,
+        prefecture_sheets,
+        workbook_title,
+        write_workbook,
+    )
+
+    dates: list[dt.date] = []
+
+    def each() -> Iterator[Inputs]:
+        for county in state.counties:
+            inputs = inputs_of(county)
+            dates.append(inputs.as_of)
+            yield inputs
+
+    sheets = prefecture_sheets(each(), county_names=county_names(state.store), mask=mask)
+    as_of = max(dates) if dates else dt.date.today()
+    names = area_names({"townships": state.locator.townships, "villages": state.locator.villages})
+    title = workbook_title(county_name(state.store), None, names)
+    return write_workbook(sheets, title=title, as_of=as_of, names=names), sheets, as_of
 
 
 @router.get(
