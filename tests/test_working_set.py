@@ -207,8 +207,13 @@ def test_a_server_keeping_one_county_answers_both(client: Any, store: Any) -> No
     assert check["gaps"]["count"] == sum(p.counts["gaps"] for p in parts.values())
     one = client.get(check["counties"][0]["url"], headers=leader.headers).json()
     assert one["gaps"]["count"] == parts[TWO_COUNTIES[0]].counts["gaps"]
-    # the prefecture's map: a county's at a time
+    # the prefecture's maps: its coverage the net drawn from tiles, the others a county's at
+    # a time
     moved = client.get("/maps/coverage", headers=leader.headers, follow_redirects=False)
+    assert moved.status_code == 303 and moved.headers["location"] == "/tiles"
+    net = client.get(moved.headers["location"], headers=leader.headers)
+    assert net.status_code == 200 and len(net.content) < 10_000
+    moved = client.get("/maps/incidents", headers=leader.headers, follow_redirects=False)
     assert moved.status_code == 303 and "county=430611" in moved.headers["location"]
     # a prefecture caller's search names its county
     assert (

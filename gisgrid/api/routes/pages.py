@@ -500,8 +500,11 @@ def map_page(
             f"/maps/{kind}?{_area_param(scope.home)}={scope.home}", status_code=303
         )
     if area is None and county is None and scope.whole_county and state.several:
-        # the prefecture's level: a map is drawn per county (the prefecture's every grid at
-        # once would be a page of tens of megabytes), its first county first
+        # the prefecture's level: its coverage is the net drawn from vector tiles (every
+        # grid of the prefecture in one page would be tens of megabytes); the other maps are
+        # drawn per county, its first county first
+        if kind == "coverage":
+            return RedirectResponse("/tiles", status_code=303)
         query = urllib.parse.urlencode({"county": state.counties[0], "indicator": indicator})
         return RedirectResponse(f"/maps/{kind}?{query}&lang={lang}", status_code=303)
     if county is not None:
