@@ -104,7 +104,8 @@ class KeptReader:
             if not isinstance(kept, gpd.GeoDataFrame):  # no geometry: the store's answer
                 return self.store.read(layer, bbox=bbox, columns=columns)
             rows = np.sort(self._tree(layer, kept).query(shapely.box(*bbox), "intersects"))
-            kept = kept.iloc[rows]
+            # the rows taken are a copy of their own already: no second one
+            return asked_columns(kept.iloc[rows], columns)
         return asked_columns(kept, columns).copy()
 
     def _tree(self, layer: str, kept: gpd.GeoDataFrame) -> shapely.STRtree:
