@@ -38,7 +38,6 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.spatial import cKDTree
 
 from gisgrid import crs as crsmod
 from gisgrid.layers.schema import OUTLINE_MARGIN_M, Layer
@@ -479,6 +478,8 @@ def _fit(
     finite = np.isfinite(xy).all(axis=1)  # a point PROJ cannot project (swapped, far away)
     if len(reference.households) and finite.any():
         distances = np.full(len(xy), np.inf)
+        from scipy.spatial import cKDTree  # a tenth of a second to import: on first use
+
         distances[finite], _ = cKDTree(reference.households).query(xy[finite])
         nearest = float(np.median(distances))
     return Fit(crs, in_county, in_village, matched, nearest, matched_n)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
@@ -19,9 +19,11 @@ from gisgrid.api.errors import COMMON_ERRORS
 from gisgrid.api.state import AppState
 from gisgrid.errors import ConfigError, NotFoundError
 from gisgrid.reports.figures import Inputs, report_date
-from gisgrid.reports.workbook import Sheet
 from gisgrid.services.accounts import record_access
 from gisgrid.services.cases import case_summaries
+
+if TYPE_CHECKING:  # openpyxl: a twentieth of a second at start, imported on first workbook
+    from gisgrid.reports.workbook import Sheet
 
 router = APIRouter(prefix="/api", tags=["checks 检查"], responses=COMMON_ERRORS)
 
