@@ -457,7 +457,11 @@ def test_imports_exports_and_assignments_by_the_command_are_in_the_audit_log(
     ]
     households = GeoPackageStore(store).count("households")
     assert log[4].entry.detail["features"] == households
-    assert log[-1].entry.detail == {"file": "out.geojson", "features": households}
+    assert log[-1].entry.detail == {
+        "file": "out.geojson",
+        "format": "geojson",
+        "features": households,
+    }
 
 
 def test_a_refused_import_leaves_no_audit_line(
