@@ -52,8 +52,10 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from typing import cast
 
 import geopandas as gpd
 import numpy as np
@@ -114,6 +116,63 @@ class Lookup:
     path: np.ndarray
 
 
+@dataclass(frozen=True)
+class RasterFrame:
+    """Where the raster of a :class:`GridIndex` lies: known before its cells are, so that
+    the points' cells can be found meanwhile (:func:`assign_points`).
+
+    Attributes
+    ----------
+    origin
+        Longitude and latitude of the raster's lower left corner.
+    cell_size
+        Side of a cell in degrees.
+    shape
+        ``(rows, columns)``.
+    bounds
+        The grids' bounding box ``(xmin, ymin, xmax, ymax)``.
+    """
+
+    origin: tuple[float, float]
+    cell_size: float
+    shape: tuple[int, int]
+    bounds: tuple[float, float, float, float]
+
+    def flat_cells(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Each point's cell as a flat index into the raster, or one of the two slots after
+        it: ``rows * columns`` for a point within a ten-millionth of a cell of a raster
+        line (GEOS decides it), ``rows * columns + 1`` for one outside the grids' bounding
+        box (no grid; NaN too)."""
+        rows, cols = self.shape
+        c = self.cell_size
+        with np.errstate(invalid="ignore"):  # NaN and inf fail every test below: outside
+            fx = (x - self.origin[0]) / c
+            fy = (y - self.origin[1]) / c
+            col = np.floor(fx)
+            row = np.floor(fy)
+            fx -= col
+            fy -= row
+            # the raster holds the grids' bounding box: a point in the box is in the raster
+            x0, y0, x1, y1 = self.bounds
+            within = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+            clear = (fx >= _MARGIN) & (fx <= 1 - _MARGIN) & (fy >= _MARGIN) & (fy <= 1 - _MARGIN)
+            row *= cols
+            row += col
+            flat = row.astype(np.intp)  # NaN (missing points) cast to anything: set below
+        flat[~clear] = rows * cols
+        flat[~within] = rows * cols + 1
+        return flat
+
+    def flat_cells_in_slices(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """:meth:`flat_cells` of many points, a slice at a time (the temporaries stay in
+        the processor's cache)."""
+        flat = np.empty(len(x), dtype=np.intp)
+        for lo in range(0, len(x), _SLICE):
+            hi = lo + _SLICE
+            flat[lo:hi] = self.flat_cells(x[lo:hi], y[lo:hi])
+        return flat
+
+
 def _readonly(arr: np.ndarray) -> np.ndarray:
     arr.flags.writeable = False
     return arr
@@ -158,6 +217,7 @@ class GridIndex:
         self._cells_and_slots = np.array([NONE, EXACT, NONE], dtype=np.int32)
         self._codes_or_none = np.array([None], dtype=object)
         self.bounds = None
+        self._frame: RasterFrame | None = None
         self._geoms = np.empty(0, dtype=object)
         self._tree = shapely.STRtree(self._geoms)
         self._run_ptr = np.zeros(1, dtype=np.int64)
@@ -177,7 +237,13 @@ class GridIndex:
 
     # building -----------------------------------------------------------------------------
     @classmethod
-    def from_grids(cls, grids: gpd.GeoDataFrame, *, cell_size: float | None = None) -> GridIndex:
+    def from_grids(
+        cls,
+        grids: gpd.GeoDataFrame,
+        *,
+        cell_size: float | None = None,
+        on_frame: Callable[[RasterFrame], object] | None = None,
+    ) -> GridIndex:
         """Build the index from level-3 grids.
 
         Parameters
@@ -195,6 +261,9 @@ class GridIndex:
         AssignmentInputError
             Wrong CRS or geometry types, no ``code`` column, too many grids, or a cell
             size that is not positive or makes the raster too large.
+        on_frame
+            Called with the raster's :class:`RasterFrame` as soon as it is known, before
+            the cells are computed (not at all when the grids have no geometry).
         """
         started = time.perf_counter()
         check_grids(grids)
@@ -235,6 +304,9 @@ class GridIndex:
                 f"a cell size of {c:g}° makes a raster of {nx * ny:,} cells; take a larger one"
             )
         self.origin, self.cell_size = (ox, oy), c
+        self._frame = RasterFrame((ox, oy), c, (ny, nx), (x0, y0, x1, y1))
+        if on_frame is not None:
+            on_frame(self._frame)
 
         pieces = _pieces(a, b, seg_rank, ox, oy, c)
         cells, sums = _raster(pieces, nx, ny, len(codes))
@@ -280,7 +352,7 @@ class GridIndex:
                 np.maximum(a[:, 1], b[:, 1]),
             ]
         )
-        self._seg = _readonly(ends[:, pieces.seg[by_run]])
+        self._seg = _readonly(np.take(ends, pieces.seg[by_run], axis=1))
         self._delta = _readonly(pieces.delta[by_run].astype(np.float64))
         self._run_ptr = _readonly(run_ptr)
         self._anchor = _readonly(anchor_state)
@@ -367,7 +439,9 @@ class GridIndex:
         hits = self._tree.query(shapely.Point(x, y), predicate="covered_by")
         return int(hits.min()) if len(hits) else -1
 
-    def lookup(self, x: np.ndarray, y: np.ndarray, *, threads: int = 2) -> Lookup:
+    def lookup(
+        self, x: np.ndarray, y: np.ndarray, *, threads: int = 2, flat: np.ndarray | None = None
+    ) -> Lookup:
         """Look up longitudes ``x`` and latitudes ``y`` (NaN for a missing point).
 
         Parameters
@@ -378,6 +452,9 @@ class GridIndex:
             Many points are looked up in slices of 65,536 by this many threads (numpy and
             the STRtree query release the GIL; the index is only read). Each point's answer
             does not depend on the others, so the slices change nothing but the time.
+        flat
+            The points' cells (:meth:`RasterFrame.flat_cells` of this index's frame), when
+            found already.
 
         Returns
         -------
@@ -388,13 +465,13 @@ class GridIndex:
         y = np.asarray(y, dtype=np.float64)
         n = len(x)
         if n <= _SLICE:
-            return self._lookup(x, y)
+            return self._lookup(x, y, flat)
         # slices small enough for their temporaries to stay in the processor's cache (about
         # a third faster than one pass over a million points), taken by the threads in turn
         cuts = [*range(0, n, _SLICE), n]
 
         def part(lo: int, hi: int) -> Lookup:
-            return self._lookup(x[lo:hi], y[lo:hi])
+            return self._lookup(x[lo:hi], y[lo:hi], None if flat is None else flat[lo:hi])
 
         if threads > 1 and n >= PARALLEL_POINTS:
             with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -407,36 +484,19 @@ class GridIndex:
             np.concatenate([p.path for p in parts]),
         )
 
-    def _lookup(self, x: np.ndarray, y: np.ndarray) -> Lookup:
-        """:meth:`lookup` in the calling thread."""
+    def _lookup(self, x: np.ndarray, y: np.ndarray, flat: np.ndarray | None) -> Lookup:
+        """:meth:`lookup` in the calling thread (``flat``: the points' cells, if known)."""
         n = len(x)
         shared = np.zeros(n, dtype=bool)
-        if self.bounds is None or n == 0:
+        if self._frame is None or n == 0:
             return Lookup(np.full(n, -1, dtype=np.int64), shared, np.zeros(n, dtype=np.int8))
+        if flat is None:
+            flat = self._frame.flat_cells(x, y)
         rows, cols = self.cells.shape
-        c = self.cell_size
-        with np.errstate(invalid="ignore"):  # NaN and inf fail every test below: outside
-            fx = (x - self.origin[0]) / c
-            fy = (y - self.origin[1]) / c
-            col = np.floor(fx)
-            row = np.floor(fy)
-            fx -= col
-            fy -= row
-            # the raster holds the grids' bounding box: a point in the box is in the raster
-            x0, y0, x1, y1 = self.bounds
-            within = (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
-            clear = (fx >= _MARGIN) & (fx <= 1 - _MARGIN) & (fy >= _MARGIN) & (fy <= 1 - _MARGIN)
-            # the raster's flat index; two slots after it: EXACT (near a line), NONE
-            # (outside the grids' bounding box: no grid there)
-            row *= cols
-            row += col
-            flat = row.astype(np.intp)  # NaN (missing points) cast to anything: set below
-        flat[~clear] = rows * cols
-        flat[~within] = rows * cols + 1
         v = self._cells_and_slots[flat]
         rank = v.astype(np.int64)
         np.maximum(rank, -1, out=rank)
-        path = np.where(within, np.int8(PATH_SETTLED), np.int8(PATH_OUTSIDE))
+        path = np.where(flat == rows * cols + 1, np.int8(PATH_OUTSIDE), np.int8(PATH_SETTLED))
         in_run = np.flatnonzero(v <= RUN0)
         geos = [np.flatnonzero(v == EXACT)]
         if len(in_run):
@@ -677,7 +737,8 @@ def _raster(pieces: _Pieces, nx: int, ny: int, n_grids: int) -> tuple[np.ndarray
     # two slots after the raster: EXACT for points near a raster line, NONE for outside
     cells = np.full(n + 2, EXACT, dtype=np.int32)
     cells[-1] = NONE
-    np.copyto(cells[:n], sums, casting="unsafe", where=(sums >= 0) & (sums < n_grids))
+    # 0 <= sums < n_grids in one comparison: negative sums are huge as unsigned
+    np.copyto(cells[:n], sums, casting="unsafe", where=sums.view(np.uint64) < n_grids)
     np.copyto(cells[:n], NONE, where=sums == -_ONE)
     return cells, sums
 
@@ -723,10 +784,17 @@ def assign_points(
     numpy.ndarray
         Object array of codes (str) or ``None``, aligned with ``points``.
     """
-    # the index is built in a second thread while this one checks the points and takes
-    # their coordinates (GEOS and numpy release the GIL); the points are checked first
+    # the index is built in a second thread while this one checks the points, takes their
+    # coordinates and, once the raster's frame is known (early in the build), finds their
+    # cells (GEOS and numpy release the GIL)
+    framed: Future[RasterFrame] = Future()
     with ThreadPoolExecutor(max_workers=1) as pool:
-        building = pool.submit(GridIndex.from_grids, grids, cell_size=cell_size)
+        building = pool.submit(
+            GridIndex.from_grids, grids, cell_size=cell_size, on_frame=framed.set_result
+        )
         x, y = _coordinates(points)
+        # (no frame comes for grids without geometry: the build ends first then)
+        wait(cast("list[Future[object]]", [framed, building]), return_when=FIRST_COMPLETED)
+        flat = framed.result().flat_cells_in_slices(x, y) if framed.done() else None
         index = building.result()
-    return index.codes_of(index.lookup(x, y).rank)
+    return index.codes_of(index.lookup(x, y, flat=flat).rank)
