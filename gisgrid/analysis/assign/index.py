@@ -86,7 +86,7 @@ _ONE = 1 << 20
 _MAX_GRIDS = _ONE - 1
 _MIN_CELL = 1e-7  # degrees (1 cm): ε must stay far below a cell
 _MAX_CELLS = 1 << 26
-_CELLS_PER_SEGMENT = 30  # default raster: about this many cells per ring segment ...
+_CELLS_PER_SEGMENT = 17  # default raster: about this many cells per ring segment ...
 _DEFAULT_CELLS = (4096, 1 << 22)  # ... within these bounds
 _MAX_RUN_PIECES = 48  # runs with more pieces send their points to GEOS
 _PAIRS_PER_CHUNK = 1 << 21
@@ -253,8 +253,10 @@ class GridIndex:
             geometries are allowed: GEOS decides near invalid ones, empty ones cover
             nothing.
         cell_size
-            Side of a raster cell in degrees; by default about 30 cells per ring segment
-            over the grids' extent (about 0.00045°, 45 m, for the sample county).
+            Side of a raster cell in degrees; by default about 17 cells per ring segment
+            over the grids' extent (about 0.0006°, 60 m, for the sample county: a coarser
+            raster is built sooner, and its points in edge cells are looked up by two
+            threads).
 
         Raises
         ------
@@ -466,23 +468,28 @@ class GridIndex:
         n = len(x)
         if n <= _SLICE:
             return self._lookup(x, y, flat)
-        # slices small enough for their temporaries to stay in the processor's cache (about
-        # a third faster than one pass over a million points), taken by the threads in turn
-        cuts = [*range(0, n, _SLICE), n]
+        rank = np.empty(n, dtype=np.int64)
+        shared = np.empty(n, dtype=bool)
+        path = np.empty(n, dtype=np.int8)
 
-        def part(lo: int, hi: int) -> Lookup:
-            return self._lookup(x[lo:hi], y[lo:hi], None if flat is None else flat[lo:hi])
+        def work(lo: int, hi: int) -> None:
+            part = self._lookup(x[lo:hi], y[lo:hi], None if flat is None else flat[lo:hi])
+            rank[lo:hi], shared[lo:hi], path[lo:hi] = part.rank, part.shared, part.path
 
-        if threads > 1 and n >= PARALLEL_POINTS:
-            with ThreadPoolExecutor(max_workers=threads) as pool:
-                parts = list(pool.map(part, cuts[:-1], cuts[1:]))
-        else:
-            parts = [part(lo, hi) for lo, hi in itertools.pairwise(cuts)]
-        return Lookup(
-            np.concatenate([p.rank for p in parts]),
-            np.concatenate([p.shared for p in parts]),
-            np.concatenate([p.path for p in parts]),
-        )
+        _in_slices(n, threads, work)
+        return Lookup(rank, shared, path)
+
+    def _codes(self, x: np.ndarray, y: np.ndarray, flat: np.ndarray | None) -> np.ndarray:
+        """:meth:`codes_of` the ranks of :meth:`lookup` (two threads), each slice's codes
+        written in place (no ranks gathered first)."""
+        codes = np.empty(len(x), dtype=object)
+
+        def work(lo: int, hi: int) -> None:
+            part = self._lookup(x[lo:hi], y[lo:hi], None if flat is None else flat[lo:hi])
+            codes[lo:hi] = self._codes_or_none[part.rank]
+
+        _in_slices(len(x), 2, work)
+        return codes
 
     def _lookup(self, x: np.ndarray, y: np.ndarray, flat: np.ndarray | None) -> Lookup:
         """:meth:`lookup` in the calling thread (``flat``: the points' cells, if known)."""
@@ -601,6 +608,20 @@ class GridIndex:
             "pieces": float(len(self._delta)),
             "build_seconds": self.build_seconds,
         }
+
+
+def _in_slices(n: int, threads: int, work: Callable[[int, int], None]) -> None:
+    """``work(lo, hi)`` over slices of ``n`` points small enough for their temporaries to
+    stay in the processor's cache (about a third faster than one pass over a million
+    points), taken by ``threads`` threads in turn from :data:`PARALLEL_POINTS` points on."""
+    cuts = [*range(0, n, _SLICE), n]
+    if threads > 1 and n >= PARALLEL_POINTS:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for _ in pool.map(work, cuts[:-1], cuts[1:]):
+                pass  # (each raises here if it failed)
+    else:
+        for lo, hi in itertools.pairwise(cuts):
+            work(lo, hi)
 
 
 def _coordinates(points: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:
@@ -797,4 +818,4 @@ def assign_points(
         wait(cast("list[Future[object]]", [framed, building]), return_when=FIRST_COMPLETED)
         flat = framed.result().flat_cells_in_slices(x, y) if framed.done() else None
         index = building.result()
-    return index.codes_of(index.lookup(x, y, flat=flat).rank)
+    return index._codes(x, y, flat)
