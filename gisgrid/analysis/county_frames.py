@@ -25,7 +25,7 @@ import pandas as pd
 import shapely
 
 from gisgrid import codes as gridcodes
-from gisgrid.analysis.assign import with_current_grid_codes
+from gisgrid.analysis.assign import covering_codes, with_current_grid_codes
 from gisgrid.analysis.indicators import FIGURE_LAYERS
 from gisgrid.analysis.locate import Locator
 from gisgrid.stores.base import Reader, Window
@@ -61,15 +61,11 @@ def counties_of_points(
     out = gridcodes.counties_of(points["grid_code"].to_numpy(dtype=object))
     loose = np.flatnonzero(pd.isna(out))
     if len(loose) and outlines:
-        names = sorted(outlines)
-        tree = shapely.STRtree([outlines[n] for n in names])
-        pi, ci = tree.query(points.geometry.values[loose], predicate="covered_by")
-        best: dict[int, str] = {}
-        for p, c in zip(pi.tolist(), ci.tolist(), strict=True):
-            if p not in best or names[c] < best[p]:
-                best[p] = names[c]
-        for p, name in best.items():
-            out[loose[p]] = name
+        out[loose] = covering_codes(
+            np.asarray(points.geometry.values, dtype=object)[loose],
+            np.asarray(list(outlines.values()), dtype=object),
+            np.asarray(list(outlines), dtype=object),
+        )
     return out
 
 

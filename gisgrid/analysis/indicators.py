@@ -50,6 +50,7 @@ import shapely
 
 from gisgrid import codes as gridcodes
 from gisgrid import crs as crsmod
+from gisgrid.analysis.assign.rule import covering_codes
 from gisgrid.analysis.cases import LEVELS, Level, reaches
 from gisgrid.analysis.checks.report import report_of_area
 from gisgrid.layers import kinds
@@ -204,12 +205,11 @@ def villages_of_points(points: gpd.GeoDataFrame, villages: gpd.GeoDataFrame) -> 
     out = _map_codes(points["grid_code"].to_numpy(dtype=object), gridcodes.villages_of)
     loose = np.flatnonzero(pd.isna(out))
     if len(loose) and len(villages):
-        tree = shapely.STRtree(villages.geometry.values)
-        pi, vi = tree.query(points.geometry.values[loose], predicate="covered_by")
-        codes = villages["code"].to_numpy(dtype=object)
-        for p, v in sorted(zip(pi, vi, strict=True), key=lambda pv: (pv[0], str(codes[pv[1]]))):
-            if out[loose[p]] is None:
-                out[loose[p]] = codes[v]
+        out[loose] = covering_codes(
+            np.asarray(points.geometry.values, dtype=object)[loose],
+            np.asarray(villages.geometry.values, dtype=object),
+            villages["code"].to_numpy(dtype=object),
+        )
     return out
 
 

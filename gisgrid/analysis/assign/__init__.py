@@ -21,7 +21,7 @@ from gisgrid.analysis.assign.current import (
     with_current_grid_codes,
 )
 from gisgrid.analysis.assign.index import GridIndex, Lookup, assign_points
-from gisgrid.analysis.assign.rule import assign_points_exact, check_join_inputs
+from gisgrid.analysis.assign.rule import assign_points_exact, check_join_inputs, covering_codes
 from gisgrid.analysis.assign.store import (
     AssignmentReport,
     LayerAssignment,
@@ -39,6 +39,7 @@ __all__ = [
     "assign_points_exact",
     "assign_store",
     "check_join_inputs",
+    "covering_codes",
     "current_grid_codes",
     "grid_index",
     "in_force",

@@ -81,15 +81,39 @@ def assign_points_exact(points: gpd.GeoSeries, grids: gpd.GeoDataFrame) -> np.nd
         Object array of codes (str) or ``None``, aligned with ``points``.
     """
     check_join_inputs(points, grids)
-    codes = grids["code"].to_numpy(dtype=object)
+    return covering_codes(
+        np.asarray(points.values, dtype=object),
+        np.asarray(grids.geometry.values, dtype=object),
+        grids["code"].to_numpy(dtype=object),
+    )
+
+
+def covering_codes(points: np.ndarray, polygons: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """The code of the polygon covering each point by the rule above, inputs unchecked: the
+    rule for any polygons with codes (grids, villages, county outlines).
+
+    Parameters
+    ----------
+    points
+        Point geometries (missing or empty ones get ``None``).
+    polygons
+        (Multi)polygons, in the points' CRS.
+    codes
+        The polygons' codes: where several cover a point, the smallest (string order) wins.
+
+    Returns
+    -------
+    numpy.ndarray
+        Object array of codes or ``None``, aligned with ``points``.
+    """
     out = np.full(len(points), None, dtype=object)
-    if len(points) == 0 or len(grids) == 0:
+    if len(points) == 0 or len(polygons) == 0:
         return out
-    tree = shapely.STRtree(grids.geometry.values)
-    pt_idx, grid_idx = tree.query(points.values, predicate="covered_by")
+    tree = shapely.STRtree(polygons)
+    pt_idx, grid_idx = tree.query(points, predicate="covered_by")
     if len(pt_idx) == 0:
         return out
-    # smallest code wins: sort pairs by point, then by the grid's rank in code order
+    # smallest code wins: sort pairs by point, then by the polygon's rank in code order
     rank = np.empty(len(codes), dtype=np.int64)
     rank[np.argsort(codes.astype(str), kind="stable")] = np.arange(len(codes))
     order = np.lexsort((rank[grid_idx], pt_idx))
