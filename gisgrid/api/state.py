@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -35,6 +35,9 @@ from gisgrid.settings import AuthSettings
 from gisgrid.stores.base import BBox, Store, Where, Window, asked_columns
 
 log = logging.getLogger(__name__)
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True)
@@ -479,44 +482,37 @@ class AppState:
         """The small figures of ``county`` the prefecture's level shows (kept per data
         version, whatever the counties kept): its row of the dashboard, its trend, its
         totals and its check report's counts (:class:`CountySummary`)."""
-        with self._cache_lock:
-            found = self._summaries.get(county)
-            generation = self._generation
-        if found is not None:
-            return found
-        found = CountySummary.of(county, self.frames(county), self.report(county), self.store)
-        with self._cache_lock:
-            if generation == self._generation:
-                self._summaries[county] = found
-        return found
+        return self._kept_in(
+            self._summaries,
+            county,
+            lambda: CountySummary.of(county, self.frames(county), self.report(county), self.store),
+        )
 
     def page(self, key: tuple[Any, ...], build: Callable[[], CachedPage]) -> CachedPage:
         """A rendered page from the cache, built on first use."""
-        with self._cache_lock:
-            cached = self._pages.get(key)
-            generation = self._generation
-        if cached is None:
-            cached = build()
-            with self._cache_lock:
-                if len(self._pages) > 256:  # pages of past minutes (the cases' clock): again
-                    self._pages.clear()
-                if generation == self._generation:  # not built from data forgotten meanwhile
-                    self._pages[key] = cached
-        return cached
+        # pages of past minutes (the cases' clock) are dropped all at once past 256
+        return self._kept_in(self._pages, key, build, most=256)
 
     def kept_value(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
         """A small result kept under ``key`` until a write (put the clock's minute in the
         key of what the clock changes), built on first use."""
+        return self._kept_in(self._values, key, build, most=64)
+
+    def _kept_in(
+        self, kept: dict[_K, _V], key: _K, build: Callable[[], _V], *, most: int | None = None
+    ) -> _V:
+        """``kept[key]``, built on first use outside the cache lock and kept unless a write
+        came meanwhile (the generation); past ``most`` entries the dict starts again."""
         with self._cache_lock:
-            found = self._values.get(key)
+            found = kept.get(key)
             generation = self._generation
         if found is None:
             found = build()
             with self._cache_lock:
-                if len(self._values) > 64:  # results of past minutes: again
-                    self._values.clear()
-                if generation == self._generation:
-                    self._values[key] = found
+                if most is not None and len(kept) > most:
+                    kept.clear()
+                if generation == self._generation:  # not built from data forgotten meanwhile
+                    kept[key] = found
         return found
 
     def warm(self) -> None:
