@@ -129,19 +129,6 @@ def bbox_of(text: str | None, *, crs: str) -> BBox | None:
     return x0, y0, x1, y1
 
 
-def dates_as_dates(frame: pd.DataFrame, decl: Layer) -> pd.DataFrame:
-    """``frame`` with its date fields as ISO dates (``2024-03-01``, JSON Schema's ``date``),
-    not the midnight of a date-time."""
-    dated = [f.name for f in decl.fields if f.type == "date" and f.name in frame.columns]
-    if not dated or not len(frame):
-        return frame
-    frame = frame.copy()
-    for name in dated:
-        days = pd.to_datetime(frame[name])
-        frame[name] = days.dt.strftime("%Y-%m-%d").astype(object).where(days.notna(), None)
-    return frame
-
-
 def in_crs(frame: pd.DataFrame, crs: str) -> pd.DataFrame:
     """``frame`` (WGS84 longitude, latitude) with its coordinates in ``crs``'s axis order."""
     if not CRS_LAT_FIRST[crs] or not isinstance(frame, gpd.GeoDataFrame) or not len(frame):

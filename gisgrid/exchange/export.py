@@ -37,7 +37,7 @@ from gisgrid.analysis.assign.index import GridIndex
 from gisgrid.analysis.scope import RecordsRead, Scope, ScopedReader
 from gisgrid.errors import ConfigError, InputFileError, StoreError, UnknownAreaError
 from gisgrid.layers import get_layer
-from gisgrid.layers.schema import Layer
+from gisgrid.layers.schema import Layer, iso_dates
 from gisgrid.roles import ROLES, Role
 from gisgrid.stores.base import Reader, Store
 
@@ -277,13 +277,7 @@ def _writers() -> dict[ExportFormat, Writer]:
 def plain_dates(extract: Extract) -> pd.DataFrame:
     """The rows with date fields as ``YYYY-MM-DD`` text (``None`` where missing): what
     people read in a file, not midnight timestamps."""
-    frame = extract.frame
-    out = frame.copy()
-    for f in extract.layer.fields:
-        if f.type == "date":
-            text = frame[f.name].dt.strftime("%Y-%m-%d").astype("object")
-            out[f.name] = text.where(frame[f.name].notna(), None)
-    return out
+    return iso_dates(extract.frame, extract.layer)
 
 
 def write_geojson(extract: Extract, path: Path) -> None:

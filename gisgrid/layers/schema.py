@@ -302,6 +302,19 @@ class Layer:
         return [_quoted(s) if s.strip("/") else None for s in joined.tolist()]
 
 
+def iso_dates(frame: pd.DataFrame, decl: Layer) -> pd.DataFrame:
+    """``frame`` with its date fields as ISO dates (``2024-03-01``, ``None`` where missing):
+    what a file or an answer shows of a date, not the midnight of a date-time."""
+    dated = [f.name for f in decl.fields if f.type == "date" and f.name in frame.columns]
+    if not dated or not len(frame):
+        return frame
+    frame = frame.copy()
+    for name in dated:
+        days = pd.to_datetime(frame[name])
+        frame[name] = days.dt.strftime("%Y-%m-%d").astype(object).where(days.notna(), None)
+    return frame
+
+
 def _positions(mask: object) -> list[int]:
     """Positions where a boolean mask (array or Series) is true, as Python ints."""
     return [int(i) for i in np.flatnonzero(np.asarray(mask, dtype=bool))]

@@ -29,7 +29,7 @@ from gisgrid.api.errors import COMMON_ERRORS
 from gisgrid.api.routes.layers import DEFAULT_MAX_LIMIT, MAX_LIMIT, MAX_OFFSET
 from gisgrid.errors import ConfigError, NotFoundError
 from gisgrid.layers import LAYERS, get_layer
-from gisgrid.layers.schema import Layer
+from gisgrid.layers.schema import Layer, iso_dates
 from gisgrid.stores.base import Window
 
 router = APIRouter(prefix="/ogc", tags=["OGC API – Features"], responses=COMMON_ERRORS)
@@ -236,7 +236,7 @@ def _asked(layer: str, *, crs: str | None, f: str | None) -> tuple[Layer, str]:
 def _features(page: Any, decl: Layer, *, crs: str) -> dict[str, Any]:
     """A page as a FeatureCollection in ``crs``, ids by :func:`gisgrid.api.ogc.feature_ids`."""
     body = geojson.feature_collection(
-        ogc.in_crs(ogc.dates_as_dates(page, decl), crs), matched=len(page), offset=0, key=decl.key
+        ogc.in_crs(iso_dates(page, decl), crs), matched=len(page), offset=0, key=decl.key
     )
     del body["offset"]
     for feature, fid in zip(body["features"], ogc.feature_ids(page, decl.key), strict=True):
