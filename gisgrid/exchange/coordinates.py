@@ -40,6 +40,7 @@ import pandas as pd
 import shapely
 
 from gisgrid import crs as crsmod
+from gisgrid.analysis.checks.context import to_metric
 from gisgrid.layers.schema import OUTLINE_MARGIN_M, Layer
 from gisgrid.stores.base import Store
 
@@ -299,11 +300,11 @@ def build_reference(
     """
     county = None
     if len(townships):
-        county = shapely.union_all(_metric_geometries(townships.geometry.values))
+        county = shapely.union_all(to_metric(townships.geometry.values))
     outlines = dict(
         zip(
             villages["code"].astype(str),
-            _metric_geometries(villages.geometry.values),
+            to_metric(villages.geometry.values),
             strict=True,
         )
     )
@@ -321,15 +322,6 @@ def build_reference(
 def key_strings(frame: pd.DataFrame, key: Sequence[str]) -> list[str]:
     """Each row's key as one text (``a/b`` for a key of two columns)."""
     return ["/".join(map(str, parts)) for parts in zip(*(frame[k] for k in key), strict=True)]
-
-
-def _metric_geometries(geoms: object) -> np.ndarray:
-    arr = np.asarray(geoms, dtype=object)
-    if not len(arr):
-        return arr
-    transform = crsmod.transformer(crsmod.STORAGE_CRS, crsmod.METRIC_CRS).transform
-    out = shapely.transform(arr, lambda xy: np.column_stack(transform(xy[:, 0], xy[:, 1])))
-    return np.asarray(out, dtype=object)
 
 
 def _metric_xy(geoms: object) -> np.ndarray:
