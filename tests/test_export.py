@@ -278,6 +278,25 @@ def test_kml_round_trip(
                 assert labels[code].zh in text
 
 
+def test_a_placemarks_description_shows_markup_in_a_name_as_text(
+    canonical: Frames, tmp_path: Path
+) -> None:
+    """The description is HTML made by an autoescaping template: a head of household named
+    like markup is text in it, never an element a viewer would run."""
+    evil = "<img src=x onerror=alert(1)>"
+    frame = canonical("households").head(2).copy()
+    frame["head_name"] = [evil, "张三 & 李四"]
+    decl = LAYERS["households"]
+    out = tmp_path / "evil.kml"
+    write_export(Extract(decl, frame, None, None, None, dt.datetime(2026, 12, 1)), out)
+    got = pyogrio.read_dataframe(out)
+    descriptions = got["description"].tolist()
+    assert "&lt;img src=x onerror=alert(1)&gt;" in descriptions[0]
+    assert "<img" not in descriptions[0]
+    assert "张三 &amp; 李四" in descriptions[1]
+    assert "<table><tr><th>户编号</th>" in descriptions[0]  # the markup is the template's
+
+
 # --- Excel ----------------------------------------------------------------------------------
 
 

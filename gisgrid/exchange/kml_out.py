@@ -9,10 +9,10 @@ imports again. Coordinates are WGS84 longitude, latitude (KML knows no other).
 
 from __future__ import annotations
 
-import html
 import zipfile
 from pathlib import Path
 
+import jinja2
 import pandas as pd
 import pyogrio
 
@@ -24,6 +24,11 @@ from gisgrid.layers.schema import Layer
 NAME_FIELDS = ("name", "head_name", "unit_name", "title")
 #: the columns GDAL takes the placemarks' names and descriptions from (not fields of the layer)
 NAME_COLUMN, DESCRIPTION_COLUMN = "kml_name", "kml_description"
+#: a placemark's description: its fields under their Chinese labels (autoescaped HTML)
+DESCRIPTION = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent / "templates"),
+    autoescape=True,
+).get_template("kml_description.html")
 
 
 def name_field(decl: Layer) -> str:
@@ -53,14 +58,17 @@ def placemark_frame(extract: Extract) -> pd.DataFrame:
     decl = extract.layer
     frame = plain_dates(extract)
     records = frame[decl.columns].to_dict("records")
-    descriptions = []
-    for record in records:
-        rows = "".join(
-            f"<tr><th>{html.escape(f.label_zh or f.name)}</th>"
-            f"<td>{html.escape(_text(decl.name, f.name, f.type, record[f.name]))}</td></tr>"
-            for f in decl.fields
+    labels = [f.label_zh or f.name for f in decl.fields]
+    descriptions = [
+        DESCRIPTION.render(
+            rows=zip(
+                labels,
+                (_text(decl.name, f.name, f.type, record[f.name]) for f in decl.fields),
+                strict=True,
+            )
         )
-        descriptions.append(f"<table>{rows}</table>")
+        for record in records
+    ]
     named = name_field(decl)
     out = frame.copy()
     out[NAME_COLUMN] = [
