@@ -508,6 +508,26 @@ def test_two_threads_give_the_one_threads_answers(coverage):
     assert (assign_points(pts, grids) == expected).all()
 
 
+def test_a_bad_point_in_any_slice_is_refused(coverage):
+    """assign_points takes the points' coordinates a slice at a time in two threads: a
+    non-point in any slice (the first, a middle one, the last) is refused with the same
+    words, and before the grids' own errors."""
+    xy = random_points(coverage.total_bounds, 3 * PARALLEL_POINTS, seed=17)
+    good = shapely.points(xy)
+    good[::1001] = Point()  # empty points in every slice take GEOS's slow way
+    bad_grids = coverage.drop(columns="code")
+    for where in (0, len(good) // 2, len(good) - 1):
+        geoms = good.copy()
+        geoms[where] = LineString([(0, 0), (1, 1)])
+        pts = gpd.GeoSeries(geoms, crs=CRS)
+        for grids in (coverage, bad_grids):
+            with pytest.raises(AssignmentInputError, match="only points"):
+                assign_points(pts, grids)
+    got = assign_points(gpd.GeoSeries(good, crs=CRS), coverage)
+    assert got[::1001].tolist() == [None] * len(got[::1001])
+    assert (got == GridIndex.from_grids(coverage).assign(gpd.GeoSeries(good, crs=CRS))).all()
+
+
 def test_settled_cells_touch_no_boundary(coverage):
     for grids in (coverage, with_invalid(coverage)):
         index = GridIndex.from_grids(grids)

@@ -53,15 +53,14 @@ import itertools
 import math
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import cast
 
 import geopandas as gpd
 import numpy as np
 import shapely
 
-from gisgrid.analysis.assign.rule import check_crs, check_grids, check_points
+from gisgrid.analysis.assign.rule import check_crs, check_grids, check_point_types
 from gisgrid.errors import AssignmentInputError
 
 #: cell value: settled, in no grid
@@ -161,15 +160,6 @@ class RasterFrame:
             flat = row.astype(np.intp)  # NaN (missing points) cast to anything: set below
         flat[~clear] = rows * cols
         flat[~within] = rows * cols + 1
-        return flat
-
-    def flat_cells_in_slices(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """:meth:`flat_cells` of many points, a slice at a time (the temporaries stay in
-        the processor's cache)."""
-        flat = np.empty(len(x), dtype=np.intp)
-        for lo in range(0, len(x), _SLICE):
-            hi = lo + _SLICE
-            flat[lo:hi] = self.flat_cells(x[lo:hi], y[lo:hi])
         return flat
 
 
@@ -479,14 +469,20 @@ class GridIndex:
         _in_slices(n, threads, work)
         return Lookup(rank, shared, path)
 
-    def _codes(self, x: np.ndarray, y: np.ndarray, flat: np.ndarray | None) -> np.ndarray:
+    def _codes(
+        self, x: np.ndarray, y: np.ndarray, flat: np.ndarray, known: np.ndarray
+    ) -> np.ndarray:
         """:meth:`codes_of` the ranks of :meth:`lookup` (two threads), each slice's codes
-        written in place (no ranks gathered first)."""
+        written in place (no ranks gathered first); ``flat`` holds the points' cells in the
+        slices of :data:`_SLICE` that ``known`` flags."""
         codes = np.empty(len(x), dtype=object)
 
         def work(lo: int, hi: int) -> None:
-            part = self._lookup(x[lo:hi], y[lo:hi], None if flat is None else flat[lo:hi])
-            codes[lo:hi] = self._codes_or_none[part.rank]
+            cells = flat[lo:hi] if known[lo // _SLICE] else None
+            part = self._lookup(x[lo:hi], y[lo:hi], cells)
+            # straight into place (no temporary: object copies hold the GIL); a rank is
+            # -1 .. len(codes) - 1, so "wrap" sends -1 to the None at the end and no other
+            np.take(self._codes_or_none, part.rank, out=codes[lo:hi], mode="wrap")
 
         _in_slices(len(x), 2, work)
         return codes
@@ -563,9 +559,8 @@ class GridIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Crossings (count * 2**20 + rank sum) on the path from the anchor to each point,
         over the ``k`` pieces from ``start``, and the points GEOS must decide."""
-        offsets = np.cumsum(k) - k
-        owner = np.repeat(np.arange(len(x)), k)
-        piece = np.arange(len(owner)) - np.repeat(offsets - start, k)
+        owner, first = _owners(k)
+        piece = np.arange(len(owner)) - (first - start)[owner]
         px, py = x[owner], y[owner]
         ax, ay, bx, by, xmin, xmax, ymin, ymax = self._seg
         # only segments whose box reaches the point's height, not wholly east of it, matter
@@ -610,6 +605,17 @@ class GridIndex:
         }
 
 
+def _owners(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For ``k`` (each at least 1) pairs per item: each pair's item and each item's first
+    pair. (``np.repeat`` would give the same but holds the GIL; this keeps both threads
+    of :meth:`GridIndex.lookup` busy.)"""
+    ends = np.cumsum(k)
+    starts = ends - k
+    step = np.zeros(int(ends[-1]) if len(ends) else 0, dtype=np.intp)
+    step[starts[1:]] = 1
+    return np.cumsum(step, out=step), starts
+
+
 def _in_slices(n: int, threads: int, work: Callable[[int, int], None]) -> None:
     """``work(lo, hi)`` over slices of ``n`` points small enough for their temporaries to
     stay in the processor's cache (about a third faster than one pass over a million
@@ -626,18 +632,22 @@ def _in_slices(n: int, threads: int, work: Callable[[int, int], None]) -> None:
 
 def _coordinates(points: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:
     """Longitudes and latitudes of points, checked as :func:`check_points` checks them; NaN
-    for missing and empty ones.
+    for missing and empty ones."""
+    check_crs("points", points.crs)
+    return _xy(np.asarray(points.values, dtype=object))
+
+
+def _xy(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_coordinates` of an object array of geometries (its CRS checked already).
 
     GEOS gives NaN for the coordinates of anything but a point, so only the geometries
     whose longitude is NaN (missing ones, points of NaN, anything else) need their type
     looked at.
     """
-    check_crs("points", points.crs)
-    values = np.asarray(points.values, dtype=object)
     try:  # the quick way; GEOS refuses it for an empty point
         x, y = shapely.get_x(values), shapely.get_y(values)
     except shapely.errors.GEOSException:
-        check_points(points)
+        check_point_types(values)
         xy, which = shapely.get_coordinates(values, return_index=True)
         x = np.full(len(values), np.nan)
         y = np.full(len(values), np.nan)
@@ -645,7 +655,7 @@ def _coordinates(points: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:
         return x, y
     odd = values[np.isnan(x)]
     if len(odd):
-        check_points(gpd.GeoSeries(odd, crs=points.crs))
+        check_point_types(odd)
     return x, y
 
 
@@ -805,17 +815,35 @@ def assign_points(
     numpy.ndarray
         Object array of codes (str) or ``None``, aligned with ``points``.
     """
-    # the index is built in a second thread while this one checks the points, takes their
-    # coordinates and, once the raster's frame is known (early in the build), finds their
-    # cells (GEOS and numpy release the GIL)
+    # Two threads share the work before the lookups: one builds the index and then helps
+    # the other take the points' coordinates, a slice at a time, and (once the raster's
+    # frame is known, early in the build) their cells; then both look the slices up. GEOS
+    # and numpy release the GIL; each slice is written by the one thread that took it.
+    check_crs("points", points.crs)
+    values = np.asarray(points.values, dtype=object)
+    n = len(values)
+    x, y = np.empty(n), np.empty(n)
+    flat = np.empty(n, dtype=np.intp)
+    cuts = [*range(0, n, _SLICE), n]
+    known = np.zeros(len(cuts) - 1, dtype=bool)  # the slices whose cells are in flat
     framed: Future[RasterFrame] = Future()
+    turns = itertools.count()  # (next() on it is atomic: each slice is taken once)
+
+    def take_coordinates() -> None:
+        while (i := next(turns)) < len(known):
+            lo, hi = cuts[i], cuts[i + 1]
+            x[lo:hi], y[lo:hi] = _xy(values[lo:hi])
+            if framed.done():
+                flat[lo:hi] = framed.result().flat_cells(x[lo:hi], y[lo:hi])
+                known[i] = True
+
+    def build_then_help() -> GridIndex:
+        index = GridIndex.from_grids(grids, cell_size=cell_size, on_frame=framed.set_result)
+        take_coordinates()
+        return index
+
     with ThreadPoolExecutor(max_workers=1) as pool:
-        building = pool.submit(
-            GridIndex.from_grids, grids, cell_size=cell_size, on_frame=framed.set_result
-        )
-        x, y = _coordinates(points)
-        # (no frame comes for grids without geometry: the build ends first then)
-        wait(cast("list[Future[object]]", [framed, building]), return_when=FIRST_COMPLETED)
-        flat = framed.result().flat_cells_in_slices(x, y) if framed.done() else None
+        building = pool.submit(build_then_help)
+        take_coordinates()  # (a point error raised here wins over the grids' errors)
         index = building.result()
-    return index._codes(x, y, flat)
+    return index._codes(x, y, flat, known)

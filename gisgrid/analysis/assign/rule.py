@@ -36,8 +36,13 @@ def check_crs(what: str, crs: Any) -> None:
 
 def check_points(points: gpd.GeoSeries) -> None:
     check_crs("points", points.crs)
+    check_point_types(np.asarray(points.values, dtype=object))
+
+
+def check_point_types(values: np.ndarray) -> None:
+    """Refuse geometries other than points (missing and empty ones pass)."""
     # type id -1 is a missing geometry, 0 a point (empty or not)
-    if (shapely.get_type_id(np.asarray(points.values, dtype=object)) > 0).any():
+    if (shapely.get_type_id(values) > 0).any():
         raise AssignmentInputError("only points can be assigned to grids")
 
 
