@@ -60,6 +60,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from gisgrid.analysis.assign.compiled import run_states
 from gisgrid.analysis.assign.rule import check_crs, check_grids, check_point_types
 from gisgrid.errors import AssignmentInputError
 
@@ -88,7 +89,6 @@ _MAX_CELLS = 1 << 26
 _CELLS_PER_SEGMENT = 17  # default raster: about this many cells per ring segment ...
 _DEFAULT_CELLS = (4096, 1 << 22)  # ... within these bounds
 _MAX_RUN_PIECES = 48  # runs with more pieces send their points to GEOS
-_PAIRS_PER_CHUNK = 1 << 21
 #: from this many points on, :meth:`GridIndex.lookup` uses two threads
 PARALLEL_POINTS = 100_000
 _SLICE = 1 << 16  # points looked up at a time
@@ -522,65 +522,16 @@ class GridIndex:
 
         ``cell`` numbers each point's marked cell; the point needs the pieces of the cell's
         run that start at or west of its column: those from ``_run_ptr[run]`` up to
-        ``_cell_end[cell]`` (at least one: the piece that marked the cell). The points are
-        taken in cell order, so that the pieces each reads lie together in memory; the
-        answers go back in the points' order.
+        ``_cell_end[cell]`` (at least one: the piece that marked the cell). The test over
+        them is compiled (:mod:`.compiled`).
         """
-        order = np.argsort(cell)
-        x, y, cell = x[order], y[order], cell[order]
         run = self._cell_run[cell]
         start = self._run_ptr[run]
         k = self._cell_end[cell] - start
-        rank = np.empty(len(x), dtype=np.int64)
-        proven = np.empty(len(x), dtype=bool)
-        rank[order], proven[order] = self._through_sorted_runs(x, y, run, start, k)
-        return rank, proven
-
-    def _through_sorted_runs(
-        self, x: np.ndarray, y: np.ndarray, run: np.ndarray, start: np.ndarray, k: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        rank = np.full(len(x), -1, dtype=np.int64)
-        proven = np.zeros(len(x), dtype=bool)
-        # chunks of points whose pairs (point, piece) stay within a budget
-        ends = np.cumsum(k)
-        cuts = np.searchsorted(ends, np.arange(_PAIRS_PER_CHUNK, ends[-1], _PAIRS_PER_CHUNK))
-        bounds = np.unique(np.r_[0, cuts, len(x)])
-        for lo, hi in itertools.pairwise(bounds):
-            sl = slice(int(lo), int(hi))
-            state, unsure = self._run_states(x[sl], y[sl], start[sl], k[sl])
-            state += self._anchor[run[sl]]
-            single = (state >= _ONE) & (state < _ONE + len(self.codes))
-            rank[sl] = np.where(single, state - _ONE, -1)
-            proven[sl] = ~unsure & (single | (state == 0))
-        return rank, proven
-
-    def _run_states(
-        self, x: np.ndarray, y: np.ndarray, start: np.ndarray, k: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Crossings (count * 2**20 + rank sum) on the path from the anchor to each point,
-        over the ``k`` pieces from ``start``, and the points GEOS must decide."""
-        owner, first = _owners(k)
-        piece = np.arange(len(owner)) - (first - start)[owner]
-        px, py = x[owner], y[owner]
-        ax, ay, bx, by, xmin, xmax, ymin, ymax = self._seg
-        # only segments whose box reaches the point's height, not wholly east of it, matter
-        near = np.flatnonzero((py >= ymin[piece]) & (py <= ymax[piece]) & (px >= xmin[piece]))
-        owner, piece, px, py = owner[near], piece[near], px[near], py[near]
-        ax, ay, bx, by = ax[piece], ay[piece], bx[piece], by[piece]
-        # orient2d with the point as pivot; its sign is certain beyond the error bound
-        left_term = (ax - px) * (by - py)
-        right_term = (ay - py) * (bx - px)
-        det = left_term - right_term
-        within_x = px <= xmax[piece]
-        unsure = within_x & (
-            np.abs(det) <= _ORIENT_ERR * (np.abs(left_term) + np.abs(right_term))
-        )  # on the segment, or too close to tell
-        upward = (ay <= py) & (py < by)
-        downward = (by <= py) & (py < ay)
-        # the segment meets the point's horizontal line west of the point
-        west = (upward | downward) & (~within_x | ((det < 0) == upward))
-        toggles = np.bincount(owner[west], weights=self._delta[piece[west]], minlength=len(x))
-        return toggles.astype(np.int64), np.bincount(owner[unsure], minlength=len(x)) > 0
+        state, unsure = run_states(x, y, start, k, self._seg, self._delta, _ORIENT_ERR)
+        state += self._anchor[run]
+        single = (state >= _ONE) & (state < _ONE + len(self.codes))
+        return np.where(single, state - _ONE, -1), ~unsure & (single | (state == 0))
 
     def _by_geos(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Smallest covering rank (or -1) and shared flag, by GEOS ``covered_by``."""
@@ -605,17 +556,6 @@ class GridIndex:
         }
 
 
-def _owners(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For ``k`` (each at least 1) pairs per item: each pair's item and each item's first
-    pair. (``np.repeat`` would give the same but holds the GIL; this keeps both threads
-    of :meth:`GridIndex.lookup` busy.)"""
-    ends = np.cumsum(k)
-    starts = ends - k
-    step = np.zeros(int(ends[-1]) if len(ends) else 0, dtype=np.intp)
-    step[starts[1:]] = 1
-    return np.cumsum(step, out=step), starts
-
-
 def _in_slices(n: int, threads: int, work: Callable[[int, int], None]) -> None:
     """``work(lo, hi)`` over slices of ``n`` points small enough for their temporaries to
     stay in the processor's cache (about a third faster than one pass over a million
@@ -634,29 +574,21 @@ def _coordinates(points: gpd.GeoSeries) -> tuple[np.ndarray, np.ndarray]:
     """Longitudes and latitudes of points, checked as :func:`check_points` checks them; NaN
     for missing and empty ones."""
     check_crs("points", points.crs)
-    return _xy(np.asarray(points.values, dtype=object))
+    x, y = _xy(np.asarray(points.values, dtype=object))
+    return np.ascontiguousarray(x), np.ascontiguousarray(y)
 
 
 def _xy(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_coordinates` of an object array of geometries (its CRS checked already).
+    """:func:`_coordinates` of an object array of geometries (its CRS checked already), as
+    strided views.
 
-    GEOS gives NaN for the coordinates of anything but a point, so only the geometries
-    whose longitude is NaN (missing ones, points of NaN, anything else) need their type
-    looked at.
+    A point's bounds are its coordinates twice (NaN for missing and empty ones), and GEOS
+    costs about as much per geometry for all four as for one (``get_x`` and ``get_y`` are
+    two passes): so one pass for the types, one for the bounds.
     """
-    try:  # the quick way; GEOS refuses it for an empty point
-        x, y = shapely.get_x(values), shapely.get_y(values)
-    except shapely.errors.GEOSException:
-        check_point_types(values)
-        xy, which = shapely.get_coordinates(values, return_index=True)
-        x = np.full(len(values), np.nan)
-        y = np.full(len(values), np.nan)
-        x[which], y[which] = xy[:, 0], xy[:, 1]
-        return x, y
-    odd = values[np.isnan(x)]
-    if len(odd):
-        check_point_types(odd)
-    return x, y
+    check_point_types(values)
+    bounds = shapely.bounds(values)
+    return bounds[:, 0], bounds[:, 1]
 
 
 @dataclass(frozen=True)
