@@ -207,7 +207,7 @@ class Scope:
 
         Points must carry their current ``grid_code`` (:class:`ScopedReader` sets it).
         """
-        if layer in PUBLIC_LAYERS:
+        if layer in PUBLIC_LAYERS or self.whole_county:  # (everything of the store)
             return np.ones(len(frame), dtype=bool)
         if not self.areas:
             return np.zeros(len(frame), dtype=bool)
