@@ -9,7 +9,7 @@ the server can do (the dashboard ``/``, pages of the households layer, searches)
 requests beyond their turns are answered 503 at once (``GISGRID_WEB_HEAVY_*``); the figure
 is the cheap requests' p99 under the heavy load and its ratio to the yardstick.
 
-    .venv/bin/python bench/heavy_mix.py [--households 150000] [--seconds 20] \\
+    .venv/bin/python bench/heavy_mix.py [--households 150000 | --store COUNTY.gpkg] [--seconds 20] \\
         [--cheap-rate 100] [--heavy-rate 100] [--heavy-connections 100]
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -60,6 +61,7 @@ def finish(proc: subprocess.Popen[str]) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--households", type=int, default=150_000)
+    ap.add_argument("--store", help="a county's store to copy instead of building the sample")
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--cheap-rate", type=float, default=100.0)
     ap.add_argument("--heavy-rate", type=float, default=100.0)
@@ -67,8 +69,12 @@ def main() -> None:
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         store_path = str(Path(tmp) / "county.gpkg")
-        print(f"building the sample county ({a.households:,} households) …", flush=True)
-        write_sample_county(open_store(store_path), build_sample_county(households=a.households))
+        if a.store:
+            shutil.copyfile(a.store, store_path)
+        else:
+            print(f"building the sample county ({a.households:,} households) …", flush=True)
+            county = build_sample_county(households=a.households)
+            write_sample_county(open_store(store_path), county)
         store = open_store(store_path)
         headers = Path(tmp) / "headers.json"
         headers.write_text(json.dumps(admin_headers(store)))

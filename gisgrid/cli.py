@@ -717,6 +717,7 @@ def serve_command(
     import uvicorn
 
     from gisgrid.api import create_app
+    from gisgrid.api.priority import favour_the_event_loop
     from gisgrid.settings import WebSettings
 
     def action() -> None:
@@ -737,6 +738,7 @@ def serve_command(
         finally:
             st.close()  # the app opens its own in its lifespan
         processes = "" if workers == 1 else f" with {workers} worker processes"
+        favour_the_event_loop()  # (each worker process does it in app_from_settings)
         out.print(
             f"gisgrid serving {store or 'the default store'} on http://{host}:{port}/{processes}"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 from pydantic import BaseModel, Field, model_validator
@@ -309,9 +310,12 @@ class WebSettings(BaseSettings):
     #: method, route template, status, duration, bytes and the caller's role; nothing personal
     access_log: bool = False
     #: heavy requests (pages, maps, layers, household search, the check report, the
-    #: workbook and the wall map) run at most this many at a time; the cheap ones
-    #: (``/api/health``, ``/api/locate``) never wait behind them
-    heavy_concurrency: int = Field(default=4, ge=1, le=32)
+    #: workbook and the wall map) run at most this many at a time (default: one per core of
+    #: the machine; more only slows the cheap ones); the cheap ones (``/api/health``,
+    #: ``/api/locate``) never wait behind them
+    heavy_concurrency: int = Field(
+        default_factory=lambda: min(os.cpu_count() or 1, 32), ge=1, le=32
+    )
     #: heavy requests that may wait for their turn; beyond them the answer is 503 with
     #: ``Retry-After`` at once, rather than a queue that grows without end
     heavy_queue: int = Field(default=16, ge=0, le=10_000)

@@ -242,6 +242,31 @@ def test_heavy_requests_beyond_their_turns_get_503_and_cheap_ones_still_answer(
     assert busiest == 1  # the cheap requests answered while a heavy one ran, never two
 
 
+def _nice_of(pid: int, tid: int) -> int:
+    """A thread's nice value, from ``/proc`` (field 19 of its ``stat``)."""
+    stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[16])
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice value is Linux's")
+def test_the_servers_worker_threads_give_way_to_its_event_loop(heavy_store: Path) -> None:
+    """``gisgrid serve``'s threads started after it starts (the request workers, the
+    warming) run ten steps nicer than its main thread, the event loop of ``/api/locate``
+    and ``/api/health`` (:mod:`gisgrid.api.priority`)."""
+    admin = make_account(str(heavy_store), Role.ADMIN)
+    with gisgrid_server(str(heavy_store), warm=True) as base:
+        for _ in range(3):  # requests that run in the workers
+            assert get(base, "/api/layers/townships", admin.headers)[0] == 200
+        status, _h, body = get(base, "/api/health", {})
+        assert status == 200, body
+        pid = int(json.loads(body)["process"])
+        main = _nice_of(pid, pid)
+        others = [_nice_of(pid, int(t)) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid]
+        assert main == os.getpriority(os.PRIO_PROCESS, 0)  # the loop as the process was started
+        workers = [n for n in others if n == min(main + 10, 19)]
+        assert len(workers) >= 2, (main, others)  # the warming's and a request's at least
+
+
 def test_the_turns_are_exact() -> None:
     """In process, with heavy answers held until released: ``concurrency`` run, ``queue``
     wait, every one beyond is 503 at once; a cheap request passes meanwhile; released, the

@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 
 import anyio.to_thread
 import brotli
+import pydantic_core
 from fastapi import Request, Response
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -281,6 +282,18 @@ def matches(request: Request, tag: str) -> bool:
         if item == "*" or item.removeprefix("W/") == wanted:
             return True
     return False
+
+
+def json_answer(content: object) -> Response:
+    """A JSON answer rendered here, in the route's worker thread.
+
+    FastAPI serializes what a route returns (a dict, a model) on the event loop, where
+    ``/api/locate`` and ``/api/health`` run: a layer page of a thousand households or a
+    county's check report held every cheap request for the milliseconds it took (measured:
+    ``bench/heavy_mix.py``). pydantic-core's encoder, as FastAPI's own: the same bytes.
+    """
+    body = pydantic_core.to_json(content, inf_nan_mode="null")
+    return Response(body, media_type="application/json")
 
 
 def not_modified(tag: str) -> Response:

@@ -19,6 +19,7 @@ from gisgrid import __version__
 from gisgrid.api import errors, policy, security
 from gisgrid.api.deps import enforce
 from gisgrid.api.logs import AccessLog, keep_queries_out_of_the_log
+from gisgrid.api.priority import favour_the_event_loop
 from gisgrid.api.routes import (
     accounts,
     admin_pages,
@@ -120,6 +121,8 @@ def app_from_settings() -> FastAPI:
     Everything comes from the environment, which ``gisgrid serve`` sets before it starts the
     workers: the store from ``GISGRID_STORE``, the access log from
     ``GISGRID_WEB_ACCESS_LOG``. Each worker opens the store, loads the grids and warms its
-    caches on its own, and follows every write of anyone (:meth:`AppState.watch`).
+    caches on its own, and follows every write of anyone (:meth:`AppState.watch`); its
+    threads give way to its event loop (:mod:`gisgrid.api.priority`).
     """
+    favour_the_event_loop()
     return create_app()

@@ -69,7 +69,6 @@ NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
 )
 def read_layer(
     request: Request,
-    response: Response,
     state: State,
     access: Scoped,
     layer: Annotated[str, Path(json_schema_extra={"enum": list(LAYERS)})],
@@ -86,7 +85,7 @@ def read_layer(
             description="grids only: the grids in force on this date, YYYY-MM-DD (default today)"
         ),
     ] = None,
-) -> dict[str, Any] | Response:
+) -> Response:
     tag = layer_tag(state, access, request)  # before the data: a write in between shows next time
     held = http.matches(request, tag)
     if held and not access.reader.records_read(layer):
@@ -121,12 +120,13 @@ def read_layer(
         page = geojson.simplify(page, simplify)
     if held:  # residents' records: read (and recorded) as for a 200, but not sent again
         return http.not_modified(tag)
-    http.revalidate(response, tag)
     out = geojson.feature_collection(page, matched=matched, offset=offset, key=decl.key)
     if offset + len(page) < matched:  # the next page: the same query, further on
         query = [(k, v) for k, v in request.query_params.multi_items() if k != "offset"]
         out["next"] = f"{request.url.path}?{urlencode([*query, ('offset', offset + len(page))])}"
-    return out
+    answer = http.json_answer(out)
+    http.revalidate(answer, tag)
+    return answer
 
 
 def layer_tag(state: AppState, access: SignedIn, request: Request) -> str:

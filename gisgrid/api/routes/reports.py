@@ -14,7 +14,8 @@ from gisgrid import codes
 from gisgrid.analysis.assign import local_now
 from gisgrid.analysis.cases import case_columns
 from gisgrid.analysis.checks.report import report_of_area
-from gisgrid.api.deps import County, Scoped, State, Township, Village
+from gisgrid.api import http
+from gisgrid.api.deps import County, Scoped, SignedIn, State, Township, Village
 from gisgrid.api.errors import COMMON_ERRORS
 from gisgrid.api.state import AppState
 from gisgrid.errors import ConfigError, NotFoundError
@@ -28,18 +29,33 @@ if TYPE_CHECKING:  # openpyxl: a twentieth of a second at start, imported on fir
 router = APIRouter(prefix="/api", tags=["checks 检查"], responses=COMMON_ERRORS)
 
 
-@router.get("/check", summary="The check report: where the net fails 网格检查报告")
+@router.get(
+    "/check",
+    summary="The check report: where the net fails 网格检查报告",
+    response_model=dict[str, Any],
+)
 def check_report(
     state: State,
     access: Scoped,
     township: Annotated[str | None, Query(pattern=r"^\d{9}$")] = None,
     village: Annotated[str | None, Query(pattern=r"^\d{12}$")] = None,
     county: County = None,
-) -> dict[str, Any]:
+) -> Response:
     """The findings of the area asked for, or of the caller's area. At a prefecture's level
     (a store of several counties, no area asked for) the answer is the findings' counts
     per check and per county, each county's report one link away (``?county=``): the whole
-    prefecture's findings are never gathered into one answer."""
+    prefecture's findings are never gathered into one answer. (Rendered as JSON here, not on
+    the event loop: :func:`gisgrid.api.http.json_answer`.)"""
+    return http.json_answer(_check_report(state, access, township, village, county))
+
+
+def _check_report(
+    state: AppState,
+    access: SignedIn,
+    township: str | None,
+    village: str | None,
+    county: str | None,
+) -> dict[str, Any]:
     if sum(a is not None for a in (county, township, village)) > 1:
         raise ConfigError("give at most one of county, township, village")
     area = village or township or county
