@@ -9,8 +9,8 @@ the server can do (the dashboard ``/``, pages of the households layer, searches)
 requests beyond their turns are answered 503 at once (``GISGRID_WEB_HEAVY_*``); the figure
 is the cheap requests' p99 under the heavy load and its ratio to the yardstick.
 
-    .venv/bin/python bench/heavy_mix.py [--households 150000 | --store COUNTY.gpkg] [--seconds 20] \\
-        [--cheap-rate 100] [--heavy-rate 100] [--heavy-connections 100]
+    .venv/bin/python bench/heavy_mix.py [--households 150000 | --store COUNTY.gpkg] \\
+        [--seconds 20] [--cheap-rate 100] [--heavy-rate 100] [--heavy-connections 100]
 """
 
 from __future__ import annotations

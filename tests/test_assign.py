@@ -14,6 +14,7 @@ county. Settled cells are checked directly: no boundary comes near their box.
 from __future__ import annotations
 
 import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from fractions import Fraction
@@ -35,6 +36,11 @@ from gisgrid.analysis.assign import (
     assign_points,
     assign_points_exact,
     assign_store,
+    compiled,
+)
+from gisgrid.analysis.assign.compiled import run_states
+from gisgrid.analysis.assign.index import (
+    _ORIENT_ERR as ORIENT_ERR,
 )
 from gisgrid.analysis.assign.index import (
     EXACT,
@@ -44,6 +50,7 @@ from gisgrid.analysis.assign.index import (
     PATH_OUTSIDE,
     PATH_RUN,
     PATH_SETTLED,
+    RUN0,
 )
 from gisgrid.errors import AssignmentInputError, ConfigError, NotFoundError, StoreError
 from gisgrid.layers import ASSIGNED_LAYERS, LAYERS
@@ -526,6 +533,67 @@ def test_a_bad_point_in_any_slice_is_refused(coverage):
     got = assign_points(gpd.GeoSeries(good, crs=CRS), coverage)
     assert got[::1001].tolist() == [None] * len(got[::1001])
     assert (got == GridIndex.from_grids(coverage).assign(gpd.GeoSeries(good, crs=CRS))).all()
+
+
+RunInputs = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _run_inputs(index: GridIndex, xy: np.ndarray) -> RunInputs:
+    """The arguments of the run test for the points of ``xy`` in edge cells, as
+    :meth:`GridIndex._through_runs` gives them."""
+    x, y = np.ascontiguousarray(xy[:, 0]), np.ascontiguousarray(xy[:, 1])
+    assert index._frame is not None
+    v = index._cells_and_slots[index._frame.flat_cells(x, y)]
+    in_run = np.flatnonzero(v <= RUN0)
+    cell = RUN0 - v[in_run].astype(np.int64)
+    run = index._cell_run[cell]
+    start = index._run_ptr[run]
+    k = index._cell_end[cell] - start
+    return x[in_run], y[in_run], start, k, index._seg, index._delta
+
+
+def test_the_compiled_run_test_is_the_python_one(coverage):
+    """The run test compiled by numba gives, bit for bit, what its own Python source gives
+    run by the interpreter (no reordering or fused multiply-add changes a determinant's
+    sign or its error bound), on the points made to break it: on and next to every edge and
+    vertex, on the raster's lines, with an invalid grid among the grids."""
+    grids = with_invalid(coverage)
+    index = GridIndex.from_grids(grids)
+    xy = np.vstack([adversarial_points(grids), raster_line_points(index, 2_000)])
+    args = _run_inputs(index, xy)
+    assert len(args[0]) > 1_000
+    state, unsure = run_states(*args, ORIENT_ERR)
+    python_state, python_unsure = compiled._run_states(*args, ORIENT_ERR)  # not compiled
+    assert np.array_equal(state, python_state)
+    assert np.array_equal(unsure, python_unsure)
+    assert unsure.any() and (~unsure).any()  # both kinds of answer were put to it
+
+
+def test_the_run_test_compiles_without_a_folder_for_its_cache(coverage, tmp_path):
+    """Where numba finds no folder to keep the machine code in (a read-only install, no
+    home), the loop is compiled in memory and answers the same."""
+    index = GridIndex.from_grids(coverage)
+    args = _run_inputs(index, random_points(coverage.total_bounds, 20_000, seed=23))
+    np.savez(tmp_path / "args.npz", *args)
+    script = (
+        "import sys, numpy as np\n"
+        "import numba.core.caching as caching\n"
+        "caching.CacheImpl._locator_classes = []  # no folder anywhere\n"
+        "from gisgrid.analysis.assign.compiled import run_states\n"
+        "a = np.load(sys.argv[1])\n"
+        "state, unsure = run_states(*(a[f'arr_{i}'] for i in range(6)), float(sys.argv[2]))\n"
+        "np.savez(sys.argv[3], state=state, unsure=unsure)\n"
+    )
+    out = tmp_path / "out.npz"
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-c", script, str(tmp_path / "args.npz"),
+         repr(ORIENT_ERR), str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    got = np.load(out)
+    state, unsure = run_states(*args, ORIENT_ERR)
+    assert np.array_equal(got["state"], state) and np.array_equal(got["unsure"], unsure)
 
 
 def test_settled_cells_touch_no_boundary(coverage):
