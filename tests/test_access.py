@@ -241,6 +241,7 @@ MATRIX: dict[tuple[str, str], tuple[Call, dict[str, Expect]]] = {
     ("GET", "/api/health"): (Call("GET", "/api/health"), _everyone(200)),
     ("GET", "/api/health/live"): (Call("GET", "/api/health/live"), _everyone(200)),
     ("GET", "/assets/{path:path}"): (Call("GET", "/assets/{asset}"), _everyone(200)),
+    ("GET", "/favicon.ico"): (Call("GET", "/favicon.ico"), _everyone(204)),
     # signing in: the page for all (a token is no session); a form without the token of its
     # cookie is refused on the page; signing out needs a caller (a token's: nothing to end)
     ("GET", "/login"): (Call("GET", "/login"), _everyone(200)),

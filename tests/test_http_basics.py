@@ -353,6 +353,17 @@ def test_a_map_page_is_answered_304_until_its_data_change(
     assert ask(server, path, headers=new).status == 304
 
 
+def test_the_icon_browsers_ask_for_is_no_content_kept_a_day(server: str) -> None:
+    """``/favicon.ico``, which every browser asks for on its first page of a site: 204 with
+    no body, cacheable for a day, for anyone (not a 404 in the console and the log)."""
+    for method in ("GET", "HEAD"):
+        icon = ask(server, "/favicon.ico", method=method)
+        assert icon.status == 204 and icon.body == b"", (method, icon.status)
+        assert icon.headers["cache-control"] == "public, max-age=86400"
+        for name in SECURITY_HEADERS:
+            assert name in icon.headers, name
+
+
 # --- HEAD ----------------------------------------------------------------------------------------
 
 

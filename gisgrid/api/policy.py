@@ -61,6 +61,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/health"): Rule(P.PUBLIC),
     ("GET", "/api/health/live"): Rule(P.PUBLIC),
     ("GET", "/assets/{path:path}"): Rule(P.PUBLIC),
+    ("GET", "/favicon.ico"): Rule(P.PUBLIC),
     ("GET", "/openapi.json"): Rule(P.PUBLIC),
     ("GET", "/login"): Rule(P.PUBLIC, page=True),
     ("POST", "/login"): Rule(P.PUBLIC, page=True),

@@ -664,6 +664,19 @@ def _scope_name(frames: Mapping[str, Any], scope: Scope) -> str:
 
 
 @router.get(
+    "/favicon.ico",
+    status_code=204,
+    response_class=Response,
+    responses={204: {"description": "no icon: the browser shows its own"}},
+    summary="The icon browsers ask every site for: none (no 404 on every page)",
+)
+def favicon() -> Response:
+    """Browsers ask for ``/favicon.ico`` on their first page of a site; a 404 put an error
+    in the console and a line in the access log for each. No content, kept for a day."""
+    return Response(status_code=204, headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get(
     "/assets/{path:path}",
     responses={200: {"description": "a file: script, style sheet or image"}},
     summary="Front-end assets from installed packages",
