@@ -431,9 +431,7 @@ class GridIndex:
         hits = self._tree.query(shapely.Point(x, y), predicate="covered_by")
         return int(hits.min()) if len(hits) else -1
 
-    def lookup(
-        self, x: np.ndarray, y: np.ndarray, *, threads: int = 2, flat: np.ndarray | None = None
-    ) -> Lookup:
+    def lookup(self, x: np.ndarray, y: np.ndarray, *, threads: int = 2) -> Lookup:
         """Look up longitudes ``x`` and latitudes ``y`` (NaN for a missing point).
 
         Parameters
@@ -441,12 +439,10 @@ class GridIndex:
         x, y
             Coordinates in EPSG:4326, same length.
         threads
-            Many points are looked up in slices of 65,536 by this many threads (numpy and
-            the STRtree query release the GIL; the index is only read). Each point's answer
-            does not depend on the others, so the slices change nothing but the time.
-        flat
-            The points' cells (:meth:`RasterFrame.flat_cells` of this index's frame), when
-            found already.
+            Many points are looked up in slices of 65,536 by this many threads (numpy, the
+            compiled run test and the STRtree query release the GIL; the index is only
+            read). Each point's answer does not depend on the others, so the slices change
+            nothing but the time.
 
         Returns
         -------
@@ -457,13 +453,13 @@ class GridIndex:
         y = np.asarray(y, dtype=np.float64)
         n = len(x)
         if n <= _SLICE:
-            return self._lookup(x, y, flat)
+            return self._lookup(x, y, None)
         rank = np.empty(n, dtype=np.int64)
         shared = np.empty(n, dtype=bool)
         path = np.empty(n, dtype=np.int8)
 
         def work(lo: int, hi: int) -> None:
-            part = self._lookup(x[lo:hi], y[lo:hi], None if flat is None else flat[lo:hi])
+            part = self._lookup(x[lo:hi], y[lo:hi], None)
             rank[lo:hi], shared[lo:hi], path[lo:hi] = part.rank, part.shared, part.path
 
         _in_slices(n, threads, work)
